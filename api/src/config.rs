@@ -1,0 +1,231 @@
+//! Configuration from environment variables (names shared with the worker, scripts and
+//! tests; see the README). A bad or missing value fails start-up with one line naming
+//! the variable.
+
+use std::net::SocketAddr;
+
+/// The api's settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `DATABASE_URL`: the Postgres source of truth.
+    pub database_url: String,
+    /// `LOGSPOKE_LISTEN`: address the HTTP server binds.
+    pub listen: SocketAddr,
+    /// `LOGSPOKE_DB_MAX_CONNECTIONS`: size of the connection pool.
+    pub db_max_connections: u32,
+    /// Token verification settings.
+    pub jwt: JwtConfig,
+}
+
+/// How bearer tokens are verified.
+#[derive(Clone)]
+pub struct JwtConfig {
+    /// Where the verification keys come from (this pins the algorithm).
+    pub keys: JwtKeySource,
+    /// `LOGSPOKE_JWT_ISSUER`: the required `iss`.
+    pub issuer: String,
+    /// `LOGSPOKE_JWT_AUDIENCE`: the required `aud`.
+    pub audience: String,
+}
+
+/// The key material, which also fixes the accepted algorithm.
+#[derive(Clone)]
+pub enum JwtKeySource {
+    /// `LOGSPOKE_JWT_SECRET`: HS256 with a shared secret.
+    Secret(String),
+    /// `LOGSPOKE_JWT_JWKS`: RS256/ES256 with keys from a JWKS file path or URL.
+    Jwks(String),
+}
+
+impl std::fmt::Debug for JwtConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let keys = match &self.keys {
+            JwtKeySource::Secret(_) => "HS256 secret (redacted)".to_owned(),
+            JwtKeySource::Jwks(location) => format!("JWKS at {location}"),
+        };
+        f.debug_struct("JwtConfig")
+            .field("keys", &keys)
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .finish()
+    }
+}
+
+/// Default for `LOGSPOKE_LISTEN`.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// Default for `LOGSPOKE_JWT_ISSUER`.
+pub const DEFAULT_ISSUER: &str = "logspoke";
+/// Default for `LOGSPOKE_JWT_AUDIENCE`.
+pub const DEFAULT_AUDIENCE: &str = "logspoke-api";
+/// HS256 secrets shorter than this are refused (RFC 7518 §3.2: key ≥ hash size).
+const MIN_SECRET_BYTES: usize = 32;
+
+/// A configuration problem, displayed as one line naming the variable.
+#[derive(Debug, thiserror::Error)]
+#[error("{variable}: {message}")]
+pub struct ConfigError {
+    /// The environment variable at fault.
+    pub variable: &'static str,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+fn error(variable: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        variable,
+        message: message.into(),
+    }
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup` (the environment in production, a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let database_url = get("DATABASE_URL").ok_or_else(|| {
+            error(
+                "DATABASE_URL",
+                "is not set (e.g. postgres://postgres@127.0.0.1:5432/logspoke)",
+            )
+        })?;
+        let listen = get("LOGSPOKE_LISTEN").unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+        let listen = listen.parse().map_err(|_| {
+            error(
+                "LOGSPOKE_LISTEN",
+                format!("'{listen}' is not an address like 127.0.0.1:8080"),
+            )
+        })?;
+        let db_max_connections = match get("LOGSPOKE_DB_MAX_CONNECTIONS") {
+            None => 10,
+            Some(v) => v
+                .parse()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| error("LOGSPOKE_DB_MAX_CONNECTIONS", "must be a positive integer"))?,
+        };
+        Ok(Self {
+            database_url,
+            listen,
+            db_max_connections,
+            jwt: JwtConfig::from_lookup(get)?,
+        })
+    }
+}
+
+impl JwtConfig {
+    /// Reads only the token settings (enough for `mint-token`).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))
+    }
+
+    fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let keys = match (get("LOGSPOKE_JWT_SECRET"), get("LOGSPOKE_JWT_JWKS")) {
+            (Some(_), Some(_)) => {
+                return Err(error(
+                    "LOGSPOKE_JWT_SECRET",
+                    "set either LOGSPOKE_JWT_SECRET (HS256) or LOGSPOKE_JWT_JWKS (RS256/ES256), not both",
+                ))
+            }
+            (Some(secret), None) if secret.len() < MIN_SECRET_BYTES => {
+                return Err(error(
+                    "LOGSPOKE_JWT_SECRET",
+                    format!("must be at least {MIN_SECRET_BYTES} bytes"),
+                ))
+            }
+            (Some(secret), None) => JwtKeySource::Secret(secret),
+            (None, Some(jwks)) => JwtKeySource::Jwks(jwks),
+            (None, None) => {
+                return Err(error(
+                    "LOGSPOKE_JWT_SECRET",
+                    "is not set (nor LOGSPOKE_JWT_JWKS): one of them must configure token verification",
+                ))
+            }
+        };
+        Ok(Self {
+            keys,
+            issuer: get("LOGSPOKE_JWT_ISSUER").unwrap_or_else(|| DEFAULT_ISSUER.to_owned()),
+            audience: get("LOGSPOKE_JWT_AUDIENCE").unwrap_or_else(|| DEFAULT_AUDIENCE.to_owned()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn defaults_apply_when_optional_variables_are_absent() {
+        let c = config(&[
+            ("DATABASE_URL", "postgres://x/y"),
+            ("LOGSPOKE_JWT_SECRET", SECRET),
+        ])
+        .unwrap();
+        assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(c.jwt.issuer, DEFAULT_ISSUER);
+        assert_eq!(c.jwt.audience, DEFAULT_AUDIENCE);
+        assert!(matches!(c.jwt.keys, JwtKeySource::Secret(_)));
+    }
+
+    #[test]
+    fn each_bad_setting_names_its_variable() {
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[("LOGSPOKE_JWT_SECRET", SECRET)], "DATABASE_URL"),
+            (&[("DATABASE_URL", "postgres://x")], "LOGSPOKE_JWT_SECRET"),
+            (
+                &[("DATABASE_URL", "postgres://x"), ("LOGSPOKE_JWT_SECRET", "short")],
+                "LOGSPOKE_JWT_SECRET",
+            ),
+            (
+                &[
+                    ("DATABASE_URL", "postgres://x"),
+                    ("LOGSPOKE_JWT_SECRET", SECRET),
+                    ("LOGSPOKE_JWT_JWKS", "/k"),
+                ],
+                "LOGSPOKE_JWT_SECRET",
+            ),
+            (
+                &[
+                    ("DATABASE_URL", "postgres://x"),
+                    ("LOGSPOKE_JWT_SECRET", SECRET),
+                    ("LOGSPOKE_LISTEN", "nope"),
+                ],
+                "LOGSPOKE_LISTEN",
+            ),
+            (
+                &[
+                    ("DATABASE_URL", "postgres://x"),
+                    ("LOGSPOKE_JWT_SECRET", SECRET),
+                    ("LOGSPOKE_DB_MAX_CONNECTIONS", "0"),
+                ],
+                "LOGSPOKE_DB_MAX_CONNECTIONS",
+            ),
+        ];
+        for (vars, variable) in cases {
+            let err = config(vars).unwrap_err();
+            assert_eq!(err.variable, *variable, "{vars:?}");
+            assert!(err.to_string().starts_with(variable));
+        }
+    }
+
+    #[test]
+    fn debug_output_never_contains_the_secret() {
+        let c = config(&[("DATABASE_URL", "postgres://x"), ("LOGSPOKE_JWT_SECRET", SECRET)]).unwrap();
+        assert!(!format!("{c:?}").contains(SECRET));
+    }
+}

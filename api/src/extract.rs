@@ -1,0 +1,289 @@
+//! Request extractors whose rejections are problem documents: JSON bodies (unknown
+//! fields refused, every type error named by its path), query strings, and `If-Match`.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::{header, request::Parts, HeaderMap, StatusCode};
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+/// Largest accepted request body.
+pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
+
+/// A JSON request body (`application/json`, or `application/merge-patch+json` for PATCH).
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        require_json_content_type(req.headers())?;
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge(BODY_LIMIT_BYTES)
+            } else {
+                ApiError::BadRequest(rejection.body_text())
+            }
+        })?;
+        parse_json(&bytes).map(JsonBody)
+    }
+}
+
+fn require_json_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    match essence.as_str() {
+        "application/json" | "application/merge-patch+json" => Ok(()),
+        _ => Err(ApiError::UnsupportedMediaType(
+            "the body must be application/json (or application/merge-patch+json for PATCH)".into(),
+        )),
+    }
+}
+
+/// Parses JSON: a syntax error is a 400; a well-formed document of the wrong shape is a
+/// 422 naming the field at fault.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        let message = strip_position(&inner.to_string());
+        match inner.classify() {
+            serde_json::error::Category::Data => {
+                let field = if path == "." { "body".to_owned() } else { path };
+                ApiError::field(field, message)
+            }
+            _ => ApiError::BadRequest(format!("the request body is not valid JSON: {message}")),
+        }
+    })
+}
+
+/// serde_json appends " at line L column C"; the field path says more to an API client.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+/// Query-string parameters, with a 400 problem naming what is wrong.
+pub struct QueryParams<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::try_from_uri(&parts.uri)
+            .map(|q| QueryParams(q.0))
+            .map_err(|rejection| ApiError::BadRequest(rejection.body_text()))
+    }
+}
+
+/// The strong ETag of a resource version.
+pub fn etag(version: i64) -> String {
+    format!("\"{version}\"")
+}
+
+/// An `If-Match` precondition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IfMatch {
+    /// `If-Match: *`: the resource must exist.
+    Any,
+    /// The current ETag must be one of these.
+    Tags(Vec<String>),
+}
+
+impl IfMatch {
+    /// Reads the header, if present.
+    pub fn from_headers(headers: &HeaderMap) -> Result<Option<Self>, ApiError> {
+        let Some(value) = headers.get(header::IF_MATCH) else {
+            return Ok(None);
+        };
+        let value = value
+            .to_str()
+            .map_err(|_| ApiError::BadRequest("If-Match is not valid text".into()))?
+            .trim();
+        if value == "*" {
+            return Ok(Some(Self::Any));
+        }
+        let tags: Vec<String> = value
+            .split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned)
+            .collect();
+        if tags.is_empty()
+            || tags
+                .iter()
+                .any(|t| !(t.starts_with('"') && t.ends_with('"') && t.len() >= 2))
+        {
+            return Err(ApiError::BadRequest(
+                "If-Match must be * or a list of quoted ETags".into(),
+            ));
+        }
+        Ok(Some(Self::Tags(tags)))
+    }
+
+    /// Checks the precondition against the current version (`None`: no such resource).
+    /// Weak tags never match: If-Match uses the strong comparison (RFC 9110 §13.1.1).
+    pub fn check(&self, current_version: Option<i64>) -> Result<(), ApiError> {
+        let matches = match (self, current_version) {
+            (_, None) => false,
+            (Self::Any, Some(_)) => true,
+            (Self::Tags(tags), Some(version)) => tags.contains(&etag(version)),
+        };
+        if matches {
+            Ok(())
+        } else {
+            Err(ApiError::PreconditionFailed)
+        }
+    }
+}
+
+/// Checks an optional `If-Match` against the current version.
+pub fn check_if_match(headers: &HeaderMap, current_version: Option<i64>) -> Result<(), ApiError> {
+    match IfMatch::from_headers(headers)? {
+        Some(precondition) => precondition.check(current_version),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
+
+    use super::*;
+
+    fn headers(if_match: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::IF_MATCH, HeaderValue::from_str(if_match).unwrap());
+        h
+    }
+
+    #[test]
+    fn if_match_table() {
+        let cases = [
+            ("\"7\"", Some(7), true),
+            ("\"7\"", Some(8), false),
+            ("\"6\", \"7\"", Some(7), true),
+            ("*", Some(1), true),
+            ("*", None, false),
+            ("\"7\"", None, false),
+            ("W/\"7\"", Some(7), false),
+        ];
+        for (header, current, ok) in cases {
+            let result = check_if_match(&headers(header), current);
+            assert_eq!(result.is_ok(), ok, "{header} vs {current:?}");
+        }
+    }
+
+    #[test]
+    fn malformed_if_match_is_a_bad_request() {
+        for header in ["7", "", "\"7\", 8"] {
+            assert!(matches!(
+                IfMatch::from_headers(&headers(header)),
+                Err(ApiError::BadRequest(_))
+            ));
+        }
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Sample {
+        name: String,
+    }
+
+    #[test]
+    fn json_errors_name_the_field_or_are_syntax_errors() {
+        match parse_json::<Sample>(br#"{"name": 5}"#) {
+            Err(ApiError::Validation(errors)) => assert_eq!(errors[0].field, "name"),
+            other => panic!("{other:?}"),
+        }
+        match parse_json::<Sample>(br#"{"name": "x", "extra": 1}"#) {
+            Err(ApiError::Validation(errors)) => assert!(errors[0].message.contains("unknown field")),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            parse_json::<Sample>(b"{\"name\": "),
+            Err(ApiError::BadRequest(_))
+        ));
+    }
+}
+
+/// Applies an RFC 7396 JSON merge patch: objects merge recursively, `null` removes a
+/// member, anything else replaces the target.
+pub fn merge_patch(target: &mut serde_json::Value, patch: &serde_json::Value) {
+    use serde_json::Value;
+    let Value::Object(patch_members) = patch else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = Value::Object(serde_json::Map::new());
+    }
+    if let Value::Object(members) = target {
+        for (name, value) in patch_members {
+            if value.is_null() {
+                members.remove(name);
+            } else {
+                merge_patch(members.entry(name.clone()).or_insert(Value::Null), value);
+            }
+        }
+    }
+}
+
+/// A merge-patch body must be a JSON object (a patch replacing the whole resource with
+/// a scalar is never meaningful here).
+pub fn require_object(patch: &serde_json::Value) -> Result<(), ApiError> {
+    if patch.is_object() {
+        Ok(())
+    } else {
+        Err(ApiError::field("body", "a merge patch must be a JSON object"))
+    }
+}
+
+#[cfg(test)]
+mod merge_patch_tests {
+    use serde_json::json;
+
+    use super::merge_patch;
+
+    #[test]
+    fn rfc7396_examples() {
+        let cases = [
+            (json!({"a": "b"}), json!({"a": "c"}), json!({"a": "c"})),
+            (json!({"a": "b"}), json!({"b": "c"}), json!({"a": "b", "b": "c"})),
+            (json!({"a": "b"}), json!({"a": null}), json!({})),
+            (json!({"a": "b", "b": "c"}), json!({"a": null}), json!({"b": "c"})),
+            (json!({"a": ["b"]}), json!({"a": "c"}), json!({"a": "c"})),
+            (json!({"a": "c"}), json!({"a": ["b"]}), json!({"a": ["b"]})),
+            (
+                json!({"a": {"b": "c"}}),
+                json!({"a": {"b": "d", "c": null}}),
+                json!({"a": {"b": "d"}}),
+            ),
+            (json!({"a": [{"b": "c"}]}), json!({"a": [1]}), json!({"a": [1]})),
+            (json!({"e": null}), json!({"a": 1}), json!({"e": null, "a": 1})),
+            (json!([1, 2]), json!({"a": "b", "c": null}), json!({"a": "b"})),
+            (
+                json!({}),
+                json!({"a": {"bb": {"ccc": null}}}),
+                json!({"a": {"bb": {}}}),
+            ),
+        ];
+        for (mut target, patch, expected) in cases {
+            merge_patch(&mut target, &patch);
+            assert_eq!(target, expected, "patch {patch}");
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! Logspoke control plane: tenants and their delivery configs, authenticated, validated
+//! and audited, on Postgres. `main.rs` only parses the command line and calls [`cli`].
+
+pub mod audit;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod idempotency;
+pub mod openapi;
+pub mod pagination;
+pub mod router;
+pub mod routes;
+pub mod server;
+pub mod state;
+pub mod telemetry;
+
+/// The embedded migrations in `migrations/`, applied at start and by `migrate`.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");

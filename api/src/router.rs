@@ -1,0 +1,133 @@
+//! The route table: every route of the service, and the middleware stack around it.
+
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use tower::ServiceBuilder;
+use tower_http::compression::CompressionLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use utoipa_scalar::{Scalar, Servable};
+
+use crate::error::{ApiError, Problem, PROBLEM_JSON};
+use crate::extract::BODY_LIMIT_BYTES;
+use crate::openapi::{apply_v1_conventions, ApiDoc};
+use crate::routes::{audit_events, delivery_configs as configs, ops, tenants};
+use crate::state::AppState;
+use crate::telemetry;
+
+/// Longest a request may take before it is answered with 503.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Every documented route. Handlers sharing a path share a `routes!` call.
+fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(ops::get_healthz))
+        .routes(routes!(ops::get_readyz))
+        .routes(routes!(ops::get_metrics))
+        .routes(routes!(
+            tenants::create::create_tenant,
+            tenants::list::list_tenants
+        ))
+        .routes(routes!(
+            tenants::get::get_tenant,
+            tenants::update::update_tenant,
+            tenants::delete::delete_tenant
+        ))
+        .routes(routes!(configs::list::list_delivery_configs))
+        .routes(routes!(
+            configs::get::get_delivery_config,
+            configs::put::put_delivery_config,
+            configs::patch::patch_delivery_config,
+            configs::delete::delete_delivery_config
+        ))
+        .routes(routes!(audit_events::list::list_audit_events))
+}
+
+/// The OpenAPI document of the service (what `openapi/openapi.json` holds).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (_, mut document) = routes().split_for_parts();
+    apply_v1_conventions(&mut document);
+    document
+}
+
+/// The whole application: routes, docs and middleware, bound to its state.
+pub fn app(state: AppState) -> Router {
+    let (router, _) = routes().split_for_parts();
+    let document = openapi();
+    let spec = document.clone();
+    router
+        .route("/openapi.json", get(move || async move { Json(spec) }))
+        .merge(Scalar::with_url("/docs", document))
+        .route_layer(middleware::from_fn(telemetry::track_requests))
+        .fallback(|| async { ApiError::NotFound("there is no such route".into()) })
+        .with_state(state)
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetSensitiveRequestHeadersLayer::new([header::AUTHORIZATION]))
+                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                .layer(TraceLayer::new_for_http().make_span_with(request_span))
+                .layer(PropagateRequestIdLayer::x_request_id())
+                .layer(CompressionLayer::new())
+                .layer(middleware::from_fn(problem_for_bare_errors))
+                .layer(TimeoutLayer::with_status_code(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    REQUEST_TIMEOUT,
+                ))
+                .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES)),
+        )
+}
+
+/// The span every request log line carries: method, path and request id.
+fn request_span(request: &Request) -> tracing::Span {
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    tracing::info_span!(
+        "request",
+        method = %request.method(),
+        path = %request.uri().path(),
+        request_id = %request_id,
+    )
+}
+
+/// Error responses produced outside the handlers (body limit, timeout, unknown method)
+/// get a problem document too, so every error a client sees has one shape.
+async fn problem_for_bare_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
+    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        return response;
+    }
+    let detail = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            format!("the request body exceeds the limit of {BODY_LIMIT_BYTES} bytes")
+        }
+        StatusCode::METHOD_NOT_ALLOWED => "this method is not allowed on this resource".to_owned(),
+        StatusCode::SERVICE_UNAVAILABLE => "the request took too long and was abandoned".to_owned(),
+        _ => status.canonical_reason().unwrap_or("request failed").to_owned(),
+    };
+    let mut problem = Problem::new(status, detail).into_response();
+    for name in [header::ALLOW, header::WWW_AUTHENTICATE] {
+        if let Some(value) = response.headers().get(&name) {
+            problem.headers_mut().insert(name, value.clone());
+        }
+    }
+    problem
+}

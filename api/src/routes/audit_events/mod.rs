@@ -1,0 +1,3 @@
+//! The audit trail of a tenant.
+
+pub mod list;

@@ -1,0 +1,397 @@
+//! Delivery configs: one per (tenant, type), saying where and how a tenant's logs go.
+
+pub mod delete;
+pub mod get;
+pub mod list;
+pub mod patch;
+pub mod put;
+
+use chrono::{DateTime, Utc};
+use logspoke_contract::{
+    BucketName, BucketPrefix, DeliveryType, DesiredLogs, LogGroupName, LogStreamTemplate, Region, RoleArn,
+};
+use serde::{Deserialize, Serialize};
+use sqlx::PgConnection;
+use utoipa::ToSchema;
+
+use crate::audit::{self, Actor, Change};
+use crate::error::{ApiError, FieldError};
+
+/// A delivery config as the API returns it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DeliveryConfig {
+    /// The owning tenant.
+    pub tenant_id: String,
+    /// `cloudwatch` or `s3`.
+    #[serde(rename = "type")]
+    #[schema(value_type = DeliveryType)]
+    pub delivery_type: String,
+    /// The customer's intent to receive logs through this config.
+    pub enabled: bool,
+    /// AWS region of the target.
+    #[schema(example = "eu-west-1")]
+    pub target_region: String,
+    /// The customer's role Logspoke assumes to deliver.
+    #[schema(example = "arn:aws:iam::222222222222:role/LogspokeDelivery")]
+    pub role_arn: String,
+    /// Application allow-list; empty means every application.
+    pub desired_logs: Vec<String>,
+    /// CloudWatch only: the customer's log group.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_group_name: Option<String>,
+    /// CloudWatch only: stream name template (default `{cluster_id}/{application}/{pod_name}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_stream_template: Option<String>,
+    /// S3 only: the customer's bucket.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bucket_name: Option<String>,
+    /// S3 only: key prefix inside the bucket, normalised to end in `/` (or empty).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bucket_prefix: Option<String>,
+    /// Increases with every change; the ETag is this value quoted.
+    pub version: i64,
+    /// When the config was created.
+    pub created_at: DateTime<Utc>,
+    /// When the config last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl DeliveryConfig {
+    /// The document recorded in the audit log.
+    pub fn audit_document(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or_default()
+    }
+
+    /// The writable fields, as a PUT body would carry them (the base of a merge patch).
+    pub fn as_input(&self) -> DeliveryConfigInput {
+        DeliveryConfigInput {
+            enabled: Some(self.enabled),
+            target_region: Some(self.target_region.clone()),
+            role_arn: Some(self.role_arn.clone()),
+            desired_logs: Some(self.desired_logs.clone()),
+            log_group_name: self.log_group_name.clone(),
+            log_stream_template: self.log_stream_template.clone(),
+            bucket_name: self.bucket_name.clone(),
+            bucket_prefix: self.bucket_prefix.clone(),
+        }
+    }
+}
+
+/// The writable fields of a delivery config (the body of PUT; PATCH merges into it).
+///
+/// `target_region` and `role_arn` are required for both types; `log_group_name` for
+/// `cloudwatch`; `bucket_name` for `s3`. Fields of the other type are refused.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryConfigInput {
+    /// Defaults to true.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// A region of the role ARN's partition.
+    #[schema(example = "eu-west-1")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_region: Option<String>,
+    /// `arn:{aws|aws-cn|aws-us-gov}:iam::{12 digits}:role/{path/}{name}`.
+    #[schema(example = "arn:aws:iam::222222222222:role/LogspokeDelivery")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role_arn: Option<String>,
+    /// Application names (Kubernetes label values), at most 100, duplicates removed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub desired_logs: Option<Vec<String>>,
+    /// CloudWatch: 1–512 of `[.\-_/#A-Za-z0-9]`.
+    #[schema(example = "/logspoke/acme")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_group_name: Option<String>,
+    /// CloudWatch: placeholders `{tenant_id}`, `{cluster_id}`, `{application}`, `{pod_name}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_stream_template: Option<String>,
+    /// S3: a bucket name following the S3 naming rules.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bucket_name: Option<String>,
+    /// S3: key prefix; normalised to end in `/`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bucket_prefix: Option<String>,
+}
+
+/// A validated config, ready to store.
+#[derive(Debug, Clone)]
+pub struct ValidConfig {
+    /// The customer's intent.
+    pub enabled: bool,
+    /// Target region (same partition as the role).
+    pub target_region: Region,
+    /// The customer's role.
+    pub role_arn: RoleArn,
+    /// Application allow-list.
+    pub desired_logs: DesiredLogs,
+    /// Type-specific target.
+    pub target: Target,
+}
+
+/// Where logs go, by type.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// CloudWatch Logs.
+    CloudWatch {
+        /// The customer's log group.
+        log_group_name: LogGroupName,
+        /// Stream name template, if not the default.
+        log_stream_template: Option<LogStreamTemplate>,
+    },
+    /// An S3 bucket.
+    S3 {
+        /// The customer's bucket.
+        bucket_name: BucketName,
+        /// Normalised key prefix.
+        bucket_prefix: BucketPrefix,
+    },
+}
+
+/// Collects field errors while parsing, so one response lists every bad field.
+#[derive(Default)]
+struct Errors(Vec<FieldError>);
+
+impl Errors {
+    fn required<T, E: std::fmt::Display>(
+        &mut self,
+        field: &str,
+        value: Option<&String>,
+        parse: impl FnOnce(&str) -> Result<T, E>,
+    ) -> Option<T> {
+        match value {
+            None => {
+                self.0.push(FieldError::new(field, "is required"));
+                None
+            }
+            Some(v) => self.check(field, parse(v)),
+        }
+    }
+
+    fn check<T, E: std::fmt::Display>(&mut self, field: &str, result: Result<T, E>) -> Option<T> {
+        result
+            .map_err(|e| self.0.push(FieldError::new(field, e.to_string())))
+            .ok()
+    }
+
+    fn forbid(&mut self, field: &str, value: Option<&String>, delivery_type: DeliveryType) {
+        if value.is_some() {
+            let message = format!("does not apply to {} configs", delivery_type.as_str());
+            self.0.push(FieldError::new(field, message));
+        }
+    }
+}
+
+impl DeliveryConfigInput {
+    /// Parses every field for `delivery_type`, reporting all problems at once.
+    pub fn parse(&self, delivery_type: DeliveryType) -> Result<ValidConfig, ApiError> {
+        let mut errors = Errors::default();
+        let role_arn = errors.required("role_arn", self.role_arn.as_ref(), RoleArn::parse);
+        let target_region = match &role_arn {
+            Some(arn) => errors.required("target_region", self.target_region.as_ref(), |r| {
+                Region::parse_in(r, arn.partition())
+            }),
+            None => errors.required("target_region", self.target_region.as_ref(), Region::parse),
+        };
+        let desired_logs = errors.check(
+            "desired_logs",
+            DesiredLogs::parse(self.desired_logs.as_deref().unwrap_or_default()),
+        );
+        let target = self.parse_target(delivery_type, &mut errors);
+        match (role_arn, target_region, desired_logs, target) {
+            (Some(role_arn), Some(target_region), Some(desired_logs), Some(target))
+                if errors.0.is_empty() =>
+            {
+                Ok(ValidConfig {
+                    enabled: self.enabled.unwrap_or(true),
+                    target_region,
+                    role_arn,
+                    desired_logs,
+                    target,
+                })
+            }
+            _ => Err(ApiError::Validation(errors.0)),
+        }
+    }
+
+    fn parse_target(&self, delivery_type: DeliveryType, errors: &mut Errors) -> Option<Target> {
+        match delivery_type {
+            DeliveryType::Cloudwatch => {
+                errors.forbid("bucket_name", self.bucket_name.as_ref(), delivery_type);
+                errors.forbid("bucket_prefix", self.bucket_prefix.as_ref(), delivery_type);
+                let log_group_name = errors.required(
+                    "log_group_name",
+                    self.log_group_name.as_ref(),
+                    LogGroupName::parse,
+                );
+                let log_stream_template = match &self.log_stream_template {
+                    None => Some(None),
+                    Some(t) => errors
+                        .check("log_stream_template", LogStreamTemplate::parse(t))
+                        .map(Some),
+                };
+                Some(Target::CloudWatch {
+                    log_group_name: log_group_name?,
+                    log_stream_template: log_stream_template?,
+                })
+            }
+            DeliveryType::S3 => {
+                errors.forbid("log_group_name", self.log_group_name.as_ref(), delivery_type);
+                errors.forbid(
+                    "log_stream_template",
+                    self.log_stream_template.as_ref(),
+                    delivery_type,
+                );
+                let bucket_name =
+                    errors.required("bucket_name", self.bucket_name.as_ref(), BucketName::parse);
+                let bucket_prefix = errors.check(
+                    "bucket_prefix",
+                    BucketPrefix::parse(self.bucket_prefix.as_deref().unwrap_or("")),
+                );
+                Some(Target::S3 {
+                    bucket_name: bucket_name?,
+                    bucket_prefix: bucket_prefix?,
+                })
+            }
+        }
+    }
+}
+
+/// Column values of a validated config, in storage form.
+pub struct Columns<'a> {
+    pub enabled: bool,
+    pub target_region: &'a str,
+    pub role_arn: &'a str,
+    pub desired_logs: Vec<String>,
+    pub log_group_name: Option<&'a str>,
+    pub log_stream_template: Option<&'a str>,
+    pub bucket_name: Option<&'a str>,
+    pub bucket_prefix: Option<&'a str>,
+}
+
+impl ValidConfig {
+    /// The storage form of this config.
+    pub fn columns(&self) -> Columns<'_> {
+        let (log_group_name, log_stream_template, bucket_name, bucket_prefix) = match &self.target {
+            Target::CloudWatch {
+                log_group_name,
+                log_stream_template,
+            } => (
+                Some(log_group_name.as_str()),
+                log_stream_template.as_ref().map(LogStreamTemplate::as_str),
+                None,
+                None,
+            ),
+            Target::S3 {
+                bucket_name,
+                bucket_prefix,
+            } => (
+                None,
+                None,
+                Some(bucket_name.as_str()),
+                Some(bucket_prefix.as_str()),
+            ),
+        };
+        Columns {
+            enabled: self.enabled,
+            target_region: self.target_region.as_str(),
+            role_arn: self.role_arn.as_str(),
+            desired_logs: self
+                .desired_logs
+                .as_slice()
+                .iter()
+                .map(|a| a.as_str().to_owned())
+                .collect(),
+            log_group_name,
+            log_stream_template,
+            bucket_name,
+            bucket_prefix,
+        }
+    }
+}
+
+/// Parses the `{type}` path segment; an unknown type is a 404 (there is no such resource).
+pub fn parse_type(raw: &str) -> Result<DeliveryType, ApiError> {
+    DeliveryType::parse(raw).map_err(|_| {
+        ApiError::NotFound(format!(
+            "there is no delivery config type '{raw}' (use cloudwatch or s3)"
+        ))
+    })
+}
+
+/// Location of a config resource.
+pub fn location(tenant_id: &str, delivery_type: &str) -> String {
+    format!("/v1/tenants/{tenant_id}/delivery-configs/{delivery_type}")
+}
+
+/// The 404 for a config that does not exist.
+pub fn not_found(tenant_id: &str, delivery_type: DeliveryType) -> ApiError {
+    ApiError::NotFound(format!(
+        "tenant '{tenant_id}' has no {} delivery config",
+        delivery_type.as_str()
+    ))
+}
+
+/// Reads one config, locking its row for the transaction when `lock` is set.
+#[tracing::instrument(skip_all)]
+pub async fn fetch(
+    conn: &mut PgConnection,
+    tenant_id: &str,
+    delivery_type: DeliveryType,
+    lock: bool,
+) -> Result<Option<DeliveryConfig>, sqlx::Error> {
+    let ty = delivery_type.as_str();
+    if lock {
+        sqlx::query_as!(
+            DeliveryConfig,
+            "select tenant_id, delivery_type, enabled, target_region, role_arn, desired_logs,
+                    log_group_name, log_stream_template, bucket_name, bucket_prefix,
+                    version, created_at, updated_at
+             from delivery_configs where tenant_id = $1 and delivery_type = $2 for update",
+            tenant_id,
+            ty
+        )
+        .fetch_optional(conn)
+        .await
+    } else {
+        sqlx::query_as!(
+            DeliveryConfig,
+            "select tenant_id, delivery_type, enabled, target_region, role_arn, desired_logs,
+                    log_group_name, log_stream_template, bucket_name, bucket_prefix,
+                    version, created_at, updated_at
+             from delivery_configs where tenant_id = $1 and delivery_type = $2",
+            tenant_id,
+            ty
+        )
+        .fetch_optional(conn)
+        .await
+    }
+}
+
+/// Deletes every config of a tenant, auditing each (part of deleting the tenant).
+#[tracing::instrument(skip_all)]
+pub async fn delete_all(conn: &mut PgConnection, actor: Actor<'_>, tenant_id: &str) -> Result<(), ApiError> {
+    let deleted = sqlx::query_as!(
+        DeliveryConfig,
+        "delete from delivery_configs where tenant_id = $1
+         returning tenant_id, delivery_type, enabled, target_region, role_arn, desired_logs,
+                   log_group_name, log_stream_template, bucket_name, bucket_prefix,
+                   version, created_at, updated_at",
+        tenant_id
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    for config in deleted {
+        let change = Change {
+            tenant_id,
+            action: "delivery_config.deleted",
+            delivery_type: Some(&config.delivery_type),
+            before: Some(config.audit_document()),
+            after: None,
+        };
+        audit::record(conn, actor, change).await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

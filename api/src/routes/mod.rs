@@ -1,0 +1,6 @@
+//! Handlers, one file per action, grouped by resource (`routes/<resource>/<action>.rs`).
+
+pub mod audit_events;
+pub mod delivery_configs;
+pub mod ops;
+pub mod tenants;

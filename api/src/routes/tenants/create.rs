@@ -1,0 +1,171 @@
+//! `POST /v1/tenants`
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use logspoke_contract::TenantId;
+use serde::{Deserialize, Serialize};
+use sqlx::PgConnection;
+use utoipa::ToSchema;
+
+use super::{location, parse_display_name, Tenant};
+use crate::audit::{self, Actor, Change, RequestId};
+use crate::auth::Principal;
+use crate::error::{ApiError, FieldError, Problem};
+use crate::extract::{etag, JsonBody};
+use crate::idempotency::{self, IdempotencyKey, StoredResponse};
+use crate::state::AppState;
+
+/// Body of `POST /v1/tenants`.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTenant {
+    /// `^[a-z0-9]([a-z0-9-]{1,61}[a-z0-9])?$`; it becomes an S3 key segment.
+    #[schema(example = "acme")]
+    pub tenant_id: String,
+    /// Human-readable name, 1–200 characters.
+    #[schema(example = "Acme Corp")]
+    pub display_name: Option<String>,
+    /// Defaults to true.
+    pub enabled: Option<bool>,
+}
+
+struct NewTenant {
+    tenant_id: TenantId,
+    display_name: Option<String>,
+    enabled: bool,
+}
+
+impl CreateTenant {
+    fn parse(&self) -> Result<NewTenant, ApiError> {
+        let mut errors = Vec::new();
+        let tenant_id = TenantId::parse(&self.tenant_id)
+            .map_err(|e| errors.push(FieldError::new("tenant_id", e.to_string())))
+            .ok();
+        let display_name = parse_display_name(self.display_name.clone())
+            .map_err(|e| errors.push(FieldError::new("display_name", e)))
+            .ok()
+            .flatten();
+        match tenant_id {
+            Some(tenant_id) if errors.is_empty() => Ok(NewTenant {
+                tenant_id,
+                display_name,
+                enabled: self.enabled.unwrap_or(true),
+            }),
+            _ => Err(ApiError::Validation(errors)),
+        }
+    }
+}
+
+/// Create a tenant
+///
+/// Operators only. With an `Idempotency-Key`, a retry with the same body returns the
+/// first response (marked `Idempotent-Replayed: true`).
+#[utoipa::path(
+    post,
+    path = "/v1/tenants",
+    tag = "tenants",
+    request_body = CreateTenant,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: same key and body → same response, for 24 h.")),
+    responses(
+        (status = 201, description = "Created", body = Tenant,
+            headers(("Location" = String, description = "URL of the tenant"), ("ETag" = String))),
+        (status = 409, description = "The tenant already exists", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, or an Idempotency-Key reused with another body", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[tracing::instrument(skip_all)]
+pub async fn create_tenant(
+    State(state): State<AppState>,
+    principal: Principal,
+    request_id: RequestId,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<CreateTenant>,
+) -> Result<Response, ApiError> {
+    principal.require_operator()?;
+    let new = body.parse()?;
+    let key = IdempotencyKey::from_headers(&headers)?;
+    let hash = idempotency::request_hash(&body);
+    let mut conn = state.db.acquire().await?;
+    if let Some(key) = &key {
+        if let Some(replayed) = idempotency::replay(&mut conn, &principal.subject, key, &hash).await? {
+            return Ok(replayed);
+        }
+    }
+    let actor = Actor {
+        principal: &principal,
+        request_id: &request_id,
+    };
+    match create(&mut conn, actor, &new, key.as_ref(), &hash).await {
+        Ok(tenant) => Ok(created(tenant)),
+        // A concurrent retry with the same key committed first: answer as it did.
+        Err(ApiError::Conflict(detail)) => match &key {
+            Some(key) => idempotency::replay(&mut conn, &principal.subject, key, &hash)
+                .await?
+                .ok_or(ApiError::Conflict(detail)),
+            None => Err(ApiError::Conflict(detail)),
+        },
+        Err(err) => Err(err),
+    }
+}
+
+async fn create(
+    conn: &mut PgConnection,
+    actor: Actor<'_>,
+    new: &NewTenant,
+    key: Option<&IdempotencyKey>,
+    hash: &str,
+) -> Result<Tenant, ApiError> {
+    let mut tx = sqlx::Connection::begin(conn).await?;
+    let tenant = insert_tenant(&mut tx, new)
+        .await
+        .map_err(|err| match ApiError::from(err) {
+            ApiError::Conflict(_) => ApiError::Conflict(format!("tenant '{}' already exists", new.tenant_id)),
+            other => other,
+        })?;
+    let change = Change {
+        tenant_id: &tenant.tenant_id,
+        action: "tenant.created",
+        delivery_type: None,
+        before: None,
+        after: Some(tenant.audit_document()),
+    };
+    audit::record(&mut tx, actor, change).await?;
+    if let Some(key) = key {
+        let stored = StoredResponse {
+            status: StatusCode::CREATED.as_u16(),
+            body: tenant.audit_document(),
+            location: Some(location(&tenant.tenant_id)),
+        };
+        idempotency::store(&mut tx, &actor.principal.subject, key, hash, &stored).await?;
+    }
+    tx.commit().await?;
+    tracing::info!(tenant_id = %tenant.tenant_id, actor = %actor.principal.subject, "tenant created");
+    Ok(tenant)
+}
+
+#[tracing::instrument(skip_all)]
+async fn insert_tenant(conn: &mut PgConnection, new: &NewTenant) -> Result<Tenant, sqlx::Error> {
+    sqlx::query_as!(
+        Tenant,
+        "insert into tenants (tenant_id, display_name, enabled) values ($1, $2, $3)
+         returning tenant_id, display_name, enabled, version, created_at, updated_at",
+        new.tenant_id.as_str(),
+        new.display_name,
+        new.enabled,
+    )
+    .fetch_one(conn)
+    .await
+}
+
+fn created(tenant: Tenant) -> Response {
+    (
+        StatusCode::CREATED,
+        [
+            (header::LOCATION, location(&tenant.tenant_id)),
+            (header::ETAG, etag(tenant.version)),
+        ],
+        axum::Json(tenant),
+    )
+        .into_response()
+}

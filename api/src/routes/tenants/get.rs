@@ -1,0 +1,38 @@
+//! `GET /v1/tenants/{tenant_id}`
+
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+
+use super::{fetch, not_found, Tenant};
+use crate::auth::Principal;
+use crate::error::{ApiError, Problem};
+use crate::extract::etag;
+use crate::state::AppState;
+
+/// Read a tenant
+///
+/// Operators read any tenant; a tenant principal reads only its own.
+#[utoipa::path(
+    get,
+    path = "/v1/tenants/{tenant_id}",
+    tag = "tenants",
+    params(("tenant_id" = String, Path, description = "Tenant id")),
+    responses(
+        (status = 200, description = "The tenant", body = Tenant, headers(("ETag" = String))),
+        (status = 404, description = "No such tenant", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[tracing::instrument(skip_all, fields(tenant_id = %tenant_id))]
+pub async fn get_tenant(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(tenant_id): Path<String>,
+) -> Result<Response, ApiError> {
+    principal.require_tenant_access(&tenant_id)?;
+    let mut conn = state.db.acquire().await?;
+    let tenant = fetch(&mut conn, &tenant_id, false)
+        .await?
+        .ok_or_else(|| not_found(&tenant_id))?;
+    Ok(([(header::ETAG, etag(tenant.version))], axum::Json(tenant)).into_response())
+}

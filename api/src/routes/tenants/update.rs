@@ -1,0 +1,120 @@
+//! `PATCH /v1/tenants/{tenant_id}`
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sqlx::PgConnection;
+use utoipa::ToSchema;
+
+use super::{fetch, not_found, parse_display_name, Tenant};
+use crate::audit::{self, Actor, Change, RequestId};
+use crate::auth::Principal;
+use crate::error::{ApiError, Problem};
+use crate::extract::{check_if_match, etag, merge_patch, parse_json, require_object, JsonBody};
+use crate::state::AppState;
+
+/// The changeable fields of a tenant, as a JSON merge patch (RFC 7396).
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateTenant {
+    /// New display name; `null` clears it.
+    pub display_name: Option<String>,
+    /// Enable or disable delivery for the whole tenant.
+    pub enabled: Option<bool>,
+}
+
+/// Change a tenant
+///
+/// Operators only. A JSON merge patch of `display_name` and `enabled`; honours `If-Match`.
+#[utoipa::path(
+    patch,
+    path = "/v1/tenants/{tenant_id}",
+    tag = "tenants",
+    params(
+        ("tenant_id" = String, Path, description = "Tenant id"),
+        ("If-Match" = Option<String>, Header, description = "ETag the change is based on"),
+    ),
+    request_body(content = UpdateTenant, content_type = "application/merge-patch+json"),
+    responses(
+        (status = 200, description = "The changed tenant", body = Tenant, headers(("ETag" = String))),
+        (status = 404, description = "No such tenant", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "The ETag in If-Match is stale", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[tracing::instrument(skip_all, fields(tenant_id = %tenant_id))]
+pub async fn update_tenant(
+    State(state): State<AppState>,
+    principal: Principal,
+    request_id: RequestId,
+    Path(tenant_id): Path<String>,
+    headers: HeaderMap,
+    JsonBody(patch): JsonBody<Value>,
+) -> Result<Response, ApiError> {
+    principal.require_operator()?;
+    require_object(&patch)?;
+    let mut tx = state.db.begin().await?;
+    let current = fetch(&mut tx, &tenant_id, true).await?;
+    check_if_match(&headers, current.as_ref().map(|t| t.version))?;
+    let current = current.ok_or_else(|| not_found(&tenant_id))?;
+    let (display_name, enabled) = patched_fields(&current, &patch)?;
+    if display_name == current.display_name && enabled == current.enabled {
+        return Ok(respond(current));
+    }
+    let updated = write(&mut tx, &tenant_id, display_name, enabled).await?;
+    let actor = Actor {
+        principal: &principal,
+        request_id: &request_id,
+    };
+    let change = Change {
+        tenant_id: &tenant_id,
+        action: "tenant.updated",
+        delivery_type: None,
+        before: Some(current.audit_document()),
+        after: Some(updated.audit_document()),
+    };
+    audit::record(&mut tx, actor, change).await?;
+    tx.commit().await?;
+    tracing::info!(tenant_id = %tenant_id, enabled, "tenant updated");
+    Ok(respond(updated))
+}
+
+fn patched_fields(current: &Tenant, patch: &Value) -> Result<(Option<String>, bool), ApiError> {
+    let mut document = serde_json::to_value(UpdateTenant {
+        display_name: current.display_name.clone(),
+        enabled: Some(current.enabled),
+    })
+    .map_err(anyhow::Error::from)?;
+    merge_patch(&mut document, patch);
+    let merged: UpdateTenant = parse_json(document.to_string().as_bytes())?;
+    let display_name =
+        parse_display_name(merged.display_name).map_err(|e| ApiError::field("display_name", e))?;
+    Ok((display_name, merged.enabled.unwrap_or(current.enabled)))
+}
+
+#[tracing::instrument(skip_all)]
+async fn write(
+    conn: &mut PgConnection,
+    tenant_id: &str,
+    display_name: Option<String>,
+    enabled: bool,
+) -> Result<Tenant, sqlx::Error> {
+    sqlx::query_as!(
+        Tenant,
+        "update tenants set display_name = $2, enabled = $3,
+             version = nextval('change_version_seq'), updated_at = now()
+         where tenant_id = $1
+         returning tenant_id, display_name, enabled, version, created_at, updated_at",
+        tenant_id,
+        display_name,
+        enabled,
+    )
+    .fetch_one(conn)
+    .await
+}
+
+fn respond(tenant: Tenant) -> Response {
+    ([(header::ETAG, etag(tenant.version))], axum::Json(tenant)).into_response()
+}

@@ -1,0 +1,89 @@
+//! Starting the service: database pool, migrations, verifier, listener, graceful stop.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+
+use crate::auth::jwt::Verifier;
+use crate::config::Config;
+use crate::state::AppState;
+use crate::{router, telemetry, MIGRATOR};
+
+/// Opens the pool; connections are made lazily so the service starts (and reports
+/// not-ready) even while the database is briefly away.
+pub fn pool(database_url: &str, max_connections: u32) -> anyhow::Result<PgPool> {
+    let options: PgConnectOptions = database_url
+        .parse()
+        .context("DATABASE_URL: not a valid Postgres URL")?;
+    Ok(PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(3))
+        .connect_lazy_with(options))
+}
+
+/// Applies pending migrations.
+pub async fn migrate(db: &PgPool) -> anyhow::Result<()> {
+    MIGRATOR.run(db).await.context("applying database migrations")
+}
+
+/// Builds the state the router needs.
+pub async fn state(config: &Config) -> anyhow::Result<AppState> {
+    let db = pool(&config.database_url, config.db_max_connections)?;
+    let verifier = Verifier::from_config(&config.jwt).await?;
+    Ok(AppState {
+        db,
+        verifier: Arc::new(verifier),
+        metrics: telemetry::metrics_handle(),
+    })
+}
+
+/// Serves on an already bound listener until `shutdown` resolves.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    telemetry::spawn_metrics_upkeep(state.metrics.clone());
+    axum::serve(listener, router::app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("serving HTTP")
+}
+
+/// Runs the api: migrate, bind, serve until SIGTERM or Ctrl-C.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let state = state(&config).await?;
+    migrate(&state.db).await?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("LOGSPOKE_LISTEN: cannot bind {}", config.listen))?;
+    tracing::info!(listen = %config.listen, "logspoke-api listening");
+    serve(listener, state, shutdown_signal()).await
+}
+
+/// Resolves on SIGTERM (Kubernetes) or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown requested; finishing in-flight requests");
+}

@@ -1,0 +1,281 @@
+//! Delivery-config resource behaviour: create/replace, merge patch, ETags, validation.
+
+use serde_json::{json, Value};
+
+use crate::helpers::{cloudwatch_body, problem, s3_body, TestApp, ROLE_ARN};
+
+const CW: &str = "/v1/tenants/acme/delivery-configs/cloudwatch";
+
+#[tokio::test]
+async fn put_creates_then_replaces() {
+    let app = TestApp::spawn().await;
+    let op = TestApp::operator_token();
+    app.create_tenant("acme").await;
+    let created = app.put(CW, &op, &cloudwatch_body()).await;
+    assert_eq!(created.status(), 201);
+    assert_eq!(created.headers()["location"], CW);
+    let created: Value = created.json().await.unwrap();
+    insta::assert_json_snapshot!(created, {
+        ".version" => "[version]", ".created_at" => "[time]", ".updated_at" => "[time]"
+    }, @r###"
+    {
+      "created_at": "[time]",
+      "desired_logs": [],
+      "enabled": true,
+      "log_group_name": "/logspoke/acme",
+      "role_arn": "arn:aws:iam::222222222222:role/LogspokeDelivery",
+      "target_region": "eu-west-1",
+      "tenant_id": "acme",
+      "type": "cloudwatch",
+      "updated_at": "[time]",
+      "version": "[version]"
+    }
+    "###);
+    let mut body = cloudwatch_body();
+    body["desired_logs"] = json!(["api", "web", "api"]);
+    body["enabled"] = json!(false);
+    let replaced = app.put(CW, &op, &body).await;
+    assert_eq!(replaced.status(), 200);
+    let replaced: Value = replaced.json().await.unwrap();
+    assert_eq!(replaced["desired_logs"], json!(["api", "web"]));
+    assert_eq!(replaced["enabled"], false);
+    assert!(replaced["version"].as_i64() > created["version"].as_i64());
+    assert_eq!(replaced["created_at"], created["created_at"]);
+
+    let s3 = app
+        .put("/v1/tenants/acme/delivery-configs/s3", &op, &s3_body())
+        .await;
+    assert_eq!(s3.status(), 201);
+    let s3: Value = s3.json().await.unwrap();
+    assert_eq!(s3["bucket_prefix"], "k8s/");
+    let list: Value = app
+        .get("/v1/tenants/acme/delivery-configs", &op)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let types: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, ["cloudwatch", "s3"]);
+}
+
+#[tokio::test]
+async fn unknown_type_and_missing_tenant_are_not_found() {
+    let app = TestApp::spawn().await;
+    let op = TestApp::operator_token();
+    app.create_tenant("acme").await;
+    for method in [reqwest::Method::GET, reqwest::Method::DELETE] {
+        let response = app
+            .request(method, "/v1/tenants/acme/delivery-configs/kinesis", &op)
+            .send()
+            .await
+            .unwrap();
+        problem(response, 404).await;
+    }
+    problem(
+        app.put(
+            "/v1/tenants/acme/delivery-configs/kinesis",
+            &op,
+            &cloudwatch_body(),
+        )
+        .await,
+        404,
+    )
+    .await;
+    problem(
+        app.put(
+            "/v1/tenants/nobody/delivery-configs/cloudwatch",
+            &op,
+            &cloudwatch_body(),
+        )
+        .await,
+        404,
+    )
+    .await;
+    problem(app.get("/v1/tenants/nobody/delivery-configs", &op).await, 404).await;
+    problem(app.get(CW, &op).await, 404).await;
+}
+
+#[tokio::test]
+async fn bad_role_arn_gets_a_precise_problem() {
+    let app = TestApp::spawn().await;
+    app.create_tenant("acme").await;
+    let mut body = cloudwatch_body();
+    body["role_arn"] = json!("arn:aws:iam::12345:role/LogspokeDelivery");
+    let problem = problem(app.put(CW, &TestApp::operator_token(), &body).await, 422).await;
+    insta::assert_json_snapshot!(problem, @r###"
+    {
+      "detail": "the request has 1 invalid field(s)",
+      "errors": [
+        {
+          "field": "role_arn",
+          "message": "account id must be 12 digits"
+        }
+      ],
+      "status": 422,
+      "title": "Request validation failed",
+      "type": "https://logspoke.dev/problems/validation"
+    }
+    "###);
+}
+
+#[tokio::test]
+async fn every_invalid_field_is_listed() {
+    let app = TestApp::spawn().await;
+    app.create_tenant("acme").await;
+    let body = json!({
+        "target_region": "mars-north-1",
+        "role_arn": "arn:aws:iam::222222222222:user/bob",
+        "log_group_name": "bad name",
+        "bucket_name": "not-for-cloudwatch",
+        "desired_logs": [""],
+    });
+    let problem = problem(app.put(CW, &TestApp::operator_token(), &body).await, 422).await;
+    let mut fields: Vec<&str> = problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    fields.sort_unstable();
+    assert_eq!(
+        fields,
+        [
+            "bucket_name",
+            "desired_logs",
+            "log_group_name",
+            "role_arn",
+            "target_region"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn region_must_be_in_the_role_partition() {
+    let app = TestApp::spawn().await;
+    app.create_tenant("acme").await;
+    let mut body = cloudwatch_body();
+    body["target_region"] = json!("cn-north-1");
+    let problem = problem(app.put(CW, &TestApp::operator_token(), &body).await, 422).await;
+    assert_eq!(problem["errors"][0]["field"], "target_region");
+    body["role_arn"] = json!("arn:aws-cn:iam::222222222222:role/LogspokeDelivery");
+    assert_eq!(app.put(CW, &TestApp::operator_token(), &body).await.status(), 201);
+}
+
+#[tokio::test]
+async fn merge_patch_changes_only_the_given_fields() {
+    let app = TestApp::spawn().await;
+    let op = TestApp::operator_token();
+    app.create_tenant("acme").await;
+    let mut body = cloudwatch_body();
+    body["log_stream_template"] = json!("{cluster_id}/{pod_name}");
+    app.put(CW, &op, &body).await;
+    let patched = app
+        .patch(
+            CW,
+            &op,
+            &json!({"desired_logs": ["api"], "log_stream_template": null}),
+        )
+        .await;
+    assert_eq!(patched.status(), 200);
+    let patched: Value = patched.json().await.unwrap();
+    assert_eq!(patched["desired_logs"], json!(["api"]));
+    assert_eq!(patched["log_group_name"], "/logspoke/acme");
+    assert_eq!(patched["role_arn"], ROLE_ARN);
+    assert!(patched.get("log_stream_template").is_none());
+
+    let invalid = problem(app.patch(CW, &op, &json!({"role_arn": null})).await, 422).await;
+    assert_eq!(invalid["errors"][0]["field"], "role_arn");
+    let invalid = problem(app.patch(CW, &op, &json!({"version": 99})).await, 422).await;
+    assert!(invalid["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("unknown field"));
+    problem(app.patch(CW, &op, &json!([1, 2])).await, 422).await;
+    problem(
+        app.patch(
+            "/v1/tenants/acme/delivery-configs/s3",
+            &op,
+            &json!({"enabled": false}),
+        )
+        .await,
+        404,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn stale_if_match_is_refused_with_412() {
+    let app = TestApp::spawn().await;
+    let op = TestApp::operator_token();
+    app.create_tenant("acme").await;
+    let first = app.create_cloudwatch_config("acme").await;
+    let stale = first.headers()["etag"].to_str().unwrap().to_owned();
+    let second = app.put(CW, &op, &cloudwatch_body()).await;
+    let current = second.headers()["etag"].to_str().unwrap().to_owned();
+    assert_ne!(stale, current);
+
+    let with_etag = |method: reqwest::Method, etag: &str| {
+        app.request(method, CW, &op)
+            .header("if-match", etag)
+            .header("content-type", "application/merge-patch+json")
+    };
+    let body = cloudwatch_body().to_string();
+    problem(
+        with_etag(reqwest::Method::PUT, &stale)
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap(),
+        412,
+    )
+    .await;
+    problem(
+        with_etag(reqwest::Method::PATCH, &stale)
+            .body("{}")
+            .send()
+            .await
+            .unwrap(),
+        412,
+    )
+    .await;
+    problem(
+        with_etag(reqwest::Method::DELETE, &stale).send().await.unwrap(),
+        412,
+    )
+    .await;
+    let ok = with_etag(reqwest::Method::PATCH, &current)
+        .body(r#"{"enabled": false}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    let newest = ok.headers()["etag"].to_str().unwrap().to_owned();
+    problem(
+        with_etag(reqwest::Method::DELETE, &current).send().await.unwrap(),
+        412,
+    )
+    .await;
+    assert_eq!(
+        with_etag(reqwest::Method::DELETE, &newest)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    // `If-Match: *` requires the resource to exist.
+    problem(
+        with_etag(reqwest::Method::PUT, "*")
+            .body(body)
+            .send()
+            .await
+            .unwrap(),
+        412,
+    )
+    .await;
+}

@@ -1,0 +1,298 @@
+//! `TestApp`: the real router on a real port, against a fresh Postgres database, with
+//! typed request helpers and token minting.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use logspoke_api::auth::jwt::Verifier;
+use logspoke_api::config::{JwtConfig, JwtKeySource};
+use logspoke_api::state::AppState;
+use logspoke_api::{server, telemetry, MIGRATOR};
+use serde_json::{json, Value};
+use sqlx::Connection;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+pub const SECRET: &str = "test-secret-0123456789abcdef0123456789";
+pub const ISSUER: &str = "logspoke-test";
+pub const AUDIENCE: &str = "logspoke-api-test";
+pub const ROLE_ARN: &str = "arn:aws:iam::222222222222:role/LogspokeDelivery";
+
+/// Postgres server the tests create their databases on.
+fn admin_url() -> String {
+    std::env::var("LOGSPOKE_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// URL of database `name` on the test server.
+fn database_url(name: &str) -> String {
+    let admin = admin_url();
+    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(base, _)| base);
+    format!("{base}/{name}")
+}
+
+/// `host:port` of the test Postgres server.
+pub fn database_address() -> String {
+    let admin = admin_url();
+    let after_at = admin.rsplit_once('@').map_or(admin.as_str(), |(_, rest)| rest);
+    after_at.split('/').next().unwrap_or(after_at).to_owned()
+}
+
+/// A fresh, migrated database, dropped when the value is dropped.
+pub struct TestDatabase {
+    pub name: String,
+    pub url: String,
+}
+
+impl TestDatabase {
+    pub async fn create() -> Self {
+        let name = format!("logspoke_test_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = sqlx::PgConnection::connect(&admin_url())
+            .await
+            .expect("connect to Postgres");
+        sqlx::query(&format!("create database {name}"))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        let url = database_url(&name);
+        let pool = sqlx::PgPool::connect(&url).await.unwrap();
+        MIGRATOR.run(&pool).await.unwrap();
+        pool.close().await;
+        Self { name, url }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Drop runs outside any runtime guarantee: use a thread with its own runtime.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                if let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url()).await {
+                    let _ = sqlx::query(&format!("drop database if exists {name} with (force)"))
+                        .execute(&mut admin)
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// How to start a `TestApp`.
+pub struct Options {
+    /// Token verification; HS256 with `SECRET` by default.
+    pub keys: JwtKeySource,
+    /// Connect the app to Postgres through this `host:port` (a fault-injection proxy).
+    pub database_via: Option<String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            keys: JwtKeySource::Secret(SECRET.to_owned()),
+            database_via: None,
+        }
+    }
+}
+
+pub struct TestApp {
+    pub address: SocketAddr,
+    pub client: reqwest::Client,
+    /// Kept alive for the app; dropped (and the database with it) at the end of the test.
+    _db: TestDatabase,
+    pub jwt: JwtConfig,
+    shutdown: Option<oneshot::Sender<()>>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(Options::default()).await
+    }
+
+    pub async fn spawn_with(options: Options) -> Self {
+        let db = TestDatabase::create().await;
+        let jwt = JwtConfig {
+            keys: options.keys,
+            issuer: ISSUER.to_owned(),
+            audience: AUDIENCE.to_owned(),
+        };
+        let url = match &options.database_via {
+            Some(address) => db.url.replacen(&database_address(), address, 1),
+            None => db.url.clone(),
+        };
+        let state = AppState {
+            db: server::pool(&url, 5).unwrap(),
+            verifier: Arc::new(Verifier::from_config(&jwt).await.unwrap()),
+            metrics: telemetry::metrics_handle(),
+        };
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let (tx, rx) = oneshot::channel::<()>();
+        tokio::spawn(server::serve(listener, state, async {
+            let _ = rx.await;
+        }));
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(20))
+            .build()
+            .unwrap();
+        Self {
+            address,
+            client,
+            _db: db,
+            jwt,
+            shutdown: Some(tx),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.address, path)
+    }
+
+    /// Signs `claims` with the test secret (HS256).
+    pub fn sign(claims: &Value) -> String {
+        Self::sign_with(Algorithm::HS256, SECRET.as_bytes(), claims)
+    }
+
+    pub fn sign_with(alg: Algorithm, secret: &[u8], claims: &Value) -> String {
+        jsonwebtoken::encode(&Header::new(alg), claims, &EncodingKey::from_secret(secret)).unwrap()
+    }
+
+    /// Standard claims valid for an hour, to be adjusted by the caller.
+    pub fn claims(role: &str, sub: &str, tenant_id: Option<&str>) -> Value {
+        let now = chrono::Utc::now().timestamp();
+        let mut claims = json!({
+            "sub": sub, "role": role, "iss": ISSUER, "aud": AUDIENCE,
+            "iat": now, "nbf": now, "exp": now + 3600,
+        });
+        if let Some(id) = tenant_id {
+            claims["tenant_id"] = json!(id);
+        }
+        claims
+    }
+
+    pub fn operator_token() -> String {
+        Self::sign(&Self::claims("operator", "alice", None))
+    }
+
+    pub fn tenant_token(tenant_id: &str) -> String {
+        Self::sign(&Self::claims(
+            "tenant",
+            &format!("{tenant_id}-admin"),
+            Some(tenant_id),
+        ))
+    }
+
+    pub fn request(&self, method: reqwest::Method, path: &str, token: &str) -> reqwest::RequestBuilder {
+        self.client.request(method, self.url(path)).bearer_auth(token)
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> reqwest::Response {
+        self.request(reqwest::Method::GET, path, token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: &Value) -> reqwest::Response {
+        self.request(reqwest::Method::POST, path, token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn put(&self, path: &str, token: &str, body: &Value) -> reqwest::Response {
+        self.request(reqwest::Method::PUT, path, token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: &Value) -> reqwest::Response {
+        self.request(reqwest::Method::PATCH, path, token)
+            .header("content-type", "application/merge-patch+json")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> reqwest::Response {
+        self.request(reqwest::Method::DELETE, path, token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Creates a tenant as an operator and asserts it worked.
+    pub async fn create_tenant(&self, tenant_id: &str) -> Value {
+        let response = self
+            .post(
+                "/v1/tenants",
+                &Self::operator_token(),
+                &json!({"tenant_id": tenant_id}),
+            )
+            .await;
+        assert_eq!(response.status(), 201, "creating {tenant_id}");
+        response.json().await.unwrap()
+    }
+
+    /// Creates a CloudWatch config as an operator and asserts it worked.
+    pub async fn create_cloudwatch_config(&self, tenant_id: &str) -> reqwest::Response {
+        let response = self
+            .put(
+                &format!("/v1/tenants/{tenant_id}/delivery-configs/cloudwatch"),
+                &Self::operator_token(),
+                &cloudwatch_body(),
+            )
+            .await;
+        assert_eq!(response.status(), 201);
+        response
+    }
+}
+
+pub fn cloudwatch_body() -> Value {
+    json!({
+        "target_region": "eu-west-1",
+        "role_arn": ROLE_ARN,
+        "log_group_name": "/logspoke/acme",
+    })
+}
+
+pub fn s3_body() -> Value {
+    json!({
+        "target_region": "us-east-1",
+        "role_arn": ROLE_ARN,
+        "bucket_name": "acme-logs",
+        "bucket_prefix": "k8s",
+    })
+}
+
+/// Reads a problem document, asserting the media type and status agree.
+pub async fn problem(response: reqwest::Response, status: u16) -> Value {
+    assert_eq!(response.status(), status, "status");
+    let content_type = response.headers()["content-type"].to_str().unwrap().to_owned();
+    assert_eq!(content_type, "application/problem+json");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["status"], status);
+    assert!(body["type"].as_str().is_some_and(|t| t.starts_with("https://")));
+    assert!(body["title"].is_string() && body["detail"].is_string(), "{body}");
+    body
+}

@@ -1,0 +1,13 @@
+//! Integration tests of the api: the real router over HTTP, a fresh Postgres database
+//! per test. One binary for the crate (see STYLE.md).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod audit;
+mod auth;
+mod delivery_configs;
+mod helpers;
+mod idempotency;
+mod openapi;
+mod ops;
+mod readiness;
+mod tenants;

@@ -1,0 +1,43 @@
+//! What crosses a Logspoke process boundary, defined once.
+//!
+//! The API, the delivery worker and the tools exchange tenant ids, AWS names and
+//! delivery settings through HTTP, the database and queues. Each such value has one
+//! type here with a `parse` constructor that enforces AWS's or Kubernetes' rules, so a
+//! value that reached a struct is known to be valid everywhere, and every rejection
+//! is a [`ParseError`] whose message can go straight into an API error response.
+//! Serde deserialisation goes through the same `parse`.
+
+mod account_id;
+mod application_name;
+mod bucket_name;
+mod bucket_prefix;
+mod delivery_type;
+mod desired_logs;
+mod error;
+mod external_id;
+mod log_group_name;
+mod log_stream_name;
+mod log_stream_template;
+mod newtype;
+mod partition;
+mod region;
+mod role_arn;
+mod tenant_id;
+#[cfg(test)]
+mod test_support;
+
+pub use account_id::AccountId;
+pub use application_name::ApplicationName;
+pub use bucket_name::BucketName;
+pub use bucket_prefix::BucketPrefix;
+pub use delivery_type::DeliveryType;
+pub use desired_logs::DesiredLogs;
+pub use error::ParseError;
+pub use external_id::ExternalId;
+pub use log_group_name::LogGroupName;
+pub use log_stream_name::LogStreamName;
+pub use log_stream_template::LogStreamTemplate;
+pub use partition::Partition;
+pub use region::Region;
+pub use role_arn::RoleArn;
+pub use tenant_id::TenantId;

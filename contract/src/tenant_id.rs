@@ -1,0 +1,113 @@
+//! The tenant identifier.
+
+use crate::newtype::string_newtype;
+use crate::ParseError;
+use serde::{Deserialize, Serialize};
+
+/// Identifies a tenant (one customer) everywhere: API paths, tokens, storage keys.
+///
+/// It becomes an S3 key segment and part of DNS-like names, so it is restricted to
+/// `^[a-z0-9]([a-z0-9-]{1,61}[a-z0-9])?$`: one character, or 3 to 63 lowercase letters,
+/// digits and hyphens that start and end with a letter or digit. (The pattern admits
+/// no two-character ids.)
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct TenantId(String);
+
+impl TenantId {
+    /// Validates `s` as a tenant id.
+    pub fn parse(s: &str) -> Result<Self, ParseError> {
+        let len = s.chars().count();
+        if len == 0 {
+            return Err(ParseError::new("must not be empty"));
+        }
+        if len == 2 || len > 63 {
+            return Err(ParseError::new("must be 1 or 3 to 63 characters"));
+        }
+        if !s
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            return Err(ParseError::new(
+                "may contain only lowercase letters, digits and '-'",
+            ));
+        }
+        if s.starts_with('-') || s.ends_with('-') {
+            return Err(ParseError::new(
+                "must start and end with a lowercase letter or digit",
+            ));
+        }
+        Ok(Self(s.to_owned()))
+    }
+}
+
+string_newtype!(TenantId);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::{assert_accepts, assert_rejects};
+
+    #[test]
+    fn accepts_valid_ids() {
+        let longest = "a".repeat(63);
+        assert_accepts(
+            TenantId::parse,
+            &[
+                "a",
+                "0",
+                "abc",
+                "a-b",
+                "a--b",
+                "123",
+                "acme-corp",
+                "tenant-42",
+                "0-0",
+                &longest,
+            ],
+        );
+    }
+
+    #[test]
+    fn rejects_invalid_ids() {
+        let too_long = "a".repeat(64);
+        let length = "must be 1 or 3 to 63 characters";
+        let chars = "may contain only lowercase letters, digits and '-'";
+        let ends = "must start and end with a lowercase letter or digit";
+        assert_rejects(
+            TenantId::parse,
+            &[
+                ("", "must not be empty"),
+                ("ab", length),
+                ("a1", length),
+                (&too_long, length),
+                ("-", ends),
+                ("-abc", ends),
+                ("abc-", ends),
+                ("---", ends),
+                ("Acme", chars),
+                ("ac_me", chars),
+                ("ac.me", chars),
+                ("ac me", chars),
+                ("acme/x", chars),
+                ("acmé", chars),
+                (" abc", chars),
+            ],
+        );
+    }
+
+    #[test]
+    fn serde_round_trips_through_parse() -> Result<(), serde_json::Error> {
+        let id: TenantId = serde_json::from_str("\"acme\"")?;
+        assert_eq!(id.as_str(), "acme");
+        assert_eq!(serde_json::to_string(&id)?, "\"acme\"");
+        assert!(serde_json::from_str::<TenantId>("\"ab\"").is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn display_and_from_str_agree() {
+        let parsed: Result<TenantId, _> = "acme".parse();
+        assert_eq!(parsed.map(|id| id.to_string()), Ok("acme".to_owned()));
+    }
+}
