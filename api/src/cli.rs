@@ -19,6 +19,9 @@ Environment:
   LOGSPOKE_JWT_JWKS            or: path or URL of a JWKS (RS256/ES256)
   LOGSPOKE_JWT_ISSUER          required `iss` [default: logspoke]
   LOGSPOKE_JWT_AUDIENCE        required `aud` [default: logspoke-api]
+  LOGSPOKE_PROVIDER_ROLE_ARN   the provider role customer roles trust (required)
+  LOGSPOKE_CUSTOMER_TEMPLATE_URL  S3 URL of customer-log-delivery-role.yaml (required)
+  AWS_REGION, AWS_ENDPOINT_URL, AWS credentials  standard AWS SDK settings
   RUST_LOG                     log filter [default: info]";
 
 /// Logspoke control-plane API.
@@ -55,6 +58,10 @@ enum Command {
     },
     /// Print the OpenAPI document (what openapi/openapi.json holds).
     Openapi,
+    /// Check the onboarding setup against AWS: the customer template declares the
+    /// parameters the links fill, and the provider role exists. Exit 1 on failure.
+    #[command(after_help = "Environment: LOGSPOKE_PROVIDER_ROLE_ARN, LOGSPOKE_CUSTOMER_TEMPLATE_URL, AWS_*")]
+    Check,
 }
 
 /// Runs the chosen command.
@@ -88,6 +95,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 "{}",
                 jwt::mint_hs256(&config, &sub, role, tenant_id.as_ref(), ttl)?
             );
+            Ok(())
+        }
+        Command::Check => {
+            let config = Config::from_env()?;
+            let sdk = crate::aws::load_sdk_config().await;
+            let checks = crate::onboarding::template_check::run(&sdk, &config.onboarding).await;
+            for check in &checks {
+                println!("{:<18} {:<8} {}", check.name, check.status, check.message);
+            }
+            if checks.iter().any(|c| c.status != "ok") {
+                bail!("the onboarding setup is not ready");
+            }
             Ok(())
         }
         Command::Openapi => {

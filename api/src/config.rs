@@ -4,8 +4,12 @@
 
 use std::net::SocketAddr;
 
+use logspoke_contract::RoleArn;
+
+use crate::onboarding::link::TemplateUrl;
+
 /// The api's settings.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Config {
     /// `DATABASE_URL`: the Postgres source of truth.
     pub database_url: String,
@@ -15,6 +19,55 @@ pub struct Config {
     pub db_max_connections: u32,
     /// Token verification settings.
     pub jwt: JwtConfig,
+    /// What onboarding links and verification need.
+    pub onboarding: OnboardingConfig,
+}
+
+/// Settings of customer onboarding.
+#[derive(Debug, Clone)]
+pub struct OnboardingConfig {
+    /// `LOGSPOKE_PROVIDER_ROLE_ARN`: the role customers' roles trust; the first hop of
+    /// every delivery and verification.
+    pub provider_role_arn: RoleArn,
+    /// `LOGSPOKE_CUSTOMER_TEMPLATE_URL`: where the customer role template is published.
+    pub customer_template_url: TemplateUrl,
+}
+
+impl OnboardingConfig {
+    fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let role = get("LOGSPOKE_PROVIDER_ROLE_ARN").ok_or_else(|| {
+            error(
+                "LOGSPOKE_PROVIDER_ROLE_ARN",
+                "is not set (the provider role customers trust)",
+            )
+        })?;
+        let provider_role_arn =
+            RoleArn::parse(&role).map_err(|e| error("LOGSPOKE_PROVIDER_ROLE_ARN", e.to_string()))?;
+        let url = get("LOGSPOKE_CUSTOMER_TEMPLATE_URL").ok_or_else(|| {
+            error(
+                "LOGSPOKE_CUSTOMER_TEMPLATE_URL",
+                "is not set (the S3 URL of customer-log-delivery-role.yaml)",
+            )
+        })?;
+        let customer_template_url =
+            TemplateUrl::parse(&url).map_err(|e| error("LOGSPOKE_CUSTOMER_TEMPLATE_URL", e))?;
+        Ok(Self {
+            provider_role_arn,
+            customer_template_url,
+        })
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let database = self.database_url.split('@').next_back().unwrap_or("");
+        f.debug_struct("Config")
+            .field("database", &database)
+            .field("listen", &self.listen)
+            .field("jwt", &self.jwt)
+            .field("onboarding", &self.onboarding)
+            .finish()
+    }
 }
 
 /// How bearer tokens are verified.
@@ -112,6 +165,7 @@ impl Config {
             listen,
             db_max_connections,
             jwt: JwtConfig::from_lookup(get)?,
+            onboarding: OnboardingConfig::from_lookup(get)?,
         })
     }
 }
@@ -160,14 +214,25 @@ mod tests {
     use super::*;
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = vars
+        let map: HashMap<String, String> = BASE
             .iter()
+            .chain(vars)
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
         Config::from_lookup(|name| map.get(name).cloned())
     }
 
     const SECRET: &str = "0123456789abcdef0123456789abcdef";
+    const BASE: [(&str, &str); 2] = [
+        (
+            "LOGSPOKE_PROVIDER_ROLE_ARN",
+            "arn:aws:iam::111111111111:role/LogspokeProvider",
+        ),
+        (
+            "LOGSPOKE_CUSTOMER_TEMPLATE_URL",
+            "https://t.s3.amazonaws.com/customer-log-delivery-role.yaml",
+        ),
+    ];
 
     #[test]
     fn defaults_apply_when_optional_variables_are_absent() {
@@ -216,7 +281,33 @@ mod tests {
                 "LOGSPOKE_DB_MAX_CONNECTIONS",
             ),
         ];
-        for (vars, variable) in cases {
+        let onboarding: &[(&[(&str, &str)], &str)] = &[
+            (
+                &[
+                    ("DATABASE_URL", "postgres://x"),
+                    ("LOGSPOKE_JWT_SECRET", SECRET),
+                    ("LOGSPOKE_PROVIDER_ROLE_ARN", ""),
+                ],
+                "LOGSPOKE_PROVIDER_ROLE_ARN",
+            ),
+            (
+                &[
+                    ("DATABASE_URL", "postgres://x"),
+                    ("LOGSPOKE_JWT_SECRET", SECRET),
+                    ("LOGSPOKE_PROVIDER_ROLE_ARN", "arn:aws:iam::1:role/x"),
+                ],
+                "LOGSPOKE_PROVIDER_ROLE_ARN",
+            ),
+            (
+                &[
+                    ("DATABASE_URL", "postgres://x"),
+                    ("LOGSPOKE_JWT_SECRET", SECRET),
+                    ("LOGSPOKE_CUSTOMER_TEMPLATE_URL", "https://example.com/t.yaml"),
+                ],
+                "LOGSPOKE_CUSTOMER_TEMPLATE_URL",
+            ),
+        ];
+        for (vars, variable) in cases.iter().chain(onboarding) {
             let err = config(vars).unwrap_err();
             assert_eq!(err.variable, *variable, "{vars:?}");
             assert!(err.to_string().starts_with(variable));
@@ -227,5 +318,11 @@ mod tests {
     fn debug_output_never_contains_the_secret() {
         let c = config(&[("DATABASE_URL", "postgres://x"), ("LOGSPOKE_JWT_SECRET", SECRET)]).unwrap();
         assert!(!format!("{c:?}").contains(SECRET));
+        let c = config(&[
+            ("DATABASE_URL", "postgres://app:hunter2@db/x"),
+            ("LOGSPOKE_JWT_SECRET", SECRET),
+        ])
+        .unwrap();
+        assert!(!format!("{c:?}").contains("hunter2"));
     }
 }

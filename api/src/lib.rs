@@ -3,11 +3,13 @@
 
 pub mod audit;
 pub mod auth;
+pub mod aws;
 pub mod cli;
 pub mod config;
 pub mod error;
 pub mod extract;
 pub mod idempotency;
+pub mod onboarding;
 pub mod openapi;
 pub mod pagination;
 pub mod router;
@@ -15,6 +17,7 @@ pub mod routes;
 pub mod server;
 pub mod state;
 pub mod telemetry;
+pub mod verification;
 
 /// The embedded migrations in `migrations/`, applied at start and by `migrate`.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");

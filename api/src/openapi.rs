@@ -22,6 +22,7 @@ use crate::error::{FieldError, Problem, PROBLEM_JSON};
     tags(
         (name = "tenants", description = "Customers whose logs are delivered"),
         (name = "delivery-configs", description = "Where and how a tenant's logs go"),
+        (name = "onboarding", description = "ExternalIds and the customer role's quick-create link"),
         (name = "audit", description = "Who changed what, when"),
         (name = "operations", description = "Health, readiness, metrics"),
     )

@@ -22,7 +22,7 @@ use utoipa_scalar::{Scalar, Servable};
 use crate::error::{ApiError, Problem, PROBLEM_JSON};
 use crate::extract::BODY_LIMIT_BYTES;
 use crate::openapi::{apply_v1_conventions, ApiDoc};
-use crate::routes::{audit_events, delivery_configs as configs, ops, tenants};
+use crate::routes::{audit_events, delivery_configs as configs, onboarding, ops, tenants};
 use crate::state::AppState;
 use crate::telemetry;
 
@@ -51,6 +51,9 @@ fn routes() -> OpenApiRouter<AppState> {
             configs::patch::patch_delivery_config,
             configs::delete::delete_delivery_config
         ))
+        .routes(routes!(configs::verify::verify_delivery_config))
+        .routes(routes!(onboarding::start::start_onboarding))
+        .routes(routes!(onboarding::rotate::rotate_external_id))
         .routes(routes!(audit_events::list::list_audit_events))
 }
 

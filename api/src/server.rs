@@ -9,9 +9,12 @@ use sqlx::PgPool;
 use tokio::net::TcpListener;
 
 use crate::auth::jwt::Verifier;
+use crate::aws::chain::RoleChain;
+use crate::aws::target_access::AwsTargetAccess;
 use crate::config::Config;
+use crate::onboarding::template_check::{self, ConfigChecks};
 use crate::state::AppState;
-use crate::{router, telemetry, MIGRATOR};
+use crate::{aws, router, telemetry, MIGRATOR};
 
 /// Opens the pool; connections are made lazily so the service starts (and reports
 /// not-ready) even while the database is briefly away.
@@ -30,14 +33,19 @@ pub async fn migrate(db: &PgPool) -> anyhow::Result<()> {
     MIGRATOR.run(db).await.context("applying database migrations")
 }
 
-/// Builds the state the router needs.
+/// Builds the state the router needs (AWS from the standard SDK variables).
 pub async fn state(config: &Config) -> anyhow::Result<AppState> {
     let db = pool(&config.database_url, config.db_max_connections)?;
     let verifier = Verifier::from_config(&config.jwt).await?;
+    let sdk = aws::load_sdk_config().await;
+    let chain = RoleChain::new(sdk, config.onboarding.provider_role_arn.clone());
     Ok(AppState {
         db,
         verifier: Arc::new(verifier),
         metrics: telemetry::metrics_handle(),
+        onboarding: Arc::new(config.onboarding.clone()),
+        aws: AwsTargetAccess::new(chain),
+        config_checks: Arc::new(ConfigChecks::default()),
     })
 }
 
@@ -58,6 +66,11 @@ pub async fn serve(
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let state = state(&config).await?;
     migrate(&state.db).await?;
+    template_check::spawn(
+        aws::load_sdk_config().await,
+        config.onboarding.clone(),
+        state.config_checks.clone(),
+    );
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("LOGSPOKE_LISTEN: cannot bind {}", config.listen))?;

@@ -7,8 +7,11 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use sqlx::PgPool;
 
 use crate::auth::jwt::Verifier;
+use crate::aws::target_access::AwsTargetAccess;
+use crate::config::OnboardingConfig;
+use crate::onboarding::template_check::ConfigChecks;
 
-/// What handlers share: the database pool, the token verifier and the metrics registry.
+/// What handlers share: the database pool, the token verifier, AWS access and metrics.
 #[derive(Clone)]
 pub struct AppState {
     /// Postgres, the source of truth.
@@ -17,6 +20,12 @@ pub struct AppState {
     pub verifier: Arc<Verifier>,
     /// Renders `/metrics`.
     pub metrics: PrometheusHandle,
+    /// Onboarding settings (provider role, template URL).
+    pub onboarding: Arc<OnboardingConfig>,
+    /// The role chain used by verification.
+    pub aws: AwsTargetAccess,
+    /// Latest results of the onboarding configuration checks, for `/readyz`.
+    pub config_checks: Arc<ConfigChecks>,
 }
 
 impl FromRef<AppState> for Arc<Verifier> {

@@ -2,5 +2,6 @@
 
 pub mod audit_events;
 pub mod delivery_configs;
+pub mod onboarding;
 pub mod ops;
 pub mod tenants;

@@ -24,10 +24,16 @@ async fn put_creates_then_replaces() {
       "enabled": true,
       "log_group_name": "/logspoke/acme",
       "role_arn": "arn:aws:iam::222222222222:role/LogspokeDelivery",
+      "state": "pending_verification",
       "target_region": "eu-west-1",
       "tenant_id": "acme",
       "type": "cloudwatch",
       "updated_at": "[time]",
+      "verification": {
+        "checked_at": null,
+        "checks": [],
+        "status": "unverified"
+      },
       "version": "[version]"
     }
     "###);

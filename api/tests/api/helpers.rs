@@ -7,7 +7,10 @@ use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use logspoke_api::auth::jwt::Verifier;
-use logspoke_api::config::{JwtConfig, JwtKeySource};
+use logspoke_api::aws::chain::RoleChain;
+use logspoke_api::aws::target_access::AwsTargetAccess;
+use logspoke_api::config::{JwtConfig, JwtKeySource, OnboardingConfig};
+use logspoke_api::onboarding::link::TemplateUrl;
 use logspoke_api::state::AppState;
 use logspoke_api::{server, telemetry, MIGRATOR};
 use serde_json::{json, Value};
@@ -135,10 +138,21 @@ impl TestApp {
             Some(address) => db.url.replacen(&database_address(), address, 1),
             None => db.url.clone(),
         };
+        let onboarding = OnboardingConfig {
+            provider_role_arn: crate::aws::provider_role_arn(),
+            customer_template_url: TemplateUrl::parse(&crate::aws::template_url()).unwrap(),
+        };
+        let chain = RoleChain::new(
+            crate::aws::sdk(crate::aws::PROVIDER).await,
+            onboarding.provider_role_arn.clone(),
+        );
         let state = AppState {
             db: server::pool(&url, 5).unwrap(),
             verifier: Arc::new(Verifier::from_config(&jwt).await.unwrap()),
             metrics: telemetry::metrics_handle(),
+            onboarding: Arc::new(onboarding),
+            aws: AwsTargetAccess::new(chain),
+            config_checks: Default::default(),
         };
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();

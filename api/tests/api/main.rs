@@ -4,9 +4,11 @@
 
 mod audit;
 mod auth;
+mod aws;
 mod delivery_configs;
 mod helpers;
 mod idempotency;
+mod onboarding;
 mod openapi;
 mod ops;
 mod readiness;

@@ -5,7 +5,7 @@ use axum::Json;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::DeliveryConfig;
+use super::{ConfigRow, DeliveryConfig};
 use crate::auth::Principal;
 use crate::error::{ApiError, Problem};
 use crate::routes::tenants;
@@ -40,15 +40,17 @@ pub async fn list_delivery_configs(
     tenants::fetch(&mut conn, &tenant_id, false)
         .await?
         .ok_or_else(|| tenants::not_found(&tenant_id))?;
-    let items = sqlx::query_as!(
-        DeliveryConfig,
+    let rows = sqlx::query_as!(
+        ConfigRow,
         "select tenant_id, delivery_type, enabled, target_region, role_arn, desired_logs,
                 log_group_name, log_stream_template, bucket_name, bucket_prefix,
-                version, created_at, updated_at
+                version, created_at, updated_at,
+                verification_status, verification_checked_at, verification_checks
          from delivery_configs where tenant_id = $1 order by delivery_type",
         tenant_id
     )
     .fetch_all(&mut *conn)
     .await?;
+    let items = rows.into_iter().map(DeliveryConfig::from).collect();
     Ok(Json(DeliveryConfigList { items }))
 }

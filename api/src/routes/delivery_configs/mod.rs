@@ -5,6 +5,7 @@ pub mod get;
 pub mod list;
 pub mod patch;
 pub mod put;
+pub mod verify;
 
 use chrono::{DateTime, Utc};
 use logspoke_contract::{
@@ -16,6 +17,82 @@ use utoipa::ToSchema;
 
 use crate::audit::{self, Actor, Change};
 use crate::error::{ApiError, FieldError};
+use crate::verification::{Check, Verification, VerificationStatus};
+
+/// Whether logs flow through a config: only `active` configs reach the worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ConfigState {
+    /// Enabled and verified: logs are delivered.
+    Active,
+    /// Enabled, but not verified since it was created or its target changed.
+    PendingVerification,
+    /// Enabled, but the last verification failed.
+    VerificationFailed,
+    /// The customer disabled it.
+    Disabled,
+}
+
+impl ConfigState {
+    /// The effective state of a config.
+    pub fn of(enabled: bool, verification: VerificationStatus) -> Self {
+        match (enabled, verification) {
+            (false, _) => Self::Disabled,
+            (true, VerificationStatus::Verified) => Self::Active,
+            (true, VerificationStatus::Unverified) => Self::PendingVerification,
+            (true, VerificationStatus::Failed) => Self::VerificationFailed,
+        }
+    }
+}
+
+/// A delivery config as stored (what the queries return).
+#[derive(Debug, Clone)]
+pub struct ConfigRow {
+    pub tenant_id: String,
+    pub delivery_type: String,
+    pub enabled: bool,
+    pub target_region: String,
+    pub role_arn: String,
+    pub desired_logs: Vec<String>,
+    pub log_group_name: Option<String>,
+    pub log_stream_template: Option<String>,
+    pub bucket_name: Option<String>,
+    pub bucket_prefix: Option<String>,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub verification_status: String,
+    pub verification_checked_at: Option<DateTime<Utc>>,
+    pub verification_checks: serde_json::Value,
+}
+
+impl From<ConfigRow> for DeliveryConfig {
+    fn from(row: ConfigRow) -> Self {
+        let status = VerificationStatus::from_db(&row.verification_status);
+        let checks: Vec<Check> = serde_json::from_value(row.verification_checks).unwrap_or_default();
+        Self {
+            state: ConfigState::of(row.enabled, status),
+            tenant_id: row.tenant_id,
+            delivery_type: row.delivery_type,
+            enabled: row.enabled,
+            target_region: row.target_region,
+            role_arn: row.role_arn,
+            desired_logs: row.desired_logs,
+            log_group_name: row.log_group_name,
+            log_stream_template: row.log_stream_template,
+            bucket_name: row.bucket_name,
+            bucket_prefix: row.bucket_prefix,
+            version: row.version,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            verification: Verification {
+                status,
+                checked_at: row.verification_checked_at,
+                checks,
+            },
+        }
+    }
+}
 
 /// A delivery config as the API returns it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -28,6 +105,8 @@ pub struct DeliveryConfig {
     pub delivery_type: String,
     /// The customer's intent to receive logs through this config.
     pub enabled: bool,
+    /// Effective state: logs flow only when `active` (enabled and verified).
+    pub state: ConfigState,
     /// AWS region of the target.
     #[schema(example = "eu-west-1")]
     pub target_region: String,
@@ -48,6 +127,8 @@ pub struct DeliveryConfig {
     /// S3 only: key prefix inside the bucket, normalised to end in `/` (or empty).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bucket_prefix: Option<String>,
+    /// The last trial AssumeRole; reset when the role, region or target changes.
+    pub verification: Verification,
     /// Increases with every change; the ETag is this value quoted.
     pub version: i64,
     /// When the config was created.
@@ -269,6 +350,17 @@ pub struct Columns<'a> {
 }
 
 impl ValidConfig {
+    /// Whether storing this config over `current` changes what verification proved: the
+    /// role, the region or the target. Such a change resets the config to unverified.
+    pub fn changes_target_of(&self, current: &DeliveryConfig) -> bool {
+        let c = self.columns();
+        c.role_arn != current.role_arn
+            || c.target_region != current.target_region
+            || c.log_group_name != current.log_group_name.as_deref()
+            || c.bucket_name != current.bucket_name.as_deref()
+            || c.bucket_prefix != current.bucket_prefix.as_deref()
+    }
+
     /// The storage form of this config.
     pub fn columns(&self) -> Columns<'_> {
         let (log_group_name, log_stream_template, bucket_name, bucket_prefix) = match &self.target {
@@ -340,47 +432,51 @@ pub async fn fetch(
     lock: bool,
 ) -> Result<Option<DeliveryConfig>, sqlx::Error> {
     let ty = delivery_type.as_str();
-    if lock {
+    let row = if lock {
         sqlx::query_as!(
-            DeliveryConfig,
+            ConfigRow,
             "select tenant_id, delivery_type, enabled, target_region, role_arn, desired_logs,
                     log_group_name, log_stream_template, bucket_name, bucket_prefix,
-                    version, created_at, updated_at
+                    version, created_at, updated_at,
+                    verification_status, verification_checked_at, verification_checks
              from delivery_configs where tenant_id = $1 and delivery_type = $2 for update",
             tenant_id,
             ty
         )
         .fetch_optional(conn)
-        .await
+        .await?
     } else {
         sqlx::query_as!(
-            DeliveryConfig,
+            ConfigRow,
             "select tenant_id, delivery_type, enabled, target_region, role_arn, desired_logs,
                     log_group_name, log_stream_template, bucket_name, bucket_prefix,
-                    version, created_at, updated_at
+                    version, created_at, updated_at,
+                    verification_status, verification_checked_at, verification_checks
              from delivery_configs where tenant_id = $1 and delivery_type = $2",
             tenant_id,
             ty
         )
         .fetch_optional(conn)
-        .await
-    }
+        .await?
+    };
+    Ok(row.map(DeliveryConfig::from))
 }
 
 /// Deletes every config of a tenant, auditing each (part of deleting the tenant).
 #[tracing::instrument(skip_all)]
 pub async fn delete_all(conn: &mut PgConnection, actor: Actor<'_>, tenant_id: &str) -> Result<(), ApiError> {
     let deleted = sqlx::query_as!(
-        DeliveryConfig,
+        ConfigRow,
         "delete from delivery_configs where tenant_id = $1
          returning tenant_id, delivery_type, enabled, target_region, role_arn, desired_logs,
                    log_group_name, log_stream_template, bucket_name, bucket_prefix,
-                   version, created_at, updated_at",
+                   version, created_at, updated_at,
+                   verification_status, verification_checked_at, verification_checks",
         tenant_id
     )
     .fetch_all(&mut *conn)
     .await?;
-    for config in deleted {
+    for config in deleted.into_iter().map(DeliveryConfig::from) {
         let change = Change {
             tenant_id,
             action: "delivery_config.deleted",

@@ -51,7 +51,8 @@ pub async fn patch_delivery_config(
     check_if_match(&headers, current.as_ref().map(|c| c.version))?;
     let current = current.ok_or_else(|| not_found(&tenant_id, delivery_type))?;
     let config = patched(&current, &patch)?.parse(delivery_type)?;
-    let stored = put::upsert(&mut tx, &tenant_id, delivery_type, &config).await?;
+    let reset = config.changes_target_of(&current);
+    let stored = put::upsert(&mut tx, &tenant_id, delivery_type, &config, reset).await?;
     let actor = Actor {
         principal: &principal,
         request_id: &request_id,

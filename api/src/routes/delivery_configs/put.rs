@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use logspoke_contract::DeliveryType;
 use sqlx::PgConnection;
 
-use super::{fetch, location, parse_type, DeliveryConfig, DeliveryConfigInput, ValidConfig};
+use super::{fetch, location, parse_type, ConfigRow, DeliveryConfig, DeliveryConfigInput, ValidConfig};
 use crate::audit::{self, Actor, Change, RequestId};
 use crate::auth::Principal;
 use crate::error::{ApiError, Problem};
@@ -55,7 +55,8 @@ pub async fn put_delivery_config(
         .ok_or_else(|| tenants::not_found(&tenant_id))?;
     let current = fetch(&mut tx, &tenant_id, delivery_type, true).await?;
     check_if_match(&headers, current.as_ref().map(|c| c.version))?;
-    let stored = upsert(&mut tx, &tenant_id, delivery_type, &config).await?;
+    let reset = current.as_ref().is_none_or(|c| config.changes_target_of(c));
+    let stored = upsert(&mut tx, &tenant_id, delivery_type, &config, reset).await?;
     let action = if current.is_some() {
         "delivery_config.replaced"
     } else {
@@ -78,17 +79,19 @@ pub async fn put_delivery_config(
     Ok(respond(stored, current.is_none()))
 }
 
-/// Inserts or replaces the row; every write takes a fresh version.
+/// Inserts or replaces the row; every write takes a fresh version. With `reset_verification`
+/// the config returns to unverified (its role, region or target changed).
 #[tracing::instrument(skip_all)]
 pub async fn upsert(
     conn: &mut PgConnection,
     tenant_id: &str,
     delivery_type: DeliveryType,
     config: &ValidConfig,
+    reset_verification: bool,
 ) -> Result<DeliveryConfig, sqlx::Error> {
     let c = config.columns();
-    sqlx::query_as!(
-        DeliveryConfig,
+    let row = sqlx::query_as!(
+        ConfigRow,
         "insert into delivery_configs (tenant_id, delivery_type, enabled, target_region, role_arn, desired_logs,
                                        log_group_name, log_stream_template, bucket_name, bucket_prefix)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
@@ -96,10 +99,14 @@ pub async fn upsert(
              enabled = excluded.enabled, target_region = excluded.target_region, role_arn = excluded.role_arn,
              desired_logs = excluded.desired_logs, log_group_name = excluded.log_group_name,
              log_stream_template = excluded.log_stream_template, bucket_name = excluded.bucket_name,
-             bucket_prefix = excluded.bucket_prefix, version = nextval('change_version_seq'), updated_at = now()
+             bucket_prefix = excluded.bucket_prefix, version = nextval('change_version_seq'), updated_at = now(),
+             verification_status = case when $11 then 'unverified' else delivery_configs.verification_status end,
+             verification_checked_at = case when $11 then null else delivery_configs.verification_checked_at end,
+             verification_checks = case when $11 then '[]'::jsonb else delivery_configs.verification_checks end
          returning tenant_id, delivery_type, enabled, target_region, role_arn, desired_logs,
                    log_group_name, log_stream_template, bucket_name, bucket_prefix,
-                   version, created_at, updated_at",
+                   version, created_at, updated_at,
+                   verification_status, verification_checked_at, verification_checks",
         tenant_id,
         delivery_type.as_str(),
         c.enabled,
@@ -110,9 +117,11 @@ pub async fn upsert(
         c.log_stream_template,
         c.bucket_name,
         c.bucket_prefix,
+        reset_verification,
     )
     .fetch_one(conn)
-    .await
+    .await?;
+    Ok(row.into())
 }
 
 /// 201 with `Location` for a creation, 200 for a replacement; both carry the ETag.

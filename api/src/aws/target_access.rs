@@ -1,0 +1,154 @@
+//! The real [`TargetAccess`]: the provider role chain, then least-harm writes to the
+//! customer's CloudWatch Logs or S3 with the customer-role session.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_credential_types::Credentials;
+use aws_sdk_cloudwatchlogs::types::InputLogEvent;
+use aws_types::region::Region as SdkRegion;
+use logspoke_contract::{BucketName, BucketPrefix, ExternalId, LogGroupName};
+
+use super::chain::{session_name, RoleChain};
+use super::error::AwsError;
+use super::use_path_style;
+use crate::verification::{ProbeError, Session, Subject, TargetAccess, VERIFICATION_STREAM};
+
+/// Verification sessions are short: they only need a few calls.
+const VERIFY_SESSION: Duration = Duration::from_secs(900);
+
+/// Customer-role credentials for one verification.
+pub struct CustomerSession(Credentials);
+
+impl Session for CustomerSession {}
+
+/// Verification against real AWS (or the emulator).
+#[derive(Debug, Clone)]
+pub struct AwsTargetAccess {
+    chain: Arc<RoleChain>,
+}
+
+impl AwsTargetAccess {
+    /// Uses `chain` for every assumption.
+    pub fn new(chain: Arc<RoleChain>) -> Self {
+        Self { chain }
+    }
+
+    fn sdk_region(subject: &Subject) -> SdkRegion {
+        SdkRegion::new(subject.region.as_str())
+    }
+
+    fn logs(&self, session: &CustomerSession, subject: &Subject) -> aws_sdk_cloudwatchlogs::Client {
+        let config = aws_sdk_cloudwatchlogs::config::Builder::from(self.chain.sdk())
+            .region(Self::sdk_region(subject))
+            .credentials_provider(SharedCredentialsProvider::new(session.0.clone()))
+            .build();
+        aws_sdk_cloudwatchlogs::Client::from_conf(config)
+    }
+
+    fn s3(&self, session: &CustomerSession, subject: &Subject) -> aws_sdk_s3::Client {
+        let config = aws_sdk_s3::config::Builder::from(self.chain.sdk())
+            .region(Self::sdk_region(subject))
+            .credentials_provider(SharedCredentialsProvider::new(session.0.clone()))
+            .force_path_style(use_path_style(self.chain.sdk()))
+            .build();
+        aws_sdk_s3::Client::from_conf(config)
+    }
+}
+
+fn failed(action: &'static str) -> impl FnOnce(AwsError) -> ProbeError {
+    move |error| ProbeError { action, error }
+}
+
+impl TargetAccess for AwsTargetAccess {
+    type Session = CustomerSession;
+
+    async fn assume(
+        &self,
+        subject: &Subject,
+        external_id: Option<&ExternalId>,
+    ) -> Result<CustomerSession, AwsError> {
+        let name = session_name("logspoke-verify", subject.tenant_id.as_str());
+        let credentials = self
+            .chain
+            .assume_customer(&subject.role_arn, external_id, &name, VERIFY_SESSION)
+            .await?;
+        Ok(CustomerSession(credentials))
+    }
+
+    async fn probe_cloudwatch(
+        &self,
+        session: &CustomerSession,
+        subject: &Subject,
+        log_group: &LogGroupName,
+    ) -> Result<(), ProbeError> {
+        let logs = self.logs(session, subject);
+        let created = logs
+            .create_log_stream()
+            .log_group_name(log_group.as_str())
+            .log_stream_name(VERIFICATION_STREAM)
+            .send()
+            .await
+            .map_err(AwsError::from);
+        match created {
+            Ok(_) => {}
+            Err(err) if err.code() == "ResourceAlreadyExistsException" => {}
+            Err(err) => return Err(failed("logs:CreateLogStream")(err)),
+        }
+        let event = InputLogEvent::builder()
+            .timestamp(chrono::Utc::now().timestamp_millis())
+            .message(format!(
+                "Logspoke delivery verification for tenant {}: this role can write to this log group.",
+                subject.tenant_id
+            ))
+            .build()
+            .map_err(|e| failed("logs:PutLogEvents")(local_error(e.to_string())))?;
+        logs.put_log_events()
+            .log_group_name(log_group.as_str())
+            .log_stream_name(VERIFICATION_STREAM)
+            .log_events(event)
+            .send()
+            .await
+            .map_err(|e| failed("logs:PutLogEvents")(AwsError::from(e)))?;
+        Ok(())
+    }
+
+    async fn probe_s3(
+        &self,
+        session: &CustomerSession,
+        subject: &Subject,
+        bucket: &BucketName,
+        prefix: &BucketPrefix,
+    ) -> Result<(), ProbeError> {
+        let s3 = self.s3(session, subject);
+        let key = format!("{prefix}logspoke-verification/{}.txt", uuid::Uuid::new_v4());
+        let body = format!(
+            "Logspoke delivery verification for tenant {}: this role can write here. Safe to delete.\n",
+            subject.tenant_id
+        );
+        s3.put_object()
+            .bucket(bucket.as_str())
+            .key(&key)
+            .body(body.into_bytes().into())
+            .send()
+            .await
+            .map_err(|e| failed("s3:PutObject")(AwsError::from(e)))?;
+        s3.delete_object()
+            .bucket(bucket.as_str())
+            .key(&key)
+            .send()
+            .await
+            .map_err(|e| failed("s3:DeleteObject")(AwsError::from(e)))?;
+        Ok(())
+    }
+}
+
+fn local_error(message: String) -> AwsError {
+    AwsError {
+        code: None,
+        message: Some(message),
+        status: None,
+        kind: super::error::AwsErrorKind::Other,
+    }
+}

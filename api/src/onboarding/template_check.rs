@@ -1,0 +1,202 @@
+//! Start-up checks of the onboarding setup: the published customer template declares
+//! the parameters the links fill, and the provider role exists. Results feed `/readyz`
+//! and the `check` subcommand.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use aws_config::SdkConfig;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::LINK_PARAMETERS;
+use crate::aws::error::AwsError;
+use crate::config::OnboardingConfig;
+
+/// How often the checks run again after start.
+const RECHECK_EVERY: Duration = Duration::from_secs(300);
+
+/// The outcome of one configuration check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ConfigCheck {
+    /// `customer_template` or `provider_role`.
+    pub name: &'static str,
+    /// `ok`, `failed` (the configuration is wrong) or `unknown` (AWS unreachable).
+    pub status: &'static str,
+    /// Details.
+    pub message: String,
+}
+
+impl ConfigCheck {
+    fn ok(name: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            name,
+            status: "ok",
+            message: message.into(),
+        }
+    }
+
+    fn failed(name: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            name,
+            status: "failed",
+            message: message.into(),
+        }
+    }
+
+    fn from_aws(name: &'static str, err: &AwsError, definite: bool) -> Self {
+        let status = if definite { "failed" } else { "unknown" };
+        Self {
+            name,
+            status,
+            message: err.describe(None),
+        }
+    }
+}
+
+/// The latest check results, shared with `/readyz`.
+#[derive(Debug, Default)]
+pub struct ConfigChecks(RwLock<Vec<ConfigCheck>>);
+
+impl ConfigChecks {
+    /// The latest results (empty before the first run finishes).
+    pub fn latest(&self) -> Vec<ConfigCheck> {
+        self.0.read().map(|r| r.clone()).unwrap_or_default()
+    }
+
+    fn store(&self, checks: Vec<ConfigCheck>) {
+        if let Ok(mut slot) = self.0.write() {
+            *slot = checks;
+        }
+    }
+}
+
+/// Compares the template's parameters with what the links fill: every filled name must
+/// be declared, and every declared parameter without a default must be filled.
+pub fn compare_parameters(declared: &[(String, bool)]) -> Result<(), String> {
+    let names: BTreeSet<&str> = declared.iter().map(|(n, _)| n.as_str()).collect();
+    let filled: BTreeSet<&str> = LINK_PARAMETERS.into_iter().collect();
+    let undeclared: Vec<&str> = filled.difference(&names).copied().collect();
+    let unfilled: Vec<&str> = declared
+        .iter()
+        .filter(|(name, has_default)| !has_default && !filled.contains(name.as_str()))
+        .map(|(name, _)| name.as_str())
+        .collect();
+    match (undeclared.is_empty(), unfilled.is_empty()) {
+        (true, true) => Ok(()),
+        _ => Err(format!(
+            "the template does not declare {undeclared:?} (the links fill them) and requires {unfilled:?} \
+             (the links do not fill them)"
+        )),
+    }
+}
+
+async fn check_template(sdk: &SdkConfig, config: &OnboardingConfig) -> ConfigCheck {
+    const NAME: &str = "customer_template";
+    let cloudformation = aws_sdk_cloudformation::Client::new(sdk);
+    let summary = cloudformation
+        .get_template_summary()
+        .template_url(config.customer_template_url.as_str())
+        .send()
+        .await
+        .map_err(AwsError::from);
+    let summary = match summary {
+        Ok(summary) => summary,
+        Err(err) => return ConfigCheck::from_aws(NAME, &err, !err.is_transient()),
+    };
+    let declared: Vec<(String, bool)> = summary
+        .parameters()
+        .iter()
+        .map(|p| {
+            (
+                p.parameter_key().unwrap_or_default().to_owned(),
+                p.default_value().is_some(),
+            )
+        })
+        .collect();
+    match compare_parameters(&declared) {
+        Ok(()) => ConfigCheck::ok(NAME, "the template declares every parameter the links fill"),
+        Err(message) => ConfigCheck::failed(NAME, message),
+    }
+}
+
+async fn check_provider_role(sdk: &SdkConfig, config: &OnboardingConfig) -> ConfigCheck {
+    const NAME: &str = "provider_role";
+    let iam = aws_sdk_iam::Client::new(sdk);
+    let role = &config.provider_role_arn;
+    match iam
+        .get_role()
+        .role_name(role.role_name())
+        .send()
+        .await
+        .map_err(AwsError::from)
+    {
+        Ok(_) => ConfigCheck::ok(NAME, format!("{role} exists")),
+        Err(err) if err.code() == "NoSuchEntity" => {
+            ConfigCheck::failed(NAME, format!("{role} does not exist"))
+        }
+        Err(err) => ConfigCheck::from_aws(NAME, &err, false),
+    }
+}
+
+/// Runs both checks once.
+pub async fn run(sdk: &SdkConfig, config: &OnboardingConfig) -> Vec<ConfigCheck> {
+    let (template, role) = tokio::join!(check_template(sdk, config), check_provider_role(sdk, config));
+    vec![template, role]
+}
+
+/// Runs the checks now and every few minutes, logging failures.
+pub fn spawn(sdk: SdkConfig, config: OnboardingConfig, results: Arc<ConfigChecks>) {
+    tokio::spawn(async move {
+        loop {
+            let checks = run(&sdk, &config).await;
+            for check in checks.iter().filter(|c| c.status != "ok") {
+                tracing::warn!(check = check.name, status = check.status, message = %check.message, "onboarding check failed");
+            }
+            results.store(checks);
+            tokio::time::sleep(RECHECK_EVERY).await;
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn declared(params: &[(&str, bool)]) -> Vec<(String, bool)> {
+        params.iter().map(|(n, d)| ((*n).to_owned(), *d)).collect()
+    }
+
+    #[test]
+    fn matching_template_passes() {
+        let params = declared(&[
+            ("ExternalId", false),
+            ("ProviderRoleArn", false),
+            ("LogGroupName", true),
+            ("BucketName", true),
+            ("RoleName", true),
+        ]);
+        assert_eq!(compare_parameters(&params), Ok(()));
+    }
+
+    #[test]
+    fn a_renamed_or_extra_required_parameter_fails() {
+        let renamed = declared(&[
+            ("ExternalID", false),
+            ("ProviderRoleArn", false),
+            ("LogGroupName", true),
+            ("BucketName", true),
+        ]);
+        let err = compare_parameters(&renamed).unwrap_err();
+        assert!(err.contains("ExternalId") && err.contains("ExternalID"), "{err}");
+        let extra = declared(&[
+            ("ExternalId", false),
+            ("ProviderRoleArn", false),
+            ("LogGroupName", true),
+            ("BucketName", true),
+            ("KmsKeyArn", false),
+        ]);
+        assert!(compare_parameters(&extra).unwrap_err().contains("KmsKeyArn"));
+    }
+}

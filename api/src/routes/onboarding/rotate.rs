@@ -1,0 +1,96 @@
+//! `POST /v1/tenants/{tenant_id}/onboarding/rotate-external-id`
+
+use axum::extract::{Path, State};
+use axum::Json;
+use serde::Serialize;
+use sqlx::PgConnection;
+use utoipa::ToSchema;
+
+use crate::audit::{self, Actor, Change, RequestId};
+use crate::auth::Principal;
+use crate::error::{ApiError, Problem};
+use crate::onboarding::external_id;
+use crate::routes::tenants;
+use crate::state::AppState;
+
+/// The result of a rotation.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Rotation {
+    /// The tenant.
+    pub tenant_id: String,
+    /// The new ExternalId; the customer must update the stack with it.
+    pub external_id: String,
+    /// Config types reset to unverified (no delivery until verified again).
+    pub configs_reset: Vec<String>,
+}
+
+/// Rotate the tenant's ExternalId
+///
+/// Operators only. Issues a new ExternalId and marks every config of the tenant
+/// unverified: delivery stops until the customer updates the stack and the configs are
+/// verified again.
+#[utoipa::path(
+    post,
+    path = "/v1/tenants/{tenant_id}/onboarding/rotate-external-id",
+    tag = "onboarding",
+    params(("tenant_id" = String, Path, description = "Tenant id")),
+    responses(
+        (status = 200, description = "The new ExternalId", body = Rotation),
+        (status = 404, description = "No such tenant", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[tracing::instrument(skip_all, fields(tenant_id = %tenant_id))]
+pub async fn rotate_external_id(
+    State(state): State<AppState>,
+    principal: Principal,
+    request_id: RequestId,
+    Path(tenant_id): Path<String>,
+) -> Result<Json<Rotation>, ApiError> {
+    principal.require_operator()?;
+    let mut tx = state.db.begin().await?;
+    tenants::fetch(&mut tx, &tenant_id, true)
+        .await?
+        .ok_or_else(|| tenants::not_found(&tenant_id))?;
+    let fresh = external_id::rotate(&mut tx, &tenant_id).await?;
+    let configs_reset = reset_verification(&mut tx, &tenant_id).await?;
+    let change = Change {
+        tenant_id: &tenant_id,
+        action: "tenant.external_id_rotated",
+        delivery_type: None,
+        before: None,
+        after: Some(
+            serde_json::json!({"external_id": "rotated (value not recorded)", "configs_reset": configs_reset}),
+        ),
+    };
+    audit::record(
+        &mut tx,
+        Actor {
+            principal: &principal,
+            request_id: &request_id,
+        },
+        change,
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(tenant_id = %tenant_id, configs_reset = configs_reset.len(), "ExternalId rotated");
+    Ok(Json(Rotation {
+        tenant_id,
+        external_id: fresh.to_string(),
+        configs_reset,
+    }))
+}
+
+#[tracing::instrument(skip_all)]
+async fn reset_verification(conn: &mut PgConnection, tenant_id: &str) -> Result<Vec<String>, ApiError> {
+    let types = sqlx::query_scalar!(
+        "update delivery_configs
+         set verification_status = 'unverified', verification_checked_at = null, verification_checks = '[]',
+             version = nextval('change_version_seq'), updated_at = now()
+         where tenant_id = $1
+         returning delivery_type",
+        tenant_id
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(types)
+}

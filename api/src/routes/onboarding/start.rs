@@ -1,0 +1,230 @@
+//! `POST /v1/tenants/{tenant_id}/onboarding`
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, State};
+use axum::Json;
+use logspoke_contract::{DeliveryType, Region, TenantId};
+use serde::{Deserialize, Serialize};
+use sqlx::PgConnection;
+use utoipa::ToSchema;
+
+use crate::audit::{self, Actor, Change, RequestId};
+use crate::auth::Principal;
+use crate::error::{ApiError, FieldError, Problem};
+use crate::extract::JsonBody;
+use crate::onboarding::{external_id, link};
+use crate::routes::tenants;
+use crate::state::AppState;
+
+/// Body of an onboarding request.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OnboardingRequest {
+    /// Region whose CloudFormation console the link opens: the stack's region. The
+    /// role's CloudWatch permissions are scoped to it, so it must be the CloudWatch
+    /// config's `target_region`; defaults to the configured target's region.
+    #[schema(example = "eu-west-1")]
+    pub region: Option<String>,
+    /// Which targets the role should be allowed to write; defaults to the tenant's
+    /// configured types, or both when it has none.
+    pub delivery_types: Option<Vec<DeliveryType>>,
+}
+
+/// What a customer needs to create the delivery role.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Onboarding {
+    /// The tenant.
+    pub tenant_id: String,
+    /// The tenant's ExternalId: the role's trust policy must require exactly this value.
+    pub external_id: String,
+    /// The provider role the customer's role trusts.
+    pub provider_role_arn: String,
+    /// Where the customer role template is published.
+    pub template_url: String,
+    /// Suggested stack name.
+    pub stack_name: String,
+    /// The region of the link.
+    pub region: String,
+    /// The CloudFormation console quick-create link, every parameter filled in.
+    pub quick_create_url: String,
+    /// The template parameters the link fills (for `aws cloudformation create-stack`).
+    pub parameters: BTreeMap<String, String>,
+}
+
+/// Onboard a customer account
+///
+/// Issues the tenant's ExternalId on the first call (later calls return it unchanged)
+/// and returns the CloudFormation quick-create link for the customer's delivery role.
+#[utoipa::path(
+    post,
+    path = "/v1/tenants/{tenant_id}/onboarding",
+    tag = "onboarding",
+    params(("tenant_id" = String, Path, description = "Tenant id")),
+    request_body = OnboardingRequest,
+    responses(
+        (status = 200, description = "The ExternalId and the quick-create link", body = Onboarding),
+        (status = 404, description = "No such tenant", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[tracing::instrument(skip_all, fields(tenant_id = %tenant_id))]
+pub async fn start_onboarding(
+    State(state): State<AppState>,
+    principal: Principal,
+    request_id: RequestId,
+    Path(tenant_id): Path<String>,
+    JsonBody(body): JsonBody<OnboardingRequest>,
+) -> Result<Json<Onboarding>, ApiError> {
+    principal.require_tenant_access(&tenant_id)?;
+    let mut tx = state.db.begin().await?;
+    let tenant = tenants::fetch(&mut tx, &tenant_id, false)
+        .await?
+        .ok_or_else(|| tenants::not_found(&tenant_id))?;
+    let (external_id, issued) = external_id::get_or_issue(&mut tx, &tenant_id).await?;
+    if issued {
+        let change = Change {
+            tenant_id: &tenant_id,
+            action: "tenant.external_id_issued",
+            delivery_type: None,
+            before: None,
+            after: Some(serde_json::json!({"external_id": "issued (value not recorded)"})),
+        };
+        audit::record(
+            &mut tx,
+            Actor {
+                principal: &principal,
+                request_id: &request_id,
+            },
+            change,
+        )
+        .await?;
+    }
+    let targets = configured_targets(&mut tx, &tenant_id).await?;
+    let region = stack_region(body.region.as_deref(), &targets)?;
+    tx.commit().await?;
+    if issued {
+        tracing::info!(tenant_id = %tenant_id, "ExternalId issued");
+    }
+    let tenant_id = TenantId::parse(&tenant.tenant_id).map_err(|_| tenants::not_found(&tenant_id))?;
+    let wanted = wanted_types(body.delivery_types, &targets)?;
+    let onboarding = &state.onboarding;
+    let mut parameters = BTreeMap::from([
+        ("ExternalId".to_owned(), external_id.to_string()),
+        (
+            "ProviderRoleArn".to_owned(),
+            onboarding.provider_role_arn.to_string(),
+        ),
+    ]);
+    if wanted.contains(&DeliveryType::Cloudwatch) {
+        let group = targets
+            .log_group_name
+            .clone()
+            .unwrap_or_else(|| format!("/logspoke/{tenant_id}"));
+        parameters.insert("LogGroupName".into(), group);
+    }
+    if wanted.contains(&DeliveryType::S3) {
+        parameters.insert(
+            "BucketName".into(),
+            targets.bucket_name.clone().unwrap_or_default(),
+        );
+    }
+    let stack_name = link::stack_name(&tenant_id);
+    let pairs: Vec<(&str, &str)> = parameters.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let quick_create_url =
+        link::quick_create_url(region, &onboarding.customer_template_url, &stack_name, &pairs);
+    Ok(Json(Onboarding {
+        tenant_id: tenant_id.to_string(),
+        external_id: external_id.to_string(),
+        provider_role_arn: onboarding.provider_role_arn.to_string(),
+        template_url: onboarding.customer_template_url.as_str().to_owned(),
+        stack_name,
+        region: region.as_str().to_owned(),
+        quick_create_url,
+        parameters,
+    }))
+}
+
+/// The targets already configured for the tenant, to pre-fill the link.
+#[derive(Debug, Default)]
+struct Targets {
+    log_group_name: Option<String>,
+    log_group_region: Option<String>,
+    bucket_name: Option<String>,
+    bucket_region: Option<String>,
+}
+
+#[tracing::instrument(skip_all)]
+async fn configured_targets(conn: &mut PgConnection, tenant_id: &str) -> Result<Targets, ApiError> {
+    let rows = sqlx::query!(
+        "select delivery_type, target_region, log_group_name, bucket_name from delivery_configs where tenant_id = $1",
+        tenant_id
+    )
+    .fetch_all(conn)
+    .await?;
+    let mut targets = Targets::default();
+    for row in rows {
+        if row.log_group_name.is_some() {
+            targets.log_group_name = row.log_group_name;
+            targets.log_group_region = Some(row.target_region);
+        } else if row.bucket_name.is_some() {
+            targets.bucket_name = row.bucket_name;
+            targets.bucket_region = Some(row.target_region);
+        }
+    }
+    Ok(targets)
+}
+
+/// The stack's region: the requested one, which must match the CloudWatch config's
+/// region (the role's log permissions are scoped to the stack's region), or else the
+/// configured targets' region.
+fn stack_region(requested: Option<&str>, targets: &Targets) -> Result<Region, ApiError> {
+    let configured = targets
+        .log_group_region
+        .as_deref()
+        .or(targets.bucket_region.as_deref());
+    let raw = requested.or(configured).ok_or_else(|| {
+        ApiError::field(
+            "region",
+            "is required while the tenant has no delivery config to take it from",
+        )
+    })?;
+    let region = Region::parse(raw).map_err(|e| ApiError::field("region", e.to_string()))?;
+    match &targets.log_group_region {
+        Some(cloudwatch) if cloudwatch != region.as_str() => Err(ApiError::field(
+            "region",
+            format!(
+                "the CloudWatch config targets {cloudwatch}; the role's log permissions are scoped to the \
+                 stack's region, so launch the stack in {cloudwatch}"
+            ),
+        )),
+        _ => Ok(region),
+    }
+}
+
+fn wanted_types(
+    requested: Option<Vec<DeliveryType>>,
+    targets: &Targets,
+) -> Result<Vec<DeliveryType>, ApiError> {
+    match requested {
+        Some(types) if types.is_empty() => Err(ApiError::Validation(vec![FieldError::new(
+            "delivery_types",
+            "must name at least one type",
+        )])),
+        Some(types) => Ok(types),
+        None => {
+            let mut types = Vec::new();
+            if targets.log_group_name.is_some() {
+                types.push(DeliveryType::Cloudwatch);
+            }
+            if targets.bucket_name.is_some() {
+                types.push(DeliveryType::S3);
+            }
+            Ok(if types.is_empty() {
+                DeliveryType::ALL.to_vec()
+            } else {
+                types
+            })
+        }
+    }
+}

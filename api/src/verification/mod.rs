@@ -1,0 +1,277 @@
+//! The trial AssumeRole: prove a delivery config works exactly as the worker will use
+//! it, and that the customer's role refuses anyone without the tenant's ExternalId.
+//!
+//! The steps are pure logic over [`TargetAccess`], so every outcome is unit-tested with
+//! a fake; the real implementation runs against AWS (or the emulator in tests).
+
+pub mod classify;
+#[cfg(test)]
+mod tests;
+
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+use logspoke_contract::{BucketName, BucketPrefix, ExternalId, LogGroupName, Region, RoleArn, TenantId};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::aws::error::AwsError;
+use classify::{classify_assume, classify_probe, Cause};
+
+/// Stream the CloudWatch probe creates and writes one labelled event to.
+pub const VERIFICATION_STREAM: &str = "logspoke-verification";
+
+/// Outcome of one check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckStatus {
+    /// The check succeeded.
+    Passed,
+    /// The check failed; `cause` says why.
+    Failed,
+    /// Not run because an earlier check failed.
+    Skipped,
+}
+
+/// One step of a verification, with an actionable cause when it failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Check {
+    /// `assume_role`, `external_id_required`, `cloudwatch_write` or `s3_write`.
+    pub name: String,
+    /// Passed, failed or skipped.
+    pub status: CheckStatus,
+    /// Machine-readable reason of a failure.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cause: Option<Cause>,
+    /// What happened and what to do about it.
+    pub message: String,
+}
+
+impl Check {
+    fn passed(name: &str, message: impl Into<String>) -> Self {
+        Self {
+            name: name.to_owned(),
+            status: CheckStatus::Passed,
+            cause: None,
+            message: message.into(),
+        }
+    }
+
+    fn failed(name: &str, cause: Cause, message: impl Into<String>) -> Self {
+        Self {
+            name: name.to_owned(),
+            status: CheckStatus::Failed,
+            cause: Some(cause),
+            message: message.into(),
+        }
+    }
+
+    fn skipped(name: &str) -> Self {
+        let message = "not run: an earlier check failed";
+        Self {
+            name: name.to_owned(),
+            status: CheckStatus::Skipped,
+            cause: None,
+            message: message.into(),
+        }
+    }
+}
+
+/// Stored verification state of a config.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum VerificationStatus {
+    /// Never verified, or changed since.
+    Unverified,
+    /// The last verification passed (or an operator forced it).
+    Verified,
+    /// The last verification failed.
+    Failed,
+}
+
+impl VerificationStatus {
+    /// The database spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unverified => "unverified",
+            Self::Verified => "verified",
+            Self::Failed => "failed",
+        }
+    }
+
+    /// Parses the database spelling (unknown values read as unverified).
+    pub fn from_db(raw: &str) -> Self {
+        match raw {
+            "verified" => Self::Verified,
+            "failed" => Self::Failed,
+            _ => Self::Unverified,
+        }
+    }
+}
+
+/// The verification part of a config response.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Verification {
+    /// Unverified, verified or failed.
+    pub status: VerificationStatus,
+    /// When the last verification ran.
+    pub checked_at: Option<DateTime<Utc>>,
+    /// What the last verification found.
+    pub checks: Vec<Check>,
+}
+
+/// What a config delivers to.
+#[derive(Debug, Clone)]
+pub enum ProbeTarget {
+    /// A CloudWatch Logs log group.
+    CloudWatch {
+        /// The customer's log group.
+        log_group: LogGroupName,
+    },
+    /// An S3 bucket under a prefix.
+    S3 {
+        /// The customer's bucket.
+        bucket: BucketName,
+        /// Where Logspoke writes inside it.
+        prefix: BucketPrefix,
+    },
+}
+
+/// Everything a verification needs to know about a config.
+#[derive(Debug, Clone)]
+pub struct Subject {
+    /// The tenant (names the role session).
+    pub tenant_id: TenantId,
+    /// The customer's role.
+    pub role_arn: RoleArn,
+    /// The tenant's ExternalId.
+    pub external_id: ExternalId,
+    /// Where the target lives.
+    pub region: Region,
+    /// What to probe.
+    pub target: ProbeTarget,
+}
+
+/// An assumed customer-role session, opaque to the verification logic.
+pub trait Session: Send + Sync {}
+
+/// A failed probe: which action failed, and how.
+#[derive(Debug, Clone)]
+pub struct ProbeError {
+    /// The IAM action that failed, e.g. `logs:PutLogEvents`.
+    pub action: &'static str,
+    /// The AWS error.
+    pub error: AwsError,
+}
+
+/// The AWS operations verification needs, and nothing more.
+pub trait TargetAccess: Send + Sync {
+    /// An assumed customer-role session.
+    type Session: Session;
+
+    /// Assumes the customer role through the provider role.
+    fn assume(
+        &self,
+        subject: &Subject,
+        external_id: Option<&ExternalId>,
+    ) -> impl Future<Output = Result<Self::Session, AwsError>> + Send;
+
+    /// Creates the verification stream (if missing) and writes one labelled event.
+    fn probe_cloudwatch(
+        &self,
+        session: &Self::Session,
+        subject: &Subject,
+        log_group: &LogGroupName,
+    ) -> impl Future<Output = Result<(), ProbeError>> + Send;
+
+    /// Puts a small marker object under the prefix and deletes it.
+    fn probe_s3(
+        &self,
+        session: &Self::Session,
+        subject: &Subject,
+        bucket: &BucketName,
+        prefix: &BucketPrefix,
+    ) -> impl Future<Output = Result<(), ProbeError>> + Send;
+}
+
+/// Runs every check against `subject`; the config is verified when all passed.
+pub async fn run<A: TargetAccess>(aws: &A, subject: &Subject) -> Vec<Check> {
+    let secret = subject.external_id.to_string();
+    let session = match aws.assume(subject, Some(&subject.external_id)).await {
+        Ok(session) => Ok(session),
+        Err(err) => {
+            let (cause, message) = classify_assume(&err, subject, &secret);
+            Err(Check::failed("assume_role", cause, message))
+        }
+    };
+    let mut checks = vec![match &session {
+        Ok(_) => Check::passed(
+            "assume_role",
+            format!("assumed {} with the tenant's ExternalId", subject.role_arn),
+        ),
+        Err(check) => check.clone(),
+    }];
+    checks.push(require_external_id(aws, subject).await);
+    let probe_name = match subject.target {
+        ProbeTarget::CloudWatch { .. } => "cloudwatch_write",
+        ProbeTarget::S3 { .. } => "s3_write",
+    };
+    checks.push(match &session {
+        Ok(session) => probe(aws, session, subject, probe_name).await,
+        Err(_) => Check::skipped(probe_name),
+    });
+    checks
+}
+
+/// A role that lets the provider in without the ExternalId is a confused-deputy risk.
+async fn require_external_id<A: TargetAccess>(aws: &A, subject: &Subject) -> Check {
+    const NAME: &str = "external_id_required";
+    match aws.assume(subject, None).await {
+        Ok(_) => Check::failed(
+            NAME,
+            Cause::ExternalIdNotRequired,
+            format!(
+                "{} can be assumed without an ExternalId, so anyone who learns its ARN could make \
+                 Logspoke deliver into it; add the sts:ExternalId condition (the onboarding template does)",
+                subject.role_arn
+            ),
+        ),
+        Err(err) if err.is_transient() => Check::failed(
+            NAME,
+            Cause::AwsUnavailable,
+            format!("could not check: {}", err.describe(None)),
+        ),
+        Err(_) => Check::passed(NAME, "the role refuses sessions without the ExternalId"),
+    }
+}
+
+async fn probe<A: TargetAccess>(aws: &A, session: &A::Session, subject: &Subject, name: &str) -> Check {
+    let result = match &subject.target {
+        ProbeTarget::CloudWatch { log_group } => aws.probe_cloudwatch(session, subject, log_group).await,
+        ProbeTarget::S3 { bucket, prefix } => aws.probe_s3(session, subject, bucket, prefix).await,
+    };
+    match result {
+        Ok(()) => Check::passed(name, success_message(subject)),
+        Err(err) => {
+            let (cause, message) = classify_probe(&err, subject);
+            Check::failed(name, cause, message)
+        }
+    }
+}
+
+fn success_message(subject: &Subject) -> String {
+    match &subject.target {
+        ProbeTarget::CloudWatch { log_group } => format!(
+            "wrote a verification event to {log_group}/{VERIFICATION_STREAM} in {}",
+            subject.region.as_str()
+        ),
+        ProbeTarget::S3 { bucket, prefix } => {
+            format!("put and deleted a marker object under s3://{bucket}/{prefix}")
+        }
+    }
+}
+
+/// Whether every check passed.
+pub fn all_passed(checks: &[Check]) -> bool {
+    checks.iter().all(|c| c.status == CheckStatus::Passed)
+}
