@@ -21,6 +21,8 @@ Environment:
   LOGSPOKE_JWT_AUDIENCE        required `aud` [default: logspoke-api]
   LOGSPOKE_PROVIDER_ROLE_ARN   the provider role customer roles trust (required)
   LOGSPOKE_CUSTOMER_TEMPLATE_URL  S3 URL of customer-log-delivery-role.yaml (required)
+  LOGSPOKE_READ_MODEL_TABLE    DynamoDB table of the workers' read model (required)
+  LOGSPOKE_CONFIG_TOPIC_ARN    SNS topic of ConfigChanged events (required)
   AWS_REGION, AWS_ENDPOINT_URL, AWS credentials  standard AWS SDK settings
   RUST_LOG                     log filter [default: info]";
 
@@ -58,6 +60,10 @@ enum Command {
     },
     /// Print the OpenAPI document (what openapi/openapi.json holds).
     Openapi,
+    /// Republish every delivery config to the read model and the change topic (for a
+    /// new region or a restored table), then exit once the outbox is drained.
+    #[command(after_help = ENVIRONMENT_HELP)]
+    Resync,
     /// Check the onboarding setup against AWS: the customer template declares the
     /// parameters the links fill, and the provider role exists. Exit 1 on failure.
     #[command(after_help = "Environment: LOGSPOKE_PROVIDER_ROLE_ARN, LOGSPOKE_CUSTOMER_TEMPLATE_URL, AWS_*")]
@@ -107,6 +113,24 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             if checks.iter().any(|c| c.status != "ok") {
                 bail!("the onboarding setup is not ready");
             }
+            Ok(())
+        }
+        Command::Resync => {
+            telemetry::init_tracing();
+            let config = Config::from_env()?;
+            let db = server::pool(&config.database_url, 2)?;
+            server::migrate(&db).await?;
+            let queued = crate::outbox::enqueue_everything(&db).await?;
+            let sdk = crate::aws::load_sdk_config().await;
+            let publishing = &config.publishing;
+            let sink = crate::outbox::sink::AwsReadModelSink::new(
+                &sdk,
+                &publishing.read_model_table,
+                &publishing.config_topic_arn,
+            );
+            let settings = crate::outbox::relay::RelaySettings::default();
+            let sent = crate::outbox::relay::drain(&db, &sink, &settings).await?;
+            println!("queued {queued} config(s); published {sent} outbox row(s)");
             Ok(())
         }
         Command::Openapi => {

@@ -21,6 +21,61 @@ pub struct Config {
     pub jwt: JwtConfig,
     /// What onboarding links and verification need.
     pub onboarding: OnboardingConfig,
+    /// Where config changes are published.
+    pub publishing: PublishingConfig,
+}
+
+/// Where the outbox relay publishes config changes.
+#[derive(Debug, Clone)]
+pub struct PublishingConfig {
+    /// `LOGSPOKE_READ_MODEL_TABLE`: the DynamoDB read model the workers read.
+    pub read_model_table: String,
+    /// `LOGSPOKE_CONFIG_TOPIC_ARN`: the SNS topic of `ConfigChanged` events.
+    pub config_topic_arn: String,
+}
+
+impl PublishingConfig {
+    fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let table = get("LOGSPOKE_READ_MODEL_TABLE").ok_or_else(|| {
+            error(
+                "LOGSPOKE_READ_MODEL_TABLE",
+                "is not set (the DynamoDB read-model table)",
+            )
+        })?;
+        let valid_table = (3..=255).contains(&table.len())
+            && table
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+        if !valid_table {
+            return Err(error(
+                "LOGSPOKE_READ_MODEL_TABLE",
+                "must be 3 to 255 of [A-Za-z0-9_.-]",
+            ));
+        }
+        let topic = get("LOGSPOKE_CONFIG_TOPIC_ARN").ok_or_else(|| {
+            error(
+                "LOGSPOKE_CONFIG_TOPIC_ARN",
+                "is not set (the config-changes SNS topic)",
+            )
+        })?;
+        let parts: Vec<&str> = topic.split(':').collect();
+        let valid_topic = parts.len() == 6
+            && parts[0] == "arn"
+            && parts[2] == "sns"
+            && parts[4].len() == 12
+            && parts[4].bytes().all(|b| b.is_ascii_digit())
+            && !parts[5].is_empty();
+        if !valid_topic {
+            return Err(error(
+                "LOGSPOKE_CONFIG_TOPIC_ARN",
+                "must be an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)",
+            ));
+        }
+        Ok(Self {
+            read_model_table: table,
+            config_topic_arn: topic,
+        })
+    }
 }
 
 /// Settings of customer onboarding.
@@ -66,6 +121,7 @@ impl std::fmt::Debug for Config {
             .field("listen", &self.listen)
             .field("jwt", &self.jwt)
             .field("onboarding", &self.onboarding)
+            .field("publishing", &self.publishing)
             .finish()
     }
 }
@@ -166,6 +222,7 @@ impl Config {
             db_max_connections,
             jwt: JwtConfig::from_lookup(get)?,
             onboarding: OnboardingConfig::from_lookup(get)?,
+            publishing: PublishingConfig::from_lookup(get)?,
         })
     }
 }
@@ -223,7 +280,12 @@ mod tests {
     }
 
     const SECRET: &str = "0123456789abcdef0123456789abcdef";
-    const BASE: [(&str, &str); 2] = [
+    const BASE: [(&str, &str); 4] = [
+        ("LOGSPOKE_READ_MODEL_TABLE", "tenant-configs"),
+        (
+            "LOGSPOKE_CONFIG_TOPIC_ARN",
+            "arn:aws:sns:eu-west-1:111111111111:config-changes",
+        ),
         (
             "LOGSPOKE_PROVIDER_ROLE_ARN",
             "arn:aws:iam::111111111111:role/LogspokeProvider",
@@ -307,7 +369,36 @@ mod tests {
                 "LOGSPOKE_CUSTOMER_TEMPLATE_URL",
             ),
         ];
-        for (vars, variable) in cases.iter().chain(onboarding) {
+        let publishing: &[(&[(&str, &str)], &str)] = &[
+            (
+                &[
+                    ("DATABASE_URL", "postgres://x"),
+                    ("LOGSPOKE_JWT_SECRET", SECRET),
+                    ("LOGSPOKE_READ_MODEL_TABLE", ""),
+                ],
+                "LOGSPOKE_READ_MODEL_TABLE",
+            ),
+            (
+                &[
+                    ("DATABASE_URL", "postgres://x"),
+                    ("LOGSPOKE_JWT_SECRET", SECRET),
+                    ("LOGSPOKE_READ_MODEL_TABLE", "t/x"),
+                ],
+                "LOGSPOKE_READ_MODEL_TABLE",
+            ),
+            (
+                &[
+                    ("DATABASE_URL", "postgres://x"),
+                    ("LOGSPOKE_JWT_SECRET", SECRET),
+                    (
+                        "LOGSPOKE_CONFIG_TOPIC_ARN",
+                        "arn:aws:sqs:eu-west-1:111111111111:q",
+                    ),
+                ],
+                "LOGSPOKE_CONFIG_TOPIC_ARN",
+            ),
+        ];
+        for (vars, variable) in cases.iter().chain(onboarding).chain(publishing) {
             let err = config(vars).unwrap_err();
             assert_eq!(err.variable, *variable, "{vars:?}");
             assert!(err.to_string().starts_with(variable));

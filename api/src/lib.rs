@@ -11,6 +11,7 @@ pub mod extract;
 pub mod idempotency;
 pub mod onboarding;
 pub mod openapi;
+pub mod outbox;
 pub mod pagination;
 pub mod router;
 pub mod routes;

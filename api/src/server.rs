@@ -13,6 +13,8 @@ use crate::aws::chain::RoleChain;
 use crate::aws::target_access::AwsTargetAccess;
 use crate::config::Config;
 use crate::onboarding::template_check::{self, ConfigChecks};
+use crate::outbox::relay::{self, RelaySettings};
+use crate::outbox::sink::AwsReadModelSink;
 use crate::state::AppState;
 use crate::{aws, router, telemetry, MIGRATOR};
 
@@ -62,20 +64,37 @@ pub async fn serve(
         .context("serving HTTP")
 }
 
-/// Runs the api: migrate, bind, serve until SIGTERM or Ctrl-C.
+/// Runs the api: migrate, start the outbox relay and the configuration checks, bind,
+/// serve until SIGTERM or Ctrl-C, then stop the relay.
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let state = state(&config).await?;
     migrate(&state.db).await?;
+    let sdk = aws::load_sdk_config().await;
     template_check::spawn(
-        aws::load_sdk_config().await,
+        sdk.clone(),
         config.onboarding.clone(),
         state.config_checks.clone(),
     );
+    let (stop_relay, relay_stopped) = tokio::sync::watch::channel(false);
+    let sink = AwsReadModelSink::new(
+        &sdk,
+        &config.publishing.read_model_table,
+        &config.publishing.config_topic_arn,
+    );
+    let relay = tokio::spawn(relay::run(
+        state.db.clone(),
+        sink,
+        RelaySettings::default(),
+        relay_stopped,
+    ));
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("LOGSPOKE_LISTEN: cannot bind {}", config.listen))?;
     tracing::info!(listen = %config.listen, "logspoke-api listening");
-    serve(listener, state, shutdown_signal()).await
+    let served = serve(listener, state, shutdown_signal()).await;
+    let _ = stop_relay.send(true);
+    let _ = relay.await;
+    served
 }
 
 /// Resolves on SIGTERM (Kubernetes) or Ctrl-C.

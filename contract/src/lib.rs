@@ -14,17 +14,21 @@ mod bucket_prefix;
 mod delivery_type;
 mod desired_logs;
 mod error;
+mod events;
 mod external_id;
 mod log_group_name;
 mod log_stream_name;
 mod log_stream_template;
 mod newtype;
 mod partition;
+mod read_model;
 mod region;
 mod role_arn;
 mod tenant_id;
 #[cfg(test)]
 mod test_support;
+#[cfg(test)]
+mod wire_tests;
 
 pub use account_id::AccountId;
 pub use application_name::ApplicationName;
@@ -33,11 +37,15 @@ pub use bucket_prefix::BucketPrefix;
 pub use delivery_type::DeliveryType;
 pub use desired_logs::DesiredLogs;
 pub use error::ParseError;
+pub use events::{ChangeKind, ConfigChanged, EVENT_SCHEMA_VERSION};
 pub use external_id::ExternalId;
 pub use log_group_name::LogGroupName;
 pub use log_stream_name::LogStreamName;
 pub use log_stream_template::LogStreamTemplate;
 pub use partition::Partition;
+pub use read_model::{
+    Attr, Attributes, ConfigItem, DeliveryTarget, EffectiveState, LiveConfig, ITEM_SCHEMA_VERSION,
+};
 pub use region::Region;
 pub use role_arn::RoleArn;
 pub use tenant_id::TenantId;

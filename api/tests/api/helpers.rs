@@ -15,8 +15,9 @@ use logspoke_api::state::AppState;
 use logspoke_api::{server, telemetry, MIGRATOR};
 use serde_json::{json, Value};
 use sqlx::Connection;
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::io::copy_bidirectional;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{oneshot, watch};
 
 pub const SECRET: &str = "test-secret-0123456789abcdef0123456789";
 pub const ISSUER: &str = "logspoke-test";
@@ -174,6 +175,11 @@ impl TestApp {
         }
     }
 
+    /// A new pool on the test database (for relays and direct checks).
+    pub fn pool(&self) -> sqlx::PgPool {
+        server::pool(&self._db.url, 5).unwrap()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.address, path)
     }
@@ -309,4 +315,46 @@ pub async fn problem(response: reqwest::Response, status: u16) -> Value {
     assert!(body["type"].as_str().is_some_and(|t| t.starts_with("https://")));
     assert!(body["title"].is_string() && body["detail"].is_string(), "{body}");
     body
+}
+
+/// A TCP proxy (to Postgres or the emulator) that can be cut (refusing and severing connections) and restored.
+pub struct Proxy {
+    pub address: String,
+    up: Arc<watch::Sender<bool>>,
+}
+
+impl Proxy {
+    pub async fn start(upstream: String) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        let (up, _) = watch::channel(true);
+        let up = Arc::new(up);
+        let sender = up.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut client, _)) = listener.accept().await else {
+                    return;
+                };
+                if !*sender.borrow() {
+                    continue; // dropping the socket refuses the connection
+                }
+                let mut down = sender.subscribe();
+                let upstream = upstream.clone();
+                tokio::spawn(async move {
+                    let Ok(mut server) = TcpStream::connect(&upstream).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = copy_bidirectional(&mut client, &mut server) => {}
+                        _ = down.wait_for(|up| !*up) => {}
+                    }
+                });
+            }
+        });
+        Self { address, up }
+    }
+
+    pub fn set_up(&self, up: bool) {
+        self.up.send_replace(up);
+    }
 }

@@ -11,5 +11,6 @@ mod idempotency;
 mod onboarding;
 mod openapi;
 mod ops;
+mod publishing;
 mod readiness;
 mod tenants;

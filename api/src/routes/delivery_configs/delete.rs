@@ -9,6 +9,7 @@ use crate::audit::{self, Actor, Change, RequestId};
 use crate::auth::Principal;
 use crate::error::{ApiError, Problem};
 use crate::extract::check_if_match;
+use crate::outbox;
 use crate::state::AppState;
 
 /// Delete a delivery config
@@ -62,6 +63,7 @@ pub async fn delete_delivery_config(
         request_id: &request_id,
     };
     audit::record(&mut tx, actor, change).await?;
+    outbox::enqueue(&mut tx, &tenant_id, delivery_type).await?;
     tx.commit().await?;
     tracing::info!(tenant_id = %tenant_id, delivery_type = delivery_type.as_str(), "delivery config deleted");
     Ok(StatusCode::NO_CONTENT)

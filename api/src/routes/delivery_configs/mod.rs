@@ -9,7 +9,8 @@ pub mod verify;
 
 use chrono::{DateTime, Utc};
 use logspoke_contract::{
-    BucketName, BucketPrefix, DeliveryType, DesiredLogs, LogGroupName, LogStreamTemplate, Region, RoleArn,
+    BucketName, BucketPrefix, DeliveryType, DesiredLogs, EffectiveState, LogGroupName, LogStreamTemplate,
+    Region, RoleArn,
 };
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
@@ -20,28 +21,16 @@ use crate::error::{ApiError, FieldError};
 use crate::verification::{Check, Verification, VerificationStatus};
 
 /// Whether logs flow through a config: only `active` configs reach the worker.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ConfigState {
-    /// Enabled and verified: logs are delivered.
-    Active,
-    /// Enabled, but not verified since it was created or its target changed.
-    PendingVerification,
-    /// Enabled, but the last verification failed.
-    VerificationFailed,
-    /// The customer disabled it.
-    Disabled,
-}
+pub type ConfigState = EffectiveState;
 
-impl ConfigState {
-    /// The effective state of a config.
-    pub fn of(enabled: bool, verification: VerificationStatus) -> Self {
-        match (enabled, verification) {
-            (false, _) => Self::Disabled,
-            (true, VerificationStatus::Verified) => Self::Active,
-            (true, VerificationStatus::Unverified) => Self::PendingVerification,
-            (true, VerificationStatus::Failed) => Self::VerificationFailed,
-        }
+/// The effective state of a config from its own settings (the read model also folds in
+/// the tenant's `enabled`).
+pub fn config_state(enabled: bool, verification: VerificationStatus) -> ConfigState {
+    match (enabled, verification) {
+        (false, _) => ConfigState::Disabled,
+        (true, VerificationStatus::Verified) => ConfigState::Active,
+        (true, VerificationStatus::Unverified) => ConfigState::PendingVerification,
+        (true, VerificationStatus::Failed) => ConfigState::VerificationFailed,
     }
 }
 
@@ -71,7 +60,7 @@ impl From<ConfigRow> for DeliveryConfig {
         let status = VerificationStatus::from_db(&row.verification_status);
         let checks: Vec<Check> = serde_json::from_value(row.verification_checks).unwrap_or_default();
         Self {
-            state: ConfigState::of(row.enabled, status),
+            state: config_state(row.enabled, status),
             tenant_id: row.tenant_id,
             delivery_type: row.delivery_type,
             enabled: row.enabled,
@@ -209,24 +198,8 @@ pub struct ValidConfig {
     pub target: Target,
 }
 
-/// Where logs go, by type.
-#[derive(Debug, Clone)]
-pub enum Target {
-    /// CloudWatch Logs.
-    CloudWatch {
-        /// The customer's log group.
-        log_group_name: LogGroupName,
-        /// Stream name template, if not the default.
-        log_stream_template: Option<LogStreamTemplate>,
-    },
-    /// An S3 bucket.
-    S3 {
-        /// The customer's bucket.
-        bucket_name: BucketName,
-        /// Normalised key prefix.
-        bucket_prefix: BucketPrefix,
-    },
-}
+/// Where logs go, by type: the same shape the read model carries.
+pub use logspoke_contract::DeliveryTarget as Target;
 
 /// Collects field errors while parsing, so one response lists every bad field.
 #[derive(Default)]
@@ -462,9 +435,14 @@ pub async fn fetch(
     Ok(row.map(DeliveryConfig::from))
 }
 
-/// Deletes every config of a tenant, auditing each (part of deleting the tenant).
+/// Deletes every config of a tenant, auditing each (part of deleting the tenant);
+/// returns the deleted types.
 #[tracing::instrument(skip_all)]
-pub async fn delete_all(conn: &mut PgConnection, actor: Actor<'_>, tenant_id: &str) -> Result<(), ApiError> {
+pub async fn delete_all(
+    conn: &mut PgConnection,
+    actor: Actor<'_>,
+    tenant_id: &str,
+) -> Result<Vec<String>, ApiError> {
     let deleted = sqlx::query_as!(
         ConfigRow,
         "delete from delivery_configs where tenant_id = $1
@@ -476,6 +454,7 @@ pub async fn delete_all(conn: &mut PgConnection, actor: Actor<'_>, tenant_id: &s
     )
     .fetch_all(&mut *conn)
     .await?;
+    let mut types = Vec::new();
     for config in deleted.into_iter().map(DeliveryConfig::from) {
         let change = Change {
             tenant_id,
@@ -485,8 +464,9 @@ pub async fn delete_all(conn: &mut PgConnection, actor: Actor<'_>, tenant_id: &s
             after: None,
         };
         audit::record(conn, actor, change).await?;
+        types.push(config.delivery_type);
     }
-    Ok(())
+    Ok(types)
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use crate::audit::{self, Actor, Change, RequestId};
 use crate::auth::Principal;
 use crate::error::{ApiError, Problem};
 use crate::extract::{check_if_match, merge_patch, parse_json, require_object, JsonBody};
+use crate::outbox;
 use crate::state::AppState;
 
 /// Change a delivery config
@@ -65,6 +66,7 @@ pub async fn patch_delivery_config(
         after: Some(stored.audit_document()),
     };
     audit::record(&mut tx, actor, change).await?;
+    outbox::enqueue(&mut tx, &tenant_id, delivery_type).await?;
     tx.commit().await?;
     tracing::info!(tenant_id = %tenant_id, delivery_type = delivery_type.as_str(), "delivery config patched");
     Ok(put::respond(stored, false))

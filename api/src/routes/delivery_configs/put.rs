@@ -11,6 +11,7 @@ use crate::audit::{self, Actor, Change, RequestId};
 use crate::auth::Principal;
 use crate::error::{ApiError, Problem};
 use crate::extract::{check_if_match, etag, JsonBody};
+use crate::outbox;
 use crate::routes::tenants;
 use crate::state::AppState;
 
@@ -74,6 +75,7 @@ pub async fn put_delivery_config(
         after: Some(stored.audit_document()),
     };
     audit::record(&mut tx, actor, change).await?;
+    outbox::enqueue(&mut tx, &tenant_id, delivery_type).await?;
     tx.commit().await?;
     tracing::info!(tenant_id = %tenant_id, delivery_type = delivery_type.as_str(), action, "delivery config written");
     Ok(respond(stored, current.is_none()))

@@ -18,6 +18,7 @@ use crate::auth::Principal;
 use crate::error::{ApiError, Problem};
 use crate::extract::parse_json;
 use crate::onboarding::external_id;
+use crate::outbox;
 use crate::state::AppState;
 use crate::verification::classify::Cause;
 use crate::verification::{self, Check, CheckStatus, ProbeTarget, Subject, VerificationStatus};
@@ -192,6 +193,7 @@ async fn record(
         after: Some(stored.audit_document()),
     };
     audit::record(&mut tx, actor, change).await?;
+    outbox::enqueue(&mut tx, &before.tenant_id, delivery_type).await?;
     tx.commit().await?;
     tracing::info!(
         tenant_id = %before.tenant_id,

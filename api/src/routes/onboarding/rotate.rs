@@ -10,6 +10,7 @@ use crate::audit::{self, Actor, Change, RequestId};
 use crate::auth::Principal;
 use crate::error::{ApiError, Problem};
 use crate::onboarding::external_id;
+use crate::outbox;
 use crate::routes::tenants;
 use crate::state::AppState;
 
@@ -71,6 +72,7 @@ pub async fn rotate_external_id(
         change,
     )
     .await?;
+    outbox::enqueue_all(&mut tx, &tenant_id, &configs_reset).await?;
     tx.commit().await?;
     tracing::info!(tenant_id = %tenant_id, configs_reset = configs_reset.len(), "ExternalId rotated");
     Ok(Json(Rotation {

@@ -8,6 +8,7 @@ use crate::audit::{self, Actor, Change, RequestId};
 use crate::auth::Principal;
 use crate::error::{ApiError, Problem};
 use crate::extract::check_if_match;
+use crate::outbox;
 use crate::routes::delivery_configs;
 use crate::state::AppState;
 
@@ -46,7 +47,7 @@ pub async fn delete_tenant(
         principal: &principal,
         request_id: &request_id,
     };
-    delivery_configs::delete_all(&mut tx, actor, &tenant_id).await?;
+    let deleted_types = delivery_configs::delete_all(&mut tx, actor, &tenant_id).await?;
     sqlx::query!("delete from tenants where tenant_id = $1", tenant_id)
         .execute(&mut *tx)
         .await?;
@@ -58,6 +59,7 @@ pub async fn delete_tenant(
         after: None,
     };
     audit::record(&mut tx, actor, change).await?;
+    outbox::enqueue_all(&mut tx, &tenant_id, &deleted_types).await?;
     tx.commit().await?;
     tracing::info!(tenant_id = %tenant_id, "tenant deleted");
     Ok(StatusCode::NO_CONTENT)

@@ -13,6 +13,7 @@ use crate::audit::{self, Actor, Change, RequestId};
 use crate::auth::Principal;
 use crate::error::{ApiError, Problem};
 use crate::extract::{check_if_match, etag, merge_patch, parse_json, require_object, JsonBody};
+use crate::outbox;
 use crate::state::AppState;
 
 /// The changeable fields of a tenant, as a JSON merge patch (RFC 7396).
@@ -76,6 +77,11 @@ pub async fn update_tenant(
         after: Some(updated.audit_document()),
     };
     audit::record(&mut tx, actor, change).await?;
+    if enabled != current.enabled {
+        // Every config's effective state follows the tenant: new versions for the read model.
+        let types = bump_config_versions(&mut tx, &tenant_id).await?;
+        outbox::enqueue_all(&mut tx, &tenant_id, &types).await?;
+    }
     tx.commit().await?;
     tracing::info!(tenant_id = %tenant_id, enabled, "tenant updated");
     Ok(respond(updated))
@@ -112,6 +118,18 @@ async fn write(
         enabled,
     )
     .fetch_one(conn)
+    .await
+}
+
+/// Gives every config of the tenant a new version (their effective state changed).
+#[tracing::instrument(skip_all)]
+async fn bump_config_versions(conn: &mut PgConnection, tenant_id: &str) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "update delivery_configs set version = nextval('change_version_seq'), updated_at = now()
+         where tenant_id = $1 returning delivery_type",
+        tenant_id
+    )
+    .fetch_all(conn)
     .await
 }
 

@@ -1,0 +1,111 @@
+//! Where the relay publishes: the DynamoDB read model (conditional on the version) and
+//! the config-changes SNS topic. Behind a narrow trait so the relay's ordering and retry
+//! logic is testable with a fault-injecting fake, and exercised for real against the
+//! emulator.
+
+use std::future::Future;
+
+use aws_config::SdkConfig;
+use aws_sdk_dynamodb::types::AttributeValue;
+use logspoke_contract::{Attr, Attributes, ConfigChanged};
+
+use crate::aws::error::AwsError;
+
+/// Result of a conditional read-model write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteOutcome {
+    /// The item now holds this version.
+    Written,
+    /// The item already held this or a newer version (a replay, or a racing relay).
+    AlreadyCurrent,
+}
+
+/// What the relay needs from AWS.
+pub trait ReadModelSink: Send + Sync {
+    /// Writes the item unless the stored version is the same or newer.
+    fn write(
+        &self,
+        item: &Attributes,
+        version: i64,
+    ) -> impl Future<Output = Result<WriteOutcome, AwsError>> + Send;
+
+    /// Publishes the change event.
+    fn publish(&self, event: &ConfigChanged) -> impl Future<Output = Result<(), AwsError>> + Send;
+}
+
+/// The real sink.
+#[derive(Debug, Clone)]
+pub struct AwsReadModelSink {
+    dynamodb: aws_sdk_dynamodb::Client,
+    sns: aws_sdk_sns::Client,
+    table: String,
+    topic_arn: String,
+}
+
+impl AwsReadModelSink {
+    /// Writes to `table` and publishes to `topic_arn` with the api's own credentials.
+    pub fn new(sdk: &SdkConfig, table: &str, topic_arn: &str) -> Self {
+        Self {
+            dynamodb: aws_sdk_dynamodb::Client::new(sdk),
+            sns: aws_sdk_sns::Client::new(sdk),
+            table: table.to_owned(),
+            topic_arn: topic_arn.to_owned(),
+        }
+    }
+}
+
+/// Converts a contract attribute into the SDK's.
+pub fn to_sdk(attr: &Attr) -> AttributeValue {
+    match attr {
+        Attr::S(s) => AttributeValue::S(s.clone()),
+        Attr::N(n) => AttributeValue::N(n.clone()),
+        Attr::Bool(b) => AttributeValue::Bool(*b),
+        Attr::L(list) => AttributeValue::L(list.iter().map(to_sdk).collect()),
+    }
+}
+
+impl ReadModelSink for AwsReadModelSink {
+    async fn write(&self, item: &Attributes, version: i64) -> Result<WriteOutcome, AwsError> {
+        let written = self
+            .dynamodb
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item.iter().map(|(k, v)| (k.clone(), to_sdk(v))).collect()))
+            .condition_expression("attribute_not_exists(#v) OR #v < :v")
+            .expression_attribute_names("#v", "version")
+            .expression_attribute_values(":v", AttributeValue::N(version.to_string()))
+            .send()
+            .await
+            .map_err(AwsError::from);
+        match written {
+            Ok(_) => Ok(WriteOutcome::Written),
+            Err(err) if err.code() == "ConditionalCheckFailedException" => Ok(WriteOutcome::AlreadyCurrent),
+            Err(err) => Err(err),
+        }
+    }
+
+    async fn publish(&self, event: &ConfigChanged) -> Result<(), AwsError> {
+        let attribute = |value: &str| {
+            aws_sdk_sns::types::MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value(value)
+                .build()
+                .map_err(|e| AwsError {
+                    code: None,
+                    message: Some(e.to_string()),
+                    status: None,
+                    kind: crate::aws::error::AwsErrorKind::Other,
+                })
+        };
+        self.sns
+            .publish()
+            .topic_arn(&self.topic_arn)
+            .message(event.to_json())
+            .message_attributes("tenant_id", attribute(event.tenant_id.as_str())?)
+            .message_attributes("type", attribute(event.delivery_type.as_str())?)
+            .send()
+            .await
+            .map_err(AwsError::from)?;
+        Ok(())
+    }
+}

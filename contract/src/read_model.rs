@@ -1,0 +1,284 @@
+//! The DynamoDB read model the delivery worker reads instead of Postgres: one item per
+//! (tenant, delivery type), keyed `tenant_id` + `type`.
+//!
+//! The api's outbox relay writes an item for every committed change, with a `version`
+//! that only grows, conditionally (`attribute_not_exists(version) OR version < :v`), so
+//! an older version never overwrites a newer one and a replay changes nothing. A deleted
+//! config is written as a tombstone (`deleted = true`), so a worker can tell "deleted"
+//! from "never existed". The item carries only the *effective* state: the config's own
+//! `enabled`, its verification and the tenant's `enabled` are folded into `state`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    BucketName, BucketPrefix, DeliveryType, DesiredLogs, ExternalId, LogGroupName, LogStreamTemplate,
+    ParseError, Region, RoleArn, TenantId,
+};
+
+/// Version of the item layout, stored in every item as `schema_version`.
+pub const ITEM_SCHEMA_VERSION: u32 = 1;
+
+/// One DynamoDB attribute value, serialised exactly as DynamoDB JSON (`{"S": "…"}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Attr {
+    /// A string.
+    S(String),
+    /// A number, as DynamoDB transmits it: decimal text.
+    N(String),
+    /// A boolean.
+    #[serde(rename = "BOOL")]
+    Bool(bool),
+    /// A list.
+    L(Vec<Attr>),
+}
+
+/// An item: attribute name → value (ordered, so golden files are stable).
+pub type Attributes = BTreeMap<String, Attr>;
+
+/// Whether logs may flow through a config, everything folded in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum EffectiveState {
+    /// Enabled, verified, tenant enabled: the worker delivers.
+    Active,
+    /// Enabled but not verified since it was created or its target changed.
+    PendingVerification,
+    /// Enabled but its last verification failed.
+    VerificationFailed,
+    /// The config or its tenant is disabled.
+    Disabled,
+}
+
+impl EffectiveState {
+    /// The wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::PendingVerification => "pending_verification",
+            Self::VerificationFailed => "verification_failed",
+            Self::Disabled => "disabled",
+        }
+    }
+
+    fn parse(raw: &str) -> Result<Self, ParseError> {
+        match raw {
+            "active" => Ok(Self::Active),
+            "pending_verification" => Ok(Self::PendingVerification),
+            "verification_failed" => Ok(Self::VerificationFailed),
+            "disabled" => Ok(Self::Disabled),
+            other => Err(ParseError::new(format!("unknown state '{other}'"))),
+        }
+    }
+}
+
+/// Where a config delivers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryTarget {
+    /// The customer's CloudWatch Logs log group.
+    CloudWatch {
+        /// Log group name.
+        log_group_name: LogGroupName,
+        /// Stream name template; `None` means [`LogStreamTemplate::DEFAULT`].
+        log_stream_template: Option<LogStreamTemplate>,
+    },
+    /// The customer's S3 bucket.
+    S3 {
+        /// Bucket name.
+        bucket_name: BucketName,
+        /// Normalised key prefix.
+        bucket_prefix: BucketPrefix,
+    },
+}
+
+/// A live (not deleted) config as the worker needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveConfig {
+    /// Effective state; the worker delivers only when `Active`.
+    pub state: EffectiveState,
+    /// Region of the target.
+    pub target_region: Region,
+    /// The customer's role.
+    pub role_arn: RoleArn,
+    /// The tenant's ExternalId (absent until onboarding issued one).
+    pub external_id: Option<ExternalId>,
+    /// Application allow-list; empty = all.
+    pub desired_logs: DesiredLogs,
+    /// Where to deliver.
+    pub target: DeliveryTarget,
+}
+
+/// One read-model item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigItem {
+    /// Partition key.
+    pub tenant_id: TenantId,
+    /// Sort key.
+    pub delivery_type: DeliveryType,
+    /// Only grows; conditional writes compare it.
+    pub version: i64,
+    /// `None` for a tombstone.
+    pub config: Option<LiveConfig>,
+    /// When the change was committed (RFC 3339).
+    pub updated_at: String,
+}
+
+impl ConfigItem {
+    /// Whether the worker should deliver through this config.
+    pub fn is_active(&self) -> bool {
+        self.config
+            .as_ref()
+            .is_some_and(|c| c.state == EffectiveState::Active)
+    }
+
+    /// The DynamoDB attributes of this item.
+    pub fn to_attributes(&self) -> Attributes {
+        let mut item = Attributes::new();
+        let s = |v: &str| Attr::S(v.to_owned());
+        item.insert("tenant_id".into(), s(self.tenant_id.as_str()));
+        item.insert("type".into(), s(self.delivery_type.as_str()));
+        item.insert("version".into(), Attr::N(self.version.to_string()));
+        item.insert("schema_version".into(), Attr::N(ITEM_SCHEMA_VERSION.to_string()));
+        item.insert("updated_at".into(), s(&self.updated_at));
+        item.insert("deleted".into(), Attr::Bool(self.config.is_none()));
+        if let Some(config) = &self.config {
+            live_attributes(config, &mut item);
+        }
+        item
+    }
+
+    /// Reads an item back; any missing or invalid attribute is an error naming it.
+    pub fn from_attributes(item: &Attributes) -> Result<Self, ParseError> {
+        let reader = Reader(item);
+        let deleted = reader.bool("deleted")?;
+        Ok(Self {
+            tenant_id: TenantId::parse(reader.s("tenant_id")?).map_err(|e| reader.bad("tenant_id", e))?,
+            delivery_type: DeliveryType::parse(reader.s("type")?).map_err(|e| reader.bad("type", e))?,
+            version: reader.n("version")?,
+            updated_at: reader.s("updated_at")?.to_owned(),
+            config: if deleted { None } else { Some(read_live(&reader)?) },
+        })
+    }
+}
+
+fn live_attributes(config: &LiveConfig, item: &mut Attributes) {
+    let s = |v: &str| Attr::S(v.to_owned());
+    item.insert("state".into(), s(config.state.as_str()));
+    item.insert("target_region".into(), s(config.target_region.as_str()));
+    item.insert("role_arn".into(), s(config.role_arn.as_str()));
+    if let Some(external_id) = &config.external_id {
+        item.insert("external_id".into(), s(external_id.as_str()));
+    }
+    let logs = config
+        .desired_logs
+        .as_slice()
+        .iter()
+        .map(|a| s(a.as_str()))
+        .collect();
+    item.insert("desired_logs".into(), Attr::L(logs));
+    match &config.target {
+        DeliveryTarget::CloudWatch {
+            log_group_name,
+            log_stream_template,
+        } => {
+            item.insert("log_group_name".into(), s(log_group_name.as_str()));
+            if let Some(template) = log_stream_template {
+                item.insert("log_stream_template".into(), s(template.as_str()));
+            }
+        }
+        DeliveryTarget::S3 {
+            bucket_name,
+            bucket_prefix,
+        } => {
+            item.insert("bucket_name".into(), s(bucket_name.as_str()));
+            item.insert("bucket_prefix".into(), s(bucket_prefix.as_str()));
+        }
+    }
+}
+
+fn read_live(reader: &Reader<'_>) -> Result<LiveConfig, ParseError> {
+    let target = match reader.opt_s("log_group_name") {
+        Some(group) => DeliveryTarget::CloudWatch {
+            log_group_name: LogGroupName::parse(group).map_err(|e| reader.bad("log_group_name", e))?,
+            log_stream_template: reader
+                .opt_s("log_stream_template")
+                .map(LogStreamTemplate::parse)
+                .transpose()
+                .map_err(|e| reader.bad("log_stream_template", e))?,
+        },
+        None => DeliveryTarget::S3 {
+            bucket_name: BucketName::parse(reader.s("bucket_name")?)
+                .map_err(|e| reader.bad("bucket_name", e))?,
+            bucket_prefix: BucketPrefix::parse(reader.opt_s("bucket_prefix").unwrap_or(""))
+                .map_err(|e| reader.bad("bucket_prefix", e))?,
+        },
+    };
+    Ok(LiveConfig {
+        state: EffectiveState::parse(reader.s("state")?).map_err(|e| reader.bad("state", e))?,
+        target_region: Region::parse(reader.s("target_region")?)
+            .map_err(|e| reader.bad("target_region", e))?,
+        role_arn: RoleArn::parse(reader.s("role_arn")?).map_err(|e| reader.bad("role_arn", e))?,
+        external_id: reader
+            .opt_s("external_id")
+            .map(ExternalId::parse)
+            .transpose()
+            .map_err(|e| reader.bad("external_id", e))?,
+        desired_logs: DesiredLogs::parse(&reader.strings("desired_logs")?)
+            .map_err(|e| reader.bad("desired_logs", e))?,
+        target,
+    })
+}
+
+/// Typed access to attributes, with errors that name the attribute.
+struct Reader<'a>(&'a Attributes);
+
+impl Reader<'_> {
+    fn bad(&self, name: &str, err: ParseError) -> ParseError {
+        ParseError::new(format!("attribute {name}: {err}"))
+    }
+
+    fn missing(name: &str) -> ParseError {
+        ParseError::new(format!("attribute {name} is missing or of the wrong type"))
+    }
+
+    fn opt_s(&self, name: &str) -> Option<&str> {
+        match self.0.get(name) {
+            Some(Attr::S(value)) => Some(value),
+            _ => None,
+        }
+    }
+
+    fn s(&self, name: &str) -> Result<&str, ParseError> {
+        self.opt_s(name).ok_or_else(|| Self::missing(name))
+    }
+
+    fn n(&self, name: &str) -> Result<i64, ParseError> {
+        match self.0.get(name) {
+            Some(Attr::N(value)) => value.parse().map_err(|_| Self::missing(name)),
+            _ => Err(Self::missing(name)),
+        }
+    }
+
+    fn bool(&self, name: &str) -> Result<bool, ParseError> {
+        match self.0.get(name) {
+            Some(Attr::Bool(value)) => Ok(*value),
+            _ => Err(Self::missing(name)),
+        }
+    }
+
+    fn strings(&self, name: &str) -> Result<Vec<String>, ParseError> {
+        match self.0.get(name) {
+            Some(Attr::L(values)) => values
+                .iter()
+                .map(|v| match v {
+                    Attr::S(s) => Ok(s.clone()),
+                    _ => Err(Self::missing(name)),
+                })
+                .collect(),
+            None => Ok(Vec::new()),
+            _ => Err(Self::missing(name)),
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! Golden files for the wire formats in `tests/golden/`: a change to the read-model item
+//! or the event layout shows up as a diff of a committed file. Regenerate with
+//! `LOGSPOKE_UPDATE_GOLDEN=1 cargo test -p logspoke-contract wire`.
+
+use std::path::PathBuf;
+
+use crate::*;
+
+fn golden(name: &str, actual: &str) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
+    if std::env::var_os("LOGSPOKE_UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, actual).unwrap();
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_default();
+    assert_eq!(
+        expected.trim(),
+        actual.trim(),
+        "{} changed; if intended, regenerate with LOGSPOKE_UPDATE_GOLDEN=1 and bump the schema version",
+        path.display()
+    );
+}
+
+fn cloudwatch_item() -> ConfigItem {
+    ConfigItem {
+        tenant_id: TenantId::parse("acme").unwrap(),
+        delivery_type: DeliveryType::Cloudwatch,
+        version: 42,
+        updated_at: "2026-11-22T12:00:00Z".into(),
+        config: Some(LiveConfig {
+            state: EffectiveState::Active,
+            target_region: Region::parse("eu-west-1").unwrap(),
+            role_arn: RoleArn::parse("arn:aws:iam::222222222222:role/LogspokeDelivery").unwrap(),
+            external_id: Some(ExternalId::parse("AbCdEfGhIjKlMnOpQrStUvWxYz0123456789").unwrap()),
+            desired_logs: DesiredLogs::parse(&["api".to_owned(), "web".to_owned()]).unwrap(),
+            target: DeliveryTarget::CloudWatch {
+                log_group_name: LogGroupName::parse("/logspoke/acme").unwrap(),
+                log_stream_template: Some(LogStreamTemplate::parse("{cluster_id}/{pod_name}").unwrap()),
+            },
+        }),
+    }
+}
+
+fn s3_item() -> ConfigItem {
+    ConfigItem {
+        tenant_id: TenantId::parse("acme").unwrap(),
+        delivery_type: DeliveryType::S3,
+        version: 43,
+        updated_at: "2026-11-22T12:00:01Z".into(),
+        config: Some(LiveConfig {
+            state: EffectiveState::PendingVerification,
+            target_region: Region::parse("us-east-1").unwrap(),
+            role_arn: RoleArn::parse("arn:aws:iam::222222222222:role/LogspokeDelivery").unwrap(),
+            external_id: None,
+            desired_logs: DesiredLogs::default(),
+            target: DeliveryTarget::S3 {
+                bucket_name: BucketName::parse("acme-logs").unwrap(),
+                bucket_prefix: BucketPrefix::parse("k8s").unwrap(),
+            },
+        }),
+    }
+}
+
+fn tombstone() -> ConfigItem {
+    ConfigItem {
+        tenant_id: TenantId::parse("acme").unwrap(),
+        delivery_type: DeliveryType::Cloudwatch,
+        version: 44,
+        updated_at: "2026-11-22T12:00:02Z".into(),
+        config: None,
+    }
+}
+
+#[test]
+fn read_model_items_match_their_golden_files() {
+    for (item, file) in [
+        (cloudwatch_item(), "item-cloudwatch.json"),
+        (s3_item(), "item-s3.json"),
+        (tombstone(), "item-tombstone.json"),
+    ] {
+        let json = serde_json::to_string_pretty(&item.to_attributes()).unwrap();
+        golden(file, &json);
+    }
+}
+
+#[test]
+fn read_model_items_round_trip() {
+    for item in [cloudwatch_item(), s3_item(), tombstone()] {
+        let back = ConfigItem::from_attributes(&item.to_attributes()).unwrap();
+        assert_eq!(back, item);
+    }
+    assert!(cloudwatch_item().is_active());
+    assert!(!s3_item().is_active());
+    assert!(!tombstone().is_active());
+}
+
+#[test]
+fn invalid_items_name_the_attribute() {
+    let mut attributes = cloudwatch_item().to_attributes();
+    attributes.insert("role_arn".into(), Attr::S("arn:aws:iam::1:role/x".into()));
+    let err = ConfigItem::from_attributes(&attributes).unwrap_err();
+    assert!(err.message.starts_with("attribute role_arn"), "{err}");
+    attributes.remove("version");
+    let err = ConfigItem::from_attributes(&attributes).unwrap_err();
+    assert!(err.message.contains("version"), "{err}");
+}
+
+#[test]
+fn the_external_id_is_not_in_debug_output() {
+    let text = format!("{:?}", cloudwatch_item());
+    assert!(!text.contains("AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"), "{text}");
+}
+
+fn event() -> ConfigChanged {
+    ConfigChanged {
+        schema_version: EVENT_SCHEMA_VERSION,
+        tenant_id: TenantId::parse("acme").unwrap(),
+        delivery_type: DeliveryType::S3,
+        version: 43,
+        change: ChangeKind::Upserted,
+        occurred_at: "2026-11-22T12:00:01Z".into(),
+    }
+}
+
+#[test]
+fn config_changed_matches_its_golden_file_and_round_trips() {
+    let json = event().to_json();
+    let pretty =
+        serde_json::to_string_pretty(&serde_json::from_str::<serde_json::Value>(&json).unwrap()).unwrap();
+    golden("config-changed.json", &pretty);
+    assert_eq!(ConfigChanged::from_json(&json).unwrap(), event());
+}
+
+#[test]
+fn config_changed_refuses_unknown_layouts() {
+    let future = event()
+        .to_json()
+        .replace("\"schema_version\":1", "\"schema_version\":2");
+    assert!(ConfigChanged::from_json(&future).is_err());
+    let extra = event().to_json().replace('}', ",\"extra\":1}");
+    assert!(ConfigChanged::from_json(&extra).is_err());
+    assert!(ConfigChanged::from_json("not json").is_err());
+}

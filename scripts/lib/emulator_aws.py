@@ -1,0 +1,107 @@
+"""boto3 clients for the AWS emulator (ministack, AUTH=true), shared by
+scripts/provider-bootstrap and scripts/customer.
+
+The emulator picks the account from the access key id (12 digits); any secret works.
+S3 is addressed path-style (http://127.0.0.1:PORT/bucket/key): the emulator has no
+per-bucket host names.
+"""
+
+import os
+import re
+import sys
+
+import boto3
+import botocore.exceptions
+from botocore.config import Config
+
+PROVIDER_ACCOUNT = "111111111111"
+DEFAULT_REGION = "eu-west-1"
+
+
+class Failure(Exception):
+    """An error to print as one `error: ...` line (exit status 1)."""
+
+
+def endpoint_url():
+    url = os.environ.get("AWS_ENDPOINT_URL", "").strip().rstrip("/")
+    if not url:
+        raise Failure(
+            "AWS_ENDPOINT_URL is not set; start the emulator with `scripts/emulator start` "
+            "and export the line it prints (scripts/dev-up prints it too)"
+        )
+    if not re.match(r"^https?://", url):
+        raise Failure(f"AWS_ENDPOINT_URL must be an http(s) URL, got {url!r}")
+    return url
+
+
+def region_or_default(region=None):
+    return region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
+
+
+def check_account(account):
+    if not re.fullmatch(r"[0-9]{12}", account or ""):
+        raise Failure(f"--account must be 12 digits (e.g. 222222222222), got {account!r}")
+    return account
+
+
+class Account:
+    """Clients acting as one emulator account in one region."""
+
+    def __init__(self, account, region):
+        self.account = check_account(account)
+        self.region = region
+        self.endpoint = endpoint_url()
+        self._session = boto3.session.Session(
+            aws_access_key_id=account,
+            aws_secret_access_key="test",
+            region_name=region,
+        )
+        self._config = Config(
+            s3={"addressing_style": "path"},
+            retries={"max_attempts": 2, "mode": "standard"},
+            connect_timeout=5,
+            read_timeout=60,
+        )
+
+    def client(self, service):
+        return self._session.client(service, endpoint_url=self.endpoint, config=self._config)
+
+
+def error_code(err):
+    return err.response.get("Error", {}).get("Code", "")
+
+
+def create_bucket(s3, name, region):
+    """Creates the bucket in `region`; True if created, False if it already was ours."""
+    kwargs = {"Bucket": name}
+    if region != "us-east-1":
+        kwargs["CreateBucketConfiguration"] = {"LocationConstraint": region}
+    try:
+        s3.create_bucket(**kwargs)
+        return True
+    except botocore.exceptions.ClientError as err:
+        if error_code(err) == "BucketAlreadyOwnedByYou":
+            return False
+        raise
+
+
+def run(main):
+    """Runs `main()`, turning AWS and usage errors into one line on stderr."""
+    try:
+        sys.exit(main() or 0)
+    except Failure as err:
+        print(f"error: {err}", file=sys.stderr)
+    except botocore.exceptions.ClientError as err:
+        info = err.response.get("Error", {})
+        print(
+            f"error: {err.operation_name}: {info.get('Code', '?')}: {info.get('Message', str(err))}",
+            file=sys.stderr,
+        )
+    except botocore.exceptions.EndpointConnectionError as err:
+        print(f"error: cannot reach the emulator ({err}); is it running?", file=sys.stderr)
+    except botocore.exceptions.BotoCoreError as err:
+        print(f"error: {err}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+    sys.exit(1)
