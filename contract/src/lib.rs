@@ -20,10 +20,12 @@ mod log_group_name;
 mod log_stream_name;
 mod log_stream_template;
 mod newtype;
+mod object_key;
 mod partition;
 mod read_model;
 mod region;
 mod role_arn;
+mod s3_event;
 mod tenant_id;
 #[cfg(test)]
 mod test_support;
@@ -42,10 +44,12 @@ pub use external_id::ExternalId;
 pub use log_group_name::LogGroupName;
 pub use log_stream_name::LogStreamName;
 pub use log_stream_template::LogStreamTemplate;
+pub use object_key::ObjectKey;
 pub use partition::Partition;
 pub use read_model::{
     Attr, Attributes, ConfigItem, DeliveryTarget, EffectiveState, LiveConfig, ITEM_SCHEMA_VERSION,
 };
 pub use region::Region;
 pub use role_arn::RoleArn;
+pub use s3_event::{decode_s3_event_key, parse_message_body, EventError, MessageContent, ObjectCreated};
 pub use tenant_id::TenantId;

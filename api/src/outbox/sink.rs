@@ -7,7 +7,8 @@ use std::future::Future;
 
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::AttributeValue;
-use logspoke_contract::{Attr, Attributes, ConfigChanged};
+use logspoke_aws::read_model::item_to_sdk;
+use logspoke_contract::{Attributes, ConfigChanged};
 
 use crate::aws::error::AwsError;
 
@@ -54,23 +55,13 @@ impl AwsReadModelSink {
     }
 }
 
-/// Converts a contract attribute into the SDK's.
-pub fn to_sdk(attr: &Attr) -> AttributeValue {
-    match attr {
-        Attr::S(s) => AttributeValue::S(s.clone()),
-        Attr::N(n) => AttributeValue::N(n.clone()),
-        Attr::Bool(b) => AttributeValue::Bool(*b),
-        Attr::L(list) => AttributeValue::L(list.iter().map(to_sdk).collect()),
-    }
-}
-
 impl ReadModelSink for AwsReadModelSink {
     async fn write(&self, item: &Attributes, version: i64) -> Result<WriteOutcome, AwsError> {
         let written = self
             .dynamodb
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(item.iter().map(|(k, v)| (k.clone(), to_sdk(v))).collect()))
+            .set_item(Some(item_to_sdk(item)))
             .condition_expression("attribute_not_exists(#v) OR #v < :v")
             .expression_attribute_names("#v", "version")
             .expression_attribute_values(":v", AttributeValue::N(version.to_string()))

@@ -60,8 +60,7 @@ impl Publishing {
         scan.items()
             .iter()
             .map(|raw| {
-                let attributes: Attributes = raw.iter().map(|(k, v)| (k.clone(), from_sdk(v))).collect();
-                let item = ConfigItem::from_attributes(&attributes).unwrap();
+                let item = logspoke_aws::read_model::item_from_sdk(raw).unwrap();
                 (
                     (item.tenant_id.to_string(), item.delivery_type.as_str().to_owned()),
                     item,
@@ -175,18 +174,6 @@ async fn subscribe_queue(sdk: &SdkConfig, topic_arn: &str) -> String {
         .await
         .unwrap();
     queue_url
-}
-
-fn from_sdk(value: &aws_sdk_dynamodb::types::AttributeValue) -> logspoke_contract::Attr {
-    use aws_sdk_dynamodb::types::AttributeValue as V;
-    use logspoke_contract::Attr;
-    match value {
-        V::S(s) => Attr::S(s.clone()),
-        V::N(n) => Attr::N(n.clone()),
-        V::Bool(b) => Attr::Bool(*b),
-        V::L(list) => Attr::L(list.iter().map(from_sdk).collect()),
-        other => panic!("unexpected attribute {other:?}"),
-    }
 }
 
 fn fast() -> RelaySettings {

@@ -13,19 +13,19 @@ use aws_credential_types::Credentials;
 use logspoke_contract::{ExternalId, RoleArn};
 use tokio::sync::Mutex;
 
-use super::error::AwsError;
+use crate::error::{AwsError, AwsErrorKind};
 
 /// Refresh cached credentials when less than this remains.
 const REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);
 /// Lifetime asked for the provider-role session.
 const PROVIDER_SESSION: Duration = Duration::from_secs(3600);
-/// Session name of the provider-role hop (visible in the provider's CloudTrail).
-const PROVIDER_SESSION_NAME: &str = "logspoke-api";
 
 /// Assumes roles along the provider chain.
 pub struct RoleChain {
     sdk: SdkConfig,
     provider_role: RoleArn,
+    /// Session name of the provider-role hop (visible in the provider's CloudTrail).
+    component: String,
     provider: Mutex<Option<Credentials>>,
 }
 
@@ -38,11 +38,18 @@ impl std::fmt::Debug for RoleChain {
 }
 
 impl RoleChain {
-    /// A chain starting from the SDK's base credentials.
+    /// A chain starting from the SDK's base credentials, for the api.
     pub fn new(sdk: SdkConfig, provider_role: RoleArn) -> Arc<Self> {
+        Self::for_component(sdk, provider_role, "logspoke-api")
+    }
+
+    /// A chain whose provider-role sessions are named after `component`
+    /// (`logspoke-api`, `logspoke-worker`), so CloudTrail tells them apart.
+    pub fn for_component(sdk: SdkConfig, provider_role: RoleArn, component: &str) -> Arc<Self> {
         Arc::new(Self {
             sdk,
             provider_role,
+            component: component.to_owned(),
             provider: Mutex::new(None),
         })
     }
@@ -64,14 +71,7 @@ impl RoleChain {
             return Ok(credentials.clone());
         }
         let sts = aws_sdk_sts::Client::new(&self.sdk);
-        let credentials = assume(
-            &sts,
-            &self.provider_role,
-            None,
-            PROVIDER_SESSION_NAME,
-            PROVIDER_SESSION,
-        )
-        .await?;
+        let credentials = assume(&sts, &self.provider_role, None, &self.component, PROVIDER_SESSION).await?;
         *cached = Some(credentials.clone());
         Ok(credentials)
     }
@@ -120,7 +120,7 @@ async fn assume(
         code: None,
         message: Some("AssumeRole returned no credentials".into()),
         status: None,
-        kind: super::error::AwsErrorKind::Other,
+        kind: AwsErrorKind::Other,
     })?;
     let expiry = SystemTime::try_from(*issued.expiration()).ok();
     Ok(Credentials::new(

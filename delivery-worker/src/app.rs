@@ -1,0 +1,201 @@
+//! Wiring: AWS clients, the config cache and its subscription, the delivery queue
+//! receivers, and the health/metrics endpoint.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::Router;
+use logspoke_aws::RoleChain;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tokio::sync::watch;
+use tracing_subscriber::EnvFilter;
+
+use crate::config::WorkerConfig;
+use crate::credentials::CredentialCache;
+use crate::pipeline::Deliverer;
+use crate::retry::Backoff;
+use crate::sqs::{self, Queue};
+use crate::tenants::source::{self, DynamoReadModel};
+use crate::tenants::subscription::Subscription;
+use crate::tenants::TenantConfigs;
+
+/// JSON logs, filtered by `RUST_LOG` (default `info`).
+pub fn init_tracing() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .try_init();
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+static METRICS: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// The process-wide Prometheus recorder.
+pub fn metrics_handle() -> PrometheusHandle {
+    METRICS
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+/// What the health endpoint reports.
+#[derive(Clone)]
+struct Health {
+    ready: Arc<AtomicBool>,
+    metrics: PrometheusHandle,
+}
+
+/// Runs the worker until `shutdown` resolves, then drains in-flight work and removes
+/// this replica's change subscription.
+pub async fn run(config: WorkerConfig, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
+    let health = Health {
+        ready: Arc::new(AtomicBool::new(false)),
+        metrics: metrics_handle(),
+    };
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("LOGSPOKE_WORKER_LISTEN: cannot listen on {}", config.listen))?;
+    let (stop, stopped) = watch::channel(false);
+    tokio::spawn(serve_health(listener, health.clone(), stopped.clone()));
+
+    let sdk = logspoke_aws::load_sdk_config().await;
+    let configs = Arc::new(TenantConfigs::default());
+    let read_model = Arc::new(DynamoReadModel::new(&sdk, &config.table));
+    // Subscribe before the first scan, so no change between the two is missed.
+    let subscription = Subscription::create(&sdk, &config.topic_arn, &config.config_queue_prefix)
+        .await
+        .context("subscribing to config changes (LOGSPOKE_CONFIG_TOPIC_ARN)")?;
+    let result = run_subscribed(
+        &config,
+        &sdk,
+        &subscription,
+        read_model,
+        configs,
+        &health,
+        stopped,
+        shutdown,
+    )
+    .await;
+    let _ = stop.send(true);
+    subscription.remove().await;
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_subscribed(
+    config: &WorkerConfig,
+    sdk: &aws_config::SdkConfig,
+    subscription: &Subscription,
+    read_model: Arc<DynamoReadModel>,
+    configs: Arc<TenantConfigs>,
+    health: &Health,
+    stopped: watch::Receiver<bool>,
+    shutdown: impl Future<Output = ()> + Send,
+) -> anyhow::Result<()> {
+    source::resync(read_model.as_ref(), &configs)
+        .await
+        .context("loading the read model (LOGSPOKE_READ_MODEL_TABLE)")?;
+    let (stop_work, work_stopped) = watch::channel(false);
+    let events = {
+        let (subscription, read_model, configs) = (subscription.clone(), read_model.clone(), configs.clone());
+        let stopped = work_stopped.clone();
+        tokio::spawn(async move { subscription.run(read_model, configs, stopped).await })
+    };
+    tokio::spawn(resync_periodically(
+        read_model,
+        configs.clone(),
+        config.resync,
+        work_stopped.clone(),
+    ));
+
+    let chain = RoleChain::for_component(sdk.clone(), config.provider_role.clone(), "logspoke-worker");
+    let credentials = Arc::new(CredentialCache::new(chain));
+    let deliverer = Arc::new(Deliverer::new(configs, credentials, Backoff::default()));
+    let queue = Queue::new(sdk, &config.queue_url);
+    health.ready.store(true, Ordering::Relaxed);
+    tracing::info!(listen = %config.listen, "delivery worker started");
+
+    let receiving = tokio::spawn(sqs::run(queue, deliverer, config.poll.clone(), work_stopped));
+    shutdown.await;
+    tracing::info!("stopping: finishing in-flight messages");
+    health.ready.store(false, Ordering::Relaxed);
+    let _ = stop_work.send(true);
+    let _ = receiving.await;
+    let _ = events.await;
+    drop(stopped);
+    Ok(())
+}
+
+async fn resync_periodically(
+    read_model: Arc<DynamoReadModel>,
+    configs: Arc<TenantConfigs>,
+    period: Duration,
+    mut stopped: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(period) => {}
+            _ = stopped.changed() => return,
+        }
+        if let Err(err) = source::resync(read_model.as_ref(), &configs).await {
+            tracing::warn!(error = %err, "periodic read-model resync failed; keeping the cached configs");
+        }
+    }
+}
+
+async fn serve_health(listener: tokio::net::TcpListener, health: Health, mut stopped: watch::Receiver<bool>) {
+    let app = Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route(
+            "/metrics",
+            get(|State(h): State<Health>| async move { h.metrics.render() }),
+        )
+        .with_state(health);
+    let shutdown = async move {
+        let _ = stopped.wait_for(|stop| *stop).await;
+    };
+    if let Err(err) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
+        tracing::error!(error = %err, "the health endpoint stopped");
+    }
+}
+
+async fn readyz(State(health): State<Health>) -> (StatusCode, &'static str) {
+    if health.ready.load(Ordering::Relaxed) {
+        (StatusCode::OK, "ready")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "starting or stopping")
+    }
+}

@@ -1,0 +1,18 @@
+//! Logspoke delivery worker: turns staged Kubernetes log files into deliveries.
+//!
+//! The modules follow the data flow: [`sqs`] receives S3 events from the delivery queue,
+//! [`event`] parses them into staged objects, [`tenants`] holds the delivery configs
+//! (read model + change events), [`credentials`] assumes each tenant's role,
+//! [`pipeline`] streams an object through the [`reader`] (gzip NDJSON → events) into the
+//! [`sinks`] (CloudWatch Logs batches, S3 copies). [`app`] wires them for the binary.
+
+pub mod app;
+pub mod config;
+pub mod credentials;
+pub mod event;
+pub mod pipeline;
+pub mod reader;
+pub mod retry;
+pub mod sinks;
+pub mod sqs;
+pub mod tenants;

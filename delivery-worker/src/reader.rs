@@ -1,0 +1,314 @@
+//! Streaming decoder for staged log files: gzip (or plain) NDJSON in, [`LogEvent`]s out.
+//!
+//! Vector stages each batch of a pod's log lines as a gzip file of JSON lines. Objects can
+//! be far larger than the worker's memory budget, so the file is decoded as a stream: a
+//! bounded read buffer, one reusable line buffer, and one `String` per event.
+//!
+//! Decisions, so callers know what to expect:
+//! - The format is sniffed from the content, not the object name: the gzip magic bytes
+//!   `1f 8b` mean gzip (all members of a multi-member file are read); anything else is
+//!   read as plain NDJSON. A `.gz` object that is not gzip is therefore accepted when its
+//!   content is NDJSON, and rejected as [`ReadError::NotNdjson`] when its first non-blank
+//!   byte is not `{` (binary garbage, another compression format).
+//! - A broken gzip stream (truncated, corrupt deflate data, bad checksum, trailing junk)
+//!   rejects the whole file: events already handed out must then be treated as not
+//!   delivered by the caller, who retries or dead-letters the object.
+//! - A bad line (not a JSON object, no usable `message`, unparsable `timestamp`, longer
+//!   than the line limit) is counted in [`ReadStats::bad_lines`] and skipped.
+//! - A line with no `timestamp` (or `null`) is not bad: it gets the caller's fallback
+//!   time (the object's time) and is counted in [`ReadStats::missing_timestamp`], because
+//!   dropping a log line for lack of a time is worse than a slightly wrong time.
+
+mod line;
+mod timestamp;
+
+use std::io::{self, BufRead, BufReader, Chain, Cursor, Read};
+
+use flate2::read::MultiGzDecoder;
+
+/// The gzip magic bytes that select gzip decoding.
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+/// Read buffer size: large enough that `read_until` rarely straddles a refill.
+const READ_BUFFER_BYTES: usize = 128 * 1024;
+/// Initial capacity of the reused line buffer; it grows to the longest line seen.
+const INITIAL_LINE_BYTES: usize = 4 * 1024;
+/// Default upper bound for one line, so a file without newlines cannot exhaust memory.
+/// Vector itself drops lines over 32 KiB by default; 8 MiB leaves ample headroom and the
+/// CloudWatch packer splits anything over the 1 MiB per-event limit.
+pub const DEFAULT_MAX_LINE_BYTES: usize = 8 * 1024 * 1024;
+
+/// One log record ready for delivery: what CloudWatch's `InputLogEvent` needs.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct LogEvent {
+    /// Milliseconds since the Unix epoch (UTC).
+    pub timestamp_ms: i64,
+    /// The log line's text; never empty when produced by the reader.
+    pub message: String,
+}
+
+/// Counters for one decoded file, for metrics and for deciding what to log.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReadStats {
+    /// Whether the content was gzip (sniffed from the magic bytes).
+    pub gzip: bool,
+    /// Decompressed bytes read, newlines included.
+    pub bytes_in: u64,
+    /// Non-blank lines seen (events + bad lines).
+    pub lines: u64,
+    /// Events produced.
+    pub events: u64,
+    /// Lines skipped because they could not be turned into an event.
+    pub bad_lines: u64,
+    /// 1-based line number of the first bad line, to point an operator at it.
+    pub first_bad_line: Option<u64>,
+    /// Of the bad lines, those skipped for exceeding the line length limit.
+    pub oversized_lines: u64,
+    /// Events that had no timestamp and got the fallback time.
+    pub missing_timestamp: u64,
+}
+
+/// Why a whole file was rejected. Bad single lines are never an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The gzip stream ended before its end marker: the object was cut short.
+    #[error("the gzip stream is truncated")]
+    Truncated,
+    /// The gzip stream is damaged (bad header, deflate data or checksum).
+    #[error("the gzip stream is corrupt: {0}")]
+    Corrupt(String),
+    /// The content is neither gzip nor NDJSON (its first non-blank byte is shown).
+    #[error("the file is neither gzip nor NDJSON (first byte {0:#04x})")]
+    NotNdjson(u8),
+    /// Reading the underlying source failed (e.g. the S3 body broke off): retriable.
+    #[error("reading the file failed")]
+    Io(#[source] io::Error),
+}
+
+impl ReadError {
+    /// Whether retrying the same object can help: only source I/O failures are transient.
+    pub fn is_retriable(&self) -> bool {
+        matches!(self, Self::Io(_))
+    }
+}
+
+/// Decodes a whole file, handing each event to `on_event`, and returns the counters.
+///
+/// `fallback_timestamp_ms` is used for lines without a timestamp (normally the object's
+/// creation time). For early exit or fallible consumers use [`EventReader`] directly.
+pub fn decode<R: Read>(
+    reader: R,
+    fallback_timestamp_ms: i64,
+    mut on_event: impl FnMut(LogEvent),
+) -> Result<ReadStats, ReadError> {
+    let mut events = EventReader::new(reader, fallback_timestamp_ms)?;
+    while let Some(event) = events.next_event()? {
+        on_event(event);
+    }
+    Ok(events.into_stats())
+}
+
+/// The source after sniffing: the sniffed bytes are put back in front of the rest.
+enum Source<R> {
+    Plain(Chain<Cursor<Vec<u8>>, R>),
+    Gzip(Box<MultiGzDecoder<Chain<Cursor<Vec<u8>>, R>>>),
+}
+
+impl<R: Read> Read for Source<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Self::Plain(inner) => inner.read(buf),
+            Self::Gzip(inner) => inner.read(buf),
+        }
+    }
+}
+
+/// Pull-based decoder: one event per [`EventReader::next_event`] call, so the caller
+/// controls back-pressure and can stop early. Also an [`Iterator`] of results.
+pub struct EventReader<R> {
+    input: BufReader<Source<R>>,
+    line: Vec<u8>,
+    line_number: u64,
+    max_line_bytes: usize,
+    fallback_timestamp_ms: i64,
+    start_checked: bool,
+    finished: bool,
+    stats: ReadStats,
+}
+
+impl<R: Read> EventReader<R> {
+    /// Sniffs the format (reads at most two bytes) and prepares decoding.
+    pub fn new(mut reader: R, fallback_timestamp_ms: i64) -> Result<Self, ReadError> {
+        let mut head = Vec::with_capacity(GZIP_MAGIC.len());
+        (&mut reader)
+            .take(GZIP_MAGIC.len() as u64)
+            .read_to_end(&mut head)
+            .map_err(ReadError::Io)?;
+        let gzip = head == GZIP_MAGIC;
+        let rest = Cursor::new(head).chain(reader);
+        let source = if gzip {
+            Source::Gzip(Box::new(MultiGzDecoder::new(rest)))
+        } else {
+            Source::Plain(rest)
+        };
+        Ok(Self {
+            input: BufReader::with_capacity(READ_BUFFER_BYTES, source),
+            line: Vec::with_capacity(INITIAL_LINE_BYTES),
+            line_number: 0,
+            max_line_bytes: DEFAULT_MAX_LINE_BYTES,
+            fallback_timestamp_ms,
+            start_checked: false,
+            finished: false,
+            stats: ReadStats {
+                gzip,
+                ..ReadStats::default()
+            },
+        })
+    }
+
+    /// Overrides the per-line limit ([`DEFAULT_MAX_LINE_BYTES`]); longer lines are skipped.
+    #[must_use]
+    pub fn with_max_line_bytes(mut self, max_line_bytes: usize) -> Self {
+        self.max_line_bytes = max_line_bytes.max(1);
+        self
+    }
+
+    /// The next event, `Ok(None)` at the end of the file, or the error rejecting the file.
+    pub fn next_event(&mut self) -> Result<Option<LogEvent>, ReadError> {
+        while let Some(outcome) = self.next_line()? {
+            match outcome {
+                Outcome::Blank => continue,
+                Outcome::Event(parsed) => return Ok(Some(self.finish_event(parsed))),
+                Outcome::Bad => self.count_bad_line(false),
+                Outcome::Oversized => self.count_bad_line(true),
+            }
+        }
+        Ok(None)
+    }
+
+    /// Counters so far (final once `next_event` returned `Ok(None)`).
+    pub fn stats(&self) -> &ReadStats {
+        &self.stats
+    }
+
+    /// Consumes the reader, returning its counters.
+    pub fn into_stats(self) -> ReadStats {
+        self.stats
+    }
+
+    /// Reads and judges the next line; `None` at the end of the input. A line that lies
+    /// whole in the read buffer (nearly all of them) is parsed in place, without a copy.
+    fn next_line(&mut self) -> Result<Option<Outcome>, ReadError> {
+        let gzip = self.stats.gzip;
+        let buffered = self.input.fill_buf().map_err(|e| classify(gzip, e))?;
+        if buffered.is_empty() {
+            return Ok(None);
+        }
+        let Some(newline) = memchr::memchr(b'\n', buffered) else {
+            return self.next_line_copied().map(Some);
+        };
+        let outcome = match buffered.get(..newline) {
+            Some(line) if newline <= self.max_line_bytes => judge(line, &mut self.start_checked)?,
+            _ => Outcome::Oversized,
+        };
+        self.input.consume(newline + 1);
+        self.count_line(newline + 1);
+        Ok(Some(outcome))
+    }
+
+    /// Slow path for a line that straddles the read buffer's end: copy it into the line
+    /// buffer (at most the limit; the rest of an oversized line is skipped unread).
+    fn next_line_copied(&mut self) -> Result<Outcome, ReadError> {
+        let gzip = self.stats.gzip;
+        self.line.clear();
+        let limit = self.max_line_bytes as u64 + 1;
+        let read = (&mut self.input).take(limit).read_until(b'\n', &mut self.line);
+        let mut read = read.map_err(|e| classify(gzip, e))?;
+        let oversized = read as u64 == limit && self.line.last() != Some(&b'\n');
+        if oversized {
+            read += self.input.skip_until(b'\n').map_err(|e| classify(gzip, e))?;
+        }
+        self.count_line(read);
+        if oversized {
+            return Ok(Outcome::Oversized);
+        }
+        let line = self.line.strip_suffix(b"\n").unwrap_or(&self.line);
+        judge(line, &mut self.start_checked)
+    }
+
+    fn count_line(&mut self, bytes: usize) {
+        self.stats.bytes_in += bytes as u64;
+        self.line_number += 1;
+    }
+
+    fn finish_event(&mut self, parsed: line::Parsed) -> LogEvent {
+        self.stats.lines += 1;
+        self.stats.events += 1;
+        let timestamp_ms = parsed.timestamp_ms.unwrap_or_else(|| {
+            self.stats.missing_timestamp += 1;
+            self.fallback_timestamp_ms
+        });
+        LogEvent {
+            timestamp_ms,
+            message: parsed.message,
+        }
+    }
+
+    fn count_bad_line(&mut self, oversized: bool) {
+        self.stats.lines += 1;
+        self.stats.bad_lines += 1;
+        self.stats.oversized_lines += u64::from(oversized);
+        self.stats.first_bad_line.get_or_insert(self.line_number);
+    }
+}
+
+/// What one line turned out to be.
+enum Outcome {
+    Blank,
+    Event(line::Parsed),
+    Bad,
+    Oversized,
+}
+
+/// Judges one line (without its `\n`). The first non-blank line of the file also decides
+/// whether the content is NDJSON at all.
+fn judge(line: &[u8], start_checked: &mut bool) -> Result<Outcome, ReadError> {
+    let Some(content) = line::content(line) else {
+        return Ok(Outcome::Blank);
+    };
+    if !*start_checked {
+        *start_checked = true;
+        line::check_ndjson_start(content)?;
+    }
+    Ok(line::parse(content).map_or(Outcome::Bad, Outcome::Event))
+}
+
+/// Maps a read failure to a file-level error. Inside gzip, an unexpected end means a
+/// truncated object and invalid data a corrupt one; anything else is source I/O.
+fn classify(gzip: bool, error: io::Error) -> ReadError {
+    if !gzip {
+        return ReadError::Io(error);
+    }
+    match error.kind() {
+        io::ErrorKind::UnexpectedEof => ReadError::Truncated,
+        io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData => ReadError::Corrupt(error.to_string()),
+        _ => ReadError::Io(error),
+    }
+}
+
+impl<R: Read> Iterator for EventReader<R> {
+    type Item = Result<LogEvent, ReadError>;
+
+    /// Yields events, then stops for good after the end of input or the first error.
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.finished {
+            return None;
+        }
+        let next = self.next_event().transpose();
+        self.finished = !matches!(next, Some(Ok(_)));
+        next
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests;

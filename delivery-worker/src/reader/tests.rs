@@ -1,0 +1,337 @@
+use std::io::{self, Read, Write};
+
+use flate2::write::GzEncoder;
+use flate2::Compression;
+
+use super::*;
+
+const FALLBACK_MS: i64 = 42;
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
+    encoder.write_all(data).unwrap();
+    encoder.finish().unwrap()
+}
+
+fn collect(input: impl Read) -> Result<(Vec<LogEvent>, ReadStats), ReadError> {
+    let mut events = Vec::new();
+    let stats = decode(input, FALLBACK_MS, |event| events.push(event))?;
+    Ok((events, stats))
+}
+
+fn event(timestamp_ms: i64, message: &str) -> LogEvent {
+    LogEvent {
+        timestamp_ms,
+        message: message.to_owned(),
+    }
+}
+
+fn line(message: &str, seconds: i64) -> String {
+    format!(r#"{{"message":"{message}","timestamp":{seconds},"kubernetes":{{"pod_name":"p"}}}}"#) + "\n"
+}
+
+/// Hands out at most one byte per `read`, to hit every buffer-boundary case.
+struct OneByteAtATime<R>(R);
+
+impl<R: Read> Read for OneByteAtATime<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let len = buf.len().min(1);
+        self.0.read(&mut buf[..len])
+    }
+}
+
+/// Yields its bytes, then fails like a broken network body.
+struct FailingAfter(io::Cursor<Vec<u8>>);
+
+impl Read for FailingAfter {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self.0.read(buf)? {
+            0 => Err(io::Error::new(io::ErrorKind::ConnectionReset, "connection reset")),
+            n => Ok(n),
+        }
+    }
+}
+
+#[test]
+fn plain_ndjson_is_decoded() {
+    let data = line("a", 1) + &line("b", 2);
+    let (events, stats) = collect(data.as_bytes()).unwrap();
+    assert_eq!(events, vec![event(1000, "a"), event(2000, "b")]);
+    assert!(!stats.gzip);
+    assert_eq!((stats.events, stats.lines, stats.bad_lines), (2, 2, 0));
+    assert_eq!(stats.bytes_in, data.len() as u64);
+}
+
+#[test]
+fn gzip_ndjson_is_decoded() {
+    let data = line("a", 1) + &line("b", 2);
+    let (events, stats) = collect(&gzip(data.as_bytes())[..]).unwrap();
+    assert_eq!(events, vec![event(1000, "a"), event(2000, "b")]);
+    assert!(stats.gzip);
+    assert_eq!(stats.bytes_in, data.len() as u64);
+}
+
+#[test]
+fn every_member_of_a_multi_member_gzip_file_is_read() {
+    let mut file = gzip(line("a", 1).as_bytes());
+    file.extend(gzip(line("b", 2).as_bytes()));
+    file.extend(gzip(b""));
+    file.extend(gzip((line("c", 3) + &line("d", 4)).as_bytes()));
+    let (events, _) = collect(&file[..]).unwrap();
+    let messages: Vec<_> = events.iter().map(|e| e.message.as_str()).collect();
+    assert_eq!(messages, ["a", "b", "c", "d"]);
+}
+
+#[test]
+fn a_member_boundary_inside_a_line_is_seamless() {
+    let mut file = gzip(br#"{"message":"sp"#);
+    file.extend(gzip(b"lit\",\"timestamp\":5}\n"));
+    assert_eq!(collect(&file[..]).unwrap().0, vec![event(5000, "split")]);
+}
+
+#[test]
+fn truncated_gzip_rejects_the_file_wherever_it_is_cut() {
+    let data: String = (0..200).map(|i| line(&format!("message {i}"), i)).collect();
+    let file = gzip(data.as_bytes());
+    // From two bytes on: a lone 0x1f cannot be told apart from a non-gzip file.
+    for cut in 2..file.len() {
+        match collect(&file[..cut]) {
+            Err(ReadError::Truncated) => {}
+            other => panic!("cut at {cut} of {}: {other:?}", file.len()),
+        }
+    }
+}
+
+#[test]
+fn corrupt_deflate_data_rejects_the_file() {
+    let data: String = (0..200).map(|i| line(&format!("message {i}"), i)).collect();
+    let mut file = gzip(data.as_bytes());
+    let middle = file.len() / 2;
+    file[middle..middle + 16].copy_from_slice(&[0xff; 16]);
+    let error = collect(&file[..]).unwrap_err();
+    assert!(
+        matches!(error, ReadError::Corrupt(_) | ReadError::Truncated),
+        "{error:?}"
+    );
+    assert!(!error.is_retriable());
+}
+
+#[test]
+fn garbage_after_the_gzip_magic_is_corrupt() {
+    let mut file = vec![0x1f, 0x8b];
+    file.extend((0..1000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8));
+    assert!(matches!(collect(&file[..]), Err(ReadError::Corrupt(_))));
+}
+
+#[test]
+fn a_bad_gzip_checksum_is_corrupt() {
+    let mut file = gzip(line("a", 1).as_bytes());
+    let crc_at = file.len() - 8;
+    file[crc_at] ^= 0xff;
+    assert!(matches!(collect(&file[..]), Err(ReadError::Corrupt(_))));
+}
+
+#[test]
+fn trailing_junk_after_a_gzip_member_is_corrupt() {
+    let mut file = gzip(line("a", 1).as_bytes());
+    file.extend(b"junk that is not a gzip member");
+    assert!(matches!(collect(&file[..]), Err(ReadError::Corrupt(_))));
+}
+
+#[test]
+fn binary_garbage_that_is_not_gzip_is_rejected() {
+    let zstd_magic = [0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x58, 0x61, 0x00];
+    assert!(matches!(
+        collect(&zstd_magic[..]),
+        Err(ReadError::NotNdjson(0x28))
+    ));
+    assert!(matches!(
+        collect(&b"\n\n  hello\n"[..]),
+        Err(ReadError::NotNdjson(b'h'))
+    ));
+}
+
+#[test]
+fn empty_inputs_yield_no_events() {
+    for file in [Vec::new(), gzip(b""), b"\n\r\n  \n".to_vec()] {
+        let (events, stats) = collect(&file[..]).unwrap();
+        assert!(events.is_empty());
+        assert_eq!(stats.lines, 0);
+    }
+}
+
+#[test]
+fn a_lone_first_magic_byte_is_not_gzip() {
+    assert!(matches!(collect(&[0x1f][..]), Err(ReadError::NotNdjson(0x1f))));
+}
+
+#[test]
+fn bad_lines_are_counted_and_skipped() {
+    let data = [
+        line("ok1", 1),
+        "not json at all\n".to_owned(),
+        r#"{"timestamp":1}"#.to_owned() + "\n",
+        r#"{"message":"","timestamp":1}"#.to_owned() + "\n",
+        r#"{"message":"m","timestamp":"soon"}"#.to_owned() + "\n",
+        "\n".to_owned(),
+        line("ok2", 2),
+    ]
+    .concat();
+    let (events, stats) = collect(data.as_bytes()).unwrap();
+    assert_eq!(events, vec![event(1000, "ok1"), event(2000, "ok2")]);
+    assert_eq!((stats.lines, stats.events, stats.bad_lines), (6, 2, 4));
+    assert_eq!(stats.first_bad_line, Some(2));
+}
+
+#[test]
+fn invalid_utf8_inside_a_line_makes_only_that_line_bad() {
+    let mut data = line("ok", 1).into_bytes();
+    data.extend(b"{\"message\":\"\xff\xfe\",\"timestamp\":1}\n");
+    data.extend(line("ok", 2).into_bytes());
+    let (events, stats) = collect(&gzip(&data)[..]).unwrap();
+    assert_eq!(events.len(), 2);
+    assert_eq!(stats.bad_lines, 1);
+}
+
+#[test]
+fn missing_timestamp_uses_the_fallback_and_is_counted() {
+    let data = "{\"message\":\"a\"}\n{\"message\":\"b\",\"timestamp\":null}\n".to_owned() + &line("c", 3);
+    let (events, stats) = collect(data.as_bytes()).unwrap();
+    assert_eq!(
+        events,
+        vec![event(FALLBACK_MS, "a"), event(FALLBACK_MS, "b"), event(3000, "c")]
+    );
+    assert_eq!((stats.missing_timestamp, stats.bad_lines), (2, 0));
+}
+
+#[test]
+fn object_message_becomes_compact_json() {
+    let data = "{\"message\": {\"level\": \"info\", \"n\": [1, 2]}, \"timestamp\": 1}\n";
+    let (events, _) = collect(data.as_bytes()).unwrap();
+    assert_eq!(events, vec![event(1000, r#"{"level":"info","n":[1,2]}"#)]);
+}
+
+#[test]
+fn every_timestamp_form_is_accepted() {
+    let forms = [
+        (r#""2026-11-22T10:00:00.123Z""#, 1_795_341_600_123),
+        (r#""2026-11-22T11:00:00.123+01:00""#, 1_795_341_600_123),
+        ("1795341600", 1_795_341_600_000),
+        ("1795341600.123", 1_795_341_600_123),
+        ("1795341600123", 1_795_341_600_123),
+        (r#""1795341600""#, 1_795_341_600_000),
+        (r#""1795341600123""#, 1_795_341_600_123),
+        ("1795341600123456789", 1_795_341_600_123),
+    ];
+    let data: String = forms
+        .iter()
+        .map(|(ts, _)| format!("{{\"message\":\"m\",\"timestamp\":{ts}}}\n"))
+        .collect();
+    let (events, stats) = collect(data.as_bytes()).unwrap();
+    let got: Vec<i64> = events.iter().map(|e| e.timestamp_ms).collect();
+    let want: Vec<i64> = forms.iter().map(|(_, ms)| *ms).collect();
+    assert_eq!(got, want);
+    assert_eq!(stats.bad_lines, 0);
+}
+
+#[test]
+fn multi_byte_utf8_survives_one_byte_reads() {
+    let messages = ["héllo wörld", "日本語のログ", "emoji 🚀🔥", "mixed ü\\u00e9 😀"];
+    let data: String = messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| line(m, i as i64))
+        .collect();
+    let file = gzip(data.as_bytes());
+    let (events, _) = collect(OneByteAtATime(&file[..])).unwrap();
+    let got: Vec<_> = events.iter().map(|e| e.message.as_str()).collect();
+    assert_eq!(got, ["héllo wörld", "日本語のログ", "emoji 🚀🔥", "mixed üé 😀"]);
+}
+
+#[test]
+fn crlf_line_endings_and_a_missing_final_newline_are_accepted() {
+    let data = "{\"message\":\"a\",\"timestamp\":1}\r\n\r\n{\"message\":\"b\",\"timestamp\":2}";
+    let (events, stats) = collect(data.as_bytes()).unwrap();
+    assert_eq!(events, vec![event(1000, "a"), event(2000, "b")]);
+    assert_eq!(stats.bad_lines, 0);
+}
+
+#[test]
+fn lines_longer_than_a_mebibyte_are_read_whole() {
+    let big = "x".repeat(3 * 1024 * 1024);
+    let data = line(&big, 1) + &line("after", 2);
+    let (events, _) = collect(&gzip(data.as_bytes())[..]).unwrap();
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[0].message.len(), big.len());
+    assert_eq!(events[1].message, "after");
+}
+
+#[test]
+fn lines_over_the_limit_are_skipped_and_counted() {
+    let data = line("short", 1) + &line(&"y".repeat(500), 2) + &line("next", 3);
+    let mut reader = EventReader::new(data.as_bytes(), FALLBACK_MS)
+        .unwrap()
+        .with_max_line_bytes(100);
+    let events: Vec<_> = reader.by_ref().map(Result::unwrap).collect();
+    assert_eq!(events, vec![event(1000, "short"), event(3000, "next")]);
+    let stats = reader.stats();
+    assert_eq!(
+        (stats.bad_lines, stats.oversized_lines, stats.first_bad_line),
+        (1, 1, Some(2))
+    );
+    assert_eq!(stats.bytes_in, data.len() as u64);
+}
+
+#[test]
+fn a_line_exactly_at_the_limit_is_kept() {
+    let data = line("exact", 1);
+    let limit = data.len() - 1; // the newline does not count
+    let mut reader = EventReader::new(data.as_bytes(), 0)
+        .unwrap()
+        .with_max_line_bytes(limit);
+    assert_eq!(reader.next_event().unwrap(), Some(event(1000, "exact")));
+}
+
+#[test]
+fn a_failing_source_is_a_retriable_io_error_and_ends_iteration() {
+    let file = gzip((line("a", 1) + &line("b", 2)).as_bytes());
+    let cut = file[..file.len() - 4].to_vec();
+    let source = FailingAfter(io::Cursor::new(cut));
+    let mut reader = EventReader::new(source, 0).unwrap();
+    let results: Vec<_> = reader.by_ref().collect();
+    let error = results.last().unwrap().as_ref().unwrap_err();
+    assert!(
+        matches!(error, ReadError::Io(_)) && error.is_retriable(),
+        "{error:?}"
+    );
+    assert!(reader.next().is_none());
+}
+
+#[test]
+fn one_byte_reads_give_the_same_events_and_counters_as_buffered_reads() {
+    let data = [
+        line("first", 1),
+        "\r\n".to_owned(),
+        line(&"o".repeat(300), 2),
+        "garbage\n".to_owned(),
+        "{\"message\":\"crlf\",\"timestamp\":3}\r\n".to_owned(),
+        line(&"p".repeat(90), 4),
+        "{\"message\":\"no final newline\"}".to_owned(),
+    ]
+    .concat();
+    let run = |input: &mut dyn Read| {
+        let mut reader = EventReader::new(input, FALLBACK_MS)
+            .unwrap()
+            .with_max_line_bytes(200);
+        let events: Vec<_> = reader.by_ref().map(Result::unwrap).collect();
+        (events, reader.into_stats())
+    };
+    let buffered = run(&mut data.as_bytes());
+    let one_byte = run(&mut OneByteAtATime(data.as_bytes()));
+    assert_eq!(buffered, one_byte);
+    let (events, stats) = buffered;
+    assert_eq!(events.len(), 4);
+    assert_eq!((stats.lines, stats.bad_lines, stats.oversized_lines), (6, 2, 1));
+    assert_eq!((stats.first_bad_line, stats.missing_timestamp), (Some(3), 1));
+    assert_eq!(stats.bytes_in, data.len() as u64);
+}

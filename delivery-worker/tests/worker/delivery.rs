@@ -1,0 +1,276 @@
+//! Delivery end to end: staged file → queue → worker → the tenant's CloudWatch Logs and
+//! S3, and the failure paths that must neither lose data nor loop.
+
+use std::time::{Duration, Instant};
+
+use logspoke_contract::{DeliveryType, DesiredLogs, EffectiveState, ExternalId, TenantId};
+
+use crate::world::{line, unique, Customer, World};
+
+const HOUR_MS: i64 = 3_600_000;
+
+fn tenant() -> TenantId {
+    TenantId::parse(&unique("t")).unwrap()
+}
+
+fn metric(name_and_labels: &str) -> f64 {
+    let text = logspoke_delivery_worker::app::metrics_handle().render();
+    text.lines()
+        .filter(|l| l.starts_with(name_and_labels))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[tokio::test]
+async fn a_file_reaches_cloudwatch_in_order_and_s3_and_its_message_is_deleted() {
+    let world = World::create().await;
+    let acme = Customer::create("222222222222").await;
+    let tenant = tenant();
+    world
+        .put_item(&acme.item(&tenant, DeliveryType::Cloudwatch, 1))
+        .await;
+    world.put_item(&acme.item(&tenant, DeliveryType::S3, 2)).await;
+    let worker = world.start_worker().await;
+
+    // 12,000 events over 30 hours, written out of order, with multi-byte text.
+    let start = chrono::Utc::now().timestamp_millis() - 30 * HOUR_MS;
+    let mut lines: Vec<String> = (0..12_000i64)
+        .map(|i| line(start + i * 9_000, &format!("event {i:05} — grüße ✓")))
+        .collect();
+    lines.swap(0, 11_999);
+    lines.push("this line is not JSON".into());
+    let key = format!("{tenant}/cluster-1/checkout/pod-a/1700000000-u1.json.gz");
+    world.stage(&key, &lines).await;
+
+    let events = acme
+        .wait_for_events("cluster-1/checkout/pod-a", 12_000, Duration::from_secs(60))
+        .await;
+    assert_eq!(events.len(), 12_000);
+    assert!(events.iter().all(|(_, m)| m.ends_with("— grüße ✓")));
+    let mut sorted = events.clone();
+    sorted.sort_by_key(|(ts, _)| *ts);
+    assert_eq!(sorted.first().unwrap().1, "event 00000 — grüße ✓");
+    assert!(
+        world.wait_drained(Duration::from_secs(10)).await,
+        "the message was not deleted"
+    );
+    assert_eq!(
+        acme.objects().await,
+        vec!["k8s/cluster-1/checkout/pod-a/1700000000-u1.json.gz".to_owned()]
+    );
+    // 12,000 events over 30 h need at least three calls (10,000 per call, 24 h per call).
+    assert!(metric("logspoke_worker_put_log_events_calls_total") >= 3.0);
+    assert_eq!(metric("logspoke_worker_bad_lines_total"), 1.0);
+    worker.stop().await;
+}
+
+#[tokio::test]
+async fn one_assume_role_serves_many_objects_of_a_tenant() {
+    let world = World::create().await;
+    let acme = Customer::create("222222222222").await;
+    let tenant = tenant();
+    world
+        .put_item(&acme.item(&tenant, DeliveryType::Cloudwatch, 1))
+        .await;
+    let worker = world.start_worker().await;
+    let now = chrono::Utc::now().timestamp_millis();
+    for i in 0..6 {
+        let key = format!("{tenant}/c1/app/pod-{i}/1700000000-{i}.json.gz");
+        world.stage(&key, &[line(now, &format!("hello {i}"))]).await;
+    }
+    for i in 0..6 {
+        let events = acme
+            .wait_for_events(&format!("c1/app/pod-{i}"), 1, Duration::from_secs(30))
+            .await;
+        assert_eq!(events.len(), 1, "pod-{i}");
+    }
+    let assumed = metric(&format!(
+        "logspoke_worker_assume_role_total{{tenant_id=\"{tenant}\"}}"
+    ));
+    assert_eq!(assumed, 1.0);
+    worker.stop().await;
+}
+
+#[tokio::test]
+async fn bad_keys_unknown_tenants_and_test_events_are_deleted_not_retried() {
+    let world = World::create().await;
+    let worker = world.start_worker().await;
+    world.notify("acme//app/pod/f.json.gz").await;
+    world.notify("not-a-layout.json.gz").await;
+    world
+        .notify(&format!("{}/c1/app/pod/1-u.json.gz", tenant()))
+        .await;
+    world
+        .send_raw(r#"{"Service":"Amazon S3","Event":"s3:TestEvent","Bucket":"staging"}"#)
+        .await;
+    world.send_raw("definitely not an event").await;
+    assert!(world.wait_drained(Duration::from_secs(20)).await);
+    assert_eq!(metric("logspoke_worker_rejected_total{reason=\"bad_key\"}"), 2.0);
+    assert_eq!(
+        metric("logspoke_worker_rejected_total{reason=\"unknown_tenant\"}"),
+        1.0
+    );
+    assert_eq!(
+        metric("logspoke_worker_rejected_total{reason=\"bad_message\"}"),
+        1.0
+    );
+    worker.stop().await;
+}
+
+#[tokio::test]
+async fn a_tenant_with_a_broken_role_keeps_its_message_and_others_still_receive_theirs() {
+    let world = World::create().await;
+    let acme = Customer::create("222222222222").await;
+    let globex = Customer::create("333333333333").await;
+    let (good, broken) = (tenant(), tenant());
+    world
+        .put_item(&acme.item(&good, DeliveryType::Cloudwatch, 1))
+        .await;
+    let mut wrong = globex.item(&broken, DeliveryType::Cloudwatch, 2);
+    wrong.config.as_mut().unwrap().external_id = Some(ExternalId::generate());
+    world.put_item(&wrong).await;
+    let worker = world.start_worker().await;
+    let now = chrono::Utc::now().timestamp_millis();
+    world
+        .stage(
+            &format!("{broken}/c1/app/pod/1-a.json.gz"),
+            &[line(now, "for globex")],
+        )
+        .await;
+    world
+        .stage(
+            &format!("{good}/c1/app/pod/1-b.json.gz"),
+            &[line(now, "for acme")],
+        )
+        .await;
+
+    let delivered = acme
+        .wait_for_events("c1/app/pod", 1, Duration::from_secs(30))
+        .await;
+    assert_eq!(delivered.len(), 1);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(world.queued().await, 1, "globex's message must stay for a retry");
+    assert!(globex.events("c1/app/pod").await.is_empty());
+    assert!(
+        metric(&format!(
+            "logspoke_worker_delivery_failures_total{{tenant_id=\"{broken}\""
+        )) >= 1.0
+    );
+
+    // The customer fixes the config (here: the right ExternalId); the retry delivers it.
+    world
+        .put_item(&globex.item(&broken, DeliveryType::Cloudwatch, 3))
+        .await;
+    worker.stop().await;
+    let worker = world.start_worker().await;
+    let delivered = globex
+        .wait_for_events("c1/app/pod", 1, Duration::from_secs(30))
+        .await;
+    assert_eq!(delivered.len(), 1);
+    assert!(world.wait_drained(Duration::from_secs(10)).await);
+    worker.stop().await;
+}
+
+/// Publishes `item` and waits until the running worker counts `applied` changes: at most 2 s.
+async fn publish_within_two_seconds(world: &World, item: &logspoke_contract::ConfigItem, applied: f64) {
+    let published = Instant::now();
+    world.publish(item).await;
+    while metric("logspoke_worker_config_changes_applied_total") < applied {
+        assert!(
+            published.elapsed() < Duration::from_secs(2),
+            "change not applied within 2 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn config_changes_reach_a_running_worker_within_two_seconds() {
+    let world = World::create().await;
+    let acme = Customer::create("222222222222").await;
+    let tenant = tenant();
+    let mut item = acme.item(&tenant, DeliveryType::Cloudwatch, 1);
+    item.config.as_mut().unwrap().desired_logs = DesiredLogs::parse(&["billing".into()]).unwrap();
+    world.put_item(&item).await;
+    let worker = world.start_worker().await;
+    let now = chrono::Utc::now().timestamp_millis();
+
+    // Filtered out by desired_logs: deleted without delivery.
+    world
+        .stage(
+            &format!("{tenant}/c1/checkout/pod/1-a.json.gz"),
+            &[line(now, "skipped")],
+        )
+        .await;
+    assert!(world.wait_drained(Duration::from_secs(20)).await);
+    assert!(acme.events("c1/checkout/pod").await.is_empty());
+
+    // Widen the filter: the change event must reach the worker within 2 s.
+    let mut widened = acme.item(&tenant, DeliveryType::Cloudwatch, 2);
+    widened.config.as_mut().unwrap().desired_logs = DesiredLogs::default();
+    publish_within_two_seconds(&world, &widened, 1.0).await;
+    world
+        .stage(
+            &format!("{tenant}/c1/checkout/pod/1-b.json.gz"),
+            &[line(now, "delivered")],
+        )
+        .await;
+    let events = acme
+        .wait_for_events("c1/checkout/pod", 1, Duration::from_secs(30))
+        .await;
+    assert_eq!(
+        events.iter().map(|(_, m)| m.as_str()).collect::<Vec<_>>(),
+        ["delivered"]
+    );
+
+    // Disabling stops delivery.
+    let mut disabled = acme.item(&tenant, DeliveryType::Cloudwatch, 3);
+    disabled.config.as_mut().unwrap().state = EffectiveState::Disabled;
+    publish_within_two_seconds(&world, &disabled, 2.0).await;
+    world
+        .stage(
+            &format!("{tenant}/c1/checkout/pod/1-c.json.gz"),
+            &[line(now, "not delivered")],
+        )
+        .await;
+    assert!(world.wait_drained(Duration::from_secs(20)).await);
+    assert_eq!(acme.events("c1/checkout/pod").await.len(), 1);
+    worker.stop().await;
+}
+
+#[tokio::test]
+async fn a_truncated_file_is_rejected_with_a_reason_and_not_retried() {
+    let world = World::create().await;
+    let acme = Customer::create("222222222222").await;
+    let tenant = tenant();
+    world
+        .put_item(&acme.item(&tenant, DeliveryType::Cloudwatch, 1))
+        .await;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    for i in 0..2_000 {
+        std::io::Write::write_all(
+            &mut gz,
+            format!("{}\n", line(1_795_341_600_000 + i, "x")).as_bytes(),
+        )
+        .unwrap();
+    }
+    let mut bytes = gz.finish().unwrap();
+    bytes.truncate(bytes.len() / 2);
+    let key = format!("{tenant}/c1/app/pod/1-cut.json.gz");
+    crate::world::s3(&world.provider)
+        .put_object()
+        .bucket(&world.staging_bucket)
+        .key(&key)
+        .body(bytes.into())
+        .send()
+        .await
+        .unwrap();
+    let worker = world.start_worker().await;
+    world.notify(&key).await;
+    assert!(world.wait_drained(Duration::from_secs(20)).await);
+    assert_eq!(
+        metric("logspoke_worker_rejected_total{reason=\"unreadable_file\"}"),
+        1.0
+    );
+    worker.stop().await;
+}

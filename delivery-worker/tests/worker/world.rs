@@ -1,0 +1,520 @@
+//! The emulated AWS world the worker runs in, built fresh (unique names) per test.
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::Credentials;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+};
+use aws_sdk_sqs::types::QueueAttributeName;
+use logspoke_contract::{
+    BucketName, BucketPrefix, ConfigChanged, ConfigItem, DeliveryTarget, DeliveryType, DesiredLogs,
+    EffectiveState, ExternalId, LiveConfig, LogGroupName, RoleArn, TenantId,
+};
+use logspoke_delivery_worker::config::WorkerConfig;
+use logspoke_delivery_worker::sqs::PollSettings;
+use tokio::sync::oneshot;
+
+pub const PROVIDER: &str = "111111111111";
+pub const REGION: &str = "eu-west-1";
+const PROVIDER_ROLE: &str = "LogspokeProvider";
+const CUSTOMER_TEMPLATE: &str = include_str!("../../../cloudformation/customer-log-delivery-role.yaml");
+
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", &uuid::Uuid::new_v4().simple().to_string()[..10])
+}
+
+/// SDK configuration acting as `account` (the emulator maps the access key id to it).
+pub async fn sdk(account: &str) -> SdkConfig {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL")
+        .expect("these tests need the AWS emulator: run scripts/test (it sets AWS_ENDPOINT_URL)");
+    aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new(REGION))
+        .credentials_provider(Credentials::new(account, "test", None, None, "tests"))
+        .load()
+        .await
+}
+
+pub fn s3(sdk: &SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(true)
+            .build(),
+    )
+}
+
+async fn create_bucket(sdk: &SdkConfig, name: &str) {
+    let location = aws_sdk_s3::types::CreateBucketConfiguration::builder()
+        .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(REGION))
+        .build();
+    s3(sdk)
+        .create_bucket()
+        .bucket(name)
+        .create_bucket_configuration(location)
+        .send()
+        .await
+        .unwrap();
+}
+
+/// The provider side of one test.
+pub struct World {
+    pub provider: SdkConfig,
+    pub staging_bucket: String,
+    pub queue_url: String,
+    pub table: String,
+    pub topic_arn: String,
+}
+
+impl World {
+    pub async fn create() -> Self {
+        let provider = sdk(PROVIDER).await;
+        provider_role(&provider).await;
+        let staging_bucket = unique("staging");
+        create_bucket(&provider, &staging_bucket).await;
+        let sqs = aws_sdk_sqs::Client::new(&provider);
+        let queue_url = sqs
+            .create_queue()
+            .queue_name(unique("delivery"))
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap();
+        let table = unique("tenant-configs");
+        create_table(&provider, &table).await;
+        let topic_arn = aws_sdk_sns::Client::new(&provider)
+            .create_topic()
+            .name(unique("config-changes"))
+            .send()
+            .await
+            .unwrap()
+            .topic_arn
+            .unwrap();
+        Self {
+            provider,
+            staging_bucket,
+            queue_url,
+            table,
+            topic_arn,
+        }
+    }
+
+    pub fn worker_config(&self) -> WorkerConfig {
+        WorkerConfig {
+            queue_url: self.queue_url.clone(),
+            table: self.table.clone(),
+            topic_arn: self.topic_arn.clone(),
+            provider_role: provider_role_arn(),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            config_queue_prefix: unique("logspoke-config") + "-",
+            poll: PollSettings {
+                pollers: 2,
+                max_in_flight: 8,
+                visibility: Duration::from_secs(30),
+                retry_delay: Duration::from_secs(1),
+                wait: Duration::from_secs(1),
+            },
+            resync: Duration::from_secs(300),
+        }
+    }
+
+    /// Starts the worker in this process; dropping the handle stops it.
+    pub async fn start_worker(&self) -> Worker {
+        let _ = tracing_subscriber::fmt()
+            .with_test_writer()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("info"))
+            .try_init();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let config = self.worker_config();
+        let task = tokio::spawn(async move {
+            logspoke_delivery_worker::app::run(config, async {
+                let _ = stopped.await;
+            })
+            .await
+        });
+        // Ready once it subscribed and loaded the read model.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        Worker {
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    /// Writes an item to the read model (what the api's relay does).
+    pub async fn put_item(&self, item: &ConfigItem) {
+        aws_sdk_dynamodb::Client::new(&self.provider)
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(logspoke_aws::read_model::item_to_sdk(&item.to_attributes())))
+            .send()
+            .await
+            .unwrap();
+    }
+
+    /// Writes an item and announces it on the change topic.
+    pub async fn publish(&self, item: &ConfigItem) {
+        self.put_item(item).await;
+        let event = ConfigChanged {
+            schema_version: logspoke_contract::EVENT_SCHEMA_VERSION,
+            tenant_id: item.tenant_id.clone(),
+            delivery_type: item.delivery_type,
+            version: item.version,
+            change: logspoke_contract::ChangeKind::Upserted,
+            occurred_at: "2026-11-22T10:00:00.000Z".into(),
+        };
+        aws_sdk_sns::Client::new(&self.provider)
+            .publish()
+            .topic_arn(&self.topic_arn)
+            .message(event.to_json())
+            .send()
+            .await
+            .unwrap();
+    }
+
+    /// Uploads a gzip NDJSON file of `lines` under `key` and queues its S3 event in an
+    /// SNS envelope, as the bucket notification would.
+    pub async fn stage(&self, key: &str, lines: &[String]) {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        for line in lines {
+            writeln!(gz, "{line}").unwrap();
+        }
+        let body = gz.finish().unwrap();
+        s3(&self.provider)
+            .put_object()
+            .bucket(&self.staging_bucket)
+            .key(key)
+            .body(body.into())
+            .send()
+            .await
+            .unwrap();
+        self.notify(key).await;
+    }
+
+    /// Queues an S3 object-created event for `key` (SNS envelope, key URL-encoded as S3 does).
+    pub async fn notify(&self, key: &str) {
+        let encoded: String = key
+            .split('/')
+            .map(|segment| {
+                percent_encoding::utf8_percent_encode(segment, percent_encoding::NON_ALPHANUMERIC).to_string()
+            })
+            .collect::<Vec<_>>()
+            .join("/");
+        let event = serde_json::json!({"Records": [{
+            "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": REGION,
+            "eventTime": chrono::Utc::now().to_rfc3339(), "eventName": "ObjectCreated:Put",
+            "s3": {"bucket": {"name": self.staging_bucket, "arn": format!("arn:aws:s3:::{}", self.staging_bucket)},
+                   "object": {"key": encoded, "size": 1}}
+        }]});
+        let envelope = serde_json::json!({
+            "Type": "Notification", "MessageId": uuid::Uuid::new_v4().to_string(),
+            "TopicArn": format!("arn:aws:sns:{REGION}:{PROVIDER}:log-payloads"),
+            "Message": event.to_string(), "Timestamp": chrono::Utc::now().to_rfc3339(),
+        });
+        self.send_raw(&envelope.to_string()).await;
+    }
+
+    pub async fn send_raw(&self, body: &str) {
+        aws_sdk_sqs::Client::new(&self.provider)
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(body)
+            .send()
+            .await
+            .unwrap();
+    }
+
+    /// Messages still in the delivery queue (visible or in flight).
+    pub async fn queued(&self) -> u64 {
+        let attributes = aws_sdk_sqs::Client::new(&self.provider)
+            .get_queue_attributes()
+            .queue_url(&self.queue_url)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+            .send()
+            .await
+            .unwrap();
+        let attributes = attributes.attributes().unwrap();
+        [
+            QueueAttributeName::ApproximateNumberOfMessages,
+            QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+        ]
+        .iter()
+        .map(|name| {
+            attributes
+                .get(name)
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+        })
+        .sum()
+    }
+
+    /// Waits until the queue is empty (every message deleted), up to `timeout`.
+    pub async fn wait_drained(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if self.queued().await == 0 {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        false
+    }
+}
+
+/// A running worker; stopped (gracefully) on drop or by [`Worker::stop`].
+pub struct Worker {
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl Worker {
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.unwrap().unwrap();
+        }
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+fn provider_role_arn() -> RoleArn {
+    RoleArn::parse(&format!("arn:aws:iam::{PROVIDER}:role/{PROVIDER_ROLE}")).unwrap()
+}
+
+/// The provider role (idempotent): trusts the provider account, may assume any role.
+async fn provider_role(provider: &SdkConfig) {
+    let iam = aws_sdk_iam::Client::new(provider);
+    let trust = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"AWS": format!("arn:aws:iam::{PROVIDER}:root")}, "Action": "sts:AssumeRole"}]});
+    let created = iam
+        .create_role()
+        .role_name(PROVIDER_ROLE)
+        .assume_role_policy_document(trust.to_string())
+        .send()
+        .await;
+    if let Err(err) = created {
+        let err = logspoke_aws::AwsError::from(err);
+        assert_eq!(err.code(), "EntityAlreadyExists", "{err}");
+    }
+    let policy = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Action": "sts:AssumeRole", "Resource": "arn:aws:iam::*:role/*"}]});
+    iam.put_role_policy()
+        .role_name(PROVIDER_ROLE)
+        .policy_name("assume-customer-roles")
+        .policy_document(policy.to_string())
+        .send()
+        .await
+        .unwrap();
+}
+
+async fn create_table(sdk: &SdkConfig, table: &str) {
+    let attribute = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .unwrap()
+    };
+    let key = |name: &str, kind| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+            .unwrap()
+    };
+    aws_sdk_dynamodb::Client::new(sdk)
+        .create_table()
+        .table_name(table)
+        .attribute_definitions(attribute("tenant_id"))
+        .attribute_definitions(attribute("type"))
+        .key_schema(key("tenant_id", KeyType::Hash))
+        .key_schema(key("type", KeyType::Range))
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .unwrap();
+}
+
+/// A customer account with a log group, a bucket and the delivery role launched from the
+/// committed template with its own ExternalId.
+pub struct Customer {
+    pub sdk: SdkConfig,
+    pub role_arn: RoleArn,
+    pub external_id: ExternalId,
+    pub log_group: String,
+    pub bucket: String,
+}
+
+impl Customer {
+    pub async fn create(account: &str) -> Self {
+        let sdk = sdk(account).await;
+        let log_group = format!("/logspoke/{}", unique("tenant"));
+        aws_sdk_cloudwatchlogs::Client::new(&sdk)
+            .create_log_group()
+            .log_group_name(&log_group)
+            .send()
+            .await
+            .unwrap();
+        let bucket = unique("customer-logs");
+        create_bucket(&sdk, &bucket).await;
+        let external_id = ExternalId::generate();
+        let role_arn = launch_stack(&sdk, &external_id, &log_group, &bucket).await;
+        Self {
+            sdk,
+            role_arn,
+            external_id,
+            log_group,
+            bucket,
+        }
+    }
+
+    /// The read-model item of an active config of `tenant` delivering here.
+    pub fn item(&self, tenant: &TenantId, delivery_type: DeliveryType, version: i64) -> ConfigItem {
+        let target = match delivery_type {
+            DeliveryType::Cloudwatch => DeliveryTarget::CloudWatch {
+                log_group_name: LogGroupName::parse(&self.log_group).unwrap(),
+                log_stream_template: None,
+            },
+            DeliveryType::S3 => DeliveryTarget::S3 {
+                bucket_name: BucketName::parse(&self.bucket).unwrap(),
+                bucket_prefix: BucketPrefix::parse("k8s/").unwrap(),
+            },
+        };
+        ConfigItem {
+            tenant_id: tenant.clone(),
+            delivery_type,
+            version,
+            config: Some(LiveConfig {
+                state: EffectiveState::Active,
+                target_region: logspoke_contract::Region::parse(REGION).unwrap(),
+                role_arn: self.role_arn.clone(),
+                external_id: Some(self.external_id.clone()),
+                desired_logs: DesiredLogs::default(),
+                target,
+            }),
+            updated_at: "2026-11-22T10:00:00.000Z".into(),
+        }
+    }
+
+    /// Every message in `stream`, oldest first, with its timestamp.
+    pub async fn events(&self, stream: &str) -> Vec<(i64, String)> {
+        let logs = aws_sdk_cloudwatchlogs::Client::new(&self.sdk);
+        let mut events = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = logs
+                .get_log_events()
+                .log_group_name(&self.log_group)
+                .log_stream_name(stream)
+                .start_from_head(true)
+                .set_next_token(token.clone())
+                .send()
+                .await;
+            let Ok(page) = page else { return events };
+            let before = events.len();
+            events.extend(page.events().iter().map(|e| {
+                (
+                    e.timestamp().unwrap_or(0),
+                    e.message().unwrap_or_default().to_owned(),
+                )
+            }));
+            let next = page.next_forward_token().map(str::to_owned);
+            if events.len() == before || next == token {
+                return events;
+            }
+            token = next;
+        }
+    }
+
+    /// Waits until `stream` holds at least `count` events (or `timeout` passes).
+    pub async fn wait_for_events(&self, stream: &str, count: usize, timeout: Duration) -> Vec<(i64, String)> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let events = self.events(stream).await;
+            if events.len() >= count || Instant::now() > deadline {
+                return events;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// Keys in the customer's bucket.
+    pub async fn objects(&self) -> Vec<String> {
+        let listed = s3(&self.sdk)
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .send()
+            .await
+            .unwrap();
+        listed
+            .contents()
+            .iter()
+            .filter_map(|o| o.key().map(str::to_owned))
+            .collect()
+    }
+}
+
+async fn launch_stack(sdk: &SdkConfig, external_id: &ExternalId, log_group: &str, bucket: &str) -> RoleArn {
+    let cloudformation = aws_sdk_cloudformation::Client::new(sdk);
+    let stack = unique("logspoke-role");
+    let parameter = |key: &str, value: &str| {
+        aws_sdk_cloudformation::types::Parameter::builder()
+            .parameter_key(key)
+            .parameter_value(value)
+            .build()
+    };
+    cloudformation
+        .create_stack()
+        .stack_name(&stack)
+        .template_body(CUSTOMER_TEMPLATE)
+        .capabilities(aws_sdk_cloudformation::types::Capability::CapabilityNamedIam)
+        .parameters(parameter("ExternalId", external_id.as_str()))
+        .parameters(parameter("ProviderRoleArn", provider_role_arn().as_str()))
+        .parameters(parameter("LogGroupName", log_group))
+        .parameters(parameter("BucketName", bucket))
+        .send()
+        .await
+        .unwrap();
+    for _ in 0..100 {
+        let described = cloudformation
+            .describe_stacks()
+            .stack_name(&stack)
+            .send()
+            .await
+            .unwrap();
+        let stack = &described.stacks()[0];
+        if stack.stack_status().map(|s| s.as_str()) == Some("CREATE_COMPLETE") {
+            let output = stack
+                .outputs()
+                .iter()
+                .find(|o| o.output_key() == Some("RoleArn"))
+                .unwrap();
+            return RoleArn::parse(output.output_value().unwrap()).unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the customer stack did not complete");
+}
+
+/// A Vector-like NDJSON line.
+pub fn line(timestamp_ms: i64, message: &str) -> String {
+    let timestamp = chrono::DateTime::from_timestamp_millis(timestamp_ms).unwrap();
+    serde_json::json!({
+        "message": message,
+        "timestamp": timestamp.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "kubernetes": {"pod_namespace": "shop", "container_name": "app"}
+    })
+    .to_string()
+}
