@@ -3,7 +3,7 @@
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -12,9 +12,8 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
 use logspoke_aws::RoleChain;
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::sync::watch;
-use tracing_subscriber::EnvFilter;
 
 use crate::config::WorkerConfig;
 use crate::credentials::CredentialCache;
@@ -25,14 +24,7 @@ use crate::tenants::source::{self, DynamoReadModel};
 use crate::tenants::subscription::Subscription;
 use crate::tenants::TenantConfigs;
 
-/// JSON logs, filtered by `RUST_LOG` (default `info`).
-pub fn init_tracing() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(filter)
-        .try_init();
-}
+pub use crate::telemetry::{init_tracing, metrics_handle};
 
 /// Resolves on SIGTERM or Ctrl-C.
 pub async fn shutdown_signal() {
@@ -54,20 +46,6 @@ pub async fn shutdown_signal() {
         () = ctrl_c => {},
         () = term => {},
     }
-}
-
-static METRICS: OnceLock<PrometheusHandle> = OnceLock::new();
-
-/// The process-wide Prometheus recorder.
-pub fn metrics_handle() -> PrometheusHandle {
-    METRICS
-        .get_or_init(|| {
-            let recorder = PrometheusBuilder::new().build_recorder();
-            let handle = recorder.handle();
-            let _ = metrics::set_global_recorder(recorder);
-            handle
-        })
-        .clone()
 }
 
 /// What the health endpoint reports.

@@ -15,4 +15,5 @@ pub mod reader;
 pub mod retry;
 pub mod sinks;
 pub mod sqs;
+pub mod telemetry;
 pub mod tenants;

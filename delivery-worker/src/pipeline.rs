@@ -95,6 +95,12 @@ impl Deliverer {
                 );
                 return Outcome::Done;
             }
+            Targets::AwaitingVerification => {
+                tracing::info!("holding an object back until the tenant's config is verified again");
+                metrics::counter!("logspoke_worker_objects_held_total", "reason" => "awaiting_verification")
+                    .increment(1);
+                return Outcome::Retry;
+            }
             Targets::Deliver(targets) => targets,
         };
         if targets.is_empty() {
@@ -199,7 +205,9 @@ impl Deliverer {
             .key(&object.key)
             .send()
             .await
-            .map_err(|e| TargetError::aws("s3:GetObject (staging)", &AwsError::from(e)))?;
+            .map_err(AwsError::from);
+        crate::telemetry::aws_call("GetObject", &output);
+        let output = output.map_err(|e| TargetError::aws("s3:GetObject (staging)", &e))?;
         Ok((output.body, output.content_length))
     }
 

@@ -205,6 +205,14 @@ impl MessageTask {
         let Some(receipt) = message.receipt_handle().map(str::to_owned) else {
             return;
         };
+        let receives = message
+            .attributes()
+            .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+            .map_or("1", String::as_str);
+        if receives != "1" {
+            // Targets that had succeeded before will receive the object again.
+            metrics::counter!("logspoke_worker_redeliveries_total").increment(1);
+        }
         let body = message.body().unwrap_or_default();
         let outcome = tokio::select! {
             outcome = process(&self.deliverer, body) => outcome,
@@ -215,10 +223,6 @@ impl MessageTask {
                 let _ = self.deletes.send(receipt).await;
             }
             Outcome::Retry => {
-                let receives = message
-                    .attributes()
-                    .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
-                    .map_or("?", String::as_str);
                 tracing::info!(receives, "leaving a message for a retry");
                 if let Err(err) = self
                     .queue

@@ -2,8 +2,11 @@
 //!
 //! The worker reads the object with its own credentials and writes it with the tenant
 //! role's, so the tenant's account owns the copy; the body is streamed from one to the
-//! other, never held in memory. The key drops the tenant segment (it is the tenant's own
-//! bucket) and goes under the configured prefix: `{prefix}{cluster}/{app}/{pod}/{file}`.
+//! other, never held in memory. Written by a role of the bucket owner's account, the copy
+//! is owned by the bucket owner (the `bucket-owner-full-control` outcome without an ACL
+//! header, which BucketOwnerEnforced buckets and the customer template do without). The
+//! key is the staged key under the configured prefix:
+//! `{prefix}{tenant_id}/{cluster_id}/{application}/{pod_name}/{file}`.
 
 use aws_sdk_s3::primitives::ByteStream;
 use logspoke_aws::AwsError;
@@ -12,7 +15,8 @@ use logspoke_contract::{BucketName, BucketPrefix, ObjectKey};
 /// Where the copy goes in the tenant's bucket.
 pub fn target_key(prefix: &BucketPrefix, layout: &ObjectKey) -> String {
     format!(
-        "{prefix}{}/{}/{}/{}",
+        "{prefix}{}/{}/{}/{}/{}",
+        layout.tenant_id(),
         layout.cluster_id(),
         layout.application(),
         layout.pod_name(),
@@ -33,7 +37,7 @@ pub async fn put(
     } else {
         "application/x-ndjson"
     };
-    tenant_s3
+    let result = tenant_s3
         .put_object()
         .bucket(bucket.as_str())
         .key(key)
@@ -41,8 +45,11 @@ pub async fn put(
         .set_content_length(length)
         .content_type(content_type)
         .send()
-        .await?;
-    Ok(())
+        .await
+        .map(|_| ())
+        .map_err(AwsError::from);
+    crate::telemetry::aws_call("PutObject", &result);
+    result
 }
 
 #[cfg(test)]
@@ -50,17 +57,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn copies_go_under_the_prefix_without_the_tenant_segment() {
+    fn copies_keep_the_staged_key_under_the_prefix() {
         let layout = ObjectKey::parse("acme/c1/checkout/pod-7/1700000000-u.json.gz").unwrap();
         let prefix = BucketPrefix::parse("k8s/logs").unwrap();
         assert_eq!(
             target_key(&prefix, &layout),
-            "k8s/logs/c1/checkout/pod-7/1700000000-u.json.gz"
+            "k8s/logs/acme/c1/checkout/pod-7/1700000000-u.json.gz"
         );
         let root = BucketPrefix::parse("").unwrap();
         assert_eq!(
             target_key(&root, &layout),
-            "c1/checkout/pod-7/1700000000-u.json.gz"
+            "acme/c1/checkout/pod-7/1700000000-u.json.gz"
         );
     }
 }

@@ -11,7 +11,7 @@ pub mod subscription;
 use std::collections::HashMap;
 use std::sync::RwLock;
 
-use logspoke_contract::{ConfigItem, DeliveryType, LiveConfig, TenantId};
+use logspoke_contract::{ConfigItem, DeliveryType, EffectiveState, LiveConfig, TenantId};
 
 /// What the cache knows of one tenant.
 #[derive(Debug, Default, Clone)]
@@ -41,7 +41,10 @@ impl TenantEntry {
 pub enum Targets {
     /// The tenant is not in the read model at all.
     UnknownTenant,
-    /// The active configs that want this application (possibly none).
+    /// A config that wants this application is enabled but not verified (new, or its
+    /// ExternalId was rotated): the object waits (is retried) rather than being dropped.
+    AwaitingVerification,
+    /// The active configs that want this application (possibly none: all disabled).
     Deliver(Vec<(DeliveryType, LiveConfig)>),
 }
 
@@ -81,14 +84,29 @@ impl TenantConfigs {
         let Some(entry) = tenants.get(tenant_id) else {
             return Targets::UnknownTenant;
         };
-        let wanted = [&entry.cloudwatch, &entry.s3]
+        let wanted: Vec<&LiveConfig> = [&entry.cloudwatch, &entry.s3]
+            .into_iter()
+            .flatten()
+            .filter_map(|item| item.config.as_ref())
+            .filter(|config| config.desired_logs.allows(application))
+            .collect();
+        let waiting = |c: &&LiveConfig| {
+            matches!(
+                c.state,
+                EffectiveState::PendingVerification | EffectiveState::VerificationFailed
+            )
+        };
+        if wanted.iter().any(waiting) {
+            return Targets::AwaitingVerification;
+        }
+        let active = [&entry.cloudwatch, &entry.s3]
             .into_iter()
             .flatten()
             .filter(|item| item.is_active())
             .filter_map(|item| Some((item.delivery_type, item.config.clone()?)))
             .filter(|(_, config)| config.desired_logs.allows(application))
             .collect();
-        Targets::Deliver(wanted)
+        Targets::Deliver(active)
     }
 
     /// Number of (tenant, type) items held, tombstones included.

@@ -40,7 +40,7 @@ fn acme() -> TenantId {
 fn delivered(targets: Targets) -> usize {
     match targets {
         Targets::Deliver(list) => list.len(),
-        Targets::UnknownTenant => panic!("tenant unknown"),
+        other => panic!("not deliverable: {other:?}"),
     }
 }
 
@@ -62,14 +62,26 @@ fn only_active_configs_wanting_the_application_are_targets() {
     configs.apply(item("acme", 1, EffectiveState::Active, &["checkout"]));
     assert_eq!(delivered(configs.targets(&acme(), "checkout")), 1);
     assert_eq!(delivered(configs.targets(&acme(), "billing")), 0);
+    let disabled = TenantConfigs::default();
+    disabled.apply(item("acme", 1, EffectiveState::Disabled, &[]));
+    assert_eq!(delivered(disabled.targets(&acme(), "checkout")), 0);
+}
+
+#[test]
+fn unverified_configs_hold_objects_back_instead_of_dropping_them() {
     for state in [
         EffectiveState::PendingVerification,
         EffectiveState::VerificationFailed,
-        EffectiveState::Disabled,
     ] {
         let configs = TenantConfigs::default();
-        configs.apply(item("acme", 1, state, &[]));
-        assert_eq!(delivered(configs.targets(&acme(), "checkout")), 0, "{state:?}");
+        configs.apply(item("acme", 1, state, &["checkout"]));
+        assert_eq!(
+            configs.targets(&acme(), "checkout"),
+            Targets::AwaitingVerification,
+            "{state:?}"
+        );
+        // An application the config does not want is not held back.
+        assert_eq!(delivered(configs.targets(&acme(), "billing")), 0);
     }
 }
 

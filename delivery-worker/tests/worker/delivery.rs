@@ -54,10 +54,7 @@ async fn a_file_reaches_cloudwatch_in_order_and_s3_and_its_message_is_deleted() 
         world.wait_drained(Duration::from_secs(10)).await,
         "the message was not deleted"
     );
-    assert_eq!(
-        acme.objects().await,
-        vec!["k8s/cluster-1/checkout/pod-a/1700000000-u1.json.gz".to_owned()]
-    );
+    assert_eq!(acme.objects().await, vec![format!("k8s/{key}")]);
     // 12,000 events over 30 h need at least three calls (10,000 per call, 24 h per call).
     assert!(metric("logspoke_worker_put_log_events_calls_total") >= 3.0);
     assert_eq!(metric("logspoke_worker_bad_lines_total"), 1.0);
@@ -266,11 +263,56 @@ async fn a_truncated_file_is_rejected_with_a_reason_and_not_retried() {
         .await
         .unwrap();
     let worker = world.start_worker().await;
-    world.notify(&key).await;
     assert!(world.wait_drained(Duration::from_secs(20)).await);
     assert_eq!(
         metric("logspoke_worker_rejected_total{reason=\"unreadable_file\"}"),
         1.0
     );
     worker.stop().await;
+}
+
+#[tokio::test]
+async fn a_worker_killed_mid_object_loses_no_events() {
+    let world = World::create().await;
+    let acme = Customer::create("222222222222").await;
+    let tenant = tenant();
+    world
+        .put_item(&acme.item(&tenant, DeliveryType::Cloudwatch, 1))
+        .await;
+    let start = chrono::Utc::now().timestamp_millis() - HOUR_MS;
+    let lines: Vec<String> = (0..200_000i64)
+        .map(|i| line(start + i, &format!("event {i:07}")))
+        .collect();
+    let short = |config: &mut logspoke_delivery_worker::config::WorkerConfig| {
+        config.poll.visibility = Duration::from_secs(4);
+    };
+    let first = world.start_worker_with(short).await;
+    world
+        .stage(&format!("{tenant}/c1/app/pod/1-big.json.gz"), &lines)
+        .await;
+    // Kill it as soon as the first batch went out: mid-object.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while metric("logspoke_worker_put_log_events_calls_total") < 1.0 {
+        assert!(
+            Instant::now() < deadline,
+            "the worker never started on the object"
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    first.kill().await;
+    let delivered = metric("logspoke_worker_events_delivered_total");
+    assert!(
+        delivered < 200_000.0,
+        "the worker finished before it was killed ({delivered} events)"
+    );
+
+    let second = world.start_worker_with(short).await;
+    assert!(world.wait_drained(Duration::from_secs(60)).await);
+    let events = acme.events("c1/app/pod").await;
+    let unique: std::collections::BTreeSet<&str> = events.iter().map(|(_, m)| m.as_str()).collect();
+    assert_eq!(unique.len(), 200_000, "events were lost");
+    // Duplicates are allowed (the retry re-sends what the killed worker had sent).
+    assert!(events.len() >= 200_000);
+    assert!(metric("logspoke_worker_redeliveries_total") >= 1.0);
+    second.stop().await;
 }

@@ -83,6 +83,7 @@ impl World {
             .unwrap()
             .queue_url
             .unwrap();
+        wire_notifications(&provider, &staging_bucket, &queue_url).await;
         let table = unique("tenant-configs");
         create_table(&provider, &table).await;
         let topic_arn = aws_sdk_sns::Client::new(&provider)
@@ -123,23 +124,44 @@ impl World {
 
     /// Starts the worker in this process; dropping the handle stops it.
     pub async fn start_worker(&self) -> Worker {
+        self.start_worker_with(|_| {}).await
+    }
+
+    /// Starts the worker with an adjusted configuration.
+    pub async fn start_worker_with(&self, adjust: impl FnOnce(&mut WorkerConfig)) -> Worker {
         let _ = tracing_subscriber::fmt()
             .with_test_writer()
             .with_env_filter(tracing_subscriber::EnvFilter::new("info"))
             .try_init();
+        let mut config = self.worker_config();
+        adjust(&mut config);
+        // Its own runtime on its own thread, so a kill can end every task at once.
         let (stop, stopped) = oneshot::channel::<()>();
-        let config = self.worker_config();
-        let task = tokio::spawn(async move {
-            logspoke_delivery_worker::app::run(config, async {
-                let _ = stopped.await;
-            })
-            .await
+        let (kill, killed) = oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            let result = runtime.block_on(async move {
+                let run = logspoke_delivery_worker::app::run(config, async {
+                    let _ = stopped.await;
+                });
+                tokio::select! {
+                    result = run => Some(result),
+                    _ = killed => None,
+                }
+            });
+            runtime.shutdown_background();
+            result
         });
         // Ready once it subscribed and loaded the read model.
         tokio::time::sleep(Duration::from_millis(500)).await;
         Worker {
             stop: Some(stop),
-            task: Some(task),
+            kill: Some(kill),
+            thread: Some(thread),
         }
     }
 
@@ -174,8 +196,8 @@ impl World {
             .unwrap();
     }
 
-    /// Uploads a gzip NDJSON file of `lines` under `key` and queues its S3 event in an
-    /// SNS envelope, as the bucket notification would.
+    /// Uploads a gzip NDJSON file of `lines` under `key`; the bucket notification queues
+    /// its S3 event through SNS.
     pub async fn stage(&self, key: &str, lines: &[String]) {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         for line in lines {
@@ -190,10 +212,10 @@ impl World {
             .send()
             .await
             .unwrap();
-        self.notify(key).await;
     }
 
-    /// Queues an S3 object-created event for `key` (SNS envelope, key URL-encoded as S3 does).
+    /// Queues an S3 object-created event for `key` by hand (SNS envelope, key URL-encoded
+    /// as S3 does), for keys and objects the bucket would never announce.
     pub async fn notify(&self, key: &str) {
         let encoded: String = key
             .split('/')
@@ -267,17 +289,34 @@ impl World {
 /// A running worker; stopped (gracefully) on drop or by [`Worker::stop`].
 pub struct Worker {
     stop: Option<oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    kill: Option<oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<Option<anyhow::Result<()>>>>,
 }
 
 impl Worker {
+    /// Ends the worker abruptly, mid-object, as a crash would: every task is dropped.
+    pub async fn kill(mut self) {
+        if let Some(kill) = self.kill.take() {
+            let _ = kill.send(());
+        }
+        self.join().await;
+    }
+
+    /// Stops the worker gracefully and waits for it.
     pub async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        if let Some(task) = self.task.take() {
-            task.await.unwrap().unwrap();
+        if let Some(Some(result)) = self.join().await {
+            result.unwrap();
         }
+    }
+
+    async fn join(&mut self) -> Option<Option<anyhow::Result<()>>> {
+        let thread = self.thread.take()?;
+        tokio::task::spawn_blocking(move || thread.join().unwrap())
+            .await
+            .ok()
     }
 }
 
@@ -287,6 +326,86 @@ impl Drop for Worker {
             let _ = stop.send(());
         }
     }
+}
+
+/// The production path: bucket `ObjectCreated` (`.json.gz`) → SNS topic → the delivery
+/// queue, each hop allowed by a resource policy naming only its source.
+async fn wire_notifications(provider: &SdkConfig, bucket: &str, queue_url: &str) {
+    let sns = aws_sdk_sns::Client::new(provider);
+    let sqs = aws_sdk_sqs::Client::new(provider);
+    let topic_arn = sns
+        .create_topic()
+        .name(unique("log-payloads"))
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
+    let topic_policy = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sns:Publish", "Resource": topic_arn,
+        "Condition": {"ArnLike": {"aws:SourceArn": format!("arn:aws:s3:::{bucket}")}}}]});
+    sns.set_topic_attributes()
+        .topic_arn(&topic_arn)
+        .attribute_name("Policy")
+        .attribute_value(topic_policy.to_string())
+        .send()
+        .await
+        .unwrap();
+    let queue_arn = sqs
+        .get_queue_attributes()
+        .queue_url(queue_url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes()
+        .unwrap()[&QueueAttributeName::QueueArn]
+        .clone();
+    let queue_policy = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"Service": "sns.amazonaws.com"}, "Action": "sqs:SendMessage", "Resource": queue_arn,
+        "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}}}]});
+    sqs.set_queue_attributes()
+        .queue_url(queue_url)
+        .attributes(QueueAttributeName::Policy, queue_policy.to_string())
+        .send()
+        .await
+        .unwrap();
+    sns.subscribe()
+        .topic_arn(&topic_arn)
+        .protocol("sqs")
+        .endpoint(&queue_arn)
+        .send()
+        .await
+        .unwrap();
+    use aws_sdk_s3::types::{
+        Event, FilterRule, FilterRuleName, NotificationConfiguration, NotificationConfigurationFilter,
+        S3KeyFilter, TopicConfiguration,
+    };
+    let suffix = FilterRule::builder()
+        .name(FilterRuleName::Suffix)
+        .value(".json.gz")
+        .build();
+    let topic = TopicConfiguration::builder()
+        .topic_arn(&topic_arn)
+        .events(Event::from("s3:ObjectCreated:*"))
+        .filter(
+            NotificationConfigurationFilter::builder()
+                .key(S3KeyFilter::builder().filter_rules(suffix).build())
+                .build(),
+        )
+        .build()
+        .unwrap();
+    s3(provider)
+        .put_bucket_notification_configuration()
+        .bucket(bucket)
+        .notification_configuration(
+            NotificationConfiguration::builder()
+                .topic_configurations(topic)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
 }
 
 fn provider_role_arn() -> RoleArn {

@@ -75,7 +75,9 @@ pub async fn send<L: LogsApi>(
     let mut retry = 0;
     loop {
         calls += 1;
-        let error = match api.put(group, stream, batch).await {
+        let result = api.put(group, stream, batch).await;
+        crate::telemetry::aws_call("PutLogEvents", &result);
+        let error = match result {
             Ok(rejected) => {
                 let rejected = rejected.count(batch.events.len());
                 let accepted = batch.events.len() - rejected;
@@ -89,7 +91,9 @@ pub async fn send<L: LogsApi>(
         };
         if error.code() == "ResourceNotFoundException" && !created {
             calls += 1;
-            api.create_stream(group, stream).await?;
+            let created_stream = api.create_stream(group, stream).await;
+            crate::telemetry::aws_call("CreateLogStream", &created_stream);
+            created_stream?;
             created = true;
             continue;
         }

@@ -302,3 +302,35 @@ fn expected_by_timestamp(input: &[LogEvent]) -> BTreeMap<i64, Vec<String>> {
     }
     map
 }
+
+#[test]
+fn kilobyte_messages_fill_batches_to_the_byte_limit() {
+    // 1,022 × (1,000 + 26) = 1,048,572 fits; one more would not.
+    let (batches, _) = pack((0..1_023).map(|i| event(i, "a".repeat(1_000))));
+    assert_eq!(sizes(&batches), [1_022, 1]);
+    // 1,001 × (1,021 + 26) = 1,048,047 fits; 1,002 would be 1,049,094.
+    let (batches, _) = pack((0..2_000).map(|i| event(i, "b".repeat(1_021))));
+    assert_eq!(sizes(&batches), [1_001, 999]);
+}
+
+#[test]
+fn a_two_mebibyte_message_becomes_three_events_in_three_calls() {
+    let message = "z".repeat(2 * 1024 * 1024);
+    let (batches, stats) = pack([event(7, message.clone())]);
+    assert_eq!(sizes(&batches), [1, 1, 1]);
+    assert_eq!(stats.split_events, 1);
+    let joined: String = batches
+        .iter()
+        .flat_map(|b| b.events.iter())
+        .map(|e| e.message.as_str())
+        .collect();
+    assert_eq!(joined, message);
+}
+
+#[test]
+fn multi_byte_text_is_counted_in_bytes_not_characters() {
+    // "é" is 2 bytes: 500 of them are 1,000 bytes, so the 1,000-byte case above applies.
+    let (batches, _) = pack((0..1_023).map(|i| event(i, "é".repeat(500))));
+    assert_eq!(sizes(&batches), [1_022, 1]);
+    assert_eq!(batches[0].payload_bytes, 1_022 * 1_026);
+}
