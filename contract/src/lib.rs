@@ -30,6 +30,8 @@ mod tenant_id;
 #[cfg(test)]
 mod test_support;
 #[cfg(test)]
+mod vector_key_tests;
+#[cfg(test)]
 mod wire_tests;
 
 pub use account_id::AccountId;

@@ -1,5 +1,5 @@
 """boto3 clients for the AWS emulator (ministack, AUTH=true), shared by
-scripts/provider-bootstrap and scripts/customer.
+scripts/provider-stack, scripts/customer and scripts/stage-logs.
 
 The emulator picks the account from the access key id (12 digits); any secret works.
 S3 is addressed path-style (http://127.0.0.1:PORT/bucket/key): the emulator has no
