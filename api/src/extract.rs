@@ -6,7 +6,7 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::{header, request::Parts, HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, FieldError};
 
 /// Largest accepted request body.
 pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
@@ -252,11 +252,37 @@ pub fn require_object(patch: &serde_json::Value) -> Result<(), ApiError> {
     }
 }
 
+/// Refuses a merge patch naming a field the resource does not have. Checked before
+/// merging because a `null` for an unknown field would otherwise vanish in the merge and
+/// the typo would go unnoticed.
+pub fn require_known_fields(patch: &serde_json::Value, known: &[&str]) -> Result<(), ApiError> {
+    let unknown: Vec<FieldError> = patch
+        .as_object()
+        .into_iter()
+        .flat_map(|fields| fields.keys())
+        .filter(|key| !known.contains(&key.as_str()))
+        .map(|key| FieldError::new(key.clone(), "unknown field: the resource has no such field"))
+        .collect();
+    if unknown.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Validation(unknown))
+    }
+}
+
 #[cfg(test)]
 mod merge_patch_tests {
     use serde_json::json;
 
-    use super::merge_patch;
+    #[test]
+    fn unknown_fields_are_refused_even_when_null() {
+        let known = ["display_name", "enabled"];
+        assert!(require_known_fields(&json!({"enabled": false, "display_name": null}), &known).is_ok());
+        assert!(require_known_fields(&json!({"": null}), &known).is_err());
+        assert!(require_known_fields(&json!({"enabled": true, "colour": "red"}), &known).is_err());
+    }
+
+    use super::{merge_patch, require_known_fields};
 
     #[test]
     fn rfc7396_examples() {

@@ -50,7 +50,13 @@ impl PageParams {
                 "limit must be between 1 and {MAX_LIMIT}"
             )));
         }
-        let after = self.cursor.as_deref().map(decode_cursor).transpose()?;
+        // An empty cursor is the first page, like no cursor.
+        let after = self
+            .cursor
+            .as_deref()
+            .filter(|c| !c.is_empty())
+            .map(decode_cursor)
+            .transpose()?;
         Ok(PageRequest { limit, after })
     }
 }
@@ -114,13 +120,19 @@ mod tests {
             };
             assert!(matches!(params.parse(), Err(ApiError::BadRequest(_))), "{limit}");
         }
-        for cursor in ["not base64!", "YWNtZQ", ""] {
+        for cursor in ["not base64!", "YWNtZQ"] {
             let params = PageParams {
                 limit: None,
                 cursor: Some(cursor.into()),
             };
             assert!(matches!(params.parse(), Err(ApiError::BadRequest(_))), "{cursor}");
         }
+        // `?cursor=` (empty) is the first page, as if no cursor were given.
+        let empty = PageParams {
+            limit: None,
+            cursor: Some(String::new()),
+        };
+        assert!(matches!(empty.parse(), Ok(PageRequest { after: None, .. })));
     }
 
     #[test]

@@ -328,12 +328,17 @@ async fn changes_made_while_aws_is_unreachable_are_all_published_once_it_is_back
     let _relay = Relay::start(&app, sink.clone());
     let tenants: Vec<String> = (0..10).map(|i| format!("outage-{i}")).collect();
     make_changes(&app, &tenants, 10).await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let failing: i64 =
-        sqlx::query_scalar("select count(*) from config_outbox where attempts > 0 and sent_at is null")
-            .fetch_one(&app.pool())
-            .await
-            .unwrap();
+    // Wait (bounded) until the relay has tried and failed at least once.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut failing: i64 = 0;
+    while failing == 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        failing =
+            sqlx::query_scalar("select count(*) from config_outbox where attempts > 0 and sent_at is null")
+                .fetch_one(&app.pool())
+                .await
+                .unwrap();
+    }
     assert!(
         failing > 0,
         "the relay should have tried and failed while AWS was away"

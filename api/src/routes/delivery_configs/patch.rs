@@ -10,7 +10,9 @@ use super::{fetch, not_found, parse_type, put, DeliveryConfig, DeliveryConfigInp
 use crate::audit::{self, Actor, Change, RequestId};
 use crate::auth::Principal;
 use crate::error::{ApiError, Problem};
-use crate::extract::{check_if_match, merge_patch, parse_json, require_object, JsonBody};
+use crate::extract::{
+    check_if_match, merge_patch, parse_json, require_known_fields, require_object, JsonBody,
+};
 use crate::outbox;
 use crate::state::AppState;
 
@@ -25,7 +27,7 @@ use crate::state::AppState;
     params(
         ("tenant_id" = String, Path, description = "Tenant id"),
         ("type" = DeliveryType, Path, description = "cloudwatch or s3"),
-        ("If-Match" = Option<String>, Header, description = "ETag the change is based on"),
+        ("If-Match" = Option<String>, Header, description = "ETag the change is based on", pattern = r#"^(\*|"[0-9]+"( *, *"[0-9]+")*)$"#),
     ),
     request_body(content = DeliveryConfigInput, content_type = "application/merge-patch+json"),
     responses(
@@ -47,6 +49,7 @@ pub async fn patch_delivery_config(
     principal.require_tenant_access(&tenant_id)?;
     let delivery_type = parse_type(&raw_type)?;
     require_object(&patch)?;
+    require_known_fields(&patch, PATCHABLE)?;
     let mut tx = state.db.begin().await?;
     let current = fetch(&mut tx, &tenant_id, delivery_type, true).await?;
     check_if_match(&headers, current.as_ref().map(|c| c.version))?;
@@ -71,6 +74,18 @@ pub async fn patch_delivery_config(
     tracing::info!(tenant_id = %tenant_id, delivery_type = delivery_type.as_str(), "delivery config patched");
     Ok(put::respond(stored, false))
 }
+
+/// The fields of `DeliveryConfigInput`, the only ones a patch may name.
+const PATCHABLE: &[&str] = &[
+    "enabled",
+    "target_region",
+    "role_arn",
+    "desired_logs",
+    "log_group_name",
+    "log_stream_template",
+    "bucket_name",
+    "bucket_prefix",
+];
 
 /// The writable document after the patch; field errors name the patched fields.
 fn patched(current: &DeliveryConfig, patch: &Value) -> Result<DeliveryConfigInput, ApiError> {

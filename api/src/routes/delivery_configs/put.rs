@@ -26,7 +26,7 @@ use crate::state::AppState;
     params(
         ("tenant_id" = String, Path, description = "Tenant id"),
         ("type" = DeliveryType, Path, description = "cloudwatch or s3"),
-        ("If-Match" = Option<String>, Header, description = "ETag the replacement is based on"),
+        ("If-Match" = Option<String>, Header, description = "ETag the replacement is based on", pattern = r#"^(\*|"[0-9]+"( *, *"[0-9]+")*)$"#),
     ),
     request_body = DeliveryConfigInput,
     responses(

@@ -69,10 +69,13 @@ pub async fn verify_delivery_config(
 ) -> Result<Response, ApiError> {
     principal.require_tenant_access(&tenant_id)?;
     let delivery_type = parse_type(&raw_type)?;
-    let request: VerifyRequest = if body.is_empty() {
+    // No body and a JSON `null` both mean "no options".
+    let request: VerifyRequest = if body.is_empty() || body.trim_ascii() == b"null" {
         VerifyRequest::default()
-    } else {
+    } else if body.trim_ascii().starts_with(b"{") {
         parse_json(&body)?
+    } else {
+        return Err(ApiError::field("body", "must be a JSON object (or empty)"));
     };
     if request.force {
         principal.require_operator()?;

@@ -21,10 +21,14 @@ use crate::state::AppState;
 #[serde(deny_unknown_fields)]
 pub struct CreateTenant {
     /// `^[a-z0-9]([a-z0-9-]{1,61}[a-z0-9])?$`; it becomes an S3 key segment.
-    #[schema(example = "acme")]
+    #[schema(example = "acme", pattern = "^[a-z0-9]([a-z0-9-]{1,61}[a-z0-9])?$")]
     pub tenant_id: String,
-    /// Human-readable name, 1–200 characters.
-    #[schema(example = "Acme Corp")]
+    /// Human-readable name: 1–200 characters, not only spaces, no control characters.
+    #[schema(
+        example = "Acme Corp",
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*\S[^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub display_name: Option<String>,
     /// Defaults to true.
     pub enabled: Option<bool>,
@@ -66,7 +70,7 @@ impl CreateTenant {
     path = "/v1/tenants",
     tag = "tenants",
     request_body = CreateTenant,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: same key and body → same response, for 24 h.")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: same key and body → same response, for 24 h.", pattern = "^[!-~]{1,255}$")),
     responses(
         (status = 201, description = "Created", body = Tenant,
             headers(("Location" = String, description = "URL of the tenant"), ("ETag" = String))),

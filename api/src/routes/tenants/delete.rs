@@ -22,11 +22,12 @@ use crate::state::AppState;
     tag = "tenants",
     params(
         ("tenant_id" = String, Path, description = "Tenant id"),
-        ("If-Match" = Option<String>, Header, description = "ETag the deletion is based on"),
+        ("If-Match" = Option<String>, Header, description = "ETag the deletion is based on", pattern = r#"^(\*|"[0-9]+"( *, *"[0-9]+")*)$"#),
     ),
     responses(
         (status = 204, description = "Deleted"),
         (status = 404, description = "No such tenant", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed If-Match header", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "The ETag in If-Match is stale", body = Problem, content_type = "application/problem+json"),
     )
 )]

@@ -12,7 +12,9 @@ use super::{fetch, not_found, parse_display_name, Tenant};
 use crate::audit::{self, Actor, Change, RequestId};
 use crate::auth::Principal;
 use crate::error::{ApiError, Problem};
-use crate::extract::{check_if_match, etag, merge_patch, parse_json, require_object, JsonBody};
+use crate::extract::{
+    check_if_match, etag, merge_patch, parse_json, require_known_fields, require_object, JsonBody,
+};
 use crate::outbox;
 use crate::state::AppState;
 
@@ -20,7 +22,11 @@ use crate::state::AppState;
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateTenant {
-    /// New display name; `null` clears it.
+    /// New display name (as for creation); `null` clears it.
+    #[schema(
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*\S[^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub display_name: Option<String>,
     /// Enable or disable delivery for the whole tenant.
     pub enabled: Option<bool>,
@@ -35,7 +41,7 @@ pub struct UpdateTenant {
     tag = "tenants",
     params(
         ("tenant_id" = String, Path, description = "Tenant id"),
-        ("If-Match" = Option<String>, Header, description = "ETag the change is based on"),
+        ("If-Match" = Option<String>, Header, description = "ETag the change is based on", pattern = r#"^(\*|"[0-9]+"( *, *"[0-9]+")*)$"#),
     ),
     request_body(content = UpdateTenant, content_type = "application/merge-patch+json"),
     responses(
@@ -56,6 +62,10 @@ pub async fn update_tenant(
 ) -> Result<Response, ApiError> {
     principal.require_operator()?;
     require_object(&patch)?;
+    require_known_fields(&patch, &["display_name", "enabled"])?;
+    // Values of the wrong type are refused before the precondition is looked at.
+    let typed: UpdateTenant = parse_json(patch.to_string().as_bytes())?;
+    parse_display_name(typed.display_name).map_err(|e| ApiError::field("display_name", e))?;
     let mut tx = state.db.begin().await?;
     let current = fetch(&mut tx, &tenant_id, true).await?;
     check_if_match(&headers, current.as_ref().map(|t| t.version))?;

@@ -1,0 +1,180 @@
+"""What the end-to-end tests drive: the running api over HTTP, the emulator through boto3
+as the provider and as customers. Configured by scripts/e2e through the environment."""
+
+import gzip
+import io
+import json
+import os
+import time
+import urllib.error
+import urllib.request
+import uuid
+
+import boto3
+from botocore.config import Config
+
+REGION = os.environ.get("AWS_REGION", "eu-west-1")
+PROVIDER = "111111111111"
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CUSTOMER_TEMPLATE = os.path.join(ROOT, "cloudformation", "customer-log-delivery-role.yaml")
+RUN = uuid.uuid4().hex[:6]
+
+
+def client(service, account):
+    return boto3.session.Session(
+        aws_access_key_id=account, aws_secret_access_key="test", region_name=REGION
+    ).client(
+        service,
+        endpoint_url=os.environ["AWS_ENDPOINT_URL"],
+        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 3, "mode": "standard"}),
+    )
+
+
+def call(method, path, token, body=None, content_type="application/json"):
+    """One API request; returns (status, parsed JSON body or None)."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(os.environ["LOGSPOKE_E2E_API"] + path, data=data, method=method)
+    request.add_header("authorization", f"Bearer {token}")
+    if data is not None:
+        request.add_header("content-type", content_type)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            raw = response.read()
+            return response.status, (json.loads(raw) if raw else None)
+    except urllib.error.HTTPError as err:
+        raw = err.read()
+        return err.code, (json.loads(raw) if raw else None)
+
+
+def link_parameters(link):
+    """param_* values of a quick-create link (in its fragment), percent-decoded."""
+    from urllib.parse import unquote
+
+    fragment = link.split("#", 1)[1]
+    query = fragment.split("?", 1)[1]
+    pairs = (pair.partition("=") for pair in query.split("&"))
+    return {unquote(k)[len("param_"):]: unquote(v) for k, _, v in pairs if k.startswith("param_")}
+
+
+def wait_stack(cfn, name):
+    for _ in range(300):
+        stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
+        if not stack["StackStatus"].endswith("_IN_PROGRESS"):
+            assert stack["StackStatus"] in ("CREATE_COMPLETE", "UPDATE_COMPLETE"), stack["StackStatus"]
+            return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+        time.sleep(0.2)
+    raise AssertionError(f"stack {name} did not finish")
+
+
+class Customer:
+    """A customer account: a log group, a bucket and the stack launched from the link."""
+
+    def __init__(self, tenant, account):
+        self.tenant, self.account = tenant, account
+        self.log_group = f"/logspoke/{tenant}"
+        self.bucket = f"{tenant}-logs-{RUN}"
+        self.stack = f"Logspoke-{tenant}-delivery-role"
+        self.logs = client("logs", account)
+        self.s3 = client("s3", account)
+        self.cfn = client("cloudformation", account)
+
+    def prepare(self):
+        self.logs.create_log_group(logGroupName=self.log_group)
+        self.s3.create_bucket(Bucket=self.bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+
+    def _parameters(self, link):
+        params = link_parameters(link)
+        params.update(LogGroupName=self.log_group, BucketName=self.bucket)
+        return [{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(params.items())]
+
+    def launch(self, link):
+        with open(CUSTOMER_TEMPLATE, encoding="utf-8") as f:
+            body = f.read()
+        self.cfn.create_stack(StackName=self.stack, TemplateBody=body, Parameters=self._parameters(link),
+                              Capabilities=["CAPABILITY_NAMED_IAM"])
+        return wait_stack(self.cfn, self.stack)["RoleArn"]
+
+    def update(self, link):
+        with open(CUSTOMER_TEMPLATE, encoding="utf-8") as f:
+            body = f.read()
+        self.cfn.update_stack(StackName=self.stack, TemplateBody=body, Parameters=self._parameters(link),
+                              Capabilities=["CAPABILITY_NAMED_IAM"])
+        wait_stack(self.cfn, self.stack)
+
+    def stream_events(self, stream):
+        """(timestamp, message) of every event in `stream`, in stored order; [] if none."""
+        events, token = [], None
+        while True:
+            kwargs = {"logGroupName": self.log_group, "logStreamName": stream, "startFromHead": True}
+            if token:
+                kwargs["nextToken"] = token
+            try:
+                page = self.logs.get_log_events(**kwargs)
+            except self.logs.exceptions.ResourceNotFoundException:
+                return events
+            events.extend((e["timestamp"], e["message"]) for e in page["events"])
+            if not page["events"] or page.get("nextForwardToken") == token:
+                return events
+            token = page.get("nextForwardToken")
+
+    def streams(self):
+        return [s["logStreamName"] for s in self.logs.describe_log_streams(logGroupName=self.log_group)["logStreams"]]
+
+    def keys(self):
+        return [o["Key"] for o in self.s3.list_objects_v2(Bucket=self.bucket).get("Contents", [])]
+
+    def wait_events(self, stream, count, timeout=60):
+        deadline = time.monotonic() + timeout
+        while True:
+            events = self.stream_events(stream)
+            if len({m for _, m in events}) >= count or time.monotonic() > deadline:
+                return events
+            time.sleep(0.5)
+
+
+def stage(tenant, cluster, application, pod, messages, start_ms, step_ms=1000, bad_line=False):
+    """Stages a gzip NDJSON file as the collector would; returns its key."""
+    body = io.BytesIO()
+    with gzip.GzipFile(fileobj=body, mode="wb") as gz:
+        for i, text in enumerate(messages):
+            ts = start_ms + i * step_ms
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts / 1000)) + f".{ts % 1000:03d}Z"
+            line = {"container": application, "message": text, "namespace": "shop", "timestamp": stamp}
+            gz.write(json.dumps(line, ensure_ascii=False).encode() + b"\n")
+        if bad_line:
+            gz.write(b"this line is not JSON\n")
+    key = f"{tenant}/{cluster}/{application}/{pod}/{int(time.time())}-{uuid.uuid4()}.json.gz"
+    client("s3", PROVIDER).put_object(Bucket=os.environ["LOGSPOKE_STAGING_BUCKET"], Key=key, Body=body.getvalue())
+    return key
+
+
+def queue_depth(url):
+    attributes = client("sqs", PROVIDER).get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]
+    return sum(int(v) for v in attributes.values())
+
+
+def wait_drained(timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if queue_depth(os.environ["LOGSPOKE_DELIVERY_QUEUE_URL"]) == 0:
+            return True
+        time.sleep(0.3)
+    return False
+
+
+def redrive_dlq():
+    """Moves every dead-lettered message back to the delivery queue (what an operator does
+    after fixing the cause); returns how many moved."""
+    sqs = client("sqs", PROVIDER)
+    moved = 0
+    while True:
+        messages = sqs.receive_message(QueueUrl=os.environ["LOGSPOKE_DELIVERY_DLQ_URL"], MaxNumberOfMessages=10,
+                                       WaitTimeSeconds=1).get("Messages", [])
+        if not messages:
+            return moved
+        for message in messages:
+            sqs.send_message(QueueUrl=os.environ["LOGSPOKE_DELIVERY_QUEUE_URL"], MessageBody=message["Body"])
+            sqs.delete_message(QueueUrl=os.environ["LOGSPOKE_DELIVERY_DLQ_URL"], ReceiptHandle=message["ReceiptHandle"])
+            moved += 1

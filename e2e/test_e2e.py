@@ -1,0 +1,148 @@
+"""End to end: the real `logspoke-api` and `logspoke-worker` binaries, Postgres, and the
+emulator with the provider stack deployed, driven only through the public HTTP API and
+AWS APIs. Run by scripts/e2e (which starts everything); tests run in order."""
+
+import os
+import subprocess
+import time
+import unittest
+
+from harness import PROVIDER, Customer, call, client, queue_depth, redrive_dlq, stage, wait_drained
+
+HOUR_MS = 3_600_000
+
+
+def token(*args):
+    return subprocess.run([os.environ["LOGSPOKE_E2E_API_BIN"], "mint-token", *args, "--ttl", "1h"],
+                          check=True, capture_output=True, text=True).stdout.strip()
+
+
+class EndToEnd(unittest.TestCase):
+    operator = None
+    customers = {}
+
+    @classmethod
+    def setUpClass(cls):
+        cls.operator = token("--role", "operator", "--sub", "e2e")
+        cls.customers = {"acme": Customer("acme", "222222222222"), "globex": Customer("globex", "333333333333")}
+
+    def api(self, method, path, body=None, token=None, status=None, **kwargs):
+        code, document = call(method, path, token or self.operator, body, **kwargs)
+        if status is not None:
+            self.assertEqual(code, status, f"{method} {path}: {document}")
+        return document
+
+    def onboarding_link(self, tenant, token=None):
+        return self.api("POST", f"/v1/tenants/{tenant}/onboarding", {"region": "eu-west-1"}, token=token,
+                        status=200)["quick_create_url"]
+
+    def verify(self, tenant, kind):
+        result = self.api("POST", f"/v1/tenants/{tenant}/delivery-configs/{kind}/verify", status=200)
+        self.assertEqual(result["state"], "active", result["verification"])
+
+    def test_1_operator_onboards_two_customers(self):
+        for tenant, customer in self.customers.items():
+            self.api("POST", "/v1/tenants", {"tenant_id": tenant, "display_name": tenant.title()}, status=201)
+            customer.prepare()
+            role = customer.launch(self.onboarding_link(tenant))
+            common = {"target_region": "eu-west-1", "role_arn": role}
+            self.api("PUT", f"/v1/tenants/{tenant}/delivery-configs/cloudwatch",
+                     {**common, "log_group_name": customer.log_group}, status=201)
+            self.api("PUT", f"/v1/tenants/{tenant}/delivery-configs/s3",
+                     {**common, "bucket_name": customer.bucket, "bucket_prefix": "k8s/"}, status=201)
+            self.verify(tenant, "cloudwatch")
+            self.verify(tenant, "s3")
+
+    def test_2_logs_reach_the_right_account_in_order(self):
+        acme, globex = self.customers["acme"], self.customers["globex"]
+        start = int(time.time() * 1000) - 30 * HOUR_MS
+        big = [f"acme checkout {i:05d} — grüße ✓ 日本" for i in range(12_000)]
+        keys = {
+            "acme": [
+                stage("acme", "c1", "checkout", "p1", big, start, step_ms=9_000, bad_line=True),
+                stage("acme", "c2", "billing", "p2", [f"acme billing {i}" for i in range(50)], start),
+            ],
+            "globex": [stage("globex", "c1", "web", "w1", [f"globex web {i}" for i in range(100)], start)],
+        }
+        checkout = acme.wait_events("c1/checkout/p1", 12_000)
+        self.assertEqual(sorted({m for _, m in checkout}), big)
+        in_time_order = [m for _, m in sorted(checkout, key=lambda e: e[0])]
+        self.assertEqual(list(dict.fromkeys(in_time_order)), big)
+        self.assertEqual(len(acme.wait_events("c2/billing/p2", 50)), 50)
+        self.assertEqual(len(globex.wait_events("c1/web/w1", 100)), 100)
+        self.assertTrue(wait_drained())
+        # Isolation: nothing of one tenant in the other's account.
+        for name, customer in self.customers.items():
+            other = "globex" if name == "acme" else "acme"
+            for stream in customer.streams():
+                self.assertFalse(any(m.startswith(other) for _, m in customer.stream_events(stream)), stream)
+            self.assertEqual(sorted(customer.keys()), sorted(f"k8s/{k}" for k in keys[name]))
+
+    def test_3_desired_logs_disable_and_reenable(self):
+        acme = self.customers["acme"]
+        path = "/v1/tenants/acme/delivery-configs/cloudwatch"
+        now = int(time.time() * 1000)
+        self.api("PATCH", path, {"desired_logs": ["billing"]}, status=200, content_type="application/merge-patch+json")
+        time.sleep(2)
+        stage("acme", "c3", "checkout", "p3", ["filtered out"], now)
+        stage("acme", "c3", "billing", "p4", ["wanted"], now)
+        self.assertEqual([m for _, m in acme.wait_events("c3/billing/p4", 1)], ["wanted"])
+        self.assertTrue(wait_drained())
+        self.assertEqual(acme.stream_events("c3/checkout/p3"), [])
+
+        self.api("PATCH", path, {"enabled": False}, status=200, content_type="application/merge-patch+json")
+        time.sleep(2)
+        stage("acme", "c3", "billing", "p5", ["while disabled"], now)
+        self.assertTrue(wait_drained())
+        self.assertEqual(acme.stream_events("c3/billing/p5"), [])
+
+        config = self.api("PATCH", path, {"enabled": True}, status=200,
+                          content_type="application/merge-patch+json")
+        self.assertEqual(config["state"], "active")
+        time.sleep(2)
+        stage("acme", "c3", "billing", "p6", ["enabled again"], now)
+        self.assertEqual([m for _, m in acme.wait_events("c3/billing/p6", 1)], ["enabled again"])
+
+    def test_4_rotating_the_external_id_holds_logs_until_the_stack_is_updated(self):
+        globex = self.customers["globex"]
+        self.api("POST", "/v1/tenants/globex/onboarding/rotate-external-id", status=200)
+        configs = self.api("GET", "/v1/tenants/globex/delivery-configs", status=200)["items"]
+        self.assertTrue(all(c["state"] == "pending_verification" for c in configs), configs)
+        time.sleep(2)
+        stage("globex", "c9", "web", "w9", ["after rotation"], int(time.time() * 1000))
+        time.sleep(4)
+        self.assertEqual(globex.stream_events("c9/web/w9"), [])
+        waiting = queue_depth(os.environ["LOGSPOKE_DELIVERY_QUEUE_URL"]) + queue_depth(os.environ["LOGSPOKE_DELIVERY_DLQ_URL"])
+        self.assertEqual(waiting, 1, "the object must wait in the queue or the DLQ, not be dropped")
+
+        globex.update(self.onboarding_link("globex"))
+        self.verify("globex", "cloudwatch")
+        self.verify("globex", "s3")
+        redrive_dlq()
+        self.assertEqual([m for _, m in globex.wait_events("c9/web/w9", 1)], ["after rotation"])
+        self.assertTrue(wait_drained())
+
+    def test_5_a_tenant_token_reaches_only_its_own_tenant(self):
+        acme = token("--role", "tenant", "--tenant-id", "acme", "--sub", "acme-admin")
+        self.onboarding_link("acme", token=acme)
+        self.api("GET", "/v1/tenants/acme/delivery-configs", token=acme, status=200)
+        code, _ = call("POST", "/v1/tenants/acme/delivery-configs/cloudwatch/verify", acme)
+        self.assertEqual(code, 200)
+        for method, path, body in [
+            ("GET", "/v1/tenants/globex", None),
+            ("GET", "/v1/tenants/globex/delivery-configs", None),
+            ("POST", "/v1/tenants/globex/onboarding", {"region": "eu-west-1"}),
+            ("POST", "/v1/tenants/globex/delivery-configs/s3/verify", None),
+            ("GET", "/v1/tenants/nonexistent", None),
+        ]:
+            code, problem = call(method, path, acme, body)
+            self.assertIn(code, (403, 404), f"{method} {path}")
+            self.assertNotIn("globex", str(problem.get("detail", "")) if problem else "")
+        # Whether another tenant exists is not revealed.
+        self.assertEqual(call("GET", "/v1/tenants/globex", acme)[0], call("GET", "/v1/tenants/nonexistent", acme)[0])
+        code, _ = call("GET", "/v1/tenants", acme)
+        self.assertEqual(code, 403)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
