@@ -20,7 +20,7 @@ Configuration (environment):
   LOGSPOKE_WORKER_LISTEN           /healthz, /readyz, /metrics address (default 127.0.0.1:9090)
   LOGSPOKE_CONFIG_QUEUE_PREFIX     name prefix of this replica's change queue (default logspoke-config-)
   LOGSPOKE_WORKER_POLLERS          concurrent ReceiveMessage loops (default 4)
-  LOGSPOKE_WORKER_MAX_IN_FLIGHT    messages processed at once (default 32)
+  LOGSPOKE_WORKER_MAX_IN_FLIGHT    messages processed at once (default 16)
   LOGSPOKE_WORKER_VISIBILITY_SECONDS  visibility kept while processing (default 120)
   LOGSPOKE_WORKER_RETRY_SECONDS    delay before a failed message is retried (default 30)
   LOGSPOKE_WORKER_RESYNC_SECONDS   full read-model resync period (default 300)
@@ -78,7 +78,7 @@ impl WorkerConfig {
             |variable: &'static str, default: u64| number(&get, variable, default).map(Duration::from_secs);
         let poll = PollSettings {
             pollers: usize::try_from(number(&get, "LOGSPOKE_WORKER_POLLERS", 4)?).unwrap_or(4),
-            max_in_flight: usize::try_from(number(&get, "LOGSPOKE_WORKER_MAX_IN_FLIGHT", 32)?).unwrap_or(32),
+            max_in_flight: usize::try_from(number(&get, "LOGSPOKE_WORKER_MAX_IN_FLIGHT", 16)?).unwrap_or(16),
             visibility: seconds("LOGSPOKE_WORKER_VISIBILITY_SECONDS", 120)?,
             retry_delay: seconds("LOGSPOKE_WORKER_RETRY_SECONDS", 30)?,
             ..PollSettings::default()
@@ -148,7 +148,7 @@ mod tests {
     fn defaults_apply_when_only_the_required_values_are_set() {
         let config = WorkerConfig::from_lookup(lookup(&REQUIRED)).unwrap();
         assert_eq!(config.listen.to_string(), "127.0.0.1:9090");
-        assert_eq!(config.poll.max_in_flight, 32);
+        assert_eq!(config.poll.max_in_flight, 16);
         assert_eq!(config.resync, Duration::from_secs(300));
     }
 

@@ -26,8 +26,8 @@ use crate::sinks::cloudwatch::service::{send, AwsLogs};
 use crate::sinks::s3;
 use crate::tenants::{Targets, TenantConfigs};
 
-/// Batches decoded ahead of the one being sent: bounds memory per object to a few MiB.
-const BATCHES_AHEAD: usize = 2;
+/// Batches decoded ahead of the one being sent: bounds memory per object to ~4 MiB.
+const BATCHES_AHEAD: usize = 1;
 
 /// How an object ended.
 #[derive(Debug, Clone, PartialEq, Eq)]

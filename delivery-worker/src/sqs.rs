@@ -35,7 +35,7 @@ impl Default for PollSettings {
     fn default() -> Self {
         Self {
             pollers: 4,
-            max_in_flight: 32,
+            max_in_flight: 16,
             visibility: Duration::from_secs(120),
             retry_delay: Duration::from_secs(30),
             wait: Duration::from_secs(20),
