@@ -51,10 +51,13 @@ pub async fn patch_delivery_config(
     require_object(&patch)?;
     require_known_fields(&patch, PATCHABLE)?;
     let mut tx = state.db.begin().await?;
-    let current = fetch(&mut tx, &tenant_id, delivery_type, true).await?;
-    check_if_match(&headers, current.as_ref().map(|c| c.version))?;
-    let current = current.ok_or_else(|| not_found(&tenant_id, delivery_type))?;
+    let Some(current) = fetch(&mut tx, &tenant_id, delivery_type, true).await? else {
+        check_if_match(&headers, None)?;
+        return Err(not_found(&tenant_id, delivery_type));
+    };
+    // As for PUT, an invalid body is refused (422) before the precondition (412).
     let config = patched(&current, &patch)?.parse(delivery_type)?;
+    check_if_match(&headers, Some(current.version))?;
     let reset = config.changes_target_of(&current);
     let stored = put::upsert(&mut tx, &tenant_id, delivery_type, &config, reset).await?;
     let actor = Actor {

@@ -63,14 +63,14 @@ pub async fn update_tenant(
     principal.require_operator()?;
     require_object(&patch)?;
     require_known_fields(&patch, &["display_name", "enabled"])?;
-    // Values of the wrong type are refused before the precondition is looked at.
-    let typed: UpdateTenant = parse_json(patch.to_string().as_bytes())?;
-    parse_display_name(typed.display_name).map_err(|e| ApiError::field("display_name", e))?;
     let mut tx = state.db.begin().await?;
-    let current = fetch(&mut tx, &tenant_id, true).await?;
-    check_if_match(&headers, current.as_ref().map(|t| t.version))?;
-    let current = current.ok_or_else(|| not_found(&tenant_id))?;
+    let Some(current) = fetch(&mut tx, &tenant_id, true).await? else {
+        check_if_match(&headers, None)?;
+        return Err(not_found(&tenant_id));
+    };
+    // As for PUT, an invalid body is refused (422) before the precondition (412).
     let (display_name, enabled) = patched_fields(&current, &patch)?;
+    check_if_match(&headers, Some(current.version))?;
     if display_name == current.display_name && enabled == current.enabled {
         return Ok(respond(current));
     }
