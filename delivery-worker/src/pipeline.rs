@@ -6,7 +6,7 @@
 //! AssumeRole, an outage) keeps the message for a retry. Only that tenant's targets are
 //! involved: one tenant's broken role never affects another's delivery.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_credential_types::provider::SharedCredentialsProvider;
@@ -50,13 +50,12 @@ enum TargetError {
 impl TargetError {
     fn aws(action: &str, err: &AwsError) -> Self {
         let text = format!("{action}: {err}");
-        if err.is_transient() {
-            Self::Transient(text)
-        } else if matches!(err.code(), "NoSuchKey") {
+        if err.code() == "NoSuchKey" {
             Self::Permanent("object_missing", text)
         } else {
-            // Denied, missing group or bucket: the customer may fix it, so retry later;
-            // after maxReceiveCount the message goes to the DLQ, nothing is lost.
+            // Throttling and outages, but also a denied role or a missing group or bucket:
+            // the customer may fix those, so retry later; after maxReceiveCount the
+            // message goes to the DLQ, nothing is lost.
             Self::Transient(text)
         }
     }
@@ -108,12 +107,7 @@ impl Deliverer {
                 .increment(1);
             return Outcome::Done;
         }
-        let results = join_all(
-            targets
-                .iter()
-                .map(|(kind, config)| self.deliver_to(object, *kind, config)),
-        )
-        .await;
+        let results = join_all(targets.iter().map(|(_, config)| self.deliver_to(object, config))).await;
         let mut outcome = Outcome::Done;
         for ((kind, _), result) in targets.iter().zip(results) {
             outcome = match self.record(object, *kind, result) {
@@ -151,12 +145,7 @@ impl Deliverer {
         }
     }
 
-    async fn deliver_to(
-        &self,
-        object: &StagedObject,
-        _kind: DeliveryType,
-        config: &LiveConfig,
-    ) -> Result<(), TargetError> {
+    async fn deliver_to(&self, object: &StagedObject, config: &LiveConfig) -> Result<(), TargetError> {
         let Some(external_id) = config.external_id.as_ref() else {
             return Err(TargetError::Permanent(
                 "no_external_id",
@@ -293,29 +282,26 @@ fn record_batch(tenant: &str, batch: &Batch, accepted: usize, rejected: usize, c
     );
 }
 
+/// The template of configs that do not set one, parsed once.
+static DEFAULT_TEMPLATE: LazyLock<Option<LogStreamTemplate>> =
+    LazyLock::new(|| LogStreamTemplate::parse(LogStreamTemplate::DEFAULT).ok());
+
 fn stream_name(object: &StagedObject, template: Option<&LogStreamTemplate>) -> Result<String, TargetError> {
     let layout = &object.layout;
-    let rendered = match template {
-        Some(template) => template.render(
-            layout.tenant_id(),
-            layout.cluster_id(),
-            layout.application(),
-            layout.pod_name(),
-        ),
-        None => LogStreamTemplate::parse(LogStreamTemplate::DEFAULT)
-            .ok()
-            .and_then(|t| {
-                t.render(
-                    layout.tenant_id(),
-                    layout.cluster_id(),
-                    layout.application(),
-                    layout.pod_name(),
-                )
-            }),
-    };
-    rendered.map(|name| name.to_string()).ok_or_else(|| {
-        TargetError::Permanent("bad_stream_name", "the stream name template renders empty".into())
-    })
+    template
+        .or(DEFAULT_TEMPLATE.as_ref())
+        .and_then(|t| {
+            t.render(
+                layout.tenant_id(),
+                layout.cluster_id(),
+                layout.application(),
+                layout.pod_name(),
+            )
+        })
+        .map(|name| name.to_string())
+        .ok_or_else(|| {
+            TargetError::Permanent("bad_stream_name", "the stream name template renders empty".into())
+        })
 }
 
 fn logs_client(

@@ -84,27 +84,25 @@ impl TenantConfigs {
         let Some(entry) = tenants.get(tenant_id) else {
             return Targets::UnknownTenant;
         };
-        let wanted: Vec<&LiveConfig> = [&entry.cloudwatch, &entry.s3]
+        let wanted: Vec<(DeliveryType, &LiveConfig)> = [&entry.cloudwatch, &entry.s3]
             .into_iter()
             .flatten()
-            .filter_map(|item| item.config.as_ref())
-            .filter(|config| config.desired_logs.allows(application))
+            .filter_map(|item| Some((item.delivery_type, item.config.as_ref()?)))
+            .filter(|(_, config)| config.desired_logs.allows(application))
             .collect();
-        let waiting = |c: &&LiveConfig| {
+        let waiting = |state| {
             matches!(
-                c.state,
+                state,
                 EffectiveState::PendingVerification | EffectiveState::VerificationFailed
             )
         };
-        if wanted.iter().any(waiting) {
+        if wanted.iter().any(|(_, config)| waiting(config.state)) {
             return Targets::AwaitingVerification;
         }
-        let active = [&entry.cloudwatch, &entry.s3]
+        let active = wanted
             .into_iter()
-            .flatten()
-            .filter(|item| item.is_active())
-            .filter_map(|item| Some((item.delivery_type, item.config.clone()?)))
-            .filter(|(_, config)| config.desired_logs.allows(application))
+            .filter(|(_, config)| config.state == EffectiveState::Active)
+            .map(|(kind, config)| (kind, config.clone()))
             .collect();
         Targets::Deliver(active)
     }

@@ -13,6 +13,18 @@ fn tenant() -> TenantId {
     TenantId::parse(&unique("t")).unwrap()
 }
 
+/// A fresh world and customer 222… with an active CloudWatch config (version 1) for a
+/// new tenant, the set-up most tests start from.
+async fn acme_with_cloudwatch() -> (World, Customer, TenantId) {
+    let world = World::create().await;
+    let acme = Customer::create("222222222222").await;
+    let tenant = tenant();
+    world
+        .put_item(&acme.item(&tenant, DeliveryType::Cloudwatch, 1))
+        .await;
+    (world, acme, tenant)
+}
+
 fn metric(name_and_labels: &str) -> f64 {
     let text = logspoke_delivery_worker::app::metrics_handle().render();
     text.lines()
@@ -23,12 +35,7 @@ fn metric(name_and_labels: &str) -> f64 {
 
 #[tokio::test]
 async fn a_file_reaches_cloudwatch_in_order_and_s3_and_its_message_is_deleted() {
-    let world = World::create().await;
-    let acme = Customer::create("222222222222").await;
-    let tenant = tenant();
-    world
-        .put_item(&acme.item(&tenant, DeliveryType::Cloudwatch, 1))
-        .await;
+    let (world, acme, tenant) = acme_with_cloudwatch().await;
     world.put_item(&acme.item(&tenant, DeliveryType::S3, 2)).await;
     let worker = world.start_worker().await;
 
@@ -63,12 +70,7 @@ async fn a_file_reaches_cloudwatch_in_order_and_s3_and_its_message_is_deleted() 
 
 #[tokio::test]
 async fn one_assume_role_serves_many_objects_of_a_tenant() {
-    let world = World::create().await;
-    let acme = Customer::create("222222222222").await;
-    let tenant = tenant();
-    world
-        .put_item(&acme.item(&tenant, DeliveryType::Cloudwatch, 1))
-        .await;
+    let (world, acme, tenant) = acme_with_cloudwatch().await;
     let worker = world.start_worker().await;
     let now = chrono::Utc::now().timestamp_millis();
     for i in 0..6 {
@@ -237,12 +239,7 @@ async fn config_changes_reach_a_running_worker_within_two_seconds() {
 
 #[tokio::test]
 async fn a_truncated_file_is_rejected_with_a_reason_and_not_retried() {
-    let world = World::create().await;
-    let acme = Customer::create("222222222222").await;
-    let tenant = tenant();
-    world
-        .put_item(&acme.item(&tenant, DeliveryType::Cloudwatch, 1))
-        .await;
+    let (world, _acme, tenant) = acme_with_cloudwatch().await;
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     for i in 0..2_000 {
         std::io::Write::write_all(
@@ -273,12 +270,7 @@ async fn a_truncated_file_is_rejected_with_a_reason_and_not_retried() {
 
 #[tokio::test]
 async fn a_worker_killed_mid_object_loses_no_events() {
-    let world = World::create().await;
-    let acme = Customer::create("222222222222").await;
-    let tenant = tenant();
-    world
-        .put_item(&acme.item(&tenant, DeliveryType::Cloudwatch, 1))
-        .await;
+    let (world, acme, tenant) = acme_with_cloudwatch().await;
     let start = chrono::Utc::now().timestamp_millis() - HOUR_MS;
     let lines: Vec<String> = (0..200_000i64)
         .map(|i| line(start + i, &format!("event {i:07}")))
