@@ -1,10 +1,9 @@
 """What the end-to-end tests drive: the running api over HTTP, the emulator through boto3
 as the provider and as customers. Configured by scripts/e2e through the environment."""
 
-import gzip
-import io
 import json
 import os
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -16,6 +15,9 @@ from botocore.config import Config
 REGION = os.environ.get("AWS_REGION", "eu-west-1")
 PROVIDER = "111111111111"
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "scripts", "lib"))
+from stage_logs import stage_file  # noqa: E402  (the generator behind scripts/stage-logs)
+
 CUSTOMER_TEMPLATE = os.path.join(ROOT, "cloudformation", "customer-log-delivery-role.yaml")
 RUN = uuid.uuid4().hex[:6]
 
@@ -133,18 +135,9 @@ class Customer:
 
 
 def stage(tenant, cluster, application, pod, messages, start_ms, step_ms=1000, bad_line=False):
-    """Stages a gzip NDJSON file as the collector would; returns its key."""
-    body = io.BytesIO()
-    with gzip.GzipFile(fileobj=body, mode="wb") as gz:
-        for i, text in enumerate(messages):
-            ts = start_ms + i * step_ms
-            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts / 1000)) + f".{ts % 1000:03d}Z"
-            line = {"container": application, "message": text, "namespace": "shop", "timestamp": stamp}
-            gz.write(json.dumps(line, ensure_ascii=False).encode() + b"\n")
-        if bad_line:
-            gz.write(b"this line is not JSON\n")
-    key = f"{tenant}/{cluster}/{application}/{pod}/{int(time.time())}-{uuid.uuid4()}.json.gz"
-    client("s3", PROVIDER).put_object(Bucket=os.environ["LOGSPOKE_STAGING_BUCKET"], Key=key, Body=body.getvalue())
+    """Stages a gzip NDJSON file as the collector would (scripts/stage-logs); returns its key."""
+    key, _ = stage_file(client("s3", PROVIDER), os.environ["LOGSPOKE_STAGING_BUCKET"], tenant, cluster,
+                        application, pod, messages, start_ms, step_ms, bad_line)
     return key
 
 

@@ -26,32 +26,30 @@ def message(rng, i, app):
     return f"{rng.choice(LEVELS)} [{app}] {i:06d} {words} — ok ✓"
 
 
-def lines(args, rng):
-    """One JSON line per event, oldest first, spread over --span-seconds ending now."""
-    now_ms = int(time.time() * 1000)
-    start = now_ms - args.span_seconds * 1000
-    step = max(1, args.span_seconds * 1000 // max(1, args.events))
-    for i in range(args.events):
-        ts = start + i * step
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts / 1000)) + f".{ts % 1000:03d}Z"
-        # The collector's line shape (k8s/collector/base/vector.yaml): routing fields go
-        # into the key, only these stay in the line.
-        yield json.dumps(
-            {
-                "container": args.application,
-                "message": message(rng, i, args.application),
-                "namespace": args.application,
-                "timestamp": stamp,
-            },
-            ensure_ascii=False,
-        )
-    if args.bad_line:
-        yield "this line is not JSON"
+def collector_line(application, text, ts_ms):
+    """One line as the collector writes it (k8s/collector/base/vector.yaml): the routing
+    fields go into the key, only these stay in the line."""
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts_ms / 1000)) + f".{ts_ms % 1000:03d}Z"
+    return json.dumps(
+        {"container": application, "message": text, "namespace": application, "timestamp": stamp},
+        ensure_ascii=False,
+    )
 
 
-def key_for(args):
-    """The contract layout: {tenant_id}/{cluster_id}/{application}/{pod_name}/{unix_ts}-{uuid}.json.gz"""
-    return f"{args.tenant}/{args.cluster}/{args.application}/{args.pod}/{int(time.time())}-{uuid.uuid4()}.json.gz"
+def stage_file(s3, bucket, tenant, cluster, application, pod, messages, start_ms, step_ms, bad_line=False):
+    """Uploads `messages` (timestamps from `start_ms`, `step_ms` apart) as one gzip NDJSON
+    object under the contract layout
+    {tenant_id}/{cluster_id}/{application}/{pod_name}/{unix_ts}-{uuid}.json.gz; returns
+    (key, gzip size)."""
+    body = io.BytesIO()
+    with gzip.GzipFile(fileobj=body, mode="wb") as gz:
+        for i, text in enumerate(messages):
+            gz.write(collector_line(application, text, start_ms + i * step_ms).encode("utf-8") + b"\n")
+        if bad_line:
+            gz.write(b"this line is not JSON\n")
+    key = f"{tenant}/{cluster}/{application}/{pod}/{int(time.time())}-{uuid.uuid4()}.json.gz"
+    s3.put_object(Bucket=bucket, Key=key, Body=body.getvalue(), ContentType="application/gzip")
+    return key, len(body.getvalue())
 
 
 def main():
@@ -71,14 +69,13 @@ def main():
     if not args.bucket:
         raise Failure("--bucket or LOGSPOKE_STAGING_BUCKET is required (scripts/dev-up prints it)")
     rng = random.Random(args.seed)
-    body = io.BytesIO()
-    with gzip.GzipFile(fileobj=body, mode="wb") as gz:
-        for line in lines(args, rng):
-            gz.write(line.encode("utf-8") + b"\n")
-    key = key_for(args)
+    step = max(1, args.span_seconds * 1000 // max(1, args.events))
+    start = int(time.time() * 1000) - args.span_seconds * 1000
+    messages = [message(rng, i, args.application) for i in range(args.events)]
     s3 = Account(PROVIDER_ACCOUNT, region_or_default(args.region)).client("s3")
-    s3.put_object(Bucket=args.bucket, Key=key, Body=body.getvalue(), ContentType="application/gzip")
-    log(f"staged {args.events} events ({len(body.getvalue())} bytes gzip) in s3://{args.bucket}")
+    key, size = stage_file(s3, args.bucket, args.tenant, args.cluster, args.application, args.pod,
+                           messages, start, step, args.bad_line)
+    log(f"staged {args.events} events ({size} bytes gzip) in s3://{args.bucket}")
     print(key)
     return 0
 

@@ -216,8 +216,8 @@ async fn queue_arn(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> Result<String,
         .unwrap_or_default())
 }
 
-/// A queue policy that lets only the config topic send.
-fn allow_topic(queue_arn: &str, topic_arn: &str) -> String {
+/// A queue policy that lets only `topic_arn` send to the queue (SNS → SQS delivery).
+pub fn allow_topic(queue_arn: &str, topic_arn: &str) -> String {
     serde_json::json!({
         "Version": "2012-10-17",
         "Statement": [{

@@ -361,12 +361,10 @@ async fn wire_notifications(provider: &SdkConfig, bucket: &str, queue_url: &str)
         .attributes()
         .unwrap()[&QueueAttributeName::QueueArn]
         .clone();
-    let queue_policy = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
-        "Principal": {"Service": "sns.amazonaws.com"}, "Action": "sqs:SendMessage", "Resource": queue_arn,
-        "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}}}]});
+    let queue_policy = logspoke_delivery_worker::tenants::subscription::allow_topic(&queue_arn, &topic_arn);
     sqs.set_queue_attributes()
         .queue_url(queue_url)
-        .attributes(QueueAttributeName::Policy, queue_policy.to_string())
+        .attributes(QueueAttributeName::Policy, queue_policy)
         .send()
         .await
         .unwrap();
