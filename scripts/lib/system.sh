@@ -6,7 +6,9 @@
 #   start_system PROFILE NAME     # NAME labels the database and .local/NAME-PID logs
 #
 # Afterwards: $state (log folder), $bin (binaries), $worker_pid, LOGSPOKE_E2E_API and
-# LOGSPOKE_E2E_API_BIN, and every LOGSPOKE_* / AWS_* setting are exported.
+# LOGSPOKE_E2E_API_BIN, and every LOGSPOKE_* / AWS_* setting are exported. The log folder
+# is removed on exit, also after a failure (whose log tails are printed); set
+# LOGSPOKE_KEEP_LOGS=1 to keep it.
 # shellcheck source=scripts/lib/venv.sh
 . "$(dirname "${BASH_SOURCE[0]}")/venv.sh"
 
@@ -20,6 +22,9 @@ stop_system() {
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   [ -n "$emulator_port" ] && scripts/emulator stop --port "$emulator_port" >/dev/null 2>&1
   [ -n "$db" ] && psql "$admin_url" -qc "drop database if exists $db with (force)" >/dev/null 2>&1
+  if [ -n "${state:-}" ] && [ -z "${LOGSPOKE_KEEP_LOGS:-}" ]; then
+    rm -rf "${LOGSPOKE_ROOT:?}/$state"
+  fi
   return 0
 }
 
@@ -59,7 +64,9 @@ start_system() {
   local flags=(--quiet --locked -p logspoke-api -p logspoke-delivery-worker)
   [ "$profile" = release ] && flags+=(--release)
   cargo build "${flags[@]}"
-  bin=${CARGO_TARGET_DIR:-target}/$profile
+  # Absolute: callers run the binaries from other folders (scripts/e2e cds into e2e/). A
+  # relative CARGO_TARGET_DIR is relative to the project root, as cargo takes it here.
+  bin=$(realpath -m "${CARGO_TARGET_DIR:-target}")/$profile
   "$bin/logspoke-api" serve >"$state/api.log" 2>&1 &
   pids+=($!)
   wait_ready "http://$LOGSPOKE_LISTEN/readyz" "${pids[-1]}" "$state/api.log"
