@@ -86,7 +86,7 @@ class Customer:
 
     def _parameters(self, link):
         params = link_parameters(link)
-        params.update(LogGroupName=self.log_group, BucketName=self.bucket)
+        params.update(LogGroupName=self.log_group, BucketName=self.bucket, BucketPrefix="k8s/")
         return [{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(params.items())]
 
     def launch(self, link):

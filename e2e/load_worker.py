@@ -1,9 +1,19 @@
 """Load for the delivery worker (run by scripts/bench-worker): onboards one tenant through
 the api, stages FILES files of EVENTS events each at once, samples the worker's RSS while
-it delivers them, and prints throughput, peak RSS and AWS call counts."""
+it delivers them, and prints throughput, peak RSS and AWS call counts.
+
+Two cases (LOAD_CASE):
+- `lean` (default): ~200-byte messages, staged while the worker runs.
+- `long-lines`: messages of LOAD_MESSAGE_BYTES (default: lines of just under the worker's
+  8 MiB line limit, stack-trace-like text with escapes and multi-byte characters). The
+  worker is paused (SIGSTOP) while the files are staged and resumed once all are queued,
+  so every in-flight slot decodes an 8 MiB line at the same moment: the worst case the
+  decode budget must bound.
+The last line is a machine-readable summary with the peak RSS from /proc (VmHWM)."""
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -12,8 +22,13 @@ import urllib.request
 
 from harness import Customer, call, stage, wait_drained
 
-FILES = int(os.environ.get("LOAD_FILES", "40"))
-EVENTS = int(os.environ.get("LOAD_EVENTS", "20000"))
+CASE = os.environ.get("LOAD_CASE", "lean")
+LONG = CASE == "long-lines"
+FILES = int(os.environ.get("LOAD_FILES", "20" if LONG else "40"))
+EVENTS = int(os.environ.get("LOAD_EVENTS", "3" if LONG else "20000"))
+# The worker's line limit is 8 MiB including the JSON around the message.
+LINE_LIMIT = 8 * 1024 * 1024
+MESSAGE_BYTES = int(os.environ.get("LOAD_MESSAGE_BYTES", str(LINE_LIMIT - 512) if LONG else "200"))
 
 
 def token():
@@ -24,6 +39,8 @@ def token():
 def onboard(operator):
     customer = Customer("loadtest", "222222222222")
     call("POST", "/v1/tenants", operator, {"tenant_id": "loadtest"})
+    # Only registered clusters deliver (an api without cluster registration says 404: fine).
+    call("PUT", "/v1/tenants/loadtest/clusters/load", operator)
     customer.prepare()
     link = call("POST", "/v1/tenants/loadtest/onboarding", operator, {"region": "eu-west-1"})[1]["quick_create_url"]
     role = customer.launch(link)
@@ -34,9 +51,9 @@ def onboard(operator):
     return customer
 
 
-def rss_kb(pid):
+def status_kb(pid, field):
     with open(f"/proc/{pid}/status") as f:
-        return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
+        return int(re.search(rf"{field}:\s+(\d+)", f.read()).group(1))
 
 
 def metric(name):
@@ -44,46 +61,75 @@ def metric(name):
     return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name))
 
 
+def lean_messages():
+    line = "INFO checkout order placed for cart c-12345 by user u-67890 in 12 ms; items=3 total=59.90 EUR " * 2
+    return [line[:MESSAGE_BYTES] for _ in range(EVENTS)]
+
+
+def long_message(i):
+    """A stack-trace-like message whose JSON form (newlines and tabs escaped) is at most
+    MESSAGE_BYTES bytes, with a 3-byte character in every frame."""
+    head = f"ERROR [load] request {i} failed ✗ java.lang.IllegalStateException: boom\n"
+    frames, size, n = [head], len(head.encode()) + head.count("\n"), 0
+    while True:
+        frame = f"\tat com.example.orders.OrderService.step{n % 997}(OrderService.java:{n % 4096}) ✓\n"
+        cost = len(frame.encode()) + 2  # \t and \n take two bytes each in JSON
+        if size + cost > MESSAGE_BYTES:
+            return "".join(frames)
+        frames.append(frame)
+        size, n = size + cost, n + 1
+
+
 def main():
     pid = int(os.environ["LOAD_WORKER_PID"])
     operator = token()
     onboard(operator)
     time.sleep(2)  # the config change reaches the worker
-    idle = rss_kb(pid)
-    line = "INFO checkout order placed for cart c-12345 by user u-67890 in 12 ms; items=3 total=59.90 EUR " * 2
-    messages = [line[:200] for _ in range(EVENTS)]
+    idle = status_kb(pid, "VmRSS")
+    messages = [long_message(i) for i in range(EVENTS)] if LONG else lean_messages()
     start_ms = int(time.time() * 1000) - 3_600_000
-    peak, samples, running = [idle], [], True
+    peak, running = [idle], True
 
     def sample():
         while running:
-            peak[0] = max(peak[0], rss_kb(pid))
-            samples.append(peak[0])
+            peak[0] = max(peak[0], status_kb(pid, "VmRSS"))
             time.sleep(0.2)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    began = time.monotonic()
-    threads = [threading.Thread(target=stage, args=("loadtest", "load", "app", f"pod-{i}", messages, start_ms, 1))
-               for i in range(FILES)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    if LONG:
+        os.kill(pid, signal.SIGSTOP)
+    stage_began = time.monotonic()
+    try:
+        threads = [threading.Thread(target=stage, args=("loadtest", "load", "app", f"pod-{i}", messages, start_ms, 1))
+                   for i in range(FILES)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        if LONG:
+            os.kill(pid, signal.SIGCONT)
     staged = time.monotonic()
+    began = staged if LONG else stage_began
     drained = wait_drained(timeout=600)
     elapsed = time.monotonic() - began
     running = False
     sampler.join()
+    hwm = status_kb(pid, "VmHWM")
     delivered = metric("logspoke_worker_events_delivered_total")
     calls = metric("logspoke_worker_put_log_events_calls_total")
     assumes = metric("logspoke_worker_assume_role_total")
-    print(f"files={FILES} events/file={EVENTS} total={FILES * EVENTS} drained={drained}")
-    print(f"staging took {staged - began:.1f}s; all delivered after {elapsed:.1f}s "
+    splits = metric("logspoke_worker_split_events_total")
+    print(f"case={CASE} files={FILES} events/file={EVENTS} message <= {MESSAGE_BYTES:,} bytes as JSON "
+          f"total={FILES * EVENTS} drained={drained}")
+    print(f"staging took {staged - stage_began:.1f}s; all delivered after "
+          f"{elapsed:.1f}s{' from resuming the worker' if LONG else ''} "
           f"-> {delivered / elapsed:,.0f} events/s end to end (emulator included)")
-    print(f"events delivered={delivered:,.0f} PutLogEvents calls={calls:,.0f} "
+    print(f"events delivered={delivered:,.0f} (split messages={splits:,.0f}) PutLogEvents calls={calls:,.0f} "
           f"(avg {delivered / max(calls, 1):,.0f} events/call) AssumeRole={assumes:.0f}")
-    print(f"worker RSS: idle {idle / 1024:.1f} MB, peak under load {peak[0] / 1024:.1f} MB")
+    print(f"worker RSS: idle {idle / 1024:.1f} MiB, sampled peak {peak[0] / 1024:.1f} MiB")
+    print(f"summary: case={CASE} files={FILES} peak_rss_mib={hwm / 1024:.1f} (VmHWM; target <= 128)")
     return 0 if drained and delivered >= FILES * EVENTS else 1
 
 

@@ -40,9 +40,14 @@ class EndToEnd(unittest.TestCase):
         result = self.api("POST", f"/v1/tenants/{tenant}/delivery-configs/{kind}/verify", status=200)
         self.assertEqual(result["state"], "active", result["verification"])
 
+    # The clusters each tenant's collectors stage from (only registered ones deliver).
+    CLUSTERS = {"acme": ["c1", "c2", "c3"], "globex": ["c1", "c9"]}
+
     def test_1_operator_onboards_two_customers(self):
         for tenant, customer in self.customers.items():
             self.api("POST", "/v1/tenants", {"tenant_id": tenant, "display_name": tenant.title()}, status=201)
+            for cluster in self.CLUSTERS[tenant]:
+                self.api("PUT", f"/v1/tenants/{tenant}/clusters/{cluster}", status=201)
             customer.prepare()
             role = customer.launch(self.onboarding_link(tenant))
             common = {"target_region": "eu-west-1", "role_arn": role}
@@ -64,6 +69,8 @@ class EndToEnd(unittest.TestCase):
             ],
             "globex": [stage("globex", "c1", "web", "w1", [f"globex web {i}" for i in range(100)], start)],
         }
+        # A cluster globex never registered (c2) stages under globex's prefix: rejected, never delivered.
+        stage("globex", "c2", "web", "forged", ["forged into globex"], start)
         checkout = acme.wait_events("c1/checkout/p1", 12_000)
         self.assertEqual(sorted({m for _, m in checkout}), big)
         in_time_order = [m for _, m in sorted(checkout, key=lambda e: e[0])]
@@ -71,6 +78,7 @@ class EndToEnd(unittest.TestCase):
         self.assertEqual(len(acme.wait_events("c2/billing/p2", 50)), 50)
         self.assertEqual(len(globex.wait_events("c1/web/w1", 100)), 100)
         self.assertTrue(wait_drained())
+        self.assertNotIn("c2/web/forged", globex.streams())
         # Isolation: nothing of one tenant in the other's account.
         for name, customer in self.customers.items():
             other = "globex" if name == "acme" else "acme"

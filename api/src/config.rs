@@ -6,6 +6,8 @@ use std::net::SocketAddr;
 
 use logspoke_contract::RoleArn;
 
+use crate::auth::jwks::schedule::RefreshPolicy;
+use crate::auth::jwks::source::JwksLocation;
 use crate::onboarding::link::TemplateUrl;
 
 /// The api's settings.
@@ -143,14 +145,19 @@ pub enum JwtKeySource {
     /// `LOGSPOKE_JWT_SECRET`: HS256 with a shared secret.
     Secret(String),
     /// `LOGSPOKE_JWT_JWKS`: RS256/ES256 with keys from a JWKS file path or URL.
-    Jwks(String),
+    Jwks {
+        /// An `https://` URL (`http://` for loopback hosts only) or a file path.
+        location: JwksLocation,
+        /// How the set is refreshed (defaults; tests shorten them).
+        refresh: RefreshPolicy,
+    },
 }
 
 impl std::fmt::Debug for JwtConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let keys = match &self.keys {
             JwtKeySource::Secret(_) => "HS256 secret (redacted)".to_owned(),
-            JwtKeySource::Jwks(location) => format!("JWKS at {location}"),
+            JwtKeySource::Jwks { location, .. } => format!("JWKS at {location}"),
         };
         f.debug_struct("JwtConfig")
             .field("keys", &keys)
@@ -248,7 +255,10 @@ impl JwtConfig {
                 ))
             }
             (Some(secret), None) => JwtKeySource::Secret(secret),
-            (None, Some(jwks)) => JwtKeySource::Jwks(jwks),
+            (None, Some(jwks)) => JwtKeySource::Jwks {
+                location: JwksLocation::parse(&jwks).map_err(|e| error("LOGSPOKE_JWT_JWKS", e))?,
+                refresh: RefreshPolicy::default(),
+            },
             (None, None) => {
                 return Err(error(
                     "LOGSPOKE_JWT_SECRET",
@@ -402,6 +412,36 @@ mod tests {
             let err = config(vars).unwrap_err();
             assert_eq!(err.variable, *variable, "{vars:?}");
             assert!(err.to_string().starts_with(variable));
+        }
+    }
+
+    #[test]
+    fn jwks_must_be_https_except_on_loopback_hosts_or_a_file_path() {
+        let jwks = |value: &str| config(&[("DATABASE_URL", "postgres://x"), ("LOGSPOKE_JWT_JWKS", value)]);
+        for refused in [
+            "http://idp.example/jwks.json",
+            "http://10.1.2.3/jwks",
+            "ftp://idp.example/jwks",
+        ] {
+            let err = jwks(refused).unwrap_err();
+            assert_eq!(err.variable, "LOGSPOKE_JWT_JWKS", "{refused}");
+            assert!(err.to_string().starts_with("LOGSPOKE_JWT_JWKS: "), "{err}");
+            assert!(!err.to_string().contains('\n'), "one line: {err}");
+        }
+        let accepted = [
+            ("https://idp.example/.well-known/jwks.json", true),
+            ("http://127.0.0.1:9999/jwks", true),
+            ("http://localhost/jwks", true),
+            ("http://[::1]/jwks", true),
+            ("/etc/logspoke/jwks.json", false),
+        ];
+        for (value, is_url) in accepted {
+            let c = jwks(value).unwrap();
+            let JwtKeySource::Jwks { location, refresh } = c.jwt.keys else {
+                panic!("{value}: not JWKS mode");
+            };
+            assert_eq!(matches!(location, JwksLocation::Url(_)), is_url, "{value}");
+            assert_eq!(refresh, RefreshPolicy::default());
         }
     }
 

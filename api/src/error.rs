@@ -3,6 +3,8 @@
 //! Every handler returns `Result<_, ApiError>`. Client errors carry a precise, safe
 //! message; internal errors are logged once here and returned opaque.
 
+use std::time::Duration;
+
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -84,6 +86,23 @@ pub enum ApiError {
     /// A dependency (the database) is unavailable.
     #[error("{0}")]
     Unavailable(String),
+    /// Too many requests of this kind for now; `Retry-After` says when to try again.
+    #[error("{detail}")]
+    RateLimited {
+        /// When the client may try again.
+        retry_after: Duration,
+        /// What was limited and why.
+        detail: String,
+    },
+    /// A dependency (AWS) failed transiently and nothing was changed; `Retry-After` says
+    /// when trying again makes sense.
+    #[error("{detail}")]
+    RetryLater {
+        /// When the client should try again.
+        retry_after: Duration,
+        /// What failed.
+        detail: String,
+    },
     /// A bug or an unexpected failure; the detail is logged, never returned.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -93,6 +112,16 @@ impl ApiError {
     /// A 422 with a single invalid field.
     pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self::Validation(vec![FieldError::new(field, message)])
+    }
+
+    /// The `Retry-After` this error carries, if any.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::RateLimited { retry_after, .. } | Self::RetryLater { retry_after, .. } => {
+                Some(*retry_after)
+            }
+            _ => None,
+        }
     }
 
     /// The status code this error maps to.
@@ -107,7 +136,8 @@ impl ApiError {
             Self::Validation(_) | Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable(_) | Self::RetryLater { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -130,6 +160,7 @@ fn problem_kind(status: StatusCode, validation: bool) -> (&'static str, &'static
         413 => ("payload-too-large", "Payload too large"),
         415 => ("unsupported-media-type", "Unsupported media type"),
         422 => ("unprocessable", "Unprocessable request"),
+        429 => ("rate-limited", "Too many requests"),
         503 => ("unavailable", "Service unavailable"),
         504 => ("timeout", "Request timed out"),
         _ if status.is_server_error() => ("internal", "Internal server error"),
@@ -175,6 +206,7 @@ impl IntoResponse for Problem {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
+        let retry_after = self.retry_after();
         let problem = match self {
             Self::Internal(err) => {
                 tracing::error!(error = ?err, "request failed with an internal error");
@@ -186,8 +218,20 @@ impl IntoResponse for ApiError {
             }
             other => Problem::new(status, other.to_string()),
         };
-        problem.into_response()
+        let mut response = problem.into_response();
+        if let Some(wait) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_seconds(wait)));
+        }
+        response
     }
+}
+
+/// `Retry-After` in whole seconds, rounded up and at least 1 (0 would invite a busy loop).
+fn retry_after_seconds(wait: Duration) -> u64 {
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    seconds.max(1)
 }
 
 /// Database errors: constraint violations become client errors here, in one place;
@@ -235,6 +279,36 @@ mod tests {
         assert!(response.headers()[header::WWW_AUTHENTICATE]
             .to_str()
             .is_ok_and(|v| v.starts_with("Bearer")));
+    }
+
+    #[test]
+    fn rate_limited_and_retry_later_carry_retry_after_in_whole_seconds() {
+        let cases = [
+            (
+                ApiError::RateLimited {
+                    retry_after: Duration::from_millis(6_200),
+                    detail: "too soon".into(),
+                },
+                StatusCode::TOO_MANY_REQUESTS,
+                "7",
+            ),
+            (
+                ApiError::RetryLater {
+                    retry_after: Duration::ZERO,
+                    detail: "AWS is unreachable".into(),
+                },
+                StatusCode::SERVICE_UNAVAILABLE,
+                "1",
+            ),
+        ];
+        for (err, status, seconds) in cases {
+            let response = err.into_response();
+            assert_eq!(response.status(), status);
+            assert_eq!(response.headers()[header::CONTENT_TYPE], PROBLEM_JSON);
+            assert_eq!(response.headers()[header::RETRY_AFTER], seconds);
+        }
+        let plain = ApiError::Unavailable("database".into()).into_response();
+        assert!(plain.headers().get(header::RETRY_AFTER).is_none());
     }
 
     #[tokio::test]

@@ -67,6 +67,19 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     })
 }
 
+/// Parses an optional JSON object body: no body and a JSON `null` both mean the
+/// defaults; anything but an object is a 422 naming `body`.
+pub fn parse_optional_object<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
+    let trimmed = body.trim_ascii();
+    if trimmed.is_empty() || trimmed == b"null" {
+        Ok(T::default())
+    } else if trimmed.starts_with(b"{") {
+        parse_json(body)
+    } else {
+        Err(ApiError::field("body", "must be a JSON object (or empty)"))
+    }
+}
+
 /// serde_json appends " at line L column C"; the field path says more to an API client.
 fn strip_position(message: &str) -> String {
     match message.rfind(" at line ") {

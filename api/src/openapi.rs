@@ -21,6 +21,7 @@ use crate::error::{FieldError, Problem, PROBLEM_JSON};
     modifiers(&V1Conventions),
     tags(
         (name = "tenants", description = "Customers whose logs are delivered"),
+        (name = "clusters", description = "The collected clusters whose logs a tenant receives"),
         (name = "delivery-configs", description = "Where and how a tenant's logs go"),
         (name = "onboarding", description = "ExternalIds and the customer role's quick-create link"),
         (name = "audit", description = "Who changed what, when"),

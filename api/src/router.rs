@@ -22,12 +22,13 @@ use utoipa_scalar::{Scalar, Servable};
 use crate::error::{ApiError, Problem, PROBLEM_JSON};
 use crate::extract::BODY_LIMIT_BYTES;
 use crate::openapi::{apply_v1_conventions, ApiDoc};
-use crate::routes::{audit_events, delivery_configs as configs, onboarding, ops, tenants};
+use crate::routes::{audit_events, clusters, delivery_configs as configs, onboarding, ops, tenants};
 use crate::state::AppState;
 use crate::telemetry;
 
-/// Longest a request may take before it is answered with 503.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+/// Longest a request may take before it is answered with 503. Work with its own bound
+/// (verification) must stay well within it, so that its own answer reaches the client.
+pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Every documented route. Handlers sharing a path share a `routes!` call.
 fn routes() -> OpenApiRouter<AppState> {
@@ -43,6 +44,11 @@ fn routes() -> OpenApiRouter<AppState> {
             tenants::get::get_tenant,
             tenants::update::update_tenant,
             tenants::delete::delete_tenant
+        ))
+        .routes(routes!(clusters::list::list_clusters))
+        .routes(routes!(
+            clusters::put::put_cluster,
+            clusters::delete::delete_cluster
         ))
         .routes(routes!(configs::list::list_delivery_configs))
         .routes(routes!(

@@ -48,6 +48,7 @@ pub async fn state(config: &Config) -> anyhow::Result<AppState> {
         onboarding: Arc::new(config.onboarding.clone()),
         aws: AwsTargetAccess::new(chain),
         config_checks: Arc::new(ConfigChecks::default()),
+        verify_limiter: Default::default(),
     })
 }
 

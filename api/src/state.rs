@@ -26,6 +26,8 @@ pub struct AppState {
     pub aws: AwsTargetAccess,
     /// Latest results of the onboarding configuration checks, for `/readyz`.
     pub config_checks: Arc<ConfigChecks>,
+    /// Per-tenant limits on `verify` (in memory, per replica).
+    pub verify_limiter: crate::verification::rate_limit::VerifyLimiter,
 }
 
 impl FromRef<AppState> for Arc<Verifier> {

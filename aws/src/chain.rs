@@ -76,12 +76,13 @@ impl RoleChain {
         Ok(credentials)
     }
 
-    /// Assumes a customer role from the provider role. `external_id: None` is used only
-    /// to prove that a role refuses us without one.
+    /// Assumes a customer role from the provider role. There is no way to do so without
+    /// an ExternalId: every customer role is assumed with one (the tenant's, or in
+    /// `verify` a deliberately wrong one), never without.
     pub async fn assume_customer(
         &self,
         role: &RoleArn,
-        external_id: Option<&ExternalId>,
+        external_id: &ExternalId,
         session_name: &str,
         duration: Duration,
     ) -> Result<Credentials, AwsError> {
@@ -90,7 +91,7 @@ impl RoleChain {
             .credentials_provider(SharedCredentialsProvider::new(provider))
             .build();
         let sts = aws_sdk_sts::Client::from_conf(config);
-        assume(&sts, role, external_id, session_name, duration).await
+        assume(&sts, role, Some(external_id), session_name, duration).await
     }
 }
 

@@ -26,6 +26,13 @@ impl BucketPrefix {
         if s.contains('\\') {
             return Err(ParseError::new("must not contain '\\'"));
         }
+        // The onboarding template scopes the customer role's s3:PutObject to
+        // `${BucketPrefix}*`: a wildcard or policy variable in it would widen the grant.
+        if s.contains(['*', '?', '$']) {
+            return Err(ParseError::new(
+                "must not contain '*', '?' or '$' (the customer role's IAM policy is scoped to it)",
+            ));
+        }
         let segments: Vec<&str> = s.split('/').filter(|seg| !seg.is_empty()).collect();
         if segments.iter().any(|seg| matches!(*seg, "." | "..")) {
             return Err(ParseError::new("must not contain '.' or '..' segments"));
@@ -84,6 +91,7 @@ mod tests {
         let multibyte_too_long = "é".repeat(256);
         let dots = "must not contain '.' or '..' segments";
         let control = "must not contain control characters";
+        let wildcard = "must not contain '*', '?' or '$' (the customer role's IAM policy is scoped to it)";
         assert_rejects(
             BucketPrefix::parse,
             &[
@@ -93,6 +101,9 @@ mod tests {
                 ("logs/./x", dots),
                 ("/./", dots),
                 ("logs\\x", "must not contain '\\'"),
+                ("logs/*", wildcard),
+                ("a?b", wildcard),
+                ("${aws:username}/", wildcard),
                 ("logs\n", control),
                 ("logs\tx", control),
                 ("\0", control),

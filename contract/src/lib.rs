@@ -11,6 +11,7 @@ mod account_id;
 mod application_name;
 mod bucket_name;
 mod bucket_prefix;
+mod cluster_id;
 mod delivery_type;
 mod desired_logs;
 mod error;
@@ -38,6 +39,7 @@ pub use account_id::AccountId;
 pub use application_name::ApplicationName;
 pub use bucket_name::BucketName;
 pub use bucket_prefix::BucketPrefix;
+pub use cluster_id::{ClusterId, MAX_CLUSTER_ID_CHARS};
 pub use delivery_type::DeliveryType;
 pub use desired_logs::DesiredLogs;
 pub use error::ParseError;
@@ -52,6 +54,6 @@ pub use read_model::{
     Attr, Attributes, ConfigItem, DeliveryTarget, EffectiveState, LiveConfig, ITEM_SCHEMA_VERSION,
 };
 pub use region::Region;
-pub use role_arn::RoleArn;
+pub use role_arn::{RoleArn, CUSTOMER_ROLE_PATH};
 pub use s3_event::{decode_s3_event_key, parse_message_body, EventError, MessageContent, ObjectCreated};
 pub use tenant_id::TenantId;

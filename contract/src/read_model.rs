@@ -7,18 +7,24 @@
 //! config is written as a tombstone (`deleted = true`), so a worker can tell "deleted"
 //! from "never existed". The item carries only the *effective* state: the config's own
 //! `enabled`, its verification and the tenant's `enabled` are folded into `state`.
+//!
+//! Each live item also carries the tenant's registered clusters (`clusters`, a list of
+//! cluster ids): the worker delivers an object only when the `{cluster_id}` segment of
+//! its key is one of them. A cluster change republishes every config of the tenant. An
+//! item without the attribute (schema version 1) registers no cluster, so nothing is
+//! delivered through it until the api republishes it (`logspoke-api resync`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    BucketName, BucketPrefix, DeliveryType, DesiredLogs, ExternalId, LogGroupName, LogStreamTemplate,
-    ParseError, Region, RoleArn, TenantId,
+    BucketName, BucketPrefix, ClusterId, DeliveryType, DesiredLogs, ExternalId, LogGroupName,
+    LogStreamTemplate, ParseError, Region, RoleArn, TenantId,
 };
 
 /// Version of the item layout, stored in every item as `schema_version`.
-pub const ITEM_SCHEMA_VERSION: u32 = 1;
+pub const ITEM_SCHEMA_VERSION: u32 = 2;
 
 /// One DynamoDB attribute value, serialised exactly as DynamoDB JSON (`{"S": "…"}`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -108,6 +114,15 @@ pub struct LiveConfig {
     pub desired_logs: DesiredLogs,
     /// Where to deliver.
     pub target: DeliveryTarget,
+    /// The clusters registered for the tenant: the only ones whose objects it receives.
+    pub clusters: BTreeSet<ClusterId>,
+}
+
+impl LiveConfig {
+    /// Whether objects staged by `cluster_id` may be delivered through this config.
+    pub fn accepts_cluster(&self, cluster_id: &str) -> bool {
+        self.clusters.iter().any(|c| c.as_str() == cluster_id)
+    }
 }
 
 /// One read-model item.
@@ -178,6 +193,8 @@ fn live_attributes(config: &LiveConfig, item: &mut Attributes) {
         .map(|a| s(a.as_str()))
         .collect();
     item.insert("desired_logs".into(), Attr::L(logs));
+    let clusters = config.clusters.iter().map(|c| s(c.as_str())).collect();
+    item.insert("clusters".into(), Attr::L(clusters));
     match &config.target {
         DeliveryTarget::CloudWatch {
             log_group_name,
@@ -228,6 +245,12 @@ fn read_live(reader: &Reader<'_>) -> Result<LiveConfig, ParseError> {
         desired_logs: DesiredLogs::parse(&reader.strings("desired_logs")?)
             .map_err(|e| reader.bad("desired_logs", e))?,
         target,
+        clusters: reader
+            .strings("clusters")?
+            .iter()
+            .map(|c| ClusterId::parse(c))
+            .collect::<Result<_, _>>()
+            .map_err(|e| reader.bad("clusters", e))?,
     })
 }
 

@@ -8,6 +8,9 @@ use serde::{Deserialize, Serialize};
 const MAX_PATH_LEN: usize = 512;
 /// Longest IAM role name.
 const MAX_NAME_LEN: usize = 64;
+/// The IAM path the onboarding template creates customer roles under. The provider role
+/// may assume only roles under it, so a customer role ARN outside it could never work.
+pub const CUSTOMER_ROLE_PATH: &str = "/logspoke/";
 
 /// The ARN of the IAM role in the customer's account that Logspoke assumes to deliver.
 ///
@@ -77,6 +80,29 @@ impl RoleArn {
     /// e.g. `/team/`.
     pub fn path(&self) -> &str {
         &self.path
+    }
+
+    /// Checks that this ARN may name a customer's delivery role for a provider whose
+    /// own role is `provider`: it lives under [`CUSTOMER_ROLE_PATH`] (what the
+    /// onboarding template creates, and all the provider role may assume) and in another
+    /// account than the provider's: a role in the provider's own account would let a
+    /// tenant steer the provider into its own resources (its staging bucket, its roles).
+    pub fn check_customer_role(&self, provider: &RoleArn) -> Result<(), ParseError> {
+        if self.account_id == provider.account_id {
+            return Err(ParseError::new(
+                "must be a role in the customer's account, not in the provider's",
+            ));
+        }
+        if !self.path.starts_with(CUSTOMER_ROLE_PATH) {
+            return Err(ParseError::new(format!(
+                "must be a role under the path {CUSTOMER_ROLE_PATH} (as the onboarding template \
+                 creates it: arn:{}:iam::{}:role{CUSTOMER_ROLE_PATH}{})",
+                self.partition.as_str(),
+                self.account_id.as_str(),
+                self.name
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -280,6 +306,33 @@ mod tests {
                 ),
             ],
         );
+    }
+
+    #[test]
+    fn customer_roles_live_under_the_template_path_outside_the_provider_account() {
+        let provider = RoleArn::parse("arn:aws:iam::111111111111:role/logspoke-provider").unwrap();
+        let check = |arn: &str| {
+            RoleArn::parse(arn)
+                .unwrap()
+                .check_customer_role(&provider)
+                .map_err(|e| e.message)
+        };
+        assert_eq!(check("arn:aws:iam::222222222222:role/logspoke/Delivery"), Ok(()));
+        assert_eq!(
+            check("arn:aws:iam::222222222222:role/logspoke/team/Delivery"),
+            Ok(())
+        );
+        let own = Err("must be a role in the customer's account, not in the provider's".to_owned());
+        assert_eq!(check("arn:aws:iam::111111111111:role/logspoke/Delivery"), own);
+        assert_eq!(check("arn:aws:iam::111111111111:role/logspoke-worker"), own);
+        let outside = Err(
+            "must be a role under the path /logspoke/ (as the onboarding template creates \
+                           it: arn:aws:iam::222222222222:role/logspoke/Delivery)"
+                .to_owned(),
+        );
+        assert_eq!(check("arn:aws:iam::222222222222:role/Delivery"), outside);
+        assert!(check("arn:aws:iam::222222222222:role/logspokex/Delivery").is_err());
+        assert!(check("arn:aws:iam::222222222222:role/team/logspoke/Delivery").is_err());
     }
 
     #[test]

@@ -10,8 +10,17 @@
 use crate::{ObjectKey, ParseError, TenantId};
 
 const VECTOR_CONFIG: &str = include_str!("../../k8s/collector/base/vector.yaml");
+/// The collector's kustomization: the default site settings.
+const COLLECTOR_KUSTOMIZATION: &str = include_str!("../../k8s/collector/base/kustomization.yaml");
+/// The admission policy reserving the tenant label of namespaces to the provider.
+const TENANT_LABEL_POLICY: &str = include_str!("../../k8s/collector/base/tenant-label-policy.yaml");
 
-/// Field values of a sample event after the collector's `route` transform.
+/// The namespace label the tenant is taken from, by default.
+const TENANT_LABEL: &str = "logspoke.io/tenant";
+
+/// Field values of a sample event after the collector's `route` transform: the tenant
+/// from its namespace's tenant label, the cluster from the site settings, the
+/// application from a pod label, the pod's name.
 const SAMPLE: [(&str, &str); 4] = [
     ("tenant_id", "acme"),
     ("cluster_id", "prod-eu-1"),
@@ -118,7 +127,7 @@ fn vector_file_name_options_give_the_unix_ts_uuid_json_gz_name() {
 }
 
 #[test]
-fn vector_remap_sets_every_template_field_and_takes_the_tenant_from_customer_id() {
+fn vector_remap_sets_every_template_field() {
     let template = sink_option("key_prefix");
     for field in template_fields(&template) {
         assert!(
@@ -126,7 +135,48 @@ fn vector_remap_sets_every_template_field_and_takes_the_tenant_from_customer_id(
             "the route transform must set {field:?} on the event"
         );
     }
-    assert!(VECTOR_CONFIG.contains("tenant_id = string(labels.customer_id)"));
     // The collector drops events whose tenant would not parse as a TenantId.
     assert!(VECTOR_CONFIG.contains(r"if !match(tenant_id, r'^[a-z0-9]([a-z0-9-]{1,61}[a-z0-9])?$') {"));
+}
+
+/// A pod's labels are the workload's to choose; the tenant must come from its
+/// namespace's label, which only the provider sets.
+#[test]
+fn vector_takes_the_tenant_from_the_namespace_label_only() {
+    // The source attaches the namespace labels and watches only labelled namespaces.
+    assert!(VECTOR_CONFIG.contains("      namespace_labels: .kubernetes.namespace_labels\n"));
+    assert!(
+        VECTOR_CONFIG.contains(r#"extra_namespace_label_selector: "SECRET[site.tenant_namespace_label]""#)
+    );
+    // The one assignment of tenant_id reads that label of the namespace labels.
+    assert!(VECTOR_CONFIG.contains("namespace_labels = object(.kubernetes.namespace_labels) ?? {}"));
+    let assignments: Vec<&str> = VECTOR_CONFIG
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("tenant_id ="))
+        .collect();
+    assert_eq!(
+        assignments,
+        [
+            r#"tenant_id = string(get(namespace_labels, ["SECRET[site.tenant_namespace_label]"]) ?? null) ?? """#
+        ]
+    );
+    assert!(
+        !VECTOR_CONFIG.contains("customer_id"),
+        "a pod label must not name the tenant"
+    );
+    // The default label, and the admission policy that guards the same label.
+    assert!(COLLECTOR_KUSTOMIZATION.contains(&format!("- tenant_namespace_label={TENANT_LABEL}\n")));
+    assert!(TENANT_LABEL_POLICY.contains(&format!("expression: \"'{TENANT_LABEL}'\"")));
+}
+
+/// The collector role may not write keys that repeat its cluster id in a later segment
+/// (`cloudformation/collector-cluster-role.yaml`): the collector must drop such lines,
+/// or their batches would be refused and retried forever.
+#[test]
+fn vector_drops_lines_whose_keys_its_role_may_not_write() {
+    const ROLE_TEMPLATE: &str = include_str!("../../cloudformation/collector-cluster-role.yaml");
+    assert!(ROLE_TEMPLATE.contains("${StagingBucketName}/*/${ClusterId}/*\n"));
+    assert!(ROLE_TEMPLATE.contains("${StagingBucketName}/*/*/${ClusterId}/*\n"));
+    assert!(VECTOR_CONFIG.contains("if application == cluster_id || pod_name == cluster_id {"));
 }

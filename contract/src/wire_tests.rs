@@ -31,13 +31,17 @@ fn cloudwatch_item() -> ConfigItem {
         config: Some(LiveConfig {
             state: EffectiveState::Active,
             target_region: Region::parse("eu-west-1").unwrap(),
-            role_arn: RoleArn::parse("arn:aws:iam::222222222222:role/LogspokeDelivery").unwrap(),
+            role_arn: RoleArn::parse("arn:aws:iam::222222222222:role/logspoke/LogspokeDelivery").unwrap(),
             external_id: Some(ExternalId::parse("AbCdEfGhIjKlMnOpQrStUvWxYz0123456789").unwrap()),
             desired_logs: DesiredLogs::parse(&["api".to_owned(), "web".to_owned()]).unwrap(),
             target: DeliveryTarget::CloudWatch {
                 log_group_name: LogGroupName::parse("/logspoke/acme").unwrap(),
                 log_stream_template: Some(LogStreamTemplate::parse("{cluster_id}/{pod_name}").unwrap()),
             },
+            clusters: ["prod-eu-1", "staging"]
+                .into_iter()
+                .map(|c| ClusterId::parse(c).unwrap())
+                .collect(),
         }),
     }
 }
@@ -51,13 +55,14 @@ fn s3_item() -> ConfigItem {
         config: Some(LiveConfig {
             state: EffectiveState::PendingVerification,
             target_region: Region::parse("us-east-1").unwrap(),
-            role_arn: RoleArn::parse("arn:aws:iam::222222222222:role/LogspokeDelivery").unwrap(),
+            role_arn: RoleArn::parse("arn:aws:iam::222222222222:role/logspoke/LogspokeDelivery").unwrap(),
             external_id: None,
             desired_logs: DesiredLogs::default(),
             target: DeliveryTarget::S3 {
                 bucket_name: BucketName::parse("acme-logs").unwrap(),
                 bucket_prefix: BucketPrefix::parse("k8s").unwrap(),
             },
+            clusters: Default::default(),
         }),
     }
 }
@@ -93,6 +98,26 @@ fn read_model_items_round_trip() {
     assert!(cloudwatch_item().is_active());
     assert!(!s3_item().is_active());
     assert!(!tombstone().is_active());
+}
+
+#[test]
+fn an_item_without_clusters_registers_none() {
+    let mut attributes = cloudwatch_item().to_attributes();
+    attributes.remove("clusters");
+    let item = ConfigItem::from_attributes(&attributes).unwrap();
+    let config = item.config.unwrap();
+    assert!(config.clusters.is_empty());
+    assert!(!config.accepts_cluster("prod-eu-1"));
+    let live = cloudwatch_item().config.unwrap();
+    assert!(live.accepts_cluster("prod-eu-1") && !live.accepts_cluster("prod-eu-2"));
+}
+
+#[test]
+fn an_invalid_cluster_names_the_attribute() {
+    let mut attributes = cloudwatch_item().to_attributes();
+    attributes.insert("clusters".into(), Attr::L(vec![Attr::S("a/b".into())]));
+    let err = ConfigItem::from_attributes(&attributes).unwrap_err();
+    assert!(err.message.starts_with("attribute clusters"), "{err}");
 }
 
 #[test]

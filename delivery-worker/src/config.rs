@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use logspoke_contract::RoleArn;
 
+use crate::memory::DEFAULT_MAX_DECODE_BYTES;
 use crate::sqs::PollSettings;
 
 /// `--help` text: every variable with its default.
@@ -20,7 +21,11 @@ Configuration (environment):
   LOGSPOKE_WORKER_LISTEN           /healthz, /readyz, /metrics address (default 127.0.0.1:9090)
   LOGSPOKE_CONFIG_QUEUE_PREFIX     name prefix of this replica's change queue (default logspoke-config-)
   LOGSPOKE_WORKER_POLLERS          concurrent ReceiveMessage loops (default 4)
-  LOGSPOKE_WORKER_MAX_IN_FLIGHT    messages processed at once (default 16)
+  LOGSPOKE_WORKER_MAX_IN_FLIGHT    messages processed at once (default 16; ~5 MiB each)
+  LOGSPOKE_WORKER_MAX_DECODE_BYTES  memory that long lines (over 128 KiB) may hold at once
+                                   while decoded: bytes, or with KiB/MiB/GiB (default ≈18MiB,
+                                   two 8 MiB lines at a time); peak RSS ≈ 16 MiB +
+                                   MAX_IN_FLIGHT × 5 MiB + this: 114 MiB at the defaults
   LOGSPOKE_WORKER_VISIBILITY_SECONDS  visibility kept while processing (default 120)
   LOGSPOKE_WORKER_RETRY_SECONDS    delay before a failed message is retried (default 30)
   LOGSPOKE_WORKER_RESYNC_SECONDS   full read-model resync period (default 300)
@@ -45,6 +50,59 @@ pub struct WorkerConfig {
     pub poll: PollSettings,
     /// Period of the full resync.
     pub resync: Duration,
+}
+
+/// The worker's memory limits beyond [`PollSettings::max_in_flight`] (see
+/// [`crate::memory`]). Read on their own, so that a [`WorkerConfig`] built in code keeps
+/// its shape; [`WorkerConfig::from_lookup`] checks them too, so a bad value still stops
+/// the worker at start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemoryLimits {
+    /// What long lines being decoded may hold at once, in bytes.
+    pub max_decode_bytes: usize,
+}
+
+impl MemoryLimits {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))
+    }
+
+    /// Reads variables through `get`.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let variable = "LOGSPOKE_WORKER_MAX_DECODE_BYTES";
+        let max_decode_bytes = match get(variable) {
+            None => DEFAULT_MAX_DECODE_BYTES,
+            Some(raw) => bytes(&raw)
+                .filter(|n| u32::try_from(*n).is_ok())
+                .ok_or(ConfigError {
+                    variable,
+                    problem: format!(
+                        "'{raw}' is not a size below 4GiB (bytes, or a number with KiB, MiB or GiB)"
+                    ),
+                })?,
+        };
+        Ok(Self { max_decode_bytes })
+    }
+}
+
+/// A positive size: `25165824`, `24MiB`, `512 KiB`, `1GiB`.
+fn bytes(raw: &str) -> Option<usize> {
+    let raw = raw.trim();
+    let digits = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());
+    let (number, unit) = raw.split_at(digits);
+    let scale: usize = match unit.trim() {
+        "" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        _ => return None,
+    };
+    number
+        .parse::<usize>()
+        .ok()?
+        .checked_mul(scale)
+        .filter(|n| *n > 0)
 }
 
 /// A configuration problem, naming the variable.
@@ -83,6 +141,7 @@ impl WorkerConfig {
             retry_delay: seconds("LOGSPOKE_WORKER_RETRY_SECONDS", 30)?,
             ..PollSettings::default()
         };
+        MemoryLimits::from_lookup(&get)?;
         let listen = get("LOGSPOKE_WORKER_LISTEN").unwrap_or_else(|| "127.0.0.1:9090".into());
         Ok(Self {
             queue_url: required("LOGSPOKE_DELIVERY_QUEUE_URL")?,
@@ -159,6 +218,7 @@ mod tests {
             ("LOGSPOKE_WORKER_LISTEN", "nowhere"),
             ("LOGSPOKE_WORKER_POLLERS", "0"),
             ("LOGSPOKE_WORKER_RETRY_SECONDS", "soon"),
+            ("LOGSPOKE_WORKER_MAX_DECODE_BYTES", "24MB"),
         ] {
             let mut pairs = REQUIRED.to_vec();
             pairs.retain(|(k, _)| *k != name);
@@ -170,5 +230,33 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.starts_with("LOGSPOKE_DELIVERY_QUEUE_URL"), "{err}");
+    }
+
+    #[test]
+    fn the_decode_budget_takes_bytes_or_binary_units() {
+        let limits = |value: &str| {
+            MemoryLimits::from_lookup(lookup(&[("LOGSPOKE_WORKER_MAX_DECODE_BYTES", value)]))
+                .map(|l| l.max_decode_bytes)
+                .ok()
+        };
+        assert_eq!(
+            MemoryLimits::from_lookup(lookup(&[])).unwrap().max_decode_bytes,
+            DEFAULT_MAX_DECODE_BYTES
+        );
+        assert_eq!(limits("25165824"), Some(24 << 20));
+        assert_eq!(limits("24MiB"), Some(24 << 20));
+        assert_eq!(limits(" 512 KiB "), Some(512 << 10));
+        assert_eq!(limits("1GiB"), Some(1 << 30));
+        for bad in [
+            "0",
+            "0MiB",
+            "MiB",
+            "24MB",
+            "-1",
+            "1.5MiB",
+            "99999999999999999999GiB",
+        ] {
+            assert_eq!(limits(bad), None, "{bad}");
+        }
     }
 }

@@ -76,7 +76,7 @@ impl CredentialCache {
             .increment(1);
         match self
             .chain
-            .assume_customer(role, Some(external_id), &name, SESSION)
+            .assume_customer(role, external_id, &name, SESSION)
             .await
         {
             Ok(credentials) => {

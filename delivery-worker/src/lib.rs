@@ -10,6 +10,7 @@ pub mod app;
 pub mod config;
 pub mod credentials;
 pub mod event;
+pub mod memory;
 pub mod pipeline;
 pub mod reader;
 pub mod retry;

@@ -26,7 +26,9 @@ use crate::sinks::cloudwatch::service::{send, AwsLogs};
 use crate::sinks::s3;
 use crate::tenants::{Targets, TenantConfigs};
 
-/// Batches decoded ahead of the one being sent: bounds memory per object to ~4 MiB.
+/// Batches decoded ahead of the one being sent. The decoder packs only while it holds a
+/// free slot, so an object holds at most this many batches plus the one being sent (and
+/// its request): about 5 MiB (see `crate::memory`).
 const BATCHES_AHEAD: usize = 1;
 
 /// How an object ended.
@@ -85,7 +87,11 @@ impl Deliverer {
     #[tracing::instrument(skip_all, fields(tenant_id = %object.layout.tenant_id(), object_key = %object.key))]
     pub async fn deliver(&self, object: &StagedObject) -> Outcome {
         let layout = &object.layout;
-        let targets = match self.configs.targets(layout.tenant_id(), layout.application()) {
+        let targets = match self.configs.targets(
+            layout.tenant_id(),
+            layout.cluster_id(),
+            layout.application(),
+        ) {
             Targets::UnknownTenant => {
                 reject(
                     "unknown_tenant",
@@ -93,6 +99,22 @@ impl Deliverer {
                     &object.key,
                 );
                 return Outcome::Done;
+            }
+            Targets::UnregisteredCluster => {
+                // Never delivered, also not once the cluster is registered later: the
+                // object was staged by a cluster the tenant had not vouched for.
+                let detail = format!(
+                    "cluster '{}' is not registered for this tenant",
+                    layout.cluster_id()
+                );
+                reject("unregistered_cluster", &detail, &object.key);
+                return Outcome::Done;
+            }
+            Targets::UnreadableConfig => {
+                tracing::warn!("holding an object back: a read-model item of its tenant cannot be parsed");
+                metrics::counter!("logspoke_worker_objects_held_total", "reason" => "unreadable_config")
+                    .increment(1);
+                return Outcome::Retry;
             }
             Targets::AwaitingVerification => {
                 tracing::info!("holding an object back until the tenant's config is verified again");
@@ -242,31 +264,32 @@ impl Deliverer {
 }
 
 /// Decodes `body` and sends full batches into `tx`; stops early when the sender is gone.
+/// It waits for a free slot *before* packing on, so no full batch waits in its hands; long
+/// lines are paid for from the process-wide decode budget (`crate::memory`), and each
+/// line's batches are handed over before the next line is read, which ends its reservation.
 fn decode_into(body: ByteStream, fallback_ms: i64, tx: &mpsc::Sender<Batch>) -> Result<(), ReadError> {
-    let mut events = EventReader::new(SyncIoBridge::new(body.into_async_read()), fallback_ms)?;
+    let budget = crate::memory::decode_budget().clone();
+    let mut events = EventReader::new(SyncIoBridge::new(body.into_async_read()), fallback_ms)?
+        .with_budget(budget, crate::memory::LONG_LINE_COST);
     let mut packer = Packer::new();
     let mut full = Vec::new();
+    let Some(mut slot) = free_slot(tx) else {
+        return Ok(());
+    };
     while let Some(event) = events.next_event()? {
         packer.push(event, &mut full);
         for batch in full.drain(..) {
-            if tx.blocking_send(batch).is_err() {
+            slot.send(batch);
+            let Some(next) = free_slot(tx) else {
                 return Ok(());
-            }
+            };
+            slot = next;
         }
     }
     if let Some(batch) = packer.finish() {
-        let _ = tx.blocking_send(batch);
+        slot.send(batch);
     }
-    let stats = events.stats();
-    if stats.bad_lines > 0 {
-        tracing::warn!(
-            bad_lines = stats.bad_lines,
-            first_bad_line = stats.first_bad_line,
-            "skipped lines that are not log events"
-        );
-        metrics::counter!("logspoke_worker_bad_lines_total").increment(stats.bad_lines);
-    }
-    metrics::counter!("logspoke_worker_split_events_total").increment(packer.stats().split_events);
+    record_decoded(events.stats(), packer.stats());
     Ok(())
 }
 
@@ -336,4 +359,22 @@ fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Waits (on the decoding thread) until the sender has taken the last batch; `None` once
+/// the sender is gone.
+fn free_slot(tx: &mpsc::Sender<Batch>) -> Option<mpsc::Permit<'_, Batch>> {
+    crate::memory::block_on(tx.reserve()).ok()
+}
+
+fn record_decoded(stats: &crate::reader::ReadStats, packed: &crate::sinks::cloudwatch::packer::PackStats) {
+    if stats.bad_lines > 0 {
+        tracing::warn!(
+            bad_lines = stats.bad_lines,
+            first_bad_line = stats.first_bad_line,
+            "skipped lines that are not log events"
+        );
+        metrics::counter!("logspoke_worker_bad_lines_total").increment(stats.bad_lines);
+    }
+    metrics::counter!("logspoke_worker_split_events_total").increment(packed.split_events);
 }

@@ -4,6 +4,13 @@
 //! be far larger than the worker's memory budget, so the file is decoded as a stream: a
 //! bounded read buffer, one reusable line buffer, and one `String` per event.
 //!
+//! A *long* line (over [`LONG_LINE_BYTES`], up to the line limit) is held once: before its
+//! buffer grows past the read buffer's size the reader reserves its cost from the decode
+//! budget, if one is set ([`EventReader::with_budget`], see [`crate::memory`]), and gives
+//! it a buffer of the line limit (so it is never reallocated while read); that buffer then
+//! becomes the event's message, unescaped in place. The reservation lasts until the next
+//! line is read, so the caller must have handed the event on by then.
+//!
 //! Decisions, so callers know what to expect:
 //! - The format is sniffed from the content, not the object name: the gzip magic bytes
 //!   `1f 8b` mean gzip (all members of a multi-member file are read); anything else is
@@ -23,15 +30,21 @@ mod line;
 mod timestamp;
 
 use std::io::{self, BufRead, BufReader, Chain, Cursor, Read};
+use std::mem;
 
 use flate2::read::MultiGzDecoder;
+
+use crate::memory::{DecodeBudget, Reservation};
 
 /// The gzip magic bytes that select gzip decoding.
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 /// Read buffer size: large enough that `read_until` rarely straddles a refill.
 const READ_BUFFER_BYTES: usize = 128 * 1024;
-/// Initial capacity of the reused line buffer; it grows to the longest line seen.
+/// Initial capacity of the reused line buffer; it grows to the longest short line seen.
 const INITIAL_LINE_BYTES: usize = 4 * 1024;
+/// Lines longer than this are long lines: reserved, read into their own buffer, and
+/// moved into their event rather than copied.
+pub const LONG_LINE_BYTES: usize = READ_BUFFER_BYTES;
 /// Default upper bound for one line, so a file without newlines cannot exhaust memory.
 /// Vector itself drops lines over 32 KiB by default; 8 MiB leaves ample headroom and the
 /// CloudWatch packer splits anything over the 1 MiB per-event limit.
@@ -129,6 +142,8 @@ pub struct EventReader<R> {
     line: Vec<u8>,
     line_number: u64,
     max_line_bytes: usize,
+    budget: Option<(DecodeBudget, usize)>,
+    long_line: Option<Reservation>,
     fallback_timestamp_ms: i64,
     start_checked: bool,
     finished: bool,
@@ -155,6 +170,8 @@ impl<R: Read> EventReader<R> {
             line: Vec::with_capacity(INITIAL_LINE_BYTES),
             line_number: 0,
             max_line_bytes: DEFAULT_MAX_LINE_BYTES,
+            budget: None,
+            long_line: None,
             fallback_timestamp_ms,
             start_checked: false,
             finished: false,
@@ -169,6 +186,14 @@ impl<R: Read> EventReader<R> {
     #[must_use]
     pub fn with_max_line_bytes(mut self, max_line_bytes: usize) -> Self {
         self.max_line_bytes = max_line_bytes.max(1);
+        self
+    }
+
+    /// Reserves `bytes_per_long_line` from `budget` before reading each long line, and
+    /// holds it until the next line is read (see the module doc).
+    #[must_use]
+    pub fn with_budget(mut self, budget: DecodeBudget, bytes_per_long_line: usize) -> Self {
+        self.budget = Some((budget, bytes_per_long_line));
         self
     }
 
@@ -198,6 +223,8 @@ impl<R: Read> EventReader<R> {
     /// Reads and judges the next line; `None` at the end of the input. A line that lies
     /// whole in the read buffer (nearly all of them) is parsed in place, without a copy.
     fn next_line(&mut self) -> Result<Option<Outcome>, ReadError> {
+        // The last line's event has been handed on by now: its reservation ends.
+        self.long_line = None;
         let gzip = self.stats.gzip;
         let buffered = self.input.fill_buf().map_err(|e| classify(gzip, e))?;
         if buffered.is_empty() {
@@ -216,23 +243,68 @@ impl<R: Read> EventReader<R> {
     }
 
     /// Slow path for a line that straddles the read buffer's end: copy it into the line
-    /// buffer (at most the limit; the rest of an oversized line is skipped unread).
+    /// buffer (at most the limit; the rest of an oversized line is skipped unread). A long
+    /// line's buffer is handed to its event.
     fn next_line_copied(&mut self) -> Result<Outcome, ReadError> {
-        let gzip = self.stats.gzip;
         self.line.clear();
-        let limit = self.max_line_bytes as u64 + 1;
-        let read = (&mut self.input).take(limit).read_until(b'\n', &mut self.line);
-        let mut read = read.map_err(|e| classify(gzip, e))?;
-        let oversized = read as u64 == limit && self.line.last() != Some(&b'\n');
-        if oversized {
-            read += self.input.skip_until(b'\n').map_err(|e| classify(gzip, e))?;
-        }
+        let (read, copied) = self.copy_line()?;
         self.count_line(read);
-        if oversized {
-            return Ok(Outcome::Oversized);
+        match copied {
+            Copied::Short => {
+                let line = self.line.strip_suffix(b"\n").unwrap_or(&self.line);
+                judge(line, &mut self.start_checked)
+            }
+            Copied::Long => {
+                let line = mem::replace(&mut self.line, Vec::with_capacity(INITIAL_LINE_BYTES));
+                judge_owned(line, &mut self.start_checked)
+            }
+            Copied::Oversized => {
+                self.line = Vec::with_capacity(INITIAL_LINE_BYTES);
+                self.long_line = None;
+                Ok(Outcome::Oversized)
+            }
         }
-        let line = self.line.strip_suffix(b"\n").unwrap_or(&self.line);
-        judge(line, &mut self.start_checked)
+    }
+
+    /// Copies the current line, its `\n` included, into the line buffer until it ends or
+    /// exceeds the limit (whose rest is then skipped); returns the bytes consumed. When
+    /// the line turns out long, its reservation is taken and the buffer grown to the
+    /// limit at once, before it is copied on.
+    fn copy_line(&mut self) -> Result<(usize, Copied), ReadError> {
+        let gzip = self.stats.gzip;
+        let (mut consumed, mut copied) = (0, Copied::Short);
+        loop {
+            let buffered = self.input.fill_buf().map_err(|e| classify(gzip, e))?;
+            if buffered.is_empty() {
+                return Ok((consumed, copied));
+            }
+            let (take, ends) = match memchr::memchr(b'\n', buffered) {
+                Some(newline) => (newline + 1, true),
+                None => (buffered.len(), false),
+            };
+            if self.line.len() + take - usize::from(ends) > self.max_line_bytes {
+                self.input.consume(take);
+                consumed += take;
+                if !ends {
+                    consumed += self.input.skip_until(b'\n').map_err(|e| classify(gzip, e))?;
+                }
+                return Ok((consumed, Copied::Oversized));
+            }
+            if matches!(copied, Copied::Short) && self.line.len() + take > LONG_LINE_BYTES {
+                copied = Copied::Long;
+                if let Some((budget, bytes)) = &self.budget {
+                    self.long_line = Some(budget.reserve_blocking(*bytes));
+                }
+                let limit = self.max_line_bytes.saturating_add(1);
+                let _ = self.line.try_reserve_exact(limit.saturating_sub(self.line.len()));
+            }
+            self.line.extend_from_slice(&buffered[..take]);
+            self.input.consume(take);
+            consumed += take;
+            if ends {
+                return Ok((consumed, copied));
+            }
+        }
     }
 
     fn count_line(&mut self, bytes: usize) {
@@ -261,6 +333,16 @@ impl<R: Read> EventReader<R> {
     }
 }
 
+/// How [`EventReader::copy_line`] left the line buffer.
+enum Copied {
+    /// Holds a short line, to be parsed in place.
+    Short,
+    /// Holds a long line, to be moved into its event.
+    Long,
+    /// The line was over the limit and skipped; the buffer holds a part of it.
+    Oversized,
+}
+
 /// What one line turned out to be.
 enum Outcome {
     Blank,
@@ -280,6 +362,18 @@ fn judge(line: &[u8], start_checked: &mut bool) -> Result<Outcome, ReadError> {
         line::check_ndjson_start(content)?;
     }
     Ok(line::parse(content).map_or(Outcome::Bad, Outcome::Event))
+}
+
+/// [`judge`] for a long line the reader gives up: its buffer becomes the message.
+fn judge_owned(line: Vec<u8>, start_checked: &mut bool) -> Result<Outcome, ReadError> {
+    let Some(content) = line::content(&line) else {
+        return Ok(Outcome::Blank);
+    };
+    if !*start_checked {
+        *start_checked = true;
+        line::check_ndjson_start(content)?;
+    }
+    Ok(line::parse_owned(line).map_or(Outcome::Bad, Outcome::Event))
 }
 
 /// Maps a read failure to a file-level error. Inside gzip, an unexpected end means a

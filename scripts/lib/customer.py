@@ -20,6 +20,8 @@ from emulator_aws import PROVIDER_ACCOUNT, Account, Failure, create_bucket, erro
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TEMPLATE_FILE = os.path.join(ROOT, "cloudformation", "customer-log-delivery-role.yaml")
 UNSAFE_ROLE = "LogspokeDeliveryNoExternalId"
+# Logspoke assumes only roles under the customer template's IAM path.
+ROLE_PATH = "/logspoke/"
 STACK_TIMEOUT_S = 120
 
 
@@ -68,7 +70,9 @@ def launch_stack(args):
     values = link_values(args.link)
     region = args.region or values.get("region") or region_or_default()
     params = {k[len("param_"):]: v for k, v in values.items() if k.startswith("param_")}
-    for name, override in (("ExternalId", args.external_id), ("LogGroupName", args.log_group), ("BucketName", args.bucket)):
+    overrides = (("ExternalId", args.external_id), ("LogGroupName", args.log_group), ("BucketName", args.bucket),
+                 ("BucketPrefix", args.bucket_prefix))
+    for name, override in overrides:
         if override is not None:
             params[name] = override
     account = Account(args.account, region)
@@ -149,15 +153,25 @@ def unsafe_role(args):
         ],
     }
     iam = Account(args.account, region_or_default(args.region)).client("iam")
+    arn = None
     try:
-        arn = iam.get_role(RoleName=args.name)["Role"]["Arn"]
-        iam.update_assume_role_policy(RoleName=args.name, PolicyDocument=json.dumps(trust))
-        log(f"role {args.name} exists; trust policy reset")
+        existing = iam.get_role(RoleName=args.name)["Role"]
+        if existing["Path"] == ROLE_PATH:
+            arn = existing["Arn"]
+            iam.update_assume_role_policy(RoleName=args.name, PolicyDocument=json.dumps(trust))
+            log(f"role {args.name} exists; trust policy reset")
+        else:
+            # Made before the roles had a path: Logspoke would refuse it for that alone.
+            for policy in iam.list_role_policies(RoleName=args.name)["PolicyNames"]:
+                iam.delete_role_policy(RoleName=args.name, PolicyName=policy)
+            iam.delete_role(RoleName=args.name)
     except botocore.exceptions.ClientError as err:
         if error_code(err) != "NoSuchEntity":
             raise
-        arn = iam.create_role(RoleName=args.name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
-        log(f"created role {args.name} trusting {provider} without an ExternalId condition")
+    if arn is None:
+        arn = iam.create_role(RoleName=args.name, Path=ROLE_PATH,
+                              AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+        log(f"created role {ROLE_PATH}{args.name} trusting {provider} without an ExternalId condition")
     iam.put_role_policy(RoleName=args.name, PolicyName="write-any-log-group", PolicyDocument=json.dumps(policy))
     print(arn)
 
@@ -209,6 +223,7 @@ def parser():
     p.add_argument("--external-id", help="override param_ExternalId (e.g. to show a mismatch)")
     p.add_argument("--log-group", help="override param_LogGroupName")
     p.add_argument("--bucket", help="override param_BucketName")
+    p.add_argument("--bucket-prefix", help="override param_BucketPrefix (e.g. k8s/)")
     p.add_argument("--stack-name", help="override the link's stackName")
     p.set_defaults(func=launch_stack)
 
@@ -224,9 +239,9 @@ def parser():
         "unsafe-role",
         parents=[common],
         help="create a role trusting the provider WITHOUT an ExternalId condition; prints its ARN",
-        description="Creates (or resets) a role that the provider role may assume without an "
-        "ExternalId, allowed logs:CreateLogStream and logs:PutLogEvents on *. Verification must "
-        "refuse it (external_id_not_required).",
+        description="Creates (or resets) a role, under the path /logspoke/ like the template's, that "
+        "the provider role may assume without an ExternalId, allowed logs:CreateLogStream and "
+        "logs:PutLogEvents on *. Verification must refuse it (external_id_not_required).",
     )
     p.add_argument("--name", default=UNSAFE_ROLE, help=f"role name (default {UNSAFE_ROLE})")
     p.add_argument(

@@ -1,5 +1,6 @@
 """Creates or updates cloudformation/provider-regional.yaml in the emulator's provider
-account and prints its outputs as settings; with --smoke, also proves that the stack works.
+account and prints its outputs as settings; with --smoke, also proves that the stack works,
+with two clusters' collector roles (cloudformation/collector-cluster-role.yaml).
 See scripts/provider-stack."""
 
 import argparse
@@ -18,6 +19,9 @@ from emulator_aws import PROVIDER_ACCOUNT, Account, Failure, create_bucket, erro
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TEMPLATE_FILE = os.path.join(ROOT, "cloudformation", "provider-regional.yaml")
+COLLECTOR_TEMPLATE_FILE = os.path.join(ROOT, "cloudformation", "collector-cluster-role.yaml")
+# The clusters whose collector roles the smoke test creates (one stack each).
+SMOKE_CLUSTERS = ("smoke-c1", "smoke-c2")
 DEFAULT_STACK = "logspoke-provider"
 # The published customer template: outside the stack
 # (one bucket for every region, readable by the customers' CloudFormation).
@@ -38,7 +42,6 @@ SETTINGS = (
     ("ConfigQueueNamePrefix", "LOGSPOKE_CONFIG_QUEUE_PREFIX"),
     ("ApiRoleArn", "LOGSPOKE_API_ROLE_ARN"),
     ("WorkerRoleArn", "LOGSPOKE_WORKER_ROLE_ARN"),
-    ("VectorRoleArn", "LOGSPOKE_VECTOR_ROLE_ARN"),
 )
 
 DONE = {"CREATE_COMPLETE", "UPDATE_COMPLETE"}
@@ -59,7 +62,8 @@ def parse_args():
     parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                         help="template parameter (repeatable); overrides the defaults")
     parser.add_argument("--smoke", action="store_true",
-                        help="after deploying, check the bucket -> SNS -> SQS path and the roles")
+                        help="after deploying, check the bucket -> SNS -> SQS path and the roles "
+                             "(creates two collector-cluster-role stacks for it)")
     args = parser.parse_args()
     params = {}
     for item in args.param:
@@ -138,9 +142,9 @@ def wait(cfn, name, timeout=600):
         time.sleep(1)
 
 
-def deploy(provider, name, parameters):
+def deploy(provider, name, parameters, template=TEMPLATE_FILE):
     cfn = provider.client("cloudformation")
-    with open(TEMPLATE_FILE, encoding="utf-8") as f:
+    with open(template, encoding="utf-8") as f:
         body = f.read()
     common = {
         "StackName": name,
@@ -176,9 +180,9 @@ def deploy(provider, name, parameters):
     return stack
 
 
-def outputs_of(stack):
+def outputs_of(stack, wanted=tuple(key for key, _ in SETTINGS)):
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
-    missing = [key for key, _ in SETTINGS if key not in outputs]
+    missing = [key for key in wanted if key not in outputs]
     if missing:
         raise Failure(f"stack {stack['StackName']} lacks outputs {', '.join(missing)}")
     return outputs
@@ -243,8 +247,9 @@ class Session:
 
 
 class Smoke:
-    def __init__(self, provider, out, parameters):
+    def __init__(self, provider, stack_name, out, parameters):
         self.provider = provider
+        self.stack_name = stack_name
         self.out = out
         self.params = parameters
         self.tls = parameters.get("RequireTls") == "true"
@@ -268,13 +273,16 @@ class Smoke:
         return f"{part({'alg': 'RS256', 'typ': 'JWT'})}.{part(claims)}.c2lnbmF0dXJl"
 
     def workload(self, role_output, sa_param, ns_param, session_name):
+        """Credentials of the api's or the worker's role (see `assume_workload`)."""
+        return self.assume_workload(self.out[role_output], role_output, self.params[ns_param],
+                                    self.params[sa_param], session_name)
+
+    def assume_workload(self, role_arn, role_output, namespace, sa, session_name):
         """Credentials of a workload's role: through IRSA when the stack has an OIDC provider,
         otherwise assumed by the account (which those roles then trust)."""
-        role_arn = self.out[role_output]
         if not self.oidc:
             return self.assume(self.provider, role_arn, session_name)
         sts = self.provider.client("sts")
-        namespace, sa = self.params[ns_param], self.params[sa_param]
         audience = self.params.get("OidcAudience", "sts.amazonaws.com")
         for wrong_ns, wrong_sa, wrong_aud in ((namespace, "someone-else", audience), (namespace, sa, "other")):
             token = self.web_identity_token(wrong_ns, wrong_sa, wrong_aud)
@@ -292,7 +300,7 @@ class Smoke:
         bucket, queue_url, dlq_url = out["StagingBucketName"], out["DeliveryQueueUrl"], out["DeliveryDlqUrl"]
         log(f"smoke test against the stack outputs (bucket {bucket})")
 
-        collector = self.workload("VectorRoleArn", "CollectorServiceAccount", "CollectorNamespace", "smoke-collector")
+        collector, other_collector = (self.collector(cluster) for cluster in SMOKE_CLUSTERS)
         worker = self.workload("WorkerRoleArn", "WorkerServiceAccount", "Namespace", "smoke-worker")
         api = self.workload("ApiRoleArn", "ApiServiceAccount", "Namespace", "smoke-api")
         if self.oidc:
@@ -306,18 +314,20 @@ class Smoke:
 
         # 1. The collector writes; only .json.gz objects are announced.
         run_id = uuid.uuid4().hex[:8]
-        key = f"x/c/a/p/1-u{run_id}.json.gz"
+        own, other = SMOKE_CLUSTERS
+        key = f"x/{own}/a/p/1-u{run_id}.json.gz"
         body = gzip.compress(b'{"message":"hello from the smoke test"}\n')
         c_s3 = collector.client("s3")
-        c_s3.put_object(Bucket=bucket, Key=f"x/c/a/p/1-u{run_id}.txt", Body=b"not a log batch")
+        c_s3.put_object(Bucket=bucket, Key=f"x/{own}/a/p/1-u{run_id}.txt", Body=b"not a log batch")
         c_s3.put_object(Bucket=bucket, Key=key, Body=body)
-        check.ok(f"collector role puts s3://{bucket}/{key}")
+        check.ok(f"collector role of {own} puts s3://{bucket}/{key}")
         denied(lambda: c_s3.get_object(Bucket=bucket, Key=key), "collector role reads the bucket")
         denied(lambda: c_s3.delete_object(Bucket=bucket, Key=key), "collector role deletes an object")
         check.ok("collector role cannot read or delete objects")
+        self.collectors_stay_in_their_cluster(c_s3, other_collector.client("s3"), bucket, run_id)
         if self.tls:
             plain = collector.client("s3", tls=False)
-            denied(lambda: plain.put_object(Bucket=bucket, Key=f"x/c/a/p/2-u{run_id}.json.gz", Body=body),
+            denied(lambda: plain.put_object(Bucket=bucket, Key=f"x/{own}/a/p/2-u{run_id}.json.gz", Body=body),
                    "collector role writes without TLS")
             check.ok("the bucket refuses requests without TLS")
 
@@ -369,6 +379,39 @@ class Smoke:
         # 5. The provider role.
         self.provider_role(api, worker, collector)
         log(f"smoke test passed ({check.count} checks)")
+
+    def collector(self, cluster):
+        """Deploys the collector-cluster-role stack of `cluster` (same OIDC issuer as the
+        provider stack, default namespace and service account) and returns its credentials."""
+        params = {"ClusterId": cluster, "StagingBucketName": self.out["StagingBucketName"],
+                  "OidcProviderHostPath": self.oidc}
+        for key in ("OidcAudience", "StagingBucketKmsKeyArn"):
+            if self.params.get(key):
+                params[key] = self.params[key]
+        stack = deploy(self.provider, f"{self.stack_name}-collector-{cluster}",
+                       [{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(params.items())],
+                       template=COLLECTOR_TEMPLATE_FILE)
+        role_arn = outputs_of(stack, ("CollectorRoleArn",))["CollectorRoleArn"]
+        stack_params = {p["ParameterKey"]: p["ParameterValue"] for p in stack.get("Parameters", [])}
+        return self.assume_workload(role_arn, f"the collector role of {cluster}",
+                                    stack_params.get("Namespace", "logspoke"),
+                                    stack_params.get("ServiceAccount", "logspoke-collector"),
+                                    f"smoke-collector-{cluster}")
+
+    def collectors_stay_in_their_cluster(self, own_s3, other_s3, bucket, run_id):
+        """A collector role writes only keys whose second segment is its cluster: not another
+        cluster's, not even one that names its own cluster as a later segment."""
+        own, other = SMOKE_CLUSTERS
+        body = b"forged"
+        for key in (f"x/{other}/a/p/f-u{run_id}.json.gz", f"x/{other}/{own}/p/f-u{run_id}.json.gz",
+                    f"x/{own}/{own}/p/f-u{run_id}.json.gz", f"{own}/a/p/f-u{run_id}.json.gz"):
+            denied(lambda k=key: own_s3.put_object(Bucket=bucket, Key=k, Body=body),
+                   f"collector role of {own} writes {key}")
+        other_s3.put_object(Bucket=bucket, Key=f"x/{other}/a/p/1-u{run_id}.txt", Body=body)
+        check_key = f"x/{own}/a/p/g-u{run_id}.txt"
+        denied(lambda: other_s3.put_object(Bucket=bucket, Key=check_key, Body=body),
+               f"collector role of {other} writes {check_key}")
+        self.check.ok("each collector role writes only keys of its own cluster (TENANT/CLUSTER/...)")
 
     def config_changes(self, api, worker, run_id):
         out, check = self.out, self.check
@@ -443,8 +486,16 @@ class Smoke:
                       "the session ARN, not the role ARN (emulator gap, ADR 0004); provider checks skipped")
             return
         check.ok("worker and api roles assume the provider role; the collector role cannot")
-        lax = ensure_lax_customer_role(Account("222222222222", self.provider.region).client("iam"), role)
+        customer_iam = Account("222222222222", self.provider.region).client("iam")
+        lax = ensure_lax_customer_role(customer_iam, role)
         self.assume(via_worker, lax, "smoke-with-external-id", external_id="smoke-external-id")
+        outside = ensure_lax_customer_role(customer_iam, role, path="/")
+        denied(lambda: self.assume(via_worker, outside, "smoke-outside-path", external_id="smoke-external-id"),
+               "provider role assumes a customer role outside /logspoke/")
+        own_account = ensure_lax_customer_role(self.provider.client("iam"), role)
+        denied(lambda: self.assume(via_worker, own_account, "smoke-own-account", external_id="smoke-external-id"),
+               "provider role assumes a role of the provider account")
+        check.ok("provider role assumes only roles under /logspoke/ and none of its own account")
         if self.params.get("ProviderRequireExternalId", "true") == "true":
             denied(lambda: self.assume(via_worker, lax, "smoke-no-external-id"),
                    "provider role assumes a customer role without an ExternalId")
@@ -479,19 +530,23 @@ def s3_records(msg):
     return envelope, event.get("Records")
 
 
-def ensure_lax_customer_role(iam, provider_role_arn):
-    """A customer role (account 222222222222) that trusts the provider role WITHOUT requiring an
-    ExternalId: the provider role's own policy must still refuse to assume it without one."""
-    name = "logspoke-smoke-lax-trust"
+def ensure_lax_customer_role(iam, provider_role_arn, path="/logspoke/"):
+    """A role of `iam`'s account that trusts the provider role WITHOUT requiring an ExternalId:
+    the provider role's own policy must still refuse to assume it without one, and refuse it
+    altogether outside the customer template's path /logspoke/ or in the provider account."""
+    name = "logspoke-smoke-lax-trust" + ("" if path == "/logspoke/" else "-outside-path")
     trust = json.dumps({"Version": "2012-10-17", "Statement": [{
         "Effect": "Allow", "Principal": {"AWS": provider_role_arn}, "Action": "sts:AssumeRole"}]})
     try:
-        iam.update_assume_role_policy(RoleName=name, PolicyDocument=trust)
-        return iam.get_role(RoleName=name)["Role"]["Arn"]
+        existing = iam.get_role(RoleName=name)["Role"]
+        if existing["Path"] == path:
+            iam.update_assume_role_policy(RoleName=name, PolicyDocument=trust)
+            return existing["Arn"]
+        iam.delete_role(RoleName=name)  # from a run before roles had a path
     except botocore.exceptions.ClientError as err:
         if error_code(err) != "NoSuchEntity":
             raise
-    return iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+    return iam.create_role(RoleName=name, Path=path, AssumeRolePolicyDocument=trust)["Role"]["Arn"]
 
 
 def main():
@@ -502,7 +557,7 @@ def main():
     stack = deploy(provider, args.stack_name, stack_parameters(provider, args.params))
     out = outputs_of(stack)
     if args.smoke:
-        Smoke(provider, out, {p["ParameterKey"]: p["ParameterValue"] for p in stack.get("Parameters", [])}).run()
+        Smoke(provider, args.stack_name, out, {p["ParameterKey"]: p["ParameterValue"] for p in stack.get("Parameters", [])}).run()
     print(f"LOGSPOKE_CUSTOMER_TEMPLATE_URL={template_url}")
     for key, setting in SETTINGS:
         print(f"{setting}={out[key]}")

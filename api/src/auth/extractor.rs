@@ -20,7 +20,7 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let token = bearer_token(parts)?;
         let verifier = Arc::<Verifier>::from_ref(state);
-        verifier.verify(token)
+        verifier.verify(token).await
     }
 }
 

@@ -2,16 +2,19 @@
 //!
 //! The algorithm is fixed by configuration, never by the token: HS256 with a shared
 //! secret, or RS256/ES256 with the keys of a JWKS (each key's algorithm pinned to its
-//! `alg` or, absent that, to its key type). `exp`, `iss` and `aud` are required.
+//! `alg` or, absent that, to its key type). `exp`, `iss` and `aud` are required. A JWKS
+//! follows its identity provider (see [`super::jwks`]).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use logspoke_contract::TenantId;
 use serde::{Deserialize, Serialize};
 
+use super::jwks::{JwksCache, JwksStatus};
+use super::key_set::{KeySet, PinnedKey};
 use super::{Principal, PrincipalKind, Role};
 use crate::config::{JwtConfig, JwtKeySource};
 use crate::error::ApiError;
@@ -28,24 +31,29 @@ struct AccessClaims {
     tenant_id: Option<String>,
 }
 
-/// A key the verifier accepts, with the one algorithm it may be used with.
-struct PinnedKey {
-    kid: Option<String>,
-    algorithm: Algorithm,
-    key: DecodingKey,
+/// Where verification keys come from.
+enum Keys {
+    /// HS256 with the shared secret.
+    Secret(Arc<KeySet>),
+    /// RS256/ES256 keys of a JWKS, refreshed in the background.
+    Jwks(Arc<JwksCache>),
 }
 
 /// Verifies bearer tokens against the configured keys, issuer and audience.
 pub struct Verifier {
-    keys: Vec<PinnedKey>,
+    keys: Keys,
     issuer: String,
     audience: String,
 }
 
 impl std::fmt::Debug for Verifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let keys = match &self.keys {
+            Keys::Secret(_) => "HS256 secret".to_owned(),
+            Keys::Jwks(cache) => format!("JWKS at {}", cache.location()),
+        };
         f.debug_struct("Verifier")
-            .field("keys", &self.keys.len())
+            .field("keys", &keys)
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
             .finish()
@@ -53,15 +61,19 @@ impl std::fmt::Debug for Verifier {
 }
 
 impl Verifier {
-    /// Builds the verifier from configuration, loading the JWKS from a file or URL.
+    /// Builds the verifier from configuration. With a JWKS this loads the set (a file
+    /// must load; a URL may be down) and starts its background refresh, so it needs a
+    /// tokio runtime.
     pub async fn from_config(config: &JwtConfig) -> anyhow::Result<Self> {
         let keys = match &config.keys {
-            JwtKeySource::Secret(secret) => vec![PinnedKey {
+            JwtKeySource::Secret(secret) => Keys::Secret(Arc::new(KeySet::single(PinnedKey {
                 kid: None,
                 algorithm: Algorithm::HS256,
                 key: DecodingKey::from_secret(secret.as_bytes()),
-            }],
-            JwtKeySource::Jwks(location) => pinned_keys(&load_jwks(location).await?)?,
+            }))),
+            JwtKeySource::Jwks { location, refresh } => {
+                Keys::Jwks(JwksCache::start(location.clone(), *refresh).await?)
+            }
         };
         Ok(Self {
             keys,
@@ -71,10 +83,11 @@ impl Verifier {
     }
 
     /// Validates a token and returns the principal it speaks for.
-    pub fn verify(&self, token: &str) -> Result<Principal, ApiError> {
+    pub async fn verify(&self, token: &str) -> Result<Principal, ApiError> {
         let header =
             jsonwebtoken::decode_header(token).map_err(|_| unauthorized("the bearer token is malformed"))?;
-        let key = self.key_for(&header)?;
+        let keys = self.keys_for(&header).await?;
+        let key = keys.select(&header).map_err(|miss| unauthorized(miss.reason()))?;
         let mut validation = Validation::new(key.algorithm);
         validation.leeway = LEEWAY_SECS;
         validation.validate_nbf = true;
@@ -86,23 +99,26 @@ impl Verifier {
         principal_from(data.claims)
     }
 
-    /// The configured key this token names; its header algorithm must be the pinned one.
-    fn key_for(&self, header: &Header) -> Result<&PinnedKey, ApiError> {
-        let key = match (&header.kid, self.keys.as_slice()) {
-            (_, [only]) if only.kid.is_none() => only,
-            (Some(kid), keys) => keys
-                .iter()
-                .find(|k| k.kid.as_deref() == Some(kid))
-                .ok_or_else(|| unauthorized("the token's key id is not trusted"))?,
-            (None, [only]) => only,
-            (None, _) => return Err(unauthorized("the token names no key id")),
+    /// The key set to verify this token with; a JWKS lacking the token's key id (or not
+    /// loaded yet) is fetched again, within its rate limit.
+    async fn keys_for(&self, header: &Header) -> Result<Arc<KeySet>, ApiError> {
+        let cache = match &self.keys {
+            Keys::Secret(set) => return Ok(set.clone()),
+            Keys::Jwks(cache) => cache,
         };
-        if header.alg != key.algorithm {
-            return Err(unauthorized(
-                "the token is signed with an algorithm that is not accepted",
-            ));
+        let keys = match cache.keys() {
+            Some(set) if !set.lacks_kid_of(header) => Some(set),
+            _ => cache.keys_for_unknown(header).await,
+        };
+        keys.ok_or_else(|| unauthorized("the identity provider's keys are not loaded yet; try again shortly"))
+    }
+
+    /// The state of the JWKS, for readiness; `None` with an HS256 secret.
+    pub fn jwks_status(&self) -> Option<JwksStatus> {
+        match &self.keys {
+            Keys::Secret(_) => None,
+            Keys::Jwks(cache) => Some(cache.status()),
         }
-        Ok(key)
     }
 }
 
@@ -140,61 +156,6 @@ fn principal_from(claims: AccessClaims) -> Result<Principal, ApiError> {
         subject: claims.sub,
         kind,
     })
-}
-
-/// Reads a JWKS from an `http(s)://` URL or a file path.
-async fn load_jwks(location: &str) -> anyhow::Result<JwkSet> {
-    let text = if location.starts_with("https://") || location.starts_with("http://") {
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .build()
-            .context("building the JWKS HTTP client")?;
-        client
-            .get(location)
-            .send()
-            .await
-            .and_then(|r| r.error_for_status())
-            .with_context(|| format!("LOGSPOKE_JWT_JWKS: fetching {location}"))?
-            .text()
-            .await
-            .with_context(|| format!("LOGSPOKE_JWT_JWKS: reading {location}"))?
-    } else {
-        tokio::fs::read_to_string(location)
-            .await
-            .with_context(|| format!("LOGSPOKE_JWT_JWKS: reading {location}"))?
-    };
-    serde_json::from_str(&text).context("LOGSPOKE_JWT_JWKS: not a JSON Web Key Set")
-}
-
-/// Turns a JWKS into pinned verification keys; only RS256 and ES256 are accepted.
-fn pinned_keys(set: &JwkSet) -> anyhow::Result<Vec<PinnedKey>> {
-    let keys = set
-        .keys
-        .iter()
-        .map(|jwk| {
-            Ok(PinnedKey {
-                kid: jwk.common.key_id.clone(),
-                algorithm: jwk_algorithm(jwk)?,
-                key: DecodingKey::from_jwk(jwk).context("LOGSPOKE_JWT_JWKS: unusable key")?,
-            })
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    if keys.is_empty() {
-        bail!("LOGSPOKE_JWT_JWKS: the key set is empty");
-    }
-    Ok(keys)
-}
-
-fn jwk_algorithm(jwk: &Jwk) -> anyhow::Result<Algorithm> {
-    match (&jwk.common.key_algorithm, &jwk.algorithm) {
-        (Some(KeyAlgorithm::RS256), AlgorithmParameters::RSA(_)) => Ok(Algorithm::RS256),
-        (Some(KeyAlgorithm::ES256), AlgorithmParameters::EllipticCurve(_)) => Ok(Algorithm::ES256),
-        (None, AlgorithmParameters::RSA(_)) => Ok(Algorithm::RS256),
-        (None, AlgorithmParameters::EllipticCurve(ec)) if ec.curve == EllipticCurve::P256 => {
-            Ok(Algorithm::ES256)
-        }
-        _ => bail!("LOGSPOKE_JWT_JWKS: only RS256 (RSA) and ES256 (P-256) keys are accepted"),
-    }
 }
 
 /// What `mint-token` signs.

@@ -5,7 +5,9 @@
 //! [`Principal::require_tenant_access`] next to the resource it protects.
 
 mod extractor;
+pub mod jwks;
 pub mod jwt;
+mod key_set;
 
 use logspoke_contract::TenantId;
 use serde::{Deserialize, Serialize};

@@ -64,11 +64,7 @@ fn failed(action: &'static str) -> impl FnOnce(AwsError) -> ProbeError {
 impl TargetAccess for AwsTargetAccess {
     type Session = CustomerSession;
 
-    async fn assume(
-        &self,
-        subject: &Subject,
-        external_id: Option<&ExternalId>,
-    ) -> Result<CustomerSession, AwsError> {
+    async fn assume(&self, subject: &Subject, external_id: &ExternalId) -> Result<CustomerSession, AwsError> {
         let name = session_name("logspoke-verify", subject.tenant_id.as_str());
         let credentials = self
             .chain
@@ -122,7 +118,7 @@ impl TargetAccess for AwsTargetAccess {
         prefix: &BucketPrefix,
     ) -> Result<(), ProbeError> {
         let s3 = self.s3(session, subject);
-        let key = format!("{prefix}logspoke-verification/{}.txt", uuid::Uuid::new_v4());
+        let key = format!("{prefix}_logspoke-verification/{}.txt", uuid::Uuid::new_v4());
         let body = format!(
             "Logspoke delivery verification for tenant {}: this role can write here. Safe to delete.\n",
             subject.tenant_id

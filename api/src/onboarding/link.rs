@@ -13,6 +13,18 @@ const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
 /// Longest template URL CloudFormation accepts.
 pub const MAX_TEMPLATE_URL: usize = 1024;
 
+/// Template parameters the quick-create link fills. The template must declare each one
+/// (the console silently drops unknown `param_` names, which would leave the customer's
+/// role without the ExternalId condition value, or with a wider S3 grant than the
+/// config's prefix); `template_check` compares them with the published template.
+pub const PARAMETERS: [&str; 5] = [
+    "ExternalId",
+    "ProviderRoleArn",
+    "LogGroupName",
+    "BucketName",
+    "BucketPrefix",
+];
+
 /// A validated `LOGSPOKE_CUSTOMER_TEMPLATE_URL`: an https URL of an S3 object (plain
 /// http only for a loopback emulator), at most 1024 characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,6 +126,7 @@ mod tests {
                 ("ProviderRoleArn", "arn:aws:iam::111111111111:role/P"),
                 ("LogGroupName", "/logspoke/acme #1"),
                 ("BucketName", ""),
+                ("BucketPrefix", ""),
             ],
         );
         assert_eq!(
@@ -123,6 +136,27 @@ mod tests {
              &stackName=Logspoke-acme-delivery-role&param_ExternalId=Ab12\
              &param_ProviderRoleArn=arn%3Aaws%3Aiam%3A%3A111111111111%3Arole%2FP\
              &param_LogGroupName=%2Flogspoke%2Facme%20%231"
+        );
+    }
+
+    #[test]
+    fn link_fills_the_bucket_and_its_prefix() {
+        let region = Region::parse("eu-west-1").unwrap();
+        let url = quick_create_url(
+            region,
+            &template(),
+            "Logspoke-acme-delivery-role",
+            &[
+                ("ExternalId", "Ab12"),
+                ("BucketName", "acme-logs"),
+                ("BucketPrefix", "k8s/prod eu/"),
+            ],
+        );
+        assert!(
+            url.ends_with(
+                "&param_ExternalId=Ab12&param_BucketName=acme-logs&param_BucketPrefix=k8s%2Fprod%20eu%2F"
+            ),
+            "{url}"
         );
     }
 

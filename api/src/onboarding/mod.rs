@@ -5,8 +5,3 @@
 pub mod external_id;
 pub mod link;
 pub mod template_check;
-
-/// Template parameters the quick-create link fills. The template must declare each one
-/// (the console silently drops unknown `param_` names, which would leave the customer's
-/// role without the ExternalId condition value).
-pub const LINK_PARAMETERS: [&str; 4] = ["ExternalId", "ProviderRoleArn", "LogGroupName", "BucketName"];

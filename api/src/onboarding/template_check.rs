@@ -10,7 +10,7 @@ use aws_config::SdkConfig;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::LINK_PARAMETERS;
+use super::link;
 use crate::aws::error::AwsError;
 use crate::config::OnboardingConfig;
 
@@ -20,7 +20,7 @@ const RECHECK_EVERY: Duration = Duration::from_secs(300);
 /// The outcome of one configuration check.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct ConfigCheck {
-    /// `customer_template` or `provider_role`.
+    /// `customer_template`, `provider_role` or `jwks`.
     pub name: &'static str,
     /// `ok`, `failed` (the configuration is wrong) or `unknown` (AWS unreachable).
     pub status: &'static str,
@@ -76,7 +76,7 @@ impl ConfigChecks {
 /// be declared, and every declared parameter without a default must be filled.
 pub fn compare_parameters(declared: &[(String, bool)]) -> Result<(), String> {
     let names: BTreeSet<&str> = declared.iter().map(|(n, _)| n.as_str()).collect();
-    let filled: BTreeSet<&str> = LINK_PARAMETERS.into_iter().collect();
+    let filled: BTreeSet<&str> = link::PARAMETERS.into_iter().collect();
     let undeclared: Vec<&str> = filled.difference(&names).copied().collect();
     let unfilled: Vec<&str> = declared
         .iter()
@@ -175,9 +175,55 @@ mod tests {
             ("ProviderRoleArn", false),
             ("LogGroupName", true),
             ("BucketName", true),
+            ("BucketPrefix", true),
             ("RoleName", true),
         ]);
         assert_eq!(compare_parameters(&params), Ok(()));
+    }
+
+    #[test]
+    fn a_template_without_the_bucket_prefix_fails() {
+        // An older template: the link's prefix would be dropped and the role would get the
+        // whole bucket.
+        let old = declared(&[
+            ("ExternalId", false),
+            ("ProviderRoleArn", false),
+            ("LogGroupName", true),
+            ("BucketName", true),
+        ]);
+        let err = compare_parameters(&old).unwrap_err();
+        assert!(err.contains("BucketPrefix"), "{err}");
+    }
+
+    /// (name, has a default) of each parameter in the committed template, read as text:
+    /// the two-space-indented keys between `Parameters:` and the next top-level key.
+    fn committed_template_parameters() -> Vec<(String, bool)> {
+        const TEMPLATE: &str = include_str!("../../../cloudformation/customer-log-delivery-role.yaml");
+        let mut params: Vec<(String, bool)> = Vec::new();
+        let mut inside = false;
+        for line in TEMPLATE.lines() {
+            if !line.starts_with(' ') && !line.trim().is_empty() && !line.starts_with('#') {
+                inside = line == "Parameters:";
+            } else if inside {
+                if let Some(name) = line.strip_prefix("  ").and_then(|l| l.strip_suffix(':')) {
+                    if !name.starts_with([' ', '#']) {
+                        params.push((name.to_owned(), false));
+                    }
+                } else if line.starts_with("    Default:") {
+                    if let Some(last) = params.last_mut() {
+                        last.1 = true;
+                    }
+                }
+            }
+        }
+        params
+    }
+
+    #[test]
+    fn the_committed_template_declares_what_the_links_fill() {
+        let params = committed_template_parameters();
+        assert!(params.len() >= link::PARAMETERS.len(), "{params:?}");
+        assert_eq!(compare_parameters(&params), Ok(()), "{params:?}");
     }
 
     #[test]

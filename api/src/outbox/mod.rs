@@ -6,8 +6,8 @@ pub mod relay;
 pub mod sink;
 
 use logspoke_contract::{
-    BucketName, BucketPrefix, ConfigItem, DeliveryTarget, DeliveryType, DesiredLogs, EffectiveState,
-    ExternalId, LiveConfig, LogGroupName, LogStreamTemplate, Region, RoleArn, TenantId,
+    BucketName, BucketPrefix, ClusterId, ConfigItem, DeliveryTarget, DeliveryType, DesiredLogs,
+    EffectiveState, ExternalId, LiveConfig, LogGroupName, LogStreamTemplate, Region, RoleArn, TenantId,
 };
 use sqlx::PgConnection;
 
@@ -30,6 +30,7 @@ struct Current {
     bucket_prefix: Option<String>,
     version: i64,
     updated_at: chrono::DateTime<chrono::Utc>,
+    clusters: Vec<String>,
 }
 
 /// Enqueues the read-model item of (tenant, type) as it stands in this transaction: the
@@ -45,7 +46,9 @@ pub async fn enqueue(
         Current,
         r#"select c.enabled, t.enabled as tenant_enabled, c.verification_status, c.target_region, c.role_arn,
                   e.external_id as "external_id?", c.desired_logs, c.log_group_name, c.log_stream_template,
-                  c.bucket_name, c.bucket_prefix, c.version, c.updated_at
+                  c.bucket_name, c.bucket_prefix, c.version, c.updated_at,
+                  array(select k.cluster_id from tenant_clusters k where k.tenant_id = c.tenant_id
+                        order by k.cluster_id) as "clusters!"
            from delivery_configs c
            join tenants t on t.tenant_id = c.tenant_id
            left join tenant_external_ids e on e.tenant_id = c.tenant_id
@@ -87,6 +90,25 @@ pub async fn enqueue_everything(db: &sqlx::PgPool) -> Result<usize, ApiError> {
     }
     tx.commit().await?;
     Ok(configs.len())
+}
+
+/// Gives every config of the tenant a new version and enqueues its item: after a change
+/// that alters all of them (the tenant's `enabled`, its registered clusters). A new
+/// version is needed because the read model keeps only strictly newer items.
+pub async fn republish_tenant(conn: &mut PgConnection, tenant_id: &str) -> Result<(), ApiError> {
+    let types = bump_config_versions(conn, tenant_id).await?;
+    enqueue_all(conn, tenant_id, &types).await
+}
+
+#[tracing::instrument(skip_all)]
+async fn bump_config_versions(conn: &mut PgConnection, tenant_id: &str) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "update delivery_configs set version = nextval('change_version_seq'), updated_at = now()
+         where tenant_id = $1 returning delivery_type",
+        tenant_id
+    )
+    .fetch_all(conn)
+    .await
 }
 
 /// Enqueues every config of a tenant (after a change that affects all of them).
@@ -145,6 +167,12 @@ fn live(c: Current) -> Result<LiveConfig, ApiError> {
             .map_err(|_| invalid("ExternalId"))?,
         desired_logs: DesiredLogs::parse(&c.desired_logs).map_err(|_| invalid("desired logs"))?,
         target,
+        clusters: c
+            .clusters
+            .iter()
+            .map(|c| ClusterId::parse(c))
+            .collect::<Result<_, _>>()
+            .map_err(|_| invalid("cluster id"))?,
     })
 }
 

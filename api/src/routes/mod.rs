@@ -1,6 +1,7 @@
 //! Handlers, one file per action, grouped by resource (`routes/<resource>/<action>.rs`).
 
 pub mod audit_events;
+pub mod clusters;
 pub mod delivery_configs;
 pub mod onboarding;
 pub mod ops;

@@ -9,6 +9,8 @@ use axum::Json;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::auth::jwks::JwksStatus;
+use crate::auth::jwt::Verifier;
 use crate::error::Problem;
 use crate::onboarding::template_check::ConfigCheck;
 use crate::state::AppState;
@@ -24,12 +26,13 @@ pub struct Health {
     pub status: &'static str,
 }
 
-/// Readiness: the database answers, and the onboarding configuration checks.
+/// Readiness: the database answers, the onboarding configuration checks, and (JWKS
+/// mode) the identity provider's key set.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Readiness {
-    /// `ok`, or `degraded` when AWS could not be reached to check the configuration.
+    /// `ok`, or `degraded` when AWS or the identity provider could not be reached.
     pub status: &'static str,
-    /// The onboarding configuration checks (template parameters, provider role).
+    /// The configuration checks (template parameters, provider role, `jwks`).
     pub checks: Vec<ConfigCheck>,
 }
 
@@ -44,9 +47,10 @@ pub async fn get_healthz() -> Json<Health> {
 
 /// Readiness
 ///
-/// 200 when Postgres answers and the onboarding configuration is not known to be wrong;
-/// 503 otherwise (and 200 again once it is fixed). AWS being unreachable is reported as
-/// `degraded`, not as unready: the API still accepts writes.
+/// 200 when Postgres answers, the onboarding configuration is not known to be wrong and
+/// (JWKS mode) a key set is loaded; 503 otherwise (and 200 again once it is fixed). AWS
+/// or the identity provider being unreachable after a successful load is reported as
+/// `degraded`, not as unready: the API still serves with what it has.
 #[utoipa::path(get, path = "/readyz", tag = "operations", security(()),
     responses(
         (status = 200, description = "Ready", body = Readiness),
@@ -56,14 +60,15 @@ pub async fn get_readyz(State(state): State<AppState>) -> Response {
     if let Err(detail) = database_ready(&state).await {
         return Problem::new(StatusCode::SERVICE_UNAVAILABLE, detail).into_response();
     }
-    let checks = state.config_checks.latest();
+    let mut checks = state.config_checks.latest();
+    checks.extend(jwks_check(&state.verifier));
     let failed: Vec<String> = checks
         .iter()
         .filter(|c| c.status == "failed")
         .map(|c| format!("{}: {}", c.name, c.message))
         .collect();
     if !failed.is_empty() {
-        let detail = format!("onboarding is misconfigured: {}", failed.join("; "));
+        let detail = format!("a readiness check failed: {}", failed.join("; "));
         return Problem::new(StatusCode::SERVICE_UNAVAILABLE, detail).into_response();
     }
     let status = if checks.iter().all(|c| c.status == "ok") {
@@ -72,6 +77,27 @@ pub async fn get_readyz(State(state): State<AppState>) -> Response {
         "degraded"
     };
     Json(Readiness { status, checks }).into_response()
+}
+
+/// The `jwks` check (JWKS mode only): failed until a key set loads, since every token is
+/// refused until then; unknown while refreshes fail and the last good set serves.
+fn jwks_check(verifier: &Verifier) -> Option<ConfigCheck> {
+    let (status, message) = match verifier.jwks_status()? {
+        JwksStatus::Fresh { keys } => ("ok", format!("{keys} signing key(s) loaded")),
+        JwksStatus::Stale { keys, error } => (
+            "unknown",
+            format!("serving the last good set of {keys} key(s); refreshing it failed: {error}"),
+        ),
+        JwksStatus::Missing { error } => (
+            "failed",
+            format!("no key set loaded yet, so every token is refused: {error}"),
+        ),
+    };
+    Some(ConfigCheck {
+        name: "jwks",
+        status,
+        message,
+    })
 }
 
 async fn database_ready(state: &AppState) -> Result<(), &'static str> {

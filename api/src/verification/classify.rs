@@ -16,7 +16,7 @@ pub enum Cause {
     RoleNotAssumable,
     /// The role trusts the provider but requires a different ExternalId.
     ExternalIdMismatch,
-    /// The role can be assumed without any ExternalId (confused-deputy risk).
+    /// The role accepts an ExternalId other than the tenant's (confused-deputy risk).
     ExternalIdNotRequired,
     /// The role lacks a permission the worker needs (the message names the action).
     PermissionDenied,
@@ -32,6 +32,14 @@ pub enum Cause {
     OnboardingRequired,
     /// AWS could not be reached or was throttling; try again.
     AwsUnavailable,
+}
+
+impl Cause {
+    /// True when the failure says nothing about the customer's setup (AWS unreachable,
+    /// throttling, a timeout): retrying later may succeed with nothing changed.
+    pub fn is_transient(self) -> bool {
+        matches!(self, Self::AwsUnavailable | Self::Timeout)
+    }
 }
 
 fn is_timeout(err: &AwsError) -> bool {

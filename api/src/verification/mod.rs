@@ -3,8 +3,13 @@
 //!
 //! The steps are pure logic over [`TargetAccess`], so every outcome is unit-tested with
 //! a fake; the real implementation runs against AWS (or the emulator in tests).
+//!
+//! The ExternalId check assumes the role with a random *wrong* ExternalId. Assuming with
+//! none would prove nothing: the provider role's own policy refuses every AssumeRole that
+//! carries no ExternalId, so that call fails whatever the customer's trust policy says.
 
 pub mod classify;
+pub mod rate_limit;
 #[cfg(test)]
 mod tests;
 
@@ -15,7 +20,7 @@ use logspoke_contract::{BucketName, BucketPrefix, ExternalId, LogGroupName, Regi
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::aws::error::AwsError;
+use crate::aws::error::{AwsError, AwsErrorKind};
 use classify::{classify_assume, classify_probe, Cause};
 
 /// Stream the CloudWatch probe creates and writes one labelled event to.
@@ -169,11 +174,12 @@ pub trait TargetAccess: Send + Sync {
     /// An assumed customer-role session.
     type Session: Session;
 
-    /// Assumes the customer role through the provider role.
+    /// Assumes the customer role through the provider role with `external_id` (always
+    /// one: the provider's policy refuses calls without).
     fn assume(
         &self,
         subject: &Subject,
-        external_id: Option<&ExternalId>,
+        external_id: &ExternalId,
     ) -> impl Future<Output = Result<Self::Session, AwsError>> + Send;
 
     /// Creates the verification stream (if missing) and writes one labelled event.
@@ -197,7 +203,7 @@ pub trait TargetAccess: Send + Sync {
 /// Runs every check against `subject`; the config is verified when all passed.
 pub async fn run<A: TargetAccess>(aws: &A, subject: &Subject) -> Vec<Check> {
     let secret = subject.external_id.to_string();
-    let session = match aws.assume(subject, Some(&subject.external_id)).await {
+    let session = match aws.assume(subject, &subject.external_id).await {
         Ok(session) => Ok(session),
         Err(err) => {
             let (cause, message) = classify_assume(&err, subject, &secret);
@@ -211,37 +217,74 @@ pub async fn run<A: TargetAccess>(aws: &A, subject: &Subject) -> Vec<Check> {
         ),
         Err(check) => check.clone(),
     }];
-    checks.push(require_external_id(aws, subject).await);
     let probe_name = match subject.target {
         ProbeTarget::CloudWatch { .. } => "cloudwatch_write",
         ProbeTarget::S3 { .. } => "s3_write",
     };
-    checks.push(match &session {
-        Ok(session) => probe(aws, session, subject, probe_name).await,
-        Err(_) => Check::skipped(probe_name),
-    });
+    match &session {
+        Ok(session) => {
+            checks.push(refuses_a_wrong_external_id(aws, subject).await);
+            checks.push(probe(aws, session, subject, probe_name).await);
+        }
+        // A role we cannot assume at all also refuses a wrong ExternalId: that proves nothing.
+        Err(_) => checks.extend([Check::skipped(EXTERNAL_ID_CHECK), Check::skipped(probe_name)]),
+    }
     checks
 }
 
-/// A role that lets the provider in without the ExternalId is a confused-deputy risk.
-async fn require_external_id<A: TargetAccess>(aws: &A, subject: &Subject) -> Check {
-    const NAME: &str = "external_id_required";
-    match aws.assume(subject, None).await {
+/// Name of the ExternalId check (clients read it).
+const EXTERNAL_ID_CHECK: &str = "external_id_required";
+
+/// A role that lets the provider in with an ExternalId other than the tenant's (none at
+/// all, or any value) is a confused-deputy risk: whoever learns its ARN can make Logspoke
+/// deliver into it. Probed with a fresh random value, never stored or shown.
+async fn refuses_a_wrong_external_id<A: TargetAccess>(aws: &A, subject: &Subject) -> Check {
+    let wrong = wrong_external_id(&subject.external_id);
+    match aws.assume(subject, &wrong).await {
         Ok(_) => Check::failed(
-            NAME,
+            EXTERNAL_ID_CHECK,
             Cause::ExternalIdNotRequired,
             format!(
-                "{} can be assumed without an ExternalId, so anyone who learns its ARN could make \
-                 Logspoke deliver into it; add the sts:ExternalId condition (the onboarding template does)",
+                "{} can be assumed with an ExternalId that is not the tenant's, so anyone who learns \
+                 its ARN could make Logspoke deliver into it; its trust policy must require \
+                 sts:ExternalId to equal the tenant's ExternalId (StringEquals, as the onboarding \
+                 template does)",
                 subject.role_arn
             ),
         ),
-        Err(err) if err.is_transient() => Check::failed(
-            NAME,
-            Cause::AwsUnavailable,
-            format!("could not check: {}", err.describe(None)),
-        ),
-        Err(_) => Check::passed(NAME, "the role refuses sessions without the ExternalId"),
+        Err(err) => {
+            let detail = err
+                .describe(Some(wrong.as_str()))
+                .replace(subject.external_id.as_str(), "<external-id>");
+            if err.kind == AwsErrorKind::Timeout {
+                Check::failed(
+                    EXTERNAL_ID_CHECK,
+                    Cause::Timeout,
+                    "AssumeRole did not answer in time",
+                )
+            } else if err.is_transient() {
+                Check::failed(
+                    EXTERNAL_ID_CHECK,
+                    Cause::AwsUnavailable,
+                    format!("could not check, try again: {detail}"),
+                )
+            } else {
+                Check::passed(
+                    EXTERNAL_ID_CHECK,
+                    "the role refused a random ExternalId that is not the tenant's",
+                )
+            }
+        }
+    }
+}
+
+/// A random ExternalId of the same shape as a real one, different from the tenant's.
+fn wrong_external_id(tenant: &ExternalId) -> ExternalId {
+    loop {
+        let candidate = ExternalId::generate();
+        if candidate != *tenant {
+            return candidate;
+        }
     }
 }
 
@@ -274,4 +317,34 @@ fn success_message(subject: &Subject) -> String {
 /// Whether every check passed.
 pub fn all_passed(checks: &[Check]) -> bool {
     checks.iter().all(|c| c.status == CheckStatus::Passed)
+}
+
+/// What a finished verification means for the stored config.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every check passed: store `verified`.
+    Verified,
+    /// A check failed for a reason the customer must fix: store `failed`.
+    Failed,
+    /// Every failure was transient (AWS unreachable, throttling, a timeout): store
+    /// nothing, so a verified config stays verified, and ask the client to retry.
+    Unavailable,
+}
+
+/// Classifies a verification's checks (see [`Outcome`]).
+pub fn outcome(checks: &[Check]) -> Outcome {
+    if all_passed(checks) {
+        return Outcome::Verified;
+    }
+    let mut failures = checks
+        .iter()
+        .filter(|c| c.status == CheckStatus::Failed)
+        .peekable();
+    let transient_only =
+        failures.peek().is_some() && failures.all(|c| c.cause.is_some_and(Cause::is_transient));
+    if transient_only {
+        Outcome::Unavailable
+    } else {
+        Outcome::Failed
+    }
 }

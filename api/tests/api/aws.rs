@@ -17,6 +17,8 @@ pub const PROVIDER_ROLE: &str = "LogspokeProvider";
 pub const TEMPLATE_BUCKET: &str = "logspoke-templates";
 pub const TEMPLATE_KEY: &str = "customer-log-delivery-role.yaml";
 pub const REGION: &str = "eu-west-1";
+/// The IAM path of every customer role: the template's, and the only one Logspoke assumes.
+pub const ROLE_PATH: &str = "/logspoke/";
 
 /// The customer role template, as committed.
 pub const CUSTOMER_TEMPLATE: &str = include_str!("../../../cloudformation/customer-log-delivery-role.yaml");
@@ -66,7 +68,8 @@ fn s3(sdk: &SdkConfig) -> aws_sdk_s3::Client {
 }
 
 /// The provider side, idempotently: the provider role (trusting the provider account's
-/// base credentials, allowed to assume any role) and the published template.
+/// base credentials, allowed to assume roles under `/logspoke/` outside its own account,
+/// as `cloudformation/provider-regional.yaml` makes it) and the published template.
 pub async fn bootstrap_provider() {
     require_emulator();
     let sdk = sdk(PROVIDER).await;
@@ -86,7 +89,13 @@ pub async fn bootstrap_provider() {
             .to_owned();
         assert_eq!(code, "EntityAlreadyExists", "creating the provider role: {err:?}");
     }
-    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"arn:aws:iam::*:role/*"}]}"#;
+    // The template's policy but its ExternalId condition, which the emulator cannot
+    // evaluate in an identity policy (docs/adr/0004-provider-stack.md).
+    let policy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[
+            {{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"arn:aws:iam::*:role/logspoke/*"}},
+            {{"Effect":"Deny","Action":"sts:*","Resource":"arn:aws:iam::{PROVIDER}:role/*"}}]}}"#
+    );
     iam.put_role_policy()
         .role_name(PROVIDER_ROLE)
         .policy_name("assume-customer-roles")
@@ -169,7 +178,8 @@ pub async fn create_customer_stack(account: &str, parameters: &BTreeMap<String, 
 }
 
 /// Creates a role by hand that trusts the provider role *without* an ExternalId
-/// condition (the unsafe shape verification must refuse), allowed to write logs.
+/// condition (the unsafe shape verification must refuse), allowed to write logs. It is
+/// under `/logspoke/` like the template's roles, so that only the trust is wrong.
 pub async fn create_unsafe_role(account: &str) -> RoleArn {
     let sdk = sdk(account).await;
     let iam = aws_sdk_iam::Client::new(&sdk);
@@ -181,6 +191,7 @@ pub async fn create_unsafe_role(account: &str) -> RoleArn {
     let role = iam
         .create_role()
         .role_name(&name)
+        .path(ROLE_PATH)
         .assume_role_policy_document(trust)
         .send()
         .await
@@ -194,6 +205,47 @@ pub async fn create_unsafe_role(account: &str) -> RoleArn {
         .await
         .unwrap();
     RoleArn::parse(role.role().unwrap().arn()).unwrap()
+}
+
+/// S3 as the customer role `role`, assumed the way the worker does: the provider
+/// account's base credentials, then the provider role, then `role` with `external_id`.
+pub async fn s3_as_customer_role(role: &RoleArn, external_id: &str) -> aws_sdk_s3::Client {
+    let base = sdk(PROVIDER).await;
+    let assume = |sdk: SdkConfig, arn: String, external_id: Option<String>| async move {
+        let credentials = aws_sdk_sts::Client::new(&sdk)
+            .assume_role()
+            .role_arn(arn)
+            .role_session_name("logspoke-tests")
+            .set_external_id(external_id)
+            .send()
+            .await
+            .unwrap()
+            .credentials
+            .unwrap();
+        aws_config::defaults(BehaviorVersion::latest())
+            .endpoint_url(endpoint())
+            .region(Region::new(REGION))
+            .credentials_provider(Credentials::new(
+                credentials.access_key_id,
+                credentials.secret_access_key,
+                Some(credentials.session_token),
+                None,
+                "tests",
+            ))
+            .load()
+            .await
+    };
+    let provider = assume(base, provider_role_arn().to_string(), None).await;
+    let customer = assume(provider, role.to_string(), Some(external_id.to_owned())).await;
+    s3(&customer)
+}
+
+/// The error code of a failed S3 call, or "ok".
+pub fn s3_outcome<T, E: aws_sdk_s3::error::ProvideErrorMetadata>(result: &Result<T, E>) -> String {
+    match result {
+        Ok(_) => "ok".to_owned(),
+        Err(err) => err.code().unwrap_or("unknown").to_owned(),
+    }
 }
 
 /// Creates a log group in `account` (ignoring one that exists).

@@ -23,7 +23,7 @@ async fn put_creates_then_replaces() {
       "desired_logs": [],
       "enabled": true,
       "log_group_name": "/logspoke/acme",
-      "role_arn": "arn:aws:iam::222222222222:role/LogspokeDelivery",
+      "role_arn": "arn:aws:iam::222222222222:role/logspoke/LogspokeDelivery",
       "state": "pending_verification",
       "target_region": "eu-west-1",
       "tenant_id": "acme",
@@ -130,6 +130,49 @@ async fn bad_role_arn_gets_a_precise_problem() {
 }
 
 #[tokio::test]
+async fn roles_outside_the_template_path_or_in_the_provider_account_are_refused() {
+    let app = TestApp::spawn().await;
+    app.create_tenant("acme").await;
+    let op = TestApp::operator_token();
+    let cases = [
+        // The provider's own roles (the worker's, the collector's): never a target.
+        (
+            "arn:aws:iam::111111111111:role/logspoke/Anything",
+            "must be a role in the customer's account, not in the provider's",
+        ),
+        (
+            "arn:aws:iam::111111111111:role/LogspokeProvider",
+            "must be a role in the customer's account, not in the provider's",
+        ),
+        (
+            "arn:aws:iam::222222222222:role/LogspokeDelivery",
+            "must be a role under the path /logspoke/ (as the onboarding template creates it: \
+             arn:aws:iam::222222222222:role/logspoke/LogspokeDelivery)",
+        ),
+    ];
+    for (arn, message) in cases {
+        let mut body = cloudwatch_body();
+        body["role_arn"] = json!(arn);
+        let problem = problem(app.put(CW, &op, &body).await, 422).await;
+        assert_eq!(
+            problem["errors"],
+            json!([{"field": "role_arn", "message": message}]),
+            "{arn}"
+        );
+    }
+    assert_eq!(app.put(CW, &op, &cloudwatch_body()).await.status(), 201);
+    // PATCH is held to the same rule.
+    let patched = app
+        .patch(
+            CW,
+            &op,
+            &json!({"role_arn": "arn:aws:iam::111111111111:role/logspoke/x"}),
+        )
+        .await;
+    problem(patched, 422).await;
+}
+
+#[tokio::test]
 async fn every_invalid_field_is_listed() {
     let app = TestApp::spawn().await;
     app.create_tenant("acme").await;
@@ -168,7 +211,7 @@ async fn region_must_be_in_the_role_partition() {
     body["target_region"] = json!("cn-north-1");
     let problem = problem(app.put(CW, &TestApp::operator_token(), &body).await, 422).await;
     assert_eq!(problem["errors"][0]["field"], "target_region");
-    body["role_arn"] = json!("arn:aws-cn:iam::222222222222:role/LogspokeDelivery");
+    body["role_arn"] = json!("arn:aws-cn:iam::222222222222:role/logspoke/LogspokeDelivery");
     assert_eq!(app.put(CW, &TestApp::operator_token(), &body).await.status(), 201);
 }
 

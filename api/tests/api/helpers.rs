@@ -12,6 +12,7 @@ use logspoke_api::aws::target_access::AwsTargetAccess;
 use logspoke_api::config::{JwtConfig, JwtKeySource, OnboardingConfig};
 use logspoke_api::onboarding::link::TemplateUrl;
 use logspoke_api::state::AppState;
+use logspoke_api::verification::rate_limit::VerifyLimiter;
 use logspoke_api::{server, telemetry, MIGRATOR};
 use serde_json::{json, Value};
 use sqlx::Connection;
@@ -22,7 +23,7 @@ use tokio::sync::{oneshot, watch};
 pub const SECRET: &str = "test-secret-0123456789abcdef0123456789";
 pub const ISSUER: &str = "logspoke-test";
 pub const AUDIENCE: &str = "logspoke-api-test";
-pub const ROLE_ARN: &str = "arn:aws:iam::222222222222:role/LogspokeDelivery";
+pub const ROLE_ARN: &str = "arn:aws:iam::222222222222:role/logspoke/LogspokeDelivery";
 
 /// Postgres server the tests create their databases on.
 fn admin_url() -> String {
@@ -95,6 +96,11 @@ pub struct Options {
     pub keys: JwtKeySource,
     /// Connect the app to Postgres through this `host:port` (a fault-injection proxy).
     pub database_via: Option<String>,
+    /// Send the app's AWS calls to this URL instead of the emulator (an outage).
+    pub aws_endpoint: Option<String>,
+    /// Least time between two verifications of one tenant; zero by default, so tests
+    /// that verify one tenant several times in a row are not rate-limited.
+    pub verify_interval: Duration,
 }
 
 impl Default for Options {
@@ -102,6 +108,8 @@ impl Default for Options {
         Self {
             keys: JwtKeySource::Secret(SECRET.to_owned()),
             database_via: None,
+            aws_endpoint: None,
+            verify_interval: Duration::ZERO,
         }
     }
 }
@@ -143,10 +151,11 @@ impl TestApp {
             provider_role_arn: crate::aws::provider_role_arn(),
             customer_template_url: TemplateUrl::parse(&crate::aws::template_url()).unwrap(),
         };
-        let chain = RoleChain::new(
-            crate::aws::sdk(crate::aws::PROVIDER).await,
-            onboarding.provider_role_arn.clone(),
-        );
+        let mut sdk = crate::aws::sdk(crate::aws::PROVIDER).await;
+        if let Some(endpoint) = &options.aws_endpoint {
+            sdk = sdk.to_builder().endpoint_url(endpoint).build();
+        }
+        let chain = RoleChain::new(sdk, onboarding.provider_role_arn.clone());
         let state = AppState {
             db: server::pool(&url, 5).unwrap(),
             verifier: Arc::new(Verifier::from_config(&jwt).await.unwrap()),
@@ -154,6 +163,7 @@ impl TestApp {
             onboarding: Arc::new(onboarding),
             aws: AwsTargetAccess::new(chain),
             config_checks: Default::default(),
+            verify_limiter: VerifyLimiter::new(options.verify_interval),
         };
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();

@@ -5,6 +5,7 @@
 mod audit;
 mod auth;
 mod aws;
+mod clusters;
 mod delivery_configs;
 mod helpers;
 mod idempotency;
@@ -14,3 +15,4 @@ mod ops;
 mod publishing;
 mod readiness;
 mod tenants;
+mod verification;

@@ -61,6 +61,7 @@ impl Onboarded {
         assert!(response.status().is_success(), "{:?}", response.text().await);
     }
 
+    /// An S3 config under the prefix `k8s/` (the stacks these tests create say so too).
     async fn put_s3(&self, role_arn: &str, bucket: &str) {
         let body = json!({"target_region": REGION, "role_arn": role_arn, "bucket_name": bucket, "bucket_prefix": "k8s"});
         let response = self
@@ -120,6 +121,7 @@ async fn onboarding_link_creates_a_role_that_verifies() {
     );
     assert_eq!(parameters["LogGroupName"], t.log_group);
     assert!(!parameters.contains_key("BucketName"));
+    assert!(!parameters.contains_key("BucketPrefix"));
     let url = t.link["quick_create_url"].as_str().unwrap();
     assert!(url.starts_with(&format!(
         "https://{REGION}.console.aws.amazon.com/cloudformation/home?region={REGION}#"
@@ -141,6 +143,11 @@ async fn onboarding_link_creates_a_role_that_verifies() {
     assert_eq!(again["external_id"], external_id);
 
     let role = aws::create_customer_stack(CUSTOMER, &parameters).await;
+    assert!(
+        role.as_str()
+            .starts_with(&format!("arn:aws:iam::{CUSTOMER}:role/logspoke/")),
+        "{role}"
+    );
     t.put_cloudwatch(role.as_str(), &t.log_group).await;
     let before: Value = t
         .app
@@ -188,7 +195,7 @@ async fn onboarding_link_creates_a_role_that_verifies() {
         .await
         .unwrap();
     assert_eq!(patched["state"], "active");
-    let other_role = format!("arn:aws:iam::{CUSTOMER}:role/another-role");
+    let other_role = format!("arn:aws:iam::{CUSTOMER}:role/logspoke/another-role");
     let patched: Value = t
         .app
         .patch(
@@ -302,6 +309,7 @@ async fn a_missing_bucket_is_reported_and_an_existing_one_verifies() {
     let bucket = aws::unique("acme-logs");
     let mut parameters = t.parameters();
     parameters.insert("BucketName".into(), bucket.clone());
+    parameters.insert("BucketPrefix".into(), "k8s/".into());
     let role = aws::create_customer_stack(CUSTOMER, &parameters).await;
     t.put_s3(role.as_str(), &bucket).await;
     let result = t.verify("s3").await;
@@ -321,6 +329,7 @@ async fn a_role_in_another_account_cannot_write_into_the_customers_bucket() {
     // The other customer's stack names the first customer's bucket.
     let mut parameters = t.parameters();
     parameters.insert("BucketName".into(), bucket.clone());
+    parameters.insert("BucketPrefix".into(), "k8s/".into());
     let foreign_role = aws::create_customer_stack(OTHER_CUSTOMER, &parameters).await;
     assert!(foreign_role.as_str().contains(OTHER_CUSTOMER));
     t.put_s3(foreign_role.as_str(), &bucket).await;
@@ -336,6 +345,89 @@ async fn a_role_in_another_account_cannot_write_into_the_customers_bucket() {
     assert_eq!(
         cause_of(&result, "cloudwatch_write").as_deref(),
         Some("log_group_not_found")
+    );
+}
+
+#[tokio::test]
+async fn an_s3_link_scopes_the_role_to_the_configs_bucket_prefix() {
+    aws::bootstrap_provider().await;
+    let app = TestApp::spawn().await;
+    let tenant = aws::unique("t");
+    app.create_tenant(&tenant).await;
+    let bucket = aws::unique("acme-logs");
+    aws::create_bucket(CUSTOMER, &bucket).await;
+    // The S3 config first (with a role still to be created), so that the link is filled
+    // from it: the bucket, and the prefix as the api stores it.
+    let path = format!("/v1/tenants/{tenant}/delivery-configs/s3");
+    let placeholder = format!("arn:aws:iam::{CUSTOMER}:role/logspoke/to-be-created");
+    let body = json!({"target_region": REGION, "role_arn": placeholder, "bucket_name": bucket, "bucket_prefix": "/k8s//prod"});
+    let op = TestApp::operator_token();
+    assert_eq!(app.put(&path, &op, &body).await.status(), 201);
+    let link: Value = app
+        .post(&format!("/v1/tenants/{tenant}/onboarding"), &op, &json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let parameters = aws::link_parameters(link["quick_create_url"].as_str().unwrap());
+    assert_eq!(parameters["BucketName"], bucket);
+    assert_eq!(parameters["BucketPrefix"], "k8s/prod/");
+    assert!(!parameters.contains_key("LogGroupName"), "{parameters:?}");
+    assert_eq!(link["parameters"]["BucketPrefix"], "k8s/prod/");
+
+    let role = aws::create_customer_stack(CUSTOMER, &parameters).await;
+    let patch = |role: String| json!({"role_arn": role});
+    let response = app.patch(&path, &op, &patch(role.to_string())).await;
+    assert!(response.status().is_success(), "{:?}", response.text().await);
+    let verified: Value = app
+        .post(&format!("{path}/verify"), &op, &json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(verified["verification"]["status"], "verified", "{verified:#}");
+    assert_eq!(
+        checks(&verified)[2],
+        ("s3_write".to_owned(), "passed".to_owned(), None)
+    );
+
+    // What the role may do, asked directly: put under the prefix, delete only markers.
+    let s3 = aws::s3_as_customer_role(&role, link["external_id"].as_str().unwrap()).await;
+    let put = |key: &'static str| {
+        s3.put_object()
+            .bucket(&bucket)
+            .key(key)
+            .body(b"x".to_vec().into())
+            .send()
+    };
+    let delete = |key: &'static str| s3.delete_object().bucket(&bucket).key(key).send();
+    let outcomes = [
+        aws::s3_outcome(&put("k8s/prod/acme/c1/app/pod/1-u.json.gz").await),
+        aws::s3_outcome(&put("k8s/prod-other/acme/c1/app/pod/1-u.json.gz").await),
+        aws::s3_outcome(&put("elsewhere/1-u.json.gz").await),
+        aws::s3_outcome(&delete("k8s/prod/acme/c1/app/pod/1-u.json.gz").await),
+        aws::s3_outcome(&delete("k8s/prod/_logspoke-verification/x.txt").await),
+    ];
+    assert_eq!(
+        outcomes,
+        ["ok", "AccessDenied", "AccessDenied", "AccessDenied", "ok"]
+    );
+
+    // A stack made for another prefix does not verify for this config.
+    let mut other = parameters.clone();
+    other.insert("BucketPrefix".into(), "k8s/staging/".into());
+    let other_role = aws::create_customer_stack(CUSTOMER, &other).await;
+    let response = app.patch(&path, &op, &patch(other_role.to_string())).await;
+    assert!(response.status().is_success(), "{:?}", response.text().await);
+    let failed: Value = app
+        .post(&format!("{path}/verify"), &op, &json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        cause_of(&failed, "s3_write").as_deref(),
+        Some("permission_denied")
     );
 }
 
@@ -360,6 +452,13 @@ async fn verification_needs_onboarding_first_and_operators_may_force_it() {
 
     let tenant = TestApp::tenant_token("acme");
     problem(app.post(path, &tenant, &json!({"force": true})).await, 403).await;
+    // Forcing needs the onboarding too: the tenant must have an ExternalId.
+    let op = TestApp::operator_token();
+    problem(app.post(path, &op, &json!({"force": true})).await, 422).await;
+    let onboarding = app
+        .post("/v1/tenants/acme/onboarding", &op, &json!({"region": REGION}))
+        .await;
+    assert_eq!(onboarding.status(), 200);
     let forced: Value = app
         .post(path, &TestApp::operator_token(), &json!({"force": true}))
         .await

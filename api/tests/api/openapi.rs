@@ -53,5 +53,5 @@ fn every_operation_is_documented_secured_and_lists_problems() {
             }
         }
     }
-    assert_eq!(operations, 17);
+    assert_eq!(operations, 20);
 }

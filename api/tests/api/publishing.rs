@@ -393,12 +393,23 @@ async fn tenant_changes_reach_every_config_and_deletion_leaves_tombstones() {
             .status(),
         201
     );
-    app.post(
-        "/v1/tenants/acme/delivery-configs/cloudwatch/verify",
-        &op,
-        &json!({"force": true}),
-    )
-    .await;
+    // A forced verification needs the tenant's ExternalId.
+    let onboarded = app
+        .post(
+            "/v1/tenants/acme/onboarding",
+            &op,
+            &json!({"region": "eu-west-1"}),
+        )
+        .await;
+    assert_eq!(onboarded.status(), 200);
+    let forced = app
+        .post(
+            "/v1/tenants/acme/delivery-configs/cloudwatch/verify",
+            &op,
+            &json!({"force": true}),
+        )
+        .await;
+    assert_eq!(forced.status(), 200);
     wait_until_drained(&app, Duration::from_secs(30)).await;
     let key = |ty: &str| ("acme".to_owned(), ty.to_owned());
     let items = publishing.items().await;

@@ -255,14 +255,72 @@ async fn deleting_a_tenant_deletes_and_audits_its_configs() {
             "tenant.created"
         ]
     );
-    // Re-creating the tenant starts clean, and versions never repeat.
-    let recreated = app.create_tenant("acme").await;
-    assert!(recreated["version"].as_i64() > audit["items"][0]["before"]["version"].as_i64());
-    let configs: Value = app
-        .get("/v1/tenants/acme/delivery-configs", &op)
+    // The id is retired: it is never created again, for any customer.
+    let again = app.post("/v1/tenants", &op, &json!({"tenant_id": "acme"})).await;
+    let problem = problem(again, 409).await;
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("tenant id 'acme' was used before (deleted "),
+        "{problem}"
+    );
+    // The old trail stays readable to operators.
+    let trail: Value = app
+        .get("/v1/tenants/acme/audit-events", &op)
         .await
         .json()
         .await
         .unwrap();
-    assert_eq!(configs["items"], json!([]));
+    assert_eq!(trail["items"].as_array().unwrap().len(), 6);
+}
+
+#[tokio::test]
+async fn a_deleted_tenants_token_reaches_nothing_and_cannot_read_the_old_trail() {
+    let app = TestApp::spawn().await;
+    let op = TestApp::operator_token();
+    app.create_tenant("acme").await;
+    app.create_cloudwatch_config("acme").await;
+    let token = TestApp::tenant_token("acme");
+    assert_eq!(
+        app.get("/v1/tenants/acme/audit-events", &token).await.status(),
+        200
+    );
+    assert_eq!(app.delete("/v1/tenants/acme", &op).await.status(), 204);
+    let empty = json!({});
+    let calls: [(&str, &str, Option<&Value>); 10] = [
+        ("GET", "/v1/tenants/acme", None),
+        ("PATCH", "/v1/tenants/acme", Some(&empty)),
+        ("GET", "/v1/tenants/acme/delivery-configs", None),
+        ("GET", "/v1/tenants/acme/delivery-configs/cloudwatch", None),
+        (
+            "PUT",
+            "/v1/tenants/acme/delivery-configs/cloudwatch",
+            Some(&crate::helpers::cloudwatch_body()),
+        ),
+        ("DELETE", "/v1/tenants/acme/delivery-configs/cloudwatch", None),
+        (
+            "POST",
+            "/v1/tenants/acme/delivery-configs/cloudwatch/verify",
+            Some(&empty),
+        ),
+        ("POST", "/v1/tenants/acme/onboarding", Some(&empty)),
+        ("GET", "/v1/tenants/acme/audit-events", None),
+        ("GET", "/v1/tenants/acme/clusters", None),
+    ];
+    for (method, path, body) in calls {
+        let mut request = app.request(method.parse().unwrap(), path, &token);
+        if let Some(body) = body {
+            request = match method {
+                "PATCH" => request
+                    .header("content-type", "application/merge-patch+json")
+                    .body(body.to_string()),
+                _ => request.json(body),
+            };
+        }
+        let status = request.send().await.unwrap().status().as_u16();
+        assert!(status == 403 || status == 404, "{method} {path}: {status}");
+    }
+    // Operators still read the old trail.
+    assert_eq!(app.get("/v1/tenants/acme/audit-events", &op).await.status(), 200);
 }

@@ -5,9 +5,14 @@
 //! borrowed and copied once into the event's `String`. A non-string `message` (object,
 //! array, number, bool) is rare, so it takes a second pass that keeps its original JSON
 //! text (key order included), minus insignificant whitespace.
+//!
+//! A long line is not copied at all ([`parse_owned`]): the reader hands over its buffer,
+//! the message is unescaped (or compacted) in place to the buffer's front, and the
+//! buffer, shrunk, becomes the message. Both functions give the same results.
 
 use std::borrow::Cow;
 use std::fmt;
+use std::ops::Range;
 
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
@@ -68,11 +73,52 @@ pub(super) fn parse(line: &[u8]) -> Result<Parsed, BadLine> {
     })
 }
 
+/// [`parse`] for a line the caller gives up (a long line): the line's buffer becomes the
+/// message, so a long line is never held twice.
+pub(super) fn parse_owned(mut line: Vec<u8>) -> Result<Parsed, BadLine> {
+    if line.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(BadLine);
+    }
+    let (raw, timestamp_ms) = {
+        let fields: RawFields<'_> = serde_json::from_slice(&line).map_err(|_| BadLine)?;
+        let raw = fields.message.ok_or(BadLine)?.get();
+        // serde_json borrows the raw value from `line`: where it starts in the buffer.
+        let start = (raw.as_ptr() as usize)
+            .checked_sub(line.as_ptr() as usize)
+            .ok_or(BadLine)?;
+        (start..start + raw.len(), fields.timestamp.map(|t| t.0))
+    };
+    let len = if raw.len() >= 2 && line.get(raw.start) == Some(&b'"') {
+        unescape_in_place(&mut line, raw.start + 1..raw.end - 1)?
+    } else {
+        compact_in_place(&mut line, raw)
+    };
+    line.truncate(len);
+    line.shrink_to_fit();
+    let message = String::from_utf8(line).map_err(|_| BadLine)?;
+    if message.is_empty() {
+        return Err(BadLine);
+    }
+    Ok(Parsed {
+        timestamp_ms,
+        message,
+    })
+}
+
 /// The fields we use; unknown fields are skipped (serde ignores them by default).
 #[derive(Deserialize)]
 struct Fields<'a> {
     #[serde(borrow, default)]
     message: Option<Message<'a>>,
+    #[serde(default)]
+    timestamp: Option<Timestamp>,
+}
+
+/// [`Fields`] with `message` as its raw JSON text, for [`parse_owned`].
+#[derive(Deserialize)]
+struct RawFields<'a> {
+    #[serde(borrow, default)]
+    message: Option<&'a RawValue>,
     #[serde(default)]
     timestamp: Option<Timestamp>,
 }
@@ -145,25 +191,100 @@ fn structured_message(line: &[u8]) -> Result<String, BadLine> {
         message: &'a RawValue,
     }
     let raw: Raw<'_> = serde_json::from_slice(line).map_err(|_| BadLine)?;
-    Ok(compact_json(raw.message.get()))
+    compact_json(raw.message.get())
 }
 
 /// Removes the whitespace between JSON tokens, leaving string contents untouched.
-fn compact_json(json: &str) -> String {
-    let mut out = String::with_capacity(json.len());
+fn compact_json(json: &str) -> Result<String, BadLine> {
+    let mut out = json.as_bytes().to_vec();
+    let len = compact_in_place(&mut out, 0..json.len());
+    out.truncate(len);
+    String::from_utf8(out).map_err(|_| BadLine)
+}
+
+/// Writes the JSON text `buf[raw]` without the whitespace between its tokens to the front
+/// of `buf`; returns its length. String contents are kept; every byte this looks for is
+/// ASCII, so multi-byte characters pass whole.
+fn compact_in_place(buf: &mut [u8], raw: Range<usize>) -> usize {
     let (mut in_string, mut escaped) = (false, false);
-    for c in json.chars() {
+    let mut write = 0;
+    for read in raw {
+        let byte = buf[read];
         if in_string {
-            in_string = escaped || c != '"';
-            escaped = !escaped && c == '\\';
-        } else if matches!(c, ' ' | '\t' | '\n' | '\r') {
+            in_string = escaped || byte != b'"';
+            escaped = !escaped && byte == b'\\';
+        } else if matches!(byte, b' ' | b'\t' | b'\n' | b'\r') {
             continue;
         } else {
-            in_string = c == '"';
+            in_string = byte == b'"';
         }
-        out.push(c);
+        buf[write] = byte;
+        write += 1;
     }
-    out
+    write
+}
+
+/// Unescapes the JSON string body `buf[body]` (its syntax checked by serde_json) to the
+/// front of `buf`; returns its length. No escape is shorter than what it stands for, so
+/// writing never overtakes reading. Like serde_json for a `str`, lone surrogates are bad.
+fn unescape_in_place(buf: &mut [u8], body: Range<usize>) -> Result<usize, BadLine> {
+    let (mut read, mut write) = (body.start, 0);
+    loop {
+        let rest = buf.get(read..body.end).ok_or(BadLine)?;
+        let run = memchr::memchr(b'\\', rest).unwrap_or(rest.len());
+        buf.copy_within(read..read + run, write);
+        (read, write) = (read + run, write + run);
+        if read == body.end {
+            return Ok(write);
+        }
+        let (c, escape_len) = unescape(buf.get(read..body.end).ok_or(BadLine)?)?;
+        let out = buf.get_mut(write..write + c.len_utf8()).ok_or(BadLine)?;
+        c.encode_utf8(out);
+        (read, write) = (read + escape_len, write + c.len_utf8());
+    }
+}
+
+/// The character of the escape `text` starts with, and the escape's length.
+fn unescape(text: &[u8]) -> Result<(char, usize), BadLine> {
+    let c = match text.get(1) {
+        Some(b'"') => '"',
+        Some(b'\\') => '\\',
+        Some(b'/') => '/',
+        Some(b'b') => '\u{8}',
+        Some(b'f') => '\u{c}',
+        Some(b'n') => '\n',
+        Some(b'r') => '\r',
+        Some(b't') => '\t',
+        Some(b'u') => return unescape_unicode(text),
+        _ => return Err(BadLine),
+    };
+    Ok((c, 2))
+}
+
+/// `\uXXXX`, or a surrogate pair `\uD83D\uDE00`.
+fn unescape_unicode(text: &[u8]) -> Result<(char, usize), BadLine> {
+    let first = hex4(text.get(2..6))?;
+    if !(0xD800..0xDC00).contains(&first) {
+        // A trailing surrogate alone is no char: `from_u32` refuses it.
+        return char::from_u32(first).map(|c| (c, 6)).ok_or(BadLine);
+    }
+    if text.get(6..8) != Some(b"\\u") {
+        return Err(BadLine);
+    }
+    let second = hex4(text.get(8..12))?;
+    if !(0xDC00..0xE000).contains(&second) {
+        return Err(BadLine);
+    }
+    let code = 0x1_0000 + ((first - 0xD800) << 10) + (second - 0xDC00);
+    char::from_u32(code).map(|c| (c, 12)).ok_or(BadLine)
+}
+
+fn hex4(digits: Option<&[u8]>) -> Result<u32, BadLine> {
+    digits
+        .filter(|d| d.len() == 4)
+        .ok_or(BadLine)?
+        .iter()
+        .try_fold(0, |n, d| Ok(n * 16 + char::from(*d).to_digit(16).ok_or(BadLine)?))
 }
 
 #[cfg(test)]
@@ -220,7 +341,7 @@ mod tests {
     #[test]
     fn compact_json_handles_escaped_backslash_before_quote() {
         assert_eq!(
-            compact_json(r#"{ "a" : "x\\" , "b" : 1 }"#),
+            compact_json(r#"{ "a" : "x\\" , "b" : 1 }"#).unwrap(),
             r#"{"a":"x\\","b":1}"#
         );
     }
@@ -263,6 +384,52 @@ mod tests {
             let line = format!(r#"{{"message":"m","timestamp":{ts}}}"#);
             assert_eq!(parse_str(&line), Err(BadLine), "{ts}");
         }
+    }
+
+    #[test]
+    fn a_line_given_up_parses_as_a_borrowed_one() {
+        let lines = [
+            r#"{"kubernetes":{"pod_name":"p"},"message":"hello","timestamp":1000}"#,
+            r#"{"message":"a \"q\" \\ \/ \b\f\n\r\t \u00e9 \u20AC \ud83d\ude00 ✓","timestamp":1}"#,
+            r#"  { "message" : "x\\" , "timestamp" : null }  "#,
+            r#"{"message": { "z" : 1, "a" : [ true , null ], "s" : "x  \" y" }, "timestamp": 1}"#,
+            r#"{"message":12.50}"#,
+            r#"{"message":[1, 2]}"#,
+            r#"{"message":false}"#,
+            // Lone or broken surrogates, bad escapes and raw control characters are bad.
+            r#"{"message":"a\ud83d"}"#,
+            r#"{"message":"a\ud83dx"}"#,
+            r#"{"message":"a\ud83d\n"}"#,
+            r#"{"message":"a\ud83d\u0041"}"#,
+            r#"{"message":"a\ude00b"}"#,
+            r#"{"message":"\u12G4"}"#,
+            r#"{"message":"\q"}"#,
+            "{\"message\":\"tab\tinside\"}",
+            r#"{"timestamp":1}"#,
+            r#"{"message":null,"timestamp":1}"#,
+            r#"{"message":"","timestamp":1}"#,
+            r#"{"message":"a","message":"b"}"#,
+            r#"["message"]"#,
+            r#"{"message":"unterminated}"#,
+            r#"{"message":"m","timestamp":"yesterday"}"#,
+        ];
+        for line in lines {
+            let borrowed = parse_str(line);
+            assert_eq!(parse_owned(line.as_bytes().to_vec()), borrowed, "{line}");
+            let with_ending = format!("{line}\r\n").into_bytes();
+            assert_eq!(parse_owned(with_ending), borrowed, "{line} with CRLF");
+        }
+    }
+
+    #[test]
+    fn a_line_given_up_becomes_its_message_without_a_copy() {
+        let line = format!(r#"{{"message":"{}","timestamp":1}}"#, "é\\n\\\"".repeat(100_000));
+        let line = line.into_bytes();
+        let buffer = line.as_ptr();
+        let parsed = parse_owned(line).unwrap();
+        assert_eq!(parsed.message, "é\n\"".repeat(100_000));
+        assert_eq!(parsed.message.as_ptr(), buffer, "the message was copied");
+        assert_eq!(parsed.message.capacity(), parsed.message.len());
     }
 
     #[test]

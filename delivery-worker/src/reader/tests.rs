@@ -335,3 +335,107 @@ fn one_byte_reads_give_the_same_events_and_counters_as_buffered_reads() {
     assert_eq!((stats.first_bad_line, stats.missing_timestamp), (Some(3), 1));
     assert_eq!(stats.bytes_in, data.len() as u64);
 }
+
+/// A line of about `bytes` whose message has escapes and multi-byte characters.
+fn long_line(bytes: usize, seconds: i64) -> (String, String) {
+    let piece = r#"\tat é.Orders.step(\"x\") ✓ \ud83d\ude00\n"#;
+    let escaped = piece.repeat(bytes / piece.len() + 1);
+    let message = "\tat é.Orders.step(\"x\") ✓ 😀\n".repeat(bytes / piece.len() + 1);
+    (line(&escaped, seconds), message)
+}
+
+#[test]
+fn a_long_line_is_held_once_its_buffer_becomes_the_message() {
+    let (long, message) = long_line(2 * 1024 * 1024, 1);
+    let file = gzip((long + &line("after", 2)).as_bytes());
+    let mut reader = EventReader::new(&file[..], 0).unwrap();
+    let first = reader.next_event().unwrap().unwrap();
+    assert_eq!(first.message, message);
+    // The reader gave its line buffer away rather than copying the message out of it.
+    assert_eq!(first.message.capacity(), first.message.len());
+    assert!(
+        reader.line.capacity() <= INITIAL_LINE_BYTES,
+        "{}",
+        reader.line.capacity()
+    );
+    assert_eq!(reader.next_event().unwrap(), Some(event(2000, "after")));
+    assert_eq!(reader.next_event().unwrap(), None);
+}
+
+#[test]
+fn a_long_line_holds_its_reservation_until_the_next_line_is_read() {
+    let budget = DecodeBudget::new(10 << 20);
+    let (long, message) = long_line(LONG_LINE_BYTES + 1, 2);
+    let data = line("short", 1) + &long + &line("short", 3);
+    let mut reader = EventReader::new(data.as_bytes(), 0)
+        .unwrap()
+        .with_budget(budget.clone(), 3 << 20);
+    assert_eq!(reader.next_event().unwrap(), Some(event(1000, "short")));
+    assert_eq!(budget.available(), 10 << 20);
+    assert_eq!(reader.next_event().unwrap(), Some(event(2000, &message)));
+    assert_eq!(budget.available(), 7 << 20);
+    assert_eq!(reader.next_event().unwrap(), Some(event(3000, "short")));
+    assert_eq!(budget.available(), 10 << 20);
+    assert_eq!(reader.next_event().unwrap(), None);
+}
+
+#[test]
+fn a_budget_below_one_long_line_still_lets_it_through() {
+    let budget = DecodeBudget::new(1 << 20);
+    let (long, message) = long_line(2 << 20, 1);
+    let mut reader = EventReader::new(long.as_bytes(), 0)
+        .unwrap()
+        .with_budget(budget.clone(), 9 << 20);
+    assert_eq!(reader.next_event().unwrap(), Some(event(1000, &message)));
+    assert_eq!(budget.available(), 0);
+    assert_eq!(reader.next_event().unwrap(), None);
+    assert_eq!(budget.available(), 1 << 20);
+}
+
+#[test]
+fn an_oversized_long_line_is_skipped_and_its_memory_released_at_once() {
+    let budget = DecodeBudget::new(10 << 20);
+    let limit = 3 * LONG_LINE_BYTES;
+    let data = line(&"y".repeat(limit + 1), 1) + &line("next", 2);
+    let mut reader = EventReader::new(data.as_bytes(), 0)
+        .unwrap()
+        .with_max_line_bytes(limit)
+        .with_budget(budget.clone(), 1 << 20);
+    assert_eq!(reader.next_event().unwrap(), Some(event(2000, "next")));
+    assert_eq!(budget.available(), 10 << 20);
+    assert!(reader.line.capacity() <= INITIAL_LINE_BYTES);
+    let stats = reader.stats();
+    assert_eq!((stats.oversized_lines, stats.bytes_in), (1, data.len() as u64));
+}
+
+#[test]
+fn one_byte_reads_give_the_same_long_lines_as_buffered_reads() {
+    let (long, _) = long_line(LONG_LINE_BYTES + 100, 1);
+    let data = [
+        line("first", 1),
+        long.clone(),
+        line(&"z".repeat(4 * LONG_LINE_BYTES), 2),
+        "  \n".to_owned(),
+        long.trim_end().replace(r#""message":"#, r#""message":{"t":"#) + "}\n",
+        long.trim_end().to_owned(),
+    ]
+    .concat();
+    let run = |input: &mut dyn Read| {
+        let mut reader = EventReader::new(input, FALLBACK_MS)
+            .unwrap()
+            .with_max_line_bytes(3 * LONG_LINE_BYTES);
+        let events: Vec<_> = reader.by_ref().map(Result::unwrap).collect();
+        (events, reader.into_stats())
+    };
+    let buffered = run(&mut data.as_bytes());
+    assert_eq!(buffered, run(&mut OneByteAtATime(data.as_bytes())));
+    let (events, stats) = buffered;
+    assert_eq!(events.len(), 4);
+    assert!(
+        events[2].message.starts_with(r#"{"t":"\tat é"#),
+        "{}",
+        &events[2].message[..20]
+    );
+    assert_eq!((stats.lines, stats.oversized_lines), (5, 1));
+    assert_eq!(stats.bytes_in, data.len() as u64);
+}

@@ -4,6 +4,12 @@
 //! config-change events every replica receives ([`subscription`]) and by a periodic
 //! resync. An item replaces the held one only when its version is newer, so events and
 //! resyncs may arrive in any order and more than once.
+//!
+//! Tenant binding: an object is delivered through a config only when the config lists
+//! the object's cluster (the api publishes each tenant's registered clusters with every
+//! config item). A read-model item the worker cannot parse marks its (tenant, type)
+//! unreadable: the tenant's objects are held (retried), never taken for an unknown
+//! tenant's and deleted, until a readable item replaces it.
 
 pub mod source;
 pub mod subscription;
@@ -18,6 +24,8 @@ use logspoke_contract::{ConfigItem, DeliveryType, EffectiveState, LiveConfig, Te
 struct TenantEntry {
     cloudwatch: Option<ConfigItem>,
     s3: Option<ConfigItem>,
+    /// Types whose current read-model item could not be parsed.
+    unreadable: Vec<DeliveryType>,
 }
 
 impl TenantEntry {
@@ -41,6 +49,11 @@ impl TenantEntry {
 pub enum Targets {
     /// The tenant is not in the read model at all.
     UnknownTenant,
+    /// The tenant has configs, but none lists the object's cluster: a cluster that was
+    /// never registered for the tenant (or was deregistered) staged it.
+    UnregisteredCluster,
+    /// One of the tenant's read-model items could not be parsed: hold the object.
+    UnreadableConfig,
     /// A config that wants this application is enabled but not verified (new, or its
     /// ExternalId was rotated): the object waits (is retried) rather than being dropped.
     AwaitingVerification,
@@ -56,17 +69,33 @@ pub struct TenantConfigs {
 
 impl TenantConfigs {
     /// Applies `item` if it is newer than what is held; returns whether it was applied.
+    /// A readable item also clears an unreadable mark of its (tenant, type).
     pub fn apply(&self, item: ConfigItem) -> bool {
         let mut tenants = self.tenants.write().unwrap_or_else(|p| p.into_inner());
-        let slot = tenants
-            .entry(item.tenant_id.clone())
-            .or_default()
-            .slot(item.delivery_type);
+        let entry = tenants.entry(item.tenant_id.clone()).or_default();
+        entry.unreadable.retain(|t| *t != item.delivery_type);
+        let slot = entry.slot(item.delivery_type);
         if slot.as_ref().is_some_and(|held| held.version >= item.version) {
             return false;
         }
         *slot = Some(item);
         true
+    }
+
+    /// Records that the current item of (tenant, type) cannot be parsed (`None`: the
+    /// type is unknown too, so every type of the tenant is affected).
+    pub fn mark_unreadable(&self, tenant_id: &TenantId, delivery_type: Option<DeliveryType>) {
+        let mut tenants = self.tenants.write().unwrap_or_else(|p| p.into_inner());
+        let entry = tenants.entry(tenant_id.clone()).or_default();
+        let types = match delivery_type {
+            Some(t) => vec![t],
+            None => vec![DeliveryType::Cloudwatch, DeliveryType::S3],
+        };
+        for t in types {
+            if !entry.unreadable.contains(&t) {
+                entry.unreadable.push(t);
+            }
+        }
     }
 
     /// The version held for (tenant, type), if any.
@@ -78,16 +107,31 @@ impl TenantConfigs {
             .map(|item| item.version)
     }
 
-    /// The active configs of `tenant_id` whose `desired_logs` allow `application`.
-    pub fn targets(&self, tenant_id: &TenantId, application: &str) -> Targets {
+    /// The active configs of `tenant_id` that list `cluster_id` and whose `desired_logs`
+    /// allow `application`.
+    pub fn targets(&self, tenant_id: &TenantId, cluster_id: &str, application: &str) -> Targets {
         let tenants = self.tenants.read().unwrap_or_else(|p| p.into_inner());
         let Some(entry) = tenants.get(tenant_id) else {
             return Targets::UnknownTenant;
         };
-        let wanted: Vec<(DeliveryType, &LiveConfig)> = [&entry.cloudwatch, &entry.s3]
+        if !entry.unreadable.is_empty() {
+            return Targets::UnreadableConfig;
+        }
+        let live: Vec<(DeliveryType, &LiveConfig)> = [&entry.cloudwatch, &entry.s3]
             .into_iter()
             .flatten()
             .filter_map(|item| Some((item.delivery_type, item.config.as_ref()?)))
+            .collect();
+        let bound: Vec<(DeliveryType, &LiveConfig)> = live
+            .iter()
+            .copied()
+            .filter(|(_, config)| config.accepts_cluster(cluster_id))
+            .collect();
+        if bound.is_empty() && !live.is_empty() {
+            return Targets::UnregisteredCluster;
+        }
+        let wanted: Vec<(DeliveryType, &LiveConfig)> = bound
+            .into_iter()
             .filter(|(_, config)| config.desired_logs.allows(application))
             .collect();
         let waiting = |state| {

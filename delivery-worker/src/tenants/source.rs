@@ -11,17 +11,29 @@ use logspoke_contract::{ConfigItem, DeliveryType, TenantId};
 
 use super::TenantConfigs;
 
+/// A read-model item that could not be parsed, with what could be read of its key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnreadableItem {
+    /// The tenant, when the `tenant_id` attribute itself is valid.
+    pub tenant_id: Option<TenantId>,
+    /// The type, when the `type` attribute is valid.
+    pub delivery_type: Option<DeliveryType>,
+}
+
+/// One item as read: parsed, or unreadable (kept, so its tenant is not taken for unknown).
+pub type Loaded = Result<ConfigItem, UnreadableItem>;
+
 /// What the worker needs of the read model.
 pub trait ReadModel: Send + Sync {
     /// Every item in the table.
-    fn scan(&self) -> impl Future<Output = Result<Vec<ConfigItem>, AwsError>> + Send;
+    fn scan(&self) -> impl Future<Output = Result<Vec<Loaded>, AwsError>> + Send;
 
     /// One item, read consistently.
     fn get(
         &self,
         tenant_id: &TenantId,
         delivery_type: DeliveryType,
-    ) -> impl Future<Output = Result<Option<ConfigItem>, AwsError>> + Send;
+    ) -> impl Future<Output = Result<Option<Loaded>, AwsError>> + Send;
 }
 
 /// The DynamoDB table.
@@ -42,7 +54,7 @@ impl DynamoReadModel {
 }
 
 impl ReadModel for DynamoReadModel {
-    async fn scan(&self) -> Result<Vec<ConfigItem>, AwsError> {
+    async fn scan(&self) -> Result<Vec<Loaded>, AwsError> {
         let mut items = Vec::new();
         let mut start = None;
         loop {
@@ -54,7 +66,7 @@ impl ReadModel for DynamoReadModel {
                 .set_exclusive_start_key(start)
                 .send()
                 .await?;
-            items.extend(page.items().iter().filter_map(parse_logged));
+            items.extend(page.items().iter().map(parse_logged));
             start = page.last_evaluated_key().cloned();
             if start.is_none() {
                 return Ok(items);
@@ -66,7 +78,7 @@ impl ReadModel for DynamoReadModel {
         &self,
         tenant_id: &TenantId,
         delivery_type: DeliveryType,
-    ) -> Result<Option<ConfigItem>, AwsError> {
+    ) -> Result<Option<Loaded>, AwsError> {
         let output = self
             .client
             .get_item()
@@ -76,23 +88,45 @@ impl ReadModel for DynamoReadModel {
             .consistent_read(true)
             .send()
             .await?;
-        Ok(output.item().and_then(parse_logged))
+        Ok(output.item().map(parse_logged))
     }
 }
 
 /// Parses an item; one the worker cannot read is logged and counted, never fatal.
-fn parse_logged(raw: &std::collections::HashMap<String, AttributeValue>) -> Option<ConfigItem> {
-    match item_from_sdk(raw) {
-        Ok(item) => Some(item),
-        Err(err) => {
-            let tenant_id = match raw.get("tenant_id") {
-                Some(AttributeValue::S(t)) => t.as_str(),
-                _ => "?",
-            };
-            tracing::error!(tenant_id, error = %err, "skipping a read-model item the worker cannot parse");
-            metrics::counter!("logspoke_worker_invalid_config_items_total").increment(1);
-            None
+fn parse_logged(raw: &std::collections::HashMap<String, AttributeValue>) -> Loaded {
+    item_from_sdk(raw).map_err(|err| {
+        let text = |name: &str| match raw.get(name) {
+            Some(AttributeValue::S(value)) => Some(value.as_str()),
+            _ => None,
+        };
+        let unreadable = UnreadableItem {
+            tenant_id: text("tenant_id").and_then(|t| TenantId::parse(t).ok()),
+            delivery_type: text("type").and_then(|t| DeliveryType::parse(t).ok()),
+        };
+        tracing::error!(
+            tenant_id = text("tenant_id").unwrap_or("?"),
+            delivery_type = text("type").unwrap_or("?"),
+            error = %err,
+            "a read-model item cannot be parsed; the tenant's objects are held until it is fixed"
+        );
+        metrics::counter!("logspoke_worker_invalid_config_items_total").increment(1);
+        unreadable
+    })
+}
+
+/// Applies one loaded item; returns whether it changed what is held.
+pub fn apply_loaded(configs: &TenantConfigs, loaded: Loaded) -> bool {
+    match loaded {
+        Ok(item) => configs.apply(item),
+        Err(UnreadableItem {
+            tenant_id: Some(tenant_id),
+            delivery_type,
+        }) => {
+            configs.mark_unreadable(&tenant_id, delivery_type);
+            true
         }
+        // No tenant to hold: logged and counted by the parser, nothing else to do.
+        Err(UnreadableItem { tenant_id: None, .. }) => false,
     }
 }
 
@@ -102,7 +136,7 @@ pub async fn resync<R: ReadModel>(source: &R, configs: &TenantConfigs) -> Result
     let total = items.len();
     let applied = items
         .into_iter()
-        .map(|item| configs.apply(item))
+        .map(|item| apply_loaded(configs, item))
         .filter(|&new| new)
         .count();
     tracing::info!(items = total, applied, "read model loaded");

@@ -15,7 +15,7 @@ use logspoke_aws::AwsError;
 use logspoke_contract::ConfigChanged;
 use tokio::sync::watch;
 
-use super::source::ReadModel;
+use super::source::{self, ReadModel};
 use super::TenantConfigs;
 
 /// Longest a change event waits in a replica's queue (SQS's minimum retention); a replica
@@ -185,7 +185,11 @@ async fn apply<R: ReadModel>(event: &ConfigChanged, source: &R, configs: &Tenant
         return true;
     }
     match source.get(&event.tenant_id, event.delivery_type).await {
-        Ok(Some(item)) => {
+        Ok(Some(Err(unreadable))) => {
+            source::apply_loaded(configs, Err(unreadable));
+            true
+        }
+        Ok(Some(Ok(item))) => {
             let version = item.version;
             if configs.apply(item) {
                 tracing::info!(tenant_id = %event.tenant_id, delivery_type = event.delivery_type.as_str(),

@@ -1,9 +1,13 @@
 use logspoke_contract::{
-    DeliveryTarget, DeliveryType, DesiredLogs, EffectiveState, ExternalId, LiveConfig, LogGroupName, Region,
-    RoleArn, TenantId,
+    ClusterId, DeliveryTarget, DeliveryType, DesiredLogs, EffectiveState, ExternalId, LiveConfig,
+    LogGroupName, Region, RoleArn, TenantId,
 };
 
+use super::source::{apply_loaded, UnreadableItem};
 use super::*;
+
+/// The cluster every test item registers.
+const CLUSTER: &str = "prod-eu-1";
 
 fn item(tenant: &str, version: i64, state: EffectiveState, desired: &[&str]) -> ConfigItem {
     let desired: Vec<String> = desired.iter().map(|s| (*s).to_owned()).collect();
@@ -14,13 +18,14 @@ fn item(tenant: &str, version: i64, state: EffectiveState, desired: &[&str]) -> 
         config: Some(LiveConfig {
             state,
             target_region: Region::parse("eu-west-1").unwrap(),
-            role_arn: RoleArn::parse("arn:aws:iam::222222222222:role/Delivery").unwrap(),
+            role_arn: RoleArn::parse("arn:aws:iam::222222222222:role/logspoke/Delivery").unwrap(),
             external_id: Some(ExternalId::generate()),
             desired_logs: DesiredLogs::parse(&desired).unwrap(),
             target: DeliveryTarget::CloudWatch {
                 log_group_name: LogGroupName::parse("/logs").unwrap(),
                 log_stream_template: None,
             },
+            clusters: [ClusterId::parse(CLUSTER).unwrap()].into_iter().collect(),
         }),
         updated_at: "2026-11-22T10:00:00.000Z".into(),
     }
@@ -50,9 +55,9 @@ fn an_older_version_never_replaces_a_newer_one() {
     assert!(configs.apply(item("acme", 5, EffectiveState::Active, &[])));
     assert!(!configs.apply(item("acme", 4, EffectiveState::Disabled, &[])));
     assert!(!configs.apply(item("acme", 5, EffectiveState::Disabled, &[])));
-    assert_eq!(delivered(configs.targets(&acme(), "app")), 1);
+    assert_eq!(delivered(configs.targets(&acme(), CLUSTER, "app")), 1);
     assert!(configs.apply(item("acme", 6, EffectiveState::Disabled, &[])));
-    assert_eq!(delivered(configs.targets(&acme(), "app")), 0);
+    assert_eq!(delivered(configs.targets(&acme(), CLUSTER, "app")), 0);
     assert_eq!(configs.version(&acme(), DeliveryType::Cloudwatch), Some(6));
 }
 
@@ -60,11 +65,11 @@ fn an_older_version_never_replaces_a_newer_one() {
 fn only_active_configs_wanting_the_application_are_targets() {
     let configs = TenantConfigs::default();
     configs.apply(item("acme", 1, EffectiveState::Active, &["checkout"]));
-    assert_eq!(delivered(configs.targets(&acme(), "checkout")), 1);
-    assert_eq!(delivered(configs.targets(&acme(), "billing")), 0);
+    assert_eq!(delivered(configs.targets(&acme(), CLUSTER, "checkout")), 1);
+    assert_eq!(delivered(configs.targets(&acme(), CLUSTER, "billing")), 0);
     let disabled = TenantConfigs::default();
     disabled.apply(item("acme", 1, EffectiveState::Disabled, &[]));
-    assert_eq!(delivered(disabled.targets(&acme(), "checkout")), 0);
+    assert_eq!(delivered(disabled.targets(&acme(), CLUSTER, "checkout")), 0);
 }
 
 #[test]
@@ -76,23 +81,95 @@ fn unverified_configs_hold_objects_back_instead_of_dropping_them() {
         let configs = TenantConfigs::default();
         configs.apply(item("acme", 1, state, &["checkout"]));
         assert_eq!(
-            configs.targets(&acme(), "checkout"),
+            configs.targets(&acme(), CLUSTER, "checkout"),
             Targets::AwaitingVerification,
             "{state:?}"
         );
         // An application the config does not want is not held back.
-        assert_eq!(delivered(configs.targets(&acme(), "billing")), 0);
+        assert_eq!(delivered(configs.targets(&acme(), CLUSTER, "billing")), 0);
     }
 }
 
 #[test]
 fn unknown_tenants_are_told_apart_from_deleted_configs() {
     let configs = TenantConfigs::default();
-    assert_eq!(configs.targets(&acme(), "app"), Targets::UnknownTenant);
+    assert_eq!(configs.targets(&acme(), CLUSTER, "app"), Targets::UnknownTenant);
     configs.apply(item("acme", 1, EffectiveState::Active, &[]));
     configs.apply(tombstone("acme", 2));
-    assert_eq!(delivered(configs.targets(&acme(), "app")), 0);
+    assert_eq!(delivered(configs.targets(&acme(), CLUSTER, "app")), 0);
     // A replayed upsert older than the tombstone does not resurrect the config.
     assert!(!configs.apply(item("acme", 1, EffectiveState::Active, &[])));
     assert_eq!(configs.len(), 1);
+}
+
+#[test]
+fn objects_of_an_unregistered_cluster_reach_no_target() {
+    let configs = TenantConfigs::default();
+    configs.apply(item("acme", 1, EffectiveState::Active, &[]));
+    assert_eq!(
+        configs.targets(&acme(), "prod-eu-2", "app"),
+        Targets::UnregisteredCluster
+    );
+    // Also when the tenant's config is merely awaiting verification.
+    let pending = TenantConfigs::default();
+    pending.apply(item("acme", 1, EffectiveState::PendingVerification, &[]));
+    assert_eq!(
+        pending.targets(&acme(), "prod-eu-2", "app"),
+        Targets::UnregisteredCluster
+    );
+    assert_eq!(delivered(configs.targets(&acme(), CLUSTER, "app")), 1);
+}
+
+#[test]
+fn each_config_is_bound_by_its_own_cluster_list() {
+    // While a cluster change propagates, one type may list it and the other not yet.
+    let configs = TenantConfigs::default();
+    configs.apply(item("acme", 1, EffectiveState::Active, &[]));
+    let mut s3 = item("acme", 2, EffectiveState::Active, &[]);
+    s3.delivery_type = DeliveryType::S3;
+    if let Some(config) = s3.config.as_mut() {
+        config.clusters.insert(ClusterId::parse("prod-eu-2").unwrap());
+    }
+    configs.apply(s3);
+    match configs.targets(&acme(), "prod-eu-2", "app") {
+        Targets::Deliver(list) => {
+            assert_eq!(
+                list.iter().map(|(t, _)| *t).collect::<Vec<_>>(),
+                [DeliveryType::S3]
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(delivered(configs.targets(&acme(), CLUSTER, "app")), 2);
+}
+
+#[test]
+fn an_unreadable_item_holds_its_tenant_instead_of_making_it_unknown() {
+    let configs = TenantConfigs::default();
+    let unreadable = UnreadableItem {
+        tenant_id: Some(acme()),
+        delivery_type: Some(DeliveryType::Cloudwatch),
+    };
+    assert!(apply_loaded(&configs, Err(unreadable)));
+    assert_eq!(
+        configs.targets(&acme(), CLUSTER, "app"),
+        Targets::UnreadableConfig
+    );
+    // Held while another type's item is fine, too.
+    let mut s3 = item("acme", 3, EffectiveState::Active, &[]);
+    s3.delivery_type = DeliveryType::S3;
+    apply_loaded(&configs, Ok(s3));
+    assert_eq!(
+        configs.targets(&acme(), CLUSTER, "app"),
+        Targets::UnreadableConfig
+    );
+    // A readable item of the same (tenant, type) clears it.
+    apply_loaded(&configs, Ok(item("acme", 4, EffectiveState::Active, &[])));
+    assert_eq!(delivered(configs.targets(&acme(), CLUSTER, "app")), 2);
+    // An item whose tenant cannot be read marks nobody.
+    let nobody = UnreadableItem {
+        tenant_id: None,
+        delivery_type: None,
+    };
+    assert!(!apply_loaded(&configs, Err(nobody)));
 }

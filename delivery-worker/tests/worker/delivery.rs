@@ -117,6 +117,69 @@ async fn bad_keys_unknown_tenants_and_test_events_are_deleted_not_retried() {
 }
 
 #[tokio::test]
+async fn objects_from_a_cluster_the_tenant_did_not_register_are_rejected_and_never_delivered() {
+    let (world, acme, tenant) = acme_with_cloudwatch().await;
+    let worker = world.start_worker().await;
+    let now = chrono::Utc::now().timestamp_millis();
+    // A pod in another cluster (or one that forged the tenant's label) stages under
+    // the tenant's prefix.
+    world
+        .stage(
+            &format!("{tenant}/intruder/app/pod/1-forged.json.gz"),
+            &[line(now, "forged")],
+        )
+        .await;
+    assert!(world.wait_drained(Duration::from_secs(20)).await);
+    assert_eq!(
+        metric("logspoke_worker_rejected_total{reason=\"unregistered_cluster\"}"),
+        1.0
+    );
+    // The registered cluster still delivers, and only its event is in the group.
+    world
+        .stage(
+            &format!("{tenant}/c1/app/pod/1-real.json.gz"),
+            &[line(now, "real")],
+        )
+        .await;
+    let events = acme
+        .wait_for_events("c1/app/pod", 1, Duration::from_secs(30))
+        .await;
+    assert_eq!(events.len(), 1);
+    assert!(acme.events("intruder/app/pod").await.is_empty());
+    worker.stop().await;
+}
+
+#[tokio::test]
+async fn an_unreadable_config_item_holds_the_tenants_objects_instead_of_dropping_them() {
+    let world = World::create().await;
+    let acme = Customer::create("222222222222").await;
+    let tenant = tenant();
+    let mut attributes = acme.item(&tenant, DeliveryType::Cloudwatch, 1).to_attributes();
+    attributes.insert("role_arn".into(), logspoke_contract::Attr::S("not an arn".into()));
+    world.put_attributes(&attributes).await;
+    let worker = world.start_worker().await;
+    let now = chrono::Utc::now().timestamp_millis();
+    world
+        .stage(
+            &format!("{tenant}/c1/app/pod/1-held.json.gz"),
+            &[line(now, "held")],
+        )
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while metric("logspoke_worker_objects_held_total{reason=\"unreadable_config\"}") < 1.0 {
+        assert!(Instant::now() < deadline, "the object was not held");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        metric("logspoke_worker_rejected_total{reason=\"unknown_tenant\"}"),
+        0.0
+    );
+    assert_eq!(world.queued().await, 1, "the message must stay queued");
+    assert!(metric("logspoke_worker_invalid_config_items_total") >= 1.0);
+    worker.stop().await;
+}
+
+#[tokio::test]
 async fn a_tenant_with_a_broken_role_keeps_its_message_and_others_still_receive_theirs() {
     let world = World::create().await;
     let acme = Customer::create("222222222222").await;

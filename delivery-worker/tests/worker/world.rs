@@ -167,10 +167,15 @@ impl World {
 
     /// Writes an item to the read model (what the api's relay does).
     pub async fn put_item(&self, item: &ConfigItem) {
+        self.put_attributes(&item.to_attributes()).await;
+    }
+
+    /// Writes raw attributes (also ones no valid item has).
+    pub async fn put_attributes(&self, attributes: &logspoke_contract::Attributes) {
         aws_sdk_dynamodb::Client::new(&self.provider)
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(logspoke_aws::read_model::item_to_sdk(&item.to_attributes())))
+            .set_item(Some(logspoke_aws::read_model::item_to_sdk(attributes)))
             .send()
             .await
             .unwrap();
@@ -410,7 +415,7 @@ fn provider_role_arn() -> RoleArn {
     RoleArn::parse(&format!("arn:aws:iam::{PROVIDER}:role/{PROVIDER_ROLE}")).unwrap()
 }
 
-/// The provider role (idempotent): trusts the provider account, may assume any role.
+/// The provider role (idempotent): trusts the provider account, may assume customer roles.
 async fn provider_role(provider: &SdkConfig) {
     let iam = aws_sdk_iam::Client::new(provider);
     let trust = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
@@ -425,8 +430,12 @@ async fn provider_role(provider: &SdkConfig) {
         let err = logspoke_aws::AwsError::from(err);
         assert_eq!(err.code(), "EntityAlreadyExists", "{err}");
     }
-    let policy = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
-        "Action": "sts:AssumeRole", "Resource": "arn:aws:iam::*:role/*"}]});
+    // The same policy as the api tests write (both suites share one emulator): the
+    // template's, less its ExternalId condition, which the emulator cannot evaluate in an
+    // identity policy (docs/adr/0004-provider-stack.md).
+    let policy = serde_json::json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "arn:aws:iam::*:role/logspoke/*"},
+        {"Effect": "Deny", "Action": "sts:*", "Resource": format!("arn:aws:iam::{PROVIDER}:role/*")}]});
     iam.put_role_policy()
         .role_name(PROVIDER_ROLE)
         .policy_name("assume-customer-roles")
@@ -474,6 +483,9 @@ pub struct Customer {
     pub bucket: String,
 }
 
+/// The clusters every test config registers (the keys the tests stage use them).
+pub const REGISTERED_CLUSTERS: [&str; 2] = ["c1", "cluster-1"];
+
 impl Customer {
     pub async fn create(account: &str) -> Self {
         let sdk = sdk(account).await;
@@ -520,6 +532,10 @@ impl Customer {
                 external_id: Some(self.external_id.clone()),
                 desired_logs: DesiredLogs::default(),
                 target,
+                clusters: REGISTERED_CLUSTERS
+                    .iter()
+                    .map(|c| logspoke_contract::ClusterId::parse(c).unwrap())
+                    .collect(),
             }),
             updated_at: "2026-11-22T10:00:00.000Z".into(),
         }

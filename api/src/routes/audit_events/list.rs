@@ -6,10 +6,11 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::auth::Principal;
+use crate::auth::{Principal, Role};
 use crate::error::{ApiError, Problem};
 use crate::extract::QueryParams;
 use crate::pagination::{paginate, PageParams};
+use crate::routes::tenants;
 use crate::state::AppState;
 
 /// One recorded change.
@@ -49,7 +50,7 @@ pub struct AuditEventPage {
 
 /// List a tenant's audit events
 ///
-/// Newest first. The trail outlives a deleted tenant (operators can still read it).
+/// Newest first. The trail outlives a deleted tenant; then only operators can read it.
 #[utoipa::path(
     get,
     path = "/v1/tenants/{tenant_id}/audit-events",
@@ -58,6 +59,7 @@ pub struct AuditEventPage {
     responses(
         (status = 200, description = "A page of audit events", body = AuditEventPage),
         (status = 400, description = "Bad limit or cursor", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "A tenant token's tenant no longer exists", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[tracing::instrument(skip_all, fields(tenant_id = %tenant_id))]
@@ -68,6 +70,14 @@ pub async fn list_audit_events(
     QueryParams(params): QueryParams<PageParams>,
 ) -> Result<Json<AuditEventPage>, ApiError> {
     principal.require_tenant_access(&tenant_id)?;
+    if principal.role() == Role::Tenant {
+        // The trail of a deleted tenant is for operators only: a still-valid token of
+        // the old customer must not read it.
+        let mut conn = state.db.acquire().await?;
+        tenants::fetch(&mut conn, &tenant_id, false)
+            .await?
+            .ok_or_else(|| tenants::not_found(&tenant_id))?;
+    }
     let page = params.parse()?;
     let before_id = match &page.after {
         None => None,

@@ -100,7 +100,7 @@ pub struct DeliveryConfig {
     #[schema(example = "eu-west-1")]
     pub target_region: String,
     /// The customer's role Logspoke assumes to deliver.
-    #[schema(example = "arn:aws:iam::222222222222:role/LogspokeDelivery")]
+    #[schema(example = "arn:aws:iam::222222222222:role/logspoke/LogspokeDelivery")]
     pub role_arn: String,
     /// Application allow-list; empty means every application.
     pub desired_logs: Vec<String>,
@@ -161,8 +161,12 @@ pub struct DeliveryConfigInput {
     #[schema(example = "eu-west-1")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target_region: Option<String>,
-    /// `arn:{aws|aws-cn|aws-us-gov}:iam::{12 digits}:role/{path/}{name}`.
-    #[schema(example = "arn:aws:iam::222222222222:role/LogspokeDelivery")]
+    /// `arn:{aws|aws-cn|aws-us-gov}:iam::{12 digits}:role/logspoke/{name}`: the role the
+    /// onboarding template creates, in the customer's account (never the provider's).
+    #[schema(
+        example = "arn:aws:iam::222222222222:role/logspoke/LogspokeDelivery",
+        pattern = "^arn:aws(-cn|-us-gov)?:iam::[0-9]{12}:role/logspoke/([!-.0-~]+/)*[A-Za-z0-9+=,.@_-]{1,64}$"
+    )]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub role_arn: Option<String>,
     /// Application names (Kubernetes label values), at most 100, duplicates removed.
@@ -236,10 +240,14 @@ impl Errors {
 }
 
 impl DeliveryConfigInput {
-    /// Parses every field for `delivery_type`, reporting all problems at once.
-    pub fn parse(&self, delivery_type: DeliveryType) -> Result<ValidConfig, ApiError> {
+    /// Parses every field for `delivery_type`, reporting all problems at once. The role
+    /// must be one `provider` may assume: see [`RoleArn::check_customer_role`].
+    pub fn parse(&self, delivery_type: DeliveryType, provider: &RoleArn) -> Result<ValidConfig, ApiError> {
         let mut errors = Errors::default();
-        let role_arn = errors.required("role_arn", self.role_arn.as_ref(), RoleArn::parse);
+        let role_arn = errors.required("role_arn", self.role_arn.as_ref(), |raw| {
+            let arn = RoleArn::parse(raw)?;
+            arn.check_customer_role(provider).map(|()| arn)
+        });
         let target_region = match &role_arn {
             Some(arn) => errors.required("target_region", self.target_region.as_ref(), |r| {
                 Region::parse_in(r, arn.partition())

@@ -56,7 +56,7 @@ pub async fn patch_delivery_config(
         return Err(not_found(&tenant_id, delivery_type));
     };
     // As for PUT, an invalid body is refused (422) before the precondition (412).
-    let config = patched(&current, &patch)?.parse(delivery_type)?;
+    let config = patched(&current, &patch)?.parse(delivery_type, &state.onboarding.provider_role_arn)?;
     check_if_match(&headers, Some(current.version))?;
     let reset = config.changes_target_of(&current);
     let stored = put::upsert(&mut tx, &tenant_id, delivery_type, &config, reset).await?;

@@ -49,7 +49,7 @@ pub async fn put_delivery_config(
 ) -> Result<Response, ApiError> {
     principal.require_tenant_access(&tenant_id)?;
     let delivery_type = parse_type(&raw_type)?;
-    let config = body.parse(delivery_type)?;
+    let config = body.parse(delivery_type, &state.onboarding.provider_role_arn)?;
     let mut tx = state.db.begin().await?;
     tenants::fetch(&mut tx, &tenant_id, false)
         .await?

@@ -1,12 +1,16 @@
 //! Validation tables for delivery-config bodies: which inputs are accepted, and which
 //! field each rejection names.
 
-use logspoke_contract::DeliveryType;
+use logspoke_contract::{DeliveryType, RoleArn};
 
 use super::{DeliveryConfigInput, Target};
 use crate::error::ApiError;
 
-const ROLE: &str = "arn:aws:iam::222222222222:role/LogspokeDelivery";
+const ROLE: &str = "arn:aws:iam::222222222222:role/logspoke/LogspokeDelivery";
+
+fn provider() -> RoleArn {
+    RoleArn::parse("arn:aws:iam::111111111111:role/logspoke-provider").unwrap()
+}
 
 fn cloudwatch() -> DeliveryConfigInput {
     DeliveryConfigInput {
@@ -28,7 +32,7 @@ fn s3() -> DeliveryConfigInput {
 
 /// The fields named by the 422, in order.
 fn rejected_fields(input: &DeliveryConfigInput, ty: DeliveryType) -> Vec<String> {
-    match input.parse(ty) {
+    match input.parse(ty, &provider()) {
         Ok(_) => vec![],
         Err(ApiError::Validation(errors)) => errors.into_iter().map(|e| e.field).collect(),
         Err(other) => panic!("unexpected error {other:?}"),
@@ -37,10 +41,10 @@ fn rejected_fields(input: &DeliveryConfigInput, ty: DeliveryType) -> Vec<String>
 
 #[test]
 fn complete_bodies_are_accepted_with_defaults() {
-    let config = cloudwatch().parse(DeliveryType::Cloudwatch).unwrap();
+    let config = cloudwatch().parse(DeliveryType::Cloudwatch, &provider()).unwrap();
     assert!(config.enabled);
     assert!(config.desired_logs.is_empty());
-    let config = s3().parse(DeliveryType::S3).unwrap();
+    let config = s3().parse(DeliveryType::S3, &provider()).unwrap();
     match config.target {
         Target::S3 { bucket_prefix, .. } => assert_eq!(bucket_prefix.as_str(), ""),
         Target::CloudWatch { .. } => panic!("wrong target"),
@@ -50,9 +54,9 @@ fn complete_bodies_are_accepted_with_defaults() {
 #[test]
 fn role_arn_table() {
     let accepted = [
-        "arn:aws:iam::222222222222:role/LogspokeDelivery",
-        "arn:aws:iam::222222222222:role/team/logs/LogspokeDelivery",
-        "arn:aws:iam::012345678901:role/a+b=c,d.e@f_g-h",
+        "arn:aws:iam::222222222222:role/logspoke/LogspokeDelivery",
+        "arn:aws:iam::222222222222:role/logspoke/team/LogspokeDelivery",
+        "arn:aws:iam::012345678901:role/logspoke/a+b=c,d.e@f_g-h",
     ];
     let rejected = [
         "",
@@ -66,6 +70,12 @@ fn role_arn_table() {
         "arn:azure:iam::222222222222:role/x",
         "arn:aws:iam::222222222222:role/has space",
         "arn:aws:iam::222222222222:role/team//x",
+        // Outside the onboarding template's path: the provider role may not assume it.
+        "arn:aws:iam::222222222222:role/LogspokeDelivery",
+        "arn:aws:iam::222222222222:role/team/logspoke/x",
+        // The provider's own account: never a delivery target.
+        "arn:aws:iam::111111111111:role/logspoke/x",
+        "arn:aws:iam::111111111111:role/logspoke-worker",
     ];
     for arn in accepted {
         let input = DeliveryConfigInput {
@@ -95,10 +105,14 @@ fn role_arn_table() {
 fn region_must_exist_and_share_the_role_partition() {
     let cases = [
         ("eu-west-1", ROLE, true),
-        ("us-gov-west-1", "arn:aws-us-gov:iam::222222222222:role/x", true),
-        ("cn-north-1", "arn:aws-cn:iam::222222222222:role/x", true),
+        (
+            "us-gov-west-1",
+            "arn:aws-us-gov:iam::222222222222:role/logspoke/x",
+            true,
+        ),
+        ("cn-north-1", "arn:aws-cn:iam::222222222222:role/logspoke/x", true),
         ("cn-north-1", ROLE, false),
-        ("us-east-1", "arn:aws-cn:iam::222222222222:role/x", false),
+        ("us-east-1", "arn:aws-cn:iam::222222222222:role/logspoke/x", false),
         ("eu-west-9", ROLE, false),
         ("EU-WEST-1", ROLE, false),
         ("euwest1", ROLE, false),
@@ -186,7 +200,7 @@ fn bucket_prefix_is_normalised() {
             bucket_prefix: Some(raw.into()),
             ..s3()
         };
-        match input.parse(DeliveryType::S3).unwrap().target {
+        match input.parse(DeliveryType::S3, &provider()).unwrap().target {
             Target::S3 { bucket_prefix, .. } => assert_eq!(bucket_prefix.as_str(), normalised),
             Target::CloudWatch { .. } => panic!("wrong target"),
         }
@@ -227,7 +241,7 @@ fn desired_logs_table() {
         desired_logs: Some(vec!["web".into(), "api".into(), "web".into()]),
         ..cloudwatch()
     };
-    let config = input.parse(DeliveryType::Cloudwatch).unwrap();
+    let config = input.parse(DeliveryType::Cloudwatch, &provider()).unwrap();
     assert_eq!(config.columns().desired_logs, vec!["web", "api"]);
 }
 
@@ -275,5 +289,5 @@ fn stream_template_placeholders_are_checked() {
         log_stream_template: Some("{tenant_id}-{application}".into()),
         ..cloudwatch()
     };
-    assert!(input.parse(DeliveryType::Cloudwatch).is_ok());
+    assert!(input.parse(DeliveryType::Cloudwatch, &provider()).is_ok());
 }

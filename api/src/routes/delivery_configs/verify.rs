@@ -16,15 +16,20 @@ use super::{fetch, not_found, parse_type, put::respond, ConfigRow, DeliveryConfi
 use crate::audit::{self, Actor, Change, RequestId};
 use crate::auth::Principal;
 use crate::error::{ApiError, Problem};
-use crate::extract::parse_json;
+use crate::extract::parse_optional_object;
 use crate::onboarding::external_id;
 use crate::outbox;
+use crate::router::REQUEST_TIMEOUT;
 use crate::state::AppState;
 use crate::verification::classify::Cause;
-use crate::verification::{self, Check, CheckStatus, ProbeTarget, Subject, VerificationStatus};
+use crate::verification::rate_limit::{Permit, Refusal};
+use crate::verification::{self, Check, CheckStatus, Outcome, ProbeTarget, Subject, VerificationStatus};
 
-/// A verification runs synchronously, within this bound.
-const VERIFY_TIMEOUT: Duration = Duration::from_secs(20);
+/// A verification runs synchronously, within this bound: well within the router's
+/// request timeout, so that a timed-out verification is answered by this handler (503
+/// with `Retry-After`, nothing stored) rather than cut mid-probe by the router.
+const VERIFY_TIMEOUT: Duration = Duration::from_secs(10);
+const _: () = assert!(VERIFY_TIMEOUT.as_secs() + 5 <= REQUEST_TIMEOUT.as_secs());
 
 /// Body of a verification request (optional).
 #[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
@@ -39,9 +44,15 @@ pub struct VerifyRequest {
 ///
 /// Assumes the customer role exactly as the worker will (provider role, then the
 /// customer role with the tenant's ExternalId), writes a labelled verification event or
-/// marker object, and checks that the role refuses sessions without the ExternalId. The
-/// result is stored on the config (`verification`, `state`) and audited. Only configs
-/// that are enabled and verified receive logs.
+/// marker object, and checks that the role refuses a wrong ExternalId. The result is
+/// stored on the config (`verification`, `state`) and audited. Only configs that are
+/// enabled and verified receive logs.
+///
+/// When the checks fail only because AWS was unreachable, throttling or slow, nothing is
+/// stored (a verified config stays verified) and the answer is 503 with `Retry-After`.
+/// Verifications of one tenant run one at a time and at most once per 10 s (429 with
+/// `Retry-After`); an operator's `force` calls no AWS and is not limited, but needs the
+/// tenant to be onboarded (it has an ExternalId).
 #[utoipa::path(
     post,
     path = "/v1/tenants/{tenant_id}/delivery-configs/{type}/verify",
@@ -56,7 +67,14 @@ pub struct VerifyRequest {
             body = DeliveryConfig, headers(("ETag" = String))),
         (status = 404, description = "No such tenant, type or config", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The config changed while it was being verified", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid body", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid body, or `force` for a tenant that was never onboarded",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "A verification of this tenant is running or started less than 10 s ago",
+            body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait before verifying again"))),
+        (status = 503, description = "AWS was unreachable, throttling or too slow; nothing was stored",
+            body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait before verifying again"))),
     )
 )]
 #[tracing::instrument(skip_all, fields(tenant_id = %tenant_id, delivery_type = %raw_type))]
@@ -69,14 +87,7 @@ pub async fn verify_delivery_config(
 ) -> Result<Response, ApiError> {
     principal.require_tenant_access(&tenant_id)?;
     let delivery_type = parse_type(&raw_type)?;
-    // No body and a JSON `null` both mean "no options".
-    let request: VerifyRequest = if body.is_empty() || body.trim_ascii() == b"null" {
-        VerifyRequest::default()
-    } else if body.trim_ascii().starts_with(b"{") {
-        parse_json(&body)?
-    } else {
-        return Err(ApiError::field("body", "must be a JSON object (or empty)"));
-    };
+    let request: VerifyRequest = parse_optional_object(&body)?;
     if request.force {
         principal.require_operator()?;
     }
@@ -84,24 +95,110 @@ pub async fn verify_delivery_config(
     let config = fetch(&mut conn, &tenant_id, delivery_type, false)
         .await?
         .ok_or_else(|| not_found(&tenant_id, delivery_type))?;
-    let checks = if request.force {
-        vec![forced_check(&principal)]
-    } else {
-        match external_id::fetch(&mut conn, &tenant_id).await? {
-            None => vec![onboarding_required()],
-            Some(external_id) => {
-                let subject = subject(&config, external_id)?;
-                run_bounded(&state, &subject).await
-            }
+    let external_id = external_id::fetch(&mut conn, &tenant_id).await?;
+    // No pool connection is held while AWS is called.
+    drop(conn);
+    // The permit is held until the result is stored: one verification per tenant at a time.
+    let (checks, _permit) = match plan(request.force, external_id)? {
+        Plan::Forced => (vec![forced_check(&principal)], None),
+        Plan::OnboardingRequired => (vec![onboarding_required()], None),
+        Plan::Run(external_id) => {
+            let (checks, permit) = run_limited(&state, &subject(&config, external_id)?).await?;
+            (checks, Some(permit))
         }
     };
-    drop(conn);
     let actor = Actor {
         principal: &principal,
         request_id: &request_id,
     };
     let stored = record(&state, actor, &config, delivery_type, &checks).await?;
     Ok(respond(stored, false))
+}
+
+/// What a verification request will do, given `force` and the tenant's ExternalId.
+#[derive(Debug)]
+enum Plan {
+    /// Mark verified without AWS (operators only, checked before).
+    Forced,
+    /// Store the `onboarding_required` failure.
+    OnboardingRequired,
+    /// Run the checks with the tenant's ExternalId.
+    Run(ExternalId),
+}
+
+/// A forced verification of a tenant that was never onboarded would activate a config
+/// the worker cannot use (it assumes roles only with the tenant's ExternalId): refused.
+fn plan(force: bool, external_id: Option<ExternalId>) -> Result<Plan, ApiError> {
+    match (force, external_id) {
+        (true, Some(_)) => Ok(Plan::Forced),
+        (true, None) => Err(ApiError::Unprocessable(
+            "the tenant has no ExternalId, so Logspoke could not assume any role for it: run \
+             onboarding (POST /v1/tenants/{tenant_id}/onboarding) before forcing a verification"
+                .into(),
+        )),
+        (false, None) => Ok(Plan::OnboardingRequired),
+        (false, Some(external_id)) => Ok(Plan::Run(external_id)),
+    }
+}
+
+/// Runs the checks within the tenant's rate limit; a transient failure is an error (503),
+/// so that it is never stored.
+async fn run_limited(state: &AppState, subject: &Subject) -> Result<(Vec<Check>, Permit), ApiError> {
+    let tenant_id = subject.tenant_id.as_str();
+    let limiter = &state.verify_limiter;
+    // Per (tenant, type): verifying both configs of a tenant in a row is the normal flow.
+    let kind = match subject.target {
+        ProbeTarget::CloudWatch { .. } => DeliveryType::Cloudwatch,
+        ProbeTarget::S3 { .. } => DeliveryType::S3,
+    };
+    let permit = limiter
+        .acquire(&format!("{tenant_id}/{}", kind.as_str()))
+        .map_err(|refusal| rate_limited(tenant_id, kind, limiter.interval(), refusal))?;
+    let checks = run_bounded(state, subject).await;
+    if verification::outcome(&checks) == Outcome::Unavailable {
+        return Err(unavailable(limiter.interval(), tenant_id, &checks));
+    }
+    Ok((checks, permit))
+}
+
+fn rate_limited(tenant_id: &str, kind: DeliveryType, interval: Duration, refusal: Refusal) -> ApiError {
+    let kind = kind.as_str();
+    let detail = match refusal {
+        Refusal::InFlight { .. } => format!(
+            "a verification of tenant {tenant_id}'s {kind} config is running; retry when it has finished"
+        ),
+        Refusal::TooSoon { .. } => format!(
+            "a verification of tenant {tenant_id}'s {kind} config started less than {} s ago; retry later",
+            interval.as_secs()
+        ),
+    };
+    ApiError::RateLimited {
+        retry_after: refusal.retry_after(),
+        detail,
+    }
+}
+
+/// The 503 of a verification that failed only transiently. `Retry-After` is the
+/// rate-limit interval, so following it is not answered with 429.
+fn unavailable(interval: Duration, tenant_id: &str, checks: &[Check]) -> ApiError {
+    let reasons: Vec<String> = checks
+        .iter()
+        .filter(|c| c.status == CheckStatus::Failed)
+        .map(|c| format!("{}: {}", c.name, c.message))
+        .collect();
+    tracing::warn!(
+        tenant_id = %tenant_id,
+        reasons = %reasons.join("; "),
+        "delivery config verification failed transiently; nothing stored"
+    );
+    ApiError::RetryLater {
+        retry_after: interval,
+        detail: format!(
+            "AWS could not be reached or did not answer in time, so the config's stored \
+             verification is unchanged; try again later ({})",
+            reasons.join("; ")
+        ),
+    }
 }
 
 async fn run_bounded(state: &AppState, subject: &Subject) -> Vec<Check> {
@@ -112,7 +209,7 @@ async fn run_bounded(state: &AppState, subject: &Subject) -> Vec<Check> {
             status: CheckStatus::Failed,
             cause: Some(Cause::Timeout),
             message: format!(
-                "verification did not finish within {} s; try again",
+                "verification did not finish within {} s",
                 VERIFY_TIMEOUT.as_secs()
             ),
         }],
@@ -234,4 +331,42 @@ async fn store_result(
     .fetch_optional(conn)
     .await?;
     Ok(row.map(DeliveryConfig::from))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forcing_needs_the_tenants_external_id() {
+        let external_id = ExternalId::generate();
+        assert!(matches!(plan(true, Some(external_id.clone())), Ok(Plan::Forced)));
+        let refused = plan(true, None).unwrap_err();
+        assert_eq!(refused.status(), axum::http::StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(refused.to_string().contains("onboarding"), "{refused}");
+    }
+
+    #[test]
+    fn a_verification_runs_only_with_the_tenants_external_id() {
+        assert!(matches!(plan(false, None), Ok(Plan::OnboardingRequired)));
+        let external_id = ExternalId::generate();
+        match plan(false, Some(external_id.clone())) {
+            Ok(Plan::Run(used)) => assert_eq!(used, external_id),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_timed_out_verification_is_transient() {
+        let checks = [Check {
+            name: "verification".into(),
+            status: CheckStatus::Failed,
+            cause: Some(Cause::Timeout),
+            message: "did not finish".into(),
+        }];
+        assert_eq!(verification::outcome(&checks), Outcome::Unavailable);
+        let err = unavailable(Duration::from_secs(10), "acme", &checks);
+        assert_eq!(err.retry_after(), Some(Duration::from_secs(10)));
+        assert!(err.to_string().contains("unchanged"), "{err}");
+    }
 }

@@ -128,6 +128,12 @@ pub async fn start_onboarding(
             "BucketName".into(),
             targets.bucket_name.clone().unwrap_or_default(),
         );
+        // The role may write only under the config's prefix (stored normalised, as the
+        // template's BucketPrefix pattern expects).
+        parameters.insert(
+            "BucketPrefix".into(),
+            targets.bucket_prefix.clone().unwrap_or_default(),
+        );
     }
     let stack_name = link::stack_name(&tenant_id);
     let pairs: Vec<(&str, &str)> = parameters.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
@@ -151,13 +157,15 @@ struct Targets {
     log_group_name: Option<String>,
     log_group_region: Option<String>,
     bucket_name: Option<String>,
+    bucket_prefix: Option<String>,
     bucket_region: Option<String>,
 }
 
 #[tracing::instrument(skip_all)]
 async fn configured_targets(conn: &mut PgConnection, tenant_id: &str) -> Result<Targets, ApiError> {
     let rows = sqlx::query!(
-        "select delivery_type, target_region, log_group_name, bucket_name from delivery_configs where tenant_id = $1",
+        "select delivery_type, target_region, log_group_name, bucket_name, bucket_prefix from delivery_configs \
+         where tenant_id = $1",
         tenant_id
     )
     .fetch_all(conn)
@@ -169,6 +177,7 @@ async fn configured_targets(conn: &mut PgConnection, tenant_id: &str) -> Result<
             targets.log_group_region = Some(row.target_region);
         } else if row.bucket_name.is_some() {
             targets.bucket_name = row.bucket_name;
+            targets.bucket_prefix = row.bucket_prefix;
             targets.bucket_region = Some(row.target_region);
         }
     }

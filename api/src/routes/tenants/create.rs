@@ -74,7 +74,7 @@ impl CreateTenant {
     responses(
         (status = 201, description = "Created", body = Tenant,
             headers(("Location" = String, description = "URL of the tenant"), ("ETag" = String))),
-        (status = 409, description = "The tenant already exists", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The tenant already exists, or its id was used by a deleted tenant (ids are never reused)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields, or an Idempotency-Key reused with another body", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -121,6 +121,14 @@ async fn create(
     hash: &str,
 ) -> Result<Tenant, ApiError> {
     let mut tx = sqlx::Connection::begin(conn).await?;
+    if let Some(retired_at) = retired_at(&mut tx, &new.tenant_id).await? {
+        return Err(ApiError::Conflict(format!(
+            "tenant id '{}' was used before (deleted {}); a tenant id names one customer forever, \
+             choose another",
+            new.tenant_id,
+            retired_at.format("%Y-%m-%d")
+        )));
+    }
     let tenant = insert_tenant(&mut tx, new)
         .await
         .map_err(|err| match ApiError::from(err) {
@@ -146,6 +154,20 @@ async fn create(
     tx.commit().await?;
     tracing::info!(tenant_id = %tenant.tenant_id, actor = %actor.principal.subject, "tenant created");
     Ok(tenant)
+}
+
+/// When `tenant_id` was deleted, if it ever was: such an id is never created again.
+#[tracing::instrument(skip_all)]
+async fn retired_at(
+    conn: &mut PgConnection,
+    tenant_id: &TenantId,
+) -> Result<Option<chrono::DateTime<chrono::Utc>>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "select retired_at from retired_tenant_ids where tenant_id = $1",
+        tenant_id.as_str()
+    )
+    .fetch_optional(conn)
+    .await
 }
 
 #[tracing::instrument(skip_all)]

@@ -15,7 +15,8 @@ use crate::state::AppState;
 /// Delete a tenant and its delivery configs
 ///
 /// Operators only. Each config deletion and the tenant deletion are audited in the same
-/// transaction; the audit trail itself is kept. Honours `If-Match`.
+/// transaction; the audit trail itself is kept, readable by operators only. The id is
+/// retired: no tenant can be created with it again. Honours `If-Match`.
 #[utoipa::path(
     delete,
     path = "/v1/tenants/{tenant_id}",
@@ -52,6 +53,12 @@ pub async fn delete_tenant(
     sqlx::query!("delete from tenants where tenant_id = $1", tenant_id)
         .execute(&mut *tx)
         .await?;
+    sqlx::query!(
+        "insert into retired_tenant_ids (tenant_id) values ($1) on conflict do nothing",
+        tenant_id
+    )
+    .execute(&mut *tx)
+    .await?;
     let change = Change {
         tenant_id: &tenant_id,
         action: "tenant.deleted",

@@ -89,8 +89,7 @@ pub async fn update_tenant(
     audit::record(&mut tx, actor, change).await?;
     if enabled != current.enabled {
         // Every config's effective state follows the tenant: new versions for the read model.
-        let types = bump_config_versions(&mut tx, &tenant_id).await?;
-        outbox::enqueue_all(&mut tx, &tenant_id, &types).await?;
+        outbox::republish_tenant(&mut tx, &tenant_id).await?;
     }
     tx.commit().await?;
     tracing::info!(tenant_id = %tenant_id, enabled, "tenant updated");
@@ -128,18 +127,6 @@ async fn write(
         enabled,
     )
     .fetch_one(conn)
-    .await
-}
-
-/// Gives every config of the tenant a new version (their effective state changed).
-#[tracing::instrument(skip_all)]
-async fn bump_config_versions(conn: &mut PgConnection, tenant_id: &str) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar!(
-        "update delivery_configs set version = nextval('change_version_seq'), updated_at = now()
-         where tenant_id = $1 returning delivery_type",
-        tenant_id
-    )
-    .fetch_all(conn)
     .await
 }
 

@@ -13,7 +13,9 @@
 //!   AWS rounds.
 //! - A message over [`MAX_MESSAGE_BYTES`] is split, not truncated, into consecutive
 //!   events with the same timestamp, cut on UTF-8 character boundaries, so nothing is
-//!   lost; each such input event is counted in [`PackStats::split_events`].
+//!   lost; each such input event is counted in [`PackStats::split_events`]. The pieces are
+//!   carved from the message's own buffer (split off its tail, the buffer shrunk after
+//!   each), so an 8 MiB message costs 8 MiB plus one piece, not twice its size.
 //! - Batches are emitted greedily as soon as the next event would not fit, so memory is
 //!   bounded to about one batch, and each batch is stable-sorted by timestamp (equal
 //!   timestamps, e.g. split pieces, keep their order). Events are never reordered across
@@ -90,11 +92,11 @@ impl Packer {
         }
         self.stats.split_events += 1;
         let timestamp_ms = event.timestamp_ms;
-        for piece in split_on_char_boundaries(&event.message, MAX_MESSAGE_BYTES) {
+        for message in split_in_place(event.message, MAX_MESSAGE_BYTES) {
             self.add(
                 LogEvent {
                     timestamp_ms,
-                    message: piece.to_owned(),
+                    message,
                 },
                 out,
             );
@@ -153,6 +155,28 @@ impl Packer {
             payload_bytes,
         })
     }
+}
+
+/// `message` cut as [`split_on_char_boundaries`] cuts it, carved from its own buffer: the
+/// pieces are split off the tail (each copied once, into an allocation of its exact size)
+/// and the buffer is shrunk in place after each, so the message's bytes are held once,
+/// plus one piece while it is copied; the buffer itself becomes the first piece.
+fn split_in_place(mut message: String, max_bytes: usize) -> Vec<String> {
+    let mut cuts: Vec<usize> = split_on_char_boundaries(&message, max_bytes)
+        .scan(0, |end, piece| {
+            *end += piece.len();
+            Some(*end)
+        })
+        .collect();
+    cuts.pop(); // the message's end
+    let mut pieces = Vec::with_capacity(cuts.len() + 1);
+    while let Some(cut) = cuts.pop() {
+        pieces.push(message.split_off(cut));
+        message.shrink_to_fit();
+    }
+    pieces.push(message);
+    pieces.reverse();
+    pieces
 }
 
 /// Consecutive pieces of at most `max_bytes` bytes (if `max_bytes` ≥ 4), never cutting

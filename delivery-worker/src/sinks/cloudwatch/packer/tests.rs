@@ -334,3 +334,22 @@ fn multi_byte_text_is_counted_in_bytes_not_characters() {
     assert_eq!(sizes(&batches), [1_022, 1]);
     assert_eq!(batches[0].payload_bytes, 1_022 * 1_026);
 }
+
+#[test]
+fn a_split_message_is_held_once_its_first_piece_is_the_message_buffer() {
+    // 3 MiB of 1-, 3- and 4-byte characters: four pieces, cuts inside characters avoided.
+    let message = "a€😀".repeat(3 * 1024 * 1024 / 8);
+    assert_eq!(message.capacity(), message.len());
+    let (buffer, len) = (message.as_ptr(), message.len());
+    let (batches, _) = pack([event(1, message)]);
+    let pieces: Vec<&String> = batches
+        .iter()
+        .flat_map(|b| &b.events)
+        .map(|e| &e.message)
+        .collect();
+    assert_eq!(pieces.len(), 4);
+    // The pieces were carved from the one buffer: the first piece *is* it (not a copy),
+    // and all pieces together take exactly the message's bytes, so no byte was held twice.
+    assert_eq!(pieces[0].as_ptr(), buffer, "the first piece is a copy");
+    assert_eq!(pieces.iter().map(|p| p.capacity()).sum::<usize>(), len);
+}

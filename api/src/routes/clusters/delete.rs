@@ -1,0 +1,70 @@
+//! `DELETE /v1/tenants/{tenant_id}/clusters/{cluster_id}`
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+
+use super::{fetch_for_update, parse_cluster_id, Cluster};
+use crate::audit::{self, Actor, Change, RequestId};
+use crate::auth::Principal;
+use crate::error::{ApiError, Problem};
+use crate::outbox;
+use crate::state::AppState;
+
+/// Deregister a cluster
+///
+/// Operators only. Objects the cluster stages for the tenant from then on are rejected
+/// by the workers (`unregistered_cluster`) and never delivered.
+#[utoipa::path(
+    delete,
+    path = "/v1/tenants/{tenant_id}/clusters/{cluster_id}",
+    tag = "clusters",
+    params(
+        ("tenant_id" = String, Path, description = "Tenant id"),
+        ("cluster_id" = String, Path, description = "Cluster id",
+            pattern = "^[A-Za-z0-9]([A-Za-z0-9._-]{0,251}[A-Za-z0-9])?$"),
+    ),
+    responses(
+        (status = 204, description = "Deregistered"),
+        (status = 404, description = "No such tenant or registration", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid cluster id", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[tracing::instrument(skip_all, fields(tenant_id = %tenant_id, cluster_id = %raw_cluster))]
+pub async fn delete_cluster(
+    State(state): State<AppState>,
+    principal: Principal,
+    request_id: RequestId,
+    Path((tenant_id, raw_cluster)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    principal.require_operator()?;
+    let cluster_id = parse_cluster_id(&raw_cluster)?;
+    let mut tx = state.db.begin().await?;
+    let Some(before) = fetch_for_update(&mut tx, &tenant_id, &cluster_id).await? else {
+        return Err(ApiError::NotFound(format!(
+            "cluster '{cluster_id}' is not registered for tenant '{tenant_id}'"
+        )));
+    };
+    sqlx::query!(
+        "delete from tenant_clusters where tenant_id = $1 and cluster_id = $2",
+        tenant_id,
+        cluster_id.as_str(),
+    )
+    .execute(&mut *tx)
+    .await?;
+    let change = Change {
+        tenant_id: &tenant_id,
+        action: "cluster.deregistered",
+        delivery_type: None,
+        before: Some(Cluster::audit_document(&before)),
+        after: None,
+    };
+    let actor = Actor {
+        principal: &principal,
+        request_id: &request_id,
+    };
+    audit::record(&mut tx, actor, change).await?;
+    outbox::republish_tenant(&mut tx, &tenant_id).await?;
+    tx.commit().await?;
+    tracing::info!(tenant_id = %tenant_id, cluster_id = %cluster_id, "cluster deregistered");
+    Ok(StatusCode::NO_CONTENT)
+}

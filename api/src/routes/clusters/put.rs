@@ -1,0 +1,134 @@
+//! `PUT /v1/tenants/{tenant_id}/clusters/{cluster_id}`
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use logspoke_contract::ClusterId;
+use serde::{Deserialize, Serialize};
+use sqlx::PgConnection;
+use utoipa::ToSchema;
+
+use super::{fetch_for_update, location, parse_cluster_id, Cluster};
+use crate::audit::{self, Actor, Change, RequestId};
+use crate::auth::Principal;
+use crate::error::{ApiError, Problem};
+use crate::extract::parse_optional_object;
+use crate::outbox;
+use crate::routes::tenants::{self, parse_display_name};
+use crate::state::AppState;
+
+/// Body of a cluster registration (optional).
+#[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterCluster {
+    /// Human-readable name: 1–200 characters, not only spaces, no control characters.
+    #[schema(example = "Production, Frankfurt", max_length = 200)]
+    pub display_name: Option<String>,
+}
+
+/// Register a cluster for a tenant
+///
+/// Operators only. From then on, objects staged by this cluster under the tenant's
+/// prefix are delivered to the tenant's active configs (within about two seconds, when
+/// the change reaches the workers). Objects that arrived before, and were rejected as
+/// `unregistered_cluster`, are not delivered retroactively. Registering again replaces
+/// the display name.
+#[utoipa::path(
+    put,
+    path = "/v1/tenants/{tenant_id}/clusters/{cluster_id}",
+    tag = "clusters",
+    params(
+        ("tenant_id" = String, Path, description = "Tenant id"),
+        ("cluster_id" = String, Path, description = "Cluster id (the collector's `cluster_id`)",
+            pattern = "^[A-Za-z0-9]([A-Za-z0-9._-]{0,251}[A-Za-z0-9])?$"),
+    ),
+    request_body(content = Option<RegisterCluster>, description = "Optional display name"),
+    responses(
+        (status = 201, description = "Registered", body = Cluster,
+            headers(("Location" = String, description = "URL of the registration"))),
+        (status = 200, description = "Already registered; display name replaced", body = Cluster),
+        (status = 404, description = "No such tenant", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid cluster id or body", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[tracing::instrument(skip_all, fields(tenant_id = %tenant_id, cluster_id = %raw_cluster))]
+pub async fn put_cluster(
+    State(state): State<AppState>,
+    principal: Principal,
+    request_id: RequestId,
+    Path((tenant_id, raw_cluster)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    principal.require_operator()?;
+    let cluster_id = parse_cluster_id(&raw_cluster)?;
+    let display_name = parse_body(&body)?;
+    let mut tx = state.db.begin().await?;
+    tenants::fetch(&mut tx, &tenant_id, true)
+        .await?
+        .ok_or_else(|| tenants::not_found(&tenant_id))?;
+    let before = fetch_for_update(&mut tx, &tenant_id, &cluster_id).await?;
+    let stored = upsert(&mut tx, &tenant_id, &cluster_id, display_name).await?;
+    let change = Change {
+        tenant_id: &tenant_id,
+        action: if before.is_some() {
+            "cluster.updated"
+        } else {
+            "cluster.registered"
+        },
+        delivery_type: None,
+        before: before.as_ref().map(Cluster::audit_document),
+        after: Some(stored.audit_document()),
+    };
+    let actor = Actor {
+        principal: &principal,
+        request_id: &request_id,
+    };
+    audit::record(&mut tx, actor, change).await?;
+    if before.is_none() {
+        outbox::republish_tenant(&mut tx, &tenant_id).await?;
+    }
+    tx.commit().await?;
+    tracing::info!(tenant_id = %tenant_id, cluster_id = %cluster_id, "cluster registered");
+    Ok(respond(stored, before.is_none(), &cluster_id))
+}
+
+fn parse_body(body: &[u8]) -> Result<Option<String>, ApiError> {
+    let request: RegisterCluster = parse_optional_object(body)?;
+    parse_display_name(request.display_name).map_err(|e| ApiError::field("display_name", e))
+}
+
+#[tracing::instrument(skip_all)]
+async fn upsert(
+    conn: &mut PgConnection,
+    tenant_id: &str,
+    cluster_id: &ClusterId,
+    display_name: Option<String>,
+) -> Result<Cluster, sqlx::Error> {
+    sqlx::query_as!(
+        Cluster,
+        "insert into tenant_clusters (tenant_id, cluster_id, display_name) values ($1, $2, $3)
+         on conflict (tenant_id, cluster_id)
+         do update set display_name = excluded.display_name, updated_at = now()
+         returning tenant_id, cluster_id, display_name, created_at, updated_at",
+        tenant_id,
+        cluster_id.as_str(),
+        display_name,
+    )
+    .fetch_one(conn)
+    .await
+}
+
+fn respond(cluster: Cluster, created: bool, cluster_id: &ClusterId) -> Response {
+    if created {
+        let location = location(&cluster.tenant_id, cluster_id);
+        (
+            StatusCode::CREATED,
+            [(header::LOCATION, location)],
+            axum::Json(cluster),
+        )
+            .into_response()
+    } else {
+        axum::Json(cluster).into_response()
+    }
+}
