@@ -80,7 +80,8 @@ def launch_stack(args):
     stack = free_stack_name(cfn, args.stack_name or values.get("stackName") or "Logspoke-delivery-role")
     with open(TEMPLATE_FILE, encoding="utf-8") as f:
         body = f.read()
-    shown = ", ".join(f"{k}={v}" for k, v in sorted(params.items()))
+    # The ExternalId is not a secret, but it is not written to logs either.
+    shown = ", ".join(f"{k}={'(hidden)' if k == 'ExternalId' else v}" for k, v in sorted(params.items()))
     log(f"creating stack {stack} in account {args.account} ({region}) with {shown}")
     # TemplateBody, not the link's templateURL: a customer account cannot read the
     # provider's bucket in the emulator (on AWS the console downloads it for you).
