@@ -78,7 +78,9 @@ impl RoleChain {
 
     /// Assumes a customer role from the provider role. There is no way to do so without
     /// an ExternalId: every customer role is assumed with one (the tenant's, or in
-    /// `verify` a deliberately wrong one), never without.
+    /// `verify` a deliberately wrong one), never without; and never a role that
+    /// [`RoleArn::check_customer_role`] refuses (the provider's own account, or outside
+    /// the onboarding template's path), whatever is stored.
     pub async fn assume_customer(
         &self,
         role: &RoleArn,
@@ -86,6 +88,15 @@ impl RoleChain {
         session_name: &str,
         duration: Duration,
     ) -> Result<Credentials, AwsError> {
+        // Checked here, where every customer role is assumed, and not only where configs
+        // are written: a row stored before the rule existed must not reach STS either.
+        role.check_customer_role(&self.provider_role)
+            .map_err(|reason| AwsError {
+                code: Some("RoleNotAllowed".into()),
+                message: Some(format!("{role} is not a customer delivery role: {reason}")),
+                status: None,
+                kind: AwsErrorKind::Other,
+            })?;
         let provider = self.provider_credentials().await?;
         let config = aws_sdk_sts::config::Builder::from(&self.sdk)
             .credentials_provider(SharedCredentialsProvider::new(provider))
@@ -144,6 +155,27 @@ pub fn session_name(prefix: &str, tenant_id: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn roles_in_the_provider_account_or_outside_the_path_are_never_assumed() {
+        let provider = RoleArn::parse("arn:aws:iam::111111111111:role/LogspokeProvider").unwrap();
+        // No endpoint or credentials: the refusal must come before any AWS call.
+        let chain = RoleChain::new(SdkConfig::builder().build(), provider);
+        let external_id = ExternalId::generate();
+        for role in [
+            "arn:aws:iam::111111111111:role/logspoke/worker",
+            "arn:aws:iam::111111111111:role/LogspokeProvider",
+            "arn:aws:iam::222222222222:role/Delivery",
+        ] {
+            let role = RoleArn::parse(role).unwrap();
+            let err = chain
+                .assume_customer(&role, &external_id, "logspoke-test", Duration::from_secs(900))
+                .await
+                .unwrap_err();
+            assert_eq!(err.code(), "RoleNotAllowed", "{role}");
+            assert!(!err.is_transient());
+        }
+    }
 
     #[test]
     fn session_names_fit_the_sts_limit() {

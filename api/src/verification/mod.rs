@@ -202,34 +202,36 @@ pub trait TargetAccess: Send + Sync {
 
 /// Runs every check against `subject`; the config is verified when all passed.
 pub async fn run<A: TargetAccess>(aws: &A, subject: &Subject) -> Vec<Check> {
+    let mut checks = Vec::new();
+    run_into(aws, subject, &mut checks).await;
+    checks
+}
+
+/// Runs the checks, appending each to `checks` as soon as it is known: a caller that
+/// gives up (a timeout) keeps what finished, so a failure found before the deadline is
+/// never lost behind the timeout.
+pub async fn run_into<A: TargetAccess>(aws: &A, subject: &Subject, checks: &mut Vec<Check>) {
     let secret = subject.external_id.to_string();
-    let session = match aws.assume(subject, &subject.external_id).await {
-        Ok(session) => Ok(session),
-        Err(err) => {
-            let (cause, message) = classify_assume(&err, subject, &secret);
-            Err(Check::failed("assume_role", cause, message))
-        }
-    };
-    let mut checks = vec![match &session {
-        Ok(_) => Check::passed(
-            "assume_role",
-            format!("assumed {} with the tenant's ExternalId", subject.role_arn),
-        ),
-        Err(check) => check.clone(),
-    }];
     let probe_name = match subject.target {
         ProbeTarget::CloudWatch { .. } => "cloudwatch_write",
         ProbeTarget::S3 { .. } => "s3_write",
     };
-    match &session {
-        Ok(session) => {
-            checks.push(refuses_a_wrong_external_id(aws, subject).await);
-            checks.push(probe(aws, session, subject, probe_name).await);
+    let session = match aws.assume(subject, &subject.external_id).await {
+        Ok(session) => session,
+        Err(err) => {
+            let (cause, message) = classify_assume(&err, subject, &secret);
+            checks.push(Check::failed("assume_role", cause, message));
+            // A role we cannot assume at all also refuses a wrong ExternalId: that proves nothing.
+            checks.extend([Check::skipped(EXTERNAL_ID_CHECK), Check::skipped(probe_name)]);
+            return;
         }
-        // A role we cannot assume at all also refuses a wrong ExternalId: that proves nothing.
-        Err(_) => checks.extend([Check::skipped(EXTERNAL_ID_CHECK), Check::skipped(probe_name)]),
-    }
-    checks
+    };
+    checks.push(Check::passed(
+        "assume_role",
+        format!("assumed {} with the tenant's ExternalId", subject.role_arn),
+    ));
+    checks.push(refuses_a_wrong_external_id(aws, subject).await);
+    checks.push(probe(aws, &session, subject, probe_name).await);
 }
 
 /// Name of the ExternalId check (clients read it).
@@ -268,10 +270,18 @@ async fn refuses_a_wrong_external_id<A: TargetAccess>(aws: &A, subject: &Subject
                     Cause::AwsUnavailable,
                     format!("could not check, try again: {detail}"),
                 )
-            } else {
+            } else if err.status == Some(403) || err.code().starts_with("AccessDenied") {
                 Check::passed(
                     EXTERNAL_ID_CHECK,
                     "the role refused a random ExternalId that is not the tenant's",
+                )
+            } else {
+                // Only a denial proves the trust policy pins the ExternalId; any other
+                // answer proves nothing either way.
+                Check::failed(
+                    EXTERNAL_ID_CHECK,
+                    Cause::AwsUnavailable,
+                    format!("could not check, AssumeRole answered unexpectedly; try again: {detail}"),
                 )
             }
         }

@@ -447,3 +447,74 @@ fn only_a_verification_that_failed_for_transient_reasons_alone_is_unavailable() 
         assert_eq!(outcome(&checks), expected, "{checks:?}");
     }
 }
+
+/// An unpinned role whose target never answers: the probe hangs.
+struct HangingProbe;
+
+impl TargetAccess for HangingProbe {
+    type Session = FakeSession;
+
+    async fn assume(&self, _: &Subject, _: &ExternalId) -> Result<FakeSession, AwsError> {
+        Ok(FakeSession)
+    }
+
+    async fn probe_cloudwatch(
+        &self,
+        _: &FakeSession,
+        _: &Subject,
+        _: &LogGroupName,
+    ) -> Result<(), ProbeError> {
+        std::future::pending().await
+    }
+
+    async fn probe_s3(
+        &self,
+        _: &FakeSession,
+        _: &Subject,
+        _: &BucketName,
+        _: &BucketPrefix,
+    ) -> Result<(), ProbeError> {
+        std::future::pending().await
+    }
+}
+
+#[tokio::test]
+async fn a_slow_probe_cannot_hide_a_failed_external_id_check_behind_a_timeout() {
+    let mut checks = Vec::new();
+    let subject = cloudwatch();
+    let run = run_into(&HangingProbe, &subject, &mut checks);
+    let timed_out = tokio::time::timeout(std::time::Duration::from_millis(50), run)
+        .await
+        .is_err();
+    assert!(timed_out);
+    assert_eq!(
+        summary(&checks),
+        [
+            ("assume_role", CheckStatus::Passed, None),
+            (
+                "external_id_required",
+                CheckStatus::Failed,
+                Some(Cause::ExternalIdNotRequired)
+            ),
+        ]
+    );
+    // With the handler's timeout check added, the outcome is a stored failure, not a 503.
+    checks.push(Check::failed("verification", Cause::Timeout, "timed out"));
+    assert_eq!(outcome(&checks), Outcome::Failed);
+}
+
+#[tokio::test]
+async fn only_a_denial_of_the_wrong_external_id_passes_the_check() {
+    let fake = Fake {
+        with_another_id: Err(AwsError::service("ValidationError", 400, "something else")),
+        ..Fake::healthy()
+    };
+    let checks = run(&fake, &cloudwatch()).await;
+    assert_eq!(checks[1].status, CheckStatus::Failed);
+    assert_eq!(checks[1].cause, Some(Cause::AwsUnavailable));
+    let denied = Fake {
+        with_another_id: Err(AwsError::service("AccessDenied", 403, "not authorized")),
+        ..Fake::healthy()
+    };
+    assert_eq!(run(&denied, &cloudwatch()).await[1].status, CheckStatus::Passed);
+}

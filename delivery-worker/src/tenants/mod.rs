@@ -69,16 +69,18 @@ pub struct TenantConfigs {
 
 impl TenantConfigs {
     /// Applies `item` if it is newer than what is held; returns whether it was applied.
-    /// A readable item also clears an unreadable mark of its (tenant, type).
+    /// An applied item also clears an unreadable mark of its (tenant, type); a stale one
+    /// (a resync racing a change) does not.
     pub fn apply(&self, item: ConfigItem) -> bool {
         let mut tenants = self.tenants.write().unwrap_or_else(|p| p.into_inner());
         let entry = tenants.entry(item.tenant_id.clone()).or_default();
-        entry.unreadable.retain(|t| *t != item.delivery_type);
-        let slot = entry.slot(item.delivery_type);
+        let delivery_type = item.delivery_type;
+        let slot = entry.slot(delivery_type);
         if slot.as_ref().is_some_and(|held| held.version >= item.version) {
             return false;
         }
         *slot = Some(item);
+        entry.unreadable.retain(|t| *t != delivery_type);
         true
     }
 

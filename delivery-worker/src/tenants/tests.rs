@@ -163,8 +163,25 @@ fn an_unreadable_item_holds_its_tenant_instead_of_making_it_unknown() {
         configs.targets(&acme(), CLUSTER, "app"),
         Targets::UnreadableConfig
     );
-    // A readable item of the same (tenant, type) clears it.
-    apply_loaded(&configs, Ok(item("acme", 4, EffectiveState::Active, &[])));
+    // A stale readable item (older than one held) does not clear it...
+    apply_loaded(&configs, Ok(item("acme", 5, EffectiveState::Active, &[])));
+    apply_loaded(
+        &configs,
+        Err(UnreadableItem {
+            tenant_id: Some(acme()),
+            delivery_type: Some(DeliveryType::Cloudwatch),
+        }),
+    );
+    assert!(!apply_loaded(
+        &configs,
+        Ok(item("acme", 4, EffectiveState::Active, &[]))
+    ));
+    assert_eq!(
+        configs.targets(&acme(), CLUSTER, "app"),
+        Targets::UnreadableConfig
+    );
+    // ...a newer readable item of the same (tenant, type) does.
+    apply_loaded(&configs, Ok(item("acme", 6, EffectiveState::Active, &[])));
     assert_eq!(delivered(configs.targets(&acme(), CLUSTER, "app")), 2);
     // An item whose tenant cannot be read marks nobody.
     let nobody = UnreadableItem {

@@ -66,6 +66,15 @@ fn url_allowed(url: &Url) -> Result<(), String> {
     }
 }
 
+/// The rule for a redirect target: the configured URL's rule, and no way back from
+/// https:// to anything else.
+fn redirect_allowed(from_https: bool, target: &Url) -> Result<(), String> {
+    if from_https && target.scheme() != "https" {
+        return Err("must stay on https:// (the key set's URL is https)".into());
+    }
+    url_allowed(target)
+}
+
 fn is_loopback(url: &Url) -> bool {
     match url.host_str() {
         Some("localhost") => true,
@@ -101,11 +110,14 @@ pub(crate) struct SourceFetcher {
 
 impl SourceFetcher {
     pub(crate) fn new(location: JwksLocation, timeout: Duration) -> anyhow::Result<Self> {
-        let redirects = redirect::Policy::custom(|attempt| {
+        // An https:// key set is never followed to plain http, not even on loopback: that
+        // would be a downgrade (and a request to a local port chosen by the redirector).
+        let https_only = matches!(&location, JwksLocation::Url(url) if url.scheme() == "https");
+        let redirects = redirect::Policy::custom(move |attempt| {
             if attempt.previous().len() >= MAX_REDIRECTS {
                 return attempt.error("too many redirects");
             }
-            match url_allowed(attempt.url()) {
+            match redirect_allowed(https_only, attempt.url()) {
                 Ok(()) => attempt.follow(),
                 Err(why) => attempt.error(format!("refused a redirect: the target {why}")),
             }
@@ -189,6 +201,18 @@ fn max_age<'a>(values: impl IntoIterator<Item = &'a header::HeaderValue>) -> Opt
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_https_key_set_is_never_redirected_to_plain_http() {
+        let url = |u: &str| Url::parse(u).unwrap();
+        assert!(redirect_allowed(true, &url("https://idp.example/keys")).is_ok());
+        assert!(redirect_allowed(true, &url("http://127.0.0.1:9000/keys")).is_err());
+        assert!(redirect_allowed(true, &url("http://idp.example/keys")).is_err());
+        // A loopback http key set (tests) may move on loopback, and up to https.
+        assert!(redirect_allowed(false, &url("http://127.0.0.1:9001/keys")).is_ok());
+        assert!(redirect_allowed(false, &url("https://idp.example/keys")).is_ok());
+        assert!(redirect_allowed(false, &url("http://idp.example/keys")).is_err());
+    }
 
     #[test]
     fn https_urls_loopback_http_urls_and_paths_are_accepted() {

@@ -8,6 +8,7 @@ use crate::audit::{self, Actor, Change, RequestId};
 use crate::auth::Principal;
 use crate::error::{ApiError, Problem};
 use crate::outbox;
+use crate::routes::tenants;
 use crate::state::AppState;
 
 /// Deregister a cluster
@@ -39,6 +40,11 @@ pub async fn delete_cluster(
     principal.require_operator()?;
     let cluster_id = parse_cluster_id(&raw_cluster)?;
     let mut tx = state.db.begin().await?;
+    // Locked like every write that publishes the tenant's configs, so that a config
+    // created meanwhile is published with the cluster list as it ends up.
+    tenants::fetch(&mut tx, &tenant_id, true)
+        .await?
+        .ok_or_else(|| tenants::not_found(&tenant_id))?;
     let Some(before) = fetch_for_update(&mut tx, &tenant_id, &cluster_id).await? else {
         return Err(ApiError::NotFound(format!(
             "cluster '{cluster_id}' is not registered for tenant '{tenant_id}'"

@@ -51,7 +51,9 @@ pub async fn put_delivery_config(
     let delivery_type = parse_type(&raw_type)?;
     let config = body.parse(delivery_type, &state.onboarding.provider_role_arn)?;
     let mut tx = state.db.begin().await?;
-    tenants::fetch(&mut tx, &tenant_id, false)
+    // Locked: a concurrent cluster change republishes every config of the tenant, and
+    // must see (or wait for) this one.
+    tenants::fetch(&mut tx, &tenant_id, true)
         .await?
         .ok_or_else(|| tenants::not_found(&tenant_id))?;
     let current = fetch(&mut tx, &tenant_id, delivery_type, true).await?;

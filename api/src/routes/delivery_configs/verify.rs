@@ -202,9 +202,12 @@ fn unavailable(interval: Duration, tenant_id: &str, checks: &[Check]) -> ApiErro
 }
 
 async fn run_bounded(state: &AppState, subject: &Subject) -> Vec<Check> {
-    match tokio::time::timeout(VERIFY_TIMEOUT, verification::run(&state.aws, subject)).await {
-        Ok(checks) => checks,
-        Err(_) => vec![Check {
+    let mut checks = Vec::new();
+    let run = verification::run_into(&state.aws, subject, &mut checks);
+    if tokio::time::timeout(VERIFY_TIMEOUT, run).await.is_err() {
+        // The checks that finished stay: a failed ExternalId check before a slow probe
+        // must be stored as a failure, not hidden behind a transient timeout.
+        checks.push(Check {
             name: "verification".into(),
             status: CheckStatus::Failed,
             cause: Some(Cause::Timeout),
@@ -212,8 +215,9 @@ async fn run_bounded(state: &AppState, subject: &Subject) -> Vec<Check> {
                 "verification did not finish within {} s",
                 VERIFY_TIMEOUT.as_secs()
             ),
-        }],
+        });
     }
+    checks
 }
 
 fn forced_check(principal: &Principal) -> Check {

@@ -135,6 +135,14 @@ async fn create(
             ApiError::Conflict(_) => ApiError::Conflict(format!("tenant '{}' already exists", new.tenant_id)),
             other => other,
         })?;
+    // Again after the insert: a deletion of the same id that committed while the insert
+    // waited on it retired the id after the first check looked.
+    if retired_at(&mut tx, &new.tenant_id).await?.is_some() {
+        return Err(ApiError::Conflict(format!(
+            "tenant id '{}' was used before; a tenant id names one customer forever, choose another",
+            new.tenant_id
+        )));
+    }
     let change = Change {
         tenant_id: &tenant.tenant_id,
         action: "tenant.created",
