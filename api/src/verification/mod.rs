@@ -200,14 +200,8 @@ pub trait TargetAccess: Send + Sync {
     ) -> impl Future<Output = Result<(), ProbeError>> + Send;
 }
 
-/// Runs every check against `subject`; the config is verified when all passed.
-pub async fn run<A: TargetAccess>(aws: &A, subject: &Subject) -> Vec<Check> {
-    let mut checks = Vec::new();
-    run_into(aws, subject, &mut checks).await;
-    checks
-}
-
-/// Runs the checks, appending each to `checks` as soon as it is known: a caller that
+/// Runs every check against `subject` (the config is verified when all passed),
+/// appending each to `checks` as soon as it is known: a caller that
 /// gives up (a timeout) keeps what finished, so a failure found before the deadline is
 /// never lost behind the timeout.
 pub async fn run_into<A: TargetAccess>(aws: &A, subject: &Subject, checks: &mut Vec<Check>) {

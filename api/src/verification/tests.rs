@@ -6,6 +6,13 @@ use super::classify::Cause;
 use super::*;
 use crate::aws::error::{AwsError, AwsErrorKind};
 
+/// All checks of one verification, run to the end.
+async fn run<A: TargetAccess>(aws: &A, subject: &Subject) -> Vec<Check> {
+    let mut checks = Vec::new();
+    run_into(aws, subject, &mut checks).await;
+    checks
+}
+
 struct FakeSession;
 impl Session for FakeSession {}
 

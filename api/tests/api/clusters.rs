@@ -6,11 +6,7 @@ use serde_json::{json, Value};
 use crate::helpers::{problem, TestApp};
 
 async fn put_cluster(app: &TestApp, token: &str, path: &str, body: Option<&Value>) -> reqwest::Response {
-    let mut request = app.request(reqwest::Method::PUT, path, token);
-    if let Some(body) = body {
-        request = request.json(body);
-    }
-    request.send().await.unwrap()
+    app.call("PUT", path, token, body).await
 }
 
 fn actions(trail: &Value) -> Vec<String> {

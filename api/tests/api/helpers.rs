@@ -240,28 +240,35 @@ impl TestApp {
     }
 
     pub async fn post(&self, path: &str, token: &str, body: &Value) -> reqwest::Response {
-        self.request(reqwest::Method::POST, path, token)
-            .json(body)
-            .send()
-            .await
-            .unwrap()
+        self.call("POST", path, token, Some(body)).await
     }
 
     pub async fn put(&self, path: &str, token: &str, body: &Value) -> reqwest::Response {
-        self.request(reqwest::Method::PUT, path, token)
-            .json(body)
-            .send()
-            .await
-            .unwrap()
+        self.call("PUT", path, token, Some(body)).await
     }
 
     pub async fn patch(&self, path: &str, token: &str, body: &Value) -> reqwest::Response {
-        self.request(reqwest::Method::PATCH, path, token)
-            .header("content-type", "application/merge-patch+json")
-            .body(body.to_string())
-            .send()
-            .await
-            .unwrap()
+        self.call("PATCH", path, token, Some(body)).await
+    }
+
+    /// Any method, with an optional JSON body (a merge patch for PATCH): for tables of
+    /// calls and for bodies that may be absent.
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        body: Option<&Value>,
+    ) -> reqwest::Response {
+        let mut request = self.request(method.parse().unwrap(), path, token);
+        request = match (method, body) {
+            (_, None) => request,
+            ("PATCH", Some(body)) => request
+                .header("content-type", "application/merge-patch+json")
+                .body(body.to_string()),
+            (_, Some(body)) => request.json(body),
+        };
+        request.send().await.unwrap()
     }
 
     pub async fn delete(&self, path: &str, token: &str) -> reqwest::Response {
