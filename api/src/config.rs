@@ -3,6 +3,7 @@
 //! the variable.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use logspoke_contract::RoleArn;
 
@@ -137,6 +138,9 @@ pub struct JwtConfig {
     pub issuer: String,
     /// `LOGSPOKE_JWT_AUDIENCE`: the required `aud`.
     pub audience: String,
+    /// `LOGSPOKE_JWT_LEEWAY_SECONDS`: the clock skew tolerated on `exp` and `nbf`. Small,
+    /// because it extends every token's life: a 1 s token is accepted for this long.
+    pub leeway: Duration,
 }
 
 /// The key material, which also fixes the accepted algorithm.
@@ -163,6 +167,7 @@ impl std::fmt::Debug for JwtConfig {
             .field("keys", &keys)
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
+            .field("leeway", &self.leeway)
             .finish()
     }
 }
@@ -173,6 +178,11 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_ISSUER: &str = "logspoke";
 /// Default for `LOGSPOKE_JWT_AUDIENCE`.
 pub const DEFAULT_AUDIENCE: &str = "logspoke-api";
+/// Default for `LOGSPOKE_JWT_LEEWAY_SECONDS`.
+pub const DEFAULT_JWT_LEEWAY: Duration = Duration::from_secs(30);
+/// The largest `LOGSPOKE_JWT_LEEWAY_SECONDS`: more would hide a broken clock and keep
+/// expired tokens alive for minutes.
+const MAX_JWT_LEEWAY_SECS: u64 = 300;
 /// HS256 secrets shorter than this are refused (RFC 7518 §3.2: key ≥ hash size).
 const MIN_SECRET_BYTES: usize = 32;
 
@@ -270,8 +280,27 @@ impl JwtConfig {
             keys,
             issuer: get("LOGSPOKE_JWT_ISSUER").unwrap_or_else(|| DEFAULT_ISSUER.to_owned()),
             audience: get("LOGSPOKE_JWT_AUDIENCE").unwrap_or_else(|| DEFAULT_AUDIENCE.to_owned()),
+            leeway: parse_leeway(get("LOGSPOKE_JWT_LEEWAY_SECONDS"))?,
         })
     }
+}
+
+/// `LOGSPOKE_JWT_LEEWAY_SECONDS`: whole seconds, `0..=300`.
+fn parse_leeway(raw: Option<String>) -> Result<Duration, ConfigError> {
+    let Some(raw) = raw else {
+        return Ok(DEFAULT_JWT_LEEWAY);
+    };
+    raw.trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|secs| *secs <= MAX_JWT_LEEWAY_SECS)
+        .map(Duration::from_secs)
+        .ok_or_else(|| {
+            error(
+                "LOGSPOKE_JWT_LEEWAY_SECONDS",
+                format!("must be whole seconds from 0 to {MAX_JWT_LEEWAY_SECS}"),
+            )
+        })
 }
 
 #[cfg(test)]
@@ -316,7 +345,27 @@ mod tests {
         assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
         assert_eq!(c.jwt.issuer, DEFAULT_ISSUER);
         assert_eq!(c.jwt.audience, DEFAULT_AUDIENCE);
+        assert_eq!(c.jwt.leeway, DEFAULT_JWT_LEEWAY);
         assert!(matches!(c.jwt.keys, JwtKeySource::Secret(_)));
+    }
+
+    #[test]
+    fn jwt_leeway_is_whole_seconds_up_to_five_minutes() {
+        let leeway = |value: &str| {
+            config(&[
+                ("DATABASE_URL", "postgres://x"),
+                ("LOGSPOKE_JWT_SECRET", SECRET),
+                ("LOGSPOKE_JWT_LEEWAY_SECONDS", value),
+            ])
+            .map(|c| c.jwt.leeway.as_secs())
+        };
+        for (raw, secs) in [("0", 0), ("5", 5), (" 30 ", 30), ("300", 300), ("", 30)] {
+            assert_eq!(leeway(raw).unwrap(), secs, "{raw:?}");
+        }
+        for raw in ["301", "-1", "1.5", "30s", "many"] {
+            let err = leeway(raw).unwrap_err();
+            assert_eq!(err.variable, "LOGSPOKE_JWT_LEEWAY_SECONDS", "{raw:?}");
+        }
     }
 
     #[test]

@@ -216,8 +216,9 @@ mod tests {
                      may contain only lowercase letters, digits and '-'",
                 ),
                 (
-                    "ab/c/app/pod/f.json.gz",
-                    "the tenant_id segment is not a valid tenant id: must be 1 or 3 to 63 characters",
+                    "a-/c/app/pod/f.json.gz",
+                    "the tenant_id segment is not a valid tenant id: \
+                     must start and end with a lowercase letter or digit",
                 ),
             ],
         );

@@ -136,7 +136,7 @@ fn vector_remap_sets_every_template_field() {
         );
     }
     // The collector drops events whose tenant would not parse as a TenantId.
-    assert!(VECTOR_CONFIG.contains(r"if !match(tenant_id, r'^[a-z0-9]([a-z0-9-]{1,61}[a-z0-9])?$') {"));
+    assert!(VECTOR_CONFIG.contains(r"if !match(tenant_id, r'^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$') {"));
 }
 
 /// A pod's labels are the workload's to choose; the tenant must come from its

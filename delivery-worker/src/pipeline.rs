@@ -239,7 +239,7 @@ impl Deliverer {
         let mut sent_error = None;
         while let Some(batch) = rx.recv().await {
             match send(logs, group, stream, &batch, &self.backoff).await {
-                Ok(sent) => record_batch(&tenant, &batch, sent.accepted, sent.rejected, sent.calls),
+                Ok(sent) => record_batch(&tenant, &batch, sent.accepted, sent.rejected),
                 Err(err) => {
                     sent_error = Some(TargetError::aws("logs:PutLogEvents", &err));
                     break;
@@ -293,12 +293,11 @@ fn decode_into(body: ByteStream, fallback_ms: i64, tx: &mpsc::Sender<Batch>) -> 
     Ok(())
 }
 
-fn record_batch(tenant: &str, batch: &Batch, accepted: usize, rejected: usize, calls: u32) {
+fn record_batch(tenant: &str, batch: &Batch, accepted: usize, rejected: usize) {
     let labels = [("tenant_id", tenant.to_owned())];
     metrics::counter!("logspoke_worker_events_delivered_total", &labels).increment(accepted as u64);
     metrics::counter!("logspoke_worker_bytes_delivered_total", &labels).increment(batch.payload_bytes as u64);
     metrics::counter!("logspoke_worker_events_rejected_total", &labels).increment(rejected as u64);
-    metrics::counter!("logspoke_worker_put_log_events_calls_total").increment(u64::from(calls));
     metrics::histogram!("logspoke_worker_batch_fill_ratio").record(
         (batch.payload_bytes as f64 / crate::sinks::cloudwatch::packer::MAX_BATCH_BYTES as f64)
             .max(batch.events.len() as f64 / crate::sinks::cloudwatch::packer::MAX_BATCH_EVENTS as f64),

@@ -40,3 +40,12 @@ pub fn aws_call<T>(api: &'static str, result: &Result<T, AwsError>) {
     };
     metrics::counter!("logspoke_worker_aws_calls_total", "api" => api, "outcome" => outcome).increment(1);
 }
+
+/// Counts one `PutLogEvents` call, whatever its outcome, in both counters that report
+/// it: `logspoke_worker_aws_calls_total{api="PutLogEvents"}` and its sum over outcomes,
+/// `logspoke_worker_put_log_events_calls_total`. Counting both here keeps them equal
+/// (the total once counted retries' stream creations and missed failed sends).
+pub fn put_log_events_call<T>(result: &Result<T, AwsError>) {
+    aws_call("PutLogEvents", result);
+    metrics::counter!("logspoke_worker_put_log_events_calls_total").increment(1);
+}

@@ -19,9 +19,6 @@ use super::{Principal, PrincipalKind, Role};
 use crate::config::{JwtConfig, JwtKeySource};
 use crate::error::ApiError;
 
-/// Clock skew tolerated on `exp` and `nbf`.
-const LEEWAY_SECS: u64 = 30;
-
 /// The claims Logspoke reads beyond the registered ones (which jsonwebtoken validates).
 #[derive(Debug, Serialize, Deserialize)]
 struct AccessClaims {
@@ -44,6 +41,8 @@ pub struct Verifier {
     keys: Keys,
     issuer: String,
     audience: String,
+    /// Clock skew tolerated on `exp` and `nbf` (`LOGSPOKE_JWT_LEEWAY_SECONDS`).
+    leeway: Duration,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -56,6 +55,7 @@ impl std::fmt::Debug for Verifier {
             .field("keys", &keys)
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
+            .field("leeway", &self.leeway)
             .finish()
     }
 }
@@ -79,6 +79,7 @@ impl Verifier {
             keys,
             issuer: config.issuer.clone(),
             audience: config.audience.clone(),
+            leeway: config.leeway,
         })
     }
 
@@ -89,7 +90,7 @@ impl Verifier {
         let keys = self.keys_for(&header).await?;
         let key = keys.select(&header).map_err(|miss| unauthorized(miss.reason()))?;
         let mut validation = Validation::new(key.algorithm);
-        validation.leeway = LEEWAY_SECS;
+        validation.leeway = self.leeway.as_secs();
         validation.validate_nbf = true;
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[&self.audience]);
@@ -204,4 +205,70 @@ pub fn mint_hs256(
         &EncodingKey::from_secret(secret.as_bytes()),
     )
     .context("signing the token")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::DEFAULT_JWT_LEEWAY;
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+    fn config(leeway: Duration) -> JwtConfig {
+        JwtConfig {
+            keys: JwtKeySource::Secret(SECRET.to_owned()),
+            issuer: "logspoke".to_owned(),
+            audience: "logspoke-api".to_owned(),
+            leeway,
+        }
+    }
+
+    /// An operator token that expired `ago_secs` seconds ago.
+    fn expired(config: &JwtConfig, ago_secs: i64) -> String {
+        let now = chrono::Utc::now().timestamp();
+        let claims = MintedClaims {
+            sub: "alice",
+            role: Role::Operator,
+            tenant_id: None,
+            iss: &config.issuer,
+            aud: &config.audience,
+            iat: now - ago_secs - 1,
+            nbf: now - ago_secs - 1,
+            exp: now - ago_secs,
+        };
+        jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(SECRET.as_bytes()),
+        )
+        .unwrap()
+    }
+
+    async fn rejection(config: &JwtConfig, ago_secs: i64) -> Option<String> {
+        let verifier = Verifier::from_config(config).await.unwrap();
+        match verifier.verify(&expired(config, ago_secs)).await {
+            Ok(_) => None,
+            Err(ApiError::Unauthorized(reason)) => Some(reason),
+            Err(other) => panic!("unexpected error {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_token_expired_45_seconds_ago_is_refused_by_default() {
+        let config = config(DEFAULT_JWT_LEEWAY);
+        assert_eq!(
+            rejection(&config, 45).await.as_deref(),
+            Some("the token has expired")
+        );
+    }
+
+    #[tokio::test]
+    async fn the_leeway_covers_only_small_clock_skew() {
+        assert_eq!(rejection(&config(DEFAULT_JWT_LEEWAY), 10).await, None);
+        let strict = config(Duration::ZERO);
+        assert_eq!(
+            rejection(&strict, 10).await.as_deref(),
+            Some("the token has expired")
+        );
+    }
 }

@@ -91,6 +91,11 @@ async fn bad_credentials_get_401_with_a_bearer_challenge() {
             Some(TestApp::sign(&with(valid.clone(), "exp", json!(now - 3600)))),
             "expired",
         ),
+        // Beyond the default 30 s leeway.
+        (
+            Some(TestApp::sign(&with(valid.clone(), "exp", json!(now - 45)))),
+            "expired",
+        ),
         (
             Some(TestApp::sign(&with(valid.clone(), "nbf", json!(now + 3600)))),
             "not valid yet",

@@ -9,7 +9,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use logspoke_api::auth::jwt::Verifier;
 use logspoke_api::aws::chain::RoleChain;
 use logspoke_api::aws::target_access::AwsTargetAccess;
-use logspoke_api::config::{JwtConfig, JwtKeySource, OnboardingConfig};
+use logspoke_api::config::{JwtConfig, JwtKeySource, OnboardingConfig, DEFAULT_JWT_LEEWAY};
 use logspoke_api::onboarding::link::TemplateUrl;
 use logspoke_api::state::AppState;
 use logspoke_api::verification::rate_limit::VerifyLimiter;
@@ -142,6 +142,7 @@ impl TestApp {
             keys: options.keys,
             issuer: ISSUER.to_owned(),
             audience: AUDIENCE.to_owned(),
+            leeway: DEFAULT_JWT_LEEWAY,
         };
         let url = match &options.database_via {
             Some(address) => db.url.replacen(&database_address(), address, 1),

@@ -595,6 +595,30 @@ async fn onboarding_region_must_match_the_cloudwatch_target() {
 }
 
 #[tokio::test]
+async fn onboarding_without_a_body_takes_the_defaults() {
+    aws::bootstrap_provider().await;
+    let app = TestApp::spawn().await;
+    app.create_tenant("acme").await;
+    app.create_cloudwatch_config("acme").await; // eu-west-1
+    let op = TestApp::operator_token();
+    let path = "/v1/tenants/acme/onboarding";
+    let with_defaults: Value = app.post(path, &op, &json!({})).await.json().await.unwrap();
+    let no_body = app.call("POST", path, &op, None).await;
+    assert_eq!(no_body.status(), 200);
+    let no_body: Value = no_body.json().await.unwrap();
+    assert_eq!(no_body, with_defaults);
+    assert_eq!(no_body["region"], "eu-west-1");
+    assert_eq!(
+        aws::link_parameters(no_body["quick_create_url"].as_str().unwrap())["LogGroupName"],
+        "/logspoke/acme"
+    );
+    let null: Value = app.post(path, &op, &Value::Null).await.json().await.unwrap();
+    assert_eq!(null, with_defaults);
+    let body = problem(app.post(path, &op, &json!(["eu-west-1"])).await, 422).await;
+    assert_eq!(body["errors"][0]["field"], "body");
+}
+
+#[tokio::test]
 async fn configuration_checks_find_a_template_or_role_that_does_not_match() {
     use logspoke_api::config::OnboardingConfig;
     use logspoke_api::onboarding::link::TemplateUrl;

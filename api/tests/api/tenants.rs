@@ -84,7 +84,7 @@ async fn duplicate_tenant_is_a_conflict() {
 async fn tenant_ids_are_validated() {
     let app = TestApp::spawn().await;
     let op = TestApp::operator_token();
-    for accepted in ["a", "acme", "acme-corp-2", "0abc", &"a".repeat(63)] {
+    for accepted in ["a", "ab", "a1", "acme", "acme-corp-2", "0abc", &"a".repeat(63)] {
         let response = app
             .post("/v1/tenants", &op, &json!({"tenant_id": accepted}))
             .await;
@@ -92,7 +92,7 @@ async fn tenant_ids_are_validated() {
     }
     for rejected in [
         "",
-        "ab",
+        "a-",
         "Acme",
         "-acme",
         "acme-",

@@ -114,9 +114,11 @@ fn parse_logged(raw: &std::collections::HashMap<String, AttributeValue>) -> Load
     })
 }
 
-/// Applies one loaded item; returns whether it changed what is held.
+/// Applies one loaded item (from a resync or a change event); returns whether it changed
+/// what is held. It also sets `logspoke_worker_config_items`, so the gauge follows every
+/// change, not only the periodic resync.
 pub fn apply_loaded(configs: &TenantConfigs, loaded: Loaded) -> bool {
-    match loaded {
+    let changed = match loaded {
         Ok(item) => configs.apply(item),
         Err(UnreadableItem {
             tenant_id: Some(tenant_id),
@@ -127,7 +129,9 @@ pub fn apply_loaded(configs: &TenantConfigs, loaded: Loaded) -> bool {
         }
         // No tenant to hold: logged and counted by the parser, nothing else to do.
         Err(UnreadableItem { tenant_id: None, .. }) => false,
-    }
+    };
+    metrics::gauge!("logspoke_worker_config_items").set(configs.len() as f64);
+    changed
 }
 
 /// Loads the whole table into `configs`; returns how many items were newer than held.
@@ -140,6 +144,5 @@ pub async fn resync<R: ReadModel>(source: &R, configs: &TenantConfigs) -> Result
         .filter(|&new| new)
         .count();
     tracing::info!(items = total, applied, "read model loaded");
-    metrics::gauge!("logspoke_worker_config_items").set(configs.len() as f64);
     Ok(applied)
 }

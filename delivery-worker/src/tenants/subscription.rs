@@ -191,7 +191,7 @@ async fn apply<R: ReadModel>(event: &ConfigChanged, source: &R, configs: &Tenant
         }
         Ok(Some(Ok(item))) => {
             let version = item.version;
-            if configs.apply(item) {
+            if source::apply_loaded(configs, Ok(item)) {
                 tracing::info!(tenant_id = %event.tenant_id, delivery_type = event.delivery_type.as_str(),
                     version, "applied a config change");
                 metrics::counter!("logspoke_worker_config_changes_applied_total").increment(1);

@@ -190,3 +190,23 @@ fn an_unreadable_item_holds_its_tenant_instead_of_making_it_unknown() {
     };
     assert!(!apply_loaded(&configs, Err(nobody)));
 }
+
+/// A change event applies its item through `apply_loaded` too, so the gauge follows it
+/// (it once moved only on the periodic resync and read 0 while a config delivered).
+#[test]
+fn every_applied_item_updates_the_config_items_gauge() {
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
+    let configs = TenantConfigs::default();
+    metrics::with_local_recorder(&recorder, || {
+        apply_loaded(&configs, Ok(item("acme", 5, EffectiveState::Active, &[])));
+        apply_loaded(&configs, Ok(item("other", 6, EffectiveState::Active, &[])));
+    });
+    let rendered = handle.render();
+    assert!(
+        rendered
+            .lines()
+            .any(|line| line == "logspoke_worker_config_items 2"),
+        "{rendered}"
+    );
+}

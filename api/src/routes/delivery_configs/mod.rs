@@ -118,7 +118,9 @@ pub struct DeliveryConfig {
     pub bucket_prefix: Option<String>,
     /// The last trial AssumeRole; reset when the role, region or target changes.
     pub verification: Verification,
-    /// Increases with every change; the ETag is this value quoted.
+    /// Increases with every change; not a count. One sequence numbers every tenant and
+    /// config write, so a value never repeats (even across delete and re-create) and
+    /// the next value may skip ahead. The ETag is this value quoted.
     pub version: i64,
     /// When the config was created.
     pub created_at: DateTime<Utc>,

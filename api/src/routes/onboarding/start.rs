@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::Json;
 use logspoke_contract::{DeliveryType, Region, TenantId};
@@ -12,13 +13,13 @@ use utoipa::ToSchema;
 use crate::audit::{self, Actor, Change, RequestId};
 use crate::auth::Principal;
 use crate::error::{ApiError, FieldError, Problem};
-use crate::extract::JsonBody;
+use crate::extract::parse_optional_object;
 use crate::onboarding::{external_id, link};
 use crate::routes::tenants;
 use crate::state::AppState;
 
-/// Body of an onboarding request.
-#[derive(Debug, Deserialize, Serialize, ToSchema)]
+/// Body of an onboarding request (optional: no body or `null` means every default).
+#[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OnboardingRequest {
     /// Region whose CloudFormation console the link opens: the stack's region. The
@@ -61,7 +62,7 @@ pub struct Onboarding {
     path = "/v1/tenants/{tenant_id}/onboarding",
     tag = "onboarding",
     params(("tenant_id" = String, Path, description = "Tenant id")),
-    request_body = OnboardingRequest,
+    request_body(content = Option<OnboardingRequest>, description = "Optional; every field has a default"),
     responses(
         (status = 200, description = "The ExternalId and the quick-create link", body = Onboarding),
         (status = 404, description = "No such tenant", body = Problem, content_type = "application/problem+json"),
@@ -74,9 +75,10 @@ pub async fn start_onboarding(
     principal: Principal,
     request_id: RequestId,
     Path(tenant_id): Path<String>,
-    JsonBody(body): JsonBody<OnboardingRequest>,
+    body: Bytes,
 ) -> Result<Json<Onboarding>, ApiError> {
     principal.require_tenant_access(&tenant_id)?;
+    let body: OnboardingRequest = parse_optional_object(&body)?;
     let mut tx = state.db.begin().await?;
     let tenant = tenants::fetch(&mut tx, &tenant_id, false)
         .await?

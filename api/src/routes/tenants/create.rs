@@ -20,8 +20,8 @@ use crate::state::AppState;
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTenant {
-    /// `^[a-z0-9]([a-z0-9-]{1,61}[a-z0-9])?$`; it becomes an S3 key segment.
-    #[schema(example = "acme", pattern = "^[a-z0-9]([a-z0-9-]{1,61}[a-z0-9])?$")]
+    /// `^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`; it becomes an S3 key segment.
+    #[schema(example = "acme", pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")]
     pub tenant_id: String,
     /// Human-readable name: 1–200 characters, not only spaces, no control characters.
     #[schema(

@@ -24,7 +24,9 @@ pub struct Tenant {
     pub display_name: Option<String>,
     /// A disabled tenant receives no logs, whatever its configs say.
     pub enabled: bool,
-    /// Increases with every change; the ETag is this value quoted.
+    /// Increases with every change; not a count. One sequence numbers every tenant and
+    /// config write, so a value never repeats (even across delete and re-create) and
+    /// the next value may skip ahead. The ETag is this value quoted.
     pub version: i64,
     /// When the tenant was created.
     pub created_at: DateTime<Utc>,

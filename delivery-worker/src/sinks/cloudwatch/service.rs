@@ -58,8 +58,6 @@ pub struct Sent {
     pub accepted: usize,
     /// Events it refused one by one.
     pub rejected: usize,
-    /// Calls made (retries and the create included), for metrics.
-    pub calls: u32,
 }
 
 /// Sends `batch`, creating the stream once if needed and retrying transient failures.
@@ -70,27 +68,20 @@ pub async fn send<L: LogsApi>(
     batch: &Batch,
     backoff: &Backoff,
 ) -> Result<Sent, AwsError> {
-    let mut calls = 0;
     let mut created = false;
     let mut retry = 0;
     loop {
-        calls += 1;
         let result = api.put(group, stream, batch).await;
-        crate::telemetry::aws_call("PutLogEvents", &result);
+        crate::telemetry::put_log_events_call(&result);
         let error = match result {
             Ok(rejected) => {
                 let rejected = rejected.count(batch.events.len());
                 let accepted = batch.events.len() - rejected;
-                return Ok(Sent {
-                    accepted,
-                    rejected,
-                    calls,
-                });
+                return Ok(Sent { accepted, rejected });
             }
             Err(error) => error,
         };
         if error.code() == "ResourceNotFoundException" && !created {
-            calls += 1;
             let created_stream = api.create_stream(group, stream).await;
             crate::telemetry::aws_call("CreateLogStream", &created_stream);
             created_stream?;
