@@ -185,13 +185,10 @@ async fn apply<R: ReadModel>(event: &ConfigChanged, source: &R, configs: &Tenant
         return true;
     }
     match source.get(&event.tenant_id, event.delivery_type).await {
-        Ok(Some(Err(unreadable))) => {
-            source::apply_loaded(configs, Err(unreadable));
-            true
-        }
-        Ok(Some(Ok(item))) => {
-            let version = item.version;
-            if source::apply_loaded(configs, Ok(item)) {
+        Ok(Some(loaded)) => {
+            // An unreadable item is logged and counted where it was parsed.
+            let version = loaded.as_ref().ok().map(|item| item.version);
+            if source::apply_loaded(configs, loaded) && version.is_some() {
                 tracing::info!(tenant_id = %event.tenant_id, delivery_type = event.delivery_type.as_str(),
                     version, "applied a config change");
                 metrics::counter!("logspoke_worker_config_changes_applied_total").increment(1);

@@ -98,12 +98,14 @@ pub async fn verify_delivery_config(
     let external_id = external_id::fetch(&mut conn, &tenant_id).await?;
     // No pool connection is held while AWS is called.
     drop(conn);
-    // The permit is held until the result is stored: one verification per tenant at a time.
+    // The permit is held until the result is stored: one verification per tenant and type
+    // at a time.
     let (checks, _permit) = match plan(request.force, external_id)? {
         Plan::Forced => (vec![forced_check(&principal)], None),
         Plan::OnboardingRequired => (vec![onboarding_required()], None),
         Plan::Run(external_id) => {
-            let (checks, permit) = run_limited(&state, &subject(&config, external_id)?).await?;
+            let (checks, permit) =
+                run_limited(&state, delivery_type, &subject(&config, external_id)?).await?;
             (checks, Some(permit))
         }
     };
@@ -143,14 +145,14 @@ fn plan(force: bool, external_id: Option<ExternalId>) -> Result<Plan, ApiError> 
 
 /// Runs the checks within the tenant's rate limit; a transient failure is an error (503),
 /// so that it is never stored.
-async fn run_limited(state: &AppState, subject: &Subject) -> Result<(Vec<Check>, Permit), ApiError> {
+async fn run_limited(
+    state: &AppState,
+    kind: DeliveryType,
+    subject: &Subject,
+) -> Result<(Vec<Check>, Permit), ApiError> {
     let tenant_id = subject.tenant_id.as_str();
     let limiter = &state.verify_limiter;
     // Per (tenant, type): verifying both configs of a tenant in a row is the normal flow.
-    let kind = match subject.target {
-        ProbeTarget::CloudWatch { .. } => DeliveryType::Cloudwatch,
-        ProbeTarget::S3 { .. } => DeliveryType::S3,
-    };
     let permit = limiter
         .acquire(&format!("{tenant_id}/{}", kind.as_str()))
         .map_err(|refusal| rate_limited(tenant_id, kind, limiter.interval(), refusal))?;
