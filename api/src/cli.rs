@@ -142,9 +142,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 
 /// The OpenAPI document as committed in `openapi/openapi.json`.
 pub fn openapi_json() -> anyhow::Result<String> {
-    router::openapi()
-        .to_pretty_json()
-        .context("rendering the OpenAPI document")
+    serde_json::to_string_pretty(&router::openapi()).context("rendering the OpenAPI document")
 }
 
 /// Parses `90s`, `15m`, `1h`, `7d` (a bare number is seconds).

@@ -80,6 +80,24 @@ pub fn parse_optional_object<T: DeserializeOwned + Default>(body: &[u8]) -> Resu
     }
 }
 
+/// An optional JSON object body, read with [`parse_optional_object`].
+pub struct OptionalObject<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalObject<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge(BODY_LIMIT_BYTES)
+            } else {
+                ApiError::BadRequest(rejection.body_text())
+            }
+        })?;
+        parse_optional_object(&bytes).map(OptionalObject)
+    }
+}
+
 /// serde_json appends " at line L column C"; the field path says more to an API client.
 fn strip_position(message: &str) -> String {
     match message.rfind(" at line ") {

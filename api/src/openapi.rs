@@ -1,5 +1,10 @@
 //! The OpenAPI document: metadata, the bearer scheme, and the problem responses every
-//! `/v1` operation can return. Paths come from the handlers' `#[utoipa::path]`.
+//! `/v1` operation can return. Paths come from the handlers' `#[utoipa::path]`; the
+//! finished document then gets one operation per delivery type ([`per_type`]) and
+//! parameter schemas exactly as strict as the server ([`finish`]).
+
+pub mod fields;
+mod per_type;
 
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
@@ -15,8 +20,9 @@ use crate::error::{FieldError, Problem, PROBLEM_JSON};
         title = "Logspoke control plane",
         description = "Tenants and their log delivery configs (CloudWatch Logs, S3), with an audit trail.\n\n\
             Every `/v1` operation needs `Authorization: Bearer <JWT>`; errors are RFC 9457 problem documents.",
-        license(name = "Apache-2.0"),
+        license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
+    servers((url = "/", description = "The host serving this document")),
     components(schemas(Problem, FieldError)),
     modifiers(&V1Conventions),
     tags(
@@ -25,7 +31,6 @@ use crate::error::{FieldError, Problem, PROBLEM_JSON};
         (name = "delivery-configs", description = "Where and how a tenant's logs go"),
         (name = "onboarding", description = "ExternalIds and the customer role's quick-create link"),
         (name = "audit", description = "Who changed what, when"),
-        (name = "operations", description = "Health, readiness, metrics"),
     )
 )]
 pub struct ApiDoc;
@@ -49,8 +54,80 @@ impl Modify for V1Conventions {
     }
 }
 
+/// The document as served and committed: the `/v1` conventions, one operation per
+/// delivery type, and parameters as strict as the server.
+pub fn finish(mut document: utoipa::openapi::OpenApi) -> serde_json::Value {
+    apply_v1_conventions(&mut document);
+    let mut document = serde_json::to_value(document).unwrap_or_default();
+    document["components"]["schemas"]["Region"] =
+        serde_json::to_value(fields::region_component()).unwrap_or_default();
+    per_type::split(&mut document);
+    optional_bodies_as_plain_references(&mut document);
+    tighten_parameters(&mut document);
+    document
+}
+
+/// An optional body is documented as its schema with `required: false`, not as
+/// `oneOf: [null, schema]`: generated clients then send no body when given none (with
+/// the `oneOf`, openapi-python-client serialises its "unset" marker and fails).
+fn optional_bodies_as_plain_references(document: &mut serde_json::Value) {
+    use serde_json::Value;
+    let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let bodies = paths
+        .values_mut()
+        .filter_map(Value::as_object_mut)
+        .flat_map(|item| item.values_mut())
+        .filter_map(|operation| operation.get_mut("requestBody"))
+        .filter(|body| body.get("required") != Some(&Value::Bool(true)));
+    for body in bodies {
+        let Some(content) = body.get_mut("content").and_then(Value::as_object_mut) else {
+            continue;
+        };
+        for media in content.values_mut() {
+            let Some(Value::Array(branches)) = media.pointer("/schema/oneOf").cloned() else {
+                continue;
+            };
+            let mut plain = branches.into_iter().filter(|b| b["type"] != "null");
+            if let (Some(schema), None) = (plain.next(), plain.next()) {
+                media["schema"] = schema;
+            }
+        }
+    }
+}
+
+/// Parameters are never `null` on the wire (an absent header is absent, not `null`),
+/// and every `tenant_id` path segment follows the tenant id rule.
+fn tighten_parameters(document: &mut serde_json::Value) {
+    use serde_json::Value;
+    let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let operations = paths
+        .values_mut()
+        .filter_map(Value::as_object_mut)
+        .flat_map(|item| item.values_mut());
+    let parameters = operations
+        .filter_map(|operation| operation.get_mut("parameters"))
+        .filter_map(Value::as_array_mut)
+        .flatten();
+    for parameter in parameters {
+        if parameter["in"] == "path" && parameter["name"] == "tenant_id" {
+            parameter["schema"] = serde_json::to_value(fields::tenant_id()).unwrap_or_default();
+        }
+        if let Some(Value::Array(types)) = parameter.pointer_mut("/schema/type") {
+            types.retain(|t| t != "null");
+            if let [single] = &types[..] {
+                let single = single.clone();
+                parameter["schema"]["type"] = single;
+            }
+        }
+    }
+}
+
 /// Applies the `/v1` conventions to every operation of a finished document.
-pub fn apply_v1_conventions(openapi: &mut utoipa::openapi::OpenApi) {
+fn apply_v1_conventions(openapi: &mut utoipa::openapi::OpenApi) {
     for (path, item) in openapi.paths.paths.iter_mut() {
         if !path.starts_with("/v1/") {
             continue;

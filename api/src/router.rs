@@ -2,12 +2,13 @@
 
 use std::time::Duration;
 
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, RawPathParams, Request};
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use logspoke_contract::TenantId;
 use tower::ServiceBuilder;
 use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -17,11 +18,10 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use utoipa_scalar::{Scalar, Servable};
 
 use crate::error::{ApiError, Problem, PROBLEM_JSON};
 use crate::extract::BODY_LIMIT_BYTES;
-use crate::openapi::{apply_v1_conventions, ApiDoc};
+use crate::openapi::{finish, ApiDoc};
 use crate::routes::{audit_events, clusters, delivery_configs as configs, onboarding, ops, tenants};
 use crate::state::AppState;
 use crate::telemetry;
@@ -33,9 +33,6 @@ pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 /// Every documented route. Handlers sharing a path share a `routes!` call.
 fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .routes(routes!(ops::get_healthz))
-        .routes(routes!(ops::get_readyz))
-        .routes(routes!(ops::get_metrics))
         .routes(routes!(
             tenants::create::create_tenant,
             tenants::list::list_tenants
@@ -64,20 +61,22 @@ fn routes() -> OpenApiRouter<AppState> {
 }
 
 /// The OpenAPI document of the service (what `openapi/openapi.json` holds).
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    let (_, mut document) = routes().split_for_parts();
-    apply_v1_conventions(&mut document);
-    document
+pub fn openapi() -> serde_json::Value {
+    let (_, document) = routes().split_for_parts();
+    finish(document)
 }
 
 /// The whole application: routes, docs and middleware, bound to its state.
 pub fn app(state: AppState) -> Router {
     let (router, _) = routes().split_for_parts();
-    let document = openapi();
-    let spec = document.clone();
+    let spec = openapi();
     router
         .route("/openapi.json", get(move || async move { Json(spec) }))
-        .merge(Scalar::with_url("/docs", document))
+        .route("/healthz", get(ops::get_healthz))
+        .route("/readyz", get(ops::get_readyz))
+        .route("/metrics", get(ops::get_metrics))
+        .merge(crate::routes::docs::router())
+        .route_layer(middleware::from_fn(impossible_tenant_is_not_found))
         .route_layer(middleware::from_fn(telemetry::track_requests))
         .fallback(|| async { ApiError::NotFound("there is no such route".into()) })
         .with_state(state)
@@ -99,6 +98,21 @@ pub fn app(state: AppState) -> Router {
                 ))
                 .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES)),
         )
+}
+
+/// A `{tenant_id}` path segment that no tenant could have is a 404, in one place and
+/// before any handler looks at preconditions or bodies (which would answer 412 or 422
+/// about a resource that cannot exist).
+async fn impossible_tenant_is_not_found(request: Request, next: Next) -> Response {
+    let (mut parts, body) = request.into_parts();
+    if let Ok(params) = RawPathParams::from_request_parts(&mut parts, &()).await {
+        for (name, value) in &params {
+            if name == "tenant_id" && TenantId::parse(value).is_err() {
+                return ApiError::NotFound(format!("there is no tenant '{value}'")).into_response();
+            }
+        }
+    }
+    next.run(Request::from_parts(parts, body)).await
 }
 
 /// The span every request log line carries: method, path and request id.

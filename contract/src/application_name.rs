@@ -14,6 +14,9 @@ use serde::{Deserialize, Serialize};
 pub struct ApplicationName(String);
 
 impl ApplicationName {
+    /// The rule of [`ApplicationName::parse`] as an ECMA-262 pattern, for API documents.
+    pub const PATTERN: &'static str = "^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$";
+
     /// Validates `s` as a Kubernetes label value naming an application.
     pub fn parse(s: &str) -> Result<Self, ParseError> {
         let len = s.chars().count();

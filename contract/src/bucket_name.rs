@@ -19,6 +19,16 @@ const RESERVED_SUFFIXES: [&str; 5] = ["-s3alias", "--ol-s3", ".mrap", "--x-s3", 
 pub struct BucketName(String);
 
 impl BucketName {
+    /// The rule of [`BucketName::parse`] as an ECMA-262 pattern, for API documents: the
+    /// lookaheads are the reserved prefixes and suffixes, `..`, `.-`/`-.` and IPv4 form.
+    pub const PATTERN: &'static str = concat!(
+        r"^(?!xn--|sthree-|amzn-s3-demo-)",
+        r"(?!.*(-s3alias|--ol-s3|\.mrap|--x-s3|--table-s3)$)",
+        r"(?!.*\.\.)(?!.*\.-)(?!.*-\.)",
+        r"(?![0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}$)",
+        r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
+    );
+
     /// Validates `s` against the S3 general-purpose bucket naming rules.
     pub fn parse(s: &str) -> Result<Self, ParseError> {
         check_shape(s)?;

@@ -4,8 +4,9 @@ use crate::newtype::string_newtype;
 use crate::ParseError;
 use serde::{Deserialize, Serialize};
 
-/// Longest prefix accepted, in bytes after normalising; leaves room in S3's 1024-byte
-/// key limit for the tenant, date and object name that follow.
+/// Longest prefix accepted, in characters as written: leaves room in S3's 1024-byte key
+/// limit for the tenant, date and object name that follow. Counted in characters (not
+/// bytes) so that the API document can state the rule exactly (`maxLength`).
 const MAX_LEN: usize = 512;
 
 /// Where in the customer's bucket log objects go: empty (the bucket root) or a
@@ -18,8 +19,17 @@ const MAX_LEN: usize = 512;
 pub struct BucketPrefix(String);
 
 impl BucketPrefix {
+    /// The rule of [`BucketPrefix::parse`] as an ECMA-262 pattern (with at most
+    /// [`BucketPrefix::MAX_CHARS`] characters), for API documents.
+    pub const PATTERN: &'static str = r"^(?!(.*/)?\.{1,2}(/|$))[^\u0000-\u001f\u007f-\u009f\\*?$]*$";
+    /// Longest prefix, in characters as written.
+    pub const MAX_CHARS: usize = MAX_LEN;
+
     /// Validates and normalises `s`; empty or slashes-only input gives the empty prefix.
     pub fn parse(s: &str) -> Result<Self, ParseError> {
+        if s.chars().count() > MAX_LEN {
+            return Err(ParseError::new("must be at most 512 characters"));
+        }
         if s.chars().any(char::is_control) {
             return Err(ParseError::new("must not contain control characters"));
         }
@@ -38,9 +48,6 @@ impl BucketPrefix {
             return Err(ParseError::new("must not contain '.' or '..' segments"));
         }
         let prefix: String = segments.iter().flat_map(|seg| [*seg, "/"]).collect();
-        if prefix.len() > MAX_LEN {
-            return Err(ParseError::new("must be at most 512 bytes"));
-        }
         Ok(Self(prefix))
     }
 
@@ -60,7 +67,9 @@ mod tests {
     #[test]
     fn normalises_valid_prefixes() {
         let longest = format!("{}/", "p".repeat(511));
-        let slashed_longest = format!("//{}", "p".repeat(511));
+        let slashed_longest = format!("/{}", "p".repeat(511));
+        let longest_unslashed = "p".repeat(512);
+        let longest_multibyte = "é".repeat(512);
         assert_parses_to(
             BucketPrefix::parse,
             &[
@@ -81,14 +90,16 @@ mod tests {
                 ("a.b/c..d", "a.b/c..d/"),
                 ("ünïcødé", "ünïcødé/"),
                 (&slashed_longest, &longest),
+                (&longest_unslashed, &format!("{longest_unslashed}/")),
+                (&longest_multibyte, &format!("{longest_multibyte}/")),
             ],
         );
     }
 
     #[test]
     fn rejects_invalid_prefixes() {
-        let too_long = "p".repeat(512);
-        let multibyte_too_long = "é".repeat(256);
+        let too_long = "p".repeat(513);
+        let multibyte_too_long = "é".repeat(513);
         let dots = "must not contain '.' or '..' segments";
         let control = "must not contain control characters";
         let wildcard = "must not contain '*', '?' or '$' (the customer role's IAM policy is scoped to it)";
@@ -109,8 +120,8 @@ mod tests {
                 ("\0", control),
                 ("a\u{7f}", control),
                 ("a\u{85}", control),
-                (&too_long, "must be at most 512 bytes"),
-                (&multibyte_too_long, "must be at most 512 bytes"),
+                (&too_long, "must be at most 512 characters"),
+                (&multibyte_too_long, "must be at most 512 characters"),
             ],
         );
     }

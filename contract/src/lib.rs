@@ -23,6 +23,8 @@ mod log_stream_template;
 mod newtype;
 mod object_key;
 mod partition;
+#[cfg(test)]
+mod pattern_tests;
 mod read_model;
 mod region;
 mod role_arn;

@@ -13,6 +13,9 @@ use serde::{Deserialize, Serialize};
 pub struct LogGroupName(String);
 
 impl LogGroupName {
+    /// The rule of [`LogGroupName::parse`] as an ECMA-262 pattern, for API documents.
+    pub const PATTERN: &'static str = r"^[.\-_/#A-Za-z0-9]{1,512}$";
+
     /// Validates `s` as a log group name.
     pub fn parse(s: &str) -> Result<Self, ParseError> {
         let len = s.chars().count();

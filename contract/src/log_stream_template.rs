@@ -54,6 +54,12 @@ impl Placeholder {
 }
 
 impl LogStreamTemplate {
+    /// The rule of [`LogStreamTemplate::parse`] as an ECMA-262 pattern (with a length of
+    /// 1 to 512 characters), for API documents.
+    pub const PATTERN: &'static str = r"^([^:*{}]|\{(cluster_id|application|pod_name|tenant_id)\})+$";
+    /// Longest template, in characters.
+    pub const MAX_CHARS: usize = MAX_LEN;
+
     /// The template used when a tenant does not set one.
     pub const DEFAULT: &'static str = "{cluster_id}/{application}/{pod_name}";
 

@@ -84,6 +84,14 @@ impl Region {
         Ok(region)
     }
 
+    /// Every accepted region of `partition`, in the built-in list's order.
+    pub fn names_in(partition: Partition) -> impl Iterator<Item = &'static str> {
+        REGIONS
+            .iter()
+            .filter(move |(_, p)| *p == partition)
+            .map(|(name, _)| *name)
+    }
+
     /// The region name, as AWS SDKs and endpoints expect it.
     pub fn as_str(&self) -> &'static str {
         self.name

@@ -28,6 +28,11 @@ pub struct RoleArn {
 }
 
 impl RoleArn {
+    /// What [`RoleArn::parse`] followed by [`RoleArn::check_customer_role`] accepts (for
+    /// a provider in another account), as an ECMA-262 pattern for API documents.
+    pub const CUSTOMER_ROLE_PATTERN: &'static str =
+        r"^arn:aws(-cn|-us-gov)?:iam::[0-9]{12}:role/logspoke/[A-Za-z0-9+=,.@_-]{1,64}$";
+
     /// Validates `s` as an IAM role ARN.
     pub fn parse(s: &str) -> Result<Self, ParseError> {
         if s.chars().any(char::is_whitespace) {
@@ -83,8 +88,8 @@ impl RoleArn {
     }
 
     /// Checks that this ARN may name a customer's delivery role for a provider whose
-    /// own role is `provider`: it lives under [`CUSTOMER_ROLE_PATH`] (what the
-    /// onboarding template creates, and all the provider role may assume) and in another
+    /// own role is `provider`: its path is exactly [`CUSTOMER_ROLE_PATH`] (what the
+    /// onboarding template creates; the provider role may assume nothing else) and in another
     /// account than the provider's: a role in the provider's own account would let a
     /// tenant steer the provider into its own resources (its staging bucket, its roles).
     pub fn check_customer_role(&self, provider: &RoleArn) -> Result<(), ParseError> {
@@ -93,9 +98,9 @@ impl RoleArn {
                 "must be a role in the customer's account, not in the provider's",
             ));
         }
-        if !self.path.starts_with(CUSTOMER_ROLE_PATH) {
+        if self.path != CUSTOMER_ROLE_PATH {
             return Err(ParseError::new(format!(
-                "must be a role under the path {CUSTOMER_ROLE_PATH} (as the onboarding template \
+                "must be a role with the path {CUSTOMER_ROLE_PATH} (as the onboarding template \
                  creates it: arn:{}:iam::{}:role{CUSTOMER_ROLE_PATH}{})",
                 self.partition.as_str(),
                 self.account_id.as_str(),
@@ -309,7 +314,7 @@ mod tests {
     }
 
     #[test]
-    fn customer_roles_live_under_the_template_path_outside_the_provider_account() {
+    fn customer_roles_have_the_template_path_outside_the_provider_account() {
         let provider = RoleArn::parse("arn:aws:iam::111111111111:role/logspoke-provider").unwrap();
         let check = |arn: &str| {
             RoleArn::parse(arn)
@@ -318,15 +323,13 @@ mod tests {
                 .map_err(|e| e.message)
         };
         assert_eq!(check("arn:aws:iam::222222222222:role/logspoke/Delivery"), Ok(()));
-        assert_eq!(
-            check("arn:aws:iam::222222222222:role/logspoke/team/Delivery"),
-            Ok(())
-        );
+        // Only the template's path: the provider role may assume nothing else.
+        assert!(check("arn:aws:iam::222222222222:role/logspoke/team/Delivery").is_err());
         let own = Err("must be a role in the customer's account, not in the provider's".to_owned());
         assert_eq!(check("arn:aws:iam::111111111111:role/logspoke/Delivery"), own);
         assert_eq!(check("arn:aws:iam::111111111111:role/logspoke-worker"), own);
         let outside = Err(
-            "must be a role under the path /logspoke/ (as the onboarding template creates \
+            "must be a role with the path /logspoke/ (as the onboarding template creates \
                            it: arn:aws:iam::222222222222:role/logspoke/Delivery)"
                 .to_owned(),
         );

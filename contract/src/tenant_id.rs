@@ -14,6 +14,9 @@ use serde::{Deserialize, Serialize};
 pub struct TenantId(String);
 
 impl TenantId {
+    /// The rule of [`TenantId::parse`] as an ECMA-262 pattern, for API documents.
+    pub const PATTERN: &'static str = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$";
+
     /// Validates `s` as a tenant id.
     pub fn parse(s: &str) -> Result<Self, ParseError> {
         let len = s.chars().count();

@@ -7,14 +7,16 @@ kustomize, kubernetes-validate with its schemas). For each kustomization directo
 2. Every object must pass the Kubernetes OpenAPI schema of its kind, in strict mode (an
    unknown or misspelt field fails), for each Kubernetes version in --kubernetes-version.
    A kind without a schema fails too, except the ones with a schema in k8s/tools/schemas
-   (OpenShift's SecurityContextConstraints).
+   (OpenShift's SecurityContextConstraints; the Prometheus Operator's PrometheusRule and
+   PodMonitor of k8s/monitoring).
 3. Workload rules the schemas cannot express, so that a later edit cannot quietly drop
    them: every container has CPU and memory requests, a memory limit, liveness and
    readiness probes, no privilege escalation, a read-only root filesystem, all
    capabilities dropped and a RuntimeDefault seccomp profile; images carry a tag or a
    digest, never `latest` (an overlay replaces the bases' `:set-in-overlay`); a pod's
    service account and the ConfigMaps it mounts are part of the same build.
-4. Embedded Vector configurations (ConfigMap keys ending in .yaml) parse as YAML.
+4. Embedded Vector configurations (ConfigMap keys ending in .yaml) parse as YAML, and
+   embedded Grafana dashboards (keys ending in .json) as JSON.
 
 Prints one line per problem and a summary; exits 1 if there was any problem.
 """
@@ -37,6 +39,8 @@ SCHEMAS = Path(__file__).resolve().parent / "schemas"
 # Kinds that kubernetes-validate has no schema for, with ours: (apiVersion, kind) -> file.
 EXTRA_SCHEMAS = {
     ("security.openshift.io/v1", "SecurityContextConstraints"): "securitycontextconstraints-security-v1.json",
+    ("monitoring.coreos.com/v1", "PrometheusRule"): "prometheusrule-monitoring-v1.json",
+    ("monitoring.coreos.com/v1", "PodMonitor"): "podmonitor-monitoring-v1.json",
 }
 WORKLOAD_KINDS = {"Deployment", "DaemonSet", "StatefulSet", "Job"}
 
@@ -189,12 +193,16 @@ def check_embedded_yaml(objs: list[dict], directory: Path, problems: list[str]) 
         if obj["kind"] != "ConfigMap":
             continue
         for key, value in (obj.get("data") or {}).items():
-            if not key.endswith((".yaml", ".yml")):
-                continue
-            try:
-                yaml.safe_load(value)
-            except yaml.YAMLError as e:
-                problems.append(f"{directory}: {name_of(obj)} key {key} is not valid YAML: {e}")
+            if key.endswith((".yaml", ".yml")):
+                try:
+                    yaml.safe_load(value)
+                except yaml.YAMLError as e:
+                    problems.append(f"{directory}: {name_of(obj)} key {key} is not valid YAML: {e}")
+            elif key.endswith(".json"):
+                try:
+                    json.loads(value)
+                except json.JSONDecodeError as e:
+                    problems.append(f"{directory}: {name_of(obj)} key {key} is not valid JSON: {e}")
 
 
 if __name__ == "__main__":

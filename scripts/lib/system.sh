@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Starts the whole system for scripts/e2e and scripts/bench-worker: a fresh emulator with
 # the provider stack deployed into account 111111111111, a fresh Postgres database, the api
 # and the worker built with PROFILE (debug|release). Everything is stopped (and the
@@ -9,10 +10,18 @@
 # LOGSPOKE_E2E_API_BIN, and every LOGSPOKE_* / AWS_* setting are exported. The log folder
 # is removed on exit, also after a failure (whose log tails are printed); set
 # LOGSPOKE_KEEP_LOGS=1 to keep it.
+#
+# The database is created on LOGSPOKE_TEST_DATABASE_URL's server when that is set (so
+# under scripts/test, the server it chose); else on 127.0.0.1:5432 when a server answers;
+# else on a private throwaway cluster started here (LOGSPOKE_POSTGRES=private forces it;
+# scripts/lib/postgres.sh). Clean-up runs through on_exit: register yours with it, not
+# with `trap … EXIT`.
 # shellcheck source=scripts/lib/venv.sh
 . "$(dirname "${BASH_SOURCE[0]}")/venv.sh"
+# shellcheck source=scripts/lib/postgres.sh
+. "$(dirname "${BASH_SOURCE[0]}")/postgres.sh"
 
-admin_url=${LOGSPOKE_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+admin_url=
 pids=()
 emulator_port=
 db=
@@ -43,14 +52,16 @@ wait_ready() {  # URL PID LOG
 
 start_system() {
   local profile=$1 name=$2 endpoint line
-  cd "$LOGSPOKE_ROOT"
+  cd "$LOGSPOKE_ROOT" || return 1
+  ensure_postgres "${LOGSPOKE_TEST_DATABASE_URL:-}" LOGSPOKE_TEST_DATABASE_URL
+  admin_url=$postgres_url
   ensure_venv
-  trap stop_system EXIT
+  on_exit stop_system   # hooks run newest first: this one before the private Postgres stops
   state=.local/$name-$$
   mkdir -p "$state"
   endpoint=$(scripts/emulator start)
   emulator_port=${endpoint##*:}
-  export "$endpoint" AWS_REGION=eu-west-1 AWS_ACCESS_KEY_ID=111111111111 AWS_SECRET_ACCESS_KEY=test
+  export "${endpoint?}" AWS_REGION=eu-west-1 AWS_ACCESS_KEY_ID=111111111111 AWS_SECRET_ACCESS_KEY=test
   while IFS= read -r line; do export "${line?}"; done < <(scripts/provider-stack 2>"$state/provider-stack.log")
 
   db="logspoke_${name}_$$"

@@ -1,4 +1,6 @@
-//! Operational endpoints: liveness, readiness, metrics. Unauthenticated, outside `/v1`.
+//! Operational endpoints: liveness, readiness, metrics. Unauthenticated, outside `/v1`,
+//! and outside the OpenAPI document (which is for API clients; these are for the
+//! platform: kubelet probes and Prometheus, described in the README).
 
 use std::time::Duration;
 
@@ -7,7 +9,6 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
-use utoipa::ToSchema;
 
 use crate::auth::jwks::JwksStatus;
 use crate::auth::jwt::Verifier;
@@ -19,16 +20,15 @@ use crate::state::AppState;
 const READY_DB_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Liveness status.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize)]
 pub struct Health {
     /// `ok`.
-    #[schema(example = "ok")]
     pub status: &'static str,
 }
 
 /// Readiness: the database answers, the onboarding configuration checks, and (JWKS
 /// mode) the identity provider's key set.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize)]
 pub struct Readiness {
     /// `ok`, or `degraded` when AWS or the identity provider could not be reached.
     pub status: &'static str,
@@ -39,8 +39,6 @@ pub struct Readiness {
 /// Liveness
 ///
 /// 200 while the process serves requests.
-#[utoipa::path(get, path = "/healthz", tag = "operations", security(()),
-    responses((status = 200, description = "Alive", body = Health)))]
 pub async fn get_healthz() -> Json<Health> {
     Json(Health { status: "ok" })
 }
@@ -51,11 +49,6 @@ pub async fn get_healthz() -> Json<Health> {
 /// (JWKS mode) a key set is loaded; 503 otherwise (and 200 again once it is fixed). AWS
 /// or the identity provider being unreachable after a successful load is reported as
 /// `degraded`, not as unready: the API still serves with what it has.
-#[utoipa::path(get, path = "/readyz", tag = "operations", security(()),
-    responses(
-        (status = 200, description = "Ready", body = Readiness),
-        (status = 503, description = "A dependency is unreachable or misconfigured", body = Problem, content_type = "application/problem+json"),
-    ))]
 pub async fn get_readyz(State(state): State<AppState>) -> Response {
     if let Err(detail) = database_ready(&state).await {
         return Problem::new(StatusCode::SERVICE_UNAVAILABLE, detail).into_response();
@@ -119,8 +112,6 @@ async fn database_ready(state: &AppState) -> Result<(), &'static str> {
 /// Prometheus metrics
 ///
 /// Request counts and latency histograms by route and status, in the Prometheus text format.
-#[utoipa::path(get, path = "/metrics", tag = "operations", security(()),
-    responses((status = 200, description = "Prometheus text exposition", body = String, content_type = "text/plain")))]
 pub async fn get_metrics(State(state): State<AppState>) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],

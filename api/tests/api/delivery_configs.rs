@@ -146,7 +146,7 @@ async fn roles_outside_the_template_path_or_in_the_provider_account_are_refused(
         ),
         (
             "arn:aws:iam::222222222222:role/LogspokeDelivery",
-            "must be a role under the path /logspoke/ (as the onboarding template creates it: \
+            "must be a role with the path /logspoke/ (as the onboarding template creates it: \
              arn:aws:iam::222222222222:role/logspoke/LogspokeDelivery)",
         ),
     ];
@@ -327,4 +327,38 @@ async fn stale_if_match_is_refused_with_412() {
         412,
     )
     .await;
+}
+
+#[tokio::test]
+async fn an_ill_typed_patch_is_refused_before_its_precondition() {
+    let app = TestApp::spawn().await;
+    let op = TestApp::operator_token();
+    app.create_tenant("acme").await;
+    let patch = |body: &'static str| {
+        app.request(reqwest::Method::PATCH, CW, &op)
+            .header("if-match", "*")
+            .header("content-type", "application/merge-patch+json")
+            .body(body)
+    };
+    // No config exists: `If-Match: *` fails, but the body's types are checked first.
+    let body = problem(patch(r#"{"enabled": "yes"}"#).send().await.unwrap(), 422).await;
+    assert_eq!(body["errors"][0]["field"], "enabled");
+    problem(patch(r#"{"enabled": false}"#).send().await.unwrap(), 412).await;
+}
+
+#[tokio::test]
+async fn a_patch_may_not_name_the_other_types_fields() {
+    let app = TestApp::spawn().await;
+    let op = TestApp::operator_token();
+    app.create_tenant("acme").await;
+    app.create_cloudwatch_config("acme").await;
+    let response = app
+        .request(reqwest::Method::PATCH, CW, &op)
+        .header("content-type", "application/merge-patch+json")
+        .body(r#"{"bucket_name": "acme-logs"}"#)
+        .send()
+        .await
+        .unwrap();
+    let body = problem(response, 422).await;
+    assert_eq!(body["errors"][0]["field"], "bucket_name");
 }

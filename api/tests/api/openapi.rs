@@ -36,6 +36,17 @@ fn every_operation_is_documented_secured_and_lists_problems() {
                 responses.keys().any(|s| s.starts_with('2')),
                 "{name}: success response"
             );
+            assert!(
+                responses.keys().any(|s| s.starts_with('4')),
+                "{name}: a client error response"
+            );
+            for parameter in operation["parameters"].as_array().into_iter().flatten() {
+                let types = &parameter["schema"]["type"];
+                assert!(
+                    types.is_string(),
+                    "{name}: parameter {parameter} is one plain type"
+                );
+            }
             if path.starts_with("/v1/") {
                 assert_eq!(
                     operation["security"][0]["bearer"],
@@ -53,5 +64,85 @@ fn every_operation_is_documented_secured_and_lists_problems() {
             }
         }
     }
-    assert_eq!(operations, 20);
+    assert_eq!(operations, 22);
+}
+
+fn schema<'a>(spec: &'a Value, name: &str) -> &'a Value {
+    &spec["components"]["schemas"][name]
+}
+
+fn property_names(schema: &Value) -> Vec<&str> {
+    let mut names: Vec<&str> = schema["properties"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    names.sort_unstable();
+    names
+}
+
+#[test]
+fn each_delivery_type_has_its_own_operations_and_body() {
+    let spec: Value = serde_json::from_str(COMMITTED).unwrap();
+    let paths = spec["paths"].as_object().unwrap();
+    assert!(
+        paths.keys().all(|p| !p.contains("{type}")),
+        "no operation is shared by both types"
+    );
+    let cloudwatch = &paths["/v1/tenants/{tenant_id}/delivery-configs/cloudwatch"];
+    assert_eq!(cloudwatch["put"]["operationId"], "put_cloudwatch_delivery_config");
+    let body = &cloudwatch["put"]["requestBody"]["content"]["application/json"]["schema"]["$ref"];
+    assert_eq!(body, "#/components/schemas/CloudWatchConfigInput");
+    let s3_put = schema(&spec, "S3ConfigInput");
+    assert_eq!(
+        property_names(s3_put),
+        [
+            "bucket_name",
+            "bucket_prefix",
+            "desired_logs",
+            "enabled",
+            "role_arn",
+            "target_region"
+        ]
+    );
+    assert_eq!(s3_put["additionalProperties"], false);
+    assert_eq!(
+        s3_put["required"],
+        serde_json::json!(["target_region", "role_arn", "bucket_name"])
+    );
+    let cloudwatch_patch = schema(&spec, "CloudWatchConfigPatch");
+    assert!(
+        cloudwatch_patch.get("required").is_none(),
+        "a patch needs no field"
+    );
+    assert_eq!(
+        property_names(cloudwatch_patch),
+        [
+            "desired_logs",
+            "enabled",
+            "log_group_name",
+            "log_stream_template",
+            "role_arn",
+            "target_region"
+        ]
+    );
+    let listed = schema(&spec, "DeliveryConfig");
+    assert_eq!(listed["discriminator"]["propertyName"], "type");
+    assert_eq!(
+        schema(&spec, "S3DeliveryConfig")["properties"]["type"]["enum"],
+        serde_json::json!(["s3"])
+    );
+}
+
+#[test]
+fn verify_takes_no_body_so_generated_clients_can_call_it_without_options() {
+    let spec: Value = serde_json::from_str(COMMITTED).unwrap();
+    for kind in ["cloudwatch", "s3"] {
+        let path = format!("/v1/tenants/{{tenant_id}}/delivery-configs/{kind}/verify");
+        let verify = &spec["paths"][&path]["post"];
+        assert!(verify.get("requestBody").is_none(), "{path}");
+        let force = &verify["parameters"][1];
+        assert_eq!((&force["name"], &force["in"]), (&"force".into(), &"query".into()));
+    }
 }

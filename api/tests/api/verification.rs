@@ -210,7 +210,7 @@ async fn forcing_the_verification_of_a_tenant_that_was_never_onboarded_is_refuse
         &format!("arn:aws:iam::{CUSTOMER}:role/logspoke/delivery"),
     )
     .await;
-    let body = problem(verify(&app, "acme", &json!({"force": true})).await, 422).await;
+    let body = problem(verify(&app, "acme", &json!({"force": true})).await, 409).await;
     let detail = body["detail"].as_str().unwrap();
     assert!(detail.contains("onboarding"), "{detail}");
     let config = get_config(&app, "acme").await;

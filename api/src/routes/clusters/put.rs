@@ -23,7 +23,7 @@ use crate::state::AppState;
 #[serde(deny_unknown_fields)]
 pub struct RegisterCluster {
     /// Human-readable name: 1–200 characters, not only spaces, no control characters.
-    #[schema(example = "Production, Frankfurt", max_length = 200)]
+    #[schema(schema_with = crate::openapi::fields::display_name)]
     pub display_name: Option<String>,
 }
 

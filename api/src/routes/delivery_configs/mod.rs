@@ -18,6 +18,7 @@ use utoipa::ToSchema;
 
 use crate::audit::{self, Actor, Change};
 use crate::error::{ApiError, FieldError};
+use crate::openapi::fields;
 use crate::verification::{Check, Verification, VerificationStatus};
 
 /// Whether logs flow through a config: only `active` configs reach the worker.
@@ -159,32 +160,36 @@ pub struct DeliveryConfigInput {
     /// Defaults to true.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
-    /// A region of the role ARN's partition.
-    #[schema(example = "eu-west-1")]
+    /// A region of the role ARN's partition (`aws`, `aws-cn` or `aws-us-gov`).
+    #[schema(schema_with = fields::region)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target_region: Option<String>,
     /// `arn:{aws|aws-cn|aws-us-gov}:iam::{12 digits}:role/logspoke/{name}`: the role the
     /// onboarding template creates, in the customer's account (never the provider's).
-    #[schema(
-        example = "arn:aws:iam::222222222222:role/logspoke/LogspokeDelivery",
-        pattern = "^arn:aws(-cn|-us-gov)?:iam::[0-9]{12}:role/logspoke/([!-.0-~]+/)*[A-Za-z0-9+=,.@_-]{1,64}$"
-    )]
+    #[schema(schema_with = fields::customer_role_arn)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub role_arn: Option<String>,
-    /// Application names (Kubernetes label values), at most 100, duplicates removed.
+    /// Application names (Kubernetes label values), at most 100, duplicates removed;
+    /// empty (the default) means every application.
+    #[schema(schema_with = fields::application_names)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub desired_logs: Option<Vec<String>>,
     /// CloudWatch: 1–512 of `[.\-_/#A-Za-z0-9]`.
-    #[schema(example = "/logspoke/acme")]
+    #[schema(schema_with = fields::log_group_name)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_group_name: Option<String>,
-    /// CloudWatch: placeholders `{tenant_id}`, `{cluster_id}`, `{application}`, `{pod_name}`.
+    /// CloudWatch: placeholders `{tenant_id}`, `{cluster_id}`, `{application}`,
+    /// `{pod_name}`; no `:` or `*` outside them. Default `{cluster_id}/{application}/{pod_name}`.
+    #[schema(schema_with = fields::log_stream_template)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_stream_template: Option<String>,
     /// S3: a bucket name following the S3 naming rules.
+    #[schema(schema_with = fields::bucket_name)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bucket_name: Option<String>,
-    /// S3: key prefix; normalised to end in `/`.
+    /// S3: key prefix, at most 512 characters; normalised to end in `/` (empty: the
+    /// bucket root). No `*`, `?`, `$`, `\`, control characters, `.` or `..` segments.
+    #[schema(schema_with = fields::bucket_prefix)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bucket_prefix: Option<String>,
 }
@@ -202,6 +207,33 @@ pub struct ValidConfig {
     pub desired_logs: DesiredLogs,
     /// Type-specific target.
     pub target: Target,
+}
+
+/// The writable fields every config has, whatever its type.
+pub const COMMON_FIELDS: [&str; 4] = ["enabled", "target_region", "role_arn", "desired_logs"];
+
+/// The writable fields of a type's target: a body of the other type may not name them.
+pub fn target_fields(delivery_type: DeliveryType) -> [&'static str; 2] {
+    match delivery_type {
+        DeliveryType::Cloudwatch => ["log_group_name", "log_stream_template"],
+        DeliveryType::S3 => ["bucket_name", "bucket_prefix"],
+    }
+}
+
+/// Every writable field of a config of this type.
+pub fn writable_fields(delivery_type: DeliveryType) -> Vec<&'static str> {
+    COMMON_FIELDS
+        .into_iter()
+        .chain(target_fields(delivery_type))
+        .collect()
+}
+
+/// The fields a stored config of this type always has (a PUT must carry them).
+pub fn required_fields(delivery_type: DeliveryType) -> [&'static str; 3] {
+    match delivery_type {
+        DeliveryType::Cloudwatch => ["target_region", "role_arn", "log_group_name"],
+        DeliveryType::S3 => ["target_region", "role_arn", "bucket_name"],
+    }
 }
 
 /// Where logs go, by type: the same shape the read model carries.

@@ -6,7 +6,7 @@ use axum::response::Response;
 use logspoke_contract::DeliveryType;
 use serde_json::Value;
 
-use super::{fetch, not_found, parse_type, put, DeliveryConfig, DeliveryConfigInput};
+use super::{fetch, not_found, parse_type, put, writable_fields, DeliveryConfig, DeliveryConfigInput};
 use crate::audit::{self, Actor, Change, RequestId};
 use crate::auth::Principal;
 use crate::error::{ApiError, Problem};
@@ -49,7 +49,9 @@ pub async fn patch_delivery_config(
     principal.require_tenant_access(&tenant_id)?;
     let delivery_type = parse_type(&raw_type)?;
     require_object(&patch)?;
-    require_known_fields(&patch, PATCHABLE)?;
+    require_known_fields(&patch, &writable_fields(delivery_type))?;
+    // Field types first: a 422 is what a client can act on, whatever the state (404, 412).
+    let _: DeliveryConfigInput = parse_json(patch.to_string().as_bytes())?;
     let mut tx = state.db.begin().await?;
     let Some(current) = fetch(&mut tx, &tenant_id, delivery_type, true).await? else {
         check_if_match(&headers, None)?;
@@ -77,18 +79,6 @@ pub async fn patch_delivery_config(
     tracing::info!(tenant_id = %tenant_id, delivery_type = delivery_type.as_str(), "delivery config patched");
     Ok(put::respond(stored, false))
 }
-
-/// The fields of `DeliveryConfigInput`, the only ones a patch may name.
-const PATCHABLE: &[&str] = &[
-    "enabled",
-    "target_region",
-    "role_arn",
-    "desired_logs",
-    "log_group_name",
-    "log_stream_template",
-    "bucket_name",
-    "bucket_prefix",
-];
 
 /// The writable document after the patch; field errors name the patched fields.
 fn patched(current: &DeliveryConfig, patch: &Value) -> Result<DeliveryConfigInput, ApiError> {

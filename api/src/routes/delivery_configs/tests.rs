@@ -55,11 +55,11 @@ fn complete_bodies_are_accepted_with_defaults() {
 fn role_arn_table() {
     let accepted = [
         "arn:aws:iam::222222222222:role/logspoke/LogspokeDelivery",
-        "arn:aws:iam::222222222222:role/logspoke/team/LogspokeDelivery",
         "arn:aws:iam::012345678901:role/logspoke/a+b=c,d.e@f_g-h",
     ];
     let rejected = [
         "",
+        "arn:aws:iam::222222222222:role/logspoke/team/LogspokeDelivery",
         "arn:aws:iam::22222222222:role/x",
         "arn:aws:iam::2222222222222:role/x",
         "arn:aws:iam::22222222222a:role/x",

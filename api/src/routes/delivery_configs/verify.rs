@@ -2,21 +2,20 @@
 
 use std::time::Duration;
 
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use logspoke_contract::{
     BucketName, BucketPrefix, DeliveryType, ExternalId, LogGroupName, Region, RoleArn, TenantId,
 };
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use sqlx::PgConnection;
-use utoipa::ToSchema;
+use utoipa::IntoParams;
 
 use super::{fetch, not_found, parse_type, put::respond, ConfigRow, DeliveryConfig};
 use crate::audit::{self, Actor, Change, RequestId};
 use crate::auth::Principal;
 use crate::error::{ApiError, Problem};
-use crate::extract::parse_optional_object;
+use crate::extract::{OptionalObject, QueryParams};
 use crate::onboarding::external_id;
 use crate::outbox;
 use crate::router::REQUEST_TIMEOUT;
@@ -31,11 +30,23 @@ use crate::verification::{self, Check, CheckStatus, Outcome, ProbeTarget, Subjec
 const VERIFY_TIMEOUT: Duration = Duration::from_secs(10);
 const _: () = assert!(VERIFY_TIMEOUT.as_secs() + 5 <= REQUEST_TIMEOUT.as_secs());
 
-/// Body of a verification request (optional).
-#[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
+/// Options of a verification request, in the query string: a generated client calls
+/// `verify` with no body at all.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
-pub struct VerifyRequest {
+pub struct VerifyParams {
     /// Operators only: mark the config verified without running the checks (audited).
+    #[serde(default)]
+    pub force: bool,
+}
+
+/// The body earlier versions documented (`{"force": true}`), still accepted so that
+/// existing callers keep working; `force` in the query string is the documented form.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LegacyBody {
+    /// As the query parameter.
     #[serde(default)]
     pub force: bool,
 }
@@ -52,7 +63,7 @@ pub struct VerifyRequest {
 /// stored (a verified config stays verified) and the answer is 503 with `Retry-After`.
 /// Verifications of one tenant run one at a time and at most once per 10 s (429 with
 /// `Retry-After`); an operator's `force` calls no AWS and is not limited, but needs the
-/// tenant to be onboarded (it has an ExternalId).
+/// tenant to be onboarded (it has an ExternalId; 409 otherwise). The request has no body.
 #[utoipa::path(
     post,
     path = "/v1/tenants/{tenant_id}/delivery-configs/{type}/verify",
@@ -60,15 +71,15 @@ pub struct VerifyRequest {
     params(
         ("tenant_id" = String, Path, description = "Tenant id"),
         ("type" = DeliveryType, Path, description = "cloudwatch or s3"),
+        VerifyParams,
     ),
-    request_body(content = Option<VerifyRequest>, description = "Optional; `force` is for operators"),
     responses(
         (status = 200, description = "The config with its verification result (verified or failed)",
             body = DeliveryConfig, headers(("ETag" = String))),
         (status = 404, description = "No such tenant, type or config", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The config changed while it was being verified", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid body, or `force` for a tenant that was never onboarded",
-            body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Unknown or malformed query parameters", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The config changed while it was being verified, or `force` for a tenant \
+            that was never onboarded", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "A verification of this tenant is running or started less than 10 s ago",
             body = Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u64, description = "Seconds to wait before verifying again"))),
@@ -83,12 +94,13 @@ pub async fn verify_delivery_config(
     principal: Principal,
     request_id: RequestId,
     Path((tenant_id, raw_type)): Path<(String, String)>,
-    body: Bytes,
+    QueryParams(params): QueryParams<VerifyParams>,
+    OptionalObject(legacy): OptionalObject<LegacyBody>,
 ) -> Result<Response, ApiError> {
     principal.require_tenant_access(&tenant_id)?;
     let delivery_type = parse_type(&raw_type)?;
-    let request: VerifyRequest = parse_optional_object(&body)?;
-    if request.force {
+    let force = params.force || legacy.force;
+    if force {
         principal.require_operator()?;
     }
     let mut conn = state.db.acquire().await?;
@@ -100,7 +112,7 @@ pub async fn verify_delivery_config(
     drop(conn);
     // The permit is held until the result is stored: one verification per tenant and type
     // at a time.
-    let (checks, _permit) = match plan(request.force, external_id)? {
+    let (checks, _permit) = match plan(force, external_id)? {
         Plan::Forced => (vec![forced_check(&principal)], None),
         Plan::OnboardingRequired => (vec![onboarding_required()], None),
         Plan::Run(external_id) => {
@@ -133,7 +145,7 @@ enum Plan {
 fn plan(force: bool, external_id: Option<ExternalId>) -> Result<Plan, ApiError> {
     match (force, external_id) {
         (true, Some(_)) => Ok(Plan::Forced),
-        (true, None) => Err(ApiError::Unprocessable(
+        (true, None) => Err(ApiError::Conflict(
             "the tenant has no ExternalId, so Logspoke could not assume any role for it: run \
              onboarding (POST /v1/tenants/{tenant_id}/onboarding) before forcing a verification"
                 .into(),
@@ -348,7 +360,7 @@ mod tests {
         let external_id = ExternalId::generate();
         assert!(matches!(plan(true, Some(external_id.clone())), Ok(Plan::Forced)));
         let refused = plan(true, None).unwrap_err();
-        assert_eq!(refused.status(), axum::http::StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(refused.status(), axum::http::StatusCode::CONFLICT);
         assert!(refused.to_string().contains("onboarding"), "{refused}");
     }
 

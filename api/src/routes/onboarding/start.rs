@@ -15,6 +15,7 @@ use crate::auth::Principal;
 use crate::error::{ApiError, FieldError, Problem};
 use crate::extract::parse_optional_object;
 use crate::onboarding::{external_id, link};
+use crate::openapi::fields;
 use crate::routes::tenants;
 use crate::state::AppState;
 
@@ -25,11 +26,23 @@ pub struct OnboardingRequest {
     /// Region whose CloudFormation console the link opens: the stack's region. The
     /// role's CloudWatch permissions are scoped to it, so it must be the CloudWatch
     /// config's `target_region`; defaults to the configured target's region.
-    #[schema(example = "eu-west-1")]
+    #[schema(schema_with = fields::stack_region)]
     pub region: Option<String>,
-    /// Which targets the role should be allowed to write; defaults to the tenant's
-    /// configured types, or both when it has none.
+    /// Which targets the role should be allowed to write (at least one); defaults to the
+    /// tenant's configured types, or both when it has none.
+    #[schema(schema_with = delivery_types_schema)]
     pub delivery_types: Option<Vec<DeliveryType>>,
+}
+
+fn delivery_types_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::ArrayBuilder;
+    use utoipa::openapi::Ref;
+    let types = ArrayBuilder::new()
+        .items(Ref::from_schema_name("DeliveryType"))
+        .min_items(Some(1))
+        .max_items(Some(DeliveryType::ALL.len()))
+        .unique_items(true);
+    fields::nullable(types)
 }
 
 /// What a customer needs to create the delivery role.
@@ -66,6 +79,8 @@ pub struct Onboarding {
     responses(
         (status = 200, description = "The ExternalId and the quick-create link", body = Onboarding),
         (status = 404, description = "No such tenant", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The region conflicts with the tenant's CloudWatch config, or none is \
+            given while the tenant has no config to take it from", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -195,20 +210,16 @@ fn stack_region(requested: Option<&str>, targets: &Targets) -> Result<Region, Ap
         .as_deref()
         .or(targets.bucket_region.as_deref());
     let raw = requested.or(configured).ok_or_else(|| {
-        ApiError::field(
-            "region",
-            "is required while the tenant has no delivery config to take it from",
+        ApiError::Conflict(
+            "region is required while the tenant has no delivery config to take it from".into(),
         )
     })?;
     let region = Region::parse(raw).map_err(|e| ApiError::field("region", e.to_string()))?;
     match &targets.log_group_region {
-        Some(cloudwatch) if cloudwatch != region.as_str() => Err(ApiError::field(
-            "region",
-            format!(
-                "the CloudWatch config targets {cloudwatch}; the role's log permissions are scoped to the \
-                 stack's region, so launch the stack in {cloudwatch}"
-            ),
-        )),
+        Some(cloudwatch) if cloudwatch != region.as_str() => Err(ApiError::Conflict(format!(
+            "region: the CloudWatch config targets {cloudwatch}; the role's log permissions are scoped \
+             to the stack's region, so launch the stack in {cloudwatch}"
+        ))),
         _ => Ok(region),
     }
 }

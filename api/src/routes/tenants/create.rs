@@ -21,14 +21,10 @@ use crate::state::AppState;
 #[serde(deny_unknown_fields)]
 pub struct CreateTenant {
     /// `^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`; it becomes an S3 key segment.
-    #[schema(example = "acme", pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")]
+    #[schema(schema_with = crate::openapi::fields::tenant_id)]
     pub tenant_id: String,
     /// Human-readable name: 1–200 characters, not only spaces, no control characters.
-    #[schema(
-        example = "Acme Corp",
-        max_length = 200,
-        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*\S[^\u0000-\u001f\u007f-\u009f]*$"
-    )]
+    #[schema(schema_with = crate::openapi::fields::display_name)]
     pub display_name: Option<String>,
     /// Defaults to true.
     pub enabled: Option<bool>,

@@ -1,0 +1,188 @@
+//! Schemas of request fields whose rules live in `contract`: each states exactly what
+//! the field's `parse` accepts (patterns, lengths, enums), so that a generated client, a
+//! contract test or a reader of the document never sees a value as valid that the
+//! server refuses, or the other way round. Used with `#[schema(schema_with = …)]`, which
+//! replaces the field's whole schema: the description a client reads is the one here.
+
+use logspoke_contract::{
+    ApplicationName, BucketName, BucketPrefix, DesiredLogs, LogGroupName, LogStreamTemplate, Partition,
+    Region, RoleArn, TenantId,
+};
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, Type};
+use utoipa::openapi::{Ref, RefOr};
+
+fn string(pattern: &str, description: &str) -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(pattern))
+        .description(Some(description))
+}
+
+/// Makes a field schema accept `null` too (serde reads `null` as an absent `Option`).
+pub fn nullable(schema: impl Into<RefOr<Schema>>) -> Schema {
+    OneOfBuilder::new()
+        .item(ObjectBuilder::new().schema_type(Type::Null))
+        .item(schema)
+        .build()
+        .into()
+}
+
+/// A tenant id.
+pub fn tenant_id() -> Schema {
+    let description = "1 to 63 lowercase letters, digits and '-', starting and ending with a letter \
+        or digit; it becomes an S3 key segment";
+    string(TenantId::PATTERN, description)
+        .max_length(Some(63))
+        .examples(["acme"])
+        .into()
+}
+
+/// The `Region` component: every region Logspoke delivers to. One named enum, so that
+/// a generated client has one `Region` type wherever a region is asked for.
+pub fn region_component() -> Schema {
+    let names = Partition::ALL.into_iter().flat_map(Region::names_in);
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(names))
+        .description(Some("An AWS region Logspoke delivers to"))
+        .examples(["eu-west-1"])
+        .into()
+}
+
+fn region_ref(description: &str) -> RefOr<Schema> {
+    let mut reference = Ref::from_schema_name("Region");
+    reference.description = description.to_owned();
+    RefOr::Ref(reference)
+}
+
+/// A config's target region, narrowed to the role ARN's partition by the body schema.
+pub fn region() -> RefOr<Schema> {
+    region_ref("The target's AWS region; it must be in the role ARN's partition (aws, aws-cn, aws-us-gov)")
+}
+
+/// The onboarding stack's region, or `null` for the default.
+pub fn stack_region() -> Schema {
+    let description = "Region whose CloudFormation console the link opens (the stack's region). The role's \
+        CloudWatch permissions are scoped to it, so it must be the CloudWatch config's target_region \
+        (409 otherwise); defaults to the configured targets' region.";
+    nullable(region_ref(description))
+}
+
+/// A customer's delivery role, as the onboarding template creates it.
+pub fn customer_role_arn() -> Schema {
+    let description = "arn:{aws|aws-cn|aws-us-gov}:iam::{12 digits}:role/logspoke/{name}: the role the \
+        onboarding template creates, in the customer's account (never the provider's)";
+    string(RoleArn::CUSTOMER_ROLE_PATTERN, description)
+        .examples(["arn:aws:iam::222222222222:role/logspoke/LogspokeDelivery"])
+        .into()
+}
+
+/// An application allow-list.
+pub fn application_names() -> Schema {
+    let item = "An application name (a Kubernetes label value)";
+    ArrayBuilder::new()
+        .items(string(ApplicationName::PATTERN, item))
+        .description(Some(
+            "Applications whose logs are delivered, at most 100 (duplicates removed); empty means every application",
+        ))
+        .max_items(Some(DesiredLogs::MAX_ENTRIES))
+        .into()
+}
+
+/// A CloudWatch Logs group name.
+pub fn log_group_name() -> Schema {
+    let description = "CloudWatch Logs group in the customer's account: 1 to 512 of [.-_/#A-Za-z0-9]";
+    string(LogGroupName::PATTERN, description)
+        .examples(["/logspoke/acme"])
+        .into()
+}
+
+/// A log stream name template.
+pub fn log_stream_template() -> Schema {
+    let description = "Stream name template with the placeholders {tenant_id}, {cluster_id}, {application}, \
+        {pod_name}; no ':' or '*' outside them. Default {cluster_id}/{application}/{pod_name}";
+    string(LogStreamTemplate::PATTERN, description)
+        .min_length(Some(1))
+        .max_length(Some(LogStreamTemplate::MAX_CHARS))
+        .examples([LogStreamTemplate::DEFAULT])
+        .into()
+}
+
+/// An S3 bucket name.
+pub fn bucket_name() -> Schema {
+    let description = "The customer's S3 general-purpose bucket (S3's naming rules)";
+    string(BucketName::PATTERN, description)
+        .examples(["acme-logs"])
+        .into()
+}
+
+/// An S3 key prefix (normalised by the server).
+pub fn bucket_prefix() -> Schema {
+    let description = "Key prefix in the bucket, at most 512 characters, normalised to end in '/' (empty: \
+        the bucket root); no '*', '?', '$', '\\', control characters, '.' or '..' segments";
+    string(BucketPrefix::PATTERN, description)
+        .max_length(Some(BucketPrefix::MAX_CHARS))
+        .examples(["k8s/"])
+        .into()
+}
+
+/// Rust's `char::is_whitespace` (Unicode `White_Space`), as a character-class body.
+const WHITE_SPACE: &str = r"\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000";
+
+/// What [`crate::routes::tenants::parse_display_name`] accepts: surrounding white space
+/// (trimmed), then 1 to 200 characters that start and end with a visible one, and no
+/// control characters.
+pub fn display_name_pattern() -> String {
+    let visible = r"[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]";
+    let not_control = r"[^\u0000-\u001f\u007f-\u009f]";
+    format!("^[{WHITE_SPACE}]*{visible}({not_control}{{0,198}}{visible})?[{WHITE_SPACE}]*$")
+}
+
+/// A display name, or `null` for none.
+pub fn display_name() -> Schema {
+    let description =
+        "Human-readable name: 1 to 200 characters after trimming white space, no control characters";
+    nullable(string(&display_name_pattern(), description).examples(["Acme Corp"]))
+}
+
+#[cfg(test)]
+mod tests {
+    use fancy_regex::Regex;
+
+    use crate::routes::tenants::parse_display_name;
+
+    #[test]
+    fn the_display_name_pattern_accepts_exactly_what_the_server_does() {
+        let regex = Regex::new(&super::display_name_pattern()).unwrap();
+        let long = "n".repeat(200);
+        let too_long = "n".repeat(201);
+        let padded = format!("  {long}\t\n");
+        let mut inputs: Vec<String> = [
+            "Acme", " Acme ", "\tAcme\n", "A", "a b", "", " ", "\u{3000}", "a\u{e}b", "a\u{85}", "\u{feff}",
+            "é", "😀",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+        inputs.extend([long, too_long, padded]);
+        let alphabet = [
+            "a", " ", "\t", "\n", "\u{e}", "\u{85}", "\u{a0}", "\u{3000}", "\u{feff}", "é",
+        ];
+        let mut seed: u64 = 7;
+        for _ in 0..20_000 {
+            let mut s = String::new();
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            for i in 0..(seed >> 60) {
+                s.push_str(alphabet[((seed >> (i * 3 + 7)) % alphabet.len() as u64) as usize]);
+            }
+            inputs.push(s);
+        }
+        for input in inputs {
+            let by_pattern = regex.is_match(&input).unwrap();
+            let by_server = parse_display_name(Some(input.clone())).is_ok();
+            assert_eq!(by_pattern, by_server, "{input:?}");
+        }
+    }
+}
