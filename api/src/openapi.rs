@@ -67,18 +67,23 @@ pub fn finish(mut document: utoipa::openapi::OpenApi) -> serde_json::Value {
     document
 }
 
+/// Every operation (and path-level member) of a JSON document.
+fn operations_mut(document: &mut serde_json::Value) -> impl Iterator<Item = &mut serde_json::Value> {
+    document
+        .get_mut("paths")
+        .and_then(serde_json::Value::as_object_mut)
+        .into_iter()
+        .flat_map(|paths| paths.values_mut())
+        .filter_map(serde_json::Value::as_object_mut)
+        .flat_map(|item| item.values_mut())
+}
+
 /// An optional body is documented as its schema with `required: false`, not as
 /// `oneOf: [null, schema]`: generated clients then send no body when given none (with
 /// the `oneOf`, openapi-python-client serialises its "unset" marker and fails).
 fn optional_bodies_as_plain_references(document: &mut serde_json::Value) {
     use serde_json::Value;
-    let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) else {
-        return;
-    };
-    let bodies = paths
-        .values_mut()
-        .filter_map(Value::as_object_mut)
-        .flat_map(|item| item.values_mut())
+    let bodies = operations_mut(document)
         .filter_map(|operation| operation.get_mut("requestBody"))
         .filter(|body| body.get("required") != Some(&Value::Bool(true)));
     for body in bodies {
@@ -101,14 +106,7 @@ fn optional_bodies_as_plain_references(document: &mut serde_json::Value) {
 /// and every `tenant_id` path segment follows the tenant id rule.
 fn tighten_parameters(document: &mut serde_json::Value) {
     use serde_json::Value;
-    let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) else {
-        return;
-    };
-    let operations = paths
-        .values_mut()
-        .filter_map(Value::as_object_mut)
-        .flat_map(|item| item.values_mut());
-    let parameters = operations
+    let parameters = operations_mut(document)
         .filter_map(|operation| operation.get_mut("parameters"))
         .filter_map(Value::as_array_mut)
         .flatten();

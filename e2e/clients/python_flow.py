@@ -35,7 +35,6 @@ from logspoke_client.api.tenants import create_tenant, get_tenant  # noqa: E402
 from logspoke_client.models import (  # noqa: E402
     AuditEventPage,
     CloudWatchConfigInput,
-    CloudWatchConfigInputTargetRegion,
     CloudWatchConfigPatch,
     CloudWatchDeliveryConfig,
     Cluster,
@@ -45,9 +44,8 @@ from logspoke_client.models import (  # noqa: E402
     EffectiveState,
     Onboarding,
     OnboardingRequest,
-    OnboardingRequestRegionType1,
     Problem,
-    RegisterCluster,
+    Region,
     Tenant,
     VerificationStatus,
 )
@@ -103,15 +101,14 @@ def operator_onboards(operator: AuthenticatedClient, tenant: str) -> Onboarding:
     assert expect(get_tenant.sync_detailed(tenant, client=operator), 200, Tenant).version == created.version
     step(f"created tenant {tenant}")
 
-    # The body is optional, but without one the generated call fails (see the README of e2e/clients).
-    registration = RegisterCluster(display_name="Client checks")
-    cluster = expect(put_cluster.sync_detailed(tenant, CLUSTER, client=operator, body=registration), 201, Cluster)
+    # The body is optional: a generated call without one must work.
+    cluster = expect(put_cluster.sync_detailed(tenant, CLUSTER, client=operator), 201, Cluster)
     assert cluster.cluster_id == CLUSTER, cluster
     listed = expect(list_clusters.sync_detailed(tenant, client=operator), 200, ClusterList)
     assert [c.cluster_id for c in listed.items] == [CLUSTER], listed
     step(f"registered cluster {CLUSTER}")
 
-    request = OnboardingRequest(region=OnboardingRequestRegionType1(REGION))
+    request = OnboardingRequest(region=Region(REGION))
     onboarding = expect(start_onboarding.sync_detailed(tenant, client=operator, body=request), 200, Onboarding)
     parameters = onboarding.parameters.additional_properties
     assert onboarding.tenant_id == tenant and onboarding.region == REGION, onboarding
@@ -125,7 +122,7 @@ def operator_onboards(operator: AuthenticatedClient, tenant: str) -> Onboarding:
 
 
 def cloudwatch_config(role_arn: str, log_group: str) -> CloudWatchConfigInput:
-    return CloudWatchConfigInput(target_region=CloudWatchConfigInputTargetRegion(REGION), role_arn=role_arn,
+    return CloudWatchConfigInput(target_region=Region(REGION), role_arn=role_arn,
                                  log_group_name=log_group)
 
 

@@ -190,7 +190,7 @@ fn body(input: &Value, delivery_type: DeliveryType, required: &[&str]) -> Value 
         "type": "object",
         "properties": properties,
         "additionalProperties": false,
-        "anyOf": region_in_role_partition(),
+        "not": region_outside_role_partition(),
     });
     if !required.is_empty() {
         schema["required"] = json!(required);
@@ -230,24 +230,31 @@ fn article(delivery_type: DeliveryType) -> &'static str {
     }
 }
 
-/// `target_region` must be a region of `role_arn`'s partition: one `anyOf` branch per
-/// partition pairs the ARN prefix with its regions (a field the body leaves out matches
-/// every branch). Branches rather than `if`/`then`: test generators build valid bodies
-/// from them directly instead of filtering, and code generators keep the plain types.
-fn region_in_role_partition() -> Value {
-    let branches: Vec<Value> = Partition::ALL
+/// `target_region` must be a region of `role_arn`'s partition, stated as what is not
+/// allowed: a body carrying both, with a region of another partition than the ARN's.
+/// Code generators ignore `not` and keep one plain model with one `Region` enum (an
+/// `anyOf` per partition made openapi-python-client generate three models), and test
+/// generators filter only the mismatched pairs (`if`/`then` made them filter almost
+/// every body).
+fn region_outside_role_partition() -> Value {
+    let mismatches: Vec<Value> = Partition::ALL
         .into_iter()
         .map(|partition| {
-            let regions: Vec<&str> = Region::names_in(partition).collect();
+            let others: Vec<&str> = Partition::ALL
+                .into_iter()
+                .filter(|other| *other != partition)
+                .flat_map(Region::names_in)
+                .collect();
             json!({
                 "properties": {
                     "role_arn": { "type": "string", "pattern": format!("^arn:{}:", partition.as_str()) },
-                    "target_region": { "enum": regions },
+                    "target_region": { "enum": others },
                 },
+                "required": ["role_arn", "target_region"],
             })
         })
         .collect();
-    json!(branches)
+    json!({ "anyOf": mismatches })
 }
 
 /// A stored config of this type, with `type` fixed to its value.
