@@ -56,6 +56,14 @@ def status_kb(pid, field):
         return int(re.search(rf"{field}:\s+(\d+)", f.read()).group(1))
 
 
+def cpu_seconds(pid):
+    """The process's own CPU time (user + system), from /proc/<pid>/stat."""
+    with open(f"/proc/{pid}/stat") as f:
+        # Fields after the command name, which is in parentheses and may contain spaces.
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def metric(name):
     text = urllib.request.urlopen(f"http://{os.environ['LOGSPOKE_WORKER_LISTEN']}/metrics").read().decode()
     return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name))
@@ -99,6 +107,7 @@ def main():
     sampler.start()
     if LONG:
         os.kill(pid, signal.SIGSTOP)
+    cpu_began = cpu_seconds(pid)
     stage_began = time.monotonic()
     try:
         threads = [threading.Thread(target=stage, args=("loadtest", "load", "app", f"pod-{i}", messages, start_ms, 1))
@@ -117,7 +126,9 @@ def main():
     running = False
     sampler.join()
     hwm = status_kb(pid, "VmHWM")
+    cpu = cpu_seconds(pid) - cpu_began
     delivered = metric("logspoke_worker_events_delivered_total")
+    delivered_bytes = metric("logspoke_worker_bytes_delivered_total")
     calls = metric("logspoke_worker_put_log_events_calls_total")
     assumes = metric("logspoke_worker_assume_role_total")
     splits = metric("logspoke_worker_split_events_total")
@@ -129,6 +140,17 @@ def main():
     print(f"events delivered={delivered:,.0f} (split messages={splits:,.0f}) PutLogEvents calls={calls:,.0f} "
           f"(avg {delivered / max(calls, 1):,.0f} events/call) AssumeRole={assumes:.0f}")
     print(f"worker RSS: idle {idle / 1024:.1f} MiB, sampled peak {peak[0] / 1024:.1f} MiB")
+    # bytes_delivered counts as PutLogEvents does against its 1,048,576-byte limit:
+    # message bytes + 26 per event.
+    billed = delivered_bytes
+    fewest_calls = max(billed / 1_048_576, delivered / 10_000)
+    print(f"summary: case={CASE} cpu_us_per_event={cpu * 1e6 / max(delivered, 1):.2f} "
+          f"(worker user+system CPU {cpu:.2f}s; target <= 1.0)")
+    print(f"summary: case={CASE} events_per_second={delivered / elapsed:,.0f} (end to end, emulator included)")
+    print(f"summary: case={CASE} put_log_events_per_million_events={calls * 1e6 / max(delivered, 1):.0f} "
+          f"(the limits allow {fewest_calls * 1e6 / max(delivered, 1):.0f})")
+    print(f"summary: case={CASE} fill_ratio={fewest_calls / max(calls, 1):.3f} "
+          f"(calls the limits need / calls made; target >= 0.95 for large objects)")
     print(f"summary: case={CASE} files={FILES} peak_rss_mib={hwm / 1024:.1f} (VmHWM; target <= 128)")
     return 0 if drained and delivered >= FILES * EVENTS else 1
 
