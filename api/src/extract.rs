@@ -72,6 +72,12 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     })
 }
 
+/// Parses an already-read JSON document (a merged or not yet merged patch) exactly as
+/// [`parse_json`] parses a body, with the same field-naming errors.
+pub fn parse_value<T: DeserializeOwned>(document: &serde_json::Value) -> Result<T, ApiError> {
+    parse_json(document.to_string().as_bytes())
+}
+
 /// Parses an optional JSON object body: no body and a JSON `null` both mean the
 /// defaults; anything but an object is a 422 naming `body`.
 pub fn parse_optional_object<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {

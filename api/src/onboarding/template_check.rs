@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use aws_config::SdkConfig;
 use serde::Serialize;
-use utoipa::ToSchema;
 
 use super::link;
 use crate::aws::error::AwsError;
@@ -18,7 +17,7 @@ use crate::config::OnboardingConfig;
 const RECHECK_EVERY: Duration = Duration::from_secs(300);
 
 /// The outcome of one configuration check.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ConfigCheck {
     /// `customer_template`, `provider_role` or `jwks`.
     pub name: &'static str,

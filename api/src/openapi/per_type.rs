@@ -25,6 +25,8 @@ struct Names {
     label: &'static str,
     /// The schema name prefix.
     prefix: &'static str,
+    /// The indefinite article before `label`.
+    article: &'static str,
 }
 
 fn names(delivery_type: DeliveryType) -> Names {
@@ -33,11 +35,13 @@ fn names(delivery_type: DeliveryType) -> Names {
             segment: "cloudwatch",
             label: "CloudWatch Logs",
             prefix: "CloudWatch",
+            article: "a",
         },
         DeliveryType::S3 => Names {
             segment: "s3",
             label: "S3",
             prefix: "S3",
+            article: "an",
         },
     }
 }
@@ -202,10 +206,10 @@ fn body(input: &Value, delivery_type: DeliveryType, required: &[&str]) -> Value 
 fn put_body(input: &Value, delivery_type: DeliveryType) -> Value {
     let required = required_fields(delivery_type);
     let mut schema = body(input, delivery_type, &required);
+    let n = names(delivery_type);
     schema["description"] = json!(format!(
         "The writable fields of {} {} delivery config (the body of PUT).",
-        article(delivery_type),
-        names(delivery_type).label
+        n.article, n.label
     ));
     schema
 }
@@ -214,20 +218,13 @@ fn put_body(input: &Value, delivery_type: DeliveryType) -> Value {
 /// optional field (back to its default), and may not remove a required one.
 fn patch_body(input: &Value, delivery_type: DeliveryType) -> Value {
     let mut schema = body(input, delivery_type, &[]);
+    let n = names(delivery_type);
     schema["description"] = json!(format!(
         "A JSON merge patch (RFC 7396) of {} {} delivery config: `null` resets an optional \
          field to its default; the result is validated like a PUT body.",
-        article(delivery_type),
-        names(delivery_type).label
+        n.article, n.label
     ));
     schema
-}
-
-fn article(delivery_type: DeliveryType) -> &'static str {
-    match delivery_type {
-        DeliveryType::Cloudwatch => "a",
-        DeliveryType::S3 => "an",
-    }
 }
 
 /// `target_region` must be a region of `role_arn`'s partition, stated as what is not
@@ -286,15 +283,16 @@ fn response(config: &Value, delivery_type: DeliveryType) -> Value {
     required.extend(always.iter().map(|name| json!(name)));
     json!({
         "type": "object",
-        "description": format!("{} {} delivery config.", capitalised_article(delivery_type), n.label),
+        "description": format!("{} {} delivery config.", capitalised(n.article), n.label),
         "properties": properties,
         "required": required,
     })
 }
 
-fn capitalised_article(delivery_type: DeliveryType) -> &'static str {
-    match delivery_type {
-        DeliveryType::Cloudwatch => "A",
-        DeliveryType::S3 => "An",
-    }
+fn capitalised(word: &str) -> String {
+    let mut chars = word.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }

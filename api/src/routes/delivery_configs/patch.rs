@@ -11,7 +11,7 @@ use crate::audit::{self, Actor, Change, RequestId};
 use crate::auth::Principal;
 use crate::error::{ApiError, Problem};
 use crate::extract::{
-    check_if_match, merge_patch, parse_json, require_known_fields, require_object, JsonBody,
+    check_if_match, merge_patch, parse_value, require_known_fields, require_object, JsonBody,
 };
 use crate::outbox;
 use crate::state::AppState;
@@ -51,7 +51,7 @@ pub async fn patch_delivery_config(
     require_object(&patch)?;
     require_known_fields(&patch, &writable_fields(delivery_type))?;
     // Field types first: a 422 is what a client can act on, whatever the state (404, 412).
-    let _: DeliveryConfigInput = parse_json(patch.to_string().as_bytes())?;
+    let _: DeliveryConfigInput = parse_value(&patch)?;
     let mut tx = state.db.begin().await?;
     let Some(current) = fetch(&mut tx, &tenant_id, delivery_type, true).await? else {
         check_if_match(&headers, None)?;
@@ -84,5 +84,5 @@ pub async fn patch_delivery_config(
 fn patched(current: &DeliveryConfig, patch: &Value) -> Result<DeliveryConfigInput, ApiError> {
     let mut document = serde_json::to_value(current.as_input()).map_err(anyhow::Error::from)?;
     merge_patch(&mut document, patch);
-    parse_json(document.to_string().as_bytes())
+    parse_value(&document)
 }

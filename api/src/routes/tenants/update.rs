@@ -13,7 +13,7 @@ use crate::audit::{self, Actor, Change, RequestId};
 use crate::auth::Principal;
 use crate::error::{ApiError, Problem};
 use crate::extract::{
-    check_if_match, etag, merge_patch, parse_json, require_known_fields, require_object, JsonBody,
+    check_if_match, etag, merge_patch, parse_value, require_known_fields, require_object, JsonBody,
 };
 use crate::outbox;
 use crate::state::AppState;
@@ -61,7 +61,7 @@ pub async fn update_tenant(
     require_object(&patch)?;
     require_known_fields(&patch, &["display_name", "enabled"])?;
     // Field types first: a 422 is what a client can act on, whatever the state (404, 412).
-    let _: UpdateTenant = parse_json(patch.to_string().as_bytes())?;
+    let _: UpdateTenant = parse_value(&patch)?;
     let mut tx = state.db.begin().await?;
     let Some(current) = fetch(&mut tx, &tenant_id, true).await? else {
         check_if_match(&headers, None)?;
@@ -102,7 +102,7 @@ fn patched_fields(current: &Tenant, patch: &Value) -> Result<(Option<String>, bo
     })
     .map_err(anyhow::Error::from)?;
     merge_patch(&mut document, patch);
-    let merged: UpdateTenant = parse_json(document.to_string().as_bytes())?;
+    let merged: UpdateTenant = parse_value(&document)?;
     let display_name =
         parse_display_name(merged.display_name).map_err(|e| ApiError::field("display_name", e))?;
     Ok((display_name, merged.enabled.unwrap_or(current.enabled)))
