@@ -3,6 +3,7 @@
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
+use logspoke_contract::{DeliveryType, TenantId};
 use serde_json::Value;
 use sqlx::PgConnection;
 
@@ -39,11 +40,11 @@ pub struct Actor<'a> {
 #[derive(Debug)]
 pub struct Change<'a> {
     /// Tenant the change belongs to.
-    pub tenant_id: &'a str,
+    pub tenant_id: &'a TenantId,
     /// What happened, e.g. `tenant.created` or `delivery_config.replaced`.
     pub action: &'static str,
     /// The config type, for config changes.
-    pub delivery_type: Option<&'a str>,
+    pub delivery_type: Option<DeliveryType>,
     /// The resource before the change (`None` for a creation).
     pub before: Option<Value>,
     /// The resource after the change (`None` for a deletion).
@@ -51,7 +52,7 @@ pub struct Change<'a> {
 }
 
 /// Inserts one audit row inside the caller's transaction.
-#[tracing::instrument(skip_all, fields(tenant_id = change.tenant_id, action = change.action))]
+#[tracing::instrument(skip_all, fields(tenant_id = %change.tenant_id, action = change.action))]
 pub async fn record(
     conn: &mut PgConnection,
     actor: Actor<'_>,
@@ -64,11 +65,11 @@ pub async fn record(
     sqlx::query!(
         r#"insert into audit_events (tenant_id, actor, actor_role, action, delivery_type, before, after, request_id)
            values ($1, $2, $3, $4, $5, $6, $7, $8)"#,
-        change.tenant_id,
+        change.tenant_id.as_str(),
         actor.principal.subject,
         role,
         change.action,
-        change.delivery_type,
+        change.delivery_type.map(DeliveryType::as_str),
         change.before,
         change.after,
         actor.request_id.0,

@@ -260,6 +260,17 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
+/// Persistence errors: the database ones as above; a corrupt or unencodable stored value
+/// is a bug, internal.
+impl From<crate::store::StoreError> for ApiError {
+    fn from(err: crate::store::StoreError) -> Self {
+        match err {
+            crate::store::StoreError::Db(db) => db.into(),
+            other => Self::Internal(anyhow::Error::new(other)),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

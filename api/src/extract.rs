@@ -138,6 +138,10 @@ pub enum IfMatch {
     Tags(Vec<String>),
 }
 
+/// What [`IfMatch::from_headers`] accepts: `*` or a list of quoted versions. The
+/// OpenAPI document states it on every `If-Match` parameter.
+pub const IF_MATCH_PATTERN: &str = r#"^(\*|"[0-9]+"( *, *"[0-9]+")*)$"#;
+
 impl IfMatch {
     /// Reads the header, if present.
     pub fn from_headers(headers: &HeaderMap) -> Result<Option<Self>, ApiError> {

@@ -11,6 +11,30 @@ use sqlx::PgConnection;
 
 use crate::error::ApiError;
 
+/// Why a key could not be replayed or stored.
+#[derive(Debug, thiserror::Error)]
+pub enum IdempotencyError {
+    /// The query failed.
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+    /// The key was used before with another body.
+    #[error("this Idempotency-Key was already used with a different request body")]
+    KeyReused,
+    /// A concurrent request with the key stored its response first.
+    #[error("a request with this Idempotency-Key is in progress")]
+    InProgress,
+}
+
+impl From<IdempotencyError> for ApiError {
+    fn from(err: IdempotencyError) -> Self {
+        match err {
+            IdempotencyError::Db(db) => db.into(),
+            IdempotencyError::KeyReused => Self::Unprocessable(err.to_string()),
+            IdempotencyError::InProgress => Self::Conflict(err.to_string()),
+        }
+    }
+}
+
 /// Longest accepted key.
 const MAX_KEY_LEN: usize = 255;
 
@@ -72,7 +96,7 @@ pub async fn replay(
     subject: &str,
     key: &IdempotencyKey,
     hash: &str,
-) -> Result<Option<Response>, ApiError> {
+) -> Result<Option<Response>, IdempotencyError> {
     let row = sqlx::query!(
         r#"select request_hash, response_status, response_body, location
            from idempotency_keys
@@ -84,9 +108,7 @@ pub async fn replay(
     .await?;
     let Some(row) = row else { return Ok(None) };
     if row.request_hash != hash {
-        return Err(ApiError::Unprocessable(
-            "this Idempotency-Key was already used with a different request body".into(),
-        ));
+        return Err(IdempotencyError::KeyReused);
     }
     let stored = StoredResponse {
         status: u16::try_from(row.response_status).unwrap_or(200),
@@ -105,7 +127,7 @@ pub async fn store(
     key: &IdempotencyKey,
     hash: &str,
     response: &StoredResponse,
-) -> Result<(), ApiError> {
+) -> Result<(), IdempotencyError> {
     let status = i16::try_from(response.status).unwrap_or(200);
     let stored = sqlx::query!(
         r#"insert into idempotency_keys (subject, idempotency_key, request_hash, response_status, response_body, location)
@@ -124,9 +146,7 @@ pub async fn store(
     .execute(conn)
     .await?;
     if stored.rows_affected() == 0 {
-        return Err(ApiError::Conflict(
-            "a request with this Idempotency-Key is in progress".into(),
-        ));
+        return Err(IdempotencyError::InProgress);
     }
     Ok(())
 }

@@ -114,6 +114,9 @@ fn tighten_parameters(document: &mut serde_json::Value) {
         if parameter["in"] == "path" && parameter["name"] == "tenant_id" {
             parameter["schema"] = serde_json::to_value(fields::tenant_id()).unwrap_or_default();
         }
+        if parameter["in"] == "header" && parameter["name"] == "If-Match" {
+            parameter["schema"]["pattern"] = crate::extract::IF_MATCH_PATTERN.into();
+        }
         if let Some(Value::Array(types)) = parameter.pointer_mut("/schema/type") {
             types.retain(|t| t != "null");
             if let [single] = &types[..] {

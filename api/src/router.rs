@@ -8,7 +8,6 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use logspoke_contract::TenantId;
 use tower::ServiceBuilder;
 use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -107,8 +106,10 @@ async fn impossible_tenant_is_not_found(request: Request, next: Next) -> Respons
     let (mut parts, body) = request.into_parts();
     if let Ok(params) = RawPathParams::from_request_parts(&mut parts, &()).await {
         for (name, value) in &params {
-            if name == "tenant_id" && TenantId::parse(value).is_err() {
-                return ApiError::NotFound(format!("there is no tenant '{value}'")).into_response();
+            if name == "tenant_id" {
+                if let Err(err) = crate::paths::parse_tenant(value) {
+                    return err.into_response();
+                }
             }
         }
     }

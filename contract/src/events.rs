@@ -22,6 +22,28 @@ pub enum ChangeKind {
     Deleted,
 }
 
+impl ChangeKind {
+    /// The wire and storage name (`upserted`, `deleted`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Upserted => "upserted",
+            Self::Deleted => "deleted",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(raw: &str) -> Result<Self, crate::ParseError> {
+        match raw {
+            "upserted" => Ok(Self::Upserted),
+            "deleted" => Ok(Self::Deleted),
+            other => Err(crate::ParseError::new(format!(
+                "{} is not a change kind (upserted or deleted)",
+                crate::error::quoted(other)
+            ))),
+        }
+    }
+}
+
 /// A committed change of one delivery config.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -58,5 +80,20 @@ impl ConfigChanged {
     /// The JSON text published to SNS.
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_change_kinds_stored_name_is_its_wire_name() {
+        for kind in [ChangeKind::Upserted, ChangeKind::Deleted] {
+            let wire = serde_json::to_value(kind).unwrap_or_default();
+            assert_eq!(wire.as_str(), Some(kind.as_str()));
+            assert_eq!(ChangeKind::parse(kind.as_str()), Ok(kind));
+        }
+        assert!(ChangeKind::parse("Upserted").is_err());
     }
 }

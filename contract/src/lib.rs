@@ -53,7 +53,8 @@ pub use log_stream_template::LogStreamTemplate;
 pub use object_key::ObjectKey;
 pub use partition::Partition;
 pub use read_model::{
-    Attr, Attributes, ConfigItem, DeliveryTarget, EffectiveState, LiveConfig, ITEM_SCHEMA_VERSION,
+    Attr, Attributes, ColumnError, ConfigItem, DeliveryTarget, EffectiveState, LiveConfig, TargetColumns,
+    ITEM_SCHEMA_VERSION,
 };
 pub use region::Region;
 pub use role_arn::{RoleArn, CUSTOMER_ROLE_PATH};

@@ -99,6 +99,96 @@ pub enum DeliveryTarget {
     },
 }
 
+/// A target in the flat form of columns and attributes: the fields of the other type
+/// are `None`. What Postgres rows and read-model items store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TargetColumns<'a> {
+    /// CloudWatch: the log group.
+    pub log_group_name: Option<&'a str>,
+    /// CloudWatch: the stream template, when not the default.
+    pub log_stream_template: Option<&'a str>,
+    /// S3: the bucket.
+    pub bucket_name: Option<&'a str>,
+    /// S3: the normalised prefix.
+    pub bucket_prefix: Option<&'a str>,
+}
+
+/// A stored target column that does not parse: which column, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{column}: {error}")]
+pub struct ColumnError {
+    /// The column (or attribute) name.
+    pub column: &'static str,
+    /// Why its value was refused.
+    pub error: ParseError,
+}
+
+impl DeliveryTarget {
+    /// The type of config this target belongs to.
+    pub fn delivery_type(&self) -> DeliveryType {
+        match self {
+            Self::CloudWatch { .. } => DeliveryType::Cloudwatch,
+            Self::S3 { .. } => DeliveryType::S3,
+        }
+    }
+
+    /// Whether `other` delivers to the same place: the same log group, or the same bucket
+    /// and prefix. The stream template only names streams inside the group.
+    pub fn same_destination(&self, other: &Self) -> bool {
+        let (a, b) = (self.columns(), other.columns());
+        a.log_group_name == b.log_group_name
+            && a.bucket_name == b.bucket_name
+            && a.bucket_prefix == b.bucket_prefix
+    }
+
+    /// The flat form.
+    pub fn columns(&self) -> TargetColumns<'_> {
+        match self {
+            Self::CloudWatch {
+                log_group_name,
+                log_stream_template,
+            } => TargetColumns {
+                log_group_name: Some(log_group_name.as_str()),
+                log_stream_template: log_stream_template.as_ref().map(LogStreamTemplate::as_str),
+                ..TargetColumns::default()
+            },
+            Self::S3 {
+                bucket_name,
+                bucket_prefix,
+            } => TargetColumns {
+                bucket_name: Some(bucket_name.as_str()),
+                bucket_prefix: Some(bucket_prefix.as_str()),
+                ..TargetColumns::default()
+            },
+        }
+    }
+
+    /// Parses the flat form: a log group makes a CloudWatch target, otherwise the bucket
+    /// is required; an absent prefix is the bucket root.
+    pub fn from_columns(columns: TargetColumns<'_>) -> Result<Self, ColumnError> {
+        let bad = |column: &'static str| move |error: ParseError| ColumnError { column, error };
+        if let Some(group) = columns.log_group_name {
+            return Ok(Self::CloudWatch {
+                log_group_name: LogGroupName::parse(group).map_err(bad("log_group_name"))?,
+                log_stream_template: columns
+                    .log_stream_template
+                    .map(LogStreamTemplate::parse)
+                    .transpose()
+                    .map_err(bad("log_stream_template"))?,
+            });
+        }
+        let bucket = columns.bucket_name.ok_or_else(|| ColumnError {
+            column: "bucket_name",
+            error: ParseError::new("is missing or of the wrong type"),
+        })?;
+        Ok(Self::S3 {
+            bucket_name: BucketName::parse(bucket).map_err(bad("bucket_name"))?,
+            bucket_prefix: BucketPrefix::parse(columns.bucket_prefix.unwrap_or(""))
+                .map_err(bad("bucket_prefix"))?,
+        })
+    }
+}
+
 /// A live (not deleted) config as the worker needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LiveConfig {
@@ -195,43 +285,31 @@ fn live_attributes(config: &LiveConfig, item: &mut Attributes) {
     item.insert("desired_logs".into(), Attr::L(logs));
     let clusters = config.clusters.iter().map(|c| s(c.as_str())).collect();
     item.insert("clusters".into(), Attr::L(clusters));
-    match &config.target {
-        DeliveryTarget::CloudWatch {
-            log_group_name,
-            log_stream_template,
-        } => {
-            item.insert("log_group_name".into(), s(log_group_name.as_str()));
-            if let Some(template) = log_stream_template {
-                item.insert("log_stream_template".into(), s(template.as_str()));
-            }
-        }
-        DeliveryTarget::S3 {
-            bucket_name,
-            bucket_prefix,
-        } => {
-            item.insert("bucket_name".into(), s(bucket_name.as_str()));
-            item.insert("bucket_prefix".into(), s(bucket_prefix.as_str()));
+    let columns = config.target.columns();
+    let targets = [
+        ("log_group_name", columns.log_group_name),
+        ("log_stream_template", columns.log_stream_template),
+        ("bucket_name", columns.bucket_name),
+        ("bucket_prefix", columns.bucket_prefix),
+    ];
+    for (name, value) in targets {
+        if let Some(value) = value {
+            item.insert(name.into(), s(value));
         }
     }
 }
 
 fn read_live(reader: &Reader<'_>) -> Result<LiveConfig, ParseError> {
-    let target = match reader.opt_s("log_group_name") {
-        Some(group) => DeliveryTarget::CloudWatch {
-            log_group_name: LogGroupName::parse(group).map_err(|e| reader.bad("log_group_name", e))?,
-            log_stream_template: reader
-                .opt_s("log_stream_template")
-                .map(LogStreamTemplate::parse)
-                .transpose()
-                .map_err(|e| reader.bad("log_stream_template", e))?,
-        },
-        None => DeliveryTarget::S3 {
-            bucket_name: BucketName::parse(reader.s("bucket_name")?)
-                .map_err(|e| reader.bad("bucket_name", e))?,
-            bucket_prefix: BucketPrefix::parse(reader.opt_s("bucket_prefix").unwrap_or(""))
-                .map_err(|e| reader.bad("bucket_prefix", e))?,
-        },
-    };
+    let target = DeliveryTarget::from_columns(TargetColumns {
+        log_group_name: reader.opt_s("log_group_name"),
+        log_stream_template: reader.opt_s("log_stream_template"),
+        bucket_name: reader.opt_s("bucket_name"),
+        bucket_prefix: reader.opt_s("bucket_prefix"),
+    })
+    .map_err(|e| match e.column {
+        "bucket_name" if reader.opt_s("bucket_name").is_none() => Reader::missing("bucket_name"),
+        column => reader.bad(column, e.error),
+    })?;
     Ok(LiveConfig {
         state: EffectiveState::parse(reader.s("state")?).map_err(|e| reader.bad("state", e))?,
         target_region: Region::parse(reader.s("target_region")?)
@@ -303,5 +381,63 @@ impl Reader<'_> {
             None => Ok(Vec::new()),
             _ => Err(Self::missing(name)),
         }
+    }
+}
+
+#[cfg(test)]
+mod target_tests {
+    use super::*;
+
+    fn cloudwatch(group: &str, template: Option<&str>) -> DeliveryTarget {
+        DeliveryTarget::from_columns(TargetColumns {
+            log_group_name: Some(group),
+            log_stream_template: template,
+            ..TargetColumns::default()
+        })
+        .expect("valid")
+    }
+
+    fn s3(bucket: &str, prefix: Option<&str>) -> DeliveryTarget {
+        DeliveryTarget::from_columns(TargetColumns {
+            bucket_name: Some(bucket),
+            bucket_prefix: prefix,
+            ..TargetColumns::default()
+        })
+        .expect("valid")
+    }
+
+    #[test]
+    fn columns_and_targets_round_trip() {
+        for target in [
+            cloudwatch("/acme/app", None),
+            cloudwatch("/acme/app", Some("{pod_name}")),
+            s3("acme-logs", None),
+            s3("acme-logs", Some("k8s/")),
+        ] {
+            assert_eq!(DeliveryTarget::from_columns(target.columns()), Ok(target.clone()));
+        }
+        assert_eq!(s3("acme-logs", None).columns().bucket_prefix, Some(""));
+    }
+
+    #[test]
+    fn a_bad_column_is_named() {
+        let err = DeliveryTarget::from_columns(TargetColumns {
+            log_group_name: Some("bad group*"),
+            ..TargetColumns::default()
+        })
+        .expect_err("invalid");
+        assert_eq!(err.column, "log_group_name");
+        let err = DeliveryTarget::from_columns(TargetColumns::default()).expect_err("no target");
+        assert_eq!(err.column, "bucket_name");
+    }
+
+    #[test]
+    fn the_stream_template_does_not_change_the_destination() {
+        let group = cloudwatch("/acme/app", None);
+        assert!(group.same_destination(&cloudwatch("/acme/app", Some("{pod_name}"))));
+        assert!(!group.same_destination(&cloudwatch("/acme/other", None)));
+        assert!(!s3("acme-logs", Some("a/")).same_destination(&s3("acme-logs", Some("b/"))));
+        assert!(!group.same_destination(&s3("acme-logs", None)));
+        assert_eq!(group.delivery_type(), DeliveryType::Cloudwatch);
     }
 }

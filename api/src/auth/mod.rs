@@ -54,10 +54,10 @@ impl Principal {
     /// Operations on one tenant's resources. Checked on the raw path segment before any
     /// lookup, so a tenant principal gets the same 403 whether or not another tenant
     /// exists.
-    pub fn require_tenant_access(&self, tenant_id: &str) -> Result<(), ApiError> {
+    pub fn require_tenant_access(&self, tenant_id: &logspoke_contract::TenantId) -> Result<(), ApiError> {
         match &self.kind {
             PrincipalKind::Operator => Ok(()),
-            PrincipalKind::Tenant(own) if own.as_str() == tenant_id => Ok(()),
+            PrincipalKind::Tenant(own) if own.as_str() == tenant_id.as_str() => Ok(()),
             PrincipalKind::Tenant(_) => Err(ApiError::Forbidden),
         }
     }
@@ -82,6 +82,10 @@ mod tests {
         }
     }
 
+    fn id(raw: &str) -> TenantId {
+        TenantId::parse(raw).unwrap()
+    }
+
     #[test]
     fn operator_reaches_every_tenant() {
         let op = Principal {
@@ -89,20 +93,20 @@ mod tests {
             kind: PrincipalKind::Operator,
         };
         assert!(op.require_operator().is_ok());
-        assert!(op.require_tenant_access("acme").is_ok());
-        assert!(op.require_tenant_access("globex").is_ok());
+        assert!(op.require_tenant_access(&id("acme")).is_ok());
+        assert!(op.require_tenant_access(&id("globex")).is_ok());
     }
 
     #[test]
     fn tenant_reaches_only_itself() {
         let acme = tenant("acme");
-        assert!(acme.require_tenant_access("acme").is_ok());
+        assert!(acme.require_tenant_access(&id("acme")).is_ok());
         assert!(matches!(
-            acme.require_tenant_access("globex"),
+            acme.require_tenant_access(&id("globex")),
             Err(ApiError::Forbidden)
         ));
         assert!(matches!(
-            acme.require_tenant_access("ACME"),
+            acme.require_tenant_access(&id("acme-corp")),
             Err(ApiError::Forbidden)
         ));
         assert!(matches!(acme.require_operator(), Err(ApiError::Forbidden)));

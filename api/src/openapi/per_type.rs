@@ -10,7 +10,7 @@
 use logspoke_contract::{DeliveryType, Partition, Region};
 use serde_json::{json, Map, Value};
 
-use crate::routes::delivery_configs::{required_fields, target_fields, COMMON_FIELDS};
+use crate::configs::{required_fields, target_fields, COMMON_FIELDS};
 
 const SCHEMAS: &str = "#/components/schemas/";
 /// The handlers' schemas: the union of both types, replaced by per-type ones.

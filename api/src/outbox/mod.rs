@@ -6,66 +6,40 @@ pub mod relay;
 pub mod sink;
 
 use logspoke_contract::{
-    BucketName, BucketPrefix, ClusterId, ConfigItem, DeliveryTarget, DeliveryType, DesiredLogs,
-    EffectiveState, ExternalId, LiveConfig, LogGroupName, LogStreamTemplate, Region, RoleArn, TenantId,
+    ChangeKind, ClusterId, ConfigItem, DeliveryType, EffectiveState, ExternalId, LiveConfig, TenantId,
 };
 use sqlx::PgConnection;
 
-use crate::error::ApiError;
-use crate::routes::delivery_configs::config_state;
-use crate::verification::VerificationStatus;
+use crate::configs::{self, Config};
+use crate::store::StoreError;
 
-/// The current state of one config, joined with its tenant and ExternalId.
-struct Current {
+/// What the read-model item takes from the tenant rather than the config.
+struct TenantPart {
     enabled: bool,
-    tenant_enabled: bool,
-    verification_status: String,
-    target_region: String,
-    role_arn: String,
     external_id: Option<String>,
-    desired_logs: Vec<String>,
-    log_group_name: Option<String>,
-    log_stream_template: Option<String>,
-    bucket_name: Option<String>,
-    bucket_prefix: Option<String>,
-    version: i64,
-    updated_at: chrono::DateTime<chrono::Utc>,
     clusters: Vec<String>,
 }
 
 /// Enqueues the read-model item of (tenant, type) as it stands in this transaction: the
 /// live item at the config's version, or a tombstone at a fresh version when the config
 /// (or its tenant) no longer exists.
-#[tracing::instrument(skip_all, fields(tenant_id, delivery_type = delivery_type.as_str()))]
+#[tracing::instrument(skip_all, fields(tenant_id = %tenant_id, delivery_type = delivery_type.as_str()))]
 pub async fn enqueue(
     conn: &mut PgConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     delivery_type: DeliveryType,
-) -> Result<(), ApiError> {
-    let current = sqlx::query_as!(
-        Current,
-        r#"select c.enabled, t.enabled as tenant_enabled, c.verification_status, c.target_region, c.role_arn,
-                  e.external_id as "external_id?", c.desired_logs, c.log_group_name, c.log_stream_template,
-                  c.bucket_name, c.bucket_prefix, c.version, c.updated_at,
-                  array(select k.cluster_id from tenant_clusters k where k.tenant_id = c.tenant_id
-                        order by k.cluster_id) as "clusters!"
-           from delivery_configs c
-           join tenants t on t.tenant_id = c.tenant_id
-           left join tenant_external_ids e on e.tenant_id = c.tenant_id
-           where c.tenant_id = $1 and c.delivery_type = $2"#,
-        tenant_id,
-        delivery_type.as_str(),
-    )
-    .fetch_optional(&mut *conn)
-    .await?;
-    let tenant = TenantId::parse(tenant_id).map_err(|_| invalid("tenant id"))?;
+) -> Result<(), StoreError> {
+    let config = configs::repository::fetch(conn, tenant_id, delivery_type, false).await?;
     // The item says when the config last changed, so a resync republishes it unchanged.
-    let (version, updated_at, config) = match current {
-        Some(current) => (current.version, current.updated_at, Some(live(current)?)),
+    let (version, updated_at, config) = match config {
+        Some(config) => {
+            let tenant = tenant_part(conn, tenant_id).await?;
+            (config.version, config.updated_at, Some(live(&config, tenant)?))
+        }
         None => (next_version(conn).await?, chrono::Utc::now(), None),
     };
     let item = ConfigItem {
-        tenant_id: tenant,
+        tenant_id: tenant_id.clone(),
         delivery_type,
         version,
         config,
@@ -74,9 +48,26 @@ pub async fn enqueue(
     insert(conn, &item).await
 }
 
+#[tracing::instrument(skip_all)]
+async fn tenant_part(conn: &mut PgConnection, tenant_id: &TenantId) -> Result<TenantPart, StoreError> {
+    let part = sqlx::query_as!(
+        TenantPart,
+        r#"select t.enabled, e.external_id as "external_id?",
+                  array(select k.cluster_id from tenant_clusters k where k.tenant_id = t.tenant_id
+                        order by k.cluster_id) as "clusters!"
+           from tenants t
+           left join tenant_external_ids e on e.tenant_id = t.tenant_id
+           where t.tenant_id = $1"#,
+        tenant_id.as_str(),
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok(part)
+}
+
 /// Enqueues every config that exists, at its current version (`resync`). Items the read
 /// model already holds at that version are left as they are.
-pub async fn enqueue_everything(db: &sqlx::PgPool) -> Result<usize, ApiError> {
+pub async fn enqueue_everything(db: &sqlx::PgPool) -> Result<usize, StoreError> {
     let mut tx = db.begin().await?;
     let configs = sqlx::query!(
         "select tenant_id, delivery_type from delivery_configs order by tenant_id, delivery_type"
@@ -84,9 +75,9 @@ pub async fn enqueue_everything(db: &sqlx::PgPool) -> Result<usize, ApiError> {
     .fetch_all(&mut *tx)
     .await?;
     for config in &configs {
-        let delivery_type =
-            DeliveryType::parse(&config.delivery_type).map_err(|_| invalid("delivery type"))?;
-        enqueue(&mut tx, &config.tenant_id, delivery_type).await?;
+        let tenant_id =
+            TenantId::parse(&config.tenant_id).map_err(|e| StoreError::corrupt("tenant id", e))?;
+        enqueue(&mut tx, &tenant_id, parse_type(&config.delivery_type)?).await?;
     }
     tx.commit().await?;
     Ok(configs.len())
@@ -95,100 +86,94 @@ pub async fn enqueue_everything(db: &sqlx::PgPool) -> Result<usize, ApiError> {
 /// Gives every config of the tenant a new version and enqueues its item: after a change
 /// that alters all of them (the tenant's `enabled`, its registered clusters). A new
 /// version is needed because the read model keeps only strictly newer items.
-pub async fn republish_tenant(conn: &mut PgConnection, tenant_id: &str) -> Result<(), ApiError> {
+pub async fn republish_tenant(conn: &mut PgConnection, tenant_id: &TenantId) -> Result<(), StoreError> {
     let types = bump_config_versions(conn, tenant_id).await?;
     enqueue_all(conn, tenant_id, &types).await
 }
 
 #[tracing::instrument(skip_all)]
-async fn bump_config_versions(conn: &mut PgConnection, tenant_id: &str) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar!(
+async fn bump_config_versions(
+    conn: &mut PgConnection,
+    tenant_id: &TenantId,
+) -> Result<Vec<DeliveryType>, StoreError> {
+    let types = sqlx::query_scalar!(
         "update delivery_configs set version = nextval('change_version_seq'), updated_at = now()
          where tenant_id = $1 returning delivery_type",
-        tenant_id
+        tenant_id.as_str()
     )
     .fetch_all(conn)
-    .await
+    .await?;
+    types.iter().map(|raw| parse_type(raw)).collect()
 }
 
 /// Enqueues every config of a tenant (after a change that affects all of them).
-pub async fn enqueue_all(conn: &mut PgConnection, tenant_id: &str, types: &[String]) -> Result<(), ApiError> {
-    for raw in types {
-        let delivery_type = DeliveryType::parse(raw).map_err(|_| invalid("delivery type"))?;
-        enqueue(conn, tenant_id, delivery_type).await?;
+pub async fn enqueue_all(
+    conn: &mut PgConnection,
+    tenant_id: &TenantId,
+    types: &[DeliveryType],
+) -> Result<(), StoreError> {
+    for delivery_type in types {
+        enqueue(conn, tenant_id, *delivery_type).await?;
     }
     Ok(())
 }
 
-fn invalid(what: &str) -> ApiError {
-    ApiError::Internal(anyhow::anyhow!("stored {what} is invalid"))
+fn parse_type(raw: &str) -> Result<DeliveryType, StoreError> {
+    DeliveryType::parse(raw).map_err(|e| StoreError::corrupt("delivery type", e))
 }
 
-async fn next_version(conn: &mut PgConnection) -> Result<i64, ApiError> {
+async fn next_version(conn: &mut PgConnection) -> Result<i64, StoreError> {
     let version = sqlx::query_scalar!(r#"select nextval('change_version_seq') as "version!""#)
         .fetch_one(conn)
         .await?;
     Ok(version)
 }
 
-fn live(c: Current) -> Result<LiveConfig, ApiError> {
-    let own = config_state(c.enabled, VerificationStatus::from_db(&c.verification_status));
-    let state = if c.tenant_enabled {
-        own
+/// The live item of a stored config: the tenant's `enabled` folds into the state.
+fn live(config: &Config, tenant: TenantPart) -> Result<LiveConfig, StoreError> {
+    let state = if tenant.enabled {
+        config.state()
     } else {
         EffectiveState::Disabled
     };
-    let target = match (c.log_group_name, c.bucket_name) {
-        (Some(group), _) => DeliveryTarget::CloudWatch {
-            log_group_name: LogGroupName::parse(&group).map_err(|_| invalid("log group"))?,
-            log_stream_template: c
-                .log_stream_template
-                .as_deref()
-                .map(LogStreamTemplate::parse)
-                .transpose()
-                .map_err(|_| invalid("stream template"))?,
-        },
-        (None, Some(bucket)) => DeliveryTarget::S3 {
-            bucket_name: BucketName::parse(&bucket).map_err(|_| invalid("bucket"))?,
-            bucket_prefix: BucketPrefix::parse(c.bucket_prefix.as_deref().unwrap_or(""))
-                .map_err(|_| invalid("bucket prefix"))?,
-        },
-        (None, None) => return Err(invalid("target")),
-    };
+    let settings = config.settings.clone();
     Ok(LiveConfig {
         state,
-        target_region: Region::parse(&c.target_region).map_err(|_| invalid("region"))?,
-        role_arn: RoleArn::parse(&c.role_arn).map_err(|_| invalid("role ARN"))?,
-        external_id: c
+        target_region: settings.target_region,
+        role_arn: settings.role_arn,
+        external_id: tenant
             .external_id
             .as_deref()
             .map(ExternalId::parse)
             .transpose()
-            .map_err(|_| invalid("ExternalId"))?,
-        desired_logs: DesiredLogs::parse(&c.desired_logs).map_err(|_| invalid("desired logs"))?,
-        target,
-        clusters: c
+            .map_err(|e| StoreError::corrupt("ExternalId", e))?,
+        desired_logs: settings.desired_logs,
+        target: settings.target,
+        clusters: tenant
             .clusters
             .iter()
             .map(|c| ClusterId::parse(c))
             .collect::<Result<_, _>>()
-            .map_err(|_| invalid("cluster id"))?,
+            .map_err(|e| StoreError::corrupt("cluster id", e))?,
     })
 }
 
-async fn insert(conn: &mut PgConnection, item: &ConfigItem) -> Result<(), ApiError> {
+async fn insert(conn: &mut PgConnection, item: &ConfigItem) -> Result<(), StoreError> {
     let change = if item.config.is_some() {
-        "upserted"
+        ChangeKind::Upserted
     } else {
-        "deleted"
+        ChangeKind::Deleted
     };
-    let attributes = serde_json::to_value(item.to_attributes()).map_err(anyhow::Error::from)?;
+    let attributes = serde_json::to_value(item.to_attributes()).map_err(|source| StoreError::Encode {
+        what: "read-model item",
+        source,
+    })?;
     sqlx::query!(
         "insert into config_outbox (tenant_id, delivery_type, version, change, item) values ($1, $2, $3, $4, $5)",
         item.tenant_id.as_str(),
         item.delivery_type.as_str(),
         item.version,
-        change,
+        change.as_str(),
         attributes,
     )
     .execute(conn)

@@ -210,11 +210,7 @@ fn decode(row: &Row) -> Result<(Attributes, ConfigChanged), String> {
         tenant_id: TenantId::parse(&row.tenant_id).map_err(|e| e.to_string())?,
         delivery_type: DeliveryType::parse(&row.delivery_type).map_err(|e| e.to_string())?,
         version: row.version,
-        change: if row.change == "deleted" {
-            ChangeKind::Deleted
-        } else {
-            ChangeKind::Upserted
-        },
+        change: ChangeKind::parse(&row.change).map_err(|e| e.to_string())?,
         occurred_at: row
             .created_at
             .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),

@@ -7,3 +7,4 @@ pub mod docs;
 pub mod onboarding;
 pub mod ops;
 pub mod tenants;
+pub mod write;

@@ -5,7 +5,9 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{ProbeError, ProbeTarget, Subject};
+use logspoke_contract::DeliveryTarget;
+
+use super::{ProbeError, Subject};
 use crate::aws::error::{AwsError, AwsErrorKind};
 
 /// Machine-readable reason a check failed.
@@ -92,12 +94,12 @@ pub fn classify_probe(failure: &ProbeError, subject: &Subject) -> (Cause, String
     let cause = match (&subject.target, code) {
         (_, "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation") => Cause::PermissionDenied,
         (
-            ProbeTarget::S3 { .. },
+            DeliveryTarget::S3 { .. },
             "PermanentRedirect" | "AuthorizationHeaderMalformed" | "IllegalLocationConstraintException",
         ) => Cause::RegionMismatch,
-        (ProbeTarget::S3 { .. }, _) if err.status == Some(301) => Cause::RegionMismatch,
-        (ProbeTarget::S3 { .. }, "NoSuchBucket") => Cause::BucketNotFound,
-        (ProbeTarget::CloudWatch { .. }, "ResourceNotFoundException") => Cause::LogGroupNotFound,
+        (DeliveryTarget::S3 { .. }, _) if err.status == Some(301) => Cause::RegionMismatch,
+        (DeliveryTarget::S3 { .. }, "NoSuchBucket") => Cause::BucketNotFound,
+        (DeliveryTarget::CloudWatch { .. }, "ResourceNotFoundException") => Cause::LogGroupNotFound,
         _ if err.is_transient() => Cause::AwsUnavailable,
         _ if err.status == Some(403) => Cause::PermissionDenied,
         _ => Cause::AwsUnavailable,
@@ -107,10 +109,10 @@ pub fn classify_probe(failure: &ProbeError, subject: &Subject) -> (Cause, String
             "the role may not call {} on the target; grant it (the onboarding template does) ({detail})",
             failure.action
         ),
-        (Cause::LogGroupNotFound, ProbeTarget::CloudWatch { log_group }) => format!(
+        (Cause::LogGroupNotFound, DeliveryTarget::CloudWatch { log_group_name: log_group, .. }) => format!(
             "log group {log_group} does not exist in {region}; create it, or fix the region or name ({detail})"
         ),
-        (Cause::BucketNotFound, ProbeTarget::S3 { bucket, .. }) => {
+        (Cause::BucketNotFound, DeliveryTarget::S3 { bucket_name: bucket, .. }) => {
             format!("bucket {bucket} does not exist; create it or fix the name ({detail})")
         }
         (Cause::RegionMismatch, _) => {

@@ -16,7 +16,9 @@ mod tests;
 use std::future::Future;
 
 use chrono::{DateTime, Utc};
-use logspoke_contract::{BucketName, BucketPrefix, ExternalId, LogGroupName, Region, RoleArn, TenantId};
+use logspoke_contract::{
+    BucketName, BucketPrefix, DeliveryTarget, ExternalId, LogGroupName, Region, RoleArn, TenantId,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -104,12 +106,13 @@ impl VerificationStatus {
         }
     }
 
-    /// Parses the database spelling (unknown values read as unverified).
-    pub fn from_db(raw: &str) -> Self {
+    /// Parses the database spelling.
+    pub fn parse(raw: &str) -> Result<Self, String> {
         match raw {
-            "verified" => Self::Verified,
-            "failed" => Self::Failed,
-            _ => Self::Unverified,
+            "unverified" => Ok(Self::Unverified),
+            "verified" => Ok(Self::Verified),
+            "failed" => Ok(Self::Failed),
+            other => Err(format!("'{other}' is not unverified, verified or failed")),
         }
     }
 }
@@ -125,23 +128,6 @@ pub struct Verification {
     pub checks: Vec<Check>,
 }
 
-/// What a config delivers to.
-#[derive(Debug, Clone)]
-pub enum ProbeTarget {
-    /// A CloudWatch Logs log group.
-    CloudWatch {
-        /// The customer's log group.
-        log_group: LogGroupName,
-    },
-    /// An S3 bucket under a prefix.
-    S3 {
-        /// The customer's bucket.
-        bucket: BucketName,
-        /// Where Logspoke writes inside it.
-        prefix: BucketPrefix,
-    },
-}
-
 /// Everything a verification needs to know about a config.
 #[derive(Debug, Clone)]
 pub struct Subject {
@@ -154,7 +140,7 @@ pub struct Subject {
     /// Where the target lives.
     pub region: Region,
     /// What to probe.
-    pub target: ProbeTarget,
+    pub target: DeliveryTarget,
 }
 
 /// An assumed customer-role session, opaque to the verification logic.
@@ -207,8 +193,8 @@ pub trait TargetAccess: Send + Sync {
 pub async fn run_into<A: TargetAccess>(aws: &A, subject: &Subject, checks: &mut Vec<Check>) {
     let secret = subject.external_id.to_string();
     let probe_name = match subject.target {
-        ProbeTarget::CloudWatch { .. } => "cloudwatch_write",
-        ProbeTarget::S3 { .. } => "s3_write",
+        DeliveryTarget::CloudWatch { .. } => "cloudwatch_write",
+        DeliveryTarget::S3 { .. } => "s3_write",
     };
     let session = match aws.assume(subject, &subject.external_id).await {
         Ok(session) => session,
@@ -294,8 +280,13 @@ fn wrong_external_id(tenant: &ExternalId) -> ExternalId {
 
 async fn probe<A: TargetAccess>(aws: &A, session: &A::Session, subject: &Subject, name: &str) -> Check {
     let result = match &subject.target {
-        ProbeTarget::CloudWatch { log_group } => aws.probe_cloudwatch(session, subject, log_group).await,
-        ProbeTarget::S3 { bucket, prefix } => aws.probe_s3(session, subject, bucket, prefix).await,
+        DeliveryTarget::CloudWatch { log_group_name, .. } => {
+            aws.probe_cloudwatch(session, subject, log_group_name).await
+        }
+        DeliveryTarget::S3 {
+            bucket_name,
+            bucket_prefix,
+        } => aws.probe_s3(session, subject, bucket_name, bucket_prefix).await,
     };
     match result {
         Ok(()) => Check::passed(name, success_message(subject)),
@@ -308,11 +299,17 @@ async fn probe<A: TargetAccess>(aws: &A, session: &A::Session, subject: &Subject
 
 fn success_message(subject: &Subject) -> String {
     match &subject.target {
-        ProbeTarget::CloudWatch { log_group } => format!(
+        DeliveryTarget::CloudWatch {
+            log_group_name: log_group,
+            ..
+        } => format!(
             "wrote a verification event to {log_group}/{VERIFICATION_STREAM} in {}",
             subject.region.as_str()
         ),
-        ProbeTarget::S3 { bucket, prefix } => {
+        DeliveryTarget::S3 {
+            bucket_name: bucket,
+            bucket_prefix: prefix,
+        } => {
             format!("put and deleted a marker object under s3://{bucket}/{prefix}")
         }
     }

@@ -138,7 +138,7 @@ impl TargetAccess for ProductionSts {
     }
 }
 
-fn subject(target: ProbeTarget) -> Subject {
+fn subject(target: DeliveryTarget) -> Subject {
     Subject {
         tenant_id: TenantId::parse("acme").unwrap(),
         role_arn: RoleArn::parse("arn:aws:iam::222222222222:role/LogspokeDelivery").unwrap(),
@@ -149,15 +149,16 @@ fn subject(target: ProbeTarget) -> Subject {
 }
 
 fn cloudwatch() -> Subject {
-    subject(ProbeTarget::CloudWatch {
-        log_group: LogGroupName::parse("/logspoke/acme").unwrap(),
+    subject(DeliveryTarget::CloudWatch {
+        log_group_name: LogGroupName::parse("/logspoke/acme").unwrap(),
+        log_stream_template: None,
     })
 }
 
 fn s3() -> Subject {
-    subject(ProbeTarget::S3 {
-        bucket: BucketName::parse("acme-logs").unwrap(),
-        prefix: BucketPrefix::parse("k8s").unwrap(),
+    subject(DeliveryTarget::S3 {
+        bucket_name: BucketName::parse("acme-logs").unwrap(),
+        bucket_prefix: BucketPrefix::parse("k8s").unwrap(),
     })
 }
 

@@ -1,6 +1,6 @@
 //! `GET /v1/tenants/{tenant_id}/audit-events`
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -10,6 +10,7 @@ use crate::auth::{Principal, Role};
 use crate::error::{ApiError, Problem};
 use crate::extract::QueryParams;
 use crate::pagination::{paginate, PageParams};
+use crate::paths::TenantPath;
 use crate::routes::tenants;
 use crate::state::AppState;
 
@@ -55,7 +56,7 @@ pub struct AuditEventPage {
     get,
     path = "/v1/tenants/{tenant_id}/audit-events",
     tag = "audit",
-    params(("tenant_id" = String, Path, description = "Tenant id"), PageParams),
+    params(TenantPath, PageParams),
     responses(
         (status = 200, description = "A page of audit events", body = AuditEventPage),
         (status = 400, description = "Bad limit or cursor", body = Problem, content_type = "application/problem+json"),
@@ -66,7 +67,7 @@ pub struct AuditEventPage {
 pub async fn list_audit_events(
     State(state): State<AppState>,
     principal: Principal,
-    Path(tenant_id): Path<String>,
+    TenantPath { tenant_id }: TenantPath,
     QueryParams(params): QueryParams<PageParams>,
 ) -> Result<Json<AuditEventPage>, ApiError> {
     principal.require_tenant_access(&tenant_id)?;
@@ -92,7 +93,7 @@ pub async fn list_audit_events(
          from audit_events
          where tenant_id = $1 and ($2::bigint is null or id < $2)
          order by id desc limit $3",
-        tenant_id,
+        tenant_id.as_str(),
         before_id,
         page.fetch_limit(),
     )

@@ -1,14 +1,16 @@
 //! `DELETE /v1/tenants/{tenant_id}/clusters/{cluster_id}`
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 
 use super::{fetch_for_update, parse_cluster_id, Cluster};
-use crate::audit::{self, Actor, Change, RequestId};
+use crate::audit::RequestId;
 use crate::auth::Principal;
 use crate::error::{ApiError, Problem};
 use crate::outbox;
+use crate::paths::ClusterPath;
 use crate::routes::tenants;
+use crate::routes::write::WriteTx;
 use crate::state::AppState;
 
 /// Deregister a cluster
@@ -20,9 +22,7 @@ use crate::state::AppState;
     path = "/v1/tenants/{tenant_id}/clusters/{cluster_id}",
     tag = "clusters",
     params(
-        ("tenant_id" = String, Path, description = "Tenant id"),
-        ("cluster_id" = String, Path, description = "Cluster id",
-            pattern = "^[A-Za-z0-9]([A-Za-z0-9._-]{0,251}[A-Za-z0-9])?$"),
+        ClusterPath,
     ),
     responses(
         (status = 204, description = "Deregistered"),
@@ -35,42 +35,35 @@ pub async fn delete_cluster(
     State(state): State<AppState>,
     principal: Principal,
     request_id: RequestId,
-    Path((tenant_id, raw_cluster)): Path<(String, String)>,
+    ClusterPath {
+        tenant_id,
+        cluster_id: raw_cluster,
+    }: ClusterPath,
 ) -> Result<StatusCode, ApiError> {
     principal.require_operator()?;
     let cluster_id = parse_cluster_id(&raw_cluster)?;
-    let mut tx = state.db.begin().await?;
+    let mut write = WriteTx::begin(&state.db, &principal, &request_id).await?;
     // Locked like every write that publishes the tenant's configs, so that a config
     // created meanwhile is published with the cluster list as it ends up.
-    tenants::fetch(&mut tx, &tenant_id, true)
+    tenants::fetch(write.conn(), &tenant_id, true)
         .await?
         .ok_or_else(|| tenants::not_found(&tenant_id))?;
-    let Some(before) = fetch_for_update(&mut tx, &tenant_id, &cluster_id).await? else {
+    let Some(before) = fetch_for_update(write.conn(), &tenant_id, &cluster_id).await? else {
         return Err(ApiError::NotFound(format!(
             "cluster '{cluster_id}' is not registered for tenant '{tenant_id}'"
         )));
     };
     sqlx::query!(
         "delete from tenant_clusters where tenant_id = $1 and cluster_id = $2",
-        tenant_id,
+        tenant_id.as_str(),
         cluster_id.as_str(),
     )
-    .execute(&mut *tx)
+    .execute(write.conn())
     .await?;
-    let change = Change {
-        tenant_id: &tenant_id,
-        action: "cluster.deregistered",
-        delivery_type: None,
-        before: Some(Cluster::audit_document(&before)),
-        after: None,
-    };
-    let actor = Actor {
-        principal: &principal,
-        request_id: &request_id,
-    };
-    audit::record(&mut tx, actor, change).await?;
-    outbox::republish_tenant(&mut tx, &tenant_id).await?;
-    tx.commit().await?;
+    let old = Some(Cluster::audit_document(&before));
+    write.audit(&tenant_id, "cluster.deregistered", old, None).await?;
+    outbox::republish_tenant(write.conn(), &tenant_id).await?;
+    write.commit().await?;
     tracing::info!(tenant_id = %tenant_id, cluster_id = %cluster_id, "cluster deregistered");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,6 +1,6 @@
 //! `GET /v1/tenants/{tenant_id}/clusters`
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use super::Cluster;
 use crate::auth::Principal;
 use crate::error::{ApiError, Problem};
+use crate::paths::TenantPath;
 use crate::routes::tenants;
 use crate::state::AppState;
 
@@ -26,7 +27,7 @@ pub struct ClusterList {
     get,
     path = "/v1/tenants/{tenant_id}/clusters",
     tag = "clusters",
-    params(("tenant_id" = String, Path, description = "Tenant id")),
+    params(TenantPath),
     responses(
         (status = 200, description = "The tenant's clusters", body = ClusterList),
         (status = 404, description = "No such tenant", body = Problem, content_type = "application/problem+json"),
@@ -36,7 +37,7 @@ pub struct ClusterList {
 pub async fn list_clusters(
     State(state): State<AppState>,
     principal: Principal,
-    Path(tenant_id): Path<String>,
+    TenantPath { tenant_id }: TenantPath,
 ) -> Result<Json<ClusterList>, ApiError> {
     principal.require_tenant_access(&tenant_id)?;
     let mut conn = state.db.acquire().await?;
@@ -47,7 +48,7 @@ pub async fn list_clusters(
         Cluster,
         "select tenant_id, cluster_id, display_name, created_at, updated_at
          from tenant_clusters where tenant_id = $1 order by cluster_id",
-        tenant_id
+        tenant_id.as_str()
     )
     .fetch_all(&mut *conn)
     .await?;

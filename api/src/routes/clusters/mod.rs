@@ -11,7 +11,7 @@ pub mod list;
 pub mod put;
 
 use chrono::{DateTime, Utc};
-use logspoke_contract::ClusterId;
+use logspoke_contract::{ClusterId, TenantId};
 use serde::Serialize;
 use sqlx::PgConnection;
 use utoipa::ToSchema;
@@ -57,14 +57,14 @@ pub fn parse_cluster_id(raw: &str) -> Result<ClusterId, ApiError> {
 #[tracing::instrument(skip_all)]
 pub async fn fetch_for_update(
     conn: &mut PgConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     cluster_id: &ClusterId,
 ) -> Result<Option<Cluster>, sqlx::Error> {
     sqlx::query_as!(
         Cluster,
         "select tenant_id, cluster_id, display_name, created_at, updated_at
          from tenant_clusters where tenant_id = $1 and cluster_id = $2 for update",
-        tenant_id,
+        tenant_id.as_str(),
         cluster_id.as_str(),
     )
     .fetch_optional(conn)

@@ -1,21 +1,23 @@
 //! `PUT /v1/tenants/{tenant_id}/clusters/{cluster_id}`
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use logspoke_contract::ClusterId;
+use logspoke_contract::{ClusterId, TenantId};
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use utoipa::ToSchema;
 
 use super::{fetch_for_update, location, parse_cluster_id, Cluster};
-use crate::audit::{self, Actor, Change, RequestId};
+use crate::audit::RequestId;
 use crate::auth::Principal;
 use crate::error::{ApiError, Problem};
 use crate::extract::parse_optional_object;
 use crate::outbox;
+use crate::paths::ClusterPath;
 use crate::routes::tenants::{self, parse_display_name};
+use crate::routes::write::WriteTx;
 use crate::state::AppState;
 
 /// Body of a cluster registration (optional).
@@ -39,9 +41,7 @@ pub struct RegisterCluster {
     path = "/v1/tenants/{tenant_id}/clusters/{cluster_id}",
     tag = "clusters",
     params(
-        ("tenant_id" = String, Path, description = "Tenant id"),
-        ("cluster_id" = String, Path, description = "Cluster id (the collector's `cluster_id`)",
-            pattern = "^[A-Za-z0-9]([A-Za-z0-9._-]{0,251}[A-Za-z0-9])?$"),
+        ClusterPath,
     ),
     request_body(content = Option<RegisterCluster>, description = "Optional display name"),
     responses(
@@ -57,38 +57,34 @@ pub async fn put_cluster(
     State(state): State<AppState>,
     principal: Principal,
     request_id: RequestId,
-    Path((tenant_id, raw_cluster)): Path<(String, String)>,
+    ClusterPath {
+        tenant_id,
+        cluster_id: raw_cluster,
+    }: ClusterPath,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     principal.require_operator()?;
     let cluster_id = parse_cluster_id(&raw_cluster)?;
     let display_name = parse_body(&body)?;
-    let mut tx = state.db.begin().await?;
-    tenants::fetch(&mut tx, &tenant_id, true)
+    let mut write = WriteTx::begin(&state.db, &principal, &request_id).await?;
+    tenants::fetch(write.conn(), &tenant_id, true)
         .await?
         .ok_or_else(|| tenants::not_found(&tenant_id))?;
-    let before = fetch_for_update(&mut tx, &tenant_id, &cluster_id).await?;
-    let stored = upsert(&mut tx, &tenant_id, &cluster_id, display_name).await?;
-    let change = Change {
-        tenant_id: &tenant_id,
-        action: if before.is_some() {
-            "cluster.updated"
-        } else {
-            "cluster.registered"
-        },
-        delivery_type: None,
-        before: before.as_ref().map(Cluster::audit_document),
-        after: Some(stored.audit_document()),
+    let before = fetch_for_update(write.conn(), &tenant_id, &cluster_id).await?;
+    let stored = upsert(write.conn(), &tenant_id, &cluster_id, display_name).await?;
+    let action = if before.is_some() {
+        "cluster.updated"
+    } else {
+        "cluster.registered"
     };
-    let actor = Actor {
-        principal: &principal,
-        request_id: &request_id,
-    };
-    audit::record(&mut tx, actor, change).await?;
+    let old = before.as_ref().map(Cluster::audit_document);
+    write
+        .audit(&tenant_id, action, old, Some(stored.audit_document()))
+        .await?;
     if before.is_none() {
-        outbox::republish_tenant(&mut tx, &tenant_id).await?;
+        outbox::republish_tenant(write.conn(), &tenant_id).await?;
     }
-    tx.commit().await?;
+    write.commit().await?;
     tracing::info!(tenant_id = %tenant_id, cluster_id = %cluster_id, "cluster registered");
     Ok(respond(stored, before.is_none(), &cluster_id))
 }
@@ -101,7 +97,7 @@ fn parse_body(body: &[u8]) -> Result<Option<String>, ApiError> {
 #[tracing::instrument(skip_all)]
 async fn upsert(
     conn: &mut PgConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     cluster_id: &ClusterId,
     display_name: Option<String>,
 ) -> Result<Cluster, sqlx::Error> {
@@ -111,7 +107,7 @@ async fn upsert(
          on conflict (tenant_id, cluster_id)
          do update set display_name = excluded.display_name, updated_at = now()
          returning tenant_id, cluster_id, display_name, created_at, updated_at",
-        tenant_id,
+        tenant_id.as_str(),
         cluster_id.as_str(),
         display_name,
     )

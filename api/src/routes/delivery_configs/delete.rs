@@ -1,15 +1,16 @@
 //! `DELETE /v1/tenants/{tenant_id}/delivery-configs/{type}`
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use logspoke_contract::DeliveryType;
 
-use super::{fetch, not_found, parse_type};
-use crate::audit::{self, Actor, Change, RequestId};
+use super::{audit_document, not_found};
+use crate::audit::RequestId;
 use crate::auth::Principal;
+use crate::configs::repository;
 use crate::error::{ApiError, Problem};
 use crate::extract::check_if_match;
-use crate::outbox;
+use crate::paths::ConfigPath;
+use crate::routes::write::WriteTx;
 use crate::state::AppState;
 
 /// Delete a delivery config
@@ -20,9 +21,8 @@ use crate::state::AppState;
     path = "/v1/tenants/{tenant_id}/delivery-configs/{type}",
     tag = "delivery-configs",
     params(
-        ("tenant_id" = String, Path, description = "Tenant id"),
-        ("type" = DeliveryType, Path, description = "cloudwatch or s3"),
-        ("If-Match" = Option<String>, Header, description = "ETag the deletion is based on", pattern = r#"^(\*|"[0-9]+"( *, *"[0-9]+")*)$"#),
+        ConfigPath,
+        ("If-Match" = Option<String>, Header, description = "ETag the deletion is based on"),
     ),
     responses(
         (status = 204, description = "Deleted"),
@@ -31,41 +31,29 @@ use crate::state::AppState;
         (status = 412, description = "The ETag in If-Match is stale", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[tracing::instrument(skip_all, fields(tenant_id = %tenant_id, delivery_type = %raw_type))]
+#[tracing::instrument(skip_all, fields(tenant_id = %path.tenant_id, delivery_type = path.delivery_type.as_str()))]
 pub async fn delete_delivery_config(
     State(state): State<AppState>,
     principal: Principal,
     request_id: RequestId,
-    Path((tenant_id, raw_type)): Path<(String, String)>,
+    path: ConfigPath,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
+    let ConfigPath {
+        tenant_id,
+        delivery_type,
+    } = path;
     principal.require_tenant_access(&tenant_id)?;
-    let delivery_type = parse_type(&raw_type)?;
-    let mut tx = state.db.begin().await?;
-    let current = fetch(&mut tx, &tenant_id, delivery_type, true).await?;
+    let mut write = WriteTx::begin(&state.db, &principal, &request_id).await?;
+    let current = repository::fetch(write.conn(), &tenant_id, delivery_type, true).await?;
     check_if_match(&headers, current.as_ref().map(|c| c.version))?;
     let current = current.ok_or_else(|| not_found(&tenant_id, delivery_type))?;
-    sqlx::query!(
-        "delete from delivery_configs where tenant_id = $1 and delivery_type = $2",
-        tenant_id,
-        delivery_type.as_str()
-    )
-    .execute(&mut *tx)
-    .await?;
-    let change = Change {
-        tenant_id: &tenant_id,
-        action: "delivery_config.deleted",
-        delivery_type: Some(delivery_type.as_str()),
-        before: Some(current.audit_document()),
-        after: None,
-    };
-    let actor = Actor {
-        principal: &principal,
-        request_id: &request_id,
-    };
-    audit::record(&mut tx, actor, change).await?;
-    outbox::enqueue(&mut tx, &tenant_id, delivery_type).await?;
-    tx.commit().await?;
+    repository::delete(write.conn(), &tenant_id, delivery_type).await?;
+    let before = Some(audit_document(&current));
+    write
+        .config_changed(&tenant_id, delivery_type, "delivery_config.deleted", before, None)
+        .await?;
+    write.commit().await?;
     tracing::info!(tenant_id = %tenant_id, delivery_type = delivery_type.as_str(), "delivery config deleted");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,13 +1,15 @@
 //! `GET /v1/tenants/{tenant_id}/delivery-configs`
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{ConfigRow, DeliveryConfig};
+use super::DeliveryConfig;
 use crate::auth::Principal;
+use crate::configs::repository;
 use crate::error::{ApiError, Problem};
+use crate::paths::TenantPath;
 use crate::routes::tenants;
 use crate::state::AppState;
 
@@ -23,7 +25,7 @@ pub struct DeliveryConfigList {
     get,
     path = "/v1/tenants/{tenant_id}/delivery-configs",
     tag = "delivery-configs",
-    params(("tenant_id" = String, Path, description = "Tenant id")),
+    params(TenantPath),
     responses(
         (status = 200, description = "The tenant's configs", body = DeliveryConfigList),
         (status = 404, description = "No such tenant", body = Problem, content_type = "application/problem+json"),
@@ -33,24 +35,14 @@ pub struct DeliveryConfigList {
 pub async fn list_delivery_configs(
     State(state): State<AppState>,
     principal: Principal,
-    Path(tenant_id): Path<String>,
+    TenantPath { tenant_id }: TenantPath,
 ) -> Result<Json<DeliveryConfigList>, ApiError> {
     principal.require_tenant_access(&tenant_id)?;
     let mut conn = state.db.acquire().await?;
     tenants::fetch(&mut conn, &tenant_id, false)
         .await?
         .ok_or_else(|| tenants::not_found(&tenant_id))?;
-    let rows = sqlx::query_as!(
-        ConfigRow,
-        "select tenant_id, delivery_type, enabled, target_region, role_arn, desired_logs,
-                log_group_name, log_stream_template, bucket_name, bucket_prefix,
-                version, created_at, updated_at,
-                verification_status, verification_checked_at, verification_checks
-         from delivery_configs where tenant_id = $1 order by delivery_type",
-        tenant_id
-    )
-    .fetch_all(&mut *conn)
-    .await?;
-    let items = rows.into_iter().map(DeliveryConfig::from).collect();
+    let configs = repository::list(&mut conn, &tenant_id).await?;
+    let items = configs.iter().map(DeliveryConfig::from).collect();
     Ok(Json(DeliveryConfigList { items }))
 }

@@ -3,7 +3,9 @@
 
 use logspoke_contract::{DeliveryType, RoleArn};
 
-use super::{DeliveryConfigInput, Target};
+use logspoke_contract::DeliveryTarget as Target;
+
+use super::DeliveryConfigInput;
 use crate::error::ApiError;
 
 const ROLE: &str = "arn:aws:iam::222222222222:role/logspoke/LogspokeDelivery";
@@ -242,7 +244,13 @@ fn desired_logs_table() {
         ..cloudwatch()
     };
     let config = input.parse(DeliveryType::Cloudwatch, &provider()).unwrap();
-    assert_eq!(config.columns().desired_logs, vec!["web", "api"]);
+    let kept: Vec<&str> = config
+        .desired_logs
+        .as_slice()
+        .iter()
+        .map(|a| a.as_str())
+        .collect();
+    assert_eq!(kept, vec!["web", "api"]);
 }
 
 #[test]

@@ -2,27 +2,26 @@
 
 use std::time::Duration;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
-use logspoke_contract::{
-    BucketName, BucketPrefix, DeliveryType, ExternalId, LogGroupName, Region, RoleArn, TenantId,
-};
+use logspoke_contract::{DeliveryType, ExternalId, TenantId};
 use serde::Deserialize;
-use sqlx::PgConnection;
 use utoipa::IntoParams;
 
-use super::{fetch, not_found, parse_type, put::respond, ConfigRow, DeliveryConfig};
-use crate::audit::{self, Actor, Change, RequestId};
+use super::{audit_document, not_found, put::respond, DeliveryConfig};
+use crate::audit::RequestId;
 use crate::auth::Principal;
+use crate::configs::{repository, Config};
 use crate::error::{ApiError, Problem};
 use crate::extract::{OptionalObject, QueryParams};
 use crate::onboarding::external_id;
-use crate::outbox;
+use crate::paths::ConfigPath;
 use crate::router::REQUEST_TIMEOUT;
+use crate::routes::write::WriteTx;
 use crate::state::AppState;
 use crate::verification::classify::Cause;
 use crate::verification::rate_limit::{Permit, Refusal};
-use crate::verification::{self, Check, CheckStatus, Outcome, ProbeTarget, Subject, VerificationStatus};
+use crate::verification::{self, Check, CheckStatus, Outcome, Subject, VerificationStatus};
 
 /// A verification runs synchronously, within this bound: well within the router's
 /// request timeout, so that a timed-out verification is answered by this handler (503
@@ -69,8 +68,7 @@ pub struct LegacyBody {
     path = "/v1/tenants/{tenant_id}/delivery-configs/{type}/verify",
     tag = "delivery-configs",
     params(
-        ("tenant_id" = String, Path, description = "Tenant id"),
-        ("type" = DeliveryType, Path, description = "cloudwatch or s3"),
+        ConfigPath,
         VerifyParams,
     ),
     responses(
@@ -88,23 +86,26 @@ pub struct LegacyBody {
             headers(("Retry-After" = u64, description = "Seconds to wait before verifying again"))),
     )
 )]
-#[tracing::instrument(skip_all, fields(tenant_id = %tenant_id, delivery_type = %raw_type))]
+#[tracing::instrument(skip_all, fields(tenant_id = %path.tenant_id, delivery_type = path.delivery_type.as_str()))]
 pub async fn verify_delivery_config(
     State(state): State<AppState>,
     principal: Principal,
     request_id: RequestId,
-    Path((tenant_id, raw_type)): Path<(String, String)>,
+    path: ConfigPath,
     QueryParams(params): QueryParams<VerifyParams>,
     OptionalObject(legacy): OptionalObject<LegacyBody>,
 ) -> Result<Response, ApiError> {
+    let ConfigPath {
+        tenant_id,
+        delivery_type,
+    } = path;
     principal.require_tenant_access(&tenant_id)?;
-    let delivery_type = parse_type(&raw_type)?;
     let force = params.force || legacy.force;
     if force {
         principal.require_operator()?;
     }
     let mut conn = state.db.acquire().await?;
-    let config = fetch(&mut conn, &tenant_id, delivery_type, false)
+    let config = repository::fetch(&mut conn, &tenant_id, delivery_type, false)
         .await?
         .ok_or_else(|| not_found(&tenant_id, delivery_type))?;
     let external_id = external_id::fetch(&mut conn, &tenant_id).await?;
@@ -116,17 +117,13 @@ pub async fn verify_delivery_config(
         Plan::Forced => (vec![forced_check(&principal)], None),
         Plan::OnboardingRequired => (vec![onboarding_required()], None),
         Plan::Run(external_id) => {
-            let (checks, permit) =
-                run_limited(&state, delivery_type, &subject(&config, external_id)?).await?;
+            let (checks, permit) = run_limited(&state, delivery_type, &subject(&config, external_id)).await?;
             (checks, Some(permit))
         }
     };
-    let actor = Actor {
-        principal: &principal,
-        request_id: &request_id,
-    };
-    let stored = record(&state, actor, &config, delivery_type, &checks).await?;
-    Ok(respond(stored, false))
+    let write = WriteTx::begin(&state.db, &principal, &request_id).await?;
+    let stored = record(write, &config, &checks).await?;
+    Ok(respond(&stored, false))
 }
 
 /// What a verification request will do, given `force` and the tenant's ExternalId.
@@ -162,7 +159,7 @@ async fn run_limited(
     kind: DeliveryType,
     subject: &Subject,
 ) -> Result<(Vec<Check>, Permit), ApiError> {
-    let tenant_id = subject.tenant_id.as_str();
+    let tenant_id = &subject.tenant_id;
     let limiter = &state.verify_limiter;
     // Per (tenant, type): verifying both configs of a tenant in a row is the normal flow.
     let permit = limiter
@@ -175,7 +172,7 @@ async fn run_limited(
     Ok((checks, permit))
 }
 
-fn rate_limited(tenant_id: &str, kind: DeliveryType, interval: Duration, refusal: Refusal) -> ApiError {
+fn rate_limited(tenant_id: &TenantId, kind: DeliveryType, interval: Duration, refusal: Refusal) -> ApiError {
     let kind = kind.as_str();
     let detail = match refusal {
         Refusal::InFlight { .. } => format!(
@@ -194,7 +191,7 @@ fn rate_limited(tenant_id: &str, kind: DeliveryType, interval: Duration, refusal
 
 /// The 503 of a verification that failed only transiently. `Retry-After` is the
 /// rate-limit interval, so following it is not answered with 429.
-fn unavailable(interval: Duration, tenant_id: &str, checks: &[Check]) -> ApiError {
+fn unavailable(interval: Duration, tenant_id: &TenantId, checks: &[Check]) -> ApiError {
     let reasons: Vec<String> = checks
         .iter()
         .filter(|c| c.status == CheckStatus::Failed)
@@ -257,44 +254,25 @@ fn onboarding_required() -> Check {
     }
 }
 
-/// The verification subject of a stored config (stored values were validated on write).
-fn subject(config: &DeliveryConfig, external_id: ExternalId) -> Result<Subject, ApiError> {
-    let stored = |what: &str| ApiError::Internal(anyhow::anyhow!("stored {what} is invalid"));
-    let target = match (&config.log_group_name, &config.bucket_name) {
-        (Some(group), _) => ProbeTarget::CloudWatch {
-            log_group: LogGroupName::parse(group).map_err(|_| stored("log group"))?,
-        },
-        (None, Some(bucket)) => ProbeTarget::S3 {
-            bucket: BucketName::parse(bucket).map_err(|_| stored("bucket"))?,
-            prefix: BucketPrefix::parse(config.bucket_prefix.as_deref().unwrap_or(""))
-                .map_err(|_| stored("bucket prefix"))?,
-        },
-        (None, None) => return Err(stored("target")),
-    };
-    Ok(Subject {
-        tenant_id: TenantId::parse(&config.tenant_id).map_err(|_| stored("tenant id"))?,
-        role_arn: RoleArn::parse(&config.role_arn).map_err(|_| stored("role ARN"))?,
+/// What a verification of a stored config probes.
+fn subject(config: &Config, external_id: ExternalId) -> Subject {
+    Subject {
+        tenant_id: config.tenant_id.clone(),
+        role_arn: config.settings.role_arn.clone(),
         external_id,
-        region: Region::parse(&config.target_region).map_err(|_| stored("region"))?,
-        target,
-    })
+        region: config.settings.target_region,
+        target: config.settings.target.clone(),
+    }
 }
 
 /// Stores the result on the config (only if it did not change meanwhile) and audits it.
-async fn record(
-    state: &AppState,
-    actor: Actor<'_>,
-    before: &DeliveryConfig,
-    delivery_type: DeliveryType,
-    checks: &[Check],
-) -> Result<DeliveryConfig, ApiError> {
+async fn record(mut write: WriteTx<'_>, before: &Config, checks: &[Check]) -> Result<Config, ApiError> {
     let status = if verification::all_passed(checks) {
         VerificationStatus::Verified
     } else {
         VerificationStatus::Failed
     };
-    let mut tx = state.db.begin().await?;
-    let stored = store_result(&mut tx, before, status, checks)
+    let stored = repository::store_verification(write.conn(), before, status, checks)
         .await?
         .ok_or_else(|| {
             ApiError::Conflict("the config changed while it was being verified; verify it again".into())
@@ -303,52 +281,19 @@ async fn record(
         VerificationStatus::Verified => "delivery_config.verified",
         _ => "delivery_config.verification_failed",
     };
-    let change = Change {
-        tenant_id: &before.tenant_id,
-        action,
-        delivery_type: Some(delivery_type.as_str()),
-        before: Some(before.audit_document()),
-        after: Some(stored.audit_document()),
-    };
-    audit::record(&mut tx, actor, change).await?;
-    outbox::enqueue(&mut tx, &before.tenant_id, delivery_type).await?;
-    tx.commit().await?;
+    let (tenant_id, delivery_type) = (&before.tenant_id, before.delivery_type);
+    let (old, new) = (audit_document(before), audit_document(&stored));
+    write
+        .config_changed(tenant_id, delivery_type, action, Some(old), Some(new))
+        .await?;
+    write.commit().await?;
     tracing::info!(
-        tenant_id = %before.tenant_id,
+        tenant_id = %tenant_id,
         delivery_type = delivery_type.as_str(),
         status = status.as_str(),
         "delivery config verification recorded"
     );
     Ok(stored)
-}
-
-#[tracing::instrument(skip_all)]
-async fn store_result(
-    conn: &mut PgConnection,
-    before: &DeliveryConfig,
-    status: VerificationStatus,
-    checks: &[Check],
-) -> Result<Option<DeliveryConfig>, ApiError> {
-    let checks = serde_json::to_value(checks).map_err(anyhow::Error::from)?;
-    let row = sqlx::query_as!(
-        ConfigRow,
-        "update delivery_configs
-         set verification_status = $4, verification_checked_at = now(), verification_checks = $5,
-             version = nextval('change_version_seq'), updated_at = now()
-         where tenant_id = $1 and delivery_type = $2 and version = $3
-         returning tenant_id, delivery_type, enabled, target_region, role_arn, desired_logs,
-                   log_group_name, log_stream_template, bucket_name, bucket_prefix,
-                   version, created_at, updated_at,
-                   verification_status, verification_checked_at, verification_checks",
-        before.tenant_id,
-        before.delivery_type,
-        before.version,
-        status.as_str(),
-        checks,
-    )
-    .fetch_optional(conn)
-    .await?;
-    Ok(row.map(DeliveryConfig::from))
 }
 
 #[cfg(test)]
@@ -383,7 +328,8 @@ mod tests {
             message: "did not finish".into(),
         }];
         assert_eq!(verification::outcome(&checks), Outcome::Unavailable);
-        let err = unavailable(Duration::from_secs(10), "acme", &checks);
+        let tenant = TenantId::parse("acme").expect("valid id");
+        let err = unavailable(Duration::from_secs(10), &tenant, &checks);
         assert_eq!(err.retry_after(), Some(Duration::from_secs(10)));
         assert!(err.to_string().contains("unchanged"), "{err}");
     }

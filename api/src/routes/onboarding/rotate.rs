@@ -1,18 +1,22 @@
 //! `POST /v1/tenants/{tenant_id}/onboarding/rotate-external-id`
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
+use logspoke_contract::{DeliveryType, TenantId};
 use serde::Serialize;
 use sqlx::PgConnection;
 use utoipa::ToSchema;
 
-use crate::audit::{self, Actor, Change, RequestId};
+use crate::audit::RequestId;
 use crate::auth::Principal;
 use crate::error::{ApiError, Problem};
 use crate::onboarding::external_id;
 use crate::outbox;
+use crate::paths::TenantPath;
 use crate::routes::tenants;
+use crate::routes::write::WriteTx;
 use crate::state::AppState;
+use crate::store::StoreError;
 
 /// The result of a rotation.
 #[derive(Debug, Serialize, ToSchema)]
@@ -22,7 +26,7 @@ pub struct Rotation {
     /// The new ExternalId; the customer must update the stack with it.
     pub external_id: String,
     /// Config types reset to unverified (no delivery until verified again).
-    pub configs_reset: Vec<String>,
+    pub configs_reset: Vec<DeliveryType>,
 }
 
 /// Rotate the tenant's ExternalId
@@ -34,7 +38,7 @@ pub struct Rotation {
     post,
     path = "/v1/tenants/{tenant_id}/onboarding/rotate-external-id",
     tag = "onboarding",
-    params(("tenant_id" = String, Path, description = "Tenant id")),
+    params(TenantPath),
     responses(
         (status = 200, description = "The new ExternalId", body = Rotation),
         (status = 404, description = "No such tenant", body = Problem, content_type = "application/problem+json"),
@@ -45,54 +49,47 @@ pub async fn rotate_external_id(
     State(state): State<AppState>,
     principal: Principal,
     request_id: RequestId,
-    Path(tenant_id): Path<String>,
+    TenantPath { tenant_id }: TenantPath,
 ) -> Result<Json<Rotation>, ApiError> {
     principal.require_operator()?;
-    let mut tx = state.db.begin().await?;
-    tenants::fetch(&mut tx, &tenant_id, true)
+    let mut write = WriteTx::begin(&state.db, &principal, &request_id).await?;
+    tenants::fetch(write.conn(), &tenant_id, true)
         .await?
         .ok_or_else(|| tenants::not_found(&tenant_id))?;
-    let fresh = external_id::rotate(&mut tx, &tenant_id).await?;
-    let configs_reset = reset_verification(&mut tx, &tenant_id).await?;
-    let change = Change {
-        tenant_id: &tenant_id,
-        action: "tenant.external_id_rotated",
-        delivery_type: None,
-        before: None,
-        after: Some(
-            serde_json::json!({"external_id": "rotated (value not recorded)", "configs_reset": configs_reset}),
-        ),
-    };
-    audit::record(
-        &mut tx,
-        Actor {
-            principal: &principal,
-            request_id: &request_id,
-        },
-        change,
-    )
-    .await?;
-    outbox::enqueue_all(&mut tx, &tenant_id, &configs_reset).await?;
-    tx.commit().await?;
+    let fresh = external_id::rotate(write.conn(), &tenant_id).await?;
+    let configs_reset = reset_verification(write.conn(), &tenant_id).await?;
+    let after =
+        serde_json::json!({"external_id": "rotated (value not recorded)", "configs_reset": configs_reset});
+    write
+        .audit(&tenant_id, "tenant.external_id_rotated", None, Some(after))
+        .await?;
+    outbox::enqueue_all(write.conn(), &tenant_id, &configs_reset).await?;
+    write.commit().await?;
     tracing::info!(tenant_id = %tenant_id, configs_reset = configs_reset.len(), "ExternalId rotated");
     Ok(Json(Rotation {
-        tenant_id,
+        tenant_id: tenant_id.to_string(),
         external_id: fresh.to_string(),
         configs_reset,
     }))
 }
 
 #[tracing::instrument(skip_all)]
-async fn reset_verification(conn: &mut PgConnection, tenant_id: &str) -> Result<Vec<String>, ApiError> {
+async fn reset_verification(
+    conn: &mut PgConnection,
+    tenant_id: &TenantId,
+) -> Result<Vec<DeliveryType>, StoreError> {
     let types = sqlx::query_scalar!(
         "update delivery_configs
          set verification_status = 'unverified', verification_checked_at = null, verification_checks = '[]',
              version = nextval('change_version_seq'), updated_at = now()
          where tenant_id = $1
          returning delivery_type",
-        tenant_id
+        tenant_id.as_str()
     )
     .fetch_all(conn)
     .await?;
-    Ok(types)
+    types
+        .iter()
+        .map(|raw| DeliveryType::parse(raw).map_err(|e| StoreError::corrupt("delivery type", e)))
+        .collect()
 }

@@ -3,21 +3,25 @@
 use std::collections::BTreeMap;
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use logspoke_contract::{DeliveryType, Region, TenantId};
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use utoipa::ToSchema;
 
-use crate::audit::{self, Actor, Change, RequestId};
+use crate::audit::RequestId;
 use crate::auth::Principal;
+use crate::configs::repository;
 use crate::error::{ApiError, FieldError, Problem};
 use crate::extract::parse_optional_object;
 use crate::onboarding::{external_id, link};
 use crate::openapi::fields;
+use crate::paths::TenantPath;
 use crate::routes::tenants;
+use crate::routes::write::WriteTx;
 use crate::state::AppState;
+use crate::store::StoreError;
 
 /// Body of an onboarding request (optional: no body or `null` means every default).
 #[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
@@ -74,7 +78,7 @@ pub struct Onboarding {
     post,
     path = "/v1/tenants/{tenant_id}/onboarding",
     tag = "onboarding",
-    params(("tenant_id" = String, Path, description = "Tenant id")),
+    params(TenantPath),
     request_body(content = Option<OnboardingRequest>, description = "Optional; every field has a default"),
     responses(
         (status = 200, description = "The ExternalId and the quick-create link", body = Onboarding),
@@ -89,41 +93,28 @@ pub async fn start_onboarding(
     State(state): State<AppState>,
     principal: Principal,
     request_id: RequestId,
-    Path(tenant_id): Path<String>,
+    TenantPath { tenant_id }: TenantPath,
     body: Bytes,
 ) -> Result<Json<Onboarding>, ApiError> {
     principal.require_tenant_access(&tenant_id)?;
     let body: OnboardingRequest = parse_optional_object(&body)?;
-    let mut tx = state.db.begin().await?;
-    let tenant = tenants::fetch(&mut tx, &tenant_id, false)
+    let mut write = WriteTx::begin(&state.db, &principal, &request_id).await?;
+    tenants::fetch(write.conn(), &tenant_id, false)
         .await?
         .ok_or_else(|| tenants::not_found(&tenant_id))?;
-    let (external_id, issued) = external_id::get_or_issue(&mut tx, &tenant_id).await?;
+    let (external_id, issued) = external_id::get_or_issue(write.conn(), &tenant_id).await?;
     if issued {
-        let change = Change {
-            tenant_id: &tenant_id,
-            action: "tenant.external_id_issued",
-            delivery_type: None,
-            before: None,
-            after: Some(serde_json::json!({"external_id": "issued (value not recorded)"})),
-        };
-        audit::record(
-            &mut tx,
-            Actor {
-                principal: &principal,
-                request_id: &request_id,
-            },
-            change,
-        )
-        .await?;
+        let after = serde_json::json!({"external_id": "issued (value not recorded)"});
+        write
+            .audit(&tenant_id, "tenant.external_id_issued", None, Some(after))
+            .await?;
     }
-    let targets = configured_targets(&mut tx, &tenant_id).await?;
+    let targets = configured_targets(write.conn(), &tenant_id).await?;
     let region = stack_region(body.region.as_deref(), &targets)?;
-    tx.commit().await?;
+    write.commit().await?;
     if issued {
         tracing::info!(tenant_id = %tenant_id, "ExternalId issued");
     }
-    let tenant_id = TenantId::parse(&tenant.tenant_id).map_err(|_| tenants::not_found(&tenant_id))?;
     let wanted = wanted_types(body.delivery_types, &targets)?;
     let onboarding = &state.onboarding;
     let mut parameters = BTreeMap::from([
@@ -179,23 +170,22 @@ struct Targets {
 }
 
 #[tracing::instrument(skip_all)]
-async fn configured_targets(conn: &mut PgConnection, tenant_id: &str) -> Result<Targets, ApiError> {
-    let rows = sqlx::query!(
-        "select delivery_type, target_region, log_group_name, bucket_name, bucket_prefix from delivery_configs \
-         where tenant_id = $1",
-        tenant_id
-    )
-    .fetch_all(conn)
-    .await?;
+async fn configured_targets(conn: &mut PgConnection, tenant_id: &TenantId) -> Result<Targets, StoreError> {
     let mut targets = Targets::default();
-    for row in rows {
-        if row.log_group_name.is_some() {
-            targets.log_group_name = row.log_group_name;
-            targets.log_group_region = Some(row.target_region);
-        } else if row.bucket_name.is_some() {
-            targets.bucket_name = row.bucket_name;
-            targets.bucket_prefix = row.bucket_prefix;
-            targets.bucket_region = Some(row.target_region);
+    for config in repository::list(conn, tenant_id).await? {
+        let region = Some(config.settings.target_region.as_str().to_owned());
+        let columns = config.settings.target.columns();
+        let owned = |value: Option<&str>| value.map(str::to_owned);
+        match config.delivery_type {
+            DeliveryType::Cloudwatch => {
+                targets.log_group_name = owned(columns.log_group_name);
+                targets.log_group_region = region;
+            }
+            DeliveryType::S3 => {
+                targets.bucket_name = owned(columns.bucket_name);
+                targets.bucket_prefix = owned(columns.bucket_prefix);
+                targets.bucket_region = region;
+            }
         }
     }
     Ok(targets)

@@ -140,7 +140,7 @@ async fn create(
         )));
     }
     let change = Change {
-        tenant_id: &tenant.tenant_id,
+        tenant_id: &new.tenant_id,
         action: "tenant.created",
         delivery_type: None,
         before: None,

@@ -1,15 +1,17 @@
 //! `DELETE /v1/tenants/{tenant_id}`
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 
 use super::{fetch, not_found};
-use crate::audit::{self, Actor, Change, RequestId};
+use crate::audit::RequestId;
 use crate::auth::Principal;
+use crate::configs::repository;
 use crate::error::{ApiError, Problem};
 use crate::extract::check_if_match;
-use crate::outbox;
+use crate::paths::TenantPath;
 use crate::routes::delivery_configs;
+use crate::routes::write::WriteTx;
 use crate::state::AppState;
 
 /// Delete a tenant and its delivery configs
@@ -22,8 +24,8 @@ use crate::state::AppState;
     path = "/v1/tenants/{tenant_id}",
     tag = "tenants",
     params(
-        ("tenant_id" = String, Path, description = "Tenant id"),
-        ("If-Match" = Option<String>, Header, description = "ETag the deletion is based on", pattern = r#"^(\*|"[0-9]+"( *, *"[0-9]+")*)$"#),
+        TenantPath,
+        ("If-Match" = Option<String>, Header, description = "ETag the deletion is based on"),
     ),
     responses(
         (status = 204, description = "Deleted"),
@@ -37,38 +39,39 @@ pub async fn delete_tenant(
     State(state): State<AppState>,
     principal: Principal,
     request_id: RequestId,
-    Path(tenant_id): Path<String>,
+    TenantPath { tenant_id }: TenantPath,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
     principal.require_operator()?;
-    let mut tx = state.db.begin().await?;
-    let current = fetch(&mut tx, &tenant_id, true).await?;
+    let mut write = WriteTx::begin(&state.db, &principal, &request_id).await?;
+    let current = fetch(write.conn(), &tenant_id, true).await?;
     check_if_match(&headers, current.as_ref().map(|t| t.version))?;
     let current = current.ok_or_else(|| not_found(&tenant_id))?;
-    let actor = Actor {
-        principal: &principal,
-        request_id: &request_id,
-    };
-    let deleted_types = delivery_configs::delete_all(&mut tx, actor, &tenant_id).await?;
-    sqlx::query!("delete from tenants where tenant_id = $1", tenant_id)
-        .execute(&mut *tx)
+    let deleted = repository::delete_all(write.conn(), &tenant_id).await?;
+    for config in &deleted {
+        let before = Some(delivery_configs::audit_document(config));
+        write
+            .config_changed(
+                &tenant_id,
+                config.delivery_type,
+                "delivery_config.deleted",
+                before,
+                None,
+            )
+            .await?;
+    }
+    sqlx::query!("delete from tenants where tenant_id = $1", tenant_id.as_str())
+        .execute(write.conn())
         .await?;
     sqlx::query!(
         "insert into retired_tenant_ids (tenant_id) values ($1) on conflict do nothing",
-        tenant_id
+        tenant_id.as_str()
     )
-    .execute(&mut *tx)
+    .execute(write.conn())
     .await?;
-    let change = Change {
-        tenant_id: &tenant_id,
-        action: "tenant.deleted",
-        delivery_type: None,
-        before: Some(current.audit_document()),
-        after: None,
-    };
-    audit::record(&mut tx, actor, change).await?;
-    outbox::enqueue_all(&mut tx, &tenant_id, &deleted_types).await?;
-    tx.commit().await?;
+    let before = Some(current.audit_document());
+    write.audit(&tenant_id, "tenant.deleted", before, None).await?;
+    write.commit().await?;
     tracing::info!(tenant_id = %tenant_id, "tenant deleted");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,6 +1,6 @@
 //! `GET /v1/tenants/{tenant_id}`
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
@@ -8,6 +8,7 @@ use super::{fetch, not_found, Tenant};
 use crate::auth::Principal;
 use crate::error::{ApiError, Problem};
 use crate::extract::etag;
+use crate::paths::TenantPath;
 use crate::state::AppState;
 
 /// Read a tenant
@@ -17,7 +18,7 @@ use crate::state::AppState;
     get,
     path = "/v1/tenants/{tenant_id}",
     tag = "tenants",
-    params(("tenant_id" = String, Path, description = "Tenant id")),
+    params(TenantPath),
     responses(
         (status = 200, description = "The tenant", body = Tenant, headers(("ETag" = String))),
         (status = 404, description = "No such tenant", body = Problem, content_type = "application/problem+json"),
@@ -27,7 +28,7 @@ use crate::state::AppState;
 pub async fn get_tenant(
     State(state): State<AppState>,
     principal: Principal,
-    Path(tenant_id): Path<String>,
+    TenantPath { tenant_id }: TenantPath,
 ) -> Result<Response, ApiError> {
     principal.require_tenant_access(&tenant_id)?;
     let mut conn = state.db.acquire().await?;

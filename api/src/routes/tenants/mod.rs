@@ -7,6 +7,7 @@ pub mod list;
 pub mod update;
 
 use chrono::{DateTime, Utc};
+use logspoke_contract::TenantId;
 use serde::Serialize;
 use sqlx::PgConnection;
 use utoipa::ToSchema;
@@ -47,7 +48,7 @@ pub fn location(tenant_id: &str) -> String {
 }
 
 /// The 404 for a tenant that does not exist.
-pub fn not_found(tenant_id: &str) -> ApiError {
+pub fn not_found(tenant_id: &TenantId) -> ApiError {
     ApiError::NotFound(format!("tenant '{tenant_id}' does not exist"))
 }
 
@@ -65,12 +66,13 @@ pub fn parse_display_name(value: Option<String>) -> Result<Option<String>, Strin
 }
 
 /// Reads a tenant, locking its row for the rest of the transaction when `lock` is set.
-#[tracing::instrument(skip_all, fields(tenant_id))]
+#[tracing::instrument(skip_all, fields(tenant_id = %tenant_id))]
 pub async fn fetch(
     conn: &mut PgConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     lock: bool,
 ) -> Result<Option<Tenant>, sqlx::Error> {
+    let tenant_id = tenant_id.as_str();
     if lock {
         sqlx::query_as!(
             Tenant,

@@ -1,21 +1,24 @@
 //! `PATCH /v1/tenants/{tenant_id}`
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
+use logspoke_contract::TenantId;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::PgConnection;
 use utoipa::ToSchema;
 
 use super::{fetch, not_found, parse_display_name, Tenant};
-use crate::audit::{self, Actor, Change, RequestId};
+use crate::audit::RequestId;
 use crate::auth::Principal;
 use crate::error::{ApiError, Problem};
 use crate::extract::{
     check_if_match, etag, merge_patch, parse_value, require_known_fields, require_object, JsonBody,
 };
 use crate::outbox;
+use crate::paths::TenantPath;
+use crate::routes::write::WriteTx;
 use crate::state::AppState;
 
 /// The changeable fields of a tenant, as a JSON merge patch (RFC 7396).
@@ -37,8 +40,8 @@ pub struct UpdateTenant {
     path = "/v1/tenants/{tenant_id}",
     tag = "tenants",
     params(
-        ("tenant_id" = String, Path, description = "Tenant id"),
-        ("If-Match" = Option<String>, Header, description = "ETag the change is based on", pattern = r#"^(\*|"[0-9]+"( *, *"[0-9]+")*)$"#),
+        TenantPath,
+        ("If-Match" = Option<String>, Header, description = "ETag the change is based on"),
     ),
     request_body(content = UpdateTenant, content_type = "application/merge-patch+json"),
     responses(
@@ -53,7 +56,7 @@ pub async fn update_tenant(
     State(state): State<AppState>,
     principal: Principal,
     request_id: RequestId,
-    Path(tenant_id): Path<String>,
+    TenantPath { tenant_id }: TenantPath,
     headers: HeaderMap,
     JsonBody(patch): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
@@ -62,8 +65,8 @@ pub async fn update_tenant(
     require_known_fields(&patch, &["display_name", "enabled"])?;
     // Field types first: a 422 is what a client can act on, whatever the state (404, 412).
     let _: UpdateTenant = parse_value(&patch)?;
-    let mut tx = state.db.begin().await?;
-    let Some(current) = fetch(&mut tx, &tenant_id, true).await? else {
+    let mut write = WriteTx::begin(&state.db, &principal, &request_id).await?;
+    let Some(current) = fetch(write.conn(), &tenant_id, true).await? else {
         check_if_match(&headers, None)?;
         return Err(not_found(&tenant_id));
     };
@@ -73,24 +76,16 @@ pub async fn update_tenant(
     if display_name == current.display_name && enabled == current.enabled {
         return Ok(respond(current));
     }
-    let updated = write(&mut tx, &tenant_id, display_name, enabled).await?;
-    let actor = Actor {
-        principal: &principal,
-        request_id: &request_id,
-    };
-    let change = Change {
-        tenant_id: &tenant_id,
-        action: "tenant.updated",
-        delivery_type: None,
-        before: Some(current.audit_document()),
-        after: Some(updated.audit_document()),
-    };
-    audit::record(&mut tx, actor, change).await?;
+    let updated = store(write.conn(), &tenant_id, display_name, enabled).await?;
+    let (before, after) = (current.audit_document(), updated.audit_document());
+    write
+        .audit(&tenant_id, "tenant.updated", Some(before), Some(after))
+        .await?;
     if enabled != current.enabled {
         // Every config's effective state follows the tenant: new versions for the read model.
-        outbox::republish_tenant(&mut tx, &tenant_id).await?;
+        outbox::republish_tenant(write.conn(), &tenant_id).await?;
     }
-    tx.commit().await?;
+    write.commit().await?;
     tracing::info!(tenant_id = %tenant_id, enabled, "tenant updated");
     Ok(respond(updated))
 }
@@ -109,9 +104,9 @@ fn patched_fields(current: &Tenant, patch: &Value) -> Result<(Option<String>, bo
 }
 
 #[tracing::instrument(skip_all)]
-async fn write(
+async fn store(
     conn: &mut PgConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     display_name: Option<String>,
     enabled: bool,
 ) -> Result<Tenant, sqlx::Error> {
@@ -121,7 +116,7 @@ async fn write(
              version = nextval('change_version_seq'), updated_at = now()
          where tenant_id = $1
          returning tenant_id, display_name, enabled, version, created_at, updated_at",
-        tenant_id,
+        tenant_id.as_str(),
         display_name,
         enabled,
     )

@@ -1,0 +1,107 @@
+//! Delivery configs as the domain sees them: one per (tenant, type), built from the
+//! `contract` types, so every layer (routes, outbox, verification, CLI) handles the
+//! same typed [`Config`] and nothing re-parses strings.
+//!
+//! - this module: the typed config, its settings and the effective-state rule;
+//! - [`row`]: the one conversion from a stored row into a [`Config`];
+//! - [`repository`]: every query on `delivery_configs`.
+
+pub mod repository;
+pub mod row;
+
+use chrono::{DateTime, Utc};
+use logspoke_contract::{
+    DeliveryTarget, DeliveryType, DesiredLogs, EffectiveState, Region, RoleArn, TenantId,
+};
+
+use crate::verification::{Verification, VerificationStatus};
+
+/// The effective state of a config from its own settings (the read model also folds in
+/// the tenant's `enabled`): only `active` configs reach the worker.
+pub fn config_state(enabled: bool, verification: VerificationStatus) -> EffectiveState {
+    match (enabled, verification) {
+        (false, _) => EffectiveState::Disabled,
+        (true, VerificationStatus::Verified) => EffectiveState::Active,
+        (true, VerificationStatus::Unverified) => EffectiveState::PendingVerification,
+        (true, VerificationStatus::Failed) => EffectiveState::VerificationFailed,
+    }
+}
+
+/// The writable settings of a config, validated: what a PUT stores.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// The customer's intent.
+    pub enabled: bool,
+    /// Target region (same partition as the role).
+    pub target_region: Region,
+    /// The customer's role.
+    pub role_arn: RoleArn,
+    /// Application allow-list.
+    pub desired_logs: DesiredLogs,
+    /// Type-specific target.
+    pub target: DeliveryTarget,
+}
+
+impl Settings {
+    /// Whether storing these settings over `current` changes what verification proved:
+    /// the role, the region or the destination. Such a change resets the config to
+    /// unverified.
+    pub fn changes_target_of(&self, current: &Settings) -> bool {
+        self.role_arn != current.role_arn
+            || self.target_region != current.target_region
+            || !self.target.same_destination(&current.target)
+    }
+}
+
+/// A stored delivery config.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The owning tenant.
+    pub tenant_id: TenantId,
+    /// `cloudwatch` or `s3` (the target is of this type).
+    pub delivery_type: DeliveryType,
+    /// What the customer configured.
+    pub settings: Settings,
+    /// The last trial AssumeRole.
+    pub verification: Verification,
+    /// Increases with every change; the ETag is this value quoted.
+    pub version: i64,
+    /// When the config was created.
+    pub created_at: DateTime<Utc>,
+    /// When the config last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Config {
+    /// Whether logs flow through this config (the tenant's `enabled` aside).
+    pub fn state(&self) -> EffectiveState {
+        config_state(self.settings.enabled, self.verification.status)
+    }
+}
+
+/// The writable fields every config has, whatever its type.
+pub const COMMON_FIELDS: [&str; 4] = ["enabled", "target_region", "role_arn", "desired_logs"];
+
+/// The writable fields of a type's target: a body of the other type may not name them.
+pub fn target_fields(delivery_type: DeliveryType) -> [&'static str; 2] {
+    match delivery_type {
+        DeliveryType::Cloudwatch => ["log_group_name", "log_stream_template"],
+        DeliveryType::S3 => ["bucket_name", "bucket_prefix"],
+    }
+}
+
+/// Every writable field of a config of this type.
+pub fn writable_fields(delivery_type: DeliveryType) -> Vec<&'static str> {
+    COMMON_FIELDS
+        .into_iter()
+        .chain(target_fields(delivery_type))
+        .collect()
+}
+
+/// The fields a stored config of this type always has (a PUT must carry them).
+pub fn required_fields(delivery_type: DeliveryType) -> [&'static str; 3] {
+    match delivery_type {
+        DeliveryType::Cloudwatch => ["target_region", "role_arn", "log_group_name"],
+        DeliveryType::S3 => ["target_region", "role_arn", "bucket_name"],
+    }
+}

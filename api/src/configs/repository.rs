@@ -1,0 +1,189 @@
+//! Every query on `delivery_configs`, each taking the caller's connection or
+//! transaction and returning typed [`Config`]s.
+
+use logspoke_contract::{DeliveryType, TenantId};
+use sqlx::PgConnection;
+
+use super::row::ConfigRow;
+use super::{Config, Settings};
+use crate::store::StoreError;
+use crate::verification::{Check, VerificationStatus};
+
+fn typed(rows: Vec<ConfigRow>) -> Result<Vec<Config>, StoreError> {
+    rows.into_iter().map(Config::try_from).collect()
+}
+
+/// Reads one config, locking its row for the transaction when `lock` is set.
+#[tracing::instrument(skip_all)]
+pub async fn fetch(
+    conn: &mut PgConnection,
+    tenant_id: &TenantId,
+    delivery_type: DeliveryType,
+    lock: bool,
+) -> Result<Option<Config>, StoreError> {
+    let (tenant_id, ty) = (tenant_id.as_str(), delivery_type.as_str());
+    let row = if lock {
+        sqlx::query_as!(
+            ConfigRow,
+            "select tenant_id, delivery_type, enabled, target_region, role_arn, desired_logs,
+                    log_group_name, log_stream_template, bucket_name, bucket_prefix,
+                    version, created_at, updated_at,
+                    verification_status, verification_checked_at, verification_checks
+             from delivery_configs where tenant_id = $1 and delivery_type = $2 for update",
+            tenant_id,
+            ty
+        )
+        .fetch_optional(conn)
+        .await?
+    } else {
+        sqlx::query_as!(
+            ConfigRow,
+            "select tenant_id, delivery_type, enabled, target_region, role_arn, desired_logs,
+                    log_group_name, log_stream_template, bucket_name, bucket_prefix,
+                    version, created_at, updated_at,
+                    verification_status, verification_checked_at, verification_checks
+             from delivery_configs where tenant_id = $1 and delivery_type = $2",
+            tenant_id,
+            ty
+        )
+        .fetch_optional(conn)
+        .await?
+    };
+    row.map(Config::try_from).transpose()
+}
+
+/// Every config of a tenant, ordered by type.
+#[tracing::instrument(skip_all)]
+pub async fn list(conn: &mut PgConnection, tenant_id: &TenantId) -> Result<Vec<Config>, StoreError> {
+    let rows = sqlx::query_as!(
+        ConfigRow,
+        "select tenant_id, delivery_type, enabled, target_region, role_arn, desired_logs,
+                log_group_name, log_stream_template, bucket_name, bucket_prefix,
+                version, created_at, updated_at,
+                verification_status, verification_checked_at, verification_checks
+         from delivery_configs where tenant_id = $1 order by delivery_type",
+        tenant_id.as_str()
+    )
+    .fetch_all(conn)
+    .await?;
+    typed(rows)
+}
+
+/// Inserts or replaces the config of the settings' type; every write takes a fresh
+/// version. With `reset_verification` the config returns to unverified (its role,
+/// region or destination changed).
+#[tracing::instrument(skip_all)]
+pub async fn upsert(
+    conn: &mut PgConnection,
+    tenant_id: &TenantId,
+    settings: &Settings,
+    reset_verification: bool,
+) -> Result<Config, StoreError> {
+    let target = settings.target.columns();
+    let desired_logs: Vec<String> = settings
+        .desired_logs
+        .as_slice()
+        .iter()
+        .map(|a| a.as_str().to_owned())
+        .collect();
+    let row = sqlx::query_as!(
+        ConfigRow,
+        "insert into delivery_configs (tenant_id, delivery_type, enabled, target_region, role_arn, desired_logs,
+                                       log_group_name, log_stream_template, bucket_name, bucket_prefix)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+         on conflict (tenant_id, delivery_type) do update set
+             enabled = excluded.enabled, target_region = excluded.target_region, role_arn = excluded.role_arn,
+             desired_logs = excluded.desired_logs, log_group_name = excluded.log_group_name,
+             log_stream_template = excluded.log_stream_template, bucket_name = excluded.bucket_name,
+             bucket_prefix = excluded.bucket_prefix, version = nextval('change_version_seq'), updated_at = now(),
+             verification_status = case when $11 then 'unverified' else delivery_configs.verification_status end,
+             verification_checked_at = case when $11 then null else delivery_configs.verification_checked_at end,
+             verification_checks = case when $11 then '[]'::jsonb else delivery_configs.verification_checks end
+         returning tenant_id, delivery_type, enabled, target_region, role_arn, desired_logs,
+                   log_group_name, log_stream_template, bucket_name, bucket_prefix,
+                   version, created_at, updated_at,
+                   verification_status, verification_checked_at, verification_checks",
+        tenant_id.as_str(),
+        settings.target.delivery_type().as_str(),
+        settings.enabled,
+        settings.target_region.as_str(),
+        settings.role_arn.as_str(),
+        &desired_logs,
+        target.log_group_name,
+        target.log_stream_template,
+        target.bucket_name,
+        target.bucket_prefix,
+        reset_verification,
+    )
+    .fetch_one(conn)
+    .await?;
+    Config::try_from(row)
+}
+
+/// Deletes one config (the caller has read and locked it).
+#[tracing::instrument(skip_all)]
+pub async fn delete(
+    conn: &mut PgConnection,
+    tenant_id: &TenantId,
+    delivery_type: DeliveryType,
+) -> Result<(), StoreError> {
+    sqlx::query!(
+        "delete from delivery_configs where tenant_id = $1 and delivery_type = $2",
+        tenant_id.as_str(),
+        delivery_type.as_str()
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Deletes every config of a tenant (part of deleting the tenant) and returns them.
+#[tracing::instrument(skip_all)]
+pub async fn delete_all(conn: &mut PgConnection, tenant_id: &TenantId) -> Result<Vec<Config>, StoreError> {
+    let rows = sqlx::query_as!(
+        ConfigRow,
+        "delete from delivery_configs where tenant_id = $1
+         returning tenant_id, delivery_type, enabled, target_region, role_arn, desired_logs,
+                   log_group_name, log_stream_template, bucket_name, bucket_prefix,
+                   version, created_at, updated_at,
+                   verification_status, verification_checked_at, verification_checks",
+        tenant_id.as_str()
+    )
+    .fetch_all(conn)
+    .await?;
+    typed(rows)
+}
+
+/// Stores a verification result on the config, only if it is still at the version
+/// that was verified; `None` when it changed meanwhile.
+#[tracing::instrument(skip_all)]
+pub async fn store_verification(
+    conn: &mut PgConnection,
+    verified: &Config,
+    status: VerificationStatus,
+    checks: &[Check],
+) -> Result<Option<Config>, StoreError> {
+    let checks = serde_json::to_value(checks).map_err(|source| StoreError::Encode {
+        what: "verification checks",
+        source,
+    })?;
+    let row = sqlx::query_as!(
+        ConfigRow,
+        "update delivery_configs
+         set verification_status = $4, verification_checked_at = now(), verification_checks = $5,
+             version = nextval('change_version_seq'), updated_at = now()
+         where tenant_id = $1 and delivery_type = $2 and version = $3
+         returning tenant_id, delivery_type, enabled, target_region, role_arn, desired_logs,
+                   log_group_name, log_stream_template, bucket_name, bucket_prefix,
+                   version, created_at, updated_at,
+                   verification_status, verification_checked_at, verification_checks",
+        verified.tenant_id.as_str(),
+        verified.delivery_type.as_str(),
+        verified.version,
+        status.as_str(),
+        checks,
+    )
+    .fetch_optional(conn)
+    .await?;
+    row.map(Config::try_from).transpose()
+}

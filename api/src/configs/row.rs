@@ -1,0 +1,146 @@
+//! The one conversion from a stored `delivery_configs` row into a typed [`Config`].
+//! Values were validated on write, so a row that does not parse is corrupt: an error,
+//! never a silently different config.
+
+use chrono::{DateTime, Utc};
+use logspoke_contract::{
+    DeliveryTarget, DeliveryType, DesiredLogs, Region, RoleArn, TargetColumns, TenantId,
+};
+
+use super::{Config, Settings};
+use crate::store::StoreError;
+use crate::verification::{Check, Verification, VerificationStatus};
+
+/// A delivery config as stored (what the queries return).
+#[derive(Debug, Clone)]
+pub struct ConfigRow {
+    pub tenant_id: String,
+    pub delivery_type: String,
+    pub enabled: bool,
+    pub target_region: String,
+    pub role_arn: String,
+    pub desired_logs: Vec<String>,
+    pub log_group_name: Option<String>,
+    pub log_stream_template: Option<String>,
+    pub bucket_name: Option<String>,
+    pub bucket_prefix: Option<String>,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub verification_status: String,
+    pub verification_checked_at: Option<DateTime<Utc>>,
+    pub verification_checks: serde_json::Value,
+}
+
+impl ConfigRow {
+    /// The settings columns, typed.
+    pub fn settings(&self) -> Result<Settings, StoreError> {
+        let target = DeliveryTarget::from_columns(TargetColumns {
+            log_group_name: self.log_group_name.as_deref(),
+            log_stream_template: self.log_stream_template.as_deref(),
+            bucket_name: self.bucket_name.as_deref(),
+            bucket_prefix: self.bucket_prefix.as_deref(),
+        })
+        .map_err(|e| StoreError::corrupt("delivery target", e))?;
+        Ok(Settings {
+            enabled: self.enabled,
+            target_region: Region::parse(&self.target_region)
+                .map_err(|e| StoreError::corrupt("region", e))?,
+            role_arn: RoleArn::parse(&self.role_arn).map_err(|e| StoreError::corrupt("role ARN", e))?,
+            desired_logs: DesiredLogs::parse(&self.desired_logs)
+                .map_err(|e| StoreError::corrupt("desired logs", e))?,
+            target,
+        })
+    }
+}
+
+impl TryFrom<ConfigRow> for Config {
+    type Error = StoreError;
+
+    fn try_from(row: ConfigRow) -> Result<Self, StoreError> {
+        let settings = row.settings()?;
+        let delivery_type =
+            DeliveryType::parse(&row.delivery_type).map_err(|e| StoreError::corrupt("delivery type", e))?;
+        if settings.target.delivery_type() != delivery_type {
+            return Err(StoreError::corrupt(
+                "delivery target",
+                "does not match the config's type",
+            ));
+        }
+        let status = VerificationStatus::parse(&row.verification_status)
+            .map_err(|e| StoreError::corrupt("verification status", e))?;
+        let checks: Vec<Check> = serde_json::from_value(row.verification_checks)
+            .map_err(|e| StoreError::corrupt("verification checks", e))?;
+        Ok(Config {
+            tenant_id: TenantId::parse(&row.tenant_id).map_err(|e| StoreError::corrupt("tenant id", e))?,
+            delivery_type,
+            settings,
+            verification: Verification {
+                status,
+                checked_at: row.verification_checked_at,
+                checks,
+            },
+            version: row.version,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row() -> ConfigRow {
+        let now = Utc::now();
+        ConfigRow {
+            tenant_id: "acme".into(),
+            delivery_type: "s3".into(),
+            enabled: true,
+            target_region: "eu-west-1".into(),
+            role_arn: "arn:aws:iam::222222222222:role/logspoke/LogspokeDelivery".into(),
+            desired_logs: vec!["web".into()],
+            log_group_name: None,
+            log_stream_template: None,
+            bucket_name: Some("acme-logs".into()),
+            bucket_prefix: Some("k8s/".into()),
+            version: 7,
+            created_at: now,
+            updated_at: now,
+            verification_status: "verified".into(),
+            verification_checked_at: Some(now),
+            verification_checks: serde_json::json!([]),
+        }
+    }
+
+    #[test]
+    fn a_stored_row_becomes_a_typed_config() {
+        let config = Config::try_from(row()).expect("valid row");
+        assert_eq!(config.tenant_id.as_str(), "acme");
+        assert_eq!(config.delivery_type, DeliveryType::S3);
+        assert_eq!(config.state(), logspoke_contract::EffectiveState::Active);
+        assert_eq!(config.settings.target.columns().bucket_prefix, Some("k8s/"));
+    }
+
+    #[test]
+    fn a_corrupt_row_is_an_error_naming_the_value() {
+        type Spoil = fn(&mut ConfigRow);
+        let cases: [(&str, Spoil); 5] = [
+            ("verification checks", |r| {
+                r.verification_checks = serde_json::json!({"x": 1})
+            }),
+            ("verification status", |r| r.verification_status = "maybe".into()),
+            ("region", |r| r.target_region = "mars-1".into()),
+            ("delivery target", |r| r.delivery_type = "cloudwatch".into()),
+            ("delivery target", |r| r.bucket_name = None),
+        ];
+        for (what, spoil) in cases {
+            let mut bad = row();
+            spoil(&mut bad);
+            match Config::try_from(bad) {
+                Err(StoreError::Corrupt { what: named, .. }) => assert_eq!(named, what),
+                other => panic!("{what}: {other:?}"),
+            }
+        }
+    }
+}

@@ -1,0 +1,88 @@
+//! The skeleton every write handler shares: one transaction in which the rows change,
+//! the change is audited and, when a config's read-model item changes, the outbox gets
+//! it. Either all of it commits or none of it does.
+
+use logspoke_contract::{DeliveryType, TenantId};
+use serde_json::Value;
+use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+
+use crate::audit::{self, Actor, Change, RequestId};
+use crate::auth::Principal;
+use crate::error::ApiError;
+use crate::outbox;
+
+/// An open write transaction on behalf of one principal and request.
+pub struct WriteTx<'a> {
+    tx: Transaction<'static, Postgres>,
+    actor: Actor<'a>,
+}
+
+impl<'a> WriteTx<'a> {
+    /// Begins the transaction.
+    pub async fn begin(
+        db: &PgPool,
+        principal: &'a Principal,
+        request_id: &'a RequestId,
+    ) -> Result<Self, ApiError> {
+        Ok(Self {
+            tx: db.begin().await?,
+            actor: Actor {
+                principal,
+                request_id,
+            },
+        })
+    }
+
+    /// The connection the queries of this write run on.
+    pub fn conn(&mut self) -> &mut PgConnection {
+        &mut self.tx
+    }
+
+    /// Who makes the change.
+    pub fn actor(&self) -> Actor<'a> {
+        self.actor
+    }
+
+    /// Audits a change of the tenant itself (or of something no read-model item carries).
+    pub async fn audit(
+        &mut self,
+        tenant_id: &TenantId,
+        action: &'static str,
+        before: Option<Value>,
+        after: Option<Value>,
+    ) -> Result<(), ApiError> {
+        let change = Change {
+            tenant_id,
+            action,
+            delivery_type: None,
+            before,
+            after,
+        };
+        Ok(audit::record(&mut self.tx, self.actor, change).await?)
+    }
+
+    /// Audits a change of one config and enqueues its new read-model item.
+    pub async fn config_changed(
+        &mut self,
+        tenant_id: &TenantId,
+        delivery_type: DeliveryType,
+        action: &'static str,
+        before: Option<Value>,
+        after: Option<Value>,
+    ) -> Result<(), ApiError> {
+        let change = Change {
+            tenant_id,
+            action,
+            delivery_type: Some(delivery_type),
+            before,
+            after,
+        };
+        audit::record(&mut self.tx, self.actor, change).await?;
+        Ok(outbox::enqueue(&mut self.tx, tenant_id, delivery_type).await?)
+    }
+
+    /// Commits everything.
+    pub async fn commit(self) -> Result<(), ApiError> {
+        Ok(self.tx.commit().await?)
+    }
+}
