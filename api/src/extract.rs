@@ -138,6 +138,30 @@ pub enum IfMatch {
     Tags(Vec<String>),
 }
 
+/// Checks the structural rules a request DTO declares with `#[validate(...)]` (counts,
+/// lengths, ranges); each broken rule is one entry of the 422's `errors`, in field order.
+/// Domain rules stay with the `contract` types that parse the fields.
+pub fn validate<T: validator::Validate>(body: &T) -> Result<(), ApiError> {
+    let Err(errors) = body.validate() else {
+        return Ok(());
+    };
+    let mut fields: Vec<FieldError> = errors
+        .field_errors()
+        .into_iter()
+        .flat_map(|(field, problems)| {
+            problems.iter().map(move |problem| {
+                let message = problem
+                    .message
+                    .as_ref()
+                    .map_or_else(|| problem.code.to_string(), ToString::to_string);
+                FieldError::new(field.to_string(), message)
+            })
+        })
+        .collect();
+    fields.sort_by(|a, b| a.field.cmp(&b.field));
+    Err(ApiError::Validation(fields))
+}
+
 /// What [`IfMatch::from_headers`] accepts: `*` or a list of quoted versions. The
 /// OpenAPI document states it on every `If-Match` parameter.
 pub const IF_MATCH_PATTERN: &str = r#"^(\*|"[0-9]+"( *, *"[0-9]+")*)$"#;
@@ -350,6 +374,44 @@ mod merge_patch_tests {
         for (mut target, patch, expected) in cases {
             merge_patch(&mut target, &patch);
             assert_eq!(target, expected, "patch {patch}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod validate_tests {
+    use validator::Validate;
+
+    use super::*;
+
+    #[derive(Validate)]
+    struct Body {
+        #[validate(length(min = 1, message = "must name at least one"))]
+        names: Option<Vec<String>>,
+        #[validate(range(min = 1, max = 100))]
+        limit: u32,
+    }
+
+    #[test]
+    fn every_broken_rule_is_a_field_error_in_field_order() {
+        let ok = Body {
+            names: None,
+            limit: 100,
+        };
+        assert!(validate(&ok).is_ok());
+        let bad = Body {
+            names: Some(vec![]),
+            limit: 0,
+        };
+        match validate(&bad) {
+            Err(ApiError::Validation(errors)) => assert_eq!(
+                errors,
+                [
+                    FieldError::new("limit", "range"),
+                    FieldError::new("names", "must name at least one"),
+                ]
+            ),
+            other => panic!("{other:?}"),
         }
     }
 }

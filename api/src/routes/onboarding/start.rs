@@ -9,12 +9,13 @@ use logspoke_contract::{DeliveryType, Region, TenantId};
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use utoipa::ToSchema;
+use validator::Validate;
 
 use crate::audit::RequestId;
 use crate::auth::Principal;
 use crate::configs::repository;
-use crate::error::{ApiError, FieldError, Problem};
-use crate::extract::parse_optional_object;
+use crate::error::{ApiError, Problem};
+use crate::extract::{parse_optional_object, validate};
 use crate::onboarding::{external_id, link};
 use crate::openapi::fields;
 use crate::paths::TenantPath;
@@ -24,7 +25,7 @@ use crate::state::AppState;
 use crate::store::StoreError;
 
 /// Body of an onboarding request (optional: no body or `null` means every default).
-#[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
+#[derive(Debug, Default, Deserialize, Serialize, ToSchema, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct OnboardingRequest {
     /// Region whose CloudFormation console the link opens: the stack's region. The
@@ -35,6 +36,7 @@ pub struct OnboardingRequest {
     /// Which targets the role should be allowed to write (at least one); defaults to the
     /// tenant's configured types, or both when it has none.
     #[schema(schema_with = delivery_types_schema)]
+    #[validate(length(min = 1, message = "must name at least one type"))]
     pub delivery_types: Option<Vec<DeliveryType>>,
 }
 
@@ -98,6 +100,7 @@ pub async fn start_onboarding(
 ) -> Result<Json<Onboarding>, ApiError> {
     principal.require_tenant_access(&tenant_id)?;
     let body: OnboardingRequest = parse_optional_object(&body)?;
+    validate(&body)?;
     let mut write = WriteTx::begin(&state.db, &principal, &request_id).await?;
     tenants::fetch(write.conn(), &tenant_id, false)
         .await?
@@ -115,7 +118,7 @@ pub async fn start_onboarding(
     if issued {
         tracing::info!(tenant_id = %tenant_id, "ExternalId issued");
     }
-    let wanted = wanted_types(body.delivery_types, &targets)?;
+    let wanted = wanted_types(body.delivery_types, &targets);
     let onboarding = &state.onboarding;
     let mut parameters = BTreeMap::from([
         ("ExternalId".to_owned(), external_id.to_string()),
@@ -214,16 +217,9 @@ fn stack_region(requested: Option<&str>, targets: &Targets) -> Result<Region, Ap
     }
 }
 
-fn wanted_types(
-    requested: Option<Vec<DeliveryType>>,
-    targets: &Targets,
-) -> Result<Vec<DeliveryType>, ApiError> {
+fn wanted_types(requested: Option<Vec<DeliveryType>>, targets: &Targets) -> Vec<DeliveryType> {
     match requested {
-        Some(types) if types.is_empty() => Err(ApiError::Validation(vec![FieldError::new(
-            "delivery_types",
-            "must name at least one type",
-        )])),
-        Some(types) => Ok(types),
+        Some(types) => types,
         None => {
             let mut types = Vec::new();
             if targets.log_group_name.is_some() {
@@ -232,11 +228,11 @@ fn wanted_types(
             if targets.bucket_name.is_some() {
                 types.push(DeliveryType::S3);
             }
-            Ok(if types.is_empty() {
+            if types.is_empty() {
                 DeliveryType::ALL.to_vec()
             } else {
                 types
-            })
+            }
         }
     }
 }
