@@ -28,8 +28,6 @@ pub struct Cli {
     command: Command,
 }
 
-// `serve` carries every setting; the command is parsed once, at start.
-#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Apply migrations and serve the HTTP API until SIGTERM or Ctrl-C.
