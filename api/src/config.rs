@@ -45,12 +45,16 @@ pub struct ServeArgs {
     /// Size of the database connection pool.
     #[arg(long, env = "LOGSPOKE_DB_MAX_CONNECTIONS", default_value = "10", value_parser = values::positive::<u32>)]
     pub db_max_connections: u32,
+    /// The database.
     #[command(flatten)]
     pub database: DatabaseArgs,
+    /// Token verification.
     #[command(flatten)]
     pub jwt: JwtArgs,
+    /// Customer onboarding.
     #[command(flatten)]
     pub onboarding: OnboardingConfig,
+    /// Where config changes are published.
     #[command(flatten)]
     pub publishing: PublishingConfig,
 }

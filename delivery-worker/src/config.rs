@@ -55,6 +55,7 @@ pub struct WorkerArgs {
     /// Messages processed at once (about 5 MiB each).
     #[arg(long, env = "LOGSPOKE_WORKER_MAX_IN_FLIGHT", default_value = "16", value_parser = values::positive::<usize>)]
     pub max_in_flight: usize,
+    /// The decode budget.
     #[command(flatten)]
     pub memory: MemoryLimits,
     /// Visibility kept on a message while it is processed, in seconds.
