@@ -7,43 +7,35 @@ use clap::{Parser, Subcommand};
 use logspoke_contract::TenantId;
 
 use crate::auth::{jwt, Role};
-use crate::config::{Config, JwtConfig};
+use crate::config::{DatabaseArgs, JwtArgs, OnboardingConfig, PublishingConfig, ServeArgs};
 use crate::{router, server, telemetry};
 
+/// What the settings do not cover: the AWS SDK and the log filter read their own
+/// variables.
 const ENVIRONMENT_HELP: &str = "\
-Environment:
-  DATABASE_URL                 Postgres URL (required)
-  LOGSPOKE_LISTEN              address to bind [default: 127.0.0.1:8080]
-  LOGSPOKE_DB_MAX_CONNECTIONS  connection pool size [default: 10]
-  LOGSPOKE_JWT_SECRET          HS256 shared secret, at least 32 bytes
-  LOGSPOKE_JWT_JWKS            or: path or URL of a JWKS (RS256/ES256)
-  LOGSPOKE_JWT_ISSUER          required `iss` [default: logspoke]
-  LOGSPOKE_JWT_AUDIENCE        required `aud` [default: logspoke-api]
-  LOGSPOKE_PROVIDER_ROLE_ARN   the provider role customer roles trust (required)
-  LOGSPOKE_CUSTOMER_TEMPLATE_URL  S3 URL of customer-log-delivery-role.yaml (required)
-  LOGSPOKE_READ_MODEL_TABLE    DynamoDB table of the workers' read model (required)
-  LOGSPOKE_CONFIG_TOPIC_ARN    SNS topic of ConfigChanged events (required)
-  AWS_REGION, AWS_ENDPOINT_URL, AWS credentials  standard AWS SDK settings
-  RUST_LOG                     log filter [default: info]";
+AWS: the SDK's standard variables (AWS_REGION, AWS_ENDPOINT_URL, credentials).
+Logs: RUST_LOG filters them [default: info,sqlx=warn].
+A variable set to an empty value counts as unset.";
 
 /// Logspoke control-plane API.
-#[derive(Debug, Parser)]
+///
+/// Every setting is a flag and an environment variable; each subcommand's --help lists
+/// the ones it reads.
+#[derive(Parser)]
 #[command(name = "logspoke-api", version, about, after_help = ENVIRONMENT_HELP)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Subcommand)]
 enum Command {
     /// Apply migrations and serve the HTTP API until SIGTERM or Ctrl-C.
     #[command(after_help = ENVIRONMENT_HELP)]
-    Serve,
+    Serve(ServeArgs),
     /// Apply pending database migrations and exit.
-    #[command(after_help = "Environment:\n  DATABASE_URL  Postgres URL (required)")]
-    Migrate,
+    Migrate(DatabaseArgs),
     /// Print a bearer token signed with LOGSPOKE_JWT_SECRET (HS256), for curl.
-    #[command(after_help = "Environment: LOGSPOKE_JWT_SECRET, LOGSPOKE_JWT_ISSUER, LOGSPOKE_JWT_AUDIENCE")]
     MintToken {
         /// operator (every tenant) or tenant (one tenant).
         #[arg(long, value_enum)]
@@ -57,30 +49,36 @@ enum Command {
         /// Lifetime, e.g. 15m, 1h, 7d.
         #[arg(long, default_value = "1h", value_parser = parse_ttl)]
         ttl: Duration,
+        #[command(flatten)]
+        jwt: JwtArgs,
     },
     /// Print the OpenAPI document (what openapi/openapi.json holds).
     Openapi,
     /// Republish every delivery config to the read model and the change topic (for a
     /// new region or a restored table), then exit once the outbox is drained.
     #[command(after_help = ENVIRONMENT_HELP)]
-    Resync,
+    Resync {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[command(flatten)]
+        publishing: PublishingConfig,
+    },
     /// Check the onboarding setup against AWS: the customer template declares the
     /// parameters the links fill, and the provider role exists. Exit 1 on failure.
-    #[command(after_help = "Environment: LOGSPOKE_PROVIDER_ROLE_ARN, LOGSPOKE_CUSTOMER_TEMPLATE_URL, AWS_*")]
-    Check,
+    #[command(after_help = ENVIRONMENT_HELP)]
+    Check(OnboardingConfig),
 }
 
 /// Runs the chosen command.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve => {
+        Command::Serve(args) => {
             telemetry::init_tracing();
-            server::run(Config::from_env()?).await
+            server::run(args.into_config()?).await
         }
-        Command::Migrate => {
+        Command::Migrate(database) => {
             telemetry::init_tracing();
-            let url = std::env::var("DATABASE_URL").context("DATABASE_URL: is not set")?;
-            let db = server::pool(&url, 1)?;
+            let db = server::pool(database.database_url.expose(), 1)?;
             server::migrate(&db).await?;
             tracing::info!("migrations applied");
             Ok(())
@@ -90,23 +88,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             sub,
             tenant_id,
             ttl,
+            jwt,
         } => {
             let tenant_id = tenant_id
                 .as_deref()
                 .map(TenantId::parse)
                 .transpose()
                 .map_err(|e| anyhow::anyhow!("--tenant-id: {e}"))?;
-            let config = JwtConfig::from_env()?;
+            let config = jwt.into_config()?;
             println!(
                 "{}",
                 jwt::mint_hs256(&config, &sub, role, tenant_id.as_ref(), ttl)?
             );
             Ok(())
         }
-        Command::Check => {
-            let config = Config::from_env()?;
+        Command::Check(onboarding) => {
             let sdk = crate::aws::load_sdk_config().await;
-            let checks = crate::onboarding::template_check::run(&sdk, &config.onboarding).await;
+            let checks = crate::onboarding::template_check::run(&sdk, &onboarding).await;
             for check in &checks {
                 println!("{:<18} {:<8} {}", check.name, check.status, check.message);
             }
@@ -115,18 +113,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Resync => {
+        Command::Resync { database, publishing } => {
             telemetry::init_tracing();
-            let config = Config::from_env()?;
-            let db = server::pool(&config.database_url, 2)?;
+            let db = server::pool(database.database_url.expose(), 2)?;
             server::migrate(&db).await?;
             let queued = crate::outbox::enqueue_everything(&db).await?;
             let sdk = crate::aws::load_sdk_config().await;
-            let publishing = &config.publishing;
             let sink = crate::outbox::sink::AwsReadModelSink::new(
                 &sdk,
-                &publishing.read_model_table,
-                &publishing.config_topic_arn,
+                publishing.read_model_table.as_str(),
+                publishing.config_topic_arn.as_str(),
             );
             let settings = crate::outbox::relay::RelaySettings::default();
             let sent = crate::outbox::relay::drain(&db, &sink, &settings).await?;
@@ -190,5 +186,47 @@ mod tests {
     fn cli_definition_is_consistent() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
+    }
+
+    /// Scripts run `openapi` and `mint-token` without the server's settings.
+    #[test]
+    fn only_the_subcommands_that_need_settings_read_them() {
+        use clap::CommandFactory;
+        let command = Cli::command();
+        let reads = |name: &str| {
+            let sub = command.find_subcommand(name).unwrap();
+            logspoke_runtime::config::variables(sub)
+        };
+        assert!(reads("openapi").is_empty());
+        assert_eq!(
+            reads("mint-token"),
+            [
+                "LOGSPOKE_JWT_SECRET",
+                "LOGSPOKE_JWT_JWKS",
+                "LOGSPOKE_JWT_ISSUER",
+                "LOGSPOKE_JWT_AUDIENCE",
+                "LOGSPOKE_JWT_LEEWAY_SECONDS",
+            ]
+        );
+        assert_eq!(reads("migrate"), ["DATABASE_URL"]);
+        assert_eq!(
+            reads("check"),
+            ["LOGSPOKE_PROVIDER_ROLE_ARN", "LOGSPOKE_CUSTOMER_TEMPLATE_URL"]
+        );
+        assert_eq!(
+            reads("resync"),
+            [
+                "DATABASE_URL",
+                "LOGSPOKE_READ_MODEL_TABLE",
+                "LOGSPOKE_CONFIG_TOPIC_ARN"
+            ]
+        );
+        let parsed = logspoke_runtime::config::try_parse::<Cli, _, _>(["logspoke-api", "openapi"]);
+        assert!(matches!(
+            parsed,
+            Ok(Cli {
+                command: Command::Openapi
+            })
+        ));
     }
 }

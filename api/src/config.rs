@@ -1,24 +1,31 @@
-//! Configuration from environment variables (names shared with the worker, scripts and
-//! tests; see the README). A bad or missing value fails start-up with one line naming
-//! the variable.
+//! The api's settings, as clap arguments: each is a flag and an environment variable
+//! (names shared with the worker, scripts and tests; see the README), documented here
+//! so that `--help` is generated. Each subcommand flattens only what it needs, so
+//! `openapi` runs with nothing set and `mint-token` with the token settings alone.
+//! A bad or missing value fails start-up with one line naming the variable
+//! ([`ConfigError`], from [`logspoke_runtime::config`]).
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use logspoke_contract::RoleArn;
+use logspoke_runtime::config::Secret;
+use logspoke_runtime::values::{self, TableName, TopicArn};
 
 use crate::auth::jwks::schedule::RefreshPolicy;
 use crate::auth::jwks::source::JwksLocation;
 use crate::onboarding::link::TemplateUrl;
 
-/// The api's settings.
+pub use logspoke_runtime::config::ConfigError;
+
+/// The api's settings, as `serve` uses them.
 #[derive(Clone)]
 pub struct Config {
-    /// `DATABASE_URL`: the Postgres source of truth.
+    /// The Postgres source of truth.
     pub database_url: String,
-    /// `LOGSPOKE_LISTEN`: address the HTTP server binds.
+    /// Address the HTTP server binds.
     pub listen: SocketAddr,
-    /// `LOGSPOKE_DB_MAX_CONNECTIONS`: size of the connection pool.
+    /// Size of the connection pool.
     pub db_max_connections: u32,
     /// Token verification settings.
     pub jwt: JwtConfig,
@@ -28,92 +35,76 @@ pub struct Config {
     pub publishing: PublishingConfig,
 }
 
-/// Where the outbox relay publishes config changes.
-#[derive(Debug, Clone)]
-pub struct PublishingConfig {
-    /// `LOGSPOKE_READ_MODEL_TABLE`: the DynamoDB read model the workers read.
-    pub read_model_table: String,
-    /// `LOGSPOKE_CONFIG_TOPIC_ARN`: the SNS topic of `ConfigChanged` events.
-    pub config_topic_arn: String,
+/// What `serve` reads.
+#[derive(clap::Args)]
+#[command(next_help_heading = "Server")]
+pub struct ServeArgs {
+    /// Address the HTTP server binds.
+    #[arg(long, env = "LOGSPOKE_LISTEN", default_value = DEFAULT_LISTEN, value_parser = values::socket_addr)]
+    pub listen: SocketAddr,
+    /// Size of the database connection pool.
+    #[arg(long, env = "LOGSPOKE_DB_MAX_CONNECTIONS", default_value = "10", value_parser = values::positive::<u32>)]
+    pub db_max_connections: u32,
+    /// The database.
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Token verification.
+    #[command(flatten)]
+    pub jwt: JwtArgs,
+    /// Customer onboarding.
+    #[command(flatten)]
+    pub onboarding: OnboardingConfig,
+    /// Where config changes are published.
+    #[command(flatten)]
+    pub publishing: PublishingConfig,
 }
 
-impl PublishingConfig {
-    fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let table = get("LOGSPOKE_READ_MODEL_TABLE").ok_or_else(|| {
-            error(
-                "LOGSPOKE_READ_MODEL_TABLE",
-                "is not set (the DynamoDB read-model table)",
-            )
-        })?;
-        let valid_table = (3..=255).contains(&table.len())
-            && table
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
-        if !valid_table {
-            return Err(error(
-                "LOGSPOKE_READ_MODEL_TABLE",
-                "must be 3 to 255 of [A-Za-z0-9_.-]",
-            ));
-        }
-        let topic = get("LOGSPOKE_CONFIG_TOPIC_ARN").ok_or_else(|| {
-            error(
-                "LOGSPOKE_CONFIG_TOPIC_ARN",
-                "is not set (the config-changes SNS topic)",
-            )
-        })?;
-        let parts: Vec<&str> = topic.split(':').collect();
-        let valid_topic = parts.len() == 6
-            && parts[0] == "arn"
-            && parts[2] == "sns"
-            && parts[4].len() == 12
-            && parts[4].bytes().all(|b| b.is_ascii_digit())
-            && !parts[5].is_empty();
-        if !valid_topic {
-            return Err(error(
-                "LOGSPOKE_CONFIG_TOPIC_ARN",
-                "must be an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)",
-            ));
-        }
-        Ok(Self {
-            read_model_table: table,
-            config_topic_arn: topic,
+impl ServeArgs {
+    /// Checks what clap cannot (the token key settings) and builds the [`Config`].
+    pub fn into_config(self) -> Result<Config, ConfigError> {
+        Ok(Config {
+            database_url: self.database.database_url.expose().to_owned(),
+            listen: self.listen,
+            db_max_connections: self.db_max_connections,
+            jwt: self.jwt.into_config()?,
+            onboarding: self.onboarding,
+            publishing: self.publishing,
         })
     }
+}
+
+/// The database, for every subcommand that opens it.
+#[derive(clap::Args)]
+#[command(next_help_heading = "Database")]
+pub struct DatabaseArgs {
+    /// Postgres URL of the source of truth, e.g. postgres://postgres@127.0.0.1:5432/logspoke
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_parser = secret)]
+    pub database_url: Secret,
+}
+
+/// Where the outbox relay publishes config changes.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Publishing")]
+pub struct PublishingConfig {
+    /// DynamoDB table of the workers' read model.
+    #[arg(long = "read-model-table", env = "LOGSPOKE_READ_MODEL_TABLE")]
+    pub read_model_table: TableName,
+    /// SNS topic of ConfigChanged events.
+    #[arg(long = "config-topic-arn", env = "LOGSPOKE_CONFIG_TOPIC_ARN")]
+    pub config_topic_arn: TopicArn,
 }
 
 /// Settings of customer onboarding.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Onboarding")]
 pub struct OnboardingConfig {
-    /// `LOGSPOKE_PROVIDER_ROLE_ARN`: the role customers' roles trust; the first hop of
-    /// every delivery and verification.
+    /// The provider role customer roles trust: the first hop of every delivery and
+    /// verification.
+    #[arg(long = "provider-role-arn", env = "LOGSPOKE_PROVIDER_ROLE_ARN")]
     pub provider_role_arn: RoleArn,
-    /// `LOGSPOKE_CUSTOMER_TEMPLATE_URL`: where the customer role template is published.
+    /// S3 URL where customer-log-delivery-role.yaml is published.
+    #[arg(long = "customer-template-url", env = "LOGSPOKE_CUSTOMER_TEMPLATE_URL", value_parser = TemplateUrl::parse)]
     pub customer_template_url: TemplateUrl,
-}
-
-impl OnboardingConfig {
-    fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let role = get("LOGSPOKE_PROVIDER_ROLE_ARN").ok_or_else(|| {
-            error(
-                "LOGSPOKE_PROVIDER_ROLE_ARN",
-                "is not set (the provider role customers trust)",
-            )
-        })?;
-        let provider_role_arn =
-            RoleArn::parse(&role).map_err(|e| error("LOGSPOKE_PROVIDER_ROLE_ARN", e.to_string()))?;
-        let url = get("LOGSPOKE_CUSTOMER_TEMPLATE_URL").ok_or_else(|| {
-            error(
-                "LOGSPOKE_CUSTOMER_TEMPLATE_URL",
-                "is not set (the S3 URL of customer-log-delivery-role.yaml)",
-            )
-        })?;
-        let customer_template_url =
-            TemplateUrl::parse(&url).map_err(|e| error("LOGSPOKE_CUSTOMER_TEMPLATE_URL", e))?;
-        Ok(Self {
-            provider_role_arn,
-            customer_template_url,
-        })
-    }
 }
 
 impl std::fmt::Debug for Config {
@@ -134,13 +125,38 @@ impl std::fmt::Debug for Config {
 pub struct JwtConfig {
     /// Where the verification keys come from (this pins the algorithm).
     pub keys: JwtKeySource,
-    /// `LOGSPOKE_JWT_ISSUER`: the required `iss`.
+    /// The required `iss`.
     pub issuer: String,
-    /// `LOGSPOKE_JWT_AUDIENCE`: the required `aud`.
+    /// The required `aud`.
     pub audience: String,
-    /// `LOGSPOKE_JWT_LEEWAY_SECONDS`: the clock skew tolerated on `exp` and `nbf`. Small,
-    /// because it extends every token's life: a 1 s token is accepted for this long.
+    /// The clock skew tolerated on `exp` and `nbf`. Small, because it extends every
+    /// token's life: a 1 s token is accepted for this long.
     pub leeway: Duration,
+}
+
+/// The token settings as read; [`JwtArgs::into_config`] picks the key source.
+#[derive(clap::Args)]
+#[command(next_help_heading = "Token verification")]
+pub struct JwtArgs {
+    /// HS256 shared secret, at least 32 bytes (set this or LOGSPOKE_JWT_JWKS).
+    #[arg(long, env = "LOGSPOKE_JWT_SECRET", hide_env_values = true, value_parser = jwt_secret)]
+    pub jwt_secret: Option<Secret>,
+    /// Path or URL of a JWKS for RS256/ES256 (set this or LOGSPOKE_JWT_SECRET). A URL
+    /// must be https://, or http:// for a loopback host.
+    #[arg(long, env = "LOGSPOKE_JWT_JWKS", value_parser = JwksLocation::parse)]
+    pub jwt_jwks: Option<JwksLocation>,
+    /// The required `iss` claim.
+    #[arg(long, env = "LOGSPOKE_JWT_ISSUER", default_value = DEFAULT_ISSUER)]
+    pub jwt_issuer: String,
+    /// The required `aud` claim.
+    #[arg(long, env = "LOGSPOKE_JWT_AUDIENCE", default_value = DEFAULT_AUDIENCE)]
+    pub jwt_audience: String,
+    /// Clock skew tolerated on `exp` and `nbf`, whole seconds from 0 to 300.
+    ///
+    /// Kept small because it extends every token's life; more would hide a broken
+    /// clock and keep expired tokens alive for minutes.
+    #[arg(long, env = "LOGSPOKE_JWT_LEEWAY_SECONDS", default_value = "30", value_parser = leeway)]
+    pub jwt_leeway_seconds: Duration,
 }
 
 /// The key material, which also fixes the accepted algorithm.
@@ -178,7 +194,8 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_ISSUER: &str = "logspoke";
 /// Default for `LOGSPOKE_JWT_AUDIENCE`.
 pub const DEFAULT_AUDIENCE: &str = "logspoke-api";
-/// Default for `LOGSPOKE_JWT_LEEWAY_SECONDS`.
+/// Default for `LOGSPOKE_JWT_LEEWAY_SECONDS` (its `default_value` above says 30 too;
+/// a test keeps them equal).
 pub const DEFAULT_JWT_LEEWAY: Duration = Duration::from_secs(30);
 /// The largest `LOGSPOKE_JWT_LEEWAY_SECONDS`: more would hide a broken clock and keep
 /// expired tokens alive for minutes.
@@ -186,136 +203,69 @@ const MAX_JWT_LEEWAY_SECS: u64 = 300;
 /// HS256 secrets shorter than this are refused (RFC 7518 §3.2: key ≥ hash size).
 const MIN_SECRET_BYTES: usize = 32;
 
-/// A configuration problem, displayed as one line naming the variable.
-#[derive(Debug, thiserror::Error)]
-#[error("{variable}: {message}")]
-pub struct ConfigError {
-    /// The environment variable at fault.
-    pub variable: &'static str,
-    /// What is wrong with it.
-    pub message: String,
-}
-
-fn error(variable: &'static str, message: impl Into<String>) -> ConfigError {
-    ConfigError {
-        variable,
-        message: message.into(),
-    }
-}
-
-impl Config {
-    /// Reads the process environment.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
-    }
-
-    /// Reads settings through `lookup` (the environment in production, a map in tests).
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-        let database_url = get("DATABASE_URL").ok_or_else(|| {
-            error(
-                "DATABASE_URL",
-                "is not set (e.g. postgres://postgres@127.0.0.1:5432/logspoke)",
-            )
-        })?;
-        let listen = get("LOGSPOKE_LISTEN").unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
-        let listen = listen.parse().map_err(|_| {
-            error(
-                "LOGSPOKE_LISTEN",
-                format!("'{listen}' is not an address like 127.0.0.1:8080"),
-            )
-        })?;
-        let db_max_connections = match get("LOGSPOKE_DB_MAX_CONNECTIONS") {
-            None => 10,
-            Some(v) => v
-                .parse()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| error("LOGSPOKE_DB_MAX_CONNECTIONS", "must be a positive integer"))?,
-        };
-        Ok(Self {
-            database_url,
-            listen,
-            db_max_connections,
-            jwt: JwtConfig::from_lookup(get)?,
-            onboarding: OnboardingConfig::from_lookup(get)?,
-            publishing: PublishingConfig::from_lookup(get)?,
-        })
-    }
-}
-
-impl JwtConfig {
-    /// Reads only the token settings (enough for `mint-token`).
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))
-    }
-
-    fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let keys = match (get("LOGSPOKE_JWT_SECRET"), get("LOGSPOKE_JWT_JWKS")) {
+impl JwtArgs {
+    /// Picks the key source: exactly one of the secret and the JWKS.
+    pub fn into_config(self) -> Result<JwtConfig, ConfigError> {
+        let keys = match (self.jwt_secret, self.jwt_jwks) {
             (Some(_), Some(_)) => {
-                return Err(error(
+                return Err(ConfigError::new(
                     "LOGSPOKE_JWT_SECRET",
                     "set either LOGSPOKE_JWT_SECRET (HS256) or LOGSPOKE_JWT_JWKS (RS256/ES256), not both",
                 ))
             }
-            (Some(secret), None) if secret.len() < MIN_SECRET_BYTES => {
-                return Err(error(
-                    "LOGSPOKE_JWT_SECRET",
-                    format!("must be at least {MIN_SECRET_BYTES} bytes"),
-                ))
-            }
-            (Some(secret), None) => JwtKeySource::Secret(secret),
-            (None, Some(jwks)) => JwtKeySource::Jwks {
-                location: JwksLocation::parse(&jwks).map_err(|e| error("LOGSPOKE_JWT_JWKS", e))?,
+            (Some(secret), None) => JwtKeySource::Secret(secret.expose().to_owned()),
+            (None, Some(location)) => JwtKeySource::Jwks {
+                location,
                 refresh: RefreshPolicy::default(),
             },
             (None, None) => {
-                return Err(error(
+                return Err(ConfigError::new(
                     "LOGSPOKE_JWT_SECRET",
                     "is not set (nor LOGSPOKE_JWT_JWKS): one of them must configure token verification",
                 ))
             }
         };
-        Ok(Self {
+        Ok(JwtConfig {
             keys,
-            issuer: get("LOGSPOKE_JWT_ISSUER").unwrap_or_else(|| DEFAULT_ISSUER.to_owned()),
-            audience: get("LOGSPOKE_JWT_AUDIENCE").unwrap_or_else(|| DEFAULT_AUDIENCE.to_owned()),
-            leeway: parse_leeway(get("LOGSPOKE_JWT_LEEWAY_SECONDS"))?,
+            issuer: self.jwt_issuer,
+            audience: self.jwt_audience,
+            leeway: self.jwt_leeway_seconds,
         })
     }
 }
 
+/// `LOGSPOKE_JWT_SECRET`: long enough for HS256.
+fn jwt_secret(raw: &str) -> Result<Secret, String> {
+    if raw.len() < MIN_SECRET_BYTES {
+        return Err(format!("must be at least {MIN_SECRET_BYTES} bytes"));
+    }
+    Ok(Secret::new(raw))
+}
+
+/// A secret kept as given (`DATABASE_URL` may carry a password).
+fn secret(raw: &str) -> Result<Secret, String> {
+    Ok(Secret::new(raw))
+}
+
 /// `LOGSPOKE_JWT_LEEWAY_SECONDS`: whole seconds, `0..=300`.
-fn parse_leeway(raw: Option<String>) -> Result<Duration, ConfigError> {
-    let Some(raw) = raw else {
-        return Ok(DEFAULT_JWT_LEEWAY);
-    };
-    raw.trim()
-        .parse::<u64>()
-        .ok()
-        .filter(|secs| *secs <= MAX_JWT_LEEWAY_SECS)
-        .map(Duration::from_secs)
-        .ok_or_else(|| {
-            error(
-                "LOGSPOKE_JWT_LEEWAY_SECONDS",
-                format!("must be whole seconds from 0 to {MAX_JWT_LEEWAY_SECS}"),
-            )
-        })
+fn leeway(raw: &str) -> Result<Duration, String> {
+    values::seconds_at_most(raw, MAX_JWT_LEEWAY_SECS)
 }
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
+    use std::collections::BTreeMap;
+
+    use clap::{Args, Command};
+    use logspoke_runtime::config::{find_by_variable, from_vars, variables};
 
     use super::*;
 
+    /// `serve`'s settings from `vars` over [`BASE`], as if they were the environment.
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = BASE
-            .iter()
-            .chain(vars)
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        Config::from_lookup(|name| map.get(name).cloned())
+        let map: BTreeMap<&str, &str> = BASE.iter().chain(vars).copied().collect();
+        let vars: Vec<(&str, &str)> = map.into_iter().collect();
+        from_vars::<ServeArgs>(&vars)?.into_config()
     }
 
     const SECRET: &str = "0123456789abcdef0123456789abcdef";
@@ -495,6 +445,32 @@ mod tests {
     }
 
     #[test]
+    fn serve_reads_the_documented_variables_and_hides_the_secret_ones() {
+        let command = ServeArgs::augment_args(Command::new("serve"));
+        assert_eq!(
+            variables(&command),
+            [
+                "LOGSPOKE_LISTEN",
+                "LOGSPOKE_DB_MAX_CONNECTIONS",
+                "DATABASE_URL",
+                "LOGSPOKE_JWT_SECRET",
+                "LOGSPOKE_JWT_JWKS",
+                "LOGSPOKE_JWT_ISSUER",
+                "LOGSPOKE_JWT_AUDIENCE",
+                "LOGSPOKE_JWT_LEEWAY_SECONDS",
+                "LOGSPOKE_PROVIDER_ROLE_ARN",
+                "LOGSPOKE_CUSTOMER_TEMPLATE_URL",
+                "LOGSPOKE_READ_MODEL_TABLE",
+                "LOGSPOKE_CONFIG_TOPIC_ARN",
+            ]
+        );
+        for secret in ["DATABASE_URL", "LOGSPOKE_JWT_SECRET"] {
+            let arg = find_by_variable(&command, secret).unwrap();
+            assert!(arg.is_hide_env_values_set(), "{secret} would show in --help");
+        }
+    }
+
+    #[test]
     fn debug_output_never_contains_the_secret() {
         let c = config(&[("DATABASE_URL", "postgres://x"), ("LOGSPOKE_JWT_SECRET", SECRET)]).unwrap();
         assert!(!format!("{c:?}").contains(SECRET));
@@ -504,5 +480,7 @@ mod tests {
         ])
         .unwrap();
         assert!(!format!("{c:?}").contains("hunter2"));
+        let args = from_vars::<JwtArgs>(&[("LOGSPOKE_JWT_SECRET", SECRET)]).unwrap();
+        assert!(!format!("{:?}", args.jwt_secret).contains(SECRET));
     }
 }

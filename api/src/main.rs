@@ -1,10 +1,15 @@
-//! `logspoke-api`: parses the command line and hands over to the library.
-
-use clap::Parser;
+//! `logspoke-api`: parses the command line and environment, and hands over to the
+//! library.
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let cli = logspoke_api::cli::Cli::parse();
+    let cli = match logspoke_runtime::config::parse_or_exit::<logspoke_api::cli::Cli>() {
+        Ok(cli) => cli,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
     match logspoke_api::cli::run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {

@@ -58,7 +58,7 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    telemetry::spawn_metrics_upkeep(state.metrics.clone());
+    logspoke_runtime::telemetry::spawn_metrics_upkeep(state.metrics.clone());
     axum::serve(listener, router::app(state))
         .with_graceful_shutdown(shutdown)
         .await
@@ -79,8 +79,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let (stop_relay, relay_stopped) = tokio::sync::watch::channel(false);
     let sink = AwsReadModelSink::new(
         &sdk,
-        &config.publishing.read_model_table,
-        &config.publishing.config_topic_arn,
+        config.publishing.read_model_table.as_str(),
+        config.publishing.config_topic_arn.as_str(),
     );
     let relay = tokio::spawn(relay::run(
         state.db.clone(),
@@ -99,24 +99,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 }
 
 /// Resolves on SIGTERM (Kubernetes) or Ctrl-C.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
+async fn shutdown_signal() {
+    logspoke_runtime::shutdown_signal().await;
     tracing::info!("shutdown requested; finishing in-flight requests");
 }

@@ -1,13 +1,13 @@
-//! Structured JSON logs and Prometheus metrics.
+//! The api's logs and metrics: its log filter and latency buckets for the shared set-up
+//! in [`logspoke_runtime::telemetry`], and the per-request metrics middleware.
 
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
 use axum::response::Response;
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use tracing_subscriber::EnvFilter;
+use logspoke_runtime::telemetry::{self as runtime, Histogram};
+use metrics_exporter_prometheus::PrometheusHandle;
 
 /// Default log filter when `RUST_LOG` is unset.
 const DEFAULT_FILTER: &str = "info,sqlx=warn";
@@ -20,46 +20,15 @@ const LATENCY_BUCKETS: &[f64] = &[
 
 /// Installs JSON logging to stdout (filter from `RUST_LOG`). Safe to call twice.
 pub fn init_tracing() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
-    let _ = tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(filter)
-        .with_current_span(true)
-        .with_span_list(true)
-        .try_init();
+    runtime::init_tracing(DEFAULT_FILTER);
 }
-
-static METRICS: OnceLock<PrometheusHandle> = OnceLock::new();
 
 /// The process-wide Prometheus recorder, installed on first use.
 pub fn metrics_handle() -> PrometheusHandle {
-    METRICS
-        .get_or_init(|| {
-            let recorder = PrometheusBuilder::new()
-                .set_buckets_for_metric(
-                    Matcher::Full("http_request_duration_seconds".into()),
-                    LATENCY_BUCKETS,
-                )
-                .map(PrometheusBuilder::build_recorder)
-                .unwrap_or_else(|_| PrometheusBuilder::new().build_recorder());
-            let handle = recorder.handle();
-            if metrics::set_global_recorder(recorder).is_err() {
-                tracing::warn!("a metrics recorder was already installed; /metrics may be empty");
-            }
-            handle
-        })
-        .clone()
-}
-
-/// Keeps histogram buffers drained even when nobody scrapes `/metrics`.
-pub fn spawn_metrics_upkeep(handle: PrometheusHandle) {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(5));
-        loop {
-            tick.tick().await;
-            handle.run_upkeep();
-        }
-    });
+    runtime::metrics_handle(&[Histogram {
+        name: "http_request_duration_seconds",
+        buckets: LATENCY_BUCKETS,
+    }])
 }
 
 /// Counts requests and records latency by method, matched route and status.

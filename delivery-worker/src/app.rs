@@ -7,10 +7,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::routing::get;
-use axum::Router;
 use logspoke_aws::RoleChain;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::sync::watch;
@@ -25,28 +21,6 @@ use crate::tenants::subscription::Subscription;
 use crate::tenants::TenantConfigs;
 
 pub use crate::telemetry::{init_tracing, metrics_handle};
-
-/// Resolves on SIGTERM or Ctrl-C.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
-}
 
 /// What the health endpoint reports.
 #[derive(Clone)]
@@ -67,7 +41,15 @@ pub async fn run(config: WorkerConfig, shutdown: impl Future<Output = ()> + Send
         .await
         .with_context(|| format!("LOGSPOKE_WORKER_LISTEN: cannot listen on {}", config.listen))?;
     let (stop, stopped) = watch::channel(false);
-    tokio::spawn(serve_health(listener, health.clone(), stopped.clone()));
+    let mut ops_stopped = stopped.clone();
+    tokio::spawn(logspoke_runtime::ops::serve(
+        listener,
+        health.ready.clone(),
+        health.metrics.clone(),
+        async move {
+            let _ = ops_stopped.wait_for(|stop| *stop).await;
+        },
+    ));
 
     let sdk = logspoke_aws::load_sdk_config().await;
     let configs = Arc::new(TenantConfigs::default());
@@ -163,30 +145,5 @@ async fn resync_periodically(
         if let Err(err) = source::resync(read_model.as_ref(), &configs).await {
             tracing::warn!(error = %err, "periodic read-model resync failed; keeping the cached configs");
         }
-    }
-}
-
-async fn serve_health(listener: tokio::net::TcpListener, health: Health, mut stopped: watch::Receiver<bool>) {
-    let app = Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(readyz))
-        .route(
-            "/metrics",
-            get(|State(h): State<Health>| async move { h.metrics.render() }),
-        )
-        .with_state(health);
-    let shutdown = async move {
-        let _ = stopped.wait_for(|stop| *stop).await;
-    };
-    if let Err(err) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
-        tracing::error!(error = %err, "the health endpoint stopped");
-    }
-}
-
-async fn readyz(State(health): State<Health>) -> (StatusCode, &'static str) {
-    if health.ready.load(Ordering::Relaxed) {
-        (StatusCode::OK, "ready")
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "starting or stopping")
     }
 }

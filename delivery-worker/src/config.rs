@@ -1,35 +1,73 @@
-//! The worker's configuration, from environment variables (names shared with the api and
-//! the scripts). A bad or missing value stops the worker at start with one line naming it.
+//! The worker's settings, as clap arguments: each is a flag and an environment variable
+//! (names shared with the api and the scripts), documented here so that `--help` is
+//! generated. A bad or missing value stops the worker at start with one line naming the
+//! variable ([`ConfigError`], from [`logspoke_runtime::config`]); the identifiers are
+//! checked exactly as the api checks them ([`logspoke_runtime::values`]).
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use logspoke_contract::RoleArn;
+use logspoke_runtime::values::{self, QueueUrl, TableName, TopicArn};
 
 use crate::memory::DEFAULT_MAX_DECODE_BYTES;
 use crate::sqs::PollSettings;
 
-/// `--help` text: every variable with its default.
-pub const HELP: &str =
-    "logspoke-worker: delivers staged log files from the delivery queue to tenants' CloudWatch Logs and S3.
+pub use logspoke_runtime::config::ConfigError;
 
-Configuration (environment):
-  LOGSPOKE_DELIVERY_QUEUE_URL      SQS queue of S3 object-created events (required)
-  LOGSPOKE_READ_MODEL_TABLE        DynamoDB read model of delivery configs (required)
-  LOGSPOKE_CONFIG_TOPIC_ARN        SNS topic of config-change events (required)
-  LOGSPOKE_PROVIDER_ROLE_ARN       provider role, first hop to tenant roles (required)
-  LOGSPOKE_WORKER_LISTEN           /healthz, /readyz, /metrics address (default 127.0.0.1:9090)
-  LOGSPOKE_CONFIG_QUEUE_PREFIX     name prefix of this replica's change queue (default logspoke-config-)
-  LOGSPOKE_WORKER_POLLERS          concurrent ReceiveMessage loops (default 4)
-  LOGSPOKE_WORKER_MAX_IN_FLIGHT    messages processed at once (default 16; ~5 MiB each)
-  LOGSPOKE_WORKER_MAX_DECODE_BYTES  memory that long lines (over 128 KiB) may hold at once
-                                   while decoded: bytes, or with KiB/MiB/GiB (default ≈18MiB,
-                                   two 8 MiB lines at a time); peak RSS ≈ 16 MiB +
-                                   MAX_IN_FLIGHT × 5 MiB + this: 114 MiB at the defaults
-  LOGSPOKE_WORKER_VISIBILITY_SECONDS  visibility kept while processing (default 120)
-  LOGSPOKE_WORKER_RETRY_SECONDS    delay before a failed message is retried (default 30)
-  LOGSPOKE_WORKER_RESYNC_SECONDS   full read-model resync period (default 300)
-  AWS_REGION, AWS_ENDPOINT_URL, credentials: the AWS SDK's standard variables";
+/// What the settings do not cover.
+const ENVIRONMENT_HELP: &str = "\
+AWS: the SDK's standard variables (AWS_REGION, AWS_ENDPOINT_URL, credentials).
+Logs: RUST_LOG filters them [default: info].
+A variable set to an empty value counts as unset.";
+
+/// Delivers staged log files from the delivery queue to tenants' CloudWatch Logs and S3.
+///
+/// Every setting is a flag and an environment variable.
+#[derive(clap::Parser)]
+#[command(name = "logspoke-worker", version, about, after_help = ENVIRONMENT_HELP)]
+pub struct WorkerArgs {
+    /// SQS queue of S3 object-created events.
+    #[arg(long, env = "LOGSPOKE_DELIVERY_QUEUE_URL")]
+    pub delivery_queue_url: QueueUrl,
+    /// DynamoDB read model of delivery configs.
+    #[arg(long, env = "LOGSPOKE_READ_MODEL_TABLE")]
+    pub read_model_table: TableName,
+    /// SNS topic of config-change events.
+    #[arg(long, env = "LOGSPOKE_CONFIG_TOPIC_ARN")]
+    pub config_topic_arn: TopicArn,
+    /// The provider role: the first hop to tenants' roles.
+    #[arg(long, env = "LOGSPOKE_PROVIDER_ROLE_ARN")]
+    pub provider_role_arn: RoleArn,
+    /// Address of /healthz, /readyz and /metrics.
+    #[arg(long, env = "LOGSPOKE_WORKER_LISTEN", default_value = "127.0.0.1:9090", value_parser = values::socket_addr)]
+    pub listen: SocketAddr,
+    /// Name prefix of this replica's config-change queue.
+    #[arg(
+        long,
+        env = "LOGSPOKE_CONFIG_QUEUE_PREFIX",
+        default_value = "logspoke-config-"
+    )]
+    pub config_queue_prefix: String,
+    /// Concurrent ReceiveMessage loops.
+    #[arg(long, env = "LOGSPOKE_WORKER_POLLERS", default_value = "4", value_parser = values::positive::<usize>)]
+    pub pollers: usize,
+    /// Messages processed at once (about 5 MiB each).
+    #[arg(long, env = "LOGSPOKE_WORKER_MAX_IN_FLIGHT", default_value = "16", value_parser = values::positive::<usize>)]
+    pub max_in_flight: usize,
+    /// The decode budget.
+    #[command(flatten)]
+    pub memory: MemoryLimits,
+    /// Visibility kept on a message while it is processed, in seconds.
+    #[arg(long, env = "LOGSPOKE_WORKER_VISIBILITY_SECONDS", default_value = "120", value_parser = values::positive_seconds)]
+    pub visibility_seconds: Duration,
+    /// Delay before a failed message is retried, in seconds.
+    #[arg(long, env = "LOGSPOKE_WORKER_RETRY_SECONDS", default_value = "30", value_parser = values::positive_seconds)]
+    pub retry_seconds: Duration,
+    /// Period of the full read-model resync, in seconds.
+    #[arg(long, env = "LOGSPOKE_WORKER_RESYNC_SECONDS", default_value = "300", value_parser = values::positive_seconds)]
+    pub resync_seconds: Duration,
+}
 
 /// Everything the worker needs to run.
 #[derive(Debug, Clone)]
@@ -52,142 +90,66 @@ pub struct WorkerConfig {
     pub resync: Duration,
 }
 
+impl WorkerArgs {
+    /// The [`WorkerConfig`] these settings describe (the memory limits are separate:
+    /// [`WorkerArgs::memory`]).
+    pub fn to_config(&self) -> WorkerConfig {
+        WorkerConfig {
+            queue_url: self.delivery_queue_url.to_string(),
+            table: self.read_model_table.to_string(),
+            topic_arn: self.config_topic_arn.to_string(),
+            provider_role: self.provider_role_arn.clone(),
+            listen: self.listen,
+            config_queue_prefix: self.config_queue_prefix.clone(),
+            poll: PollSettings {
+                pollers: self.pollers,
+                max_in_flight: self.max_in_flight,
+                visibility: self.visibility_seconds,
+                retry_delay: self.retry_seconds,
+                ..PollSettings::default()
+            },
+            resync: self.resync_seconds,
+        }
+    }
+}
+
 /// The worker's memory limits beyond [`PollSettings::max_in_flight`] (see
 /// [`crate::memory`]). Read on their own, so that a [`WorkerConfig`] built in code keeps
-/// its shape; [`WorkerConfig::from_lookup`] checks them too, so a bad value still stops
-/// the worker at start.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// its shape; [`WorkerArgs`] reads them too, so a bad value still stops the worker at
+/// start.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
 pub struct MemoryLimits {
-    /// What long lines being decoded may hold at once, in bytes.
+    /// Memory that long lines (over 128 KiB) may hold at once while decoded: bytes, or a
+    /// number with KiB, MiB or GiB.
+    ///
+    /// The default holds two 8 MiB lines at a time. Peak RSS is about 16 MiB + MAX_IN_FLIGHT × 5 MiB + this: 114 MiB at the
+    /// defaults.
+    #[arg(
+        long,
+        env = "LOGSPOKE_WORKER_MAX_DECODE_BYTES",
+        default_value_t = DEFAULT_MAX_DECODE_BYTES,
+        value_parser = values::byte_size
+    )]
     pub max_decode_bytes: usize,
 }
 
 impl MemoryLimits {
     /// Reads the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))
-    }
-
-    /// Reads variables through `get`.
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let variable = "LOGSPOKE_WORKER_MAX_DECODE_BYTES";
-        let max_decode_bytes = match get(variable) {
-            None => DEFAULT_MAX_DECODE_BYTES,
-            Some(raw) => bytes(&raw)
-                .filter(|n| u32::try_from(*n).is_ok())
-                .ok_or(ConfigError {
-                    variable,
-                    problem: format!(
-                        "'{raw}' is not a size below 4GiB (bytes, or a number with KiB, MiB or GiB)"
-                    ),
-                })?,
-        };
-        Ok(Self { max_decode_bytes })
-    }
-}
-
-/// A positive size: `25165824`, `24MiB`, `512 KiB`, `1GiB`.
-fn bytes(raw: &str) -> Option<usize> {
-    let raw = raw.trim();
-    let digits = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());
-    let (number, unit) = raw.split_at(digits);
-    let scale: usize = match unit.trim() {
-        "" => 1,
-        "KiB" => 1 << 10,
-        "MiB" => 1 << 20,
-        "GiB" => 1 << 30,
-        _ => return None,
-    };
-    number
-        .parse::<usize>()
-        .ok()?
-        .checked_mul(scale)
-        .filter(|n| *n > 0)
-}
-
-/// A configuration problem, naming the variable.
-#[derive(Debug, thiserror::Error)]
-#[error("{variable}: {problem}")]
-pub struct ConfigError {
-    variable: &'static str,
-    problem: String,
-}
-
-impl WorkerConfig {
-    /// Reads the process environment.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))
-    }
-
-    /// Reads variables through `get` (tests pass a map).
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let required = |variable: &'static str| {
-            get(variable).ok_or(ConfigError {
-                variable,
-                problem: "is required".into(),
-            })
-        };
-        let provider_role =
-            RoleArn::parse(&required("LOGSPOKE_PROVIDER_ROLE_ARN")?).map_err(|e| ConfigError {
-                variable: "LOGSPOKE_PROVIDER_ROLE_ARN",
-                problem: e.to_string(),
-            })?;
-        let seconds =
-            |variable: &'static str, default: u64| number(&get, variable, default).map(Duration::from_secs);
-        let poll = PollSettings {
-            pollers: usize::try_from(number(&get, "LOGSPOKE_WORKER_POLLERS", 4)?).unwrap_or(4),
-            max_in_flight: usize::try_from(number(&get, "LOGSPOKE_WORKER_MAX_IN_FLIGHT", 16)?).unwrap_or(16),
-            visibility: seconds("LOGSPOKE_WORKER_VISIBILITY_SECONDS", 120)?,
-            retry_delay: seconds("LOGSPOKE_WORKER_RETRY_SECONDS", 30)?,
-            ..PollSettings::default()
-        };
-        MemoryLimits::from_lookup(&get)?;
-        let listen = get("LOGSPOKE_WORKER_LISTEN").unwrap_or_else(|| "127.0.0.1:9090".into());
-        Ok(Self {
-            queue_url: required("LOGSPOKE_DELIVERY_QUEUE_URL")?,
-            table: required("LOGSPOKE_READ_MODEL_TABLE")?,
-            topic_arn: required("LOGSPOKE_CONFIG_TOPIC_ARN")?,
-            provider_role,
-            listen: listen.parse().map_err(|_| ConfigError {
-                variable: "LOGSPOKE_WORKER_LISTEN",
-                problem: format!("'{listen}' is not a host:port address"),
-            })?,
-            config_queue_prefix: get("LOGSPOKE_CONFIG_QUEUE_PREFIX")
-                .unwrap_or_else(|| "logspoke-config-".into()),
-            poll,
-            resync: seconds("LOGSPOKE_WORKER_RESYNC_SECONDS", 300)?,
-        })
-    }
-}
-
-fn number(
-    get: &impl Fn(&str) -> Option<String>,
-    variable: &'static str,
-    default: u64,
-) -> Result<u64, ConfigError> {
-    match get(variable) {
-        None => Ok(default),
-        Some(raw) => raw
-            .trim()
-            .parse::<u64>()
-            .ok()
-            .filter(|n| *n > 0)
-            .ok_or(ConfigError {
-                variable,
-                problem: format!("'{raw}' is not a positive integer"),
-            }),
+        logspoke_runtime::config::from_env()
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
+    use clap::CommandFactory;
+    use logspoke_runtime::config::{from_vars, variables};
 
     use super::*;
 
-    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
-        move |name| map.get(name).cloned()
+    /// The worker's settings from `pairs`, as if they were the environment.
+    fn config(pairs: &[(&str, &str)]) -> Result<WorkerConfig, ConfigError> {
+        from_vars::<WorkerArgs>(pairs).map(|args| args.to_config())
     }
 
     const REQUIRED: [(&str, &str); 4] = [
@@ -205,9 +167,13 @@ mod tests {
 
     #[test]
     fn defaults_apply_when_only_the_required_values_are_set() {
-        let config = WorkerConfig::from_lookup(lookup(&REQUIRED)).unwrap();
+        let config = config(&REQUIRED).unwrap();
         assert_eq!(config.listen.to_string(), "127.0.0.1:9090");
+        assert_eq!(config.config_queue_prefix, "logspoke-config-");
+        assert_eq!(config.poll.pollers, 4);
         assert_eq!(config.poll.max_in_flight, 16);
+        assert_eq!(config.poll.visibility, Duration::from_secs(120));
+        assert_eq!(config.poll.retry_delay, Duration::from_secs(30));
         assert_eq!(config.resync, Duration::from_secs(300));
     }
 
@@ -219,28 +185,54 @@ mod tests {
             ("LOGSPOKE_WORKER_POLLERS", "0"),
             ("LOGSPOKE_WORKER_RETRY_SECONDS", "soon"),
             ("LOGSPOKE_WORKER_MAX_DECODE_BYTES", "24MB"),
+            ("LOGSPOKE_READ_MODEL_TABLE", "t/x"),
+            (
+                "LOGSPOKE_CONFIG_TOPIC_ARN",
+                "arn:aws:sqs:eu-west-1:111111111111:q",
+            ),
+            ("LOGSPOKE_DELIVERY_QUEUE_URL", "log-delivery"),
         ] {
             let mut pairs = REQUIRED.to_vec();
             pairs.retain(|(k, _)| *k != name);
             pairs.push((name, value));
-            let err = WorkerConfig::from_lookup(lookup(&pairs)).unwrap_err().to_string();
+            let err = config(&pairs).unwrap_err().to_string();
             assert!(err.starts_with(name), "{err}");
         }
-        let err = WorkerConfig::from_lookup(lookup(&REQUIRED[1..]))
-            .unwrap_err()
-            .to_string();
+        let err = config(&REQUIRED[1..]).unwrap_err().to_string();
         assert!(err.starts_with("LOGSPOKE_DELIVERY_QUEUE_URL"), "{err}");
+    }
+
+    #[test]
+    fn the_worker_reads_the_documented_variables() {
+        assert_eq!(
+            variables(&WorkerArgs::command()),
+            [
+                "LOGSPOKE_DELIVERY_QUEUE_URL",
+                "LOGSPOKE_READ_MODEL_TABLE",
+                "LOGSPOKE_CONFIG_TOPIC_ARN",
+                "LOGSPOKE_PROVIDER_ROLE_ARN",
+                "LOGSPOKE_WORKER_LISTEN",
+                "LOGSPOKE_CONFIG_QUEUE_PREFIX",
+                "LOGSPOKE_WORKER_POLLERS",
+                "LOGSPOKE_WORKER_MAX_IN_FLIGHT",
+                "LOGSPOKE_WORKER_MAX_DECODE_BYTES",
+                "LOGSPOKE_WORKER_VISIBILITY_SECONDS",
+                "LOGSPOKE_WORKER_RETRY_SECONDS",
+                "LOGSPOKE_WORKER_RESYNC_SECONDS",
+            ]
+        );
+        WorkerArgs::command().debug_assert();
     }
 
     #[test]
     fn the_decode_budget_takes_bytes_or_binary_units() {
         let limits = |value: &str| {
-            MemoryLimits::from_lookup(lookup(&[("LOGSPOKE_WORKER_MAX_DECODE_BYTES", value)]))
+            from_vars::<MemoryLimits>(&[("LOGSPOKE_WORKER_MAX_DECODE_BYTES", value)])
                 .map(|l| l.max_decode_bytes)
                 .ok()
         };
         assert_eq!(
-            MemoryLimits::from_lookup(lookup(&[])).unwrap().max_decode_bytes,
+            from_vars::<MemoryLimits>(&[]).unwrap().max_decode_bytes,
             DEFAULT_MAX_DECODE_BYTES
         );
         assert_eq!(limits("25165824"), Some(24 << 20));

@@ -1,24 +1,29 @@
-//! `logspoke-worker`: reads its configuration and hands over to the library.
+//! `logspoke-worker`: reads its settings (command line and environment) and hands over
+//! to the library.
+
+use std::process::ExitCode;
+
+use logspoke_delivery_worker::config::WorkerArgs;
+use logspoke_delivery_worker::{app, memory, telemetry};
 
 #[tokio::main]
-async fn main() -> std::process::ExitCode {
-    if std::env::args().any(|a| a == "--help" || a == "-h") {
-        println!("{}", logspoke_delivery_worker::config::HELP);
-        return std::process::ExitCode::SUCCESS;
-    }
-    logspoke_delivery_worker::app::init_tracing();
-    let config = match logspoke_delivery_worker::config::WorkerConfig::from_env() {
-        Ok(config) => config,
+async fn main() -> ExitCode {
+    let args = match logspoke_runtime::config::parse_or_exit::<WorkerArgs>() {
+        Ok(args) => args,
         Err(err) => {
             eprintln!("error: {err}");
-            return std::process::ExitCode::FAILURE;
+            return ExitCode::FAILURE;
         }
     };
-    match logspoke_delivery_worker::app::run(config, logspoke_delivery_worker::app::shutdown_signal()).await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+    telemetry::init_tracing();
+    // A `--max-decode-bytes` flag wins over the environment: `run` keeps the budget set
+    // first (and logs when it differs from LOGSPOKE_WORKER_MAX_DECODE_BYTES).
+    memory::decode_budget_for(args.memory.max_decode_bytes);
+    match app::run(args.to_config(), logspoke_runtime::shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err:#}");
-            std::process::ExitCode::FAILURE
+            ExitCode::FAILURE
         }
     }
 }

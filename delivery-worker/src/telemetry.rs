@@ -1,32 +1,17 @@
-//! Logs and metrics: JSON logs, the Prometheus recorder, and the per-call AWS counter.
-
-use std::sync::OnceLock;
+//! The worker's logs and metrics: its log filter for the shared set-up in
+//! [`logspoke_runtime::telemetry`], and the per-call AWS counters.
 
 use logspoke_aws::AwsError;
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-use tracing_subscriber::EnvFilter;
+use metrics_exporter_prometheus::PrometheusHandle;
 
 /// JSON logs, filtered by `RUST_LOG` (default `info`).
 pub fn init_tracing() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(filter)
-        .try_init();
+    logspoke_runtime::telemetry::init_tracing("info");
 }
 
-static METRICS: OnceLock<PrometheusHandle> = OnceLock::new();
-
-/// The process-wide Prometheus recorder.
+/// The process-wide Prometheus recorder (summaries for the histograms).
 pub fn metrics_handle() -> PrometheusHandle {
-    METRICS
-        .get_or_init(|| {
-            let recorder = PrometheusBuilder::new().build_recorder();
-            let handle = recorder.handle();
-            let _ = metrics::set_global_recorder(recorder);
-            handle
-        })
-        .clone()
+    logspoke_runtime::telemetry::metrics_handle(&[])
 }
 
 /// Counts one AWS call by API and outcome (`ok`, `throttled`, `transient`, or the error code).
