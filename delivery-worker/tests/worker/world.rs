@@ -1,4 +1,5 @@
-//! The emulated AWS world the worker runs in, built fresh (unique names) per test.
+//! The emulated AWS world the worker runs in, built fresh (unique names) per test, on the
+//! emulator helpers it shares with the api tests (`logspoke-test-support`).
 
 use std::io::Write;
 use std::time::{Duration, Instant};
