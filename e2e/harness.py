@@ -9,27 +9,22 @@ import urllib.error
 import urllib.request
 import uuid
 
-import boto3
-from botocore.config import Config
-
 REGION = os.environ.get("AWS_REGION", "eu-west-1")
-PROVIDER = "111111111111"
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "scripts", "lib"))
-from stage_logs import stage_file  # noqa: E402  (the generator behind scripts/stage-logs)
+# The emulator client, stack waits and link parsing of scripts/provider-stack and
+# scripts/customer; stage_file is the generator behind scripts/stage-logs.
+from emulator_aws import PROVIDER_ACCOUNT as PROVIDER, Account  # noqa: E402
+from stacks import outputs, quick_create_parameters, wait_stack  # noqa: E402
+from stage_logs import stage_file  # noqa: E402
 
 CUSTOMER_TEMPLATE = os.path.join(ROOT, "cloudformation", "customer-log-delivery-role.yaml")
 RUN = uuid.uuid4().hex[:6]
 
 
 def client(service, account):
-    return boto3.session.Session(
-        aws_access_key_id=account, aws_secret_access_key="test", region_name=REGION
-    ).client(
-        service,
-        endpoint_url=os.environ["AWS_ENDPOINT_URL"],
-        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 3, "mode": "standard"}),
-    )
+    """A boto3 client acting as `account` (the tests retry a little more than the scripts)."""
+    return Account(account, REGION, max_attempts=3).client(service)
 
 
 def call(method, path, token, body=None, content_type="application/json"):
@@ -48,24 +43,9 @@ def call(method, path, token, body=None, content_type="application/json"):
         return err.code, (json.loads(raw) if raw else None)
 
 
-def link_parameters(link):
-    """param_* values of a quick-create link (in its fragment), percent-decoded."""
-    from urllib.parse import unquote
-
-    fragment = link.split("#", 1)[1]
-    query = fragment.split("?", 1)[1]
-    pairs = (pair.partition("=") for pair in query.split("&"))
-    return {unquote(k)[len("param_"):]: unquote(v) for k, _, v in pairs if k.startswith("param_")}
-
-
-def wait_stack(cfn, name):
-    for _ in range(300):
-        stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
-        if not stack["StackStatus"].endswith("_IN_PROGRESS"):
-            assert stack["StackStatus"] in ("CREATE_COMPLETE", "UPDATE_COMPLETE"), stack["StackStatus"]
-            return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
-        time.sleep(0.2)
-    raise AssertionError(f"stack {name} did not finish")
+def wait_for_stack(cfn, name):
+    """The outputs of the stack once it is complete (a minute at most)."""
+    return outputs(wait_stack(cfn, name, timeout=60, poll=0.2))
 
 
 class Customer:
@@ -85,7 +65,7 @@ class Customer:
         self.s3.create_bucket(Bucket=self.bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
 
     def _parameters(self, link):
-        params = link_parameters(link)
+        params = quick_create_parameters(link)
         params.update(LogGroupName=self.log_group, BucketName=self.bucket, BucketPrefix="k8s/")
         return [{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(params.items())]
 
@@ -94,14 +74,14 @@ class Customer:
             body = f.read()
         self.cfn.create_stack(StackName=self.stack, TemplateBody=body, Parameters=self._parameters(link),
                               Capabilities=["CAPABILITY_NAMED_IAM"])
-        return wait_stack(self.cfn, self.stack)["RoleArn"]
+        return wait_for_stack(self.cfn, self.stack)["RoleArn"]
 
     def update(self, link):
         with open(CUSTOMER_TEMPLATE, encoding="utf-8") as f:
             body = f.read()
         self.cfn.update_stack(StackName=self.stack, TemplateBody=body, Parameters=self._parameters(link),
                               Capabilities=["CAPABILITY_NAMED_IAM"])
-        wait_stack(self.cfn, self.stack)
+        wait_for_stack(self.cfn, self.stack)
 
     def stream_events(self, stream):
         """(timestamp, message) of every event in `stream`, in stored order; [] if none."""

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import httpx
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from harness import Customer, link_parameters  # noqa: E402
+from harness import Customer, quick_create_parameters  # noqa: E402
 from test_e2e import token  # noqa: E402
 
 from logspoke_client import AuthenticatedClient  # noqa: E402
@@ -116,7 +116,7 @@ def operator_onboards(operator: AuthenticatedClient, tenant: str) -> Onboarding:
     assert parameters["ProviderRoleArn"] == onboarding.provider_role_arn, parameters
     # The link leaves out the empty ones (the template's defaults).
     filled = {name: value for name, value in parameters.items() if value}
-    assert link_parameters(onboarding.quick_create_url) == filled, (onboarding.quick_create_url, parameters)
+    assert quick_create_parameters(onboarding.quick_create_url) == filled, (onboarding.quick_create_url, parameters)
     step(f"started onboarding: quick-create link with {', '.join(sorted(parameters))}")
     return onboarding
 

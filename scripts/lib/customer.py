@@ -10,12 +10,11 @@ import argparse
 import json
 import os
 import sys
-import time
-from urllib.parse import unquote, urlsplit
 
 import botocore.exceptions
 
 from emulator_aws import PROVIDER_ACCOUNT, Account, Failure, create_bucket, error_code, region_or_default, run
+from stacks import describe, outputs, quick_create_parameters, quick_create_values, wait_stack
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TEMPLATE_FILE = os.path.join(ROOT, "cloudformation", "customer-log-delivery-role.yaml")
@@ -30,29 +29,15 @@ def log(message):
 
 
 def link_values(link):
-    """The query values of a quick-create link, percent-decoded. The console puts them in
-    the fragment (`...#/stacks/quickcreate?templateURL=...&param_X=...`); `region` is in
-    the query proper."""
-    parts = urlsplit(link.strip())
-    values = {}
-    fragment_query = parts.fragment.split("?", 1)[1] if "?" in parts.fragment else ""
-    for query in (parts.query, fragment_query):
-        for pair in filter(None, query.split("&")):
-            name, _, value = pair.partition("=")
-            values[unquote(name)] = unquote(value)
+    """The values of the quick-create link passed as --link."""
+    values = quick_create_values(link)
     if not any(k.startswith("param_") for k in values):
         raise Failure("--link has no param_* values; pass the quick_create_url from the onboarding response")
     return values
 
 
 def stack_status(cfn, name):
-    try:
-        stacks = cfn.describe_stacks(StackName=name)["Stacks"]
-    except botocore.exceptions.ClientError as err:
-        if error_code(err) == "ValidationError" and "does not exist" in str(err):
-            return None
-        raise
-    return stacks[0]["StackStatus"] if stacks else None
+    return (describe(cfn, name) or {}).get("StackStatus")
 
 
 def free_stack_name(cfn, wanted):
@@ -69,7 +54,7 @@ def free_stack_name(cfn, wanted):
 def launch_stack(args):
     values = link_values(args.link)
     region = args.region or values.get("region") or region_or_default()
-    params = {k[len("param_"):]: v for k, v in values.items() if k.startswith("param_")}
+    params = quick_create_parameters(args.link)
     overrides = (("ExternalId", args.external_id), ("LogGroupName", args.log_group), ("BucketName", args.bucket),
                  ("BucketPrefix", args.bucket_prefix))
     for name, override in overrides:
@@ -91,30 +76,11 @@ def launch_stack(args):
         Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(params.items())],
         Capabilities=["CAPABILITY_NAMED_IAM"],
     )
-    deadline = time.monotonic() + STACK_TIMEOUT_S
-    while True:
-        described = cfn.describe_stacks(StackName=stack)["Stacks"][0]
-        status = described["StackStatus"]
-        if not status.endswith("_IN_PROGRESS"):
-            break
-        if time.monotonic() > deadline:
-            raise Failure(f"stack {stack} still {status} after {STACK_TIMEOUT_S} s")
-        time.sleep(1)
-    if status != "CREATE_COMPLETE":
-        reasons = []
-        try:
-            for event in cfn.describe_stack_events(StackName=stack)["StackEvents"]:
-                if event.get("ResourceStatusReason") and "FAILED" in event.get("ResourceStatus", ""):
-                    reasons.append(f"  {event['LogicalResourceId']}: {event['ResourceStatusReason']}")
-        except botocore.exceptions.ClientError:
-            pass
-        detail = described.get("StackStatusReason", "")
-        raise Failure(f"stack {stack} ended in {status} {detail}".rstrip() + ("\n" + "\n".join(reasons) if reasons else ""))
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
-    if "RoleArn" not in outputs:
+    role_arn = outputs(wait_stack(cfn, stack, timeout=STACK_TIMEOUT_S)).get("RoleArn")
+    if role_arn is None:
         raise Failure(f"stack {stack} is complete but has no RoleArn output")
     log(f"stack {stack}: CREATE_COMPLETE")
-    print(outputs["RoleArn"])
+    print(role_arn)
 
 
 def create_log_group(args):

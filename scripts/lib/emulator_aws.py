@@ -1,5 +1,6 @@
 """boto3 clients for the AWS emulator (ministack, AUTH=true), shared by
-scripts/provider-stack, scripts/customer and scripts/stage-logs.
+scripts/provider-stack, scripts/customer, scripts/stage-logs and the end-to-end tests
+(e2e/harness.py).
 
 The emulator picks the account from the access key id (12 digits); any secret works.
 S3 is addressed path-style (http://127.0.0.1:PORT/bucket/key): the emulator has no
@@ -47,7 +48,7 @@ def check_account(account):
 class Account:
     """Clients acting as one emulator account in one region."""
 
-    def __init__(self, account, region):
+    def __init__(self, account, region, max_attempts=2):
         self.account = check_account(account)
         self.region = region
         self.endpoint = endpoint_url()
@@ -58,7 +59,7 @@ class Account:
         )
         self._config = Config(
             s3={"addressing_style": "path"},
-            retries={"max_attempts": 2, "mode": "standard"},
+            retries={"max_attempts": max_attempts, "mode": "standard"},
             connect_timeout=5,
             read_timeout=60,
         )

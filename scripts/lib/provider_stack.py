@@ -16,6 +16,7 @@ import boto3
 import botocore.exceptions
 
 from emulator_aws import PROVIDER_ACCOUNT, Account, Failure, create_bucket, error_code, region_or_default, run
+from stacks import describe, outputs, wait_stack
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TEMPLATE_FILE = os.path.join(ROOT, "cloudformation", "provider-regional.yaml")
@@ -43,12 +44,6 @@ SETTINGS = (
     ("ApiRoleArn", "LOGSPOKE_API_ROLE_ARN"),
     ("WorkerRoleArn", "LOGSPOKE_WORKER_ROLE_ARN"),
 )
-
-DONE = {"CREATE_COMPLETE", "UPDATE_COMPLETE"}
-FAILED = {
-    "CREATE_FAILED", "ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "DELETE_FAILED", "DELETE_COMPLETE",
-    "UPDATE_ROLLBACK_COMPLETE", "UPDATE_ROLLBACK_FAILED", "UPDATE_FAILED",
-}
 
 
 def log(message):
@@ -106,42 +101,6 @@ def stack_parameters(provider, overrides):
     return [{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(params.items())]
 
 
-def describe(cfn, name):
-    try:
-        return cfn.describe_stacks(StackName=name)["Stacks"][0]
-    except botocore.exceptions.ClientError as err:
-        if error_code(err) == "ValidationError" and "does not exist" in str(err):
-            return None
-        raise
-
-
-def failure_reasons(cfn, name):
-    try:
-        events = cfn.describe_stack_events(StackName=name)["StackEvents"]
-    except botocore.exceptions.ClientError:
-        return []
-    return [
-        f"{e.get('LogicalResourceId')} ({e.get('ResourceType')}): {e.get('ResourceStatusReason')}"
-        for e in events
-        if e.get("ResourceStatus", "").endswith("FAILED") and e.get("ResourceStatusReason")
-    ]
-
-
-def wait(cfn, name, timeout=600):
-    deadline = time.monotonic() + timeout
-    while True:
-        stack = describe(cfn, name)
-        status = stack["StackStatus"] if stack else "DELETE_COMPLETE"
-        if status in DONE:
-            return stack
-        if status in FAILED:
-            reasons = "; ".join(failure_reasons(cfn, name)) or (stack or {}).get("StackStatusReason", "")
-            raise Failure(f"stack {name} ended in {status}: {reasons}")
-        if time.monotonic() > deadline:
-            raise Failure(f"stack {name} still {status} after {timeout} s")
-        time.sleep(1)
-
-
 def deploy(provider, name, parameters, template=TEMPLATE_FILE):
     cfn = provider.client("cloudformation")
     with open(template, encoding="utf-8") as f:
@@ -175,17 +134,17 @@ def deploy(provider, name, parameters, template=TEMPLATE_FILE):
                 log(f"stack {name} is up to date")
                 return stack
             raise
-    stack = wait(cfn, name)
+    stack = wait_stack(cfn, name)
     log(f"stack {name}: {stack['StackStatus']}")
     return stack
 
 
 def outputs_of(stack, wanted=tuple(key for key, _ in SETTINGS)):
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
-    missing = [key for key in wanted if key not in outputs]
+    found = outputs(stack)
+    missing = [key for key in wanted if key not in found]
     if missing:
         raise Failure(f"stack {stack['StackName']} lacks outputs {', '.join(missing)}")
-    return outputs
+    return found
 
 
 # ------------------------------------------------------------------------- smoke -------

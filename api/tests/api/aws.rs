@@ -1,128 +1,38 @@
-//! The AWS emulator (ministack, AUTH=true) as the tests use it: accounts, the provider
-//! role, customer stacks created from the template as a customer's click would.
+//! The AWS emulator (ministack, AUTH=true) as the api tests use it: what both test
+//! binaries need comes from `logspoke-test-support` (accounts, the provider role, customer
+//! stacks launched from the template); here are the api's own additions (the published
+//! template, the unsafe role, the customer's view through its role, quick-create links).
 //!
 //! `scripts/test` starts one emulator per run and exports `AWS_ENDPOINT_URL`. State is
 //! shared by every test of the run, so every name a test creates is unique.
 
 use std::collections::BTreeMap;
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_config::SdkConfig;
 use aws_credential_types::Credentials;
 use logspoke_contract::RoleArn;
+pub use logspoke_test_support::{
+    endpoint, provider_role_arn, sdk, unique, CUSTOMER, CUSTOMER_TEMPLATE, OTHER_CUSTOMER, PROVIDER, REGION,
+    ROLE_PATH,
+};
+use logspoke_test_support::{ensure_bucket, ensure_provider_role, require_emulator, s3};
 
-pub const PROVIDER: &str = "111111111111";
-pub const CUSTOMER: &str = "222222222222";
-pub const OTHER_CUSTOMER: &str = "333333333333";
-pub const PROVIDER_ROLE: &str = "LogspokeProvider";
 pub const TEMPLATE_BUCKET: &str = "logspoke-templates";
 pub const TEMPLATE_KEY: &str = "customer-log-delivery-role.yaml";
-pub const REGION: &str = "eu-west-1";
-/// The IAM path of every customer role: the template's, and the only one Logspoke assumes.
-pub const ROLE_PATH: &str = "/logspoke/";
-
-/// The customer role template, as committed.
-pub const CUSTOMER_TEMPLATE: &str = include_str!("../../../cloudformation/customer-log-delivery-role.yaml");
-
-/// The emulator endpoint; tests that need AWS fail clearly without one.
-pub fn endpoint() -> String {
-    std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "http://127.0.0.1:9".to_owned())
-}
-
-fn require_emulator() {
-    assert!(
-        std::env::var("AWS_ENDPOINT_URL").is_ok(),
-        "this test needs the AWS emulator: run scripts/test (it starts one and sets AWS_ENDPOINT_URL)"
-    );
-}
-
-pub fn provider_role_arn() -> RoleArn {
-    RoleArn::parse(&format!("arn:aws:iam::{PROVIDER}:role/{PROVIDER_ROLE}")).unwrap()
-}
 
 /// Path-style URL of the published template (the emulator resolves path-style URLs).
 pub fn template_url() -> String {
     format!("{}/{TEMPLATE_BUCKET}/{TEMPLATE_KEY}", endpoint())
 }
 
-/// SDK configuration acting as `account` (the emulator maps the access key id to it).
-pub async fn sdk(account: &str) -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(endpoint())
-        .region(Region::new(REGION))
-        .credentials_provider(Credentials::new(account, "test", None, None, "tests"))
-        .load()
-        .await
-}
-
-/// A name no other test of the run uses.
-pub fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}", &uuid::Uuid::new_v4().simple().to_string()[..10])
-}
-
-fn s3(sdk: &SdkConfig) -> aws_sdk_s3::Client {
-    aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(sdk)
-            .force_path_style(true)
-            .build(),
-    )
-}
-
-/// The provider side, idempotently: the provider role (trusting the provider account's
-/// base credentials, allowed to assume roles under `/logspoke/` outside its own account,
-/// as `cloudformation/provider-regional.yaml` makes it) and the published template.
+/// The provider side, idempotently: the provider role and the published template.
 pub async fn bootstrap_provider() {
     require_emulator();
     let sdk = sdk(PROVIDER).await;
-    let iam = aws_sdk_iam::Client::new(&sdk);
-    let trust = format!(
-        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{PROVIDER}:root"}},"Action":"sts:AssumeRole"}}]}}"#
-    );
-    let created = iam
-        .create_role()
-        .role_name(PROVIDER_ROLE)
-        .assume_role_policy_document(trust)
-        .send()
-        .await;
-    if let Err(err) = created {
-        let code = aws_sdk_iam::error::ProvideErrorMetadata::code(&err)
-            .unwrap_or_default()
-            .to_owned();
-        assert_eq!(code, "EntityAlreadyExists", "creating the provider role: {err:?}");
-    }
-    // The template's policy but its ExternalId condition, which the emulator cannot
-    // evaluate in an identity policy (docs/adr/0004-provider-stack.md).
-    let policy = format!(
-        r#"{{"Version":"2012-10-17","Statement":[
-            {{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"arn:aws:iam::*:role/logspoke/*"}},
-            {{"Effect":"Deny","Action":"sts:*","Resource":"arn:aws:iam::{PROVIDER}:role/*"}}]}}"#
-    );
-    iam.put_role_policy()
-        .role_name(PROVIDER_ROLE)
-        .policy_name("assume-customer-roles")
-        .policy_document(policy)
-        .send()
-        .await
-        .unwrap();
-    let location = aws_sdk_s3::types::CreateBucketConfiguration::builder()
-        .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(REGION))
-        .build();
-    let s3 = s3(&sdk);
-    let created = s3
-        .create_bucket()
-        .bucket(TEMPLATE_BUCKET)
-        .create_bucket_configuration(location)
-        .send()
-        .await;
-    if let Err(err) = created {
-        let code = aws_sdk_s3::error::ProvideErrorMetadata::code(&err)
-            .unwrap_or_default()
-            .to_owned();
-        assert_eq!(
-            code, "BucketAlreadyOwnedByYou",
-            "creating the template bucket: {err:?}"
-        );
-    }
-    s3.put_object()
+    ensure_provider_role(&sdk).await;
+    ensure_bucket(&sdk, TEMPLATE_BUCKET).await;
+    s3(&sdk)
+        .put_object()
         .bucket(TEMPLATE_BUCKET)
         .key(TEMPLATE_KEY)
         .body(CUSTOMER_TEMPLATE.as_bytes().to_vec().into())
@@ -134,47 +44,7 @@ pub async fn bootstrap_provider() {
 /// Creates a customer stack from the template through CloudFormation (as the customer's
 /// click on the quick-create link would) and returns the role ARN it outputs.
 pub async fn create_customer_stack(account: &str, parameters: &BTreeMap<String, String>) -> RoleArn {
-    require_emulator();
-    let sdk = sdk(account).await;
-    let cloudformation = aws_sdk_cloudformation::Client::new(&sdk);
-    let stack = unique("logspoke-role");
-    let mut request = cloudformation
-        .create_stack()
-        .stack_name(&stack)
-        .template_body(CUSTOMER_TEMPLATE)
-        .capabilities(aws_sdk_cloudformation::types::Capability::CapabilityNamedIam);
-    for (key, value) in parameters {
-        let parameter = aws_sdk_cloudformation::types::Parameter::builder()
-            .parameter_key(key)
-            .parameter_value(value)
-            .build();
-        request = request.parameters(parameter);
-    }
-    request.send().await.unwrap();
-    for _ in 0..100 {
-        let described = cloudformation
-            .describe_stacks()
-            .stack_name(&stack)
-            .send()
-            .await
-            .unwrap();
-        let stack = &described.stacks()[0];
-        match stack.stack_status().map(|s| s.as_str()) {
-            Some("CREATE_COMPLETE") => {
-                let output = stack
-                    .outputs()
-                    .iter()
-                    .find(|o| o.output_key() == Some("RoleArn"))
-                    .unwrap();
-                return RoleArn::parse(output.output_value().unwrap()).unwrap();
-            }
-            Some(status) if status.ends_with("IN_PROGRESS") => {
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-            }
-            other => panic!("stack {stack:?} ended in {other:?}"),
-        }
-    }
-    panic!("stack did not complete");
+    logspoke_test_support::launch_customer_stack(&sdk(account).await, parameters.clone()).await
 }
 
 /// Creates a role by hand that trusts the provider role *without* an ExternalId
@@ -222,18 +92,14 @@ pub async fn s3_as_customer_role(role: &RoleArn, external_id: &str) -> aws_sdk_s
             .unwrap()
             .credentials
             .unwrap();
-        aws_config::defaults(BehaviorVersion::latest())
-            .endpoint_url(endpoint())
-            .region(Region::new(REGION))
-            .credentials_provider(Credentials::new(
-                credentials.access_key_id,
-                credentials.secret_access_key,
-                Some(credentials.session_token),
-                None,
-                "tests",
-            ))
-            .load()
-            .await
+        logspoke_test_support::sdk_with(Credentials::new(
+            credentials.access_key_id,
+            credentials.secret_access_key,
+            Some(credentials.session_token),
+            None,
+            "tests",
+        ))
+        .await
     };
     let provider = assume(base, provider_role_arn().to_string(), None).await;
     let customer = assume(provider, role.to_string(), Some(external_id.to_owned())).await;
@@ -256,17 +122,7 @@ pub async fn create_log_group(account: &str, name: &str) {
 
 /// Creates a bucket in `account`.
 pub async fn create_bucket(account: &str, name: &str) {
-    let sdk = sdk(account).await;
-    let location = aws_sdk_s3::types::CreateBucketConfiguration::builder()
-        .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(REGION))
-        .build();
-    s3(&sdk)
-        .create_bucket()
-        .bucket(name)
-        .create_bucket_configuration(location)
-        .send()
-        .await
-        .unwrap();
+    logspoke_test_support::create_bucket(&sdk(account).await, name).await;
 }
 
 /// The messages of a log stream in `account`.

@@ -13,6 +13,7 @@ mod idempotency;
 mod onboarding;
 mod openapi;
 mod ops;
+mod problems;
 mod publishing;
 mod readiness;
 mod tenants;

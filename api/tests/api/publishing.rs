@@ -30,7 +30,7 @@ impl Publishing {
         aws::bootstrap_provider().await;
         let sdk = aws::sdk(PROVIDER).await;
         let table = aws::unique("tenant-configs");
-        create_table(&sdk, &table).await;
+        logspoke_test_support::create_read_model_table(&sdk, &table).await;
         let sns = aws_sdk_sns::Client::new(&sdk);
         let topic_arn = sns
             .create_topic()
@@ -96,38 +96,6 @@ impl Publishing {
         }
         events
     }
-}
-
-async fn create_table(sdk: &SdkConfig, table: &str) {
-    use aws_sdk_dynamodb::types::{
-        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-    };
-    let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
-    let attribute = |name: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .unwrap()
-    };
-    let key = |name: &str, kind| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(kind)
-            .build()
-            .unwrap()
-    };
-    dynamodb
-        .create_table()
-        .table_name(table)
-        .attribute_definitions(attribute("tenant_id"))
-        .attribute_definitions(attribute("type"))
-        .key_schema(key("tenant_id", KeyType::Hash))
-        .key_schema(key("type", KeyType::Range))
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .unwrap();
 }
 
 async fn subscribe_queue(sdk: &SdkConfig, topic_arn: &str) -> String {

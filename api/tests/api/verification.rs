@@ -10,11 +10,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::aws::{self, CUSTOMER, REGION};
+use crate::aws::{self, CUSTOMER, REGION, ROLE_PATH};
 use crate::helpers::{problem, Options, TestApp};
-
-/// The IAM path of every customer role Logspoke may assume.
-const ROLE_PATH: &str = "/logspoke/";
 
 fn config_path(tenant: &str) -> String {
     format!("/v1/tenants/{tenant}/delivery-configs/cloudwatch")
@@ -51,7 +48,7 @@ async fn put_config(app: &TestApp, tenant: &str, role_arn: &str) {
     assert!(response.status().is_success(), "{:?}", response.text().await);
 }
 
-async fn verify(app: &TestApp, tenant: &str, body: &Value) -> reqwest::Response {
+pub async fn verify(app: &TestApp, tenant: &str, body: &Value) -> reqwest::Response {
     app.post(&verify_path(tenant), &TestApp::operator_token(), body)
         .await
 }
@@ -64,7 +61,7 @@ async fn get_config(app: &TestApp, tenant: &str) -> Value {
 
 /// A tenant onboarded (it has an ExternalId) whose config an operator forced to
 /// verified, without AWS: the starting point of the outage tests. Returns the config.
-async fn verified_by_force(app: &TestApp, tenant: &str) -> Value {
+pub async fn verified_by_force(app: &TestApp, tenant: &str) -> Value {
     app.create_tenant(tenant).await;
     onboard(app, tenant).await;
     put_config(
@@ -92,7 +89,7 @@ fn retry_after(response: &reqwest::Response, at_most: u64) -> u64 {
 }
 
 /// The URL of a port nobody listens on: AWS calls fail at once with "connection refused".
-fn closed_endpoint() -> String {
+pub fn closed_endpoint() -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let address = listener.local_addr().unwrap();
     drop(listener);

@@ -1,13 +1,10 @@
-//! The emulated AWS world the worker runs in, built fresh (unique names) per test.
+//! The emulated AWS world the worker runs in, built fresh (unique names) per test, on the
+//! emulator helpers it shares with the api tests (`logspoke-test-support`).
 
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_credential_types::Credentials;
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-};
+use aws_config::SdkConfig;
 use aws_sdk_sqs::types::QueueAttributeName;
 use logspoke_contract::{
     BucketName, BucketPrefix, ConfigChanged, ConfigItem, DeliveryTarget, DeliveryType, DesiredLogs,
@@ -15,49 +12,12 @@ use logspoke_contract::{
 };
 use logspoke_delivery_worker::config::WorkerConfig;
 use logspoke_delivery_worker::sqs::PollSettings;
+use logspoke_test_support::{
+    create_bucket, create_read_model_table, ensure_provider_role, launch_customer_stack, provider_role_arn,
+    require_emulator,
+};
+pub use logspoke_test_support::{s3, sdk, unique, PROVIDER, REGION};
 use tokio::sync::oneshot;
-
-pub const PROVIDER: &str = "111111111111";
-pub const REGION: &str = "eu-west-1";
-const PROVIDER_ROLE: &str = "LogspokeProvider";
-const CUSTOMER_TEMPLATE: &str = include_str!("../../../cloudformation/customer-log-delivery-role.yaml");
-
-pub fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}", &uuid::Uuid::new_v4().simple().to_string()[..10])
-}
-
-/// SDK configuration acting as `account` (the emulator maps the access key id to it).
-pub async fn sdk(account: &str) -> SdkConfig {
-    let endpoint = std::env::var("AWS_ENDPOINT_URL")
-        .expect("these tests need the AWS emulator: run scripts/test (it sets AWS_ENDPOINT_URL)");
-    aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(Region::new(REGION))
-        .credentials_provider(Credentials::new(account, "test", None, None, "tests"))
-        .load()
-        .await
-}
-
-pub fn s3(sdk: &SdkConfig) -> aws_sdk_s3::Client {
-    aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(sdk)
-            .force_path_style(true)
-            .build(),
-    )
-}
-
-async fn create_bucket(sdk: &SdkConfig, name: &str) {
-    let location = aws_sdk_s3::types::CreateBucketConfiguration::builder()
-        .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(REGION))
-        .build();
-    s3(sdk)
-        .create_bucket()
-        .bucket(name)
-        .create_bucket_configuration(location)
-        .send()
-        .await
-        .unwrap();
-}
 
 /// The provider side of one test.
 pub struct World {
@@ -70,8 +30,9 @@ pub struct World {
 
 impl World {
     pub async fn create() -> Self {
+        require_emulator();
         let provider = sdk(PROVIDER).await;
-        provider_role(&provider).await;
+        ensure_provider_role(&provider).await;
         let staging_bucket = unique("staging");
         create_bucket(&provider, &staging_bucket).await;
         let sqs = aws_sdk_sqs::Client::new(&provider);
@@ -85,7 +46,7 @@ impl World {
             .unwrap();
         wire_notifications(&provider, &staging_bucket, &queue_url).await;
         let table = unique("tenant-configs");
-        create_table(&provider, &table).await;
+        create_read_model_table(&provider, &table).await;
         let topic_arn = aws_sdk_sns::Client::new(&provider)
             .create_topic()
             .name(unique("config-changes"))
@@ -411,68 +372,6 @@ async fn wire_notifications(provider: &SdkConfig, bucket: &str, queue_url: &str)
         .unwrap();
 }
 
-fn provider_role_arn() -> RoleArn {
-    RoleArn::parse(&format!("arn:aws:iam::{PROVIDER}:role/{PROVIDER_ROLE}")).unwrap()
-}
-
-/// The provider role (idempotent): trusts the provider account, may assume customer roles.
-async fn provider_role(provider: &SdkConfig) {
-    let iam = aws_sdk_iam::Client::new(provider);
-    let trust = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
-        "Principal": {"AWS": format!("arn:aws:iam::{PROVIDER}:root")}, "Action": "sts:AssumeRole"}]});
-    let created = iam
-        .create_role()
-        .role_name(PROVIDER_ROLE)
-        .assume_role_policy_document(trust.to_string())
-        .send()
-        .await;
-    if let Err(err) = created {
-        let err = logspoke_aws::AwsError::from(err);
-        assert_eq!(err.code(), "EntityAlreadyExists", "{err}");
-    }
-    // The same policy as the api tests write (both suites share one emulator): the
-    // template's, less its ExternalId condition, which the emulator cannot evaluate in an
-    // identity policy (docs/adr/0004-provider-stack.md).
-    let policy = serde_json::json!({"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "arn:aws:iam::*:role/logspoke/*"},
-        {"Effect": "Deny", "Action": "sts:*", "Resource": format!("arn:aws:iam::{PROVIDER}:role/*")}]});
-    iam.put_role_policy()
-        .role_name(PROVIDER_ROLE)
-        .policy_name("assume-customer-roles")
-        .policy_document(policy.to_string())
-        .send()
-        .await
-        .unwrap();
-}
-
-async fn create_table(sdk: &SdkConfig, table: &str) {
-    let attribute = |name: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .unwrap()
-    };
-    let key = |name: &str, kind| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(kind)
-            .build()
-            .unwrap()
-    };
-    aws_sdk_dynamodb::Client::new(sdk)
-        .create_table()
-        .table_name(table)
-        .attribute_definitions(attribute("tenant_id"))
-        .attribute_definitions(attribute("type"))
-        .key_schema(key("tenant_id", KeyType::Hash))
-        .key_schema(key("type", KeyType::Range))
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .unwrap();
-}
-
 /// A customer account with a log group, a bucket and the delivery role launched from the
 /// committed template with its own ExternalId.
 pub struct Customer {
@@ -499,7 +398,13 @@ impl Customer {
         let bucket = unique("customer-logs");
         create_bucket(&sdk, &bucket).await;
         let external_id = ExternalId::generate();
-        let role_arn = launch_stack(&sdk, &external_id, &log_group, &bucket).await;
+        let parameters = [
+            ("ExternalId", external_id.as_str().to_owned()),
+            ("ProviderRoleArn", provider_role_arn().to_string()),
+            ("LogGroupName", log_group.clone()),
+            ("BucketName", bucket.clone()),
+        ];
+        let role_arn = launch_customer_stack(&sdk, parameters).await;
         Self {
             sdk,
             role_arn,
@@ -597,48 +502,6 @@ impl Customer {
             .filter_map(|o| o.key().map(str::to_owned))
             .collect()
     }
-}
-
-async fn launch_stack(sdk: &SdkConfig, external_id: &ExternalId, log_group: &str, bucket: &str) -> RoleArn {
-    let cloudformation = aws_sdk_cloudformation::Client::new(sdk);
-    let stack = unique("logspoke-role");
-    let parameter = |key: &str, value: &str| {
-        aws_sdk_cloudformation::types::Parameter::builder()
-            .parameter_key(key)
-            .parameter_value(value)
-            .build()
-    };
-    cloudformation
-        .create_stack()
-        .stack_name(&stack)
-        .template_body(CUSTOMER_TEMPLATE)
-        .capabilities(aws_sdk_cloudformation::types::Capability::CapabilityNamedIam)
-        .parameters(parameter("ExternalId", external_id.as_str()))
-        .parameters(parameter("ProviderRoleArn", provider_role_arn().as_str()))
-        .parameters(parameter("LogGroupName", log_group))
-        .parameters(parameter("BucketName", bucket))
-        .send()
-        .await
-        .unwrap();
-    for _ in 0..100 {
-        let described = cloudformation
-            .describe_stacks()
-            .stack_name(&stack)
-            .send()
-            .await
-            .unwrap();
-        let stack = &described.stacks()[0];
-        if stack.stack_status().map(|s| s.as_str()) == Some("CREATE_COMPLETE") {
-            let output = stack
-                .outputs()
-                .iter()
-                .find(|o| o.output_key() == Some("RoleArn"))
-                .unwrap();
-            return RoleArn::parse(output.output_value().unwrap()).unwrap();
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the customer stack did not complete");
 }
 
 /// A Vector-like NDJSON line.

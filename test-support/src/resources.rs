@@ -1,0 +1,79 @@
+//! Buckets and read-model tables, created the way the production stacks create them.
+
+use aws_config::SdkConfig;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+};
+use aws_sdk_s3::error::ProvideErrorMetadata;
+use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
+
+use crate::REGION;
+
+/// An S3 client for `sdk`, path-style: the emulator has no per-bucket host names.
+pub fn s3(sdk: &SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(true)
+            .build(),
+    )
+}
+
+async fn try_create_bucket(
+    sdk: &SdkConfig,
+    name: &str,
+) -> Result<(), aws_sdk_s3::error::SdkError<aws_sdk_s3::operation::create_bucket::CreateBucketError>> {
+    let location = CreateBucketConfiguration::builder()
+        .location_constraint(BucketLocationConstraint::from(REGION))
+        .build();
+    s3(sdk)
+        .create_bucket()
+        .bucket(name)
+        .create_bucket_configuration(location)
+        .send()
+        .await
+        .map(|_| ())
+}
+
+/// Creates bucket `name` in [`REGION`] in the account of `sdk`.
+pub async fn create_bucket(sdk: &SdkConfig, name: &str) {
+    try_create_bucket(sdk, name).await.unwrap();
+}
+
+/// Creates bucket `name` unless the account of `sdk` already owns it (shared buckets,
+/// such as the published template's, that every test may be the first to need).
+pub async fn ensure_bucket(sdk: &SdkConfig, name: &str) {
+    if let Err(err) = try_create_bucket(sdk, name).await {
+        let code = err.code().unwrap_or_default().to_owned();
+        assert_eq!(code, "BucketAlreadyOwnedByYou", "creating bucket {name}: {err:?}");
+    }
+}
+
+/// Creates a read-model table as the provider stack does: key (`tenant_id`, `type`),
+/// both strings, billed per request.
+pub async fn create_read_model_table(sdk: &SdkConfig, table: &str) {
+    let attribute = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .unwrap()
+    };
+    let key = |name: &str, kind| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+            .unwrap()
+    };
+    aws_sdk_dynamodb::Client::new(sdk)
+        .create_table()
+        .table_name(table)
+        .attribute_definitions(attribute("tenant_id"))
+        .attribute_definitions(attribute("type"))
+        .key_schema(key("tenant_id", KeyType::Hash))
+        .key_schema(key("type", KeyType::Range))
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .unwrap();
+}
