@@ -124,20 +124,6 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T>
     }
 }
 
-/// The strong ETag of a resource version.
-pub fn etag(version: i64) -> String {
-    format!("\"{version}\"")
-}
-
-/// An `If-Match` precondition.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum IfMatch {
-    /// `If-Match: *`: the resource must exist.
-    Any,
-    /// The current ETag must be one of these.
-    Tags(Vec<String>),
-}
-
 /// Checks the structural rules a request DTO declares with `#[validate(...)]` (counts,
 /// lengths, ranges); each broken rule is one entry of the 422's `errors`, in field order.
 /// Domain rules stay with the `contract` types that parse the fields.
@@ -162,103 +148,9 @@ pub fn validate<T: validator::Validate>(body: &T) -> Result<(), ApiError> {
     Err(ApiError::Validation(fields))
 }
 
-/// What [`IfMatch::from_headers`] accepts: `*` or a list of quoted versions. The
-/// OpenAPI document states it on every `If-Match` parameter.
-pub const IF_MATCH_PATTERN: &str = r#"^(\*|"[0-9]+"( *, *"[0-9]+")*)$"#;
-
-impl IfMatch {
-    /// Reads the header, if present.
-    pub fn from_headers(headers: &HeaderMap) -> Result<Option<Self>, ApiError> {
-        let Some(value) = headers.get(header::IF_MATCH) else {
-            return Ok(None);
-        };
-        let value = value
-            .to_str()
-            .map_err(|_| ApiError::BadRequest("If-Match is not valid text".into()))?
-            .trim();
-        if value == "*" {
-            return Ok(Some(Self::Any));
-        }
-        let tags: Vec<String> = value
-            .split(',')
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .map(str::to_owned)
-            .collect();
-        if tags.is_empty()
-            || tags
-                .iter()
-                .any(|t| !(t.starts_with('"') && t.ends_with('"') && t.len() >= 2))
-        {
-            return Err(ApiError::BadRequest(
-                "If-Match must be * or a list of quoted ETags".into(),
-            ));
-        }
-        Ok(Some(Self::Tags(tags)))
-    }
-
-    /// Checks the precondition against the current version (`None`: no such resource).
-    /// Weak tags never match: If-Match uses the strong comparison (RFC 9110 §13.1.1).
-    pub fn check(&self, current_version: Option<i64>) -> Result<(), ApiError> {
-        let matches = match (self, current_version) {
-            (_, None) => false,
-            (Self::Any, Some(_)) => true,
-            (Self::Tags(tags), Some(version)) => tags.contains(&etag(version)),
-        };
-        if matches {
-            Ok(())
-        } else {
-            Err(ApiError::PreconditionFailed)
-        }
-    }
-}
-
-/// Checks an optional `If-Match` against the current version.
-pub fn check_if_match(headers: &HeaderMap, current_version: Option<i64>) -> Result<(), ApiError> {
-    match IfMatch::from_headers(headers)? {
-        Some(precondition) => precondition.check(current_version),
-        None => Ok(()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use axum::http::HeaderValue;
-
     use super::*;
-
-    fn headers(if_match: &str) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        h.insert(header::IF_MATCH, HeaderValue::from_str(if_match).unwrap());
-        h
-    }
-
-    #[test]
-    fn if_match_table() {
-        let cases = [
-            ("\"7\"", Some(7), true),
-            ("\"7\"", Some(8), false),
-            ("\"6\", \"7\"", Some(7), true),
-            ("*", Some(1), true),
-            ("*", None, false),
-            ("\"7\"", None, false),
-            ("W/\"7\"", Some(7), false),
-        ];
-        for (header, current, ok) in cases {
-            let result = check_if_match(&headers(header), current);
-            assert_eq!(result.is_ok(), ok, "{header} vs {current:?}");
-        }
-    }
-
-    #[test]
-    fn malformed_if_match_is_a_bad_request() {
-        for header in ["7", "", "\"7\", 8"] {
-            assert!(matches!(
-                IfMatch::from_headers(&headers(header)),
-                Err(ApiError::BadRequest(_))
-            ));
-        }
-    }
 
     #[derive(Debug, serde::Deserialize)]
     #[serde(deny_unknown_fields)]

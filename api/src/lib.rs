@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod configs;
 pub mod error;
+pub mod etag;
 pub mod extract;
 pub mod idempotency;
 pub mod onboarding;

@@ -115,7 +115,7 @@ fn tighten_parameters(document: &mut serde_json::Value) {
             parameter["schema"] = serde_json::to_value(fields::tenant_id()).unwrap_or_default();
         }
         if parameter["in"] == "header" && parameter["name"] == "If-Match" {
-            parameter["schema"]["pattern"] = crate::extract::IF_MATCH_PATTERN.into();
+            parameter["schema"]["pattern"] = crate::etag::IF_MATCH_PATTERN.into();
         }
         if let Some(Value::Array(types)) = parameter.pointer_mut("/schema/type") {
             types.retain(|t| t != "null");

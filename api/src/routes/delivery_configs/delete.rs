@@ -8,7 +8,7 @@ use crate::audit::RequestId;
 use crate::auth::Principal;
 use crate::configs::repository;
 use crate::error::{ApiError, Problem};
-use crate::extract::check_if_match;
+use crate::etag::check_if_match;
 use crate::paths::ConfigPath;
 use crate::routes::write::WriteTx;
 use crate::state::AppState;

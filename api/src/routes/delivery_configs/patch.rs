@@ -10,9 +10,8 @@ use crate::audit::RequestId;
 use crate::auth::Principal;
 use crate::configs::{repository, writable_fields, Config};
 use crate::error::{ApiError, Problem};
-use crate::extract::{
-    check_if_match, merge_patch, parse_value, require_known_fields, require_object, JsonBody,
-};
+use crate::etag::check_if_match;
+use crate::extract::{merge_patch, parse_value, require_known_fields, require_object, JsonBody};
 use crate::paths::ConfigPath;
 use crate::routes::write::WriteTx;
 use crate::state::AppState;

@@ -12,7 +12,8 @@ use super::{location, parse_display_name, Tenant};
 use crate::audit::{self, Actor, Change, RequestId};
 use crate::auth::Principal;
 use crate::error::{ApiError, FieldError, Problem};
-use crate::extract::{etag, JsonBody};
+use crate::etag::etag;
+use crate::extract::JsonBody;
 use crate::idempotency::{self, IdempotencyKey, StoredResponse};
 use crate::state::AppState;
 

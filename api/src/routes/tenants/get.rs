@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use super::{fetch, not_found, Tenant};
 use crate::auth::Principal;
 use crate::error::{ApiError, Problem};
-use crate::extract::etag;
+use crate::etag::etag;
 use crate::paths::TenantPath;
 use crate::state::AppState;
 

@@ -13,9 +13,8 @@ use super::{fetch, not_found, parse_display_name, Tenant};
 use crate::audit::RequestId;
 use crate::auth::Principal;
 use crate::error::{ApiError, Problem};
-use crate::extract::{
-    check_if_match, etag, merge_patch, parse_value, require_known_fields, require_object, JsonBody,
-};
+use crate::etag::{check_if_match, etag};
+use crate::extract::{merge_patch, parse_value, require_known_fields, require_object, JsonBody};
 use crate::outbox;
 use crate::paths::TenantPath;
 use crate::routes::write::WriteTx;
