@@ -1,7 +1,9 @@
 //! AWS plumbing shared by the api and the delivery worker, so both reach a customer's
-//! account through exactly the same credential chain and classify failures the same way.
+//! account through exactly the same credential chain and clients, and classify failures
+//! the same way.
 
 pub mod chain;
+pub mod clients;
 pub mod error;
 pub mod read_model;
 

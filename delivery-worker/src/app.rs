@@ -13,9 +13,10 @@ use tokio::sync::watch;
 
 use crate::config::{MemoryLimits, WorkerConfig};
 use crate::credentials::CredentialCache;
-use crate::pipeline::Deliverer;
+use crate::pipeline::aws::AwsDeliverer;
+use crate::pipeline::Pipeline;
 use crate::retry::Backoff;
-use crate::sqs::{self, Queue};
+use crate::sqs::{self, aws::SqsQueue};
 use crate::tenants::source::{self, DynamoReadModel};
 use crate::tenants::subscription::Subscription;
 use crate::tenants::TenantConfigs;
@@ -103,12 +104,15 @@ async fn run_subscribed(
 
     let chain = RoleChain::for_component(sdk.clone(), config.provider_role.clone(), "logspoke-worker");
     let credentials = Arc::new(CredentialCache::new(chain));
-    let deliverer = Arc::new(Deliverer::new(configs, credentials, Backoff::default()));
-    let queue = Queue::new(sdk, &config.queue_url);
+    let pipeline = Arc::new(Pipeline::new(
+        configs,
+        AwsDeliverer::new(credentials, Backoff::default()),
+    ));
+    let queue = SqsQueue::new(sdk, &config.queue_url);
     health.ready.store(true, Ordering::Relaxed);
     tracing::info!(listen = %config.listen, "delivery worker started");
 
-    let receiving = tokio::spawn(sqs::run(queue, deliverer, config.poll.clone(), work_stopped));
+    let receiving = tokio::spawn(sqs::run(queue, pipeline, config.poll.clone(), work_stopped));
     shutdown.await;
     tracing::info!("stopping: finishing in-flight messages");
     health.ready.store(false, Ordering::Relaxed);

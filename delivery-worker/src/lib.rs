@@ -2,9 +2,10 @@
 //!
 //! The modules follow the data flow: [`sqs`] receives S3 events from the delivery queue,
 //! [`event`] parses them into staged objects, [`tenants`] holds the delivery configs
-//! (read model + change events), [`credentials`] assumes each tenant's role,
-//! [`pipeline`] streams an object through the [`reader`] (gzip NDJSON → events) into the
-//! [`sinks`] (CloudWatch Logs batches, S3 copies). [`app`] wires them for the binary.
+//! (read model + change events) that [`pipeline`] routes each object by and whose
+//! outcome it decides; per target, [`credentials`] assumes the tenant's role and the
+//! object streams through the [`reader`] (gzip NDJSON → events) into the [`sinks`]
+//! (CloudWatch Logs batches, S3 copies). [`app`] wires them for the binary.
 
 pub mod app;
 pub mod config;

@@ -26,15 +26,52 @@ impl Default for Backoff {
 }
 
 impl Backoff {
-    /// The delay before retry number `retry` (1-based): uniformly random up to the
-    /// doubled bound ("full jitter"), so throttled workers do not retry in lockstep.
+    /// The delay before retry number `retry` (1-based): uniformly random up to
+    /// [`Backoff::bound`] ("full jitter"), so throttled workers do not retry in lockstep.
     pub fn delay(&self, retry: u32) -> Duration {
-        let bound = self
-            .base
-            .saturating_mul(2u32.saturating_pow(retry.saturating_sub(1).min(16)))
-            .min(self.max);
-        let millis = u64::try_from(bound.as_millis()).unwrap_or(u64::MAX).max(1);
+        let millis = u64::try_from(self.bound(retry).as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1);
         Duration::from_millis(rand::thread_rng().gen_range(0..=millis))
+    }
+
+    /// The longest delay before retry number `retry` (1-based): `base`, doubled per
+    /// further retry, never more than `max`.
+    pub fn bound(&self, retry: u32) -> Duration {
+        self.base
+            .saturating_mul(2u32.saturating_pow(retry.saturating_sub(1).min(16)))
+            .min(self.max)
+    }
+}
+
+/// Consecutive failures of a loop that never gives up (the queue receivers): each failure
+/// waits up to twice as long as the one before, up to the cap, and a success starts over.
+#[derive(Debug, Clone)]
+pub struct FailureStreak {
+    backoff: Backoff,
+    failures: u32,
+}
+
+impl FailureStreak {
+    /// A streak of none, waiting as `backoff` says (its `attempts` are ignored).
+    pub fn new(backoff: Backoff) -> Self {
+        Self { backoff, failures: 0 }
+    }
+
+    /// Counts a failure; returns how long to wait before trying again.
+    pub fn failed(&mut self) -> Duration {
+        self.failures = self.failures.saturating_add(1);
+        self.backoff.delay(self.failures)
+    }
+
+    /// Ends the streak: the next failure waits the shortest again.
+    pub fn succeeded(&mut self) {
+        self.failures = 0;
+    }
+
+    /// The longest the next failure would wait.
+    pub fn next_bound(&self) -> Duration {
+        self.backoff.bound(self.failures.saturating_add(1))
     }
 }
 
@@ -59,5 +96,38 @@ mod tests {
             late > Duration::from_secs(100),
             "jitter should spread up to the bound: {late:?}"
         );
+    }
+
+    #[test]
+    fn bounds_double_from_the_base_up_to_the_cap() {
+        let backoff = Backoff {
+            base: Duration::from_millis(100),
+            max: Duration::from_secs(2),
+            attempts: 10,
+        };
+        let bounds: Vec<u128> = (1..=7).map(|r| backoff.bound(r).as_millis()).collect();
+        assert_eq!(bounds, [100, 200, 400, 800, 1600, 2000, 2000]);
+        assert_eq!(backoff.bound(0), Duration::from_millis(100));
+        assert_eq!(backoff.bound(u32::MAX), Duration::from_secs(2));
+    }
+
+    #[test]
+    fn a_failure_streak_waits_longer_up_to_the_cap_and_a_success_resets_it() {
+        let mut streak = FailureStreak::new(Backoff {
+            base: Duration::from_secs(1),
+            max: Duration::from_secs(8),
+            attempts: u32::MAX,
+        });
+        let mut bounds = Vec::new();
+        for _ in 0..6 {
+            let bound = streak.next_bound();
+            assert!(streak.failed() <= bound);
+            bounds.push(bound.as_secs());
+        }
+        assert_eq!(bounds, [1, 2, 4, 8, 8, 8]);
+        streak.succeeded();
+        assert_eq!(streak.next_bound(), Duration::from_secs(1));
+        assert!(streak.failed() <= Duration::from_secs(1));
+        assert_eq!(streak.next_bound(), Duration::from_secs(2));
     }
 }

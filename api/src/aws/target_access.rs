@@ -1,18 +1,16 @@
 //! The real [`TargetAccess`]: the provider role chain, then least-harm writes to the
-//! customer's CloudWatch Logs or S3 with the customer-role session.
+//! customer's CloudWatch Logs or S3 with the customer-role session, through the same
+//! clients the worker delivers with (`logspoke_aws::clients`).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_credential_types::Credentials;
 use aws_sdk_cloudwatchlogs::types::InputLogEvent;
-use aws_types::region::Region as SdkRegion;
 use logspoke_contract::{BucketName, BucketPrefix, ExternalId, LogGroupName};
 
 use super::chain::{session_name, RoleChain};
 use super::error::AwsError;
-use super::use_path_style;
 use crate::verification::{ProbeError, Session, Subject, TargetAccess, VERIFICATION_STREAM};
 
 /// Verification sessions are short: they only need a few calls.
@@ -35,25 +33,12 @@ impl AwsTargetAccess {
         Self { chain }
     }
 
-    fn sdk_region(subject: &Subject) -> SdkRegion {
-        SdkRegion::new(subject.region.as_str())
-    }
-
     fn logs(&self, session: &CustomerSession, subject: &Subject) -> aws_sdk_cloudwatchlogs::Client {
-        let config = aws_sdk_cloudwatchlogs::config::Builder::from(self.chain.sdk())
-            .region(Self::sdk_region(subject))
-            .credentials_provider(SharedCredentialsProvider::new(session.0.clone()))
-            .build();
-        aws_sdk_cloudwatchlogs::Client::from_conf(config)
+        logspoke_aws::clients::tenant_logs(self.chain.sdk(), session.0.clone(), &subject.region)
     }
 
     fn s3(&self, session: &CustomerSession, subject: &Subject) -> aws_sdk_s3::Client {
-        let config = aws_sdk_s3::config::Builder::from(self.chain.sdk())
-            .region(Self::sdk_region(subject))
-            .credentials_provider(SharedCredentialsProvider::new(session.0.clone()))
-            .force_path_style(use_path_style(self.chain.sdk()))
-            .build();
-        aws_sdk_s3::Client::from_conf(config)
+        logspoke_aws::clients::tenant_s3(self.chain.sdk(), session.0.clone(), &subject.region)
     }
 }
 

@@ -1,6 +1,159 @@
-//! CloudWatch Logs sink: events packed into `PutLogEvents` calls within AWS's limits
-//! ([`packer`]) and sent with stream creation, retries and rejection counting
-//! ([`service`]).
+//! CloudWatch Logs sink: one staged object streamed through the decoder into a log
+//! stream. Events are packed into `PutLogEvents` calls within AWS's limits ([`packer`])
+//! and sent with stream creation, retries and rejection counting ([`service`]); this
+//! module drives the two for one object and counts what was delivered.
+//!
+//! Decoding and packing run on a blocking thread and hand full batches to the sending
+//! task through a channel [`BATCHES_AHEAD`] deep, so an object holds a bounded number of
+//! batches however large it is, and a failed send stops the decoder.
 
 pub mod packer;
 pub mod service;
+
+use std::sync::LazyLock;
+
+use aws_sdk_s3::primitives::ByteStream;
+use logspoke_contract::{LogStreamTemplate, ObjectKey};
+use tokio::sync::mpsc;
+use tokio_util::io::SyncIoBridge;
+
+use self::packer::{Batch, PackStats, Packer, MAX_BATCH_BYTES, MAX_BATCH_EVENTS};
+use self::service::{send, LogsApi};
+use super::TargetError;
+use crate::reader::{EventReader, ReadError, ReadStats};
+use crate::retry::Backoff;
+
+/// Batches decoded ahead of the one being sent. The decoder packs only while it holds a
+/// free slot, so an object holds at most this many batches plus the one being sent (and
+/// its request): about 5 MiB (see `crate::memory`).
+pub const BATCHES_AHEAD: usize = 1;
+
+/// The log stream an object goes to, and whose it is (the metrics' `tenant_id`).
+#[derive(Debug, Clone, Copy)]
+pub struct Destination<'a> {
+    /// The tenant's log group.
+    pub group: &'a str,
+    /// The stream, rendered from the config's template ([`stream_name`]).
+    pub stream: &'a str,
+    /// The tenant the events are counted for.
+    pub tenant_id: &'a str,
+}
+
+/// Streams `body` (gzip NDJSON) into `to`, sending each batch as soon as it is full.
+/// Lines without a timestamp get `fallback_ms`. A failed send ends the object (a retry
+/// of the message sends it again); an unreadable file is permanent unless the reader says
+/// a retry may pass.
+pub async fn deliver<L: LogsApi>(
+    logs: &L,
+    to: Destination<'_>,
+    body: ByteStream,
+    fallback_ms: i64,
+    backoff: &Backoff,
+) -> Result<(), TargetError> {
+    let (tx, mut rx) = mpsc::channel::<Batch>(BATCHES_AHEAD);
+    let decoding = tokio::task::spawn_blocking(move || decode_into(body, fallback_ms, &tx));
+    let mut sent_error = None;
+    while let Some(batch) = rx.recv().await {
+        match send(logs, to.group, to.stream, &batch, backoff).await {
+            Ok(sent) => record_batch(to.tenant_id, &batch, sent.accepted, sent.rejected),
+            Err(err) => {
+                sent_error = Some(TargetError::aws("logs:PutLogEvents", &err));
+                break;
+            }
+        }
+    }
+    drop(rx);
+    let decoded = decoding
+        .await
+        .map_err(|e| TargetError::Transient(format!("decoder task failed: {e}")))?;
+    if let Some(err) = sent_error {
+        return Err(err);
+    }
+    match decoded {
+        Ok(()) => Ok(()),
+        Err(err) if err.is_retriable() => Err(TargetError::Transient(format!("reading the object: {err}"))),
+        Err(err) => Err(TargetError::Permanent("unreadable_file", err.to_string())),
+    }
+}
+
+/// The template of configs that do not set one, parsed once.
+static DEFAULT_TEMPLATE: LazyLock<Option<LogStreamTemplate>> =
+    LazyLock::new(|| LogStreamTemplate::parse(LogStreamTemplate::DEFAULT).ok());
+
+/// The stream an object goes to: the config's template (or the default) rendered for the
+/// object's key. A template that renders empty can never work: permanent.
+pub fn stream_name(layout: &ObjectKey, template: Option<&LogStreamTemplate>) -> Result<String, TargetError> {
+    template
+        .or(DEFAULT_TEMPLATE.as_ref())
+        .and_then(|t| {
+            t.render(
+                layout.tenant_id(),
+                layout.cluster_id(),
+                layout.application(),
+                layout.pod_name(),
+            )
+        })
+        .map(|name| name.to_string())
+        .ok_or_else(|| {
+            TargetError::Permanent("bad_stream_name", "the stream name template renders empty".into())
+        })
+}
+
+/// Decodes `body` and sends full batches into `tx`; stops early when the sender is gone.
+/// It waits for a free slot *before* packing on, so no full batch waits in its hands; long
+/// lines are paid for from the process-wide decode budget (`crate::memory`), and each
+/// line's batches are handed over before the next line is read, which ends its reservation.
+fn decode_into(body: ByteStream, fallback_ms: i64, tx: &mpsc::Sender<Batch>) -> Result<(), ReadError> {
+    let budget = crate::memory::decode_budget().clone();
+    let mut events = EventReader::new(SyncIoBridge::new(body.into_async_read()), fallback_ms)?
+        .with_budget(budget, crate::memory::LONG_LINE_COST);
+    let mut packer = Packer::new();
+    let mut full = Vec::new();
+    let Some(mut slot) = free_slot(tx) else {
+        return Ok(());
+    };
+    while let Some(event) = events.next_event()? {
+        packer.push(event, &mut full);
+        for batch in full.drain(..) {
+            slot.send(batch);
+            let Some(next) = free_slot(tx) else {
+                return Ok(());
+            };
+            slot = next;
+        }
+    }
+    if let Some(batch) = packer.finish() {
+        slot.send(batch);
+    }
+    record_decoded(events.stats(), packer.stats());
+    Ok(())
+}
+
+/// Waits (on the decoding thread) until the sender has taken the last batch; `None` once
+/// the sender is gone.
+fn free_slot(tx: &mpsc::Sender<Batch>) -> Option<mpsc::Permit<'_, Batch>> {
+    crate::memory::block_on(tx.reserve()).ok()
+}
+
+fn record_batch(tenant_id: &str, batch: &Batch, accepted: usize, rejected: usize) {
+    let labels = [("tenant_id", tenant_id.to_owned())];
+    metrics::counter!("logspoke_worker_events_delivered_total", &labels).increment(accepted as u64);
+    metrics::counter!("logspoke_worker_bytes_delivered_total", &labels).increment(batch.payload_bytes as u64);
+    metrics::counter!("logspoke_worker_events_rejected_total", &labels).increment(rejected as u64);
+    metrics::histogram!("logspoke_worker_batch_fill_ratio").record(
+        (batch.payload_bytes as f64 / MAX_BATCH_BYTES as f64)
+            .max(batch.events.len() as f64 / MAX_BATCH_EVENTS as f64),
+    );
+}
+
+fn record_decoded(stats: &ReadStats, packed: &PackStats) {
+    if stats.bad_lines > 0 {
+        tracing::warn!(
+            bad_lines = stats.bad_lines,
+            first_bad_line = stats.first_bad_line,
+            "skipped lines that are not log events"
+        );
+        metrics::counter!("logspoke_worker_bad_lines_total").increment(stats.bad_lines);
+    }
+    metrics::counter!("logspoke_worker_split_events_total").increment(packed.split_events);
+}

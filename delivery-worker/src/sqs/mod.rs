@@ -3,18 +3,33 @@
 //!
 //! A message is deleted only when every object in it is done. A message that must be
 //! retried is made visible again after `retry_delay`; after the queue's
-//! `maxReceiveCount` it moves to the dead-letter queue, so nothing loops forever.
+//! `maxReceiveCount` it moves to the dead-letter queue, so nothing loops forever. A
+//! receiver that cannot reach the queue backs off (jittered, doubling up to
+//! [`RECEIVE_BACKOFF`]'s cap) until a receive succeeds again.
+//!
+//! The loop needs only [`Queue`] of SQS (the real one is [`aws::SqsQueue`]) and a
+//! [`Pipeline`] to hand message bodies to, so the message rules are tested in process.
 
+pub mod aws;
+
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName};
 use logspoke_aws::AwsError;
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
-use crate::event;
-use crate::pipeline::{Deliverer, Outcome};
+use crate::pipeline::{Deliverer, Outcome, Pipeline};
+use crate::retry::{Backoff, FailureStreak};
+
+/// How long a receiver waits after failed receives: up to 1 s after the first, doubling
+/// per further failure up to 30 s; the first successful receive starts over.
+pub const RECEIVE_BACKOFF: Backoff = Backoff {
+    base: Duration::from_secs(1),
+    max: Duration::from_secs(30),
+    attempts: u32::MAX,
+};
 
 /// Tuning of the receivers.
 #[derive(Debug, Clone)]
@@ -43,81 +58,41 @@ impl Default for PollSettings {
     }
 }
 
-/// The delivery queue.
-#[derive(Debug, Clone)]
-pub struct Queue {
-    client: aws_sdk_sqs::Client,
-    url: String,
+/// One received message, as the worker needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    /// What deletes it or changes its visibility.
+    pub receipt: String,
+    /// The S3 event (bare or in an SNS envelope).
+    pub body: String,
+    /// How often it was received, this time included (`ApproximateReceiveCount`).
+    pub receive_count: u32,
 }
 
-impl Queue {
-    /// The queue at `url`, with the worker's own credentials.
-    pub fn new(sdk: &aws_config::SdkConfig, url: &str) -> Self {
-        Self {
-            client: aws_sdk_sqs::Client::new(sdk),
-            url: url.to_owned(),
-        }
-    }
+/// What the worker needs of the delivery queue.
+pub trait Queue: Clone + Send + Sync + 'static {
+    /// Up to `max` (at most ten) messages, waiting up to `wait` for the first.
+    fn receive(
+        &self,
+        max: usize,
+        wait: Duration,
+    ) -> impl Future<Output = Result<Vec<Received>, AwsError>> + Send;
 
-    async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Message>, AwsError> {
-        let output = self
-            .client
-            .receive_message()
-            .queue_url(&self.url)
-            .max_number_of_messages(i32::try_from(max.clamp(1, 10)).unwrap_or(10))
-            .wait_time_seconds(i32::try_from(wait.as_secs().min(20)).unwrap_or(20))
-            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
-            .send()
-            .await?;
-        Ok(output.messages.unwrap_or_default())
-    }
+    /// Makes the message invisible for `timeout` from now.
+    fn set_visibility(
+        &self,
+        receipt: &str,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
 
-    async fn set_visibility(&self, receipt: &str, timeout: Duration) -> Result<(), AwsError> {
-        self.client
-            .change_message_visibility()
-            .queue_url(&self.url)
-            .receipt_handle(receipt)
-            .visibility_timeout(i32::try_from(timeout.as_secs()).unwrap_or(43_200))
-            .send()
-            .await?;
-        Ok(())
-    }
-
-    /// Deletes up to ten messages; returns how many SQS refused.
-    async fn delete(&self, receipts: &[String]) -> Result<usize, AwsError> {
-        let entries = receipts
-            .iter()
-            .enumerate()
-            .filter_map(|(i, receipt)| {
-                DeleteMessageBatchRequestEntry::builder()
-                    .id(i.to_string())
-                    .receipt_handle(receipt)
-                    .build()
-                    .ok()
-            })
-            .collect();
-        let output = self
-            .client
-            .delete_message_batch()
-            .queue_url(&self.url)
-            .set_entries(Some(entries))
-            .send()
-            .await?;
-        for failed in output.failed() {
-            tracing::warn!(
-                code = failed.code(),
-                message = failed.message(),
-                "SQS did not delete a message; it will be delivered again"
-            );
-        }
-        Ok(output.failed().len())
-    }
+    /// Deletes up to ten messages; returns how many the queue refused.
+    fn delete(&self, receipts: &[String]) -> impl Future<Output = Result<usize, AwsError>> + Send;
 }
 
 /// Receives and processes messages until `shutdown`, then lets in-flight work finish.
-pub async fn run(
-    queue: Queue,
-    deliverer: Arc<Deliverer>,
+pub async fn run<Q: Queue, D: Deliverer>(
+    queue: Q,
+    pipeline: Arc<Pipeline<D>>,
     settings: PollSettings,
     shutdown: watch::Receiver<bool>,
 ) {
@@ -128,7 +103,7 @@ pub async fn run(
     for _ in 0..settings.pollers.max(1) {
         let worker = PollerTask {
             queue: queue.clone(),
-            deliverer: deliverer.clone(),
+            pipeline: pipeline.clone(),
             settings: settings.clone(),
             permits: permits.clone(),
             deletes: deletes.clone(),
@@ -145,16 +120,17 @@ pub async fn run(
     tracing::info!("delivery queue drained");
 }
 
-struct PollerTask {
-    queue: Queue,
-    deliverer: Arc<Deliverer>,
+struct PollerTask<Q, D> {
+    queue: Q,
+    pipeline: Arc<Pipeline<D>>,
     settings: PollSettings,
     permits: Arc<Semaphore>,
     deletes: mpsc::Sender<String>,
 }
 
-impl PollerTask {
-    async fn run(self, shutdown: watch::Receiver<bool>) {
+impl<Q: Queue, D: Deliverer> PollerTask<Q, D> {
+    async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let mut failures = FailureStreak::new(RECEIVE_BACKOFF);
         while !*shutdown.borrow() {
             let Ok(first) = self.permits.clone().acquire_owned().await else {
                 return;
@@ -169,22 +145,35 @@ impl PollerTask {
             // Not cancelled by shutdown: a receive dropped mid-flight would leave its
             // messages invisible until their timeout. What it returns is still processed.
             match self.queue.receive(held.len(), self.settings.wait).await {
-                Ok(messages) => self.dispatch(messages, held),
+                Ok(messages) => {
+                    failures.succeeded();
+                    self.dispatch(messages, held);
+                }
                 Err(err) => {
-                    tracing::warn!(error = %err, "could not receive from the delivery queue; retrying");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    // Other pollers may use the permits while this one waits.
+                    drop(held);
+                    let delay = failures.failed();
+                    tracing::warn!(
+                        error = %err,
+                        retry_in_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                        "could not receive from the delivery queue; retrying"
+                    );
+                    tokio::select! {
+                        () = tokio::time::sleep(delay) => {}
+                        Ok(()) = shutdown.changed() => {}
+                    }
                 }
             }
         }
     }
 
-    fn dispatch(&self, messages: Vec<Message>, mut held: Vec<OwnedSemaphorePermit>) {
+    fn dispatch(&self, messages: Vec<Received>, mut held: Vec<OwnedSemaphorePermit>) {
         metrics::counter!("logspoke_worker_messages_received_total").increment(messages.len() as u64);
         for message in messages {
             let Some(permit) = held.pop() else { break };
             let task = MessageTask {
                 queue: self.queue.clone(),
-                deliverer: self.deliverer.clone(),
+                pipeline: self.pipeline.clone(),
                 settings: self.settings.clone(),
                 deletes: self.deletes.clone(),
             };
@@ -193,40 +182,33 @@ impl PollerTask {
     }
 }
 
-struct MessageTask {
-    queue: Queue,
-    deliverer: Arc<Deliverer>,
+struct MessageTask<Q, D> {
+    queue: Q,
+    pipeline: Arc<Pipeline<D>>,
     settings: PollSettings,
     deletes: mpsc::Sender<String>,
 }
 
-impl MessageTask {
-    async fn run(self, message: Message, _permit: OwnedSemaphorePermit) {
-        let Some(receipt) = message.receipt_handle().map(str::to_owned) else {
-            return;
-        };
-        let receives = message
-            .attributes()
-            .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
-            .map_or("1", String::as_str);
-        if receives != "1" {
+impl<Q: Queue, D: Deliverer> MessageTask<Q, D> {
+    async fn run(self, message: Received, _permit: OwnedSemaphorePermit) {
+        let receives = message.receive_count;
+        if receives != 1 {
             // Targets that had succeeded before will receive the object again.
             metrics::counter!("logspoke_worker_redeliveries_total").increment(1);
         }
-        let body = message.body().unwrap_or_default();
         let outcome = tokio::select! {
-            outcome = process(&self.deliverer, body) => outcome,
-            () = self.keep_invisible(&receipt) => Outcome::Retry,
+            outcome = self.pipeline.process(&message.body) => outcome,
+            () = self.keep_invisible(&message.receipt) => Outcome::Retry,
         };
         match outcome {
             Outcome::Done => {
-                let _ = self.deletes.send(receipt).await;
+                let _ = self.deletes.send(message.receipt).await;
             }
             Outcome::Retry => {
                 tracing::info!(receives, "leaving a message for a retry");
                 if let Err(err) = self
                     .queue
-                    .set_visibility(&receipt, self.settings.retry_delay)
+                    .set_visibility(&message.receipt, self.settings.retry_delay)
                     .await
                 {
                     tracing::warn!(error = %err, "could not shorten the visibility of a failed message");
@@ -247,20 +229,8 @@ impl MessageTask {
     }
 }
 
-/// Delivers every object of one message; `Done` when the message can be deleted.
-pub async fn process(deliverer: &Deliverer, body: &str) -> Outcome {
-    let parsed = event::parse(body);
-    let mut outcome = Outcome::Done;
-    for object in &parsed.objects {
-        if deliverer.deliver(object).await == Outcome::Retry {
-            outcome = Outcome::Retry;
-        }
-    }
-    outcome
-}
-
 /// Collects receipts and deletes them ten at a time (or after at most 100 ms).
-async fn delete_in_batches(queue: Queue, mut pending: mpsc::Receiver<String>) {
+async fn delete_in_batches<Q: Queue>(queue: Q, mut pending: mpsc::Receiver<String>) {
     let mut batch = Vec::with_capacity(10);
     while let Some(first) = pending.recv().await {
         batch.push(first);
@@ -283,7 +253,7 @@ async fn delete_in_batches(queue: Queue, mut pending: mpsc::Receiver<String>) {
     }
 }
 
-async fn flush(queue: &Queue, batch: &mut Vec<String>) {
+async fn flush<Q: Queue>(queue: &Q, batch: &mut Vec<String>) {
     match queue.delete(batch).await {
         Ok(failed) => {
             metrics::counter!("logspoke_worker_messages_deleted_total")
@@ -297,3 +267,6 @@ async fn flush(queue: &Queue, batch: &mut Vec<String>) {
     }
     batch.clear();
 }
+
+#[cfg(test)]
+mod tests;

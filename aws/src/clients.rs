@@ -1,0 +1,68 @@
+//! SDK clients for a customer's account, built from an assumed role's credentials.
+//!
+//! The api's verification probes and the worker's deliveries must reach a customer's
+//! target exactly the same way (same region, same S3 addressing), or `verify` could pass
+//! where delivery fails. Both build their clients here.
+
+use aws_config::SdkConfig;
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_credential_types::Credentials;
+use logspoke_contract::Region;
+
+use crate::use_path_style;
+
+/// CloudWatch Logs in `region` of the account `credentials` belong to.
+pub fn tenant_logs(
+    sdk: &SdkConfig,
+    credentials: Credentials,
+    region: &Region,
+) -> aws_sdk_cloudwatchlogs::Client {
+    let config = aws_sdk_cloudwatchlogs::config::Builder::from(sdk)
+        .credentials_provider(SharedCredentialsProvider::new(credentials))
+        .region(sdk_region(region))
+        .build();
+    aws_sdk_cloudwatchlogs::Client::from_conf(config)
+}
+
+/// S3 in `region` of the account `credentials` belong to.
+pub fn tenant_s3(sdk: &SdkConfig, credentials: Credentials, region: &Region) -> aws_sdk_s3::Client {
+    let config = s3_config(sdk)
+        .credentials_provider(SharedCredentialsProvider::new(credentials))
+        .region(sdk_region(region))
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
+}
+
+/// S3 with the SDK's own credentials and region (the provider's staging bucket).
+pub fn s3(sdk: &SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(s3_config(sdk).build())
+}
+
+fn s3_config(sdk: &SdkConfig) -> aws_sdk_s3::config::Builder {
+    aws_sdk_s3::config::Builder::from(sdk).force_path_style(use_path_style(sdk))
+}
+
+fn sdk_region(region: &Region) -> aws_config::Region {
+    aws_config::Region::new(region.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn credentials() -> Credentials {
+        Credentials::new("AKIA", "secret", Some("token".into()), None, "test")
+    }
+
+    #[test]
+    fn tenant_clients_use_the_targets_region_not_the_sdks_own() {
+        let sdk = SdkConfig::builder()
+            .region(aws_config::Region::new("eu-west-1"))
+            .build();
+        let region = Region::parse("us-east-2").unwrap();
+        let logs = tenant_logs(&sdk, credentials(), &region);
+        assert_eq!(logs.config().region().map(|r| r.as_ref()), Some("us-east-2"));
+        let s3 = tenant_s3(&sdk, credentials(), &region);
+        assert_eq!(s3.config().region().map(|r| r.as_ref()), Some("us-east-2"));
+    }
+}

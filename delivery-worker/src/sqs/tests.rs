@@ -1,0 +1,347 @@
+//! What becomes of a message, end to end through the receive loop, with an in-process
+//! queue and deliverer (the real ones are exercised against the emulator in
+//! `tests/worker/`). The tenants' configs are the real in-memory cache.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+
+use logspoke_contract::{
+    BucketName, BucketPrefix, ClusterId, ConfigItem, DeliveryTarget, DeliveryType, DesiredLogs,
+    EffectiveState, ExternalId, LiveConfig, LogGroupName, Region, RoleArn, TenantId,
+};
+
+use super::*;
+use crate::event::StagedObject;
+use crate::pipeline::TargetError;
+use crate::tenants::TenantConfigs;
+
+const CLUSTER: &str = "c1";
+
+/// What the queue saw of one message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Fate {
+    /// Deleted: done for good.
+    Deleted,
+    /// Left on the queue, visible again after this long.
+    RetryAfter(Duration),
+}
+
+/// Hands out scripted batches, then nothing (an empty long poll), and records deletes and
+/// visibility changes per receipt.
+#[derive(Clone, Default)]
+struct FakeQueue {
+    batches: Arc<Mutex<VecDeque<Result<Vec<Received>, AwsError>>>>,
+    fates: Arc<Mutex<HashMap<String, Fate>>>,
+}
+
+impl FakeQueue {
+    fn fates(&self) -> HashMap<String, Fate> {
+        self.fates.lock().unwrap().clone()
+    }
+}
+
+impl Queue for FakeQueue {
+    async fn receive(&self, max: usize, _wait: Duration) -> Result<Vec<Received>, AwsError> {
+        let next = self.batches.lock().unwrap().pop_front();
+        match next {
+            Some(Ok(mut batch)) => {
+                let rest = batch.split_off(max.min(batch.len()));
+                if !rest.is_empty() {
+                    self.batches.lock().unwrap().push_front(Ok(rest));
+                }
+                Ok(batch)
+            }
+            Some(Err(err)) => Err(err),
+            None => {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                Ok(Vec::new())
+            }
+        }
+    }
+
+    async fn set_visibility(&self, receipt: &str, timeout: Duration) -> Result<(), AwsError> {
+        self.fates
+            .lock()
+            .unwrap()
+            .insert(receipt.to_owned(), Fate::RetryAfter(timeout));
+        Ok(())
+    }
+
+    async fn delete(&self, receipts: &[String]) -> Result<usize, AwsError> {
+        let mut fates = self.fates.lock().unwrap();
+        for receipt in receipts {
+            fates.insert(receipt.clone(), Fate::Deleted);
+        }
+        Ok(0)
+    }
+}
+
+/// Answers per (tenant, target type) as scripted (`Ok` when not), and records each call.
+#[derive(Default)]
+struct FakeDeliverer {
+    results: HashMap<(String, DeliveryType), Result<(), TargetError>>,
+    calls: Mutex<Vec<(String, DeliveryType)>>,
+}
+
+impl Deliverer for Arc<FakeDeliverer> {
+    async fn deliver(&self, object: &StagedObject, config: &LiveConfig) -> Result<(), TargetError> {
+        let kind = match config.target {
+            DeliveryTarget::CloudWatch { .. } => DeliveryType::Cloudwatch,
+            DeliveryTarget::S3 { .. } => DeliveryType::S3,
+        };
+        let key = (object.layout.tenant_id().to_string(), kind);
+        self.calls.lock().unwrap().push(key.clone());
+        self.results.get(&key).cloned().unwrap_or(Ok(()))
+    }
+}
+
+fn item(tenant: &str, kind: DeliveryType, state: EffectiveState) -> ConfigItem {
+    let target = match kind {
+        DeliveryType::Cloudwatch => DeliveryTarget::CloudWatch {
+            log_group_name: LogGroupName::parse("/logs").unwrap(),
+            log_stream_template: None,
+        },
+        DeliveryType::S3 => DeliveryTarget::S3 {
+            bucket_name: BucketName::parse("tenant-logs").unwrap(),
+            bucket_prefix: BucketPrefix::parse("k8s/").unwrap(),
+        },
+    };
+    ConfigItem {
+        tenant_id: TenantId::parse(tenant).unwrap(),
+        delivery_type: kind,
+        version: 1,
+        config: Some(LiveConfig {
+            state,
+            target_region: Region::parse("eu-west-1").unwrap(),
+            role_arn: RoleArn::parse("arn:aws:iam::222222222222:role/logspoke/Delivery").unwrap(),
+            external_id: Some(ExternalId::generate()),
+            desired_logs: DesiredLogs::default(),
+            target,
+            clusters: [ClusterId::parse(CLUSTER).unwrap()].into_iter().collect(),
+        }),
+        updated_at: "2026-11-22T10:00:00.000Z".into(),
+    }
+}
+
+/// An S3 object-created event (bare, as S3 sends it) for each key.
+fn s3_event(keys: &[&str]) -> String {
+    let records: Vec<_> = keys
+        .iter()
+        .map(|key| {
+            serde_json::json!({
+                "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "eu-west-1",
+                "eventTime": "2026-11-22T10:00:00.000Z", "eventName": "ObjectCreated:Put",
+                "s3": {"bucket": {"name": "staging", "arn": "arn:aws:s3:::staging"},
+                       "object": {"key": key, "size": 10}}
+            })
+        })
+        .collect();
+    serde_json::json!({ "Records": records }).to_string()
+}
+
+fn key(tenant: &str) -> String {
+    format!("{tenant}/{CLUSTER}/app/pod-1/1700000000-u.json.gz")
+}
+
+/// The tenants of the table: each has both targets unless noted.
+fn configs() -> TenantConfigs {
+    let configs = TenantConfigs::default();
+    for tenant in ["done", "transient", "permanent", "mixed-a", "mixed-b"] {
+        configs.apply(item(tenant, DeliveryType::Cloudwatch, EffectiveState::Active));
+        configs.apply(item(tenant, DeliveryType::S3, EffectiveState::Active));
+    }
+    configs.apply(item(
+        "pending",
+        DeliveryType::Cloudwatch,
+        EffectiveState::PendingVerification,
+    ));
+    configs.apply(item(
+        "failed-verification",
+        DeliveryType::S3,
+        EffectiveState::VerificationFailed,
+    ));
+    configs.apply(item(
+        "disabled",
+        DeliveryType::Cloudwatch,
+        EffectiveState::Disabled,
+    ));
+    configs.apply(item(
+        "unreadable",
+        DeliveryType::Cloudwatch,
+        EffectiveState::Active,
+    ));
+    configs.mark_unreadable(&TenantId::parse("unreadable").unwrap(), Some(DeliveryType::S3));
+    configs
+}
+
+fn deliverer() -> FakeDeliverer {
+    let transient = || Err(TargetError::Transient("ThrottlingException".into()));
+    let permanent = || Err(TargetError::Permanent("unreadable_file", "truncated gzip".into()));
+    let results = [
+        (("transient", DeliveryType::S3), transient()),
+        (("permanent", DeliveryType::Cloudwatch), permanent()),
+        (("mixed-b", DeliveryType::Cloudwatch), transient()),
+    ];
+    FakeDeliverer {
+        results: results
+            .into_iter()
+            .map(|((tenant, kind), result)| ((tenant.to_owned(), kind), result))
+            .collect(),
+        calls: Mutex::default(),
+    }
+}
+
+fn settings() -> PollSettings {
+    PollSettings {
+        pollers: 2,
+        max_in_flight: 4,
+        visibility: Duration::from_secs(120),
+        retry_delay: Duration::from_secs(30),
+        wait: Duration::from_secs(20),
+    }
+}
+
+/// Runs the receive loop over `bodies` (receipt = case name) until every message has a
+/// fate, then shuts it down.
+async fn run_until_settled(
+    bodies: &[(&str, String)],
+    deliverer: Arc<FakeDeliverer>,
+) -> HashMap<String, Fate> {
+    let messages = bodies
+        .iter()
+        .map(|(name, body)| Received {
+            receipt: (*name).to_owned(),
+            body: body.clone(),
+            receive_count: 1,
+        })
+        .collect();
+    let queue = FakeQueue::default();
+    queue.batches.lock().unwrap().push_back(Ok(messages));
+    let pipeline = Arc::new(Pipeline::new(Arc::new(configs()), deliverer));
+    let (stop, stopped) = watch::channel(false);
+    let running = tokio::spawn(run(queue.clone(), pipeline, settings(), stopped));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while queue.fates().len() < bodies.len() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "unsettled: {:?}",
+            queue.fates()
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    stop.send(true).unwrap();
+    running.await.unwrap();
+    queue.fates()
+}
+
+#[tokio::test]
+async fn each_kind_of_message_is_deleted_or_left_for_a_retry_as_the_rules_say() {
+    let retry = Fate::RetryAfter(settings().retry_delay);
+    let cases: Vec<(&str, String, Fate)> = vec![
+        ("every target done", s3_event(&[&key("done")]), Fate::Deleted),
+        (
+            "one target transient",
+            s3_event(&[&key("transient")]),
+            retry.clone(),
+        ),
+        (
+            "one target permanent",
+            s3_event(&[&key("permanent")]),
+            Fate::Deleted,
+        ),
+        ("unknown tenant", s3_event(&[&key("nobody")]), Fate::Deleted),
+        (
+            "unregistered cluster",
+            s3_event(&["done/intruder/app/pod-1/1700000000-u.json.gz"]),
+            Fate::Deleted,
+        ),
+        (
+            "held: unreadable config",
+            s3_event(&[&key("unreadable")]),
+            retry.clone(),
+        ),
+        (
+            "held: pending verification",
+            s3_event(&[&key("pending")]),
+            retry.clone(),
+        ),
+        (
+            "held: verification failed",
+            s3_event(&[&key("failed-verification")]),
+            retry.clone(),
+        ),
+        ("no active target", s3_event(&[&key("disabled")]), Fate::Deleted),
+        (
+            "one object of two transient",
+            s3_event(&[&key("mixed-a"), &key("mixed-b")]),
+            retry.clone(),
+        ),
+        ("bad key", s3_event(&["not-a-layout.json.gz"]), Fate::Deleted),
+        (
+            "bad message body",
+            "definitely not an event".into(),
+            Fate::Deleted,
+        ),
+        (
+            "s3:TestEvent",
+            r#"{"Service":"Amazon S3","Event":"s3:TestEvent","Bucket":"staging"}"#.into(),
+            Fate::Deleted,
+        ),
+    ];
+    let deliverer = Arc::new(deliverer());
+    let bodies: Vec<(&str, String)> = cases.iter().map(|(n, b, _)| (*n, b.clone())).collect();
+    let fates = run_until_settled(&bodies, deliverer.clone()).await;
+    for (name, _, expected) in &cases {
+        assert_eq!(fates.get(*name), Some(expected), "{name}");
+    }
+
+    // Held and unroutable objects never reach a target; every target of a routed object
+    // is tried, also when another one of it fails.
+    let mut called: Vec<(String, DeliveryType)> = deliverer.calls.lock().unwrap().clone();
+    called.sort_by(|a, b| (a.0.as_str(), a.1.as_str()).cmp(&(b.0.as_str(), b.1.as_str())));
+    let expected: Vec<(String, DeliveryType)> = ["done", "mixed-a", "mixed-b", "permanent", "transient"]
+        .into_iter()
+        .flat_map(|t| {
+            [
+                (t.to_owned(), DeliveryType::Cloudwatch),
+                (t.to_owned(), DeliveryType::S3),
+            ]
+        })
+        .collect();
+    assert_eq!(called, expected);
+}
+
+#[tokio::test]
+async fn a_failed_receive_is_retried_and_what_follows_is_still_processed() {
+    let queue = FakeQueue::default();
+    let throttled = AwsError {
+        code: Some("ThrottlingException".into()),
+        message: None,
+        status: Some(400),
+        kind: logspoke_aws::AwsErrorKind::Other,
+    };
+    queue.batches.lock().unwrap().extend([
+        Err(throttled),
+        Ok(vec![Received {
+            receipt: "after the error".into(),
+            body: s3_event(&[&key("done")]),
+            receive_count: 2,
+        }]),
+    ]);
+    let pipeline = Arc::new(Pipeline::new(Arc::new(configs()), Arc::new(deliverer())));
+    let (stop, stopped) = watch::channel(false);
+    let single = PollSettings {
+        pollers: 1,
+        ..settings()
+    };
+    let running = tokio::spawn(run(queue.clone(), pipeline, single, stopped));
+    // The first wait is at most RECEIVE_BACKOFF.base (1 s).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while queue.fates().is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "never received again");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    stop.send(true).unwrap();
+    running.await.unwrap();
+    assert_eq!(queue.fates().get("after the error"), Some(&Fate::Deleted));
+}
