@@ -225,7 +225,7 @@ mod tests {
     }
 
     #[test]
-    fn the_decode_budget_takes_bytes_or_binary_units() {
+    fn the_decode_budget_is_read_as_a_byte_size() {
         let limits = |value: &str| {
             from_vars::<MemoryLimits>(&[("LOGSPOKE_WORKER_MAX_DECODE_BYTES", value)])
                 .map(|l| l.max_decode_bytes)
@@ -235,20 +235,8 @@ mod tests {
             from_vars::<MemoryLimits>(&[]).unwrap().max_decode_bytes,
             DEFAULT_MAX_DECODE_BYTES
         );
-        assert_eq!(limits("25165824"), Some(24 << 20));
+        // The unit rules themselves are `logspoke_runtime::values::byte_size`'s tests.
         assert_eq!(limits("24MiB"), Some(24 << 20));
-        assert_eq!(limits(" 512 KiB "), Some(512 << 10));
-        assert_eq!(limits("1GiB"), Some(1 << 30));
-        for bad in [
-            "0",
-            "0MiB",
-            "MiB",
-            "24MB",
-            "-1",
-            "1.5MiB",
-            "99999999999999999999GiB",
-        ] {
-            assert_eq!(limits(bad), None, "{bad}");
-        }
+        assert_eq!(limits("24MB"), None);
     }
 }

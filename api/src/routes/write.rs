@@ -51,14 +51,7 @@ impl<'a> WriteTx<'a> {
         before: Option<Value>,
         after: Option<Value>,
     ) -> Result<(), ApiError> {
-        let change = Change {
-            tenant_id,
-            action,
-            delivery_type: None,
-            before,
-            after,
-        };
-        Ok(audit::record(&mut self.tx, self.actor, change).await?)
+        self.record(tenant_id, None, action, before, after).await
     }
 
     /// Audits a change of one config and enqueues its new read-model item.
@@ -70,15 +63,27 @@ impl<'a> WriteTx<'a> {
         before: Option<Value>,
         after: Option<Value>,
     ) -> Result<(), ApiError> {
+        self.record(tenant_id, Some(delivery_type), action, before, after)
+            .await?;
+        Ok(outbox::enqueue(&mut self.tx, tenant_id, delivery_type).await?)
+    }
+
+    async fn record(
+        &mut self,
+        tenant_id: &TenantId,
+        delivery_type: Option<DeliveryType>,
+        action: &'static str,
+        before: Option<Value>,
+        after: Option<Value>,
+    ) -> Result<(), ApiError> {
         let change = Change {
             tenant_id,
             action,
-            delivery_type: Some(delivery_type),
+            delivery_type,
             before,
             after,
         };
-        audit::record(&mut self.tx, self.actor, change).await?;
-        Ok(outbox::enqueue(&mut self.tx, tenant_id, delivery_type).await?)
+        Ok(audit::record(&mut self.tx, self.actor, change).await?)
     }
 
     /// Commits everything.
