@@ -26,11 +26,14 @@ enum Fate {
     RetryAfter(Duration),
 }
 
+/// One scripted answer to `ReceiveMessage`.
+type Receive = Result<Vec<Received>, AwsError>;
+
 /// Hands out scripted batches, then nothing (an empty long poll), and records deletes and
 /// visibility changes per receipt.
 #[derive(Clone, Default)]
 struct FakeQueue {
-    batches: Arc<Mutex<VecDeque<Result<Vec<Received>, AwsError>>>>,
+    batches: Arc<Mutex<VecDeque<Receive>>>,
     fates: Arc<Mutex<HashMap<String, Fate>>>,
 }
 

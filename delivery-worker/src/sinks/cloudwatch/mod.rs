@@ -157,3 +157,6 @@ fn record_decoded(stats: &ReadStats, packed: &PackStats) {
     }
     metrics::counter!("logspoke_worker_split_events_total").increment(packed.split_events);
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,115 @@
+//! One object through decoder, packer and sender against an in-process CloudWatch (the
+//! real client is exercised against the emulator in the integration tests).
+
+use std::io::Write;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use logspoke_aws::AwsError;
+
+use super::service::Rejected;
+use super::*;
+
+/// Accepts every batch (or refuses each with `refuse`) and records the events it saw.
+#[derive(Default)]
+struct Recording {
+    refuse: Option<&'static str>,
+    puts: Mutex<Vec<Vec<String>>>,
+}
+
+impl LogsApi for Recording {
+    async fn put(&self, _: &str, _: &str, batch: &Batch) -> Result<Rejected, AwsError> {
+        self.puts
+            .lock()
+            .unwrap()
+            .push(batch.events.iter().map(|e| e.message.clone()).collect());
+        match self.refuse {
+            Some(code) => Err(AwsError::service(code, 400, "scripted")),
+            None => Ok(Rejected::default()),
+        }
+    }
+
+    async fn create_stream(&self, _: &str, _: &str) -> Result<(), AwsError> {
+        Ok(())
+    }
+}
+
+const START_MS: i64 = 1_795_341_600_000;
+
+fn gzip(count: usize) -> Vec<u8> {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    for i in 0..count {
+        let line = serde_json::json!({"message": format!("event {i:05}"), "timestamp": START_MS + i as i64});
+        writeln!(gz, "{line}").unwrap();
+    }
+    gz.finish().unwrap()
+}
+
+const TO: Destination<'static> = Destination {
+    group: "/logs",
+    stream: "c1/app/pod",
+    tenant_id: "acme",
+};
+
+fn quick() -> Backoff {
+    Backoff {
+        base: Duration::from_millis(1),
+        max: Duration::from_millis(2),
+        attempts: 3,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_event_of_an_object_is_sent_in_batches_within_the_event_limit() {
+    let logs = Recording::default();
+    let body = ByteStream::from(gzip(25_000));
+    deliver(&logs, TO, body, START_MS, &quick()).await.unwrap();
+    let puts = logs.puts.lock().unwrap();
+    assert!(puts.iter().all(|batch| batch.len() <= MAX_BATCH_EVENTS));
+    assert_eq!(puts.len(), 3);
+    let sent: Vec<&String> = puts.iter().flatten().collect();
+    assert_eq!(sent.len(), 25_000);
+    assert_eq!(sent[0], "event 00000");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_send_stops_the_object_and_leaves_it_for_a_retry() {
+    let logs = Recording {
+        refuse: Some("AccessDeniedException"),
+        ..Recording::default()
+    };
+    let body = ByteStream::from(gzip(25_000));
+    let err = deliver(&logs, TO, body, START_MS, &quick()).await.unwrap_err();
+    assert!(
+        matches!(&err, TargetError::Transient(text) if text.starts_with("logs:PutLogEvents")),
+        "{err:?}"
+    );
+    assert_eq!(logs.puts.lock().unwrap().len(), 1, "the decoder must stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_truncated_file_is_rejected_for_good() {
+    let mut bytes = gzip(2_000);
+    bytes.truncate(bytes.len() / 2);
+    let err = deliver(
+        &Recording::default(),
+        TO,
+        ByteStream::from(bytes),
+        START_MS,
+        &quick(),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(err, TargetError::Permanent("unreadable_file", _)),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn streams_are_named_by_the_template_or_the_default() {
+    let layout = ObjectKey::parse("acme/c1/checkout/pod-7/1700000000-u.json.gz").unwrap();
+    assert_eq!(stream_name(&layout, None).unwrap(), "c1/checkout/pod-7");
+    let custom = LogStreamTemplate::parse("{tenant_id}-{application}").unwrap();
+    assert_eq!(stream_name(&layout, Some(&custom)).unwrap(), "acme-checkout");
+}
