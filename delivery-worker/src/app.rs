@@ -11,7 +11,7 @@ use logspoke_aws::RoleChain;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::sync::watch;
 
-use crate::config::{MemoryLimits, WorkerConfig};
+use crate::config::WorkerConfig;
 use crate::credentials::CredentialCache;
 use crate::pipeline::aws::AwsDeliverer;
 use crate::pipeline::Pipeline;
@@ -33,7 +33,7 @@ struct Health {
 /// Runs the worker until `shutdown` resolves, then drains in-flight work and removes
 /// this replica's change subscription.
 pub async fn run(config: WorkerConfig, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
-    set_memory_limits(&MemoryLimits::from_env()?);
+    set_decode_budget(config.max_decode_bytes);
     let health = Health {
         ready: Arc::new(AtomicBool::new(false)),
         metrics: metrics_handle(),
@@ -124,11 +124,11 @@ async fn run_subscribed(
 }
 
 /// Installs the process-wide decode budget (the first worker of a process sets it).
-fn set_memory_limits(limits: &MemoryLimits) {
-    let budget = crate::memory::decode_budget_for(limits.max_decode_bytes);
-    if budget.total() != limits.max_decode_bytes {
+fn set_decode_budget(max_decode_bytes: usize) {
+    let budget = crate::memory::decode_budget_for(max_decode_bytes);
+    if budget.total() != max_decode_bytes {
         tracing::warn!(
-            wanted = limits.max_decode_bytes,
+            wanted = max_decode_bytes,
             in_force = budget.total(),
             "another worker in this process set the decode budget first; keeping it"
         );

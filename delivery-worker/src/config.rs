@@ -88,6 +88,8 @@ pub struct WorkerConfig {
     pub poll: PollSettings,
     /// Period of the full resync.
     pub resync: Duration,
+    /// Bytes lines over 128 KiB may hold at once across all objects of the process.
+    pub max_decode_bytes: usize,
 }
 
 impl WorkerArgs {
@@ -109,6 +111,7 @@ impl WorkerArgs {
                 ..PollSettings::default()
             },
             resync: self.resync_seconds,
+            max_decode_bytes: self.memory.max_decode_bytes,
         }
     }
 }
@@ -131,13 +134,6 @@ pub struct MemoryLimits {
         value_parser = values::byte_size
     )]
     pub max_decode_bytes: usize,
-}
-
-impl MemoryLimits {
-    /// Reads the process environment.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        logspoke_runtime::config::from_env()
-    }
 }
 
 #[cfg(test)]

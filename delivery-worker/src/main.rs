@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use logspoke_delivery_worker::config::WorkerArgs;
-use logspoke_delivery_worker::{app, memory, telemetry};
+use logspoke_delivery_worker::{app, telemetry};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -16,9 +16,6 @@ async fn main() -> ExitCode {
         }
     };
     telemetry::init_tracing();
-    // A `--max-decode-bytes` flag wins over the environment: `run` keeps the budget set
-    // first (and logs when it differs from LOGSPOKE_WORKER_MAX_DECODE_BYTES).
-    memory::decode_budget_for(args.memory.max_decode_bytes);
     match app::run(args.to_config(), logspoke_runtime::shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

@@ -66,6 +66,7 @@ impl World {
 
     pub fn worker_config(&self) -> WorkerConfig {
         WorkerConfig {
+            max_decode_bytes: logspoke_delivery_worker::memory::DEFAULT_MAX_DECODE_BYTES,
             queue_url: self.queue_url.clone(),
             table: self.table.clone(),
             topic_arn: self.topic_arn.clone(),
