@@ -91,10 +91,11 @@ fn event_time_ms(text: &str) -> Option<i64> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn body(keys: &[&str]) -> String {
+    /// An S3 object-created event (bare, as S3 sends it) for each key.
+    pub(crate) fn body(keys: &[&str]) -> String {
         let records: Vec<_> = keys
             .iter()
             .map(|key| {

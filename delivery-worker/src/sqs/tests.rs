@@ -11,6 +11,7 @@ use logspoke_contract::{
 };
 
 use super::*;
+use crate::event::tests::body as s3_event;
 use crate::event::StagedObject;
 use crate::pipeline::TargetError;
 use crate::tenants::TenantConfigs;
@@ -124,22 +125,6 @@ fn item(tenant: &str, kind: DeliveryType, state: EffectiveState) -> ConfigItem {
         }),
         updated_at: "2026-11-22T10:00:00.000Z".into(),
     }
-}
-
-/// An S3 object-created event (bare, as S3 sends it) for each key.
-fn s3_event(keys: &[&str]) -> String {
-    let records: Vec<_> = keys
-        .iter()
-        .map(|key| {
-            serde_json::json!({
-                "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "eu-west-1",
-                "eventTime": "2026-11-22T10:00:00.000Z", "eventName": "ObjectCreated:Put",
-                "s3": {"bucket": {"name": "staging", "arn": "arn:aws:s3:::staging"},
-                       "object": {"key": key, "size": 10}}
-            })
-        })
-        .collect();
-    serde_json::json!({ "Records": records }).to_string()
 }
 
 fn key(tenant: &str) -> String {
