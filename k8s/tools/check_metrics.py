@@ -12,7 +12,8 @@ binaries run. Checks:
    and names are rendered as metrics-exporter-prometheus renders them: counters and
    gauges under their own name (it appends no `_total`), histograms as a Prometheus
    histogram (`_bucket`, `_sum`, `_count`) when the binary's recorder sets buckets for
-   them (`set_buckets_for_metric`, `set_buckets`), else as a summary (the name itself
+   them (`set_buckets_for_metric`, `set_buckets`, or a `Histogram { name: "…" }` handed
+   to the shared runtime's recorder), else as a summary (the name itself
    with a `quantile` label, `_sum`, `_count`). A crate's metrics count for every binary
    that depends on it (Cargo.toml path dependencies).
 2. Every EXTERNAL metric is used somewhere (the allow-list cannot rot).
@@ -110,6 +111,9 @@ class Binary:
 MACRO = re.compile(r"\b(?:metrics::)?(counter|gauge|histogram)!\s*\(\s*")
 LITERAL = re.compile(r'"([a-zA-Z_:][a-zA-Z0-9_:]*)"')
 MATCHER = re.compile(r"set_buckets_for_metric\(\s*Matcher::(Full|Prefix|Suffix)\(\s*\"([^\"]+)\"")
+# The shared recorder set-up (`logspoke_runtime::telemetry::metrics_handle`) takes the
+# binary's histograms as `Histogram { name: "…", buckets }` literals.
+RUNTIME_HISTOGRAM = re.compile(r"Histogram\s*\{\s*name:\s*\"([^\"]+)\"")
 
 
 def rust_files(crate_dir: Path) -> list[Path]:
@@ -179,6 +183,7 @@ def scan_sources(problems: list[str]) -> tuple[dict[str, Metric], list[Binary]]:
         for path in rust_files(ROOT / binary.crate):
             text = code_of(path)
             binary.bucket_matchers += MATCHER.findall(text)
+            binary.bucket_matchers += [("Full", name) for name in RUNTIME_HISTOGRAM.findall(text)]
             binary.all_buckets |= ".set_buckets(" in text
             if text.count("set_buckets_for_metric(") != len(MATCHER.findall(text)):
                 problems.append(
