@@ -42,6 +42,11 @@ impl DesiredLogs {
         &self.0
     }
 
+    /// The listed applications as strings, the form Postgres stores and the API returns.
+    pub fn to_strings(&self) -> Vec<String> {
+        self.0.iter().map(|name| name.as_str().to_owned()).collect()
+    }
+
     /// True when every application is wanted.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()

@@ -58,9 +58,7 @@ impl Settings {
 pub struct Config {
     /// The owning tenant.
     pub tenant_id: TenantId,
-    /// `cloudwatch` or `s3` (the target is of this type).
-    pub delivery_type: DeliveryType,
-    /// What the customer configured.
+    /// What the customer configured; its target's type is the config's type.
     pub settings: Settings,
     /// The last trial AssumeRole.
     pub verification: Verification,
@@ -73,6 +71,11 @@ pub struct Config {
 }
 
 impl Config {
+    /// `cloudwatch` or `s3`: the type of its target.
+    pub fn delivery_type(&self) -> DeliveryType {
+        self.settings.target.delivery_type()
+    }
+
     /// Whether logs flow through this config (the tenant's `enabled` aside).
     pub fn state(&self) -> EffectiveState {
         config_state(self.settings.enabled, self.verification.status)

@@ -80,12 +80,7 @@ pub async fn upsert(
     reset_verification: bool,
 ) -> Result<Config, StoreError> {
     let target = settings.target.columns();
-    let desired_logs: Vec<String> = settings
-        .desired_logs
-        .as_slice()
-        .iter()
-        .map(|a| a.as_str().to_owned())
-        .collect();
+    let desired_logs = settings.desired_logs.to_strings();
     let row = sqlx::query_as!(
         ConfigRow,
         "insert into delivery_configs (tenant_id, delivery_type, enabled, target_region, role_arn, desired_logs,
@@ -178,7 +173,7 @@ pub async fn store_verification(
                    version, created_at, updated_at,
                    verification_status, verification_checked_at, verification_checks",
         verified.tenant_id.as_str(),
-        verified.delivery_type.as_str(),
+        verified.delivery_type().as_str(),
         verified.version,
         status.as_str(),
         checks,

@@ -73,7 +73,6 @@ impl TryFrom<ConfigRow> for Config {
             .map_err(|e| StoreError::corrupt("verification checks", e))?;
         Ok(Config {
             tenant_id: TenantId::parse(&row.tenant_id).map_err(|e| StoreError::corrupt("tenant id", e))?,
-            delivery_type,
             settings,
             verification: Verification {
                 status,
@@ -117,7 +116,7 @@ mod tests {
     fn a_stored_row_becomes_a_typed_config() {
         let config = Config::try_from(row()).expect("valid row");
         assert_eq!(config.tenant_id.as_str(), "acme");
-        assert_eq!(config.delivery_type, DeliveryType::S3);
+        assert_eq!(config.delivery_type(), DeliveryType::S3);
         assert_eq!(config.state(), logspoke_contract::EffectiveState::Active);
         assert_eq!(config.settings.target.columns().bucket_prefix, Some("k8s/"));
     }

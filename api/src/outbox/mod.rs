@@ -23,18 +23,29 @@ struct TenantPart {
 /// Enqueues the read-model item of (tenant, type) as it stands in this transaction: the
 /// live item at the config's version, or a tombstone at a fresh version when the config
 /// (or its tenant) no longer exists.
-#[tracing::instrument(skip_all, fields(tenant_id = %tenant_id, delivery_type = delivery_type.as_str()))]
 pub async fn enqueue(
     conn: &mut PgConnection,
     tenant_id: &TenantId,
     delivery_type: DeliveryType,
 ) -> Result<(), StoreError> {
     let config = configs::repository::fetch(conn, tenant_id, delivery_type, false).await?;
+    enqueue_state(conn, tenant_id, delivery_type, config.as_ref()).await
+}
+
+/// As [`enqueue`], for a writer that holds the config as this transaction left it
+/// (`None`: deleted), so it is not read again.
+#[tracing::instrument(skip_all, fields(tenant_id = %tenant_id, delivery_type = delivery_type.as_str()))]
+pub async fn enqueue_state(
+    conn: &mut PgConnection,
+    tenant_id: &TenantId,
+    delivery_type: DeliveryType,
+    config: Option<&Config>,
+) -> Result<(), StoreError> {
     // The item says when the config last changed, so a resync republishes it unchanged.
     let (version, updated_at, config) = match config {
         Some(config) => {
             let tenant = tenant_part(conn, tenant_id).await?;
-            (config.version, config.updated_at, Some(live(&config, tenant)?))
+            (config.version, config.updated_at, Some(live(config, tenant)?))
         }
         None => (next_version(conn).await?, chrono::Utc::now(), None),
     };

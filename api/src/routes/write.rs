@@ -8,8 +8,10 @@ use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 
 use crate::audit::{self, Actor, Change, RequestId};
 use crate::auth::Principal;
+use crate::configs::Config;
 use crate::error::ApiError;
 use crate::outbox;
+use crate::routes::delivery_configs::audit_document;
 
 /// An open write transaction on behalf of one principal and request.
 pub struct WriteTx<'a> {
@@ -54,18 +56,20 @@ impl<'a> WriteTx<'a> {
         self.record(tenant_id, None, action, before, after).await
     }
 
-    /// Audits a change of one config and enqueues its new read-model item.
+    /// Audits a change of one config and enqueues its read-model item as `after` (the
+    /// config as this transaction leaves it; `None` when deleted).
     pub async fn config_changed(
         &mut self,
         tenant_id: &TenantId,
         delivery_type: DeliveryType,
         action: &'static str,
-        before: Option<Value>,
-        after: Option<Value>,
+        before: Option<&Config>,
+        after: Option<&Config>,
     ) -> Result<(), ApiError> {
-        self.record(tenant_id, Some(delivery_type), action, before, after)
+        let documents = (before.map(audit_document), after.map(audit_document));
+        self.record(tenant_id, Some(delivery_type), action, documents.0, documents.1)
             .await?;
-        Ok(outbox::enqueue(&mut self.tx, tenant_id, delivery_type).await?)
+        Ok(outbox::enqueue_state(&mut self.tx, tenant_id, delivery_type, after).await?)
     }
 
     async fn record(

@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 
-use super::{audit_document, not_found};
+use super::not_found;
 use crate::audit::RequestId;
 use crate::auth::Principal;
 use crate::configs::repository;
@@ -49,9 +49,14 @@ pub async fn delete_delivery_config(
     check_if_match(&headers, current.as_ref().map(|c| c.version))?;
     let current = current.ok_or_else(|| not_found(&tenant_id, delivery_type))?;
     repository::delete(write.conn(), &tenant_id, delivery_type).await?;
-    let before = Some(audit_document(&current));
     write
-        .config_changed(&tenant_id, delivery_type, "delivery_config.deleted", before, None)
+        .config_changed(
+            &tenant_id,
+            delivery_type,
+            "delivery_config.deleted",
+            Some(&current),
+            None,
+        )
         .await?;
     write.commit().await?;
     tracing::info!(tenant_id = %tenant_id, delivery_type = delivery_type.as_str(), "delivery config deleted");

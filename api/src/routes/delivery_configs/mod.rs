@@ -72,17 +72,12 @@ impl From<&Config> for DeliveryConfig {
         let owned = |value: Option<&str>| value.map(str::to_owned);
         Self {
             tenant_id: config.tenant_id.clone(),
-            delivery_type: config.delivery_type,
+            delivery_type: config.delivery_type(),
             enabled: settings.enabled,
             state: config.state(),
             target_region: settings.target_region.as_str().to_owned(),
             role_arn: settings.role_arn.as_str().to_owned(),
-            desired_logs: settings
-                .desired_logs
-                .as_slice()
-                .iter()
-                .map(|a| a.as_str().to_owned())
-                .collect(),
+            desired_logs: settings.desired_logs.to_strings(),
             log_group_name: owned(target.log_group_name),
             log_stream_template: owned(target.log_stream_template),
             bucket_name: owned(target.bucket_name),

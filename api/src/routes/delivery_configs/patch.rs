@@ -5,7 +5,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use serde_json::Value;
 
-use super::{audit_document, not_found, put, DeliveryConfig, DeliveryConfigInput};
+use super::{not_found, put, DeliveryConfig, DeliveryConfigInput};
 use crate::audit::RequestId;
 use crate::auth::Principal;
 use crate::configs::{repository, writable_fields, Config};
@@ -64,14 +64,13 @@ pub async fn patch_delivery_config(
     check_if_match(&headers, Some(current.version))?;
     let reset = settings.changes_target_of(&current.settings);
     let stored = repository::upsert(write.conn(), &tenant_id, &settings, reset).await?;
-    let (before, after) = (audit_document(&current), audit_document(&stored));
     write
         .config_changed(
             &tenant_id,
             delivery_type,
             "delivery_config.updated",
-            Some(before),
-            Some(after),
+            Some(&current),
+            Some(&stored),
         )
         .await?;
     write.commit().await?;

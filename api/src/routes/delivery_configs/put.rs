@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::{audit_document, location, DeliveryConfig, DeliveryConfigInput};
+use super::{location, DeliveryConfig, DeliveryConfigInput};
 use crate::audit::RequestId;
 use crate::auth::Principal;
 use crate::configs::{repository, Config};
@@ -70,15 +70,8 @@ pub async fn put_delivery_config(
     } else {
         "delivery_config.created"
     };
-    let before = current.as_ref().map(audit_document);
     write
-        .config_changed(
-            &tenant_id,
-            delivery_type,
-            action,
-            before,
-            Some(audit_document(&stored)),
-        )
+        .config_changed(&tenant_id, delivery_type, action, current.as_ref(), Some(&stored))
         .await?;
     write.commit().await?;
     tracing::info!(tenant_id = %tenant_id, delivery_type = delivery_type.as_str(), action, "delivery config written");
@@ -90,7 +83,7 @@ pub fn respond(config: &Config, created: bool) -> Response {
     let tag = etag(config.version);
     let body = axum::Json(DeliveryConfig::from(config));
     if created {
-        let loc = location(&config.tenant_id, config.delivery_type);
+        let loc = location(&config.tenant_id, config.delivery_type());
         (
             StatusCode::CREATED,
             [(header::ETAG, tag), (header::LOCATION, loc)],

@@ -244,13 +244,7 @@ fn desired_logs_table() {
         ..cloudwatch()
     };
     let config = input.parse(DeliveryType::Cloudwatch, &provider()).unwrap();
-    let kept: Vec<&str> = config
-        .desired_logs
-        .as_slice()
-        .iter()
-        .map(|a| a.as_str())
-        .collect();
-    assert_eq!(kept, vec!["web", "api"]);
+    assert_eq!(config.desired_logs.to_strings(), vec!["web", "api"]);
 }
 
 #[test]

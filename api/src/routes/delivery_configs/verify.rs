@@ -8,7 +8,7 @@ use logspoke_contract::{DeliveryType, ExternalId, TenantId};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::{audit_document, not_found, put::respond, DeliveryConfig};
+use super::{not_found, put::respond, DeliveryConfig};
 use crate::audit::RequestId;
 use crate::auth::Principal;
 use crate::configs::{repository, Config};
@@ -281,10 +281,9 @@ async fn record(mut write: WriteTx<'_>, before: &Config, checks: &[Check]) -> Re
         VerificationStatus::Verified => "delivery_config.verified",
         _ => "delivery_config.verification_failed",
     };
-    let (tenant_id, delivery_type) = (&before.tenant_id, before.delivery_type);
-    let (old, new) = (audit_document(before), audit_document(&stored));
+    let (tenant_id, delivery_type) = (&before.tenant_id, before.delivery_type());
     write
-        .config_changed(tenant_id, delivery_type, action, Some(old), Some(new))
+        .config_changed(tenant_id, delivery_type, action, Some(before), Some(&stored))
         .await?;
     write.commit().await?;
     tracing::info!(

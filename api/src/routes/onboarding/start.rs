@@ -179,7 +179,7 @@ async fn configured_targets(conn: &mut PgConnection, tenant_id: &TenantId) -> Re
         let region = Some(config.settings.target_region.as_str().to_owned());
         let columns = config.settings.target.columns();
         let owned = |value: Option<&str>| value.map(str::to_owned);
-        match config.delivery_type {
+        match config.delivery_type() {
             DeliveryType::Cloudwatch => {
                 targets.log_group_name = owned(columns.log_group_name);
                 targets.log_group_region = region;

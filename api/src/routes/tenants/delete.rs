@@ -10,7 +10,6 @@ use crate::configs::repository;
 use crate::error::{ApiError, Problem};
 use crate::etag::check_if_match;
 use crate::paths::TenantPath;
-use crate::routes::delivery_configs;
 use crate::routes::write::WriteTx;
 use crate::state::AppState;
 
@@ -49,13 +48,12 @@ pub async fn delete_tenant(
     let current = current.ok_or_else(|| not_found(&tenant_id))?;
     let deleted = repository::delete_all(write.conn(), &tenant_id).await?;
     for config in &deleted {
-        let before = Some(delivery_configs::audit_document(config));
         write
             .config_changed(
                 &tenant_id,
-                config.delivery_type,
+                config.delivery_type(),
                 "delivery_config.deleted",
-                before,
+                Some(config),
                 None,
             )
             .await?;
