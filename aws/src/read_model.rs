@@ -32,17 +32,20 @@ pub fn item_to_sdk(item: &Attributes) -> HashMap<String, AttributeValue> {
     item.iter().map(|(k, v)| (k.clone(), to_sdk(v))).collect()
 }
 
-/// Parses an item read from the table.
-pub fn item_from_sdk(raw: &HashMap<String, AttributeValue>) -> Result<ConfigItem, ParseError> {
-    let attributes = raw
-        .iter()
+/// A whole item read from a table (the read model or the ledger) as the contract's.
+pub fn attributes_from_sdk(raw: &HashMap<String, AttributeValue>) -> Result<Attributes, ParseError> {
+    raw.iter()
         .map(|(name, value)| {
             from_sdk(value)
                 .map(|attr| (name.clone(), attr))
                 .ok_or_else(|| ParseError::new(format!("attribute '{name}' has an unexpected type")))
         })
-        .collect::<Result<Attributes, _>>()?;
-    ConfigItem::from_attributes(&attributes)
+        .collect()
+}
+
+/// Parses an item read from the table.
+pub fn item_from_sdk(raw: &HashMap<String, AttributeValue>) -> Result<ConfigItem, ParseError> {
+    ConfigItem::from_attributes(&attributes_from_sdk(raw)?)
 }
 
 #[cfg(test)]

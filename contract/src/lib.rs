@@ -9,6 +9,7 @@
 
 mod account_id;
 mod application_name;
+mod attrs;
 mod bucket_name;
 mod bucket_prefix;
 mod cluster_id;
@@ -17,6 +18,7 @@ mod desired_logs;
 mod error;
 mod events;
 mod external_id;
+pub mod ledger;
 mod log_group_name;
 mod log_stream_name;
 mod log_stream_template;

@@ -18,6 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+use crate::attrs::Reader;
 use crate::{
     BucketName, BucketPrefix, ClusterId, DeliveryType, DesiredLogs, ExternalId, LogGroupName,
     LogStreamTemplate, ParseError, Region, RoleArn, TenantId,
@@ -330,58 +331,6 @@ fn read_live(reader: &Reader<'_>) -> Result<LiveConfig, ParseError> {
             .collect::<Result<_, _>>()
             .map_err(|e| reader.bad("clusters", e))?,
     })
-}
-
-/// Typed access to attributes, with errors that name the attribute.
-struct Reader<'a>(&'a Attributes);
-
-impl Reader<'_> {
-    fn bad(&self, name: &str, err: ParseError) -> ParseError {
-        ParseError::new(format!("attribute {name}: {err}"))
-    }
-
-    fn missing(name: &str) -> ParseError {
-        ParseError::new(format!("attribute {name} is missing or of the wrong type"))
-    }
-
-    fn opt_s(&self, name: &str) -> Option<&str> {
-        match self.0.get(name) {
-            Some(Attr::S(value)) => Some(value),
-            _ => None,
-        }
-    }
-
-    fn s(&self, name: &str) -> Result<&str, ParseError> {
-        self.opt_s(name).ok_or_else(|| Self::missing(name))
-    }
-
-    fn n(&self, name: &str) -> Result<i64, ParseError> {
-        match self.0.get(name) {
-            Some(Attr::N(value)) => value.parse().map_err(|_| Self::missing(name)),
-            _ => Err(Self::missing(name)),
-        }
-    }
-
-    fn bool(&self, name: &str) -> Result<bool, ParseError> {
-        match self.0.get(name) {
-            Some(Attr::Bool(value)) => Ok(*value),
-            _ => Err(Self::missing(name)),
-        }
-    }
-
-    fn strings(&self, name: &str) -> Result<Vec<String>, ParseError> {
-        match self.0.get(name) {
-            Some(Attr::L(values)) => values
-                .iter()
-                .map(|v| match v {
-                    Attr::S(s) => Ok(s.clone()),
-                    _ => Err(Self::missing(name)),
-                })
-                .collect(),
-            None => Ok(Vec::new()),
-            _ => Err(Self::missing(name)),
-        }
-    }
 }
 
 #[cfg(test)]

@@ -167,3 +167,126 @@ fn config_changed_refuses_unknown_layouts() {
     assert!(ConfigChanged::from_json(&extra).is_err());
     assert!(ConfigChanged::from_json("not json").is_err());
 }
+
+fn ledger_target() -> ledger::Target {
+    ledger::Target::new(TenantId::parse("acme").unwrap(), DeliveryType::Cloudwatch)
+}
+
+const STAGED_KEY: &str = "acme/prod-eu-1/checkout/checkout-7d9f-x2/1795341600-0b6f.json.gz";
+
+fn record(state: ledger::ObjectState) -> ledger::ObjectRecord {
+    ledger::ObjectRecord {
+        target: ledger_target(),
+        object_key: STAGED_KEY.into(),
+        config_version: 42,
+        state,
+        updated_at_ms: 1_795_341_601_234,
+        expires_at: 1_803_722_400,
+    }
+}
+
+#[test]
+fn ledger_items_match_their_golden_files_and_round_trip() {
+    let records = [
+        (
+            record(ledger::ObjectState::Delivered {
+                events: 2_000,
+                bytes: 180_000,
+                at_ms: 1_795_341_601_234,
+            }),
+            "ledger-delivered.json",
+        ),
+        (
+            record(ledger::ObjectState::InProgress {
+                batches: 3,
+                events: 30_000,
+            }),
+            "ledger-in-progress.json",
+        ),
+        (
+            record(ledger::ObjectState::Pending {
+                cause: ledger::DeliveryCause::LogGroupMissing,
+            }),
+            "ledger-pending.json",
+        ),
+        (
+            record(ledger::ObjectState::Rejected {
+                reason: "unreadable_file".into(),
+            }),
+            "ledger-rejected.json",
+        ),
+    ];
+    for (record, file) in records {
+        let attributes = record.to_attributes();
+        golden(file, &serde_json::to_string_pretty(&attributes).unwrap());
+        assert_eq!(
+            ledger::ObjectRecord::from_attributes(&attributes).unwrap(),
+            record
+        );
+    }
+
+    let parked = ledger::ParkedObject {
+        target: ledger_target(),
+        bucket: "logspoke-staging-111111111111-eu-west-1".into(),
+        object_key: STAGED_KEY.into(),
+        staged_ms: 1_795_341_600_000,
+        event_time_ms: Some(1_795_341_600_512),
+        cause: ledger::DeliveryCause::LogGroupMissing,
+        parked_at_ms: 1_795_341_601_234,
+        expires_at: 1_803_722_400,
+    };
+    let attributes = parked.to_attributes();
+    golden(
+        "ledger-parked.json",
+        &serde_json::to_string_pretty(&attributes).unwrap(),
+    );
+    assert_eq!(
+        ledger::ParkedObject::from_attributes(&attributes).unwrap(),
+        parked
+    );
+
+    let bucket = ledger::CounterBucket {
+        target: ledger_target(),
+        start_s: 1_795_341_600,
+        counters: ledger::Counters {
+            objects: 20,
+            events: 40_000,
+            bytes: 3_600_000,
+            rejected_events: 2,
+            duplicates_avoided: 1,
+            expired_objects: 0,
+        },
+        expires_at: 1_795_514_400,
+    };
+    let attributes = bucket.to_attributes();
+    golden(
+        "ledger-counters.json",
+        &serde_json::to_string_pretty(&attributes).unwrap(),
+    );
+    assert_eq!(
+        ledger::CounterBucket::from_attributes(&attributes).unwrap(),
+        bucket
+    );
+
+    let health = ledger::HealthItem {
+        target: ledger_target(),
+        last_delivered_at_ms: Some(1_795_341_601_234),
+        last_event_time_ms: Some(1_795_341_600_512),
+        lag_seconds: Some(0.722),
+        last_error: Some(ledger::LastError {
+            cause: ledger::DeliveryCause::LogGroupMissing,
+            message: "logs:PutLogEvents: ResourceNotFoundException: The specified log group does not exist."
+                .into(),
+            at_ms: 1_795_341_700_000,
+        }),
+        consecutive_failures: 4,
+        parked_objects: 4,
+        parked_cause: Some(ledger::DeliveryCause::LogGroupMissing),
+    };
+    let attributes = health.to_attributes();
+    golden(
+        "ledger-health.json",
+        &serde_json::to_string_pretty(&attributes).unwrap(),
+    );
+    assert_eq!(ledger::HealthItem::from_attributes(&attributes).unwrap(), health);
+}
