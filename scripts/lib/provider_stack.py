@@ -424,7 +424,7 @@ class Smoke:
         out, check = self.out, self.check
         table = out["LedgerTableName"]
         a_ddb, w_ddb = api.client("dynamodb"), worker.client("dynamodb")
-        item = {"pk": {"S": f"smoke-{run_id}#cloudwatch"}, "sk": {"S": f"x/smoke/a/p/1-u{run_id}.json.gz"},
+        item = {"pk": {"S": f"smoke-{run_id}#cloudwatch"}, "sk": {"S": f"o#x/smoke-c1/a/p/1-u{run_id}.json.gz"},
                 "state": {"S": "delivered"}, "expires_at": {"N": str(int(time.time()) + 3600)}}
         item_key = {k: item[k] for k in ("pk", "sk")}
         w_ddb.put_item(TableName=table, Item=item)
