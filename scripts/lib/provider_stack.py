@@ -35,6 +35,8 @@ CUSTOMER_TEMPLATE_FILE = os.path.join(ROOT, "cloudformation", CUSTOMER_TEMPLATE_
 SETTINGS = (
     ("ProviderRoleArn", "LOGSPOKE_PROVIDER_ROLE_ARN"),
     ("ReadModelTableName", "LOGSPOKE_READ_MODEL_TABLE"),
+    ("LedgerTableName", "LOGSPOKE_LEDGER_TABLE"),
+    ("StagingRetentionDays", "LOGSPOKE_STAGING_RETENTION_DAYS"),
     ("ConfigTopicArn", "LOGSPOKE_CONFIG_TOPIC_ARN"),
     ("DeliveryQueueUrl", "LOGSPOKE_DELIVERY_QUEUE_URL"),
     ("StagingBucketName", "LOGSPOKE_STAGING_BUCKET"),
@@ -335,7 +337,10 @@ class Smoke:
         # 4. The read model and config changes (a worker replica's own queue).
         self.config_changes(api, worker, run_id)
 
-        # 5. The provider role.
+        # 5. The delivery ledger.
+        self.ledger(api, worker, run_id)
+
+        # 6. The provider role.
         self.provider_role(api, worker, collector)
         log(f"smoke test passed ({check.count} checks)")
 
@@ -414,6 +419,24 @@ class Smoke:
             w_sqs.delete_queue(QueueUrl=own_url)
             a_ddb.delete_item(TableName=table, Key=item_key)
         check.ok("worker role deletes its queue; api role deletes the read-model item")
+
+    def ledger(self, api, worker, run_id):
+        out, check = self.out, self.check
+        table = out["LedgerTableName"]
+        a_ddb, w_ddb = api.client("dynamodb"), worker.client("dynamodb")
+        item = {"pk": {"S": f"smoke-{run_id}#cloudwatch"}, "sk": {"S": f"o#x/smoke-c1/a/p/1-u{run_id}.json.gz"},
+                "state": {"S": "delivered"}, "expires_at": {"N": str(int(time.time()) + 3600)}}
+        item_key = {k: item[k] for k in ("pk", "sk")}
+        w_ddb.put_item(TableName=table, Item=item)
+        try:
+            got = w_ddb.get_item(TableName=table, Key=item_key).get("Item")
+            expect(got == item, f"worker read {got} from the ledger")
+            got = a_ddb.get_item(TableName=table, Key=item_key).get("Item")
+            expect(got == item, f"api read {got} from the ledger")
+            denied(lambda: a_ddb.put_item(TableName=table, Item=item), "api role writes the ledger")
+            check.ok("worker role writes and reads the delivery ledger; api role reads it but cannot write")
+        finally:
+            w_ddb.delete_item(TableName=table, Key=item_key)
 
     def unsubscribe(self, worker_sns, sub_arn):
         """IAM authorizes sns:Unsubscribe on the topic, which the worker role allows; ministack

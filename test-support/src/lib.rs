@@ -1,6 +1,7 @@
 //! The AWS emulator (ministack, AUTH=true) as the integration tests of the api and the
 //! delivery worker use it: accounts selected by access key id, the provider role, the
-//! customer stack launched from the committed template, buckets and read-model tables.
+//! customer stack launched from the committed template, buckets, read-model and
+//! delivery-ledger tables.
 //!
 //! `scripts/test` starts one emulator per run and exports `AWS_ENDPOINT_URL`; both test
 //! binaries share it, so every name a test creates is unique ([`unique`]) and what both
@@ -18,7 +19,7 @@ use aws_credential_types::Credentials;
 
 pub use customer::launch_customer_stack;
 pub use provider::{ensure_provider_role, provider_role_arn, PROVIDER_ROLE};
-pub use resources::{create_bucket, create_read_model_table, ensure_bucket, s3};
+pub use resources::{create_bucket, create_ledger_table, create_read_model_table, ensure_bucket, s3};
 
 /// The provider account (the emulator maps access key id `111111111111` to it).
 pub const PROVIDER: &str = "111111111111";

@@ -1,4 +1,5 @@
-//! Buckets and read-model tables, created the way the production stacks create them.
+//! Buckets, read-model and delivery-ledger tables, created the way the production stacks
+//! create them.
 
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::{
@@ -48,32 +49,55 @@ pub async fn ensure_bucket(sdk: &SdkConfig, name: &str) {
     }
 }
 
+fn string_attribute(name: &str) -> AttributeDefinition {
+    AttributeDefinition::builder()
+        .attribute_name(name)
+        .attribute_type(ScalarAttributeType::S)
+        .build()
+        .unwrap()
+}
+
+fn key(name: &str, kind: KeyType) -> KeySchemaElement {
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(kind)
+        .build()
+        .unwrap()
+}
+
 /// Creates a read-model table as the provider stack does: key (`tenant_id`, `type`),
 /// both strings, billed per request.
 pub async fn create_read_model_table(sdk: &SdkConfig, table: &str) {
-    let attribute = |name: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .unwrap()
-    };
-    let key = |name: &str, kind| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(kind)
-            .build()
-            .unwrap()
-    };
     aws_sdk_dynamodb::Client::new(sdk)
         .create_table()
         .table_name(table)
-        .attribute_definitions(attribute("tenant_id"))
-        .attribute_definitions(attribute("type"))
+        .attribute_definitions(string_attribute("tenant_id"))
+        .attribute_definitions(string_attribute("type"))
         .key_schema(key("tenant_id", KeyType::Hash))
         .key_schema(key("type", KeyType::Range))
         .billing_mode(BillingMode::PayPerRequest)
         .send()
         .await
         .unwrap();
+}
+
+/// Creates a delivery-ledger table as the provider stack does: key (`pk`, `sk`), both
+/// strings, billed per request; a table `name` that exists already is left as it is. Its
+/// TTL on `expires_at` stays off (the emulator does not apply the stack's either), so no
+/// test item expires behind a test's back.
+pub async fn create_ledger_table(sdk: &SdkConfig, name: &str) {
+    let created = aws_sdk_dynamodb::Client::new(sdk)
+        .create_table()
+        .table_name(name)
+        .attribute_definitions(string_attribute("pk"))
+        .attribute_definitions(string_attribute("sk"))
+        .key_schema(key("pk", KeyType::Hash))
+        .key_schema(key("sk", KeyType::Range))
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await;
+    if let Err(err) = created {
+        let code = err.code().unwrap_or_default().to_owned();
+        assert_eq!(code, "ResourceInUseException", "creating table {name}: {err:?}");
+    }
 }
