@@ -33,6 +33,8 @@ pub struct Config {
     pub onboarding: OnboardingConfig,
     /// Where config changes are published.
     pub publishing: PublishingConfig,
+    /// Where delivery health is read.
+    pub health: HealthConfig,
 }
 
 /// What `serve` reads.
@@ -57,6 +59,9 @@ pub struct ServeArgs {
     /// Where config changes are published.
     #[command(flatten)]
     pub publishing: PublishingConfig,
+    /// Where delivery health is read.
+    #[command(flatten)]
+    pub health: HealthConfig,
 }
 
 impl ServeArgs {
@@ -69,6 +74,7 @@ impl ServeArgs {
             jwt: self.jwt.into_config()?,
             onboarding: self.onboarding,
             publishing: self.publishing,
+            health: self.health,
         })
     }
 }
@@ -94,6 +100,15 @@ pub struct PublishingConfig {
     pub config_topic_arn: TopicArn,
 }
 
+/// Where the workers record what they delivered, read for delivery health.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Delivery health")]
+pub struct HealthConfig {
+    /// DynamoDB table of the delivery ledger (per-target health items and counters).
+    #[arg(long = "ledger-table", env = "LOGSPOKE_LEDGER_TABLE")]
+    pub ledger_table: TableName,
+}
+
 /// Settings of customer onboarding.
 #[derive(Debug, Clone, clap::Args)]
 #[command(next_help_heading = "Onboarding")]
@@ -116,6 +131,7 @@ impl std::fmt::Debug for Config {
             .field("jwt", &self.jwt)
             .field("onboarding", &self.onboarding)
             .field("publishing", &self.publishing)
+            .field("health", &self.health)
             .finish()
     }
 }
@@ -269,8 +285,9 @@ mod tests {
     }
 
     const SECRET: &str = "0123456789abcdef0123456789abcdef";
-    const BASE: [(&str, &str); 4] = [
+    const BASE: [(&str, &str); 5] = [
         ("LOGSPOKE_READ_MODEL_TABLE", "tenant-configs"),
+        ("LOGSPOKE_LEDGER_TABLE", "delivery-ledger"),
         (
             "LOGSPOKE_CONFIG_TOPIC_ARN",
             "arn:aws:sns:eu-west-1:111111111111:config-changes",
@@ -407,7 +424,26 @@ mod tests {
                 "LOGSPOKE_CONFIG_TOPIC_ARN",
             ),
         ];
-        for (vars, variable) in cases.iter().chain(onboarding).chain(publishing) {
+        // `serve` needs the ledger table: unset (empty counts as unset) or invalid.
+        let health: &[(&[(&str, &str)], &str)] = &[
+            (
+                &[
+                    ("DATABASE_URL", "postgres://x"),
+                    ("LOGSPOKE_JWT_SECRET", SECRET),
+                    ("LOGSPOKE_LEDGER_TABLE", ""),
+                ],
+                "LOGSPOKE_LEDGER_TABLE",
+            ),
+            (
+                &[
+                    ("DATABASE_URL", "postgres://x"),
+                    ("LOGSPOKE_JWT_SECRET", SECRET),
+                    ("LOGSPOKE_LEDGER_TABLE", "ledger/x"),
+                ],
+                "LOGSPOKE_LEDGER_TABLE",
+            ),
+        ];
+        for (vars, variable) in cases.iter().chain(onboarding).chain(publishing).chain(health) {
             let err = config(vars).unwrap_err();
             assert_eq!(err.variable, *variable, "{vars:?}");
             assert!(err.to_string().starts_with(variable));
@@ -462,6 +498,7 @@ mod tests {
                 "LOGSPOKE_CUSTOMER_TEMPLATE_URL",
                 "LOGSPOKE_READ_MODEL_TABLE",
                 "LOGSPOKE_CONFIG_TOPIC_ARN",
+                "LOGSPOKE_LEDGER_TABLE",
             ]
         );
         for secret in ["DATABASE_URL", "LOGSPOKE_JWT_SECRET"] {

@@ -271,6 +271,21 @@ impl From<crate::store::StoreError> for ApiError {
     }
 }
 
+/// Delivery ledger errors: AWS failing transiently (throttling, an outage, a timeout) is
+/// a 503 with `Retry-After`; anything else (a missing table, a corrupt item) is internal.
+impl From<crate::health::HealthError> for ApiError {
+    fn from(err: crate::health::HealthError) -> Self {
+        if err.is_transient() {
+            tracing::warn!(error = %err, "delivery ledger unavailable");
+            return Self::RetryLater {
+                retry_after: Duration::from_secs(5),
+                detail: "delivery health could not be read; retry later".into(),
+            };
+        }
+        Self::Internal(anyhow::Error::new(err))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,6 +10,7 @@ pub mod configs;
 pub mod error;
 pub mod etag;
 pub mod extract;
+pub mod health;
 pub mod idempotency;
 pub mod onboarding;
 pub mod openapi;

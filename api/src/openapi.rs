@@ -29,6 +29,7 @@ use crate::error::{FieldError, Problem, PROBLEM_JSON};
         (name = "tenants", description = "Customers whose logs are delivered"),
         (name = "clusters", description = "The collected clusters whose logs a tenant receives"),
         (name = "delivery-configs", description = "Where and how a tenant's logs go"),
+        (name = "delivery-health", description = "Whether logs reach each target, and what to do when they do not"),
         (name = "onboarding", description = "ExternalIds and the customer role's quick-create link"),
         (name = "audit", description = "Who changed what, when"),
     )
@@ -61,6 +62,8 @@ pub fn finish(mut document: utoipa::openapi::OpenApi) -> serde_json::Value {
     let mut document = serde_json::to_value(document).unwrap_or_default();
     document["components"]["schemas"]["Region"] =
         serde_json::to_value(fields::region_component()).unwrap_or_default();
+    document["components"]["schemas"]["DeliveryCause"]["description"] =
+        crate::health::causes_description().into();
     per_type::split(&mut document);
     optional_bodies_as_plain_references(&mut document);
     tighten_parameters(&mut document);

@@ -21,7 +21,9 @@ use utoipa_axum::routes;
 use crate::error::{ApiError, Problem, PROBLEM_JSON};
 use crate::extract::BODY_LIMIT_BYTES;
 use crate::openapi::{finish, ApiDoc};
-use crate::routes::{audit_events, clusters, delivery_configs as configs, onboarding, ops, tenants};
+use crate::routes::{
+    audit_events, clusters, delivery_configs as configs, delivery_health, onboarding, ops, tenants,
+};
 use crate::state::AppState;
 use crate::telemetry;
 
@@ -54,6 +56,8 @@ fn routes() -> OpenApiRouter<AppState> {
             configs::delete::delete_delivery_config
         ))
         .routes(routes!(configs::verify::verify_delivery_config))
+        .routes(routes!(configs::health::get_delivery_health))
+        .routes(routes!(delivery_health::list::list_delivery_health))
         .routes(routes!(onboarding::start::start_onboarding))
         .routes(routes!(onboarding::rotate::rotate_external_id))
         .routes(routes!(audit_events::list::list_audit_events))

@@ -12,6 +12,7 @@ use crate::auth::jwt::Verifier;
 use crate::aws::chain::RoleChain;
 use crate::aws::target_access::AwsTargetAccess;
 use crate::config::Config;
+use crate::health::{DynamoHealthStore, HealthReader};
 use crate::onboarding::template_check::{self, ConfigChecks};
 use crate::outbox::relay::{self, RelaySettings};
 use crate::outbox::sink::AwsReadModelSink;
@@ -40,6 +41,7 @@ pub async fn state(config: &Config) -> anyhow::Result<AppState> {
     let db = pool(&config.database_url, config.db_max_connections)?;
     let verifier = Verifier::from_config(&config.jwt).await?;
     let sdk = aws::load_sdk_config().await;
+    let ledger = DynamoHealthStore::new(&sdk, config.health.ledger_table.as_str());
     let chain = RoleChain::new(sdk, config.onboarding.provider_role_arn.clone());
     Ok(AppState {
         db,
@@ -49,6 +51,7 @@ pub async fn state(config: &Config) -> anyhow::Result<AppState> {
         aws: AwsTargetAccess::new(chain),
         config_checks: Arc::new(ConfigChecks::default()),
         verify_limiter: Default::default(),
+        health: HealthReader::new(ledger),
     })
 }
 

@@ -9,9 +9,11 @@ use sqlx::PgPool;
 use crate::auth::jwt::Verifier;
 use crate::aws::target_access::AwsTargetAccess;
 use crate::config::OnboardingConfig;
+use crate::health::HealthReader;
 use crate::onboarding::template_check::ConfigChecks;
 
-/// What handlers share: the database pool, the token verifier, AWS access and metrics.
+/// What handlers share: the database pool, the token verifier, AWS access, delivery
+/// health and metrics.
 #[derive(Clone)]
 pub struct AppState {
     /// Postgres, the source of truth.
@@ -28,6 +30,9 @@ pub struct AppState {
     pub config_checks: Arc<ConfigChecks>,
     /// Per-tenant limits on `verify` (in memory, per replica).
     pub verify_limiter: crate::verification::rate_limit::VerifyLimiter,
+    /// The delivery ledger, read for delivery health (with the config documents'
+    /// summary cache, per replica).
+    pub health: HealthReader,
 }
 
 impl FromRef<AppState> for Arc<Verifier> {

@@ -69,6 +69,35 @@ pub async fn list(conn: &mut PgConnection, tenant_id: &TenantId) -> Result<Vec<C
     typed(rows)
 }
 
+/// The configs of these (tenant, type) pairs that exist, in one query, in no particular
+/// order (the operators' health list looks up a page of targets at once).
+#[tracing::instrument(skip_all, fields(configs = targets.len()))]
+pub async fn fetch_many(
+    conn: &mut PgConnection,
+    targets: &[(TenantId, DeliveryType)],
+) -> Result<Vec<Config>, StoreError> {
+    if targets.is_empty() {
+        return Ok(Vec::new());
+    }
+    let tenants: Vec<String> = targets.iter().map(|(t, _)| t.as_str().to_owned()).collect();
+    let types: Vec<String> = targets.iter().map(|(_, d)| d.as_str().to_owned()).collect();
+    let rows = sqlx::query_as!(
+        ConfigRow,
+        "select c.tenant_id, c.delivery_type, c.enabled, c.target_region, c.role_arn, c.desired_logs,
+                c.log_group_name, c.log_stream_template, c.bucket_name, c.bucket_prefix,
+                c.version, c.created_at, c.updated_at,
+                c.verification_status, c.verification_checked_at, c.verification_checks
+         from delivery_configs c
+         join unnest($1::text[], $2::text[]) as wanted(tenant_id, delivery_type)
+           on wanted.tenant_id = c.tenant_id and wanted.delivery_type = c.delivery_type",
+        &tenants,
+        &types,
+    )
+    .fetch_all(conn)
+    .await?;
+    typed(rows)
+}
+
 /// Inserts or replaces the config of the settings' type; every write takes a fresh
 /// version. With `reset_verification` the config returns to unverified (its role,
 /// region or destination changed).

@@ -3,9 +3,9 @@
 //! one body schema for both would call an S3 body with `log_group_name` valid, and a
 //! generated client could not tell the types apart. So the finished document lists
 //! `…/delivery-configs/cloudwatch` and `…/delivery-configs/s3` as operations of their
-//! own (`put_cloudwatch_delivery_config`, …), each with its type's body and response,
-//! derived here from the handler's schemas and the field lists in
-//! [`crate::routes::delivery_configs`], so that neither can drift from the server.
+//! own (`put_cloudwatch_delivery_config`, `get_s3_delivery_health`, …), each with its
+//! type's body and response, derived here from the handler's schemas and the field lists
+//! in [`crate::routes::delivery_configs`], so that neither can drift from the server.
 
 use logspoke_contract::{DeliveryType, Partition, Region};
 use serde_json::{json, Map, Value};
@@ -81,7 +81,7 @@ fn path_item_for(item: &Value, n: &Names) -> Value {
             continue;
         };
         if let Some(Value::String(id)) = op.get_mut("operationId") {
-            *id = id.replacen("_delivery_config", &format!("_{}_delivery_config", n.segment), 1);
+            *id = id.replacen("_delivery_", &format!("_{}_delivery_", n.segment), 1);
         }
         if let Some(Value::String(summary)) = op.get_mut("summary") {
             *summary = summary.replacen("delivery config", &format!("{} delivery config", n.label), 1);
@@ -265,6 +265,7 @@ fn response(config: &Value, delivery_type: DeliveryType) -> Value {
         "version",
         "created_at",
         "updated_at",
+        "health",
     ];
     let mut properties = own_properties(config, delivery_type, &common);
     properties.insert(

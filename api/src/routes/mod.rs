@@ -3,6 +3,7 @@
 pub mod audit_events;
 pub mod clusters;
 pub mod delivery_configs;
+pub mod delivery_health;
 pub mod docs;
 pub mod onboarding;
 pub mod ops;

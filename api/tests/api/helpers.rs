@@ -10,6 +10,7 @@ use logspoke_api::auth::jwt::Verifier;
 use logspoke_api::aws::chain::RoleChain;
 use logspoke_api::aws::target_access::AwsTargetAccess;
 use logspoke_api::config::{JwtConfig, JwtKeySource, OnboardingConfig, DEFAULT_JWT_LEEWAY};
+use logspoke_api::health::{DynamoHealthStore, HealthReader};
 use logspoke_api::onboarding::link::TemplateUrl;
 use logspoke_api::state::AppState;
 use logspoke_api::verification::rate_limit::VerifyLimiter;
@@ -101,6 +102,9 @@ pub struct Options {
     /// Least time between two verifications of one tenant; zero by default, so tests
     /// that verify one tenant several times in a row are not rate-limited.
     pub verify_interval: Duration,
+    /// The delivery ledger table; by default one that does not exist, so config
+    /// documents go without their health summary.
+    pub ledger_table: Option<String>,
 }
 
 impl Default for Options {
@@ -110,6 +114,7 @@ impl Default for Options {
             database_via: None,
             aws_endpoint: None,
             verify_interval: Duration::ZERO,
+            ledger_table: None,
         }
     }
 }
@@ -156,6 +161,10 @@ impl TestApp {
         if let Some(endpoint) = &options.aws_endpoint {
             sdk = sdk.to_builder().endpoint_url(endpoint).build();
         }
+        let ledger_table = options
+            .ledger_table
+            .unwrap_or_else(|| crate::aws::unique("no-ledger"));
+        let health = HealthReader::new(DynamoHealthStore::new(&sdk, &ledger_table));
         let chain = RoleChain::new(sdk, onboarding.provider_role_arn.clone());
         let state = AppState {
             db: server::pool(&url, 5).unwrap(),
@@ -165,6 +174,7 @@ impl TestApp {
             aws: AwsTargetAccess::new(chain),
             config_checks: Default::default(),
             verify_limiter: VerifyLimiter::new(options.verify_interval),
+            health,
         };
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();

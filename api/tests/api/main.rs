@@ -7,6 +7,7 @@ mod auth;
 mod aws;
 mod clusters;
 mod delivery_configs;
+mod delivery_health;
 mod docs;
 mod helpers;
 mod idempotency;

@@ -64,7 +64,7 @@ fn every_operation_is_documented_secured_and_lists_problems() {
             }
         }
     }
-    assert_eq!(operations, 22);
+    assert_eq!(operations, 25);
 }
 
 fn schema<'a>(spec: &'a Value, name: &str) -> &'a Value {
@@ -144,5 +144,59 @@ fn verify_takes_no_body_so_generated_clients_can_call_it_without_options() {
         assert!(verify.get("requestBody").is_none(), "{path}");
         let force = &verify["parameters"][1];
         assert_eq!((&force["name"], &force["in"]), (&"force".into(), &"query".into()));
+    }
+}
+
+#[test]
+fn delivery_health_is_one_operation_per_type_and_an_operator_list() {
+    let spec: Value = serde_json::from_str(COMMITTED).unwrap();
+    for kind in ["cloudwatch", "s3"] {
+        let path = format!("/v1/tenants/{{tenant_id}}/delivery-configs/{kind}/health");
+        let get = &spec["paths"][&path]["get"];
+        assert_eq!(
+            get["operationId"],
+            format!("get_{kind}_delivery_health"),
+            "{path}"
+        );
+        let body = &get["responses"]["200"]["content"]["application/json"]["schema"]["$ref"];
+        assert_eq!(body, "#/components/schemas/DeliveryHealth");
+        let config = schema(
+            &spec,
+            if kind == "s3" {
+                "S3DeliveryConfig"
+            } else {
+                "CloudWatchDeliveryConfig"
+            },
+        );
+        assert_eq!(
+            config["properties"]["health"]["$ref"], "#/components/schemas/HealthSummary",
+            "{kind} documents embed the summary"
+        );
+    }
+    let list = &spec["paths"]["/v1/delivery-health"]["get"];
+    assert_eq!(list["operationId"], "list_delivery_health");
+    let names: Vec<&str> = list["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["state", "limit", "cursor"]);
+    assert_eq!(
+        list["parameters"][0]["schema"]["enum"],
+        serde_json::json!(["healthy", "failing", "idle", "paused"])
+    );
+}
+
+#[test]
+fn the_delivery_cause_schema_says_what_to_do_about_each_cause() {
+    let spec: Value = serde_json::from_str(COMMITTED).unwrap();
+    let causes = schema(&spec, "DeliveryCause");
+    let description = causes["description"].as_str().unwrap();
+    let listed = causes["enum"].as_array().unwrap();
+    assert_eq!(listed.len(), logspoke_contract::ledger::DeliveryCause::ALL.len());
+    for cause in listed {
+        let row = format!("| `{}` | ", cause.as_str().unwrap());
+        assert!(description.contains(&row), "{row}");
     }
 }

@@ -32,5 +32,7 @@ pub async fn get_delivery_config(
     let config = repository::fetch(&mut conn, &path.tenant_id, path.delivery_type, false)
         .await?
         .ok_or_else(|| not_found(&path.tenant_id, path.delivery_type))?;
-    Ok(respond(&config, false))
+    // No pool connection is held while the health summary is read.
+    drop(conn);
+    Ok(respond(&state, &config, false).await)
 }

@@ -43,6 +43,8 @@ pub async fn list_delivery_configs(
         .await?
         .ok_or_else(|| tenants::not_found(&tenant_id))?;
     let configs = repository::list(&mut conn, &tenant_id).await?;
-    let items = configs.iter().map(DeliveryConfig::from).collect();
+    // No pool connection is held while the health summaries are read.
+    drop(conn);
+    let items = DeliveryConfig::with_health(&state, &configs).await;
     Ok(Json(DeliveryConfigList { items }))
 }

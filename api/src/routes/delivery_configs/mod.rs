@@ -2,12 +2,14 @@
 
 pub mod delete;
 pub mod get;
+pub mod health;
 pub mod list;
 pub mod patch;
 pub mod put;
 pub mod verify;
 
 use chrono::{DateTime, Utc};
+use logspoke_contract::ledger::Target;
 use logspoke_contract::{
     BucketName, BucketPrefix, DeliveryTarget, DeliveryType, DesiredLogs, EffectiveState, LogGroupName,
     LogStreamTemplate, Region, RoleArn, TenantId,
@@ -18,6 +20,8 @@ use utoipa::ToSchema;
 use crate::configs::{Config, Settings};
 use crate::error::{ApiError, FieldError};
 use crate::openapi::fields;
+use crate::routes::delivery_health::HealthSummary;
+use crate::state::AppState;
 use crate::verification::Verification;
 
 /// A delivery config as the API returns it.
@@ -63,6 +67,11 @@ pub struct DeliveryConfig {
     pub created_at: DateTime<Utc>,
     /// When the config last changed.
     pub updated_at: DateTime<Utc>,
+    /// Whether logs reach the target (up to 5 s old; `…/health` has the details). Absent
+    /// when delivery health could not be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub health: Option<HealthSummary>,
 }
 
 impl From<&Config> for DeliveryConfig {
@@ -86,7 +95,37 @@ impl From<&Config> for DeliveryConfig {
             version: config.version,
             created_at: config.created_at,
             updated_at: config.updated_at,
+            health: None,
         }
+    }
+}
+
+impl DeliveryConfig {
+    /// The documents of `configs`, each with its health summary when it could be read
+    /// (one cached, batched read for all of them).
+    pub async fn with_health(state: &AppState, configs: &[Config]) -> Vec<Self> {
+        let targets: Vec<Target> = configs
+            .iter()
+            .map(|c| Target::new(c.tenant_id.clone(), c.delivery_type()))
+            .collect();
+        let mut items = if targets.is_empty() {
+            None
+        } else {
+            state.health.summaries(&targets).await
+        };
+        let now_ms = Utc::now().timestamp_millis();
+        configs
+            .iter()
+            .zip(&targets)
+            .map(|(config, target)| {
+                let mut document = Self::from(config);
+                document.health = items
+                    .as_mut()
+                    .and_then(|items| items.remove(target))
+                    .map(|item| HealthSummary::new(&item, config.state(), now_ms));
+                document
+            })
+            .collect()
     }
 }
 

@@ -75,7 +75,7 @@ pub async fn patch_delivery_config(
         .await?;
     write.commit().await?;
     tracing::info!(tenant_id = %tenant_id, delivery_type = delivery_type.as_str(), "delivery config patched");
-    Ok(put::respond(&stored, false))
+    Ok(put::respond(&state, &stored, false).await)
 }
 
 /// The writable document after the patch; field errors name the patched fields.

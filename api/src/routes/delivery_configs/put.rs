@@ -75,13 +75,18 @@ pub async fn put_delivery_config(
         .await?;
     write.commit().await?;
     tracing::info!(tenant_id = %tenant_id, delivery_type = delivery_type.as_str(), action, "delivery config written");
-    Ok(respond(&stored, current.is_none()))
+    Ok(respond(&state, &stored, current.is_none()).await)
 }
 
-/// 201 with `Location` for a creation, 200 otherwise; both carry the ETag.
-pub fn respond(config: &Config, created: bool) -> Response {
+/// The config's document with its health summary: 201 with `Location` for a creation,
+/// 200 otherwise; both carry the ETag.
+pub async fn respond(state: &AppState, config: &Config, created: bool) -> Response {
     let tag = etag(config.version);
-    let body = axum::Json(DeliveryConfig::from(config));
+    let document = DeliveryConfig::with_health(state, std::slice::from_ref(config))
+        .await
+        .pop()
+        .unwrap_or_else(|| DeliveryConfig::from(config));
+    let body = axum::Json(document);
     if created {
         let loc = location(&config.tenant_id, config.delivery_type());
         (

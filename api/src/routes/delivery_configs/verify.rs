@@ -123,7 +123,7 @@ pub async fn verify_delivery_config(
     };
     let write = WriteTx::begin(&state.db, &principal, &request_id).await?;
     let stored = record(write, &config, &checks).await?;
-    Ok(respond(&stored, false))
+    Ok(respond(&state, &stored, false).await)
 }
 
 /// What a verification request will do, given `force` and the tenant's ExternalId.

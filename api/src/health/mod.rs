@@ -1,0 +1,287 @@
+//! Delivery health: what the workers record per target in the delivery ledger
+//! (`LOGSPOKE_LEDGER_TABLE`, item formats in `contract::ledger`), read for the health
+//! endpoints and for the summary every config document embeds.
+//!
+//! - this module: the narrow [`HealthStore`] the code needs from the ledger table, the
+//!   [`HealthReader`] built on it, and the pure rules: which counter buckets a window
+//!   holds and how they add up ([`sum_counters`]), and which targets a state filter keeps
+//!   ([`keeps`], [`might_be_failing`]);
+//! - [`dynamodb`]: the store over DynamoDB (GetItem, BatchGetItem, Query);
+//! - [`summary`]: the per-process cache behind the config documents' summary, so that
+//!   reading health never fails a config request and rarely slows one.
+//!
+//! The api only reads the ledger; the workers write it.
+
+pub mod dynamodb;
+pub mod summary;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+
+use logspoke_contract::ledger::{
+    bucket_start, CounterBucket, Counters, DeliveryCause, HealthItem, HealthState, Target,
+    COUNTER_BUCKET_SECONDS,
+};
+
+use crate::aws::error::AwsError;
+pub use dynamodb::DynamoHealthStore;
+use summary::{SummaryCache, SummaryError};
+
+/// The counters' long window.
+pub const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+/// The counters' short window.
+pub const HOUR_MS: i64 = 60 * 60 * 1000;
+
+/// Why the ledger could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum HealthError {
+    /// DynamoDB refused the call or could not be reached.
+    #[error("reading the delivery ledger failed: {0}")]
+    Aws(#[from] AwsError),
+    /// DynamoDB did not answer in time.
+    #[error("reading the delivery ledger took too long")]
+    TimedOut,
+    /// An item the workers wrote does not parse: a bug, never client input.
+    #[error("a delivery ledger item is invalid: {0}")]
+    Corrupt(String),
+}
+
+impl HealthError {
+    /// True when asking again later may work (throttling, an outage, a timeout).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Aws(err) => err.is_transient(),
+            Self::TimedOut => true,
+            Self::Corrupt(_) => false,
+        }
+    }
+}
+
+/// A server-side pre-filter of the operator list: it may keep targets the exact state
+/// refuses, never the other way round ([`might_be_failing`] is its twin in code).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prefilter {
+    /// `parked_objects > 0 OR consecutive_failures > 0`.
+    MightBeFailing,
+}
+
+/// One page request over the `health` partition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageQuery {
+    /// Resume after this sort key (`{tenant_id}#{type}`).
+    pub after: Option<String>,
+    /// Items to evaluate (DynamoDB's `Limit`: counted before the pre-filter).
+    pub limit: i32,
+    /// Drop items on the server that cannot match.
+    pub prefilter: Option<Prefilter>,
+}
+
+/// What one Query of the `health` partition returned.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HealthPage {
+    /// The items that passed the pre-filter, in sort-key order.
+    pub items: Vec<HealthItem>,
+    /// The sort key of the last item evaluated, when more may follow (DynamoDB's
+    /// `LastEvaluatedKey`).
+    pub last_evaluated: Option<String>,
+}
+
+/// What the api needs from the ledger table.
+pub trait HealthStore: Send + Sync + 'static {
+    /// One target's health item, `None` when the workers recorded nothing yet.
+    fn health(&self, target: &Target)
+        -> impl Future<Output = Result<Option<HealthItem>, HealthError>> + Send;
+
+    /// The health items of several targets in one batched read; targets without one are
+    /// absent from the answer.
+    fn health_of(
+        &self,
+        targets: &[Target],
+    ) -> impl Future<Output = Result<Vec<HealthItem>, HealthError>> + Send;
+
+    /// A target's counter buckets starting from `from_s` to `to_s` (epoch seconds, both
+    /// inclusive).
+    fn counter_buckets(
+        &self,
+        target: &Target,
+        from_s: i64,
+        to_s: i64,
+    ) -> impl Future<Output = Result<Vec<CounterBucket>, HealthError>> + Send;
+
+    /// One page of every target's health item, in sort-key order.
+    fn health_page(&self, query: &PageQuery) -> impl Future<Output = Result<HealthPage, HealthError>> + Send;
+}
+
+/// What a target received in the last hour and the last day.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CounterWindows {
+    /// Buckets starting at or after one hour ago (rounded down to its bucket).
+    pub last_hour: Counters,
+    /// Buckets starting at or after one day ago (rounded down to its bucket).
+    pub last_day: Counters,
+}
+
+/// The bucket starts (epoch seconds) to read for [`sum_counters`] at `now_ms`: from the
+/// bucket holding one day ago, to one bucket past the current one (a worker whose clock
+/// runs a little ahead still counts).
+pub fn counter_range(now_ms: i64) -> (i64, i64) {
+    (
+        bucket_start(now_ms - DAY_MS),
+        bucket_start(now_ms) + COUNTER_BUCKET_SECONDS,
+    )
+}
+
+/// Adds up buckets into the two windows. A window starts at the bucket holding its
+/// start (so "the last hour" is 60 to 65 minutes); older buckets count in neither.
+pub fn sum_counters(buckets: &[CounterBucket], now_ms: i64) -> CounterWindows {
+    let day_from = bucket_start(now_ms - DAY_MS);
+    let hour_from = bucket_start(now_ms - HOUR_MS);
+    let mut windows = CounterWindows::default();
+    for bucket in buckets {
+        if bucket.start_s >= day_from {
+            windows.last_day.add(&bucket.counters);
+        }
+        if bucket.start_s >= hour_from {
+            windows.last_hour.add(&bucket.counters);
+        }
+    }
+    windows
+}
+
+/// Whether a state filter (`None`: every state) keeps a target in `state`.
+pub fn keeps(filter: Option<HealthState>, state: HealthState) -> bool {
+    filter.is_none_or(|wanted| wanted == state)
+}
+
+/// The pre-filter that may stand in for `filter` on the server.
+pub fn prefilter(filter: Option<HealthState>) -> Option<Prefilter> {
+    match filter {
+        Some(HealthState::Failing) => Some(Prefilter::MightBeFailing),
+        _ => None,
+    }
+}
+
+/// [`Prefilter::MightBeFailing`] in code: a target is `failing` only if it has parked
+/// objects or failures since its last delivery.
+pub fn might_be_failing(item: &HealthItem) -> bool {
+    item.parked_objects > 0 || item.consecutive_failures > 0
+}
+
+/// What a customer should do about each cause, for the API document. Written from the
+/// causes' own documentation in `contract::ledger`; the match keeps it complete.
+pub fn what_to_do(cause: DeliveryCause) -> &'static str {
+    match cause {
+        DeliveryCause::RoleNotAssumable => {
+            "The role is missing or its trust policy does not name the provider role. Update or re-create the stack from the onboarding link."
+        }
+        DeliveryCause::ExternalIdMismatch => {
+            "The role trusts the provider but expects another ExternalId. Update the stack with the ExternalId from onboarding."
+        }
+        DeliveryCause::PermissionDenied => {
+            "The role lacks a permission delivery needs (the message names the action). Restore the policy of the onboarding template."
+        }
+        DeliveryCause::LogGroupMissing => {
+            "The log group does not exist in the target region. Create it again (or update the config to the group that exists)."
+        }
+        DeliveryCause::BucketMissing => "The bucket does not exist. Create it again or update the config.",
+        DeliveryCause::KmsDenied => {
+            "The KMS key of the log group or bucket refuses the role. Allow the role to use the key (kms:GenerateDataKey, kms:Encrypt)."
+        }
+        DeliveryCause::RegionMismatch => {
+            "The target exists in another region than the config names. Fix `target_region`."
+        }
+        DeliveryCause::AwaitingVerification => {
+            "The config is not verified (new, changed, or its ExternalId was rotated). Run verify once the stack is updated."
+        }
+        DeliveryCause::Throttled => "AWS throttled the calls; retried by the worker, nothing to do.",
+        DeliveryCause::AwsUnavailable => "AWS failed or could not be reached; retried by the worker, nothing to do.",
+    }
+}
+
+/// The description of the `DeliveryCause` schema: one row per cause.
+pub fn causes_description() -> String {
+    let mut text = String::from(
+        "Why a target could not take an object. Objects of a target failing for a cause the \
+         customer can fix are parked and delivered in order once it works again (after \
+         `verify`, or when the worker's probe succeeds); `throttled` and `aws_unavailable` \
+         are retried by the worker.\n\n| cause | what to do |\n|---|---|\n",
+    );
+    for cause in DeliveryCause::ALL {
+        text.push_str(&format!("| `{}` | {} |\n", cause.as_str(), what_to_do(cause)));
+    }
+    text
+}
+
+/// Reads delivery health for the handlers: exact reads for the health endpoints, cached
+/// ones for the config documents' summary.
+pub struct HealthReader<S = DynamoHealthStore> {
+    store: Arc<S>,
+    summaries: Arc<SummaryCache>,
+}
+
+impl<S> Clone for HealthReader<S> {
+    fn clone(&self) -> Self {
+        Self {
+            store: self.store.clone(),
+            summaries: self.summaries.clone(),
+        }
+    }
+}
+
+impl<S: HealthStore> HealthReader<S> {
+    /// A reader over `store` with the default summary cache.
+    pub fn new(store: S) -> Self {
+        Self::with_cache(store, SummaryCache::default())
+    }
+
+    /// A reader over `store` with its own summary cache settings.
+    pub fn with_cache(store: S, cache: SummaryCache) -> Self {
+        Self {
+            store: Arc::new(store),
+            summaries: Arc::new(cache),
+        }
+    }
+
+    /// One target's health item (empty when nothing was recorded yet) and its counters,
+    /// read together.
+    pub async fn target(
+        &self,
+        target: &Target,
+        now_ms: i64,
+    ) -> Result<(HealthItem, CounterWindows), HealthError> {
+        let (from_s, to_s) = counter_range(now_ms);
+        let (item, buckets) = tokio::try_join!(
+            self.store.health(target),
+            self.store.counter_buckets(target, from_s, to_s)
+        )?;
+        let item = item.unwrap_or_else(|| HealthItem::empty(target.clone()));
+        Ok((item, sum_counters(&buckets, now_ms)))
+    }
+
+    /// The health items of `targets` for config documents, from the cache or one batched
+    /// read; `None` when they could not be read (logged once here), so the documents go
+    /// without their summary. A target nothing was recorded for has an empty item.
+    pub async fn summaries(&self, targets: &[Target]) -> Option<HashMap<Target, HealthItem>> {
+        match self.summaries.read(&*self.store, targets).await {
+            Ok(items) => Some(items),
+            Err(SummaryError::BackingOff) => None,
+            Err(SummaryError::Failed(err)) => {
+                tracing::warn!(
+                    error = %err,
+                    targets = targets.len(),
+                    "delivery health could not be read; the config documents go without their health summary"
+                );
+                None
+            }
+        }
+    }
+
+    /// One Query of the `health` partition.
+    pub async fn page(&self, query: &PageQuery) -> Result<HealthPage, HealthError> {
+        self.store.health_page(query).await
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,272 @@
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use logspoke_contract::ledger::LastError;
+use logspoke_contract::{DeliveryType, EffectiveState, TenantId};
+
+use super::summary::{SummaryCache, SummaryError};
+use super::*;
+
+const NOW_MS: i64 = 1_800_000_123_456;
+
+fn target(tenant: &str) -> Target {
+    Target::new(TenantId::parse(tenant).unwrap(), DeliveryType::Cloudwatch)
+}
+
+fn bucket(start_s: i64, objects: u64) -> CounterBucket {
+    CounterBucket {
+        target: target("acme"),
+        start_s,
+        counters: Counters {
+            objects,
+            events: objects * 10,
+            bytes: objects * 1_000,
+            ..Counters::default()
+        },
+        expires_at: 0,
+    }
+}
+
+#[test]
+fn buckets_sum_into_the_hour_and_the_day_they_start_in() {
+    let now_bucket = bucket_start(NOW_MS);
+    let hour_from = bucket_start(NOW_MS - HOUR_MS);
+    let day_from = bucket_start(NOW_MS - DAY_MS);
+    let buckets = [
+        bucket(now_bucket, 1),
+        bucket(hour_from, 2),
+        bucket(hour_from - COUNTER_BUCKET_SECONDS, 4),
+        bucket(day_from, 8),
+        bucket(day_from - COUNTER_BUCKET_SECONDS, 16),
+        bucket(now_bucket + COUNTER_BUCKET_SECONDS, 32),
+    ];
+    let windows = sum_counters(&buckets, NOW_MS);
+    // The bucket of one hour ago counts, the one before it does not; a bucket a clock
+    // slightly ahead wrote counts; one older than the day counts nowhere.
+    assert_eq!(windows.last_hour.objects, 1 + 2 + 32);
+    assert_eq!(windows.last_day.objects, 1 + 2 + 4 + 8 + 32);
+    assert_eq!(windows.last_day.events, 470);
+    assert_eq!(windows.last_day.bytes, 47_000);
+    assert_eq!(sum_counters(&[], NOW_MS), CounterWindows::default());
+}
+
+#[test]
+fn the_counter_range_covers_the_day_and_one_bucket_ahead() {
+    let (from, to) = counter_range(NOW_MS);
+    assert_eq!(from, bucket_start(NOW_MS - DAY_MS));
+    assert_eq!(to, bucket_start(NOW_MS) + COUNTER_BUCKET_SECONDS);
+    assert_eq!((to - from) / COUNTER_BUCKET_SECONDS, 24 * 12 + 1);
+}
+
+#[test]
+fn the_state_filter_keeps_only_the_state_asked_for() {
+    let all = [
+        HealthState::Healthy,
+        HealthState::Failing,
+        HealthState::Idle,
+        HealthState::Paused,
+    ];
+    for state in all {
+        assert!(keeps(None, state));
+        for wanted in all {
+            assert_eq!(
+                keeps(Some(wanted), state),
+                wanted == state,
+                "{wanted:?} {state:?}"
+            );
+        }
+    }
+    assert_eq!(
+        prefilter(Some(HealthState::Failing)),
+        Some(Prefilter::MightBeFailing)
+    );
+    for other in [
+        None,
+        Some(HealthState::Healthy),
+        Some(HealthState::Idle),
+        Some(HealthState::Paused),
+    ] {
+        assert_eq!(prefilter(other), None, "{other:?}");
+    }
+}
+
+/// Every combination of the fields the state depends on.
+fn variations() -> Vec<HealthItem> {
+    let mut items = Vec::new();
+    for parked in [0, 2] {
+        for failures in [0, 1] {
+            for delivered in [None, Some(NOW_MS - 1_000), Some(NOW_MS - 2 * HOUR_MS)] {
+                for error_at in [None, Some(NOW_MS - 500), Some(NOW_MS - 3 * HOUR_MS)] {
+                    let mut item = HealthItem::empty(target("acme"));
+                    item.parked_objects = parked;
+                    item.consecutive_failures = failures;
+                    item.last_delivered_at_ms = delivered;
+                    item.last_error = error_at.map(|at_ms| LastError {
+                        cause: DeliveryCause::LogGroupMissing,
+                        message: "gone".into(),
+                        at_ms,
+                    });
+                    items.push(item);
+                }
+            }
+        }
+    }
+    items
+}
+
+#[test]
+fn the_failing_prefilter_never_drops_a_failing_target() {
+    let items = variations();
+    let failing = items
+        .iter()
+        .filter(|item| item.state(EffectiveState::Active, NOW_MS) == HealthState::Failing)
+        .count();
+    assert!(failing > 0);
+    for item in &items {
+        if item.state(EffectiveState::Active, NOW_MS) == HealthState::Failing {
+            assert!(might_be_failing(item), "{item:?}");
+        }
+    }
+}
+
+#[test]
+fn every_cause_has_a_row_saying_what_to_do() {
+    let description = causes_description();
+    for cause in DeliveryCause::ALL {
+        let row = format!("| `{}` | {} |", cause.as_str(), what_to_do(cause));
+        assert!(description.contains(&row), "{cause:?}");
+    }
+}
+
+/// A store holding health items in memory, counting batched reads, failing on demand.
+#[derive(Default)]
+struct FakeStore {
+    items: Mutex<Vec<HealthItem>>,
+    batch_reads: AtomicUsize,
+    fail: Mutex<Option<AwsError>>,
+    delay: Option<Duration>,
+}
+
+impl FakeStore {
+    fn with(items: Vec<HealthItem>) -> Self {
+        Self {
+            items: Mutex::new(items),
+            ..Self::default()
+        }
+    }
+
+    fn reads(&self) -> usize {
+        self.batch_reads.load(Ordering::SeqCst)
+    }
+}
+
+impl HealthStore for FakeStore {
+    async fn health(&self, target: &Target) -> Result<Option<HealthItem>, HealthError> {
+        Ok(self.health_of(std::slice::from_ref(target)).await?.pop())
+    }
+
+    async fn health_of(&self, targets: &[Target]) -> Result<Vec<HealthItem>, HealthError> {
+        self.batch_reads.fetch_add(1, Ordering::SeqCst);
+        if let Some(delay) = self.delay {
+            tokio::time::sleep(delay).await;
+        }
+        if let Some(err) = self.fail.lock().unwrap().clone() {
+            return Err(HealthError::Aws(err));
+        }
+        let items = self.items.lock().unwrap();
+        Ok(items
+            .iter()
+            .filter(|i| targets.contains(&i.target))
+            .cloned()
+            .collect())
+    }
+
+    async fn counter_buckets(&self, _: &Target, _: i64, _: i64) -> Result<Vec<CounterBucket>, HealthError> {
+        Ok(vec![bucket(bucket_start(NOW_MS), 3)])
+    }
+
+    async fn health_page(&self, _: &PageQuery) -> Result<HealthPage, HealthError> {
+        Ok(HealthPage::default())
+    }
+}
+
+fn parked(tenant: &str, count: u64) -> HealthItem {
+    let mut item = HealthItem::empty(target(tenant));
+    item.parked_objects = count;
+    item
+}
+
+#[tokio::test]
+async fn summaries_are_read_once_per_ttl_in_one_batch_and_missing_items_are_empty() {
+    let store = FakeStore::with(vec![parked("acme", 3)]);
+    let cache = SummaryCache::new(Duration::from_secs(60), Duration::from_secs(1));
+    let targets = [target("acme"), target("globex")];
+    let first = cache.read(&store, &targets).await.unwrap();
+    assert_eq!(first[&target("acme")].parked_objects, 3);
+    assert_eq!(first[&target("globex")], HealthItem::empty(target("globex")));
+    store.items.lock().unwrap()[0].parked_objects = 0;
+    let second = cache.read(&store, &targets).await.unwrap();
+    assert_eq!(second, first, "served from the cache");
+    assert_eq!(store.reads(), 1);
+    assert_eq!(cache.len(), 2);
+    // Only what is missing is read.
+    cache
+        .read(&store, &[target("acme"), target("initech")])
+        .await
+        .unwrap();
+    assert_eq!(store.reads(), 2);
+}
+
+#[tokio::test]
+async fn expired_summaries_are_read_again() {
+    let store = FakeStore::with(vec![parked("acme", 3)]);
+    let cache = SummaryCache::new(Duration::ZERO, Duration::from_secs(1));
+    cache.read(&store, &[target("acme")]).await.unwrap();
+    store.items.lock().unwrap()[0].parked_objects = 0;
+    let again = cache.read(&store, &[target("acme")]).await.unwrap();
+    assert_eq!(again[&target("acme")].parked_objects, 0);
+    assert_eq!(store.reads(), 2);
+}
+
+#[tokio::test]
+async fn a_failed_read_backs_off_instead_of_retrying_on_every_request() {
+    let store = FakeStore::with(vec![parked("acme", 3)]);
+    *store.fail.lock().unwrap() = Some(AwsError::service("ResourceNotFoundException", 400, "no table"));
+    let cache = SummaryCache::new(Duration::from_secs(60), Duration::from_secs(1));
+    let first = cache.read(&store, &[target("acme")]).await;
+    assert!(
+        matches!(first, Err(SummaryError::Failed(HealthError::Aws(_)))),
+        "{first:?}"
+    );
+    *store.fail.lock().unwrap() = None;
+    let second = cache.read(&store, &[target("acme")]).await;
+    assert!(matches!(second, Err(SummaryError::BackingOff)), "{second:?}");
+    assert_eq!(store.reads(), 1);
+}
+
+#[tokio::test]
+async fn a_slow_ledger_is_given_up_on_after_the_timeout() {
+    let store = FakeStore {
+        delay: Some(Duration::from_secs(30)),
+        ..FakeStore::default()
+    };
+    let cache = SummaryCache::new(Duration::from_secs(60), Duration::from_millis(20));
+    let started = std::time::Instant::now();
+    let read = cache.read(&store, &[target("acme")]).await;
+    assert!(
+        matches!(read, Err(SummaryError::Failed(HealthError::TimedOut))),
+        "{read:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn the_reader_sums_the_targets_counters_and_fills_in_an_empty_item() {
+    let reader = HealthReader::new(FakeStore::default());
+    let (item, counters) = reader.target(&target("acme"), NOW_MS).await.unwrap();
+    assert_eq!(item, HealthItem::empty(target("acme")));
+    assert_eq!(counters.last_hour.objects, 3);
+    assert_eq!(counters.last_day.objects, 3);
+    assert!(reader.summaries(&[target("acme")]).await.is_some());
+}
