@@ -7,7 +7,7 @@ import subprocess
 import time
 import unittest
 
-from harness import PROVIDER, Customer, call, client, queue_depth, redrive_dlq, stage, wait_drained
+from harness import PROVIDER, Customer, call, client, queue_depth, stage, wait_drained
 
 HOUR_MS = 3_600_000
 
@@ -111,24 +111,40 @@ class EndToEnd(unittest.TestCase):
         stage("acme", "c3", "billing", "p6", ["enabled again"], now)
         self.assertEqual([m for _, m in acme.wait_events("c3/billing/p6", 1)], ["enabled again"])
 
-    def test_4_rotating_the_external_id_holds_logs_until_the_stack_is_updated(self):
+    def health(self, tenant, kind):
+        return self.api("GET", f"/v1/tenants/{tenant}/delivery-configs/{kind}/health", status=200)
+
+    def wait_health(self, tenant, kind, done, timeout=60):
+        deadline = time.monotonic() + timeout
+        while True:
+            health = self.health(tenant, kind)
+            if done(health) or time.monotonic() > deadline:
+                return health
+            time.sleep(0.5)
+
+    def dead_letters(self):
+        return queue_depth(os.environ["LOGSPOKE_DELIVERY_QUEUE_URL"]) + queue_depth(os.environ["LOGSPOKE_DELIVERY_DLQ_URL"])
+
+    def test_4_rotating_the_external_id_parks_logs_until_the_stack_is_updated(self):
         globex = self.customers["globex"]
         self.api("POST", "/v1/tenants/globex/onboarding/rotate-external-id", status=200)
         configs = self.api("GET", "/v1/tenants/globex/delivery-configs", status=200)["items"]
         self.assertTrue(all(c["state"] == "pending_verification" for c in configs), configs)
         time.sleep(2)
         stage("globex", "c9", "web", "w9", ["after rotation"], int(time.time() * 1000))
-        time.sleep(4)
+        paused = self.wait_health("globex", "cloudwatch", lambda h: h["parked_objects"] == 1)
+        self.assertEqual((paused["state"], paused["parked_cause"]), ("paused", "awaiting_verification"), paused)
         self.assertEqual(globex.stream_events("c9/web/w9"), [])
-        waiting = queue_depth(os.environ["LOGSPOKE_DELIVERY_QUEUE_URL"]) + queue_depth(os.environ["LOGSPOKE_DELIVERY_DLQ_URL"])
-        self.assertEqual(waiting, 1, "the object must wait in the queue or the DLQ, not be dropped")
+        self.assertTrue(wait_drained())
+        self.assertEqual(self.dead_letters(), 0, "parked in the ledger, not waiting in the queue or the DLQ")
 
         globex.update(self.onboarding_link("globex"))
         self.verify("globex", "cloudwatch")
         self.verify("globex", "s3")
-        redrive_dlq()
+        # No redrive: the worker drains the parked object once the config is active again.
         self.assertEqual([m for _, m in globex.wait_events("c9/web/w9", 1)], ["after rotation"])
-        self.assertTrue(wait_drained())
+        drained = self.wait_health("globex", "cloudwatch", lambda h: h["parked_objects"] == 0)
+        self.assertEqual(drained["parked_objects"], 0, drained)
 
     def test_5_a_tenant_token_reaches_only_its_own_tenant(self):
         acme = token("--role", "tenant", "--tenant-id", "acme", "--sub", "acme-admin")
@@ -150,6 +166,32 @@ class EndToEnd(unittest.TestCase):
         self.assertEqual(call("GET", "/v1/tenants/globex", acme)[0], call("GET", "/v1/tenants/nonexistent", acme)[0])
         code, _ = call("GET", "/v1/tenants", acme)
         self.assertEqual(code, 403)
+
+    def test_6_a_deleted_log_group_parks_twenty_files_until_it_is_back(self):
+        acme = self.customers["acme"]
+        acme.logs.delete_log_group(logGroupName=acme.log_group)
+        start = int(time.time() * 1000) - HOUR_MS
+        files = [[f"acme lost group {f:02d} line {i:02d}" for i in range(50)] for f in range(20)]
+        for f, lines in enumerate(files):
+            stage("acme", "c2", "billing", "lg", lines, start + f * 60_000)
+        failing = self.wait_health("acme", "cloudwatch", lambda h: h["parked_objects"] == 20)
+        self.assertEqual(failing["parked_objects"], 20, failing)
+        self.assertEqual(failing["state"], "failing", failing)
+        self.assertEqual(failing["parked_cause"], "log_group_missing", failing)
+        self.assertEqual(failing["last_error"]["cause"], "log_group_missing", failing)
+        self.assertTrue(wait_drained())
+        self.assertEqual(self.dead_letters(), 0, "nothing may enter the DLQ")
+        failing_list = self.api("GET", "/v1/delivery-health?state=failing", status=200)["items"]
+        self.assertIn(("acme", "cloudwatch"), [(h["tenant_id"], h["type"]) for h in failing_list])
+
+        acme.logs.create_log_group(logGroupName=acme.log_group)
+        expected = [line for lines in files for line in lines]
+        events = acme.wait_events("c2/billing/lg", len(expected), timeout=90)
+        time.sleep(3)
+        events = acme.stream_events("c2/billing/lg")
+        self.assertEqual([m for _, m in events], expected, "every event exactly once, in order")
+        healthy = self.wait_health("acme", "cloudwatch", lambda h: h["state"] == "healthy")
+        self.assertEqual((healthy["state"], healthy["parked_objects"]), ("healthy", 0), healthy)
 
 
 if __name__ == "__main__":

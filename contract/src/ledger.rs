@@ -343,8 +343,8 @@ pub struct ParkedObject {
     pub bucket: String,
     /// The staged object's key.
     pub object_key: String,
-    /// When it was staged (the key's timestamp, else the S3 event's), ms since the epoch;
-    /// the drain goes in this order.
+    /// When it was staged (the S3 event's time, else the key's timestamp), ms since the
+    /// epoch; the drain goes in this order.
     pub staged_ms: i64,
     /// The S3 event's time, if the event had one (the fallback timestamp of lines
     /// without one).

@@ -13,7 +13,10 @@ use tokio::sync::watch;
 
 use crate::config::WorkerConfig;
 use crate::credentials::CredentialCache;
+use crate::health::HealthReporter;
+use crate::ledger::dynamo::DynamoLedger;
 use crate::pipeline::aws::AwsDeliverer;
+use crate::pipeline::drain::Drainer;
 use crate::pipeline::Pipeline;
 use crate::retry::Backoff;
 use crate::sqs::{self, aws::SqsQueue};
@@ -104,10 +107,28 @@ async fn run_subscribed(
 
     let chain = RoleChain::for_component(sdk.clone(), config.provider_role.clone(), "logspoke-worker");
     let credentials = Arc::new(CredentialCache::new(chain));
+    let settings = &config.ledger;
     let pipeline = Arc::new(Pipeline::new(
         configs,
         AwsDeliverer::new(credentials, Backoff::default()),
+        DynamoLedger::new(sdk, &settings.table),
+        Arc::new(HealthReporter::default()),
+        settings.retention,
     ));
+    let reporting = {
+        let (pipeline, period, stopped) = (pipeline.clone(), settings.health_interval, work_stopped.clone());
+        tokio::spawn(async move { pipeline.health().run(pipeline.ledger(), period, stopped).await })
+    };
+    {
+        let drainer = Drainer::new(
+            uuid::Uuid::new_v4().simple().to_string(),
+            settings.probe,
+            settings.max_probe,
+        );
+        let (pipeline, stopped) = (pipeline.clone(), work_stopped.clone());
+        let tick = settings.probe.min(Duration::from_secs(10));
+        tokio::spawn(async move { drainer.run(&pipeline, tick, stopped).await });
+    }
     let queue = SqsQueue::new(sdk, &config.queue_url);
     health.ready.store(true, Ordering::Relaxed);
     tracing::info!(listen = %config.listen, "delivery worker started");
@@ -118,6 +139,7 @@ async fn run_subscribed(
     health.ready.store(false, Ordering::Relaxed);
     let _ = stop_work.send(true);
     let _ = receiving.await;
+    let _ = reporting.await;
     let _ = events.await;
     drop(stopped);
     Ok(())

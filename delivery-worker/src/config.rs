@@ -11,6 +11,7 @@ use logspoke_contract::RoleArn;
 use logspoke_runtime::values::{self, QueueUrl, TableName, TopicArn};
 
 use crate::memory::DEFAULT_MAX_DECODE_BYTES;
+use crate::pipeline::Retention;
 use crate::sqs::PollSettings;
 
 pub use logspoke_runtime::config::ConfigError;
@@ -33,6 +34,21 @@ pub struct WorkerArgs {
     /// DynamoDB read model of delivery configs.
     #[arg(long, env = "LOGSPOKE_READ_MODEL_TABLE")]
     pub read_model_table: TableName,
+    /// DynamoDB delivery ledger: what each target has of each staged object, parked
+    /// objects, delivery health.
+    #[arg(long, env = "LOGSPOKE_LEDGER_TABLE")]
+    pub ledger_table: TableName,
+    /// Days the staging bucket keeps objects (its ExpirationDays): a parked object older
+    /// than this is reported as expired.
+    #[arg(long, env = "LOGSPOKE_STAGING_RETENTION_DAYS", default_value = "90", value_parser = values::positive::<u64>)]
+    pub staging_retention_days: u64,
+    /// First interval between probes of a target with parked objects, in seconds; it
+    /// doubles up to 15 minutes while the target keeps failing.
+    #[arg(long, env = "LOGSPOKE_WORKER_PROBE_SECONDS", default_value = "60", value_parser = values::positive_seconds)]
+    pub probe_seconds: Duration,
+    /// Interval between writes of delivery health and counters, per replica, in seconds.
+    #[arg(long, env = "LOGSPOKE_WORKER_HEALTH_SECONDS", default_value = "10", value_parser = values::positive_seconds)]
+    pub health_seconds: Duration,
     /// SNS topic of config-change events.
     #[arg(long, env = "LOGSPOKE_CONFIG_TOPIC_ARN")]
     pub config_topic_arn: TopicArn,
@@ -78,6 +94,8 @@ pub struct WorkerConfig {
     pub table: String,
     /// The config-change topic.
     pub topic_arn: String,
+    /// The delivery ledger and its timings.
+    pub ledger: LedgerSettings,
     /// The provider role.
     pub provider_role: RoleArn,
     /// Where health and metrics are served.
@@ -92,6 +110,21 @@ pub struct WorkerConfig {
     pub max_decode_bytes: usize,
 }
 
+/// The delivery ledger and how often the worker writes health and probes parked targets.
+#[derive(Debug, Clone)]
+pub struct LedgerSettings {
+    /// The ledger table.
+    pub table: String,
+    /// The staging bucket's retention.
+    pub retention: Retention,
+    /// First probe interval of a target with parked objects.
+    pub probe: Duration,
+    /// Longest probe interval.
+    pub max_probe: Duration,
+    /// Interval of health writes.
+    pub health_interval: Duration,
+}
+
 impl WorkerArgs {
     /// The [`WorkerConfig`] these settings describe (the memory limits are separate:
     /// [`WorkerArgs::memory`]).
@@ -100,6 +133,15 @@ impl WorkerArgs {
             queue_url: self.delivery_queue_url.to_string(),
             table: self.read_model_table.to_string(),
             topic_arn: self.config_topic_arn.to_string(),
+            ledger: LedgerSettings {
+                table: self.ledger_table.to_string(),
+                retention: Retention {
+                    staging: Duration::from_secs(self.staging_retention_days.saturating_mul(24 * 3600)),
+                },
+                probe: self.probe_seconds,
+                max_probe: Duration::from_secs(15 * 60).max(self.probe_seconds),
+                health_interval: self.health_seconds,
+            },
             provider_role: self.provider_role_arn.clone(),
             listen: self.listen,
             config_queue_prefix: self.config_queue_prefix.clone(),
@@ -148,9 +190,10 @@ mod tests {
         from_vars::<WorkerArgs>(pairs).map(|args| args.to_config())
     }
 
-    const REQUIRED: [(&str, &str); 4] = [
+    const REQUIRED: [(&str, &str); 5] = [
         ("LOGSPOKE_DELIVERY_QUEUE_URL", "http://q"),
         ("LOGSPOKE_READ_MODEL_TABLE", "tenant-configs"),
+        ("LOGSPOKE_LEDGER_TABLE", "logspoke-delivery-ledger"),
         (
             "LOGSPOKE_CONFIG_TOPIC_ARN",
             "arn:aws:sns:eu-west-1:111111111111:config-changes",
@@ -171,6 +214,14 @@ mod tests {
         assert_eq!(config.poll.visibility, Duration::from_secs(120));
         assert_eq!(config.poll.retry_delay, Duration::from_secs(30));
         assert_eq!(config.resync, Duration::from_secs(300));
+        assert_eq!(config.ledger.table, "logspoke-delivery-ledger");
+        assert_eq!(
+            config.ledger.retention.staging,
+            Duration::from_secs(90 * 24 * 3600)
+        );
+        assert_eq!(config.ledger.probe, Duration::from_secs(60));
+        assert_eq!(config.ledger.max_probe, Duration::from_secs(900));
+        assert_eq!(config.ledger.health_interval, Duration::from_secs(10));
     }
 
     #[test]
@@ -182,6 +233,9 @@ mod tests {
             ("LOGSPOKE_WORKER_RETRY_SECONDS", "soon"),
             ("LOGSPOKE_WORKER_MAX_DECODE_BYTES", "24MB"),
             ("LOGSPOKE_READ_MODEL_TABLE", "t/x"),
+            ("LOGSPOKE_LEDGER_TABLE", ""),
+            ("LOGSPOKE_STAGING_RETENTION_DAYS", "0"),
+            ("LOGSPOKE_WORKER_PROBE_SECONDS", "-1"),
             (
                 "LOGSPOKE_CONFIG_TOPIC_ARN",
                 "arn:aws:sqs:eu-west-1:111111111111:q",
@@ -205,6 +259,10 @@ mod tests {
             [
                 "LOGSPOKE_DELIVERY_QUEUE_URL",
                 "LOGSPOKE_READ_MODEL_TABLE",
+                "LOGSPOKE_LEDGER_TABLE",
+                "LOGSPOKE_STAGING_RETENTION_DAYS",
+                "LOGSPOKE_WORKER_PROBE_SECONDS",
+                "LOGSPOKE_WORKER_HEALTH_SECONDS",
                 "LOGSPOKE_CONFIG_TOPIC_ARN",
                 "LOGSPOKE_PROVIDER_ROLE_ARN",
                 "LOGSPOKE_WORKER_LISTEN",

@@ -11,6 +11,8 @@ pub mod app;
 pub mod config;
 pub mod credentials;
 pub mod event;
+pub mod health;
+pub mod ledger;
 pub mod memory;
 pub mod pipeline;
 pub mod reader;

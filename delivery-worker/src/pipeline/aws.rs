@@ -10,13 +10,13 @@ use logspoke_aws::clients;
 use logspoke_aws::AwsError;
 use logspoke_contract::{DeliveryTarget, LiveConfig};
 
-use super::{now_ms, Deliverer, TargetError};
+use super::{now_ms, Delivered, Deliverer, Progress, Resume, TargetError};
 use crate::credentials::CredentialCache;
 use crate::event::StagedObject;
 use crate::retry::Backoff;
 use crate::sinks::cloudwatch::service::AwsLogs;
 use crate::sinks::cloudwatch::{self, Destination};
-use crate::sinks::s3;
+use crate::sinks::{s3, Step};
 
 /// Delivers objects to tenants' CloudWatch Logs and S3 targets.
 pub struct AwsDeliverer {
@@ -39,15 +39,16 @@ impl AwsDeliverer {
 
     async fn assume(&self, object: &StagedObject, config: &LiveConfig) -> Result<Credentials, TargetError> {
         let Some(external_id) = config.external_id.as_ref() else {
-            return Err(TargetError::Permanent(
-                "no_external_id",
+            // The tenant has not been onboarded since: parked until it is and verified.
+            return Err(TargetError::Customer(
+                logspoke_contract::ledger::DeliveryCause::AwaitingVerification,
                 "the config has no ExternalId".into(),
             ));
         };
         self.credentials
             .customer(object.layout.tenant_id(), &config.role_arn, external_id)
             .await
-            .map_err(|e| TargetError::aws("AssumeRole", &e))
+            .map_err(|e| TargetError::aws(Step::AssumeRole, &e, Some(external_id.as_str())))
     }
 
     /// The staged object's body (and length), read with the worker's own credentials.
@@ -61,13 +62,19 @@ impl AwsDeliverer {
             .await
             .map_err(AwsError::from);
         crate::telemetry::aws_call("GetObject", &output);
-        let output = output.map_err(|e| TargetError::aws("s3:GetObject (staging)", &e))?;
+        let output = output.map_err(|e| TargetError::aws(Step::ReadStaged, &e, None))?;
         Ok((output.body, output.content_length))
     }
 }
 
 impl Deliverer for AwsDeliverer {
-    async fn deliver(&self, object: &StagedObject, config: &LiveConfig) -> Result<(), TargetError> {
+    async fn deliver<P: Progress>(
+        &self,
+        object: &StagedObject,
+        config: &LiveConfig,
+        resume: Resume,
+        progress: &P,
+    ) -> Result<Delivered, TargetError> {
         let credentials = self.assume(object, config).await?;
         let sdk = self.credentials.sdk();
         match &config.target {
@@ -84,7 +91,7 @@ impl Deliverer for AwsDeliverer {
                     tenant_id: object.layout.tenant_id().as_str(),
                 };
                 let fallback_ms = object.event_time_ms.unwrap_or_else(now_ms);
-                cloudwatch::deliver(&logs, to, body, fallback_ms, &self.backoff).await
+                cloudwatch::deliver(&logs, to, body, fallback_ms, &self.backoff, resume, progress).await
             }
             DeliveryTarget::S3 {
                 bucket_name,
@@ -95,7 +102,12 @@ impl Deliverer for AwsDeliverer {
                 let key = s3::target_key(bucket_prefix, &object.layout);
                 s3::put(&tenant_s3, bucket_name, &key, body, length)
                     .await
-                    .map_err(|e| TargetError::aws("s3:PutObject", &e))
+                    .map_err(|e| TargetError::aws(Step::PutObject, &e, None))?;
+                Ok(Delivered {
+                    bytes: length.and_then(|l| u64::try_from(l).ok()).unwrap_or(0),
+                    batches: 1,
+                    ..Delivered::default()
+                })
             }
         }
     }

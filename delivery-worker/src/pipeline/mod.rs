@@ -1,60 +1,140 @@
-//! Delivering one staged object to every active target of its tenant.
+//! Delivering one staged object to every target of its tenant, exactly once each.
 //!
-//! The targets of an object run concurrently and independently. An object is done when
-//! every target either delivered it or refused it for good (a corrupt file, a config that
-//! cannot work); any target that failed in a way that may pass (throttling, a denied
-//! AssumeRole, an outage) keeps the message for a retry. Only that tenant's targets are
-//! involved: one tenant's broken role never affects another's delivery.
+//! The targets of an object run concurrently and independently. Before any of them is
+//! sent anything, one batched ledger read tells what each already has
+//! ([`crate::ledger`]): a target that has the object is skipped (a redelivered message
+//! re-sends to nobody who has it); a CloudWatch target that acknowledged some batches
+//! resumes after them. Then, per target:
 //!
-//! Which targets an object has, and what their results mean for the message, is decided
-//! here ([`Pipeline`]); the delivery to one target sits behind [`Deliverer`], whose real
-//! implementation ([`aws::AwsDeliverer`]) assumes the tenant's role and runs the sinks.
+//! - delivered: a `delivered` record (conditional write);
+//! - refused by the customer's setup (role, permission, missing group or bucket, KMS,
+//!   region), or the config awaits verification: the object is **parked** for that
+//!   target; it drains in order once the target works again ([`drain`]). While a target
+//!   has parked objects, new ones queue behind them;
+//! - failed in a way a retry may fix (throttling, an outage): the message is retried
+//!   through the queue;
+//! - never deliverable (an unreadable file): a `rejected` record.
+//!
+//! The message is deleted once no target needs a retry. One failing target never holds
+//! back the tenant's other target, and only that tenant's targets are involved.
+//!
+//! The delivery to one target sits behind [`Deliverer`], whose real implementation
+//! ([`aws::AwsDeliverer`]) assumes the tenant's role and runs the sinks.
 
 pub mod aws;
+pub mod drain;
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::future::join_all;
-use logspoke_contract::{DeliveryType, LiveConfig};
+use logspoke_contract::ledger::{Counters, DeliveryCause, ObjectRecord, ObjectState, ParkedObject, Target};
+use logspoke_contract::{DeliveryType, EffectiveState, LiveConfig};
 
 use crate::event::{self, reject, StagedObject};
-pub use crate::sinks::TargetError;
+use crate::health::HealthReporter;
+use crate::ledger::{Ledger, TargetLedger};
+pub use crate::sinks::{Delivered, Progress, Resume, TargetError};
 use crate::tenants::{Targets, TenantConfigs};
 
 /// How an object, or a whole message, ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
-    /// Every target has it (or none wanted it, or it can never be delivered): delete.
+    /// Every target has it, parked it or refused it for good (or none wanted it): delete.
     Done,
-    /// At least one target failed in a way a retry may fix, or the tenant's config must
-    /// be waited for: leave the message for a retry.
+    /// At least one target failed in a way a retry may fix: leave the message for a retry.
     Retry,
 }
 
 /// Delivers an object to one target of its tenant: what the pipeline needs of
 /// credentials, the staging bucket and the sinks.
 pub trait Deliverer: Send + Sync + 'static {
-    /// Delivers `object` to the target `config` describes (an active config of the
-    /// object's tenant that wants it).
-    fn deliver(
+    /// Delivers `object` to the target `config` describes, starting after what `resume`
+    /// says was acknowledged, and reporting acknowledged batches to `progress`.
+    fn deliver<P: Progress>(
         &self,
         object: &StagedObject,
         config: &LiveConfig,
-    ) -> impl Future<Output = Result<(), TargetError>> + Send;
+        resume: Resume,
+        progress: &P,
+    ) -> impl Future<Output = Result<Delivered, TargetError>> + Send;
+}
+
+/// How long the ledger keeps what it knows of a staged object.
+#[derive(Debug, Clone, Copy)]
+pub struct Retention {
+    /// The staging bucket's expiry (`LOGSPOKE_STAGING_RETENTION_DAYS`): a parked object
+    /// older than this is gone, reported as expired.
+    pub staging: Duration,
+}
+
+impl Retention {
+    /// TTL of the ledger items of an object staged at `staged_ms`: a week past the
+    /// staging bucket's expiry.
+    pub fn expires_at(&self, staged_ms: i64) -> i64 {
+        staged_ms / 1000 + self.staging.as_secs() as i64 + 7 * 24 * 3600
+    }
+
+    /// True when the staging bucket has deleted an object staged at `staged_ms`.
+    pub fn expired(&self, staged_ms: i64, now_ms: i64) -> bool {
+        now_ms - staged_ms > self.staging.as_millis() as i64
+    }
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self {
+            staging: Duration::from_secs(90 * 24 * 3600),
+        }
+    }
 }
 
 /// Routes objects to their tenant's targets and decides what becomes of their message.
-pub struct Pipeline<D> {
+pub struct Pipeline<D, L> {
     configs: Arc<TenantConfigs>,
     deliverer: D,
+    ledger: L,
+    health: Arc<HealthReporter>,
+    retention: Retention,
 }
 
-impl<D: Deliverer> Pipeline<D> {
-    /// A pipeline delivering to the targets `configs` holds, through `deliverer`.
-    pub fn new(configs: Arc<TenantConfigs>, deliverer: D) -> Self {
-        Self { configs, deliverer }
+/// One target of one object, with what the ledger said of it.
+struct Job<'a> {
+    object: &'a StagedObject,
+    target: Target,
+    config: &'a LiveConfig,
+    version: i64,
+    ledger: TargetLedger,
+}
+
+impl<D: Deliverer, L: Ledger> Pipeline<D, L> {
+    /// A pipeline delivering to the targets `configs` holds, through `deliverer`,
+    /// recording in `ledger` and reporting to `health`.
+    pub fn new(
+        configs: Arc<TenantConfigs>,
+        deliverer: D,
+        ledger: L,
+        health: Arc<HealthReporter>,
+        retention: Retention,
+    ) -> Self {
+        Self {
+            configs,
+            deliverer,
+            ledger,
+            health,
+            retention,
+        }
+    }
+
+    /// The ledger (for the drain and the health flush).
+    pub fn ledger(&self) -> &L {
+        &self.ledger
+    }
+
+    /// The health reporter.
+    pub fn health(&self) -> &Arc<HealthReporter> {
+        &self.health
     }
 
     /// Delivers every object of one message body; `Done` when the message can be
@@ -70,7 +150,7 @@ impl<D: Deliverer> Pipeline<D> {
         outcome
     }
 
-    /// Delivers `object` to its tenant's active targets.
+    /// Delivers `object` to its tenant's targets that do not have it yet.
     #[tracing::instrument(skip_all, fields(tenant_id = %object.layout.tenant_id(), object_key = %object.key))]
     pub async fn deliver(&self, object: &StagedObject) -> Outcome {
         let targets = match self.route(object) {
@@ -82,25 +162,193 @@ impl<D: Deliverer> Pipeline<D> {
                 .increment(1);
             return Outcome::Done;
         }
-        let results = join_all(
-            targets
-                .iter()
-                .map(|(_, config)| self.deliverer.deliver(object, config)),
-        )
-        .await;
-        let mut outcome = Outcome::Done;
-        for ((kind, _), result) in targets.iter().zip(results) {
-            outcome = match record(object, *kind, result) {
-                Outcome::Retry => Outcome::Retry,
-                Outcome::Done => outcome,
-            };
+        let keys: Vec<Target> = targets
+            .iter()
+            .map(|(kind, _, _)| Target::new(object.layout.tenant_id().clone(), *kind))
+            .collect();
+        let ledger = match self.ledger.lookup(&object.key, &keys).await {
+            Ok(ledger) => ledger,
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot read the delivery ledger; the object will be retried");
+                return Outcome::Retry;
+            }
+        };
+        let jobs =
+            keys.into_iter()
+                .zip(ledger)
+                .zip(&targets)
+                .map(|((target, ledger), (_, version, config))| Job {
+                    object,
+                    target,
+                    config,
+                    version: *version,
+                    ledger,
+                });
+        let outcomes = join_all(jobs.map(|job| self.run(job))).await;
+        if outcomes.contains(&Outcome::Retry) {
+            Outcome::Retry
+        } else {
+            Outcome::Done
         }
-        outcome
     }
 
-    /// The targets `object` goes to, or the outcome of an object that has none to go to
-    /// now (logged and counted here).
-    fn route(&self, object: &StagedObject) -> Result<Vec<(DeliveryType, LiveConfig)>, Outcome> {
+    /// One target of one object.
+    async fn run(&self, job: Job<'_>) -> Outcome {
+        match &job.ledger.record {
+            Some(record) if record.state.is_final() => {
+                if matches!(record.state, ObjectState::Delivered { .. }) {
+                    self.count_duplicate_avoided(&job.target);
+                }
+                return Outcome::Done;
+            }
+            // Parked already: the drain delivers it.
+            Some(ObjectRecord {
+                state: ObjectState::Pending { .. },
+                ..
+            }) => return Outcome::Done,
+            _ => {}
+        }
+        if job.config.state != EffectiveState::Active {
+            return self.park(&job, DeliveryCause::AwaitingVerification).await;
+        }
+        if job.ledger.parked_objects > 0 {
+            // Behind the ones waiting already, so the target receives its objects in order.
+            let cause = job
+                .ledger
+                .parked_cause
+                .unwrap_or(DeliveryCause::AwaitingVerification);
+            return self.park(&job, cause).await;
+        }
+        let resume = resume_from(job.ledger.record.as_ref(), job.version);
+        match self.attempt(&job, resume).await {
+            Ok(_) => Outcome::Done,
+            Err(TargetError::Customer(cause, _)) => self.park(&job, cause).await,
+            Err(TargetError::Transient(..)) => Outcome::Retry,
+            Err(TargetError::Permanent(..)) => Outcome::Done,
+        }
+    }
+
+    /// Sends `job`'s object to its target and records the result (delivered, rejected,
+    /// or the failure in the target's health).
+    async fn attempt(&self, job: &Job<'_>, resume: Resume) -> Result<Delivered, TargetError> {
+        let progress = ProgressRecord {
+            ledger: &self.ledger,
+            job,
+            expires_at: self.retention.expires_at(staged_ms(job.object)),
+        };
+        let result = self
+            .deliverer
+            .deliver(job.object, job.config, resume, &progress)
+            .await;
+        let state = match &result {
+            Ok(delivered) => ObjectState::Delivered {
+                events: delivered.events,
+                bytes: delivered.bytes,
+                at_ms: now_ms(),
+            },
+            Err(TargetError::Permanent(reason, detail)) => {
+                reject(reason, detail, &job.object.key);
+                ObjectState::Rejected {
+                    reason: (*reason).to_owned(),
+                }
+            }
+            Err(err) => {
+                self.failed(job, err);
+                return result;
+            }
+        };
+        self.write(progress.record(state)).await;
+        if let Ok(delivered) = &result {
+            self.succeeded(job, delivered);
+        }
+        result
+    }
+
+    /// Parks `job`'s object for its target; a retry when even that fails.
+    async fn park(&self, job: &Job<'_>, cause: DeliveryCause) -> Outcome {
+        let staged = staged_ms(job.object);
+        let parked = ParkedObject {
+            target: job.target.clone(),
+            bucket: job.object.bucket.clone(),
+            object_key: job.object.key.clone(),
+            staged_ms: staged,
+            event_time_ms: job.object.event_time_ms,
+            cause,
+            parked_at_ms: now_ms(),
+            expires_at: self.retention.expires_at(staged),
+        };
+        match self.ledger.park(&parked, job.version).await {
+            Ok(()) => {
+                tracing::info!(target = %job.target, cause = cause.as_str(), "parked an object until its target works again");
+                metrics::counter!("logspoke_worker_objects_parked_total", "cause" => cause.as_str())
+                    .increment(1);
+                Outcome::Done
+            }
+            Err(err) => {
+                tracing::warn!(target = %job.target, error = %err, "cannot park an object; it will be retried");
+                Outcome::Retry
+            }
+        }
+    }
+
+    async fn write(&self, record: ObjectRecord) {
+        if let Err(err) = self.ledger.record(&record).await {
+            // The target has the object; only a later redelivery could send it twice.
+            tracing::warn!(target = %record.target, error = %err, "cannot record a delivery in the ledger");
+        }
+    }
+
+    fn succeeded(&self, job: &Job<'_>, delivered: &Delivered) {
+        let tenant = job.target.tenant_id.to_string();
+        let kind = job.target.delivery_type.as_str();
+        if let Some(written) = job.object.event_time_ms {
+            let lag = (now_ms() - written).max(0) as f64 / 1000.0;
+            metrics::histogram!("logspoke_worker_delivery_lag_seconds", "tenant_id" => tenant.clone())
+                .record(lag);
+        }
+        metrics::counter!("logspoke_worker_objects_delivered_total", "tenant_id" => tenant, "target" => kind)
+            .increment(1);
+        let counters = Counters {
+            objects: 1,
+            events: delivered.events,
+            bytes: delivered.bytes,
+            rejected_events: delivered.rejected_events,
+            ..Counters::default()
+        };
+        self.health
+            .delivered(&job.target, job.object.event_time_ms, counters);
+    }
+
+    fn failed(&self, job: &Job<'_>, err: &TargetError) {
+        let tenant = job.target.tenant_id.to_string();
+        let kind = job.target.delivery_type.as_str();
+        let cause = err.cause().unwrap_or(DeliveryCause::AwsUnavailable);
+        tracing::warn!(
+            target = kind,
+            cause = cause.as_str(),
+            detail = err.message(),
+            "delivery failed"
+        );
+        metrics::counter!("logspoke_worker_delivery_failures_total", "tenant_id" => tenant, "target" => kind)
+            .increment(1);
+        self.health.failed(&job.target, cause, err.message());
+    }
+
+    fn count_duplicate_avoided(&self, target: &Target) {
+        metrics::counter!("logspoke_worker_duplicates_avoided_total", "target" => target.delivery_type.as_str())
+            .increment(1);
+        self.health.count(
+            target,
+            Counters {
+                duplicates_avoided: 1,
+                ..Counters::default()
+            },
+        );
+    }
+
+    /// The targets `object` goes to (type, config version, config), or the outcome of an
+    /// object that has none to go to now (logged and counted here).
+    fn route(&self, object: &StagedObject) -> Result<Vec<(DeliveryType, i64, LiveConfig)>, Outcome> {
         let layout = &object.layout;
         match self
             .configs
@@ -130,43 +378,75 @@ impl<D: Deliverer> Pipeline<D> {
                     .increment(1);
                 Err(Outcome::Retry)
             }
-            Targets::AwaitingVerification => {
-                tracing::info!("holding an object back until the tenant's config is verified again");
-                metrics::counter!("logspoke_worker_objects_held_total", "reason" => "awaiting_verification")
-                    .increment(1);
-                Err(Outcome::Retry)
-            }
-            Targets::Deliver(targets) => Ok(targets),
+            Targets::Deliver(targets) => Ok(targets
+                .into_iter()
+                .map(|(kind, config)| {
+                    let version = self.configs.version(layout.tenant_id(), kind).unwrap_or_default();
+                    (kind, version, config)
+                })
+                .collect()),
         }
     }
 }
 
-/// Counts and logs how one target ended, and what that means for the object.
-fn record(object: &StagedObject, kind: DeliveryType, result: Result<(), TargetError>) -> Outcome {
-    let tenant = object.layout.tenant_id().to_string();
-    let target = kind.as_str();
-    match result {
-        Ok(()) => {
-            if let Some(written) = object.event_time_ms {
-                let lag = (now_ms() - written).max(0) as f64 / 1000.0;
-                metrics::histogram!("logspoke_worker_delivery_lag_seconds", "tenant_id" => tenant.clone())
-                    .record(lag);
-            }
-            metrics::counter!("logspoke_worker_objects_delivered_total", "tenant_id" => tenant, "target" => target)
-                .increment(1);
-            Outcome::Done
-        }
-        Err(TargetError::Permanent(reason, detail)) => {
-            reject(reason, &detail, &object.key);
-            Outcome::Done
-        }
-        Err(TargetError::Transient(detail)) => {
-            tracing::warn!(target, detail, "delivery failed; the object will be retried");
-            metrics::counter!("logspoke_worker_delivery_failures_total", "tenant_id" => tenant, "target" => target)
-                .increment(1);
-            Outcome::Retry
+/// Where an attempt starts: after the batches an earlier attempt under the same config
+/// version had acknowledged (another version may name another destination: start over).
+fn resume_from(record: Option<&ObjectRecord>, version: i64) -> Resume {
+    match record {
+        Some(ObjectRecord {
+            state: ObjectState::InProgress { batches, events },
+            config_version,
+            ..
+        }) if *config_version == version => Resume {
+            batches: *batches,
+            events: *events,
+        },
+        _ => Resume::default(),
+    }
+}
+
+/// Writes an `in_progress` record after every acknowledged batch.
+struct ProgressRecord<'a, L> {
+    ledger: &'a L,
+    job: &'a Job<'a>,
+    expires_at: i64,
+}
+
+impl<L> ProgressRecord<'_, L> {
+    fn record(&self, state: ObjectState) -> ObjectRecord {
+        ObjectRecord {
+            target: self.job.target.clone(),
+            object_key: self.job.object.key.clone(),
+            config_version: self.job.version,
+            state,
+            updated_at_ms: now_ms(),
+            expires_at: self.expires_at,
         }
     }
+}
+
+impl<L: Ledger> Progress for ProgressRecord<'_, L> {
+    async fn acked(&self, batches: u64, events: u64) {
+        let record = self.record(ObjectState::InProgress { batches, events });
+        if let Err(err) = self.ledger.record(&record).await {
+            // A later batch's record covers this one; only a crash before it re-sends.
+            tracing::warn!(target = %record.target, error = %err, "cannot record delivery progress");
+        }
+    }
+}
+
+/// When `object` was staged: when S3 saw it (the time its lifecycle expiry counts from),
+/// else its key's timestamp, else now.
+pub(crate) fn staged_ms(object: &StagedObject) -> i64 {
+    object
+        .event_time_ms
+        .or_else(|| {
+            object
+                .layout
+                .written_at_unix_seconds()
+                .map(|s| s.saturating_mul(1000))
+        })
+        .unwrap_or_else(now_ms)
 }
 
 /// Now, in ms since the epoch.
@@ -175,3 +455,8 @@ pub(crate) fn now_ms() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
+
+#[cfg(test)]
+pub(crate) mod fake;
+#[cfg(test)]
+mod tests;

@@ -20,6 +20,7 @@ use logspoke_aws::AwsError;
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
+use crate::ledger::Ledger;
 use crate::pipeline::{Deliverer, Outcome, Pipeline};
 use crate::retry::{Backoff, FailureStreak};
 
@@ -90,9 +91,9 @@ pub trait Queue: Clone + Send + Sync + 'static {
 }
 
 /// Receives and processes messages until `shutdown`, then lets in-flight work finish.
-pub async fn run<Q: Queue, D: Deliverer>(
+pub async fn run<Q: Queue, D: Deliverer, L: Ledger>(
     queue: Q,
-    pipeline: Arc<Pipeline<D>>,
+    pipeline: Arc<Pipeline<D, L>>,
     settings: PollSettings,
     shutdown: watch::Receiver<bool>,
 ) {
@@ -120,15 +121,15 @@ pub async fn run<Q: Queue, D: Deliverer>(
     tracing::info!("delivery queue drained");
 }
 
-struct PollerTask<Q, D> {
+struct PollerTask<Q, D, L> {
     queue: Q,
-    pipeline: Arc<Pipeline<D>>,
+    pipeline: Arc<Pipeline<D, L>>,
     settings: PollSettings,
     permits: Arc<Semaphore>,
     deletes: mpsc::Sender<String>,
 }
 
-impl<Q: Queue, D: Deliverer> PollerTask<Q, D> {
+impl<Q: Queue, D: Deliverer, L: Ledger> PollerTask<Q, D, L> {
     async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let mut failures = FailureStreak::new(RECEIVE_BACKOFF);
         while !*shutdown.borrow() {
@@ -182,14 +183,14 @@ impl<Q: Queue, D: Deliverer> PollerTask<Q, D> {
     }
 }
 
-struct MessageTask<Q, D> {
+struct MessageTask<Q, D, L> {
     queue: Q,
-    pipeline: Arc<Pipeline<D>>,
+    pipeline: Arc<Pipeline<D, L>>,
     settings: PollSettings,
     deletes: mpsc::Sender<String>,
 }
 
-impl<Q: Queue, D: Deliverer> MessageTask<Q, D> {
+impl<Q: Queue, D: Deliverer, L: Ledger> MessageTask<Q, D, L> {
     async fn run(self, message: Received, _permit: OwnedSemaphorePermit) {
         let receives = message.receive_count;
         if receives != 1 {

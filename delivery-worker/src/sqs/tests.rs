@@ -5,6 +5,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
+use logspoke_contract::ledger::DeliveryCause;
 use logspoke_contract::{
     BucketName, BucketPrefix, ClusterId, ConfigItem, DeliveryTarget, DeliveryType, DesiredLogs,
     EffectiveState, ExternalId, LiveConfig, LogGroupName, Region, RoleArn, TenantId,
@@ -12,8 +13,9 @@ use logspoke_contract::{
 
 use super::*;
 use crate::event::tests::body as s3_event;
-use crate::event::StagedObject;
-use crate::pipeline::TargetError;
+use crate::ledger::memory::MemoryLedger;
+use crate::pipeline::fake::FakeDeliverer;
+use crate::pipeline::{Retention, TargetError};
 use crate::tenants::TenantConfigs;
 
 const CLUSTER: &str = "c1";
@@ -80,25 +82,6 @@ impl Queue for FakeQueue {
     }
 }
 
-/// Answers per (tenant, target type) as scripted (`Ok` when not), and records each call.
-#[derive(Default)]
-struct FakeDeliverer {
-    results: HashMap<(String, DeliveryType), Result<(), TargetError>>,
-    calls: Mutex<Vec<(String, DeliveryType)>>,
-}
-
-impl Deliverer for Arc<FakeDeliverer> {
-    async fn deliver(&self, object: &StagedObject, config: &LiveConfig) -> Result<(), TargetError> {
-        let kind = match config.target {
-            DeliveryTarget::CloudWatch { .. } => DeliveryType::Cloudwatch,
-            DeliveryTarget::S3 { .. } => DeliveryType::S3,
-        };
-        let key = (object.layout.tenant_id().to_string(), kind);
-        self.calls.lock().unwrap().push(key.clone());
-        self.results.get(&key).cloned().unwrap_or(Ok(()))
-    }
-}
-
 fn item(tenant: &str, kind: DeliveryType, state: EffectiveState) -> ConfigItem {
     let target = match kind {
         DeliveryType::Cloudwatch => DeliveryTarget::CloudWatch {
@@ -134,7 +117,7 @@ fn key(tenant: &str) -> String {
 /// The tenants of the table: each has both targets unless noted.
 fn configs() -> TenantConfigs {
     let configs = TenantConfigs::default();
-    for tenant in ["done", "transient", "permanent", "mixed-a", "mixed-b"] {
+    for tenant in ["done", "transient", "permanent", "mixed-a", "mixed-b", "customer"] {
         configs.apply(item(tenant, DeliveryType::Cloudwatch, EffectiveState::Active));
         configs.apply(item(tenant, DeliveryType::S3, EffectiveState::Active));
     }
@@ -163,20 +146,35 @@ fn configs() -> TenantConfigs {
 }
 
 fn deliverer() -> FakeDeliverer {
-    let transient = || Err(TargetError::Transient("ThrottlingException".into()));
+    let transient = || {
+        Err(TargetError::Transient(
+            DeliveryCause::Throttled,
+            "ThrottlingException".into(),
+        ))
+    };
     let permanent = || Err(TargetError::Permanent("unreadable_file", "truncated gzip".into()));
-    let results = [
-        (("transient", DeliveryType::S3), transient()),
-        (("permanent", DeliveryType::Cloudwatch), permanent()),
-        (("mixed-b", DeliveryType::Cloudwatch), transient()),
-    ];
-    FakeDeliverer {
-        results: results
-            .into_iter()
-            .map(|((tenant, kind), result)| ((tenant.to_owned(), kind), result))
-            .collect(),
-        calls: Mutex::default(),
-    }
+    let customer = || {
+        Err(TargetError::Customer(
+            DeliveryCause::BucketMissing,
+            "NoSuchBucket".into(),
+        ))
+    };
+    FakeDeliverer::default()
+        .always("transient", DeliveryType::S3, transient())
+        .always("permanent", DeliveryType::Cloudwatch, permanent())
+        .always("mixed-b", DeliveryType::Cloudwatch, transient())
+        .always("customer", DeliveryType::S3, customer())
+}
+
+/// A pipeline over the table's tenants, with an in-memory ledger.
+fn pipeline(deliverer: Arc<FakeDeliverer>) -> Arc<Pipeline<Arc<FakeDeliverer>, MemoryLedger>> {
+    Arc::new(Pipeline::new(
+        Arc::new(configs()),
+        deliverer,
+        MemoryLedger::default(),
+        Arc::default(),
+        Retention::default(),
+    ))
 }
 
 fn settings() -> PollSettings {
@@ -205,7 +203,7 @@ async fn run_until_settled(
         .collect();
     let queue = FakeQueue::default();
     queue.batches.lock().unwrap().push_back(Ok(messages));
-    let pipeline = Arc::new(Pipeline::new(Arc::new(configs()), deliverer));
+    let pipeline = pipeline(deliverer);
     let (stop, stopped) = watch::channel(false);
     let running = tokio::spawn(run(queue.clone(), pipeline, settings(), stopped));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
@@ -249,14 +247,19 @@ async fn each_kind_of_message_is_deleted_or_left_for_a_retry_as_the_rules_say() 
             retry.clone(),
         ),
         (
-            "held: pending verification",
+            "parked: pending verification",
             s3_event(&[&key("pending")]),
-            retry.clone(),
+            Fate::Deleted,
         ),
         (
-            "held: verification failed",
+            "parked: verification failed",
             s3_event(&[&key("failed-verification")]),
-            retry.clone(),
+            Fate::Deleted,
+        ),
+        (
+            "parked: one target refuses, the other delivered",
+            s3_event(&[&key("customer")]),
+            Fate::Deleted,
         ),
         ("no active target", s3_event(&[&key("disabled")]), Fate::Deleted),
         (
@@ -283,19 +286,26 @@ async fn each_kind_of_message_is_deleted_or_left_for_a_retry_as_the_rules_say() 
         assert_eq!(fates.get(*name), Some(expected), "{name}");
     }
 
-    // Held and unroutable objects never reach a target; every target of a routed object
-    // is tried, also when another one of it fails.
-    let mut called: Vec<(String, DeliveryType)> = deliverer.calls.lock().unwrap().clone();
-    called.sort_by(|a, b| (a.0.as_str(), a.1.as_str()).cmp(&(b.0.as_str(), b.1.as_str())));
-    let expected: Vec<(String, DeliveryType)> = ["done", "mixed-a", "mixed-b", "permanent", "transient"]
-        .into_iter()
-        .flat_map(|t| {
-            [
-                (t.to_owned(), DeliveryType::Cloudwatch),
-                (t.to_owned(), DeliveryType::S3),
-            ]
-        })
+    // Held, parked-for-verification and unroutable objects never reach a target; every
+    // target of a routed object is tried, also when another one of it fails.
+    let mut called: Vec<(String, DeliveryType)> = deliverer
+        .calls
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(tenant, kind, _, _)| (tenant.clone(), *kind))
         .collect();
+    called.sort_by(|a, b| (a.0.as_str(), a.1.as_str()).cmp(&(b.0.as_str(), b.1.as_str())));
+    let expected: Vec<(String, DeliveryType)> =
+        ["customer", "done", "mixed-a", "mixed-b", "permanent", "transient"]
+            .into_iter()
+            .flat_map(|t| {
+                [
+                    (t.to_owned(), DeliveryType::Cloudwatch),
+                    (t.to_owned(), DeliveryType::S3),
+                ]
+            })
+            .collect();
     assert_eq!(called, expected);
 }
 
@@ -316,7 +326,7 @@ async fn a_failed_receive_is_retried_and_what_follows_is_still_processed() {
             receive_count: 2,
         }]),
     ]);
-    let pipeline = Arc::new(Pipeline::new(Arc::new(configs()), Arc::new(deliverer())));
+    let pipeline = pipeline(Arc::new(deliverer()));
     let (stop, stopped) = watch::channel(false);
     let single = PollSettings {
         pollers: 1,

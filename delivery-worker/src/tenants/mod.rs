@@ -54,10 +54,9 @@ pub enum Targets {
     UnregisteredCluster,
     /// One of the tenant's read-model items could not be parsed: hold the object.
     UnreadableConfig,
-    /// A config that wants this application is enabled but not verified (new, or its
-    /// ExternalId was rotated): the object waits (is retried) rather than being dropped.
-    AwaitingVerification,
-    /// The active configs that want this application (possibly none: all disabled).
+    /// The enabled configs that want this application (possibly none: all disabled):
+    /// active ones, and ones waiting for verification (new, or the ExternalId was
+    /// rotated), for which the object is parked rather than dropped.
     Deliver(Vec<(DeliveryType, LiveConfig)>),
 }
 
@@ -136,21 +135,20 @@ impl TenantConfigs {
             .into_iter()
             .filter(|(_, config)| config.desired_logs.allows(application))
             .collect();
-        let waiting = |state| {
-            matches!(
-                state,
-                EffectiveState::PendingVerification | EffectiveState::VerificationFailed
-            )
-        };
-        if wanted.iter().any(|(_, config)| waiting(config.state)) {
-            return Targets::AwaitingVerification;
-        }
-        let active = wanted
+        let enabled = wanted
             .into_iter()
-            .filter(|(_, config)| config.state == EffectiveState::Active)
+            .filter(|(_, config)| config.state != EffectiveState::Disabled)
             .map(|(kind, config)| (kind, config.clone()))
             .collect();
-        Targets::Deliver(active)
+        Targets::Deliver(enabled)
+    }
+
+    /// The live config of (tenant, type) and its version; `None` when there is none or it
+    /// was deleted.
+    pub fn config(&self, tenant_id: &TenantId, delivery_type: DeliveryType) -> Option<(i64, LiveConfig)> {
+        let tenants = self.tenants.read().unwrap_or_else(|p| p.into_inner());
+        let item = tenants.get(tenant_id)?.get(delivery_type)?;
+        Some((item.version, item.config.clone()?))
     }
 
     /// Number of (tenant, type) items held, tombstones included.

@@ -73,20 +73,26 @@ fn only_active_configs_wanting_the_application_are_targets() {
 }
 
 #[test]
-fn unverified_configs_hold_objects_back_instead_of_dropping_them() {
+fn unverified_configs_are_targets_so_their_objects_are_parked_not_dropped() {
     for state in [
         EffectiveState::PendingVerification,
         EffectiveState::VerificationFailed,
     ] {
         let configs = TenantConfigs::default();
         configs.apply(item("acme", 1, state, &["checkout"]));
-        assert_eq!(
-            configs.targets(&acme(), CLUSTER, "checkout"),
-            Targets::AwaitingVerification,
-            "{state:?}"
-        );
-        // An application the config does not want is not held back.
+        match configs.targets(&acme(), CLUSTER, "checkout") {
+            Targets::Deliver(targets) => {
+                assert_eq!(targets.len(), 1, "{state:?}");
+                assert_eq!(targets[0].1.state, state);
+            }
+            other => panic!("{state:?}: {other:?}"),
+        }
+        // An application the config does not want is not parked for it.
         assert_eq!(delivered(configs.targets(&acme(), CLUSTER, "billing")), 0);
+        assert_eq!(
+            configs.config(&acme(), DeliveryType::Cloudwatch).map(|(v, _)| v),
+            Some(1)
+        );
     }
 }
 

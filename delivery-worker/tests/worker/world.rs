@@ -6,15 +6,17 @@ use std::time::{Duration, Instant};
 
 use aws_config::SdkConfig;
 use aws_sdk_sqs::types::QueueAttributeName;
+use logspoke_contract::ledger::{HealthItem, Target};
 use logspoke_contract::{
     BucketName, BucketPrefix, ConfigChanged, ConfigItem, DeliveryTarget, DeliveryType, DesiredLogs,
     EffectiveState, ExternalId, LiveConfig, LogGroupName, RoleArn, TenantId,
 };
-use logspoke_delivery_worker::config::WorkerConfig;
+use logspoke_delivery_worker::config::{LedgerSettings, WorkerConfig};
+use logspoke_delivery_worker::pipeline::Retention;
 use logspoke_delivery_worker::sqs::PollSettings;
 use logspoke_test_support::{
-    create_bucket, create_read_model_table, ensure_provider_role, launch_customer_stack, provider_role_arn,
-    require_emulator,
+    create_bucket, create_ledger_table, create_read_model_table, ensure_provider_role, launch_customer_stack,
+    provider_role_arn, require_emulator,
 };
 pub use logspoke_test_support::{s3, sdk, unique, PROVIDER, REGION};
 use tokio::sync::oneshot;
@@ -25,6 +27,7 @@ pub struct World {
     pub staging_bucket: String,
     pub queue_url: String,
     pub table: String,
+    pub ledger_table: String,
     pub topic_arn: String,
 }
 
@@ -47,6 +50,8 @@ impl World {
         wire_notifications(&provider, &staging_bucket, &queue_url).await;
         let table = unique("tenant-configs");
         create_read_model_table(&provider, &table).await;
+        let ledger_table = unique("delivery-ledger");
+        create_ledger_table(&provider, &ledger_table).await;
         let topic_arn = aws_sdk_sns::Client::new(&provider)
             .create_topic()
             .name(unique("config-changes"))
@@ -60,6 +65,7 @@ impl World {
             staging_bucket,
             queue_url,
             table,
+            ledger_table,
             topic_arn,
         }
     }
@@ -70,6 +76,13 @@ impl World {
             queue_url: self.queue_url.clone(),
             table: self.table.clone(),
             topic_arn: self.topic_arn.clone(),
+            ledger: LedgerSettings {
+                table: self.ledger_table.clone(),
+                retention: Retention::default(),
+                probe: Duration::from_secs(1),
+                max_probe: Duration::from_secs(4),
+                health_interval: Duration::from_millis(500),
+            },
             provider_role: provider_role_arn(),
             listen: "127.0.0.1:0".parse().unwrap(),
             config_queue_prefix: unique("logspoke-config") + "-",
@@ -124,6 +137,40 @@ impl World {
             stop: Some(stop),
             kill: Some(kill),
             thread: Some(thread),
+        }
+    }
+
+    /// The target's health item as workers wrote it (`None` before the first write).
+    pub async fn health(&self, tenant: &TenantId, delivery_type: DeliveryType) -> Option<HealthItem> {
+        let target = Target::new(tenant.clone(), delivery_type);
+        let output = aws_sdk_dynamodb::Client::new(&self.provider)
+            .get_item()
+            .table_name(&self.ledger_table)
+            .set_key(Some(logspoke_aws::read_model::item_to_sdk(&target.health_key())))
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap();
+        let item = output.item?;
+        let attributes = logspoke_aws::read_model::attributes_from_sdk(&item).unwrap();
+        Some(HealthItem::from_attributes(&attributes).unwrap())
+    }
+
+    /// Waits until the target's health satisfies `done` (or `timeout` passes).
+    pub async fn wait_for_health(
+        &self,
+        tenant: &TenantId,
+        delivery_type: DeliveryType,
+        timeout: Duration,
+        done: impl Fn(&HealthItem) -> bool,
+    ) -> Option<HealthItem> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let health = self.health(tenant, delivery_type).await;
+            if health.as_ref().is_some_and(&done) || Instant::now() > deadline {
+                return health;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
         }
     }
 

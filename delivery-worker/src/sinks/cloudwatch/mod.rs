@@ -19,7 +19,9 @@ use tokio_util::io::SyncIoBridge;
 
 use self::packer::{Batch, PackStats, Packer, MAX_BATCH_BYTES, MAX_BATCH_EVENTS};
 use self::service::{send, LogsApi};
-use super::TargetError;
+use logspoke_contract::ledger::DeliveryCause;
+
+use super::{Delivered, Progress, Resume, Step, TargetError};
 use crate::reader::{EventReader, ReadError, ReadStats};
 use crate::retry::Backoff;
 
@@ -39,39 +41,61 @@ pub struct Destination<'a> {
     pub tenant_id: &'a str,
 }
 
-/// Streams `body` (gzip NDJSON) into `to`, sending each batch as soon as it is full.
-/// Lines without a timestamp get `fallback_ms`. A failed send ends the object (a retry
-/// of the message sends it again); an unreadable file is permanent unless the reader says
-/// a retry may pass.
-pub async fn deliver<L: LogsApi>(
+/// Streams `body` (gzip NDJSON) into `to`, sending each batch as soon as it is full and
+/// reporting each acknowledged batch to `progress`. The first `resume.batches` batches
+/// were acknowledged by an earlier attempt: they are decoded (packing is deterministic
+/// for the same object and fallback time) but not sent again. Lines without a timestamp
+/// get `fallback_ms`. A failed send ends the attempt; an unreadable file is permanent
+/// unless the reader says a retry may pass.
+pub async fn deliver<L: LogsApi, P: Progress>(
     logs: &L,
     to: Destination<'_>,
     body: ByteStream,
     fallback_ms: i64,
     backoff: &Backoff,
-) -> Result<(), TargetError> {
+    resume: Resume,
+    progress: &P,
+) -> Result<Delivered, TargetError> {
     let (tx, mut rx) = mpsc::channel::<Batch>(BATCHES_AHEAD);
     let decoding = tokio::task::spawn_blocking(move || decode_into(body, fallback_ms, &tx));
     let mut sent_error = None;
+    let mut delivered = Delivered {
+        events: resume.events,
+        batches: 0,
+        ..Delivered::default()
+    };
     while let Some(batch) = rx.recv().await {
+        delivered.batches += 1;
+        if delivered.batches <= resume.batches {
+            continue;
+        }
         match send(logs, to.group, to.stream, &batch, backoff).await {
-            Ok(sent) => record_batch(to.tenant_id, &batch, sent.accepted, sent.rejected),
+            Ok(sent) => {
+                record_batch(to.tenant_id, &batch, sent.accepted, sent.rejected);
+                delivered.events += sent.accepted as u64;
+                delivered.rejected_events += sent.rejected as u64;
+                delivered.bytes += batch.payload_bytes as u64;
+                progress.acked(delivered.batches, delivered.events).await;
+            }
             Err(err) => {
-                sent_error = Some(TargetError::aws("logs:PutLogEvents", &err));
+                sent_error = Some(TargetError::aws(Step::CloudWatch, &err, None));
                 break;
             }
         }
     }
     drop(rx);
-    let decoded = decoding
-        .await
-        .map_err(|e| TargetError::Transient(format!("decoder task failed: {e}")))?;
+    let decoded = decoding.await.map_err(|e| {
+        TargetError::Transient(DeliveryCause::AwsUnavailable, format!("decoder task failed: {e}"))
+    })?;
     if let Some(err) = sent_error {
         return Err(err);
     }
     match decoded {
-        Ok(()) => Ok(()),
-        Err(err) if err.is_retriable() => Err(TargetError::Transient(format!("reading the object: {err}"))),
+        Ok(()) => Ok(delivered),
+        Err(err) if err.is_retriable() => Err(TargetError::Transient(
+            DeliveryCause::AwsUnavailable,
+            format!("reading the object: {err}"),
+        )),
         Err(err) => Err(TargetError::Permanent("unreadable_file", err.to_string())),
     }
 }

@@ -51,6 +51,16 @@ const TO: Destination<'static> = Destination {
     tenant_id: "acme",
 };
 
+/// Remembers what was acknowledged, as the ledger's progress record does.
+#[derive(Default)]
+struct Acks(Mutex<Vec<(u64, u64)>>);
+
+impl Progress for Acks {
+    async fn acked(&self, batches: u64, events: u64) {
+        self.0.lock().unwrap().push((batches, events));
+    }
+}
+
 fn quick() -> Backoff {
     Backoff {
         base: Duration::from_millis(1),
@@ -63,7 +73,12 @@ fn quick() -> Backoff {
 async fn every_event_of_an_object_is_sent_in_batches_within_the_event_limit() {
     let logs = Recording::default();
     let body = ByteStream::from(gzip(25_000));
-    deliver(&logs, TO, body, START_MS, &quick()).await.unwrap();
+    let acks = Acks::default();
+    let delivered = deliver(&logs, TO, body, START_MS, &quick(), Resume::default(), &acks)
+        .await
+        .unwrap();
+    assert_eq!((delivered.batches, delivered.events), (3, 25_000));
+    assert_eq!(*acks.0.lock().unwrap(), [(1, 10_000), (2, 20_000), (3, 25_000)]);
     let puts = logs.puts.lock().unwrap();
     assert!(puts.iter().all(|batch| batch.len() <= MAX_BATCH_EVENTS));
     assert_eq!(puts.len(), 3);
@@ -79,11 +94,15 @@ async fn a_refused_send_stops_the_object_and_leaves_it_for_a_retry() {
         ..Recording::default()
     };
     let body = ByteStream::from(gzip(25_000));
-    let err = deliver(&logs, TO, body, START_MS, &quick()).await.unwrap_err();
+    let acks = Acks::default();
+    let err = deliver(&logs, TO, body, START_MS, &quick(), Resume::default(), &acks)
+        .await
+        .unwrap_err();
     assert!(
-        matches!(&err, TargetError::Transient(text) if text.starts_with("logs:PutLogEvents")),
+        matches!(&err, TargetError::Customer(DeliveryCause::PermissionDenied, text) if text.starts_with("logs:PutLogEvents")),
         "{err:?}"
     );
+    assert!(acks.0.lock().unwrap().is_empty());
     assert_eq!(logs.puts.lock().unwrap().len(), 1, "the decoder must stop");
 }
 
@@ -97,6 +116,8 @@ async fn a_truncated_file_is_rejected_for_good() {
         ByteStream::from(bytes),
         START_MS,
         &quick(),
+        Resume::default(),
+        &Acks::default(),
     )
     .await
     .unwrap_err();
@@ -104,6 +125,33 @@ async fn a_truncated_file_is_rejected_for_good() {
         matches!(err, TargetError::Permanent("unreadable_file", _)),
         "{err:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resumed_attempt_sends_only_the_batches_not_yet_acknowledged() {
+    let logs = Recording::default();
+    let resume = Resume {
+        batches: 2,
+        events: 20_000,
+    };
+    let acks = Acks::default();
+    let delivered = deliver(
+        &logs,
+        TO,
+        ByteStream::from(gzip(25_000)),
+        START_MS,
+        &quick(),
+        resume,
+        &acks,
+    )
+    .await
+    .unwrap();
+    let puts = logs.puts.lock().unwrap();
+    assert_eq!(puts.len(), 1, "only the third batch goes out again");
+    assert_eq!(puts[0].len(), 5_000);
+    assert_eq!(puts[0][0], "event 20000");
+    assert_eq!((delivered.batches, delivered.events), (3, 25_000));
+    assert_eq!(*acks.0.lock().unwrap(), [(3, 25_000)]);
 }
 
 #[test]

@@ -1,0 +1,307 @@
+//! Draining parked objects once their target works again, in the order they were staged.
+//!
+//! Every replica looks at the targets with parked objects every few seconds
+//! ([`Drainer::run`]). A target whose config is active is probed by delivering its oldest
+//! parked object: at once when its config version changed (it was verified again),
+//! otherwise at most once per probe interval (a minute), backing off to 15 minutes while
+//! it keeps failing. A success drains the rest in order. A lease on the target's health
+//! item lets one replica drain a target at a time and spaces probes across replicas; a
+//! newer config version breaks the lease. Parked objects older than the staging bucket's
+//! retention are gone from the bucket: recorded as `rejected` (`expired`), counted and
+//! logged, never silently dropped.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use logspoke_contract::ledger::{Counters, DeliveryCause, ObjectRecord, ObjectState, ParkedObject, Target};
+use logspoke_contract::{EffectiveState, LiveConfig, ObjectKey};
+use tokio::sync::watch;
+
+use super::{now_ms, resume_from, Deliverer, Job, Pipeline, TargetError};
+use crate::event::{reject, StagedObject};
+use crate::ledger::{Ledger, TargetLedger};
+
+/// Parked objects read per query.
+const PAGE: usize = 25;
+
+/// How a drain of one target ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Drain {
+    /// Nothing is parked any more (this many objects were delivered or expired).
+    Drained(u64),
+    /// The target still refuses: probe again later.
+    Blocked(DeliveryCause),
+    /// A failure a retry may fix (or the ledger could not be read): try again soon.
+    Interrupted,
+}
+
+impl<D: Deliverer, L: Ledger> Pipeline<D, L> {
+    /// Delivers `target`'s parked objects in order until none is left or one fails.
+    pub async fn drain(&self, target: &Target, version: i64, config: &LiveConfig) -> Drain {
+        let mut done = 0;
+        loop {
+            let page = match self.ledger.parked(target, PAGE).await {
+                Ok(page) => page,
+                Err(err) => {
+                    tracing::warn!(%target, error = %err, "cannot read parked objects");
+                    return Drain::Interrupted;
+                }
+            };
+            if page.is_empty() {
+                return Drain::Drained(done);
+            }
+            for parked in page {
+                match self.drain_one(&parked, version, config).await {
+                    Ok(()) => done += 1,
+                    Err(drain) => return drain,
+                }
+            }
+        }
+    }
+
+    /// One parked object: delivered (or expired, or rejected for good) and unparked, or
+    /// the reason to stop.
+    async fn drain_one(&self, parked: &ParkedObject, version: i64, config: &LiveConfig) -> Result<(), Drain> {
+        let target = &parked.target;
+        let Some(object) = staged_object(parked) else {
+            reject(
+                "bad_key",
+                "a parked object's key is not a staged-object key",
+                &parked.object_key,
+            );
+            return self.unpark(parked).await;
+        };
+        if self.retention.expired(parked.staged_ms, now_ms()) {
+            return self.expire(parked, version).await;
+        }
+        let ledger = match self
+            .ledger
+            .lookup(&parked.object_key, std::slice::from_ref(target))
+            .await
+        {
+            Ok(mut found) => found.pop().unwrap_or_default(),
+            Err(_) => return Err(Drain::Interrupted),
+        };
+        if ledger.record.as_ref().is_some_and(|r| r.state.is_final()) {
+            return self.unpark(parked).await;
+        }
+        let resume = resume_from(ledger.record.as_ref(), version);
+        let job = Job {
+            object: &object,
+            target: target.clone(),
+            config,
+            version,
+            ledger: TargetLedger::default(),
+        };
+        match self.attempt(&job, resume).await {
+            Ok(_) | Err(TargetError::Permanent(..)) => {
+                metrics::counter!("logspoke_worker_objects_drained_total", "target" => target.delivery_type.as_str())
+                    .increment(1);
+                self.unpark(parked).await
+            }
+            Err(TargetError::Customer(cause, _)) => Err(Drain::Blocked(cause)),
+            Err(TargetError::Transient(..)) => Err(Drain::Interrupted),
+        }
+    }
+
+    async fn unpark(&self, parked: &ParkedObject) -> Result<(), Drain> {
+        self.ledger.unpark(parked).await.map_err(|err| {
+            tracing::warn!(target = %parked.target, error = %err, "cannot unpark an object");
+            Drain::Interrupted
+        })
+    }
+
+    async fn expire(&self, parked: &ParkedObject, version: i64) -> Result<(), Drain> {
+        tracing::warn!(
+            target = %parked.target,
+            object_key = %parked.object_key,
+            "a parked object outlived the staging bucket's retention and is no longer deliverable"
+        );
+        metrics::counter!("logspoke_worker_objects_expired_total", "target" => parked.target.delivery_type.as_str())
+            .increment(1);
+        let record = ObjectRecord {
+            target: parked.target.clone(),
+            object_key: parked.object_key.clone(),
+            config_version: version,
+            state: ObjectState::Rejected {
+                reason: "expired".into(),
+            },
+            updated_at_ms: now_ms(),
+            expires_at: parked.expires_at,
+        };
+        self.write(record).await;
+        self.health.count(
+            &parked.target,
+            Counters {
+                expired_objects: 1,
+                ..Counters::default()
+            },
+        );
+        self.unpark(parked).await
+    }
+}
+
+/// The staged object a parked entry names.
+fn staged_object(parked: &ParkedObject) -> Option<StagedObject> {
+    Some(StagedObject {
+        bucket: parked.bucket.clone(),
+        key: parked.object_key.clone(),
+        layout: ObjectKey::parse(&parked.object_key).ok()?,
+        event_time_ms: parked.event_time_ms,
+    })
+}
+
+/// When to probe a blocked target next.
+#[derive(Debug, Clone, Copy)]
+struct Probe {
+    /// The config version it was blocked under: a newer one probes at once.
+    version: i64,
+    delay: Duration,
+    next_ms: i64,
+}
+
+/// Finds targets with parked objects and drains them when they are due.
+pub struct Drainer {
+    /// Owner name in the drain lease (one per replica).
+    owner: String,
+    /// The first probe interval.
+    probe: Duration,
+    /// The longest one.
+    max_probe: Duration,
+    probes: Mutex<HashMap<Target, Probe>>,
+}
+
+impl Drainer {
+    /// Probes at most every `probe`, doubling to `max_probe` while a target keeps failing.
+    pub fn new(owner: String, probe: Duration, max_probe: Duration) -> Self {
+        Self {
+            owner,
+            probe,
+            max_probe,
+            probes: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Looks for due targets every `tick` until `stopped`.
+    pub async fn run<D: Deliverer, L: Ledger>(
+        &self,
+        pipeline: &Pipeline<D, L>,
+        tick: Duration,
+        mut stopped: watch::Receiver<bool>,
+    ) {
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(tick) => {}
+                _ = stopped.wait_for(|stop| *stop) => return,
+            }
+            self.tick(pipeline).await;
+        }
+    }
+
+    /// One look at the parked targets.
+    pub async fn tick<D: Deliverer, L: Ledger>(&self, pipeline: &Pipeline<D, L>) {
+        let parked = match pipeline.ledger.parked_targets().await {
+            Ok(parked) => parked,
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot list targets with parked objects");
+                return;
+            }
+        };
+        let total: u64 = parked.iter().map(|h| h.parked_objects).sum();
+        metrics::gauge!("logspoke_worker_parked_objects").set(total as f64);
+        metrics::gauge!("logspoke_worker_parked_targets").set(parked.len() as f64);
+        for health in parked {
+            let target = health.target;
+            let Some((version, config)) = pipeline.configs.config(&target.tenant_id, target.delivery_type)
+            else {
+                continue;
+            };
+            if config.state != EffectiveState::Active || !self.due(&target, version) {
+                continue;
+            }
+            self.drain(pipeline, &target, version, &config).await;
+        }
+    }
+
+    fn due(&self, target: &Target, version: i64) -> bool {
+        let probes = self.probes.lock().unwrap_or_else(|p| p.into_inner());
+        probes
+            .get(target)
+            .is_none_or(|p| p.version != version || now_ms() >= p.next_ms)
+    }
+
+    async fn drain<D: Deliverer, L: Ledger>(
+        &self,
+        pipeline: &Pipeline<D, L>,
+        target: &Target,
+        version: i64,
+        config: &LiveConfig,
+    ) {
+        let now = now_ms();
+        let hold = now + 10 * 60 * 1000;
+        match pipeline
+            .ledger
+            .lease(target, &self.owner, version, now, hold)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(err) => {
+                tracing::warn!(%target, error = %err, "cannot take the drain lease");
+                return;
+            }
+        }
+        let result = pipeline.drain(target, version, config).await;
+        let next = self.schedule(target, version, result);
+        // Hold the lease until the next probe, so other replicas do not probe sooner.
+        if let Err(err) = pipeline
+            .ledger
+            .lease(target, &self.owner, version, now_ms(), next)
+            .await
+        {
+            tracing::warn!(%target, error = %err, "cannot renew the drain lease");
+        }
+    }
+
+    /// Records how a drain ended; returns when the target is due again (ms since the epoch).
+    fn schedule(&self, target: &Target, version: i64, result: Drain) -> i64 {
+        let mut probes = self.probes.lock().unwrap_or_else(|p| p.into_inner());
+        match result {
+            Drain::Drained(count) => {
+                tracing::info!(%target, count, "drained the parked objects of a target that works again");
+                probes.remove(target);
+                now_ms()
+            }
+            Drain::Blocked(cause) => {
+                let delay = probes
+                    .get(target)
+                    .filter(|p| p.version == version)
+                    .map_or(self.probe, |p| (p.delay * 2).min(self.max_probe));
+                tracing::info!(%target, cause = cause.as_str(), delay_s = delay.as_secs(), "a target with parked objects still refuses them");
+                let next_ms = now_ms() + delay.as_millis() as i64;
+                probes.insert(
+                    target.clone(),
+                    Probe {
+                        version,
+                        delay,
+                        next_ms,
+                    },
+                );
+                next_ms
+            }
+            Drain::Interrupted => {
+                let next_ms = now_ms() + self.probe.as_millis() as i64;
+                probes.insert(
+                    target.clone(),
+                    Probe {
+                        version,
+                        delay: self.probe,
+                        next_ms,
+                    },
+                );
+                next_ms
+            }
+        }
+    }
+}

@@ -1,0 +1,293 @@
+//! The ledger rules of the pipeline with an in-memory ledger and a scripted deliverer:
+//! nothing re-sent to a target that has it, customer-side failures parked and drained in
+//! order, progress resumed only under the same config version.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use logspoke_contract::ledger::{DeliveryCause, ObjectState, Target};
+use logspoke_contract::{
+    BucketName, BucketPrefix, ClusterId, ConfigItem, DeliveryTarget, DeliveryType, DesiredLogs,
+    EffectiveState, ExternalId, LiveConfig, LogGroupName, ObjectKey, Region, RoleArn, TenantId,
+};
+
+use super::drain::Drain;
+use super::fake::FakeDeliverer;
+use super::*;
+use crate::ledger::memory::MemoryLedger;
+
+const TENANT: &str = "acme";
+
+fn item(kind: DeliveryType, version: i64, state: EffectiveState) -> ConfigItem {
+    let target = match kind {
+        DeliveryType::Cloudwatch => DeliveryTarget::CloudWatch {
+            log_group_name: LogGroupName::parse("/logs").unwrap(),
+            log_stream_template: None,
+        },
+        DeliveryType::S3 => DeliveryTarget::S3 {
+            bucket_name: BucketName::parse("tenant-logs").unwrap(),
+            bucket_prefix: BucketPrefix::parse("").unwrap(),
+        },
+    };
+    ConfigItem {
+        tenant_id: TenantId::parse(TENANT).unwrap(),
+        delivery_type: kind,
+        version,
+        config: Some(LiveConfig {
+            state,
+            target_region: Region::parse("eu-west-1").unwrap(),
+            role_arn: RoleArn::parse("arn:aws:iam::222222222222:role/logspoke/Delivery").unwrap(),
+            external_id: Some(ExternalId::generate()),
+            desired_logs: DesiredLogs::default(),
+            target,
+            clusters: [ClusterId::parse("c1").unwrap()].into_iter().collect(),
+        }),
+        updated_at: "2026-11-22T10:00:00.000Z".into(),
+    }
+}
+
+fn both_active() -> Arc<TenantConfigs> {
+    let configs = TenantConfigs::default();
+    configs.apply(item(DeliveryType::Cloudwatch, 1, EffectiveState::Active));
+    configs.apply(item(DeliveryType::S3, 1, EffectiveState::Active));
+    Arc::new(configs)
+}
+
+type TestPipeline = Pipeline<Arc<FakeDeliverer>, MemoryLedger>;
+
+fn pipeline(configs: Arc<TenantConfigs>, deliverer: &Arc<FakeDeliverer>) -> TestPipeline {
+    Pipeline::new(
+        configs,
+        deliverer.clone(),
+        MemoryLedger::default(),
+        Arc::default(),
+        Retention::default(),
+    )
+}
+
+fn object(n: u32) -> StagedObject {
+    // Staged ten days ago (inside the default retention), one second apart.
+    let staged_s = 1_795_341_600 + i64::from(n);
+    let key = format!("{TENANT}/c1/app/pod/{staged_s}-{n:03}.json.gz");
+    StagedObject {
+        bucket: "staging".into(),
+        layout: ObjectKey::parse(&key).unwrap(),
+        key,
+        event_time_ms: Some(staged_s * 1000 + 250),
+    }
+}
+
+fn target(kind: DeliveryType) -> Target {
+    Target::new(TenantId::parse(TENANT).unwrap(), kind)
+}
+
+fn bucket_missing() -> Result<Delivered, TargetError> {
+    Err(TargetError::Customer(
+        DeliveryCause::BucketMissing,
+        "NoSuchBucket".into(),
+    ))
+}
+
+fn throttled() -> Result<Delivered, TargetError> {
+    Err(TargetError::Transient(
+        DeliveryCause::Throttled,
+        "ThrottlingException".into(),
+    ))
+}
+
+#[tokio::test]
+async fn a_redelivered_message_re_sends_only_to_the_target_that_failed() {
+    let deliverer = Arc::new(FakeDeliverer::default().then(TENANT, DeliveryType::S3, vec![throttled()]));
+    let pipeline = pipeline(both_active(), &deliverer);
+    let object = object(1);
+    assert_eq!(pipeline.deliver(&object).await, Outcome::Retry);
+    assert_eq!(pipeline.deliver(&object).await, Outcome::Done);
+    assert_eq!(
+        deliverer.keys(TENANT, DeliveryType::Cloudwatch).len(),
+        1,
+        "CloudWatch had it"
+    );
+    assert_eq!(deliverer.keys(TENANT, DeliveryType::S3).len(), 2);
+    // A third delivery of the same message sends nothing at all.
+    assert_eq!(pipeline.deliver(&object).await, Outcome::Done);
+    assert_eq!(deliverer.calls.lock().unwrap().len(), 3);
+    let record = pipeline
+        .ledger()
+        .record_of(&target(DeliveryType::S3), &object.key)
+        .unwrap();
+    assert!(
+        matches!(record.state, ObjectState::Delivered { .. }),
+        "{record:?}"
+    );
+    // One batched read per object, one write per target (CloudWatch's progress write
+    // covers its one batch, then the final record).
+    let calls = pipeline.ledger().calls.lock().unwrap().clone();
+    assert_eq!(calls.iter().filter(|c| **c == "lookup").count(), 3);
+}
+
+#[tokio::test]
+async fn a_customer_side_failure_parks_the_object_and_the_other_target_still_gets_it() {
+    let deliverer = Arc::new(FakeDeliverer::default().always(TENANT, DeliveryType::S3, bucket_missing()));
+    let pipeline = pipeline(both_active(), &deliverer);
+    assert_eq!(
+        pipeline.deliver(&object(1)).await,
+        Outcome::Done,
+        "parked, not retried"
+    );
+    let parked = pipeline
+        .ledger()
+        .parked(&target(DeliveryType::S3), 10)
+        .await
+        .unwrap();
+    assert_eq!(parked.len(), 1);
+    assert_eq!(parked[0].cause, DeliveryCause::BucketMissing);
+    assert_eq!(deliverer.keys(TENANT, DeliveryType::Cloudwatch).len(), 1);
+
+    // Later objects queue behind the parked one without a call to the failing target.
+    for n in 2..=4 {
+        assert_eq!(pipeline.deliver(&object(n)).await, Outcome::Done);
+    }
+    assert_eq!(deliverer.keys(TENANT, DeliveryType::S3).len(), 1);
+    assert_eq!(deliverer.keys(TENANT, DeliveryType::Cloudwatch).len(), 4);
+    let parked = pipeline
+        .ledger()
+        .parked(&target(DeliveryType::S3), 10)
+        .await
+        .unwrap();
+    assert_eq!(parked.len(), 4);
+}
+
+#[tokio::test]
+async fn parked_objects_drain_in_staged_order_once_the_target_works_again() {
+    let deliverer = Arc::new(FakeDeliverer::default().then(
+        TENANT,
+        DeliveryType::S3,
+        vec![bucket_missing(), bucket_missing()],
+    ));
+    let pipeline = pipeline(both_active(), &deliverer);
+    for n in [3, 1, 2] {
+        pipeline.deliver(&object(n)).await;
+    }
+    let s3 = target(DeliveryType::S3);
+    let (version, config) = pipeline.configs.config(&s3.tenant_id, DeliveryType::S3).unwrap();
+    // The probe still fails: everything stays parked.
+    assert_eq!(
+        pipeline.drain(&s3, version, &config).await,
+        Drain::Blocked(DeliveryCause::BucketMissing)
+    );
+    assert_eq!(pipeline.ledger().parked(&s3, 10).await.unwrap().len(), 3);
+    // The bucket is back: all three go out, oldest staged first, and nothing is left.
+    assert_eq!(pipeline.drain(&s3, version, &config).await, Drain::Drained(3));
+    let sent = deliverer.keys(TENANT, DeliveryType::S3);
+    let drained = &sent[sent.len() - 3..];
+    assert_eq!(drained, [object(1).key, object(2).key, object(3).key]);
+    assert!(pipeline.ledger().parked(&s3, 10).await.unwrap().is_empty());
+    // A redelivery of one of them now finds it delivered.
+    let before = deliverer.calls.lock().unwrap().len();
+    assert_eq!(pipeline.deliver(&object(2)).await, Outcome::Done);
+    assert_eq!(deliverer.calls.lock().unwrap().len(), before);
+}
+
+#[tokio::test]
+async fn an_unverified_config_parks_its_objects_until_it_is_active() {
+    let configs = TenantConfigs::default();
+    configs.apply(item(DeliveryType::S3, 1, EffectiveState::PendingVerification));
+    let configs = Arc::new(configs);
+    let deliverer = Arc::new(FakeDeliverer::default());
+    let pipeline = pipeline(configs.clone(), &deliverer);
+    assert_eq!(pipeline.deliver(&object(1)).await, Outcome::Done);
+    assert!(deliverer.calls.lock().unwrap().is_empty());
+    let s3 = target(DeliveryType::S3);
+    let parked = pipeline.ledger().parked(&s3, 10).await.unwrap();
+    assert_eq!(parked[0].cause, DeliveryCause::AwaitingVerification);
+
+    configs.apply(item(DeliveryType::S3, 2, EffectiveState::Active));
+    let drainer = super::drain::Drainer::new("me".into(), Duration::from_secs(60), Duration::from_secs(900));
+    drainer.tick(&pipeline).await;
+    assert_eq!(deliverer.keys(TENANT, DeliveryType::S3), [object(1).key]);
+    assert!(pipeline.ledger().parked(&s3, 10).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_parked_object_past_the_staging_retention_is_reported_expired() {
+    let deliverer = Arc::new(FakeDeliverer::default().then(TENANT, DeliveryType::S3, vec![bucket_missing()]));
+    let mut pipeline = pipeline(both_active(), &deliverer);
+    pipeline.deliver(&object(1)).await;
+    pipeline.retention = Retention {
+        staging: Duration::from_secs(60),
+    };
+    let s3 = target(DeliveryType::S3);
+    let (version, config) = pipeline.configs.config(&s3.tenant_id, DeliveryType::S3).unwrap();
+    assert_eq!(pipeline.drain(&s3, version, &config).await, Drain::Drained(1));
+    assert_eq!(
+        deliverer.keys(TENANT, DeliveryType::S3).len(),
+        1,
+        "never sent again"
+    );
+    let record = pipeline.ledger().record_of(&s3, &object(1).key).unwrap();
+    assert_eq!(
+        record.state,
+        ObjectState::Rejected {
+            reason: "expired".into()
+        }
+    );
+}
+
+#[test]
+fn progress_resumes_only_under_the_same_config_version() {
+    let record = ObjectRecord {
+        target: target(DeliveryType::Cloudwatch),
+        object_key: object(1).key,
+        config_version: 4,
+        state: ObjectState::InProgress {
+            batches: 3,
+            events: 30_000,
+        },
+        updated_at_ms: 0,
+        expires_at: 0,
+    };
+    assert_eq!(
+        resume_from(Some(&record), 4),
+        Resume {
+            batches: 3,
+            events: 30_000
+        }
+    );
+    assert_eq!(resume_from(Some(&record), 5), Resume::default());
+    assert_eq!(resume_from(None, 4), Resume::default());
+}
+
+#[tokio::test]
+async fn a_failed_attempt_resumes_after_the_acknowledged_batches() {
+    // An earlier attempt had two batches acknowledged: the next one starts after them.
+    let deliverer = Arc::new(FakeDeliverer::default());
+    let pipeline = pipeline(both_active(), &deliverer);
+    let object = object(1);
+    let cw = target(DeliveryType::Cloudwatch);
+    let in_progress = ObjectRecord {
+        target: cw.clone(),
+        object_key: object.key.clone(),
+        config_version: 1,
+        state: ObjectState::InProgress {
+            batches: 2,
+            events: 20_000,
+        },
+        updated_at_ms: now_ms(),
+        expires_at: 0,
+    };
+    pipeline.ledger().record(&in_progress).await.unwrap();
+    assert_eq!(pipeline.deliver(&object).await, Outcome::Done);
+    let calls = deliverer.calls.lock().unwrap().clone();
+    let resumed = calls
+        .iter()
+        .find(|(_, kind, _, _)| *kind == DeliveryType::Cloudwatch)
+        .unwrap()
+        .3;
+    assert_eq!(
+        resumed,
+        Resume {
+            batches: 2,
+            events: 20_000
+        }
+    );
+}
