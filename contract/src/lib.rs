@@ -29,6 +29,7 @@ mod partition;
 mod pattern_tests;
 mod read_model;
 mod region;
+pub mod replay;
 mod role_arn;
 mod s3_event;
 mod tenant_id;

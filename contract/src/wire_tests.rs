@@ -290,3 +290,34 @@ fn ledger_items_match_their_golden_files_and_round_trip() {
     );
     assert_eq!(ledger::HealthItem::from_attributes(&attributes).unwrap(), health);
 }
+
+#[test]
+fn replay_jobs_match_their_golden_file_and_round_trip() {
+    let job = replay::ReplayJob {
+        replay_id: "0b6f1c1e-8d2a-4c53-9b7e-2f5d9a1c3e4f".into(),
+        target: ledger_target(),
+        since_ms: 1_795_338_000_000,
+        until_ms: 1_795_341_600_000,
+        mode: replay::ReplayMode::Missing,
+        cancelled: false,
+        requested_at_ms: 1_795_345_200_000,
+        progress: replay::ReplayProgress {
+            state: replay::ReplayState::Delivering,
+            objects_total: 30,
+            objects_done: 12,
+            objects_skipped: 2,
+            events: 600,
+            bytes: 60_000,
+            started_at_ms: Some(1_795_345_201_000),
+            finished_at_ms: None,
+            error: None,
+            cursor: Some(replay::replay_order_key(1_795_338_060, STAGED_KEY)),
+        },
+    };
+    let attributes = job.to_attributes();
+    golden(
+        "replay-job.json",
+        &serde_json::to_string_pretty(&attributes).unwrap(),
+    );
+    assert_eq!(replay::ReplayJob::from_attributes(&attributes).unwrap(), job);
+}
