@@ -11,18 +11,24 @@ use logspoke_aws::RoleChain;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::sync::watch;
 
-use crate::config::WorkerConfig;
+use crate::config::{ReplayArgs, WorkerConfig};
 use crate::credentials::CredentialCache;
+use crate::event::StagedObject;
 use crate::health::HealthReporter;
 use crate::ledger::dynamo::DynamoLedger;
 use crate::pipeline::aws::AwsDeliverer;
 use crate::pipeline::drain::Drainer;
+use crate::pipeline::Outcome;
 use crate::pipeline::Pipeline;
+use crate::replay::dynamo::{DynamoJobs, S3Staging};
+use crate::replay::ReplayRunner;
 use crate::retry::Backoff;
 use crate::sqs::{self, aws::SqsQueue};
 use crate::tenants::source::{self, DynamoReadModel};
 use crate::tenants::subscription::Subscription;
 use crate::tenants::TenantConfigs;
+use logspoke_contract::ledger::Target;
+use logspoke_contract::replay::{ReplayJob, ReplayProgress};
 
 pub use crate::telemetry::{init_tracing, metrics_handle};
 
@@ -120,6 +126,17 @@ async fn run_subscribed(
         tokio::spawn(async move { pipeline.health().run(pipeline.ledger(), period, stopped).await })
     };
     {
+        let runner = ReplayRunner {
+            jobs: DynamoJobs::new(sdk, &settings.table),
+            staging: S3Staging::new(sdk),
+            bucket: settings.staging_bucket.clone(),
+            owner: uuid::Uuid::new_v4().simple().to_string(),
+            concurrency: ReplayRunner::<DynamoJobs, S3Staging>::concurrency(config.poll.max_in_flight),
+        };
+        let (pipeline, stopped, tick) = (pipeline.clone(), work_stopped.clone(), settings.replay_tick);
+        tokio::spawn(async move { runner.run(&pipeline, tick, stopped).await });
+    }
+    {
         let drainer = Drainer::new(
             uuid::Uuid::new_v4().simple().to_string(),
             settings.probe,
@@ -172,4 +189,102 @@ async fn resync_periodically(
             tracing::warn!(error = %err, "periodic read-model resync failed; keeping the cached configs");
         }
     }
+}
+
+/// The pipeline a one-off command uses: the read model loaded once, the same deliverer,
+/// ledger and health as a running worker (whose health it flushes when done).
+async fn one_off_pipeline(
+    config: &WorkerConfig,
+) -> anyhow::Result<(aws_config::SdkConfig, Arc<Pipeline<AwsDeliverer, DynamoLedger>>)> {
+    set_decode_budget(config.max_decode_bytes);
+    let sdk = logspoke_aws::load_sdk_config().await;
+    let configs = Arc::new(TenantConfigs::default());
+    let read_model = DynamoReadModel::new(&sdk, &config.table);
+    source::resync(&read_model, &configs)
+        .await
+        .context("loading the read model (LOGSPOKE_READ_MODEL_TABLE)")?;
+    let chain = RoleChain::for_component(sdk.clone(), config.provider_role.clone(), "logspoke-worker");
+    let pipeline = Arc::new(Pipeline::new(
+        configs,
+        AwsDeliverer::new(Arc::new(CredentialCache::new(chain)), Backoff::default()),
+        DynamoLedger::new(&sdk, &config.ledger.table),
+        Arc::new(HealthReporter::default()),
+        config.ledger.retention,
+    ));
+    Ok((sdk, pipeline))
+}
+
+/// Progress of a replay run from a shell: one line on stderr per report.
+struct StderrReport;
+
+impl crate::replay::Report for StderrReport {
+    async fn report(&self, progress: &ReplayProgress) -> crate::replay::Control {
+        eprintln!(
+            "replay: {} — {}/{} objects ({} skipped), {} events, {} bytes{}",
+            progress.state.as_str(),
+            progress.objects_done,
+            progress.objects_total,
+            progress.objects_skipped,
+            progress.events,
+            progress.bytes,
+            progress
+                .error
+                .as_deref()
+                .map(|e| format!(": {e}"))
+                .unwrap_or_default()
+        );
+        crate::replay::Control::Continue
+    }
+}
+
+/// `logspoke-worker replay`: the replay executor, run here instead of through a job.
+pub async fn replay(config: &WorkerConfig, args: &ReplayArgs) -> anyhow::Result<ReplayProgress> {
+    let bucket = config
+        .ledger
+        .staging_bucket
+        .clone()
+        .context("LOGSPOKE_STAGING_BUCKET must name the staging bucket to replay from")?;
+    let (sdk, pipeline) = one_off_pipeline(config).await?;
+    let job = ReplayJob {
+        replay_id: format!("cli-{}", uuid::Uuid::new_v4()),
+        target: Target::new(args.tenant.clone(), args.delivery_type),
+        since_ms: args.since,
+        until_ms: args.until,
+        mode: args.mode,
+        cancelled: false,
+        requested_at_ms: crate::pipeline::now_ms(),
+        progress: ReplayProgress::queued(),
+    };
+    let concurrency = ReplayRunner::<DynamoJobs, S3Staging>::concurrency(config.poll.max_in_flight);
+    let done = crate::replay::execute(
+        &pipeline,
+        &S3Staging::new(&sdk),
+        &bucket,
+        &job,
+        concurrency,
+        &StderrReport,
+    )
+    .await;
+    pipeline.health().flush(pipeline.ledger()).await;
+    Ok(done)
+}
+
+/// `logspoke-worker deliver s3://bucket/key`: one staged object through the pipeline.
+pub async fn deliver(config: &WorkerConfig, url: &str) -> anyhow::Result<Outcome> {
+    let (bucket, key) = url
+        .strip_prefix("s3://")
+        .and_then(|rest| rest.split_once('/'))
+        .filter(|(bucket, key)| !bucket.is_empty() && !key.is_empty())
+        .context("the object must be given as s3://bucket/key")?;
+    let layout = logspoke_contract::ObjectKey::parse(key).context("the key is not a staged-object key")?;
+    let object = StagedObject {
+        bucket: bucket.to_owned(),
+        key: key.to_owned(),
+        layout,
+        event_time_ms: None,
+    };
+    let (_, pipeline) = one_off_pipeline(config).await?;
+    let outcome = pipeline.deliver(&object).await;
+    pipeline.health().flush(pipeline.ledger()).await;
+    Ok(outcome)
 }

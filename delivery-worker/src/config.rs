@@ -28,6 +28,10 @@ A variable set to an empty value counts as unset.";
 #[derive(clap::Parser)]
 #[command(name = "logspoke-worker", version, about, after_help = ENVIRONMENT_HELP)]
 pub struct WorkerArgs {
+    /// Without a command the worker runs: it receives from the delivery queue until
+    /// SIGTERM.
+    #[command(subcommand)]
+    pub command: Option<Command>,
     /// SQS queue of S3 object-created events.
     #[arg(long, env = "LOGSPOKE_DELIVERY_QUEUE_URL")]
     pub delivery_queue_url: QueueUrl,
@@ -49,6 +53,10 @@ pub struct WorkerArgs {
     /// Interval between writes of delivery health and counters, per replica, in seconds.
     #[arg(long, env = "LOGSPOKE_WORKER_HEALTH_SECONDS", default_value = "10", value_parser = values::positive_seconds)]
     pub health_seconds: Duration,
+    /// The staging bucket, listed by replays (the provider stack's StagingBucketName);
+    /// without it the worker delivers live traffic but fails every replay job.
+    #[arg(long, env = "LOGSPOKE_STAGING_BUCKET")]
+    pub staging_bucket: Option<String>,
     /// SNS topic of config-change events.
     #[arg(long, env = "LOGSPOKE_CONFIG_TOPIC_ARN")]
     pub config_topic_arn: TopicArn,
@@ -83,6 +91,50 @@ pub struct WorkerArgs {
     /// Period of the full read-model resync, in seconds.
     #[arg(long, env = "LOGSPOKE_WORKER_RESYNC_SECONDS", default_value = "300", value_parser = values::positive_seconds)]
     pub resync_seconds: Duration,
+}
+
+/// One-off operations that use the worker's settings and code, for operators.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Redelivers one target's objects of a time window from the staging bucket (needs
+    /// LOGSPOKE_STAGING_BUCKET), printing progress on stderr.
+    Replay(ReplayArgs),
+    /// Delivers one staged object (s3://bucket/key) to its tenant's targets, as if its
+    /// event had arrived.
+    Deliver {
+        /// The staged object, as s3://bucket/key.
+        object: String,
+    },
+}
+
+/// What `logspoke-worker replay` replays.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReplayArgs {
+    /// The tenant.
+    #[arg(long)]
+    pub tenant: logspoke_contract::TenantId,
+    /// The target: cloudwatch or s3.
+    #[arg(long = "type")]
+    pub delivery_type: logspoke_contract::DeliveryType,
+    /// Window start, RFC 3339 (inclusive; by the object keys' timestamps).
+    #[arg(long, value_parser = rfc3339_ms)]
+    pub since: i64,
+    /// Window end, RFC 3339 (exclusive).
+    #[arg(long, value_parser = rfc3339_ms)]
+    pub until: i64,
+    /// missing (objects the ledger does not show as delivered) or all.
+    #[arg(long, default_value = "missing", value_parser = replay_mode)]
+    pub mode: logspoke_contract::replay::ReplayMode,
+}
+
+fn rfc3339_ms(raw: &str) -> Result<i64, String> {
+    chrono::DateTime::parse_from_rfc3339(raw)
+        .map(|t| t.timestamp_millis())
+        .map_err(|e| format!("not an RFC 3339 time: {e}"))
+}
+
+fn replay_mode(raw: &str) -> Result<logspoke_contract::replay::ReplayMode, String> {
+    logspoke_contract::replay::ReplayMode::parse(raw).map_err(|e| e.to_string())
 }
 
 /// Everything the worker needs to run.
@@ -123,6 +175,10 @@ pub struct LedgerSettings {
     pub max_probe: Duration,
     /// Interval of health writes.
     pub health_interval: Duration,
+    /// The staging bucket replays list.
+    pub staging_bucket: Option<String>,
+    /// How often each replica looks for replay jobs.
+    pub replay_tick: Duration,
 }
 
 impl WorkerArgs {
@@ -141,6 +197,8 @@ impl WorkerArgs {
                 probe: self.probe_seconds,
                 max_probe: Duration::from_secs(15 * 60).max(self.probe_seconds),
                 health_interval: self.health_seconds,
+                staging_bucket: self.staging_bucket.clone(),
+                replay_tick: Duration::from_secs(5),
             },
             provider_role: self.provider_role_arn.clone(),
             listen: self.listen,
@@ -263,6 +321,7 @@ mod tests {
                 "LOGSPOKE_STAGING_RETENTION_DAYS",
                 "LOGSPOKE_WORKER_PROBE_SECONDS",
                 "LOGSPOKE_WORKER_HEALTH_SECONDS",
+                "LOGSPOKE_STAGING_BUCKET",
                 "LOGSPOKE_CONFIG_TOPIC_ARN",
                 "LOGSPOKE_PROVIDER_ROLE_ARN",
                 "LOGSPOKE_WORKER_LISTEN",

@@ -16,6 +16,7 @@ pub mod ledger;
 pub mod memory;
 pub mod pipeline;
 pub mod reader;
+pub mod replay;
 pub mod retry;
 pub mod sinks;
 pub mod sqs;

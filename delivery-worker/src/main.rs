@@ -3,7 +3,9 @@
 
 use std::process::ExitCode;
 
-use logspoke_delivery_worker::config::WorkerArgs;
+use logspoke_contract::replay::ReplayState;
+use logspoke_delivery_worker::config::{Command, WorkerArgs};
+use logspoke_delivery_worker::pipeline::Outcome;
 use logspoke_delivery_worker::{app, telemetry};
 
 #[tokio::main]
@@ -16,8 +18,22 @@ async fn main() -> ExitCode {
         }
     };
     telemetry::init_tracing();
-    match app::run(args.to_config(), logspoke_runtime::shutdown_signal()).await {
-        Ok(()) => ExitCode::SUCCESS,
+    let config = args.to_config();
+    let result = match &args.command {
+        None => app::run(config, logspoke_runtime::shutdown_signal())
+            .await
+            .map(|()| true),
+        Some(Command::Replay(replay)) => app::replay(&config, replay)
+            .await
+            .map(|done| done.state == ReplayState::Done),
+        Some(Command::Deliver { object }) => app::deliver(&config, object).await.map(|outcome| {
+            eprintln!("deliver: {outcome:?}");
+            outcome == Outcome::Done
+        }),
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
         Err(err) => {
             eprintln!("error: {err:#}");
             ExitCode::FAILURE

@@ -23,6 +23,7 @@
 
 pub mod aws;
 pub mod drain;
+pub mod replay;
 
 use std::future::Future;
 use std::sync::Arc;

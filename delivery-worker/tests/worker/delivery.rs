@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use logspoke_contract::ledger::DeliveryCause;
+use logspoke_contract::replay::{ReplayMode, ReplayState};
 use logspoke_contract::{DeliveryType, DesiredLogs, EffectiveState, ExternalId, TenantId};
 
 use crate::world::{line, unique, Customer, World};
@@ -506,5 +507,62 @@ async fn a_deleted_log_group_parks_the_files_and_each_event_arrives_once_in_orde
         .await
         .unwrap();
     assert!(drained.last_delivered_at_ms.is_some());
+    worker.stop().await;
+}
+
+#[tokio::test]
+async fn a_replay_job_backfills_the_window_once_and_a_second_one_finds_nothing_missing() {
+    let (world, acme, tenant) = acme_with_cloudwatch().await;
+    let mut disabled = acme.item(&tenant, DeliveryType::Cloudwatch, 2);
+    disabled.config.as_mut().unwrap().state = EffectiveState::Disabled;
+    world.put_item(&disabled).await;
+    let worker = world.start_worker().await;
+    let now_s = chrono::Utc::now().timestamp();
+    let start = (now_s - 1800) * 1000;
+    for file in 0..5 {
+        let key = format!(
+            "{tenant}/c1/app/pod/{}-{file:02}.json.gz",
+            now_s - 1800 + file * 60
+        );
+        world.stage(&key, &file_lines(start, file as usize, 20)).await;
+    }
+    assert!(world.wait_drained(Duration::from_secs(20)).await);
+    assert!(
+        acme.events("c1/app/pod").await.is_empty(),
+        "skipped while disabled"
+    );
+    world
+        .publish(&acme.item(&tenant, DeliveryType::Cloudwatch, 3))
+        .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    let window = (now_s - 3600) * 1000..(now_s + 60) * 1000;
+    let first = world.replay(&tenant, ReplayMode::Missing, window.clone()).await;
+    assert_eq!(first.state, ReplayState::Done, "{first:?}");
+    assert_eq!(
+        (first.objects_total, first.objects_done, first.objects_skipped),
+        (5, 5, 0)
+    );
+    let events = acme.events("c1/app/pod").await;
+    let expected: Vec<String> = (0..5)
+        .flat_map(|f| (0..20).map(move |i| format!("file {f:02} line {i:03}")))
+        .collect();
+    assert_eq!(
+        events.iter().map(|(_, m)| m.clone()).collect::<Vec<_>>(),
+        expected
+    );
+
+    let second = world.replay(&tenant, ReplayMode::Missing, window.clone()).await;
+    assert_eq!((second.objects_done, second.objects_skipped), (5, 5));
+    assert_eq!(acme.events("c1/app/pod").await.len(), 100, "nothing sent twice");
+
+    let all = world.replay(&tenant, ReplayMode::All, window).await;
+    assert_eq!((all.state, all.objects_skipped), (ReplayState::Done, 0));
+    assert_eq!(
+        acme.wait_for_events("c1/app/pod", 200, Duration::from_secs(10))
+            .await
+            .len(),
+        200
+    );
     worker.stop().await;
 }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use aws_config::SdkConfig;
 use aws_sdk_sqs::types::QueueAttributeName;
 use logspoke_contract::ledger::{HealthItem, Target};
+use logspoke_contract::replay::{ReplayJob, ReplayMode, ReplayProgress};
 use logspoke_contract::{
     BucketName, BucketPrefix, ConfigChanged, ConfigItem, DeliveryTarget, DeliveryType, DesiredLogs,
     EffectiveState, ExternalId, LiveConfig, LogGroupName, RoleArn, TenantId,
@@ -82,6 +83,8 @@ impl World {
                 probe: Duration::from_secs(1),
                 max_probe: Duration::from_secs(4),
                 health_interval: Duration::from_millis(500),
+                staging_bucket: Some(self.staging_bucket.clone()),
+                replay_tick: Duration::from_millis(500),
             },
             provider_role: provider_role_arn(),
             listen: "127.0.0.1:0".parse().unwrap(),
@@ -169,6 +172,55 @@ impl World {
             let health = self.health(tenant, delivery_type).await;
             if health.as_ref().is_some_and(&done) || Instant::now() > deadline {
                 return health;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// Publishes a replay job of the tenant's CloudWatch target (what the api's relay
+    /// does) and waits for a worker to finish it; its final progress.
+    pub async fn replay(
+        &self,
+        tenant: &TenantId,
+        mode: ReplayMode,
+        window: std::ops::Range<i64>,
+    ) -> ReplayProgress {
+        let job = ReplayJob {
+            replay_id: uuid::Uuid::new_v4().to_string(),
+            target: Target::new(tenant.clone(), DeliveryType::Cloudwatch),
+            since_ms: window.start,
+            until_ms: window.end,
+            mode,
+            cancelled: false,
+            requested_at_ms: chrono::Utc::now().timestamp_millis(),
+            progress: ReplayProgress::queued(),
+        };
+        let dynamodb = aws_sdk_dynamodb::Client::new(&self.provider);
+        dynamodb
+            .put_item()
+            .table_name(&self.ledger_table)
+            .set_item(Some(logspoke_aws::read_model::item_to_sdk(&job.to_attributes())))
+            .send()
+            .await
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let item = dynamodb
+                .get_item()
+                .table_name(&self.ledger_table)
+                .set_key(Some(logspoke_aws::read_model::item_to_sdk(&ReplayJob::key_of(
+                    &job.replay_id,
+                ))))
+                .consistent_read(true)
+                .send()
+                .await
+                .unwrap()
+                .item
+                .unwrap();
+            let attributes = logspoke_aws::read_model::attributes_from_sdk(&item).unwrap();
+            let progress = ReplayJob::from_attributes(&attributes).unwrap().progress;
+            if progress.state.is_final() || Instant::now() > deadline {
+                return progress;
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }

@@ -1,0 +1,318 @@
+//! Replays: redelivering a time window of one target's staged objects.
+//!
+//! The api publishes a replay as a job item in the ledger table
+//! (`logspoke_contract::replay`). Every replica looks for unfinished jobs every few
+//! seconds ([`ReplayRunner::run`]); one takes a job's lease (a conditional update) and
+//! runs it: it lists the tenant's prefix in the staging bucket, keeps the objects whose key
+//! timestamp is in the window, and delivers them to that one target, oldest first, through
+//! the same pipeline as live traffic ([`Pipeline::replay_one`]), at most
+//! [`ReplayRunner::concurrency`] at a time — a quarter of the live in-flight slots, so
+//! live delivery of every tenant keeps three quarters. Progress, with a cursor up to which
+//! every object is finished, is written at least every [`PROGRESS_EVERY`] with the lease
+//! renewed; a replica that dies leaves the lease to expire ([`LEASE`]) and another one
+//! resumes after the cursor, skipping nothing. A cancellation is seen at the next progress
+//! write. `logspoke-worker replay` runs the same [`execute`] from a shell.
+
+pub mod dynamo;
+
+use std::future::Future;
+use std::time::Duration;
+
+use futures_util::stream::{self, StreamExt};
+use logspoke_aws::AwsError;
+use logspoke_contract::replay::{replay_order_key, ReplayJob, ReplayProgress, ReplayState};
+use logspoke_contract::ObjectKey;
+use tokio::sync::watch;
+
+use crate::event::StagedObject;
+use crate::ledger::Ledger;
+use crate::pipeline::replay::Replayed;
+use crate::pipeline::{now_ms, Deliverer, Pipeline};
+
+/// Progress is written at least this often while a replay runs.
+pub const PROGRESS_EVERY: Duration = Duration::from_secs(2);
+
+/// A job's lease lasts this long past its last progress write.
+pub const LEASE: Duration = Duration::from_secs(30);
+
+/// Attempts per object when the failure may pass on its own (throttling, an outage).
+const ATTEMPTS: u32 = 3;
+
+/// What the running replay is told after reporting progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    /// Go on.
+    Continue,
+    /// Stop: cancelled on request.
+    Cancel,
+    /// Stop: another replica holds the job now.
+    Lost,
+}
+
+/// Where a running replay reports its progress: the job item, or a terminal.
+pub trait Report: Send + Sync {
+    /// Records `progress`; the answer says whether to go on.
+    fn report(&self, progress: &ReplayProgress) -> impl Future<Output = Control> + Send;
+}
+
+/// The staged objects of a tenant, as the staging bucket lists them.
+pub trait Staging: Send + Sync {
+    /// Every key under `prefix`, in the bucket's (lexicographic) order.
+    fn list(&self, bucket: &str, prefix: &str) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
+}
+
+/// The job items, as narrow as the runner needs them.
+pub trait Jobs: Send + Sync {
+    /// Jobs that are not final.
+    fn open(&self) -> impl Future<Output = Result<Vec<ReplayJob>, AwsError>> + Send;
+
+    /// Takes (or renews) `job`'s lease for `owner`; `false` when another replica holds it
+    /// or it is final.
+    fn take(&self, job: &ReplayJob, owner: &str) -> impl Future<Output = Result<bool, AwsError>> + Send;
+
+    /// Writes `progress` while `owner` holds the lease, renewing it.
+    fn progress(
+        &self,
+        job: &ReplayJob,
+        owner: &str,
+        progress: &ReplayProgress,
+    ) -> impl Future<Output = Result<Control, AwsError>> + Send;
+}
+
+/// The window's objects of `job` after its cursor, in replay order: (order key, object).
+pub fn window(job: &ReplayJob, bucket: &str, keys: Vec<String>) -> Vec<(String, StagedObject)> {
+    let mut objects: Vec<(String, StagedObject)> = keys
+        .into_iter()
+        .filter_map(|key| {
+            let layout = ObjectKey::parse(&key).ok()?;
+            let staged = layout.written_at_unix_seconds()?;
+            if !job.covers(staged) || layout.tenant_id() != &job.target.tenant_id {
+                return None;
+            }
+            let object = StagedObject {
+                bucket: bucket.to_owned(),
+                key: key.clone(),
+                event_time_ms: Some(staged.saturating_mul(1000)),
+                layout,
+            };
+            Some((replay_order_key(staged, &key), object))
+        })
+        .collect();
+    objects.sort_by(|a, b| a.0.cmp(&b.0));
+    objects
+}
+
+/// Runs `job` to its end (or until cancelled or taken over), reporting to `report`.
+pub async fn execute<D: Deliverer, L: Ledger, S: Staging, R: Report>(
+    pipeline: &Pipeline<D, L>,
+    staging: &S,
+    bucket: &str,
+    job: &ReplayJob,
+    concurrency: usize,
+    report: &R,
+) -> ReplayProgress {
+    let mut progress = job.progress.clone();
+    progress.started_at_ms.get_or_insert_with(now_ms);
+    progress.state = ReplayState::Listing;
+    match report.report(&progress).await {
+        Control::Continue => {}
+        Control::Cancel => return cancelled(report, progress).await,
+        Control::Lost => return progress,
+    }
+    let prefix = format!("{}/", job.target.tenant_id);
+    let keys = match staging.list(bucket, &prefix).await {
+        Ok(keys) => keys,
+        Err(err) => {
+            return finish(
+                report,
+                progress,
+                Some(format!("listing the staging bucket: {err}")),
+            )
+            .await
+        }
+    };
+    let objects = window(job, bucket, keys);
+    progress.objects_total = objects.len() as u64;
+    let cursor = progress.cursor.clone();
+    let todo: Vec<(String, StagedObject)> = objects
+        .into_iter()
+        .filter(|(order, _)| cursor.as_ref().is_none_or(|c| order > c))
+        .collect();
+    progress.objects_done = progress.objects_total - todo.len() as u64;
+    progress.state = ReplayState::Delivering;
+    match report.report(&progress).await {
+        Control::Continue => {}
+        Control::Cancel => return cancelled(report, progress).await,
+        Control::Lost => return progress,
+    }
+    let kind = job.target.delivery_type;
+    let mut results = stream::iter(todo)
+        .map(|(order, object)| async move {
+            let mut outcome = pipeline.replay_one(&object, kind, job.mode).await;
+            for attempt in 1..ATTEMPTS {
+                if !matches!(outcome, Replayed::Failed { retriable: true, .. }) {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(500 * u64::from(attempt))).await;
+                outcome = pipeline.replay_one(&object, kind, job.mode).await;
+            }
+            (order, outcome)
+        })
+        .buffered(concurrency.max(1));
+    let mut reported = tokio::time::Instant::now();
+    while let Some((order, outcome)) = results.next().await {
+        match outcome {
+            Replayed::Delivered(delivered) => {
+                progress.events += delivered.events;
+                progress.bytes += delivered.bytes;
+            }
+            Replayed::Skipped => progress.objects_skipped += 1,
+            Replayed::NotWanted => {}
+            Replayed::Failed { message, .. } => return finish(report, progress, Some(message)).await,
+        }
+        progress.objects_done += 1;
+        progress.cursor = Some(order);
+        if reported.elapsed() >= PROGRESS_EVERY {
+            reported = tokio::time::Instant::now();
+            match report.report(&progress).await {
+                Control::Continue => {}
+                Control::Cancel => return cancelled(report, progress).await,
+                Control::Lost => return progress,
+            }
+        }
+    }
+    finish(report, progress, None).await
+}
+
+async fn finish<R: Report>(
+    report: &R,
+    mut progress: ReplayProgress,
+    error: Option<String>,
+) -> ReplayProgress {
+    progress.state = if error.is_some() {
+        ReplayState::Failed
+    } else {
+        ReplayState::Done
+    };
+    progress.error = error;
+    progress.finished_at_ms = Some(now_ms());
+    if report.report(&progress).await == Control::Cancel {
+        return cancelled(report, progress).await;
+    }
+    progress
+}
+
+async fn cancelled<R: Report>(report: &R, mut progress: ReplayProgress) -> ReplayProgress {
+    progress.state = ReplayState::Cancelled;
+    progress.finished_at_ms = Some(now_ms());
+    report.report(&progress).await;
+    progress
+}
+
+/// Reports into the job item through [`Jobs::progress`].
+struct JobReport<'a, J> {
+    jobs: &'a J,
+    job: &'a ReplayJob,
+    owner: &'a str,
+}
+
+impl<J: Jobs> Report for JobReport<'_, J> {
+    async fn report(&self, progress: &ReplayProgress) -> Control {
+        match self.jobs.progress(self.job, self.owner, progress).await {
+            Ok(control) => control,
+            Err(err) => {
+                // The lease outlives a few failed writes; the next one renews it.
+                tracing::warn!(replay_id = %self.job.replay_id, error = %err, "cannot record replay progress");
+                Control::Continue
+            }
+        }
+    }
+}
+
+/// Finds open replay jobs and runs them, one at a time per replica.
+pub struct ReplayRunner<J, S> {
+    /// The job items.
+    pub jobs: J,
+    /// The staging bucket's listing.
+    pub staging: S,
+    /// The staging bucket (`LOGSPOKE_STAGING_BUCKET`); without it no job can run.
+    pub bucket: Option<String>,
+    /// This replica's name in leases.
+    pub owner: String,
+    /// Objects delivered at once.
+    pub concurrency: usize,
+}
+
+impl<J: Jobs, S: Staging> ReplayRunner<J, S> {
+    /// Replay objects delivered at once for a worker with `max_in_flight` live slots: a
+    /// quarter of them, at least one.
+    pub fn concurrency(max_in_flight: usize) -> usize {
+        (max_in_flight / 4).max(1)
+    }
+
+    /// Looks for jobs every `tick` until `stopped`.
+    pub async fn run<D: Deliverer, L: Ledger>(
+        &self,
+        pipeline: &Pipeline<D, L>,
+        tick: Duration,
+        mut stopped: watch::Receiver<bool>,
+    ) {
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(tick) => {}
+                _ = stopped.wait_for(|stop| *stop) => return,
+            }
+            self.tick(pipeline).await;
+        }
+    }
+
+    /// Runs every open job this replica can take, one after the other.
+    pub async fn tick<D: Deliverer, L: Ledger>(&self, pipeline: &Pipeline<D, L>) {
+        let jobs = match self.jobs.open().await {
+            Ok(jobs) => jobs,
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot list replay jobs");
+                return;
+            }
+        };
+        for job in jobs {
+            match self.jobs.take(&job, &self.owner).await {
+                Ok(true) => self.run_job(pipeline, &job).await,
+                Ok(false) => {}
+                Err(err) => {
+                    tracing::warn!(replay_id = %job.replay_id, error = %err, "cannot take a replay job")
+                }
+            }
+        }
+    }
+
+    async fn run_job<D: Deliverer, L: Ledger>(&self, pipeline: &Pipeline<D, L>, job: &ReplayJob) {
+        let report = JobReport {
+            jobs: &self.jobs,
+            job,
+            owner: &self.owner,
+        };
+        if job.cancelled {
+            cancelled(&report, job.progress.clone()).await;
+            return;
+        }
+        let Some(bucket) = &self.bucket else {
+            let message = "the worker has no LOGSPOKE_STAGING_BUCKET".to_owned();
+            finish(&report, job.progress.clone(), Some(message)).await;
+            return;
+        };
+        tracing::info!(replay_id = %job.replay_id, target = %job.target, mode = job.mode.as_str(), "running a replay");
+        let done = execute(pipeline, &self.staging, bucket, job, self.concurrency, &report).await;
+        tracing::info!(
+            replay_id = %job.replay_id,
+            state = done.state.as_str(),
+            objects = done.objects_done,
+            skipped = done.objects_skipped,
+            "replay ended"
+        );
+        metrics::counter!("logspoke_worker_replays_total", "state" => done.state.as_str()).increment(1);
+    }
+}
+
+#[cfg(test)]
+mod tests;
