@@ -35,11 +35,13 @@ impl DynamoLedger {
     }
 }
 
-fn s(value: &str) -> AttributeValue {
+/// A string attribute value.
+pub(crate) fn s(value: &str) -> AttributeValue {
     AttributeValue::S(value.to_owned())
 }
 
-fn n(value: impl ToString) -> AttributeValue {
+/// A number attribute value.
+pub(crate) fn n(value: impl ToString) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
@@ -48,8 +50,16 @@ fn sdk_key(key: &Attributes) -> HashMap<String, AttributeValue> {
 }
 
 /// True for the error a failed condition gives: not a failure, an answer.
-fn condition_failed(err: &AwsError) -> bool {
+pub(crate) fn condition_failed(err: &AwsError) -> bool {
     err.code() == "ConditionalCheckFailedException"
+}
+
+/// A conditional write whose condition failed did nothing, as intended: `Ok`.
+pub(crate) fn unless_condition_failed(result: Result<(), AwsError>) -> Result<(), AwsError> {
+    match result {
+        Err(err) if !condition_failed(&err) => Err(err),
+        _ => Ok(()),
+    }
 }
 
 fn parse<T>(
@@ -236,10 +246,7 @@ impl Ledger for DynamoLedger {
             .await
             .map(|_| ())
             .map_err(AwsError::from);
-        match result {
-            Err(err) if !condition_failed(&err) => Err(err),
-            _ => Ok(()),
-        }
+        unless_condition_failed(result)
     }
 
     async fn parked(&self, target: &Target, limit: usize) -> Result<Vec<ParkedObject>, AwsError> {
@@ -426,10 +433,7 @@ impl DynamoLedger {
             .await
             .map(|_| ())
             .map_err(AwsError::from);
-        match result {
-            Err(err) if !condition_failed(&err) => Err(err),
-            _ => Ok(()),
-        }
+        unless_condition_failed(result)
     }
 
     async fn report_failure(&self, report: &HealthReport) -> Result<(), AwsError> {
@@ -459,9 +463,6 @@ impl DynamoLedger {
             .await
             .map(|_| ())
             .map_err(AwsError::from);
-        match result {
-            Err(err) if !condition_failed(&err) => Err(err),
-            _ => Ok(()),
-        }
+        unless_condition_failed(result)
     }
 }

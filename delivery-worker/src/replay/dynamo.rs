@@ -9,6 +9,7 @@ use logspoke_aws::AwsError;
 use logspoke_contract::replay::{ReplayJob, ReplayProgress, REPLAY_PARTITION};
 
 use super::{Control, Jobs, Staging, LEASE};
+use crate::ledger::dynamo::{condition_failed, n, s};
 use crate::pipeline::now_ms;
 
 /// Finished jobs stay readable this long (the api shows them), then expire.
@@ -29,18 +30,6 @@ impl DynamoJobs {
             table: table.to_owned(),
         }
     }
-}
-
-fn s(value: &str) -> AttributeValue {
-    AttributeValue::S(value.to_owned())
-}
-
-fn n(value: i64) -> AttributeValue {
-    AttributeValue::N(value.to_string())
-}
-
-fn condition_failed(err: &AwsError) -> bool {
-    err.code() == "ConditionalCheckFailedException"
 }
 
 fn final_states(values: &mut HashMap<String, AttributeValue>) {
