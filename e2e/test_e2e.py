@@ -193,6 +193,71 @@ class EndToEnd(unittest.TestCase):
         healthy = self.wait_health("acme", "cloudwatch", lambda h: h["state"] == "healthy")
         self.assertEqual((healthy["state"], healthy["parked_objects"]), ("healthy", 0), healthy)
 
+    def replay(self, tenant, kind, since_ms, until_ms, mode=None, token=None):
+        body = {"since": iso(since_ms), "until": iso(until_ms)}
+        if mode:
+            body["mode"] = mode
+        return self.api("POST", f"/v1/tenants/{tenant}/delivery-configs/{kind}/replays", body, token=token,
+                        status=202)
+
+    def wait_replay(self, tenant, kind, replay_id, timeout=90):
+        deadline = time.monotonic() + timeout
+        seen = []
+        while True:
+            replay = self.api("GET", f"/v1/tenants/{tenant}/delivery-configs/{kind}/replays/{replay_id}", status=200)
+            seen.append(replay["objects_done"])
+            if replay["state"] in ("done", "failed", "cancelled") or time.monotonic() > deadline:
+                self.assertEqual(seen, sorted(seen), "progress never goes back")
+                return replay
+            time.sleep(0.5)
+
+    def test_7_a_missing_replay_backfills_what_a_disabled_config_skipped(self):
+        globex = self.customers["globex"]
+        path = "/v1/tenants/globex/delivery-configs/cloudwatch"
+        patch = "application/merge-patch+json"
+        self.api("PATCH", path, {"enabled": False}, status=200, content_type=patch)
+        time.sleep(2)
+        # The window starts at the next whole second (keys carry seconds), so it holds
+        # exactly the files staged below and none of the earlier tests'.
+        since = (int(time.time()) + 1) * 1000
+        time.sleep(since / 1000 - time.time())
+        files = [[f"globex replayed {f:02d} line {i}" for i in range(10)] for f in range(30)]
+        for f, lines in enumerate(files):
+            stage("globex", "c1", "web", "replayed", lines, since + f * 10_000, step_ms=100)
+        self.assertTrue(wait_drained())
+        self.assertEqual(globex.stream_events("c1/web/replayed"), [], "skipped while disabled")
+        self.assertEqual(self.api("PATCH", path, {"enabled": True}, status=200, content_type=patch)["state"], "active")
+        time.sleep(2)
+        until = int(time.time() * 1000) + 1000
+
+        first = self.wait_replay("globex", "cloudwatch", self.replay("globex", "cloudwatch", since, until)["replay_id"])
+        self.assertEqual((first["state"], first["objects_total"], first["objects_skipped"]), ("done", 30, 0), first)
+        expected = [line for lines in files for line in lines]
+        events = globex.wait_events("c1/web/replayed", len(expected))
+        self.assertEqual([m for _, m in events], expected, "those 30 files' events, in order, once")
+
+        second = self.wait_replay("globex", "cloudwatch", self.replay("globex", "cloudwatch", since, until)["replay_id"])
+        self.assertEqual((second["state"], second["objects_done"], second["objects_skipped"]), ("done", 30, 30), second)
+        self.assertEqual(len(globex.stream_events("c1/web/replayed")), len(expected), "nothing sent twice")
+
+        everything = self.replay("globex", "cloudwatch", since, until, mode="all")
+        self.assertEqual(self.wait_replay("globex", "cloudwatch", everything["replay_id"])["state"], "done")
+        self.assertEqual(len(globex.wait_events("c1/web/replayed", 2 * len(expected))), 2 * len(expected))
+
+        acme = token("--role", "tenant", "--tenant-id", "acme", "--sub", "acme-admin")
+        code, _ = call("POST", "/v1/tenants/globex/delivery-configs/cloudwatch/replays",
+                       acme, {"since": iso(since), "until": iso(until)})
+        self.assertEqual(code, 403)
+
+        cancelled = self.replay("globex", "cloudwatch", since, until, mode="all")
+        self.api("DELETE", f"{path}/replays/{cancelled['replay_id']}", status=202)
+        ended = self.wait_replay("globex", "cloudwatch", cancelled["replay_id"], timeout=15)
+        self.assertEqual(ended["state"], "cancelled", ended)
+
+
+def iso(ms):
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms / 1000)) + f".{ms % 1000:03d}Z"
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

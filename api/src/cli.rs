@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 use logspoke_contract::TenantId;
 
 use crate::auth::{jwt, Role};
-use crate::config::{DatabaseArgs, JwtArgs, OnboardingConfig, PublishingConfig, ServeArgs};
+use crate::config::{DatabaseArgs, HealthConfig, JwtArgs, OnboardingConfig, PublishingConfig, ServeArgs};
 use crate::{router, server, telemetry};
 
 /// What the settings do not cover: the AWS SDK and the log filter read their own
@@ -28,6 +28,8 @@ pub struct Cli {
     command: Command,
 }
 
+// The command line is parsed once at start: the size of its largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Apply migrations and serve the HTTP API until SIGTERM or Ctrl-C.
@@ -62,6 +64,8 @@ enum Command {
         database: DatabaseArgs,
         #[command(flatten)]
         publishing: PublishingConfig,
+        #[command(flatten)]
+        ledger: HealthConfig,
     },
     /// Check the onboarding setup against AWS: the customer template declares the
     /// parameters the links fill, and the provider role exists. Exit 1 on failure.
@@ -113,7 +117,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Resync { database, publishing } => {
+        Command::Resync {
+            database,
+            publishing,
+            ledger,
+        } => {
             telemetry::init_tracing();
             let db = server::pool(database.database_url.expose(), 2)?;
             server::migrate(&db).await?;
@@ -123,6 +131,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 &sdk,
                 publishing.read_model_table.as_str(),
                 publishing.config_topic_arn.as_str(),
+                ledger.ledger_table.as_str(),
             );
             let settings = crate::outbox::relay::RelaySettings::default();
             let sent = crate::outbox::relay::drain(&db, &sink, &settings).await?;
@@ -218,7 +227,8 @@ mod tests {
             [
                 "DATABASE_URL",
                 "LOGSPOKE_READ_MODEL_TABLE",
-                "LOGSPOKE_CONFIG_TOPIC_ARN"
+                "LOGSPOKE_CONFIG_TOPIC_ARN",
+                "LOGSPOKE_LEDGER_TABLE"
             ]
         );
         let parsed = logspoke_runtime::config::try_parse::<Cli, _, _>(["logspoke-api", "openapi"]);

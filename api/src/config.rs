@@ -35,6 +35,8 @@ pub struct Config {
     pub publishing: PublishingConfig,
     /// Where delivery health is read.
     pub health: HealthConfig,
+    /// What bounds a replay.
+    pub replays: ReplayConfig,
 }
 
 /// What `serve` reads.
@@ -62,6 +64,9 @@ pub struct ServeArgs {
     /// Where delivery health is read.
     #[command(flatten)]
     pub health: HealthConfig,
+    /// What bounds a replay.
+    #[command(flatten)]
+    pub replays: ReplayConfig,
 }
 
 impl ServeArgs {
@@ -75,6 +80,7 @@ impl ServeArgs {
             onboarding: self.onboarding,
             publishing: self.publishing,
             health: self.health,
+            replays: self.replays,
         })
     }
 }
@@ -100,13 +106,25 @@ pub struct PublishingConfig {
     pub config_topic_arn: TopicArn,
 }
 
-/// Where the workers record what they delivered, read for delivery health.
+/// Where the workers record what they delivered (read for delivery health), and where
+/// the api publishes replay jobs for them.
 #[derive(Debug, Clone, clap::Args)]
-#[command(next_help_heading = "Delivery health")]
+#[command(next_help_heading = "Delivery ledger")]
 pub struct HealthConfig {
-    /// DynamoDB table of the delivery ledger (per-target health items and counters).
+    /// DynamoDB table of the delivery ledger (per-target health items and counters,
+    /// replay jobs).
     #[arg(long = "ledger-table", env = "LOGSPOKE_LEDGER_TABLE")]
     pub ledger_table: TableName,
+}
+
+/// What bounds a replay.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Replays")]
+pub struct ReplayConfig {
+    /// Days the staging bucket keeps a staged object (the provider stack's
+    /// `StagingRetentionDays`): a replay may not reach further back.
+    #[arg(long = "staging-retention-days", env = "LOGSPOKE_STAGING_RETENTION_DAYS", default_value = "90", value_parser = values::positive::<u32>)]
+    pub staging_retention_days: u32,
 }
 
 /// Settings of customer onboarding.
@@ -132,6 +150,7 @@ impl std::fmt::Debug for Config {
             .field("onboarding", &self.onboarding)
             .field("publishing", &self.publishing)
             .field("health", &self.health)
+            .field("replays", &self.replays)
             .finish()
     }
 }
@@ -499,6 +518,7 @@ mod tests {
                 "LOGSPOKE_READ_MODEL_TABLE",
                 "LOGSPOKE_CONFIG_TOPIC_ARN",
                 "LOGSPOKE_LEDGER_TABLE",
+                "LOGSPOKE_STAGING_RETENTION_DAYS",
             ]
         );
         for secret in ["DATABASE_URL", "LOGSPOKE_JWT_SECRET"] {

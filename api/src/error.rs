@@ -279,7 +279,9 @@ impl From<crate::health::HealthError> for ApiError {
             tracing::warn!(error = %err, "delivery ledger unavailable");
             return Self::RetryLater {
                 retry_after: Duration::from_secs(5),
-                detail: "delivery health could not be read; retry later".into(),
+                detail:
+                    "the delivery ledger (delivery health, replay progress) could not be read; retry later"
+                        .into(),
             };
         }
         Self::Internal(anyhow::Error::new(err))

@@ -17,6 +17,7 @@ pub mod openapi;
 pub mod outbox;
 pub mod pagination;
 pub mod paths;
+pub mod replays;
 pub mod router;
 pub mod routes;
 pub mod server;

@@ -30,6 +30,7 @@ use crate::error::{FieldError, Problem, PROBLEM_JSON};
         (name = "clusters", description = "The collected clusters whose logs a tenant receives"),
         (name = "delivery-configs", description = "Where and how a tenant's logs go"),
         (name = "delivery-health", description = "Whether logs reach each target, and what to do when they do not"),
+        (name = "replays", description = "Redelivering a time window of staged logs to a target: backfills and recoveries"),
         (name = "onboarding", description = "ExternalIds and the customer role's quick-create link"),
         (name = "audit", description = "Who changed what, when"),
     )

@@ -31,6 +31,21 @@ pub struct ConfigPath {
     pub delivery_type: DeliveryType,
 }
 
+/// `{tenant_id}`, `{type}` and `{replay_id}`: one replay of a delivery config. An id
+/// that is not a UUID names no replay: a 404.
+#[derive(Debug, Clone, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct ReplayPath {
+    /// Tenant id
+    #[param(value_type = String)]
+    pub tenant_id: TenantId,
+    /// cloudwatch or s3
+    #[param(rename = "type", value_type = DeliveryType)]
+    pub delivery_type: DeliveryType,
+    /// Replay id
+    pub replay_id: uuid::Uuid,
+}
+
 /// `{tenant_id}` and `{cluster_id}`: one cluster registration. The cluster id is parsed
 /// by the handler, after authorization: an operator's malformed id is a 422.
 #[derive(Debug, Clone, IntoParams)]
@@ -89,6 +104,25 @@ impl<S: Send + Sync> FromRequestParts<S> for ConfigPath {
         Ok(Self {
             tenant_id,
             delivery_type,
+        })
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ReplayPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let ConfigPath {
+            tenant_id,
+            delivery_type,
+        } = ConfigPath::from_request_parts(parts, state).await?;
+        let raw = segment(parts, state, "replay_id").await?;
+        let replay_id = uuid::Uuid::parse_str(&raw)
+            .map_err(|_| ApiError::NotFound(format!("there is no replay '{raw}'")))?;
+        Ok(Self {
+            tenant_id,
+            delivery_type,
+            replay_id,
         })
     }
 }

@@ -22,7 +22,7 @@ use crate::error::{ApiError, Problem, PROBLEM_JSON};
 use crate::extract::BODY_LIMIT_BYTES;
 use crate::openapi::{finish, ApiDoc};
 use crate::routes::{
-    audit_events, clusters, delivery_configs as configs, delivery_health, onboarding, ops, tenants,
+    audit_events, clusters, delivery_configs as configs, delivery_health, onboarding, ops, replays, tenants,
 };
 use crate::state::AppState;
 use crate::telemetry;
@@ -58,6 +58,11 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(configs::verify::verify_delivery_config))
         .routes(routes!(configs::health::get_delivery_health))
         .routes(routes!(delivery_health::list::list_delivery_health))
+        .routes(routes!(
+            replays::create::create_replay,
+            replays::list::list_replays
+        ))
+        .routes(routes!(replays::get::get_replay, replays::cancel::cancel_replay))
         .routes(routes!(onboarding::start::start_onboarding))
         .routes(routes!(onboarding::rotate::rotate_external_id))
         .routes(routes!(audit_events::list::list_audit_events))

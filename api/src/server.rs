@@ -52,6 +52,7 @@ pub async fn state(config: &Config) -> anyhow::Result<AppState> {
         config_checks: Arc::new(ConfigChecks::default()),
         verify_limiter: Default::default(),
         health: HealthReader::new(ledger),
+        staging_retention_days: config.replays.staging_retention_days,
     })
 }
 
@@ -84,6 +85,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         &sdk,
         config.publishing.read_model_table.as_str(),
         config.publishing.config_topic_arn.as_str(),
+        config.health.ledger_table.as_str(),
     );
     let relay = tokio::spawn(relay::run(
         state.db.clone(),

@@ -12,8 +12,8 @@ use crate::config::OnboardingConfig;
 use crate::health::HealthReader;
 use crate::onboarding::template_check::ConfigChecks;
 
-/// What handlers share: the database pool, the token verifier, AWS access, delivery
-/// health and metrics.
+/// What handlers share: the database pool, the token verifier, AWS access, the delivery
+/// ledger and metrics.
 #[derive(Clone)]
 pub struct AppState {
     /// Postgres, the source of truth.
@@ -33,6 +33,8 @@ pub struct AppState {
     /// The delivery ledger, read for delivery health (with the config documents'
     /// summary cache, per replica).
     pub health: HealthReader,
+    /// Days the staging bucket keeps an object: how far back a replay may reach.
+    pub staging_retention_days: u32,
 }
 
 impl FromRef<AppState> for Arc<Verifier> {

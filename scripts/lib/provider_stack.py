@@ -433,10 +433,23 @@ class Smoke:
             expect(got == item, f"worker read {got} from the ledger")
             got = a_ddb.get_item(TableName=table, Key=item_key).get("Item")
             expect(got == item, f"api read {got} from the ledger")
-            denied(lambda: a_ddb.put_item(TableName=table, Item=item), "api role writes the ledger")
-            check.ok("worker role writes and reads the delivery ledger; api role reads it but cannot write")
+            denied(lambda: a_ddb.delete_item(TableName=table, Key=item_key), "api role deletes from the ledger")
+            denied(lambda: a_ddb.batch_write_item(RequestItems={table: [{"PutRequest": {"Item": item}}]}),
+                   "api role batch-writes the ledger")
+            check.ok("worker role writes and reads the delivery ledger; api role reads it but cannot delete")
         finally:
             w_ddb.delete_item(TableName=table, Key=item_key)
+        # The api's outbox relay creates and cancels replay jobs: the `replay` partition only.
+        # AWS enforces that with dynamodb:LeadingKeys; the emulator evaluates no condition of
+        # an identity policy (ADR 4, gap 9), so the condition is checked in the template.
+        job_key = {"pk": {"S": "replay"}, "sk": {"S": f"smoke-{run_id}"}}
+        a_ddb.put_item(TableName=table, Item={**job_key, "state": {"S": "queued"}},
+                       ConditionExpression="attribute_not_exists(pk)")
+        a_ddb.update_item(TableName=table, Key=job_key, UpdateExpression="SET cancelled = :t",
+                          ExpressionAttributeValues={":t": {"BOOL": True}})
+        w_ddb.delete_item(TableName=table, Key=job_key)
+        expect(replay_writes_are_pinned(), "the api role's ledger writes are not limited to the replay partition")
+        check.ok("api role creates and cancels replay jobs, and only those (dynamodb:LeadingKeys = replay)")
 
     def unsubscribe(self, worker_sns, sub_arn):
         """IAM authorizes sns:Unsubscribe on the topic, which the worker role allows; ministack
@@ -530,6 +543,28 @@ def ensure_lax_customer_role(iam, provider_role_arn, path="/logspoke/"):
             raise
     return iam.create_role(RoleName=name, Path=path, AssumeRolePolicyDocument=trust)["Role"]["Arn"]
 
+
+
+def replay_writes_are_pinned():
+    """True when every ledger write the api role's policy allows is conditioned on the
+    `replay` partition key (dynamodb:LeadingKeys)."""
+    from cfnlint.decode import cfn_yaml
+
+    template = cfn_yaml.load(TEMPLATE_FILE)
+    writes = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
+    found = False
+    for policy in template["Resources"]["ApiRole"]["Properties"]["Policies"]:
+        for statement in policy["PolicyDocument"]["Statement"]:
+            if not isinstance(statement, dict) or "Action" not in statement:
+                continue
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            if not writes.intersection(actions) or "DeliveryLedgerTable" not in str(statement.get("Resource")):
+                continue
+            keys = statement.get("Condition", {}).get("ForAllValues:StringEquals", {}).get("dynamodb:LeadingKeys")
+            if keys != ["replay"]:
+                return False
+            found = True
+    return found
 
 def main():
     args = parse_args()

@@ -11,6 +11,7 @@ use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use logspoke_aws::read_model::{attributes_from_sdk, item_to_sdk};
 use logspoke_contract::ledger::{counter_sort_key, key, CounterBucket, HealthItem, Target, HEALTH_PARTITION};
+use logspoke_contract::replay::ReplayJob;
 
 use super::{HealthError, HealthPage, HealthStore, PageQuery, Prefilter};
 use crate::aws::error::{AwsError, AwsErrorKind};
@@ -49,6 +50,12 @@ fn parse_bucket(raw: &Item) -> Result<CounterBucket, HealthError> {
     attributes_from_sdk(raw)
         .and_then(|attrs| CounterBucket::from_attributes(&attrs))
         .map_err(|e| HealthError::Corrupt(format!("counter bucket {}: {e}", sort_key(raw).unwrap_or("?"))))
+}
+
+fn parse_job(raw: &Item) -> Result<ReplayJob, HealthError> {
+    attributes_from_sdk(raw)
+        .and_then(|attrs| ReplayJob::from_attributes(&attrs))
+        .map_err(|e| HealthError::Corrupt(format!("replay job {}: {e}", sort_key(raw).unwrap_or("?"))))
 }
 
 fn sort_key(raw: &Item) -> Option<&str> {
@@ -203,5 +210,17 @@ impl HealthStore for DynamoHealthStore {
                 .and_then(sort_key)
                 .map(str::to_owned),
         })
+    }
+
+    async fn replay_jobs(&self, ids: &[String]) -> Result<Vec<ReplayJob>, HealthError> {
+        let mut jobs = Vec::new();
+        for chunk in ids.chunks(BATCH_GET_KEYS) {
+            let keys = chunk
+                .iter()
+                .map(|id| item_to_sdk(&ReplayJob::key_of(id)))
+                .collect();
+            jobs.extend(parsed(&self.batch_get(keys).await?, parse_job));
+        }
+        Ok(jobs)
     }
 }

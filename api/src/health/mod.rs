@@ -1,6 +1,7 @@
 //! Delivery health: what the workers record per target in the delivery ledger
 //! (`LOGSPOKE_LEDGER_TABLE`, item formats in `contract::ledger`), read for the health
-//! endpoints and for the summary every config document embeds.
+//! endpoints and for the summary every config document embeds; and the progress the
+//! workers write into replay job items (`contract::replay`), read for replay documents.
 //!
 //! - this module: the narrow [`HealthStore`] the code needs from the ledger table, the
 //!   [`HealthReader`] built on it, and the pure rules: which counter buckets a window
@@ -10,7 +11,8 @@
 //! - [`summary`]: the per-process cache behind the config documents' summary, so that
 //!   reading health never fails a config request and rarely slows one.
 //!
-//! The api only reads the ledger; the workers write it.
+//! The api only reads the ledger here; the workers write it (the outbox relay creates
+//! and cancels replay job items).
 
 pub mod dynamodb;
 pub mod summary;
@@ -23,6 +25,8 @@ use logspoke_contract::ledger::{
     bucket_start, CounterBucket, Counters, DeliveryCause, HealthItem, HealthState, Target,
     COUNTER_BUCKET_SECONDS,
 };
+
+use logspoke_contract::replay::ReplayJob;
 
 use crate::aws::error::AwsError;
 pub use dynamodb::DynamoHealthStore;
@@ -111,6 +115,11 @@ pub trait HealthStore: Send + Sync + 'static {
 
     /// One page of every target's health item, in sort-key order.
     fn health_page(&self, query: &PageQuery) -> impl Future<Output = Result<HealthPage, HealthError>> + Send;
+
+    /// The replay job items with these ids, in one batched read (the workers write their
+    /// progress there); ids without an item are absent from the answer.
+    fn replay_jobs(&self, ids: &[String])
+        -> impl Future<Output = Result<Vec<ReplayJob>, HealthError>> + Send;
 }
 
 /// What a target received in the last hour and the last day.
@@ -280,6 +289,15 @@ impl<S: HealthStore> HealthReader<S> {
     /// One Query of the `health` partition.
     pub async fn page(&self, query: &PageQuery) -> Result<HealthPage, HealthError> {
         self.store.health_page(query).await
+    }
+
+    /// The replay job items of `ids`, by id.
+    pub async fn replay_jobs(&self, ids: &[String]) -> Result<HashMap<String, ReplayJob>, HealthError> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let jobs = self.store.replay_jobs(ids).await?;
+        Ok(jobs.into_iter().map(|job| (job.replay_id.clone(), job)).collect())
     }
 }
 

@@ -186,6 +186,13 @@ impl HealthStore for FakeStore {
         Ok(vec![bucket(bucket_start(NOW_MS), 3)])
     }
 
+    async fn replay_jobs(
+        &self,
+        _: &[String],
+    ) -> Result<Vec<logspoke_contract::replay::ReplayJob>, HealthError> {
+        Ok(Vec::new())
+    }
+
     async fn health_page(&self, _: &PageQuery) -> Result<HealthPage, HealthError> {
         Ok(HealthPage::default())
     }

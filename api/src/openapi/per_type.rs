@@ -81,16 +81,37 @@ fn path_item_for(item: &Value, n: &Names) -> Value {
             continue;
         };
         if let Some(Value::String(id)) = op.get_mut("operationId") {
-            *id = id.replacen("_delivery_", &format!("_{}_delivery_", n.segment), 1);
+            *id = typed_operation_id(id, n.segment);
         }
         if let Some(Value::String(summary)) = op.get_mut("summary") {
-            *summary = summary.replacen("delivery config", &format!("{} delivery config", n.label), 1);
+            *summary = if summary.contains(" a delivery config") {
+                summary.replacen(
+                    " a delivery config",
+                    &format!(" {} {} delivery config", n.article, n.label),
+                    1,
+                )
+            } else {
+                summary.replacen("delivery config", &format!("{} delivery config", n.label), 1)
+            };
         }
         if let Some(Value::Array(parameters)) = op.get_mut("parameters") {
             parameters.retain(|p| p.get("name").and_then(Value::as_str) != Some("type"));
         }
     }
     item
+}
+
+/// The operation id of `id` for one type: the type before `delivery` when the id names
+/// it (`get_delivery_health` → `get_s3_delivery_health`), else after the verb
+/// (`create_replay` → `create_s3_replay`).
+fn typed_operation_id(id: &str, segment: &str) -> String {
+    if id.contains("_delivery_") {
+        return id.replacen("_delivery_", &format!("_{segment}_delivery_"), 1);
+    }
+    match id.split_once('_') {
+        Some((verb, rest)) => format!("{verb}_{segment}_{rest}"),
+        None => format!("{id}_{segment}"),
+    }
 }
 
 /// Points every reference to the union schemas at the type's own.

@@ -1,12 +1,16 @@
 //! Publishing config changes: every write transaction enqueues the new read-model item
 //! of each config it touched ([`enqueue`]); the [`relay`] drains the outbox into the
 //! DynamoDB read model and the config-changes topic, in version order per config.
+//! Replay jobs and their cancellations travel the same way, in order with the config's
+//! changes ([`enqueue_replay`], [`enqueue_replay_cancel`]), into the delivery ledger.
 
 pub mod relay;
 pub mod sink;
 
+use logspoke_contract::replay::ReplayJob;
 use logspoke_contract::{
-    ChangeKind, ClusterId, ConfigItem, DeliveryType, EffectiveState, ExternalId, LiveConfig, TenantId,
+    Attributes, ChangeKind, ClusterId, ConfigItem, DeliveryType, EffectiveState, ExternalId, LiveConfig,
+    TenantId,
 };
 use sqlx::PgConnection;
 
@@ -175,16 +179,73 @@ async fn insert(conn: &mut PgConnection, item: &ConfigItem) -> Result<(), StoreE
     } else {
         ChangeKind::Deleted
     };
-    let attributes = serde_json::to_value(item.to_attributes()).map_err(|source| StoreError::Encode {
-        what: "read-model item",
+    let row = OutboxRow {
+        tenant_id: &item.tenant_id,
+        delivery_type: item.delivery_type,
+        version: item.version,
+        change: change.as_str(),
+        item: item.to_attributes(),
+    };
+    insert_row(conn, row).await
+}
+
+/// The outbox `change` of a replay job to create in the ledger.
+pub const REPLAY_REQUESTED: &str = "replay_requested";
+/// The outbox `change` of a replay job to mark cancelled.
+pub const REPLAY_CANCELLED: &str = "replay_cancelled";
+
+/// Enqueues a new replay job: the relay creates its item in the delivery ledger (once),
+/// after every change of the config enqueued before it.
+pub async fn enqueue_replay(conn: &mut PgConnection, job: &ReplayJob) -> Result<(), StoreError> {
+    let version = next_version(conn).await?;
+    let row = OutboxRow {
+        tenant_id: &job.target.tenant_id,
+        delivery_type: job.target.delivery_type,
+        version,
+        change: REPLAY_REQUESTED,
+        item: job.to_attributes(),
+    };
+    insert_row(conn, row).await
+}
+
+/// Enqueues the cancellation of a replay job: the relay sets `cancelled` on its item.
+pub async fn enqueue_replay_cancel(
+    conn: &mut PgConnection,
+    tenant_id: &TenantId,
+    delivery_type: DeliveryType,
+    replay_id: &str,
+) -> Result<(), StoreError> {
+    let version = next_version(conn).await?;
+    let row = OutboxRow {
+        tenant_id,
+        delivery_type,
+        version,
+        change: REPLAY_CANCELLED,
+        item: ReplayJob::key_of(replay_id),
+    };
+    insert_row(conn, row).await
+}
+
+/// One row to enqueue.
+struct OutboxRow<'a> {
+    tenant_id: &'a TenantId,
+    delivery_type: DeliveryType,
+    version: i64,
+    change: &'static str,
+    item: Attributes,
+}
+
+async fn insert_row(conn: &mut PgConnection, row: OutboxRow<'_>) -> Result<(), StoreError> {
+    let attributes = serde_json::to_value(row.item).map_err(|source| StoreError::Encode {
+        what: "outbox item",
         source,
     })?;
     sqlx::query!(
         "insert into config_outbox (tenant_id, delivery_type, version, change, item) values ($1, $2, $3, $4, $5)",
-        item.tenant_id.as_str(),
-        item.delivery_type.as_str(),
-        item.version,
-        change.as_str(),
+        row.tenant_id.as_str(),
+        row.delivery_type.as_str(),
+        row.version,
+        row.change,
         attributes,
     )
     .execute(conn)

@@ -1,4 +1,5 @@
-//! The outbox relay: drains `config_outbox` into the read model and the change topic.
+//! The outbox relay: drains `config_outbox` into the read model and the change topic,
+//! and replay jobs into the delivery ledger.
 //!
 //! Safe with several api replicas: each batch claims, with `FOR UPDATE SKIP LOCKED`, only
 //! the *oldest* unsent row of each config, so rows of one config are published in version
@@ -186,15 +187,20 @@ async fn publish<S: ReadModelSink>(sink: &S, row: Row) -> Outcome {
             error,
         }
     };
-    let (item, event) = match decode(&row) {
+    let publication = match decode(&row) {
         Ok(decoded) => decoded,
         Err(error) => return failed("decode", error),
     };
-    if let Err(err) = sink.write(&item, row.version).await {
-        return failed("read_model", err.describe(None));
-    }
-    if let Err(err) = sink.publish(&event).await {
-        return failed("event", err.describe(None));
+    let (stage, result) = match publication {
+        Publication::Config { item, event } => match sink.write(&item, row.version).await {
+            Ok(_) => ("event", sink.publish(&event).await),
+            Err(err) => ("read_model", Err(err)),
+        },
+        Publication::ReplayRequested(job) => ("replay", sink.create_replay(&job).await),
+        Publication::ReplayCancelled(key) => ("replay", sink.cancel_replay(&key).await),
+    };
+    if let Err(err) = result {
+        return failed(stage, err.describe(None));
     }
     let lag = (Utc::now() - row.created_at).num_milliseconds().max(0) as f64 / 1000.0;
     metrics::histogram!("logspoke_outbox_publish_lag_seconds").record(lag);
@@ -202,9 +208,24 @@ async fn publish<S: ReadModelSink>(sink: &S, row: Row) -> Outcome {
     Outcome::Sent(row.id)
 }
 
-fn decode(row: &Row) -> Result<(Attributes, ConfigChanged), String> {
+/// What one outbox row publishes.
+enum Publication {
+    /// A config's read-model item, then its change event.
+    Config { item: Attributes, event: ConfigChanged },
+    /// A replay job item to create.
+    ReplayRequested(Attributes),
+    /// The key of a replay job to mark cancelled.
+    ReplayCancelled(Attributes),
+}
+
+fn decode(row: &Row) -> Result<Publication, String> {
     let item: Attributes =
         serde_json::from_value(row.item.clone()).map_err(|e| format!("stored item: {e}"))?;
+    match row.change.as_str() {
+        super::REPLAY_REQUESTED => return Ok(Publication::ReplayRequested(item)),
+        super::REPLAY_CANCELLED => return Ok(Publication::ReplayCancelled(item)),
+        _ => {}
+    }
     let event = ConfigChanged {
         schema_version: EVENT_SCHEMA_VERSION,
         tenant_id: TenantId::parse(&row.tenant_id).map_err(|e| e.to_string())?,
@@ -215,7 +236,7 @@ fn decode(row: &Row) -> Result<(Attributes, ConfigChanged), String> {
             .created_at
             .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
     };
-    Ok((item, event))
+    Ok(Publication::Config { item, event })
 }
 
 async fn record_outcomes(

@@ -1,7 +1,7 @@
-//! Where the relay publishes: the DynamoDB read model (conditional on the version) and
-//! the config-changes SNS topic. Behind a narrow trait so the relay's ordering and retry
-//! logic is testable with a fault-injecting fake, and exercised for real against the
-//! emulator.
+//! Where the relay publishes: the DynamoDB read model (conditional on the version), the
+//! config-changes SNS topic, and the replay job items of the delivery ledger. Behind a
+//! narrow trait so the relay's ordering and retry logic is testable with a
+//! fault-injecting fake, and exercised for real against the emulator.
 
 use std::future::Future;
 
@@ -32,6 +32,14 @@ pub trait ReadModelSink: Send + Sync {
 
     /// Publishes the change event.
     fn publish(&self, event: &ConfigChanged) -> impl Future<Output = Result<(), AwsError>> + Send;
+
+    /// Creates a replay job item unless it exists (a relay that retries after a lost
+    /// answer must not reset the progress workers wrote since).
+    fn create_replay(&self, job: &Attributes) -> impl Future<Output = Result<(), AwsError>> + Send;
+
+    /// Marks the replay job with this key cancelled; a job that no longer exists (it
+    /// ended and expired) is left alone.
+    fn cancel_replay(&self, key: &Attributes) -> impl Future<Output = Result<(), AwsError>> + Send;
 }
 
 /// The real sink.
@@ -41,19 +49,33 @@ pub struct AwsReadModelSink {
     sns: aws_sdk_sns::Client,
     table: String,
     topic_arn: String,
+    ledger_table: String,
 }
 
 impl AwsReadModelSink {
-    /// Writes to `table` and publishes to `topic_arn` with the api's own credentials.
-    pub fn new(sdk: &SdkConfig, table: &str, topic_arn: &str) -> Self {
+    /// Writes to `table`, publishes to `topic_arn` and writes replay jobs into
+    /// `ledger_table`, with the api's own credentials.
+    pub fn new(sdk: &SdkConfig, table: &str, topic_arn: &str, ledger_table: &str) -> Self {
         Self {
             dynamodb: aws_sdk_dynamodb::Client::new(sdk),
             sns: aws_sdk_sns::Client::new(sdk),
             table: table.to_owned(),
             topic_arn: topic_arn.to_owned(),
+            ledger_table: ledger_table.to_owned(),
         }
     }
 }
+
+/// A conditional write whose condition was false did what it had to: nothing.
+fn unless_condition_failed<T>(result: Result<T, AwsError>) -> Result<(), AwsError> {
+    match result {
+        Ok(_) => Ok(()),
+        Err(err) if err.code() == CONDITION_FAILED => Ok(()),
+        Err(err) => Err(err),
+    }
+}
+
+const CONDITION_FAILED: &str = "ConditionalCheckFailedException";
 
 impl ReadModelSink for AwsReadModelSink {
     async fn write(&self, item: &Attributes, version: i64) -> Result<WriteOutcome, AwsError> {
@@ -70,7 +92,7 @@ impl ReadModelSink for AwsReadModelSink {
             .map_err(AwsError::from);
         match written {
             Ok(_) => Ok(WriteOutcome::Written),
-            Err(err) if err.code() == "ConditionalCheckFailedException" => Ok(WriteOutcome::AlreadyCurrent),
+            Err(err) if err.code() == CONDITION_FAILED => Ok(WriteOutcome::AlreadyCurrent),
             Err(err) => Err(err),
         }
     }
@@ -98,5 +120,33 @@ impl ReadModelSink for AwsReadModelSink {
             .await
             .map_err(AwsError::from)?;
         Ok(())
+    }
+
+    async fn create_replay(&self, job: &Attributes) -> Result<(), AwsError> {
+        let put = self
+            .dynamodb
+            .put_item()
+            .table_name(&self.ledger_table)
+            .set_item(Some(item_to_sdk(job)))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map_err(AwsError::from);
+        unless_condition_failed(put)
+    }
+
+    async fn cancel_replay(&self, key: &Attributes) -> Result<(), AwsError> {
+        let update = self
+            .dynamodb
+            .update_item()
+            .table_name(&self.ledger_table)
+            .set_key(Some(item_to_sdk(key)))
+            .update_expression("SET cancelled = :yes")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":yes", AttributeValue::Bool(true))
+            .send()
+            .await
+            .map_err(AwsError::from);
+        unless_condition_failed(update)
     }
 }

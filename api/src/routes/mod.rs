@@ -7,5 +7,6 @@ pub mod delivery_health;
 pub mod docs;
 pub mod onboarding;
 pub mod ops;
+pub mod replays;
 pub mod tenants;
 pub mod write;

@@ -11,6 +11,7 @@ use crate::auth::Principal;
 use crate::configs::Config;
 use crate::error::ApiError;
 use crate::outbox;
+use crate::replays;
 use crate::routes::delivery_configs::audit_document;
 
 /// An open write transaction on behalf of one principal and request.
@@ -56,8 +57,23 @@ impl<'a> WriteTx<'a> {
         self.record(tenant_id, None, action, before, after).await
     }
 
+    /// Audits a change that belongs to one config but is not the config itself (a
+    /// replay).
+    pub async fn audit_of_config(
+        &mut self,
+        tenant_id: &TenantId,
+        delivery_type: DeliveryType,
+        action: &'static str,
+        before: Option<Value>,
+        after: Option<Value>,
+    ) -> Result<(), ApiError> {
+        self.record(tenant_id, Some(delivery_type), action, before, after)
+            .await
+    }
+
     /// Audits a change of one config and enqueues its read-model item as `after` (the
-    /// config as this transaction leaves it; `None` when deleted).
+    /// config as this transaction leaves it; `None` when deleted: its replays that may
+    /// still run are cancelled too).
     pub async fn config_changed(
         &mut self,
         tenant_id: &TenantId,
@@ -69,6 +85,14 @@ impl<'a> WriteTx<'a> {
         let documents = (before.map(audit_document), after.map(audit_document));
         self.record(tenant_id, Some(delivery_type), action, documents.0, documents.1)
             .await?;
+        if after.is_none() {
+            for replay_id in
+                replays::repository::cancel_unfinished(&mut self.tx, tenant_id, delivery_type).await?
+            {
+                let id = replay_id.to_string();
+                outbox::enqueue_replay_cancel(&mut self.tx, tenant_id, delivery_type, &id).await?;
+            }
+        }
         Ok(outbox::enqueue_state(&mut self.tx, tenant_id, delivery_type, after).await?)
     }
 

@@ -110,7 +110,7 @@ fn healthy(tenant: &str, now_ms: i64) -> HealthItem {
     }
 }
 
-fn config_path(tenant: &str, kind: &str) -> String {
+pub fn config_path(tenant: &str, kind: &str) -> String {
     format!("/v1/tenants/{tenant}/delivery-configs/{kind}")
 }
 
@@ -119,7 +119,7 @@ fn health_path(tenant: &str, kind: &str) -> String {
 }
 
 /// A tenant with an `active` config of `kind` (onboarded, verified by an operator's force).
-async fn active_config(app: &TestApp, tenant: &str, kind: &str) {
+pub async fn active_config(app: &TestApp, tenant: &str, kind: &str) {
     app.create_tenant(tenant).await;
     let operator = TestApp::operator_token();
     let onboarding = json!({"region": REGION, "delivery_types": [kind]});

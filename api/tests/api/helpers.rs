@@ -175,6 +175,7 @@ impl TestApp {
             config_checks: Default::default(),
             verify_limiter: VerifyLimiter::new(options.verify_interval),
             health,
+            staging_retention_days: 90,
         };
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();

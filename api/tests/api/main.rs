@@ -17,5 +17,6 @@ mod ops;
 mod problems;
 mod publishing;
 mod readiness;
+mod replays;
 mod tenants;
 mod verification;

@@ -17,20 +17,24 @@ use tokio::sync::watch;
 use crate::aws::{self, PROVIDER};
 use crate::helpers::{cloudwatch_body, s3_body, Proxy, TestApp};
 
-/// A read-model table, a change topic and a queue subscribed to it, all fresh.
-struct Publishing {
-    sdk: SdkConfig,
+/// A read-model table, a change topic and a queue subscribed to it, and a delivery
+/// ledger for replay jobs, all fresh.
+pub struct Publishing {
+    pub sdk: SdkConfig,
     table: String,
     topic_arn: String,
     queue_url: String,
+    pub ledger_table: String,
 }
 
 impl Publishing {
-    async fn create() -> Self {
+    pub async fn create() -> Self {
         aws::bootstrap_provider().await;
         let sdk = aws::sdk(PROVIDER).await;
         let table = aws::unique("tenant-configs");
         logspoke_test_support::create_read_model_table(&sdk, &table).await;
+        let ledger_table = aws::unique("delivery-ledger");
+        logspoke_test_support::create_ledger_table(&sdk, &ledger_table).await;
         let sns = aws_sdk_sns::Client::new(&sdk);
         let topic_arn = sns
             .create_topic()
@@ -46,11 +50,12 @@ impl Publishing {
             table,
             topic_arn,
             queue_url,
+            ledger_table,
         }
     }
 
-    fn sink(&self) -> AwsReadModelSink {
-        AwsReadModelSink::new(&self.sdk, &self.table, &self.topic_arn)
+    pub fn sink(&self) -> AwsReadModelSink {
+        AwsReadModelSink::new(&self.sdk, &self.table, &self.topic_arn, &self.ledger_table)
     }
 
     /// Every item of the table, by (tenant, type).
@@ -144,7 +149,7 @@ async fn subscribe_queue(sdk: &SdkConfig, topic_arn: &str) -> String {
     queue_url
 }
 
-fn fast() -> RelaySettings {
+pub fn fast() -> RelaySettings {
     RelaySettings {
         poll_interval: Duration::from_millis(100),
         base_backoff: Duration::from_millis(50),
@@ -290,6 +295,7 @@ async fn changes_made_while_aws_is_unreachable_are_all_published_once_it_is_back
         &proxied_sdk,
         &publishing.table,
         &publishing.topic_arn,
+        &publishing.ledger_table,
     ));
     let app = TestApp::spawn().await;
     proxy.set_up(false);
@@ -488,5 +494,13 @@ impl<S: ReadModelSink> ReadModelSink for Recording<S> {
 
     async fn publish(&self, event: &ConfigChanged) -> Result<(), AwsError> {
         self.inner.publish(event).await
+    }
+
+    async fn create_replay(&self, job: &Attributes) -> Result<(), AwsError> {
+        self.inner.create_replay(job).await
+    }
+
+    async fn cancel_replay(&self, key: &Attributes) -> Result<(), AwsError> {
+        self.inner.cancel_replay(key).await
     }
 }

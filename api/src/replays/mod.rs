@@ -1,0 +1,287 @@
+//! Replays: redelivering a time window of one delivery config's staged objects.
+//!
+//! The api stores the request in Postgres ([`repository`]) and publishes it through the
+//! outbox as a [`ReplayJob`] item of the delivery ledger, where exactly one worker runs
+//! it and writes its progress (ADR 10). The api reads that progress back for the replay
+//! document and keeps the final one, so that a replay's outcome outlives its job item
+//! (which expires 30 days after it ends).
+//!
+//! This module holds the pure rules: which windows may be replayed ([`check_window`]),
+//! the job a request becomes ([`job_for`]), and where a replay stands given what Postgres
+//! and the ledger say ([`standing`]).
+
+pub mod repository;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use logspoke_contract::ledger::Target;
+use logspoke_contract::replay::{ReplayJob, ReplayMode, ReplayProgress, ReplayState};
+use logspoke_contract::{DeliveryType, TenantId};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::error::FieldError;
+
+/// How long after it ended a job item stays in the ledger (the workers set its TTL).
+pub const JOB_RETENTION_DAYS: i64 = 30;
+
+/// A replay request whose window passed [`check_window`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewReplay {
+    /// The target it delivers to.
+    pub target: Target,
+    /// Window start (inclusive).
+    pub since: DateTime<Utc>,
+    /// Window end (exclusive).
+    pub until: DateTime<Utc>,
+    /// Which objects it sends.
+    pub mode: ReplayMode,
+}
+
+/// Checks a window against the staging bucket's retention at `now`: it must not be
+/// empty or reversed, not longer than the retention, and not start before the oldest
+/// object the bucket can still hold. Each failure names the field to change.
+pub fn check_window(
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+    now: DateTime<Utc>,
+    retention_days: u32,
+) -> Result<(), FieldError> {
+    let retention = TimeDelta::days(i64::from(retention_days));
+    if until == since {
+        return Err(FieldError::new(
+            "until",
+            "the window is empty: until must be later than since (since is included, until is not)",
+        ));
+    }
+    if until < since {
+        return Err(FieldError::new(
+            "until",
+            "the window is reversed: until must be later than since",
+        ));
+    }
+    if until - since > retention {
+        return Err(FieldError::new(
+            "until",
+            format!(
+                "the window is longer than the staging retention of {retention_days} days; \
+                 replay it in parts"
+            ),
+        ));
+    }
+    let oldest = now - retention;
+    if since < oldest {
+        return Err(FieldError::new(
+            "since",
+            format!(
+                "the staging bucket keeps objects for {retention_days} days: since may not be \
+                 earlier than {}",
+                oldest.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The job item a new replay is published as.
+pub fn job_for(replay_id: Uuid, replay: &NewReplay, requested_at: DateTime<Utc>) -> ReplayJob {
+    ReplayJob {
+        replay_id: replay_id.to_string(),
+        target: replay.target.clone(),
+        since_ms: replay.since.timestamp_millis(),
+        until_ms: replay.until.timestamp_millis(),
+        mode: replay.mode,
+        cancelled: false,
+        requested_at_ms: requested_at.timestamp_millis(),
+        progress: ReplayProgress::queued(),
+    }
+}
+
+/// Where a replay is, as the workers report it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Progress {
+    /// `queued` until a worker takes it; `listing` while the worker lists the window's
+    /// objects; `delivering`; then `done`, `failed` (see `error`) or `cancelled`.
+    pub state: ReplayState,
+    /// Objects in the window (known once listing is done).
+    pub objects_total: u64,
+    /// Objects finished: delivered, or skipped.
+    pub objects_done: u64,
+    /// Of those, skipped because the target already had them (`missing` mode).
+    pub objects_skipped: u64,
+    /// Events delivered.
+    pub events: u64,
+    /// Bytes delivered.
+    pub bytes: u64,
+    /// When a worker started it.
+    pub started_at: Option<DateTime<Utc>>,
+    /// When it ended.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Why it failed; objects before the failure stay delivered, and a new `missing`
+    /// replay of the window continues where it stopped.
+    pub error: Option<String>,
+}
+
+impl Progress {
+    /// A replay no worker has taken yet.
+    pub fn queued() -> Self {
+        Self::from(&ReplayProgress::queued())
+    }
+
+    /// True once nothing more happens to the replay.
+    pub fn is_final(&self) -> bool {
+        self.state.is_final()
+    }
+}
+
+impl From<&ReplayProgress> for Progress {
+    fn from(progress: &ReplayProgress) -> Self {
+        let time = |ms: Option<i64>| ms.and_then(DateTime::from_timestamp_millis);
+        Self {
+            state: progress.state,
+            objects_total: progress.objects_total,
+            objects_done: progress.objects_done,
+            objects_skipped: progress.objects_skipped,
+            events: progress.events,
+            bytes: progress.bytes,
+            started_at: time(progress.started_at_ms),
+            finished_at: time(progress.finished_at_ms),
+            error: progress.error.clone(),
+        }
+    }
+}
+
+/// A replay as stored in Postgres.
+#[derive(Debug, Clone)]
+pub struct StoredReplay {
+    /// Its id (a UUIDv7, so ids sort by request time).
+    pub replay_id: Uuid,
+    /// The target.
+    pub target: Target,
+    /// Window start (inclusive).
+    pub since: DateTime<Utc>,
+    /// Window end (exclusive).
+    pub until: DateTime<Utc>,
+    /// Which objects it sends.
+    pub mode: ReplayMode,
+    /// The token subject that asked for it.
+    pub requested_by: String,
+    /// When.
+    pub requested_at: DateTime<Utc>,
+    /// When a cancellation was asked for.
+    pub cancel_requested_at: Option<DateTime<Utc>>,
+    /// The progress once it ended, as the api last read it.
+    pub final_progress: Option<Progress>,
+}
+
+/// Where a replay stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Standing {
+    /// Postgres already holds its final progress.
+    Recorded(Progress),
+    /// The ledger says this; `newly_final` when it ended and Postgres does not know yet.
+    Reported {
+        /// The progress.
+        progress: Progress,
+        /// Record it in Postgres.
+        newly_final: bool,
+    },
+}
+
+impl Standing {
+    /// The progress to show.
+    pub fn progress(&self) -> &Progress {
+        match self {
+            Self::Recorded(progress) | Self::Reported { progress, .. } => progress,
+        }
+    }
+}
+
+/// Where `replay` stands at `now`, given its job item (`None`: the ledger has none).
+/// A job the ledger has not got yet is queued (the outbox has not published it); one it
+/// no longer has, requested longer ago than job items are kept, ended unseen and expired.
+pub fn standing(replay: &StoredReplay, job: Option<&ReplayJob>, now: DateTime<Utc>) -> Standing {
+    if let Some(progress) = &replay.final_progress {
+        return Standing::Recorded(progress.clone());
+    }
+    let progress = match job {
+        Some(job) => Progress::from(&job.progress),
+        None if now - replay.requested_at > TimeDelta::days(JOB_RETENTION_DAYS) => Progress {
+            state: ReplayState::Failed,
+            error: Some(format!(
+                "the replay's progress record expired ({JOB_RETENTION_DAYS} days after it ended) \
+                 before it was read; request a missing replay of the window to be sure"
+            )),
+            ..Progress::queued()
+        },
+        None => Progress::queued(),
+    };
+    let newly_final = progress.is_final();
+    Standing::Reported {
+        progress,
+        newly_final,
+    }
+}
+
+/// A replay as the API returns it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Replay {
+    /// The replay's id.
+    pub replay_id: Uuid,
+    /// The tenant.
+    #[schema(value_type = String)]
+    pub tenant_id: TenantId,
+    /// The delivery config it delivers to: `cloudwatch` or `s3`.
+    #[serde(rename = "type")]
+    pub delivery_type: DeliveryType,
+    /// Window start (inclusive), by the staged objects' timestamps.
+    pub since: DateTime<Utc>,
+    /// Window end (exclusive).
+    pub until: DateTime<Utc>,
+    /// `missing` sends only what the target does not have; `all` sends everything again.
+    pub mode: ReplayMode,
+    /// Where it is.
+    #[serde(flatten)]
+    pub progress: Progress,
+    /// Who asked for it (the token subject).
+    pub requested_by: String,
+    /// When it was asked for.
+    pub requested_at: DateTime<Utc>,
+    /// When a cancellation was asked for; the replay stops within a few seconds and ends
+    /// `cancelled` (or, if it ended first, as it ended).
+    pub cancel_requested_at: Option<DateTime<Utc>>,
+}
+
+impl Replay {
+    /// The document of `replay` with `progress`.
+    pub fn new(replay: &StoredReplay, progress: Progress) -> Self {
+        Self {
+            replay_id: replay.replay_id,
+            tenant_id: replay.target.tenant_id.clone(),
+            delivery_type: replay.target.delivery_type,
+            since: replay.since,
+            until: replay.until,
+            mode: replay.mode,
+            progress,
+            requested_by: replay.requested_by.clone(),
+            requested_at: replay.requested_at,
+            cancel_requested_at: replay.cancel_requested_at,
+        }
+    }
+
+    /// Its URL.
+    pub fn location(&self) -> String {
+        location(&self.tenant_id, self.delivery_type, self.replay_id)
+    }
+}
+
+/// The URL of a replay.
+pub fn location(tenant_id: &TenantId, delivery_type: DeliveryType, replay_id: Uuid) -> String {
+    format!(
+        "/v1/tenants/{tenant_id}/delivery-configs/{}/replays/{replay_id}",
+        delivery_type.as_str()
+    )
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,225 @@
+//! The `replays` table: one row per requested replay, with its final progress once the
+//! api has seen it end.
+
+use chrono::{DateTime, Utc};
+use logspoke_contract::ledger::Target;
+use logspoke_contract::replay::ReplayMode;
+use logspoke_contract::{DeliveryType, TenantId};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::{NewReplay, Progress, StoredReplay};
+use crate::store::StoreError;
+
+/// A row as Postgres returns it.
+struct Row {
+    replay_id: Uuid,
+    tenant_id: String,
+    delivery_type: String,
+    since_at: DateTime<Utc>,
+    until_at: DateTime<Utc>,
+    mode: String,
+    requested_by: String,
+    requested_at: DateTime<Utc>,
+    cancel_requested_at: Option<DateTime<Utc>>,
+    final_progress: Option<serde_json::Value>,
+}
+
+impl TryFrom<Row> for StoredReplay {
+    type Error = StoreError;
+
+    fn try_from(row: Row) -> Result<Self, StoreError> {
+        let tenant_id = TenantId::parse(&row.tenant_id).map_err(|e| StoreError::corrupt("tenant id", e))?;
+        let delivery_type =
+            DeliveryType::parse(&row.delivery_type).map_err(|e| StoreError::corrupt("delivery type", e))?;
+        let final_progress = row
+            .final_progress
+            .map(serde_json::from_value::<Progress>)
+            .transpose()
+            .map_err(|e| StoreError::corrupt("replay progress", e))?;
+        Ok(Self {
+            replay_id: row.replay_id,
+            target: Target::new(tenant_id, delivery_type),
+            since: row.since_at,
+            until: row.until_at,
+            mode: ReplayMode::parse(&row.mode).map_err(|e| StoreError::corrupt("replay mode", e))?,
+            requested_by: row.requested_by,
+            requested_at: row.requested_at,
+            cancel_requested_at: row.cancel_requested_at,
+            final_progress,
+        })
+    }
+}
+
+fn stored(rows: Vec<Row>) -> Result<Vec<StoredReplay>, StoreError> {
+    rows.into_iter().map(StoredReplay::try_from).collect()
+}
+
+/// Stores a new replay.
+#[tracing::instrument(skip_all)]
+pub async fn insert(
+    conn: &mut PgConnection,
+    replay_id: Uuid,
+    replay: &NewReplay,
+    requested_by: &str,
+) -> Result<StoredReplay, StoreError> {
+    let row = sqlx::query_as!(
+        Row,
+        "insert into replays (replay_id, tenant_id, delivery_type, since_at, until_at, mode, requested_by)
+         values ($1, $2, $3, $4, $5, $6, $7)
+         returning replay_id, tenant_id, delivery_type, since_at, until_at, mode, requested_by,
+                   requested_at, cancel_requested_at, final_progress",
+        replay_id,
+        replay.target.tenant_id.as_str(),
+        replay.target.delivery_type.as_str(),
+        replay.since,
+        replay.until,
+        replay.mode.as_str(),
+        requested_by,
+    )
+    .fetch_one(conn)
+    .await?;
+    row.try_into()
+}
+
+/// One replay of `target`.
+#[tracing::instrument(skip_all)]
+pub async fn fetch(
+    conn: &mut PgConnection,
+    target: &Target,
+    replay_id: Uuid,
+) -> Result<Option<StoredReplay>, StoreError> {
+    let row = sqlx::query_as!(
+        Row,
+        "select replay_id, tenant_id, delivery_type, since_at, until_at, mode, requested_by,
+                requested_at, cancel_requested_at, final_progress
+         from replays where tenant_id = $1 and delivery_type = $2 and replay_id = $3",
+        target.tenant_id.as_str(),
+        target.delivery_type.as_str(),
+        replay_id,
+    )
+    .fetch_optional(conn)
+    .await?;
+    row.map(StoredReplay::try_from).transpose()
+}
+
+/// As [`fetch`], locking the row until the transaction ends (a cancellation).
+#[tracing::instrument(skip_all)]
+pub async fn lock(
+    conn: &mut PgConnection,
+    target: &Target,
+    replay_id: Uuid,
+) -> Result<Option<StoredReplay>, StoreError> {
+    let row = sqlx::query_as!(
+        Row,
+        "select replay_id, tenant_id, delivery_type, since_at, until_at, mode, requested_by,
+                requested_at, cancel_requested_at, final_progress
+         from replays where tenant_id = $1 and delivery_type = $2 and replay_id = $3
+         for update",
+        target.tenant_id.as_str(),
+        target.delivery_type.as_str(),
+        replay_id,
+    )
+    .fetch_optional(conn)
+    .await?;
+    row.map(StoredReplay::try_from).transpose()
+}
+
+/// A page of `target`'s replays, newest first, after the replay `after` (a cursor).
+#[tracing::instrument(skip_all)]
+pub async fn page(
+    conn: &mut PgConnection,
+    target: &Target,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<StoredReplay>, StoreError> {
+    let rows = sqlx::query_as!(
+        Row,
+        "select replay_id, tenant_id, delivery_type, since_at, until_at, mode, requested_by,
+                requested_at, cancel_requested_at, final_progress
+         from replays
+         where tenant_id = $1 and delivery_type = $2 and ($3::uuid is null or replay_id < $3)
+         order by replay_id desc
+         limit $4",
+        target.tenant_id.as_str(),
+        target.delivery_type.as_str(),
+        after,
+        limit,
+    )
+    .fetch_all(conn)
+    .await?;
+    stored(rows)
+}
+
+/// `target`'s replays whose end Postgres has not recorded.
+#[tracing::instrument(skip_all)]
+pub async fn unfinished(conn: &mut PgConnection, target: &Target) -> Result<Vec<StoredReplay>, StoreError> {
+    let rows = sqlx::query_as!(
+        Row,
+        "select replay_id, tenant_id, delivery_type, since_at, until_at, mode, requested_by,
+                requested_at, cancel_requested_at, final_progress
+         from replays
+         where tenant_id = $1 and delivery_type = $2 and final_progress is null
+         order by replay_id",
+        target.tenant_id.as_str(),
+        target.delivery_type.as_str(),
+    )
+    .fetch_all(conn)
+    .await?;
+    stored(rows)
+}
+
+/// Records how a replay ended (once: a recorded end is never replaced).
+#[tracing::instrument(skip_all)]
+pub async fn record_final(
+    conn: &mut PgConnection,
+    replay_id: Uuid,
+    progress: &Progress,
+) -> Result<(), StoreError> {
+    let document = serde_json::to_value(progress).map_err(|source| StoreError::Encode {
+        what: "replay progress",
+        source,
+    })?;
+    sqlx::query!(
+        "update replays set final_progress = $2 where replay_id = $1 and final_progress is null",
+        replay_id,
+        document,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Marks a replay's cancellation as requested now.
+#[tracing::instrument(skip_all)]
+pub async fn request_cancel(conn: &mut PgConnection, replay_id: Uuid) -> Result<DateTime<Utc>, StoreError> {
+    let at = sqlx::query_scalar!(
+        r#"update replays set cancel_requested_at = coalesce(cancel_requested_at, now())
+           where replay_id = $1 returning cancel_requested_at as "at!""#,
+        replay_id,
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok(at)
+}
+
+/// Marks every replay of the config that may still run as cancelled-on-request (the
+/// config is being deleted) and returns their ids, for the outbox.
+#[tracing::instrument(skip_all)]
+pub async fn cancel_unfinished(
+    conn: &mut PgConnection,
+    tenant_id: &TenantId,
+    delivery_type: DeliveryType,
+) -> Result<Vec<Uuid>, StoreError> {
+    let ids = sqlx::query_scalar!(
+        "update replays set cancel_requested_at = now()
+         where tenant_id = $1 and delivery_type = $2 and final_progress is null
+           and cancel_requested_at is null
+         returning replay_id",
+        tenant_id.as_str(),
+        delivery_type.as_str(),
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(ids)
+}

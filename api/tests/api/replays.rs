@@ -1,0 +1,434 @@
+//! Replays over HTTP: stored in Postgres, published by the real relay into a ledger table
+//! in the emulator as the job item the workers run, with the progress the tests write
+//! there as a worker would (`contract::replay`) read back into the replay document.
+
+use chrono::{Duration as TimeDelta, Utc};
+use logspoke_api::outbox::relay;
+use logspoke_contract::replay::{ReplayJob, ReplayMode, ReplayProgress, ReplayState};
+use serde_json::{json, Value};
+
+use crate::delivery_health::{active_config, config_path};
+use crate::helpers::{problem, Options, TestApp};
+use crate::publishing::{fast, Publishing};
+
+/// An app and the tables its relay publishes to.
+struct Replays {
+    app: TestApp,
+    publishing: Publishing,
+}
+
+impl Replays {
+    async fn start() -> Self {
+        let publishing = Publishing::create().await;
+        let app = TestApp::spawn_with(Options {
+            ledger_table: Some(publishing.ledger_table.clone()),
+            ..Options::default()
+        })
+        .await;
+        Self { app, publishing }
+    }
+
+    /// Runs the relay until the outbox is empty.
+    async fn publish(&self) {
+        relay::drain(&self.app.pool(), &self.publishing.sink(), &fast())
+            .await
+            .unwrap();
+    }
+
+    fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        aws_sdk_dynamodb::Client::new(&self.publishing.sdk)
+    }
+
+    /// The job item of `replay_id`, as a worker reads it.
+    async fn job(&self, replay_id: &str) -> Option<ReplayJob> {
+        let item = self
+            .dynamodb()
+            .get_item()
+            .table_name(&self.publishing.ledger_table)
+            .set_key(Some(logspoke_aws::read_model::item_to_sdk(&ReplayJob::key_of(
+                replay_id,
+            ))))
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap()
+            .item?;
+        let attributes = logspoke_aws::read_model::attributes_from_sdk(&item).unwrap();
+        Some(ReplayJob::from_attributes(&attributes).unwrap())
+    }
+
+    /// Writes `progress` into the job item, as the worker running it does.
+    async fn report(&self, replay_id: &str, progress: ReplayProgress) {
+        let mut job = self.job(replay_id).await.expect("the job was published");
+        job.progress = progress;
+        self.dynamodb()
+            .put_item()
+            .table_name(&self.publishing.ledger_table)
+            .set_item(Some(logspoke_aws::read_model::item_to_sdk(&job.to_attributes())))
+            .send()
+            .await
+            .unwrap();
+    }
+
+    async fn request(&self, tenant: &str, body: &Value, token: &str) -> reqwest::Response {
+        self.app
+            .post(&replays_path(tenant, "cloudwatch"), token, body)
+            .await
+    }
+
+    async fn get(&self, path: &str, token: &str) -> Value {
+        let response = self.app.get(path, token).await;
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.json().await.unwrap()
+    }
+}
+
+fn replays_path(tenant: &str, kind: &str) -> String {
+    format!("{}/replays", config_path(tenant, kind))
+}
+
+fn iso(time: chrono::DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// The last hour.
+fn last_hour() -> Value {
+    let now = Utc::now();
+    json!({"since": iso(now - TimeDelta::hours(1)), "until": iso(now)})
+}
+
+fn progress(state: ReplayState, total: u64, done: u64, skipped: u64) -> ReplayProgress {
+    ReplayProgress {
+        state,
+        objects_total: total,
+        objects_done: done,
+        objects_skipped: skipped,
+        events: (done - skipped) * 10,
+        bytes: (done - skipped) * 1_000,
+        started_at_ms: Some(Utc::now().timestamp_millis() - 3_000),
+        finished_at_ms: state.is_final().then(|| Utc::now().timestamp_millis()),
+        error: None,
+        cursor: None,
+    }
+}
+
+#[tokio::test]
+async fn a_tenant_replays_a_window_and_follows_the_progress_the_worker_reports() {
+    let t = Replays::start().await;
+    active_config(&t.app, "acme", "cloudwatch").await;
+    let token = TestApp::tenant_token("acme");
+    let body = last_hour();
+
+    let response = t.request("acme", &body, &token).await;
+    assert_eq!(response.status(), 202);
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    let replay: Value = response.json().await.unwrap();
+    let id = replay["replay_id"].as_str().unwrap().to_owned();
+    assert_eq!(location, format!("{}/{id}", replays_path("acme", "cloudwatch")));
+    assert_eq!(replay["state"], "queued");
+    assert_eq!(replay["mode"], "missing", "missing is the default");
+    assert_eq!(replay["requested_by"], "acme-admin");
+    assert_eq!(
+        (replay["objects_done"].as_u64(), replay["events"].as_u64()),
+        (Some(0), Some(0))
+    );
+
+    // The relay publishes exactly the job the workers run.
+    assert!(
+        t.job(&id).await.is_none(),
+        "nothing reaches the ledger before the relay runs"
+    );
+    t.publish().await;
+    let job = t.job(&id).await.unwrap();
+    let since = chrono::DateTime::parse_from_rfc3339(body["since"].as_str().unwrap()).unwrap();
+    assert_eq!(job.target.tenant_id.as_str(), "acme");
+    assert_eq!(job.target.delivery_type.as_str(), "cloudwatch");
+    assert_eq!(job.since_ms, since.timestamp_millis());
+    assert_eq!(job.until_ms - job.since_ms, 3_600_000);
+    assert_eq!((job.mode, job.cancelled), (ReplayMode::Missing, false));
+    assert_eq!(job.progress, ReplayProgress::queued());
+
+    t.report(&id, progress(ReplayState::Delivering, 30, 12, 2)).await;
+    let running = t.get(&location, &token).await;
+    assert_eq!(running["state"], "delivering");
+    assert_eq!(
+        [
+            &running["objects_total"],
+            &running["objects_done"],
+            &running["objects_skipped"]
+        ],
+        [30, 12, 2]
+    );
+    assert_eq!(
+        (running["events"].as_u64(), running["bytes"].as_u64()),
+        (Some(100), Some(10_000))
+    );
+    assert!(running["started_at"].is_string() && running["finished_at"].is_null());
+
+    t.report(&id, progress(ReplayState::Done, 30, 30, 2)).await;
+    let done = t.get(&location, &token).await;
+    assert_eq!(
+        (done["state"].as_str(), done["objects_done"].as_u64()),
+        (Some("done"), Some(30))
+    );
+    assert!(done["finished_at"].is_string());
+
+    // Its end is kept in Postgres: the document outlives the job item.
+    t.dynamodb()
+        .delete_item()
+        .table_name(&t.publishing.ledger_table)
+        .set_key(Some(logspoke_aws::read_model::item_to_sdk(&ReplayJob::key_of(
+            &id,
+        ))))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(t.get(&location, &token).await, done);
+
+    // An ended replay no longer blocks the next; `all` is taken as asked.
+    let mut again = last_hour();
+    again["mode"] = json!("all");
+    let second = t.request("acme", &again, &token).await;
+    assert_eq!(second.status(), 202);
+    let second: Value = second.json().await.unwrap();
+    assert_eq!(second["mode"], "all");
+
+    // Newest first, paginated.
+    let page = t
+        .get(&format!("{}?limit=1", replays_path("acme", "cloudwatch")), &token)
+        .await;
+    assert_eq!(page["items"][0]["replay_id"], second["replay_id"]);
+    let cursor = page["next_cursor"].as_str().unwrap();
+    let rest = t
+        .get(
+            &format!("{}?limit=1&cursor={cursor}", replays_path("acme", "cloudwatch")),
+            &token,
+        )
+        .await;
+    assert_eq!(rest["items"][0], done);
+    assert!(rest["next_cursor"].is_null());
+
+    // Audited, with the document.
+    let audit = t
+        .get("/v1/tenants/acme/audit-events", &TestApp::operator_token())
+        .await;
+    let requested: Vec<&Value> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "replay.requested")
+        .collect();
+    assert_eq!(requested.len(), 2);
+    assert_eq!(requested[1]["after"]["replay_id"], json!(id));
+    assert_eq!(requested[1]["delivery_type"], "cloudwatch");
+}
+
+#[tokio::test]
+async fn one_replay_per_target_runs_and_a_cancellation_reaches_the_job() {
+    let t = Replays::start().await;
+    active_config(&t.app, "acme", "cloudwatch").await;
+    let token = TestApp::tenant_token("acme");
+    let first: Value = t
+        .request("acme", &last_hour(), &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = first["replay_id"].as_str().unwrap().to_owned();
+    let location = format!("{}/{id}", replays_path("acme", "cloudwatch"));
+
+    // Queued (not even published yet) counts as running.
+    let conflict = problem(t.request("acme", &last_hour(), &token).await, 409).await;
+    assert!(conflict["detail"].as_str().unwrap().contains(&id), "{conflict}");
+    t.publish().await;
+    t.report(&id, progress(ReplayState::Delivering, 10, 3, 0)).await;
+    problem(t.request("acme", &last_hour(), &token).await, 409).await;
+
+    let cancel = t.app.delete(&location, &token).await;
+    assert_eq!(cancel.status(), 202);
+    let cancelling: Value = cancel.json().await.unwrap();
+    assert_eq!(
+        cancelling["state"], "delivering",
+        "the worker has not stopped yet"
+    );
+    let asked_at = cancelling["cancel_requested_at"].clone();
+    assert!(asked_at.is_string());
+    t.publish().await;
+    assert!(t.job(&id).await.unwrap().cancelled, "the job item says cancelled");
+    // Asking again answers the same; nothing new is published or audited.
+    let again: Value = t.app.delete(&location, &token).await.json().await.unwrap();
+    assert_eq!(again["cancel_requested_at"], asked_at);
+    let conflict = problem(t.request("acme", &last_hour(), &token).await, 409).await;
+    assert!(
+        conflict["detail"].as_str().unwrap().contains("cancelling"),
+        "{conflict}"
+    );
+
+    // The worker stops: the replay ended, a new one may start, and it cannot be cancelled.
+    t.report(&id, progress(ReplayState::Cancelled, 10, 4, 0)).await;
+    assert_eq!(t.get(&location, &token).await["state"], "cancelled");
+    let ended = problem(t.app.delete(&location, &token).await, 409).await;
+    assert!(
+        ended["detail"].as_str().unwrap().contains("already ended"),
+        "{ended}"
+    );
+    assert_eq!(t.request("acme", &last_hour(), &token).await.status(), 202);
+
+    let audit = t
+        .get("/v1/tenants/acme/audit-events", &TestApp::operator_token())
+        .await;
+    let cancellations = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "replay.cancel_requested")
+        .count();
+    assert_eq!(cancellations, 1);
+}
+
+#[tokio::test]
+async fn deleting_a_config_cancels_its_unfinished_replays() {
+    let t = Replays::start().await;
+    active_config(&t.app, "acme", "cloudwatch").await;
+    let operator = TestApp::operator_token();
+    let replay: Value = t
+        .request("acme", &last_hour(), &operator)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = replay["replay_id"].as_str().unwrap();
+    let deleted = t.app.delete(&config_path("acme", "cloudwatch"), &operator).await;
+    assert_eq!(deleted.status(), 204);
+    t.publish().await;
+    let job = t
+        .job(id)
+        .await
+        .expect("the job was created before it was cancelled");
+    assert!(job.cancelled);
+}
+
+#[tokio::test]
+async fn windows_the_staging_bucket_cannot_hold_and_inactive_configs_are_refused() {
+    let t = Replays::start().await;
+    active_config(&t.app, "acme", "cloudwatch").await;
+    let token = TestApp::tenant_token("acme");
+    let now = Utc::now();
+    let hour_ago = iso(now - TimeDelta::hours(1));
+    let cases = [
+        (json!({"since": iso(now), "until": hour_ago}), "until", "reversed"),
+        (json!({"since": hour_ago, "until": hour_ago}), "until", "empty"),
+        (
+            json!({"since": iso(now - TimeDelta::days(89)), "until": iso(now + TimeDelta::days(2))}),
+            "until",
+            "90 days",
+        ),
+        (
+            json!({"since": iso(now - TimeDelta::days(91)), "until": iso(now - TimeDelta::days(90))}),
+            "since",
+            "90 days",
+        ),
+        (
+            json!({"since": "yesterday", "until": iso(now)}),
+            "since",
+            "RFC 3339",
+        ),
+    ];
+    for (body, field, words) in cases {
+        let refused = problem(t.request("acme", &body, &token).await, 422).await;
+        let error = &refused["errors"][0];
+        assert_eq!(error["field"], field, "{body}: {refused}");
+        assert!(
+            error["message"].as_str().unwrap().contains(words),
+            "{body}: {refused}"
+        );
+    }
+    for body in [
+        json!({"since": hour_ago, "until": iso(now), "mode": "some"}),
+        json!({"since": hour_ago, "until": iso(now), "force": true}),
+        json!({"since": hour_ago}),
+    ] {
+        problem(t.request("acme", &body, &token).await, 422).await;
+    }
+
+    let disabled = t
+        .app
+        .patch(
+            &config_path("acme", "cloudwatch"),
+            &token,
+            &json!({"enabled": false}),
+        )
+        .await;
+    assert_eq!(disabled.status(), 200);
+    let inactive = problem(t.request("acme", &last_hour(), &token).await, 422).await;
+    assert!(
+        inactive["detail"].as_str().unwrap().contains("disabled"),
+        "{inactive}"
+    );
+    let missing = t
+        .app
+        .post(&replays_path("acme", "s3"), &token, &last_hour())
+        .await;
+    problem(missing, 404).await;
+    let path = format!("{}/not-a-uuid", replays_path("acme", "cloudwatch"));
+    problem(t.app.get(&path, &token).await, 404).await;
+}
+
+#[tokio::test]
+async fn a_tenant_token_cannot_start_read_or_cancel_another_tenants_replays() {
+    let t = Replays::start().await;
+    active_config(&t.app, "acme", "cloudwatch").await;
+    active_config(&t.app, "globex", "cloudwatch").await;
+    let operator = TestApp::operator_token();
+    let theirs: Value = t
+        .request("globex", &last_hour(), &operator)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let location = format!(
+        "{}/{}",
+        replays_path("globex", "cloudwatch"),
+        theirs["replay_id"].as_str().unwrap()
+    );
+    let acme = TestApp::tenant_token("acme");
+
+    problem(t.request("globex", &last_hour(), &acme).await, 403).await;
+    problem(t.app.get(&replays_path("globex", "cloudwatch"), &acme).await, 403).await;
+    problem(t.app.get(&location, &acme).await, 403).await;
+    problem(t.app.delete(&location, &acme).await, 403).await;
+    // Nor through its own path: the id belongs to another config.
+    let own_path = format!(
+        "{}/{}",
+        replays_path("acme", "cloudwatch"),
+        theirs["replay_id"].as_str().unwrap()
+    );
+    problem(t.app.get(&own_path, &acme).await, 404).await;
+    problem(t.app.delete(&own_path, &acme).await, 404).await;
+    assert!(t.get(&location, &operator).await["cancel_requested_at"].is_null());
+}
+
+#[tokio::test]
+async fn a_retried_request_with_an_idempotency_key_starts_one_replay() {
+    let t = Replays::start().await;
+    active_config(&t.app, "acme", "cloudwatch").await;
+    let token = TestApp::tenant_token("acme");
+    let body = last_hour();
+    let send = || {
+        t.app
+            .request(reqwest::Method::POST, &replays_path("acme", "cloudwatch"), &token)
+            .header("idempotency-key", "replay-1")
+            .json(&body)
+            .send()
+    };
+    let first = send().await.unwrap();
+    assert_eq!(first.status(), 202);
+    let first: Value = first.json().await.unwrap();
+    let retry = send().await.unwrap();
+    assert_eq!(retry.status(), 202);
+    assert_eq!(retry.headers()["idempotent-replayed"], "true");
+    let retry: Value = retry.json().await.unwrap();
+    assert_eq!(retry["replay_id"], first["replay_id"]);
+    let page = t.get(&replays_path("acme", "cloudwatch"), &token).await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 1);
+}
