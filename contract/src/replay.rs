@@ -16,6 +16,10 @@ use crate::{Attr, Attributes, DeliveryType, ParseError, TenantId};
 /// The partition holding every replay job.
 pub const REPLAY_PARTITION: &str = "replay";
 
+/// How long an ended job item stays readable (its `expires_at` is set this far past the
+/// end), so the api can read how it ended.
+pub const ENDED_JOB_TTL_SECONDS: i64 = 30 * 24 * 3600;
+
 /// Which objects of the window a replay sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]

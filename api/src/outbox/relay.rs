@@ -3,7 +3,9 @@
 //!
 //! Safe with several api replicas: each batch claims, with `FOR UPDATE SKIP LOCKED`, only
 //! the *oldest* unsent row of each config, so rows of one config are published in version
-//! order and never by two relays at once. For each claimed row: a conditional write of
+//! order and never by two relays at once. Replay rows wait for every earlier row of
+//! their config; config rows wait only for earlier config rows, so a ledger that refuses
+//! replay jobs never holds back a config change. For each claimed row: a conditional write of
 //! the item (an older version never overwrites a newer one; a replay is a no-op), then
 //! the event, then the row is marked sent. A failure leaves the row, retried with
 //! jittered exponential backoff; nothing is dropped. A relay wakes on `NOTIFY
@@ -159,7 +161,11 @@ async fn relay_batch<S: ReadModelSink>(
            and not exists (
                select 1 from config_outbox earlier
                where earlier.tenant_id = o.tenant_id and earlier.delivery_type = o.delivery_type
-                 and earlier.sent_at is null and earlier.id < o.id)
+                 and earlier.sent_at is null and earlier.id < o.id
+                 -- A config change never waits behind a replay row (a ledger that refuses
+                 -- replay jobs must not hold back a disable); replay rows wait for all.
+                 and (o.change in ('replay_requested', 'replay_cancelled')
+                      or earlier.change in ('upserted', 'deleted')))
          order by id
          limit $1
          for update skip locked",

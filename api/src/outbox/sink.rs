@@ -8,6 +8,7 @@ use std::future::Future;
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::AttributeValue;
 use logspoke_aws::read_model::item_to_sdk;
+use logspoke_contract::replay::{ReplayState, ENDED_JOB_TTL_SECONDS};
 use logspoke_contract::{Attributes, ConfigChanged};
 
 use crate::aws::error::AwsError;
@@ -37,8 +38,8 @@ pub trait ReadModelSink: Send + Sync {
     /// answer must not reset the progress workers wrote since).
     fn create_replay(&self, job: &Attributes) -> impl Future<Output = Result<(), AwsError>> + Send;
 
-    /// Marks the replay job with this key cancelled; a job that no longer exists (it
-    /// ended and expired) is left alone.
+    /// Marks the replay job with this key cancelled, and ends it when no worker has taken
+    /// it yet; a job that no longer exists (it ended and expired) is left alone.
     fn cancel_replay(&self, key: &Attributes) -> impl Future<Output = Result<(), AwsError>> + Send;
 }
 
@@ -136,7 +137,42 @@ impl ReadModelSink for AwsReadModelSink {
     }
 
     async fn cancel_replay(&self, key: &Attributes) -> Result<(), AwsError> {
-        let update = self
+        // A job no worker holds yet ends here and now, so that it never blocks its
+        // target waiting for a worker; a running one is told through the flag.
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        let ended = self
+            .dynamodb
+            .update_item()
+            .table_name(&self.ledger_table)
+            .set_key(Some(item_to_sdk(key)))
+            .update_expression(
+                "SET cancelled = :yes, #state = :cancelled, finished_at_ms = :now, expires_at = :ttl",
+            )
+            .condition_expression(
+                "attribute_exists(pk) AND (attribute_not_exists(#state) OR #state = :queued) \
+                 AND (attribute_not_exists(lease_until_ms) OR lease_until_ms < :now)",
+            )
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":yes", AttributeValue::Bool(true))
+            .expression_attribute_values(
+                ":cancelled",
+                AttributeValue::S(ReplayState::Cancelled.as_str().into()),
+            )
+            .expression_attribute_values(":queued", AttributeValue::S(ReplayState::Queued.as_str().into()))
+            .expression_attribute_values(":now", AttributeValue::N(now_ms.to_string()))
+            .expression_attribute_values(
+                ":ttl",
+                AttributeValue::N((now_ms / 1000 + ENDED_JOB_TTL_SECONDS).to_string()),
+            )
+            .send()
+            .await
+            .map_err(AwsError::from);
+        match ended {
+            Ok(_) => return Ok(()),
+            Err(err) if err.code() == CONDITION_FAILED => {}
+            Err(err) => return Err(err),
+        }
+        let flagged = self
             .dynamodb
             .update_item()
             .table_name(&self.ledger_table)
@@ -147,6 +183,6 @@ impl ReadModelSink for AwsReadModelSink {
             .send()
             .await
             .map_err(AwsError::from);
-        unless_condition_failed(update)
+        unless_condition_failed(flagged)
     }
 }

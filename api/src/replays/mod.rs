@@ -14,7 +14,7 @@ pub mod repository;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use logspoke_contract::ledger::Target;
-use logspoke_contract::replay::{ReplayJob, ReplayMode, ReplayProgress, ReplayState};
+use logspoke_contract::replay::{ReplayJob, ReplayMode, ReplayProgress, ReplayState, ENDED_JOB_TTL_SECONDS};
 use logspoke_contract::{DeliveryType, TenantId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -22,8 +22,13 @@ use uuid::Uuid;
 
 use crate::error::FieldError;
 
-/// How long after it ended a job item stays in the ledger (the workers set its TTL).
-pub const JOB_RETENTION_DAYS: i64 = 30;
+/// How long after it ended a job item stays in the ledger (its TTL), in days.
+pub const JOB_RETENTION_DAYS: i64 = ENDED_JOB_TTL_SECONDS / 86_400;
+
+/// A cancelled replay whose job item has still not appeared this long after the
+/// cancellation was asked for is taken as ended: it will never run (the relay ends a
+/// queued job it cancels), and it must not block its target.
+pub const CANCELLED_UNSEEN_MINUTES: i64 = 5;
 
 /// A replay request whose window passed [`check_window`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -197,15 +202,26 @@ impl Standing {
     }
 }
 
-/// Where `replay` stands at `now`, given its job item (`None`: the ledger has none).
-/// A job the ledger has not got yet is queued (the outbox has not published it); one it
-/// no longer has, requested longer ago than job items are kept, ended unseen and expired.
+/// Where `replay` stands at `now`, given its job item (`None`: the ledger has none, or
+/// an item of another target, which cannot be this replay's). A job the ledger has not
+/// got yet is queued (the outbox has not published it), unless its cancellation was asked
+/// for a while ago; one it no longer has, requested longer ago than job items are kept,
+/// ended unseen and expired.
 pub fn standing(replay: &StoredReplay, job: Option<&ReplayJob>, now: DateTime<Utc>) -> Standing {
     if let Some(progress) = &replay.final_progress {
         return Standing::Recorded(progress.clone());
     }
+    let job = job.filter(|job| job.target == replay.target);
+    let cancelled_unseen = replay
+        .cancel_requested_at
+        .is_some_and(|at| now - at > TimeDelta::minutes(CANCELLED_UNSEEN_MINUTES));
     let progress = match job {
         Some(job) => Progress::from(&job.progress),
+        None if cancelled_unseen => Progress {
+            state: ReplayState::Cancelled,
+            finished_at: replay.cancel_requested_at,
+            ..Progress::queued()
+        },
         None if now - replay.requested_at > TimeDelta::days(JOB_RETENTION_DAYS) => Progress {
             state: ReplayState::Failed,
             error: Some(format!(

@@ -1,4 +1,4 @@
-use chrono::{TimeZone, Utc};
+use chrono::{TimeDelta, TimeZone, Utc};
 use logspoke_contract::replay::ReplayProgress;
 
 use super::*;
@@ -150,4 +150,34 @@ fn new_of(replay: &StoredReplay) -> NewReplay {
         until: replay.until,
         mode: replay.mode,
     }
+}
+
+#[test]
+fn a_cancelled_replay_whose_job_never_appeared_ends_and_an_item_of_another_target_is_not_its_own() {
+    let mut asked = stored(now() - TimeDelta::minutes(10), None);
+    asked.cancel_requested_at = Some(now() - TimeDelta::minutes(2));
+    assert_eq!(
+        standing(&asked, None, now()).progress().state,
+        ReplayState::Queued
+    );
+    asked.cancel_requested_at = Some(now() - TimeDelta::minutes(6));
+    let ended = standing(&asked, None, now());
+    assert_eq!(ended.progress().state, ReplayState::Cancelled);
+    assert_eq!(ended.progress().finished_at, asked.cancel_requested_at);
+    assert!(matches!(
+        ended,
+        Standing::Reported {
+            newly_final: true,
+            ..
+        }
+    ));
+
+    let fresh = stored(now(), None);
+    let mut job = job_for(fresh.replay_id, &new_of(&fresh), fresh.requested_at);
+    job.progress.state = ReplayState::Done;
+    job.target = Target::new(TenantId::parse("globex").unwrap(), DeliveryType::Cloudwatch);
+    assert_eq!(
+        standing(&fresh, Some(&job), now()).progress().state,
+        ReplayState::Queued
+    );
 }

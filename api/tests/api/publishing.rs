@@ -59,7 +59,7 @@ impl Publishing {
     }
 
     /// Every item of the table, by (tenant, type).
-    async fn items(&self) -> BTreeMap<(String, String), ConfigItem> {
+    pub async fn items(&self) -> BTreeMap<(String, String), ConfigItem> {
         let dynamodb = aws_sdk_dynamodb::Client::new(&self.sdk);
         let scan = dynamodb.scan().table_name(&self.table).send().await.unwrap();
         scan.items()

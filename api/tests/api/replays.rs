@@ -3,8 +3,11 @@
 //! there as a worker would (`contract::replay`) read back into the replay document.
 
 use chrono::{Duration as TimeDelta, Utc};
+use logspoke_api::aws::error::AwsError;
 use logspoke_api::outbox::relay;
+use logspoke_api::outbox::sink::{ReadModelSink, WriteOutcome};
 use logspoke_contract::replay::{ReplayJob, ReplayMode, ReplayProgress, ReplayState};
+use logspoke_contract::{Attributes, ConfigChanged};
 use serde_json::{json, Value};
 
 use crate::delivery_health::{active_config, config_path};
@@ -306,6 +309,96 @@ async fn deleting_a_config_cancels_its_unfinished_replays() {
         .await
         .expect("the job was created before it was cancelled");
     assert!(job.cancelled);
+    assert_eq!(
+        job.progress.state,
+        ReplayState::Cancelled,
+        "no worker held it: it ended at once"
+    );
+}
+
+#[tokio::test]
+async fn cancelling_a_replay_no_worker_took_ends_it_at_once() {
+    let t = Replays::start().await;
+    active_config(&t.app, "acme", "cloudwatch").await;
+    let token = TestApp::tenant_token("acme");
+    let replay: Value = t
+        .request("acme", &last_hour(), &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let location = format!(
+        "{}/{}",
+        replays_path("acme", "cloudwatch"),
+        replay["replay_id"].as_str().unwrap()
+    );
+    assert_eq!(t.app.delete(&location, &token).await.status(), 202);
+    t.publish().await;
+    let ended = t.get(&location, &token).await;
+    assert_eq!(ended["state"], "cancelled", "{ended}");
+    assert!(ended["finished_at"].is_string());
+    assert_eq!(t.request("acme", &last_hour(), &token).await.status(), 202);
+}
+
+/// A sink whose ledger refuses replay jobs (the api deployed before its permission).
+struct RefusingReplays(logspoke_api::outbox::sink::AwsReadModelSink);
+
+impl ReadModelSink for RefusingReplays {
+    async fn write(&self, item: &Attributes, version: i64) -> Result<WriteOutcome, AwsError> {
+        self.0.write(item, version).await
+    }
+
+    async fn publish(&self, event: &ConfigChanged) -> Result<(), AwsError> {
+        self.0.publish(event).await
+    }
+
+    async fn create_replay(&self, _: &Attributes) -> Result<(), AwsError> {
+        Err(AwsError::service(
+            "AccessDeniedException",
+            400,
+            "not authorized to perform dynamodb:PutItem",
+        ))
+    }
+
+    async fn cancel_replay(&self, key: &Attributes) -> Result<(), AwsError> {
+        self.0.cancel_replay(key).await
+    }
+}
+
+#[tokio::test]
+async fn a_replay_the_ledger_refuses_does_not_hold_back_the_configs_changes() {
+    let t = Replays::start().await;
+    active_config(&t.app, "acme", "cloudwatch").await;
+    let token = TestApp::tenant_token("acme");
+    let replay: Value = t
+        .request("acme", &last_hour(), &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let disabled = t
+        .app
+        .patch(
+            &config_path("acme", "cloudwatch"),
+            &token,
+            &json!({"enabled": false}),
+        )
+        .await;
+    assert_eq!(disabled.status(), 200);
+    let sink = RefusingReplays(t.publishing.sink());
+    relay::drain(&t.app.pool(), &sink, &fast()).await.unwrap();
+    let items = t.publishing.items().await;
+    let item = &items[&("acme".to_owned(), "cloudwatch".to_owned())];
+    assert_eq!(
+        item.config.as_ref().unwrap().state,
+        logspoke_contract::EffectiveState::Disabled,
+        "the disable was published past the stuck replay"
+    );
+    assert!(t.job(replay["replay_id"].as_str().unwrap()).await.is_none());
+    // Once the ledger takes it (and the row's retry delay passed), the replay follows.
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    t.publish().await;
+    assert!(t.job(replay["replay_id"].as_str().unwrap()).await.is_some());
 }
 
 #[tokio::test]

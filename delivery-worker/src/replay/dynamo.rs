@@ -6,14 +6,11 @@ use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use logspoke_aws::read_model::{attributes_from_sdk, item_to_sdk, to_sdk};
 use logspoke_aws::AwsError;
-use logspoke_contract::replay::{ReplayJob, ReplayProgress, REPLAY_PARTITION};
+use logspoke_contract::replay::{ReplayJob, ReplayProgress, ENDED_JOB_TTL_SECONDS, REPLAY_PARTITION};
 
-use super::{Control, Jobs, Staging, LEASE};
+use super::{Control, Jobs, KeyFilter, Staging, LEASE};
 use crate::ledger::dynamo::{condition_failed, n, s};
 use crate::pipeline::now_ms;
-
-/// Finished jobs stay readable this long (the api shows them), then expire.
-const FINISHED_TTL_SECONDS: i64 = 30 * 24 * 3600;
 
 /// The job items of the ledger table.
 #[derive(Debug, Clone)]
@@ -76,7 +73,7 @@ impl Jobs for DynamoJobs {
         }
     }
 
-    async fn take(&self, job: &ReplayJob, owner: &str) -> Result<bool, AwsError> {
+    async fn take(&self, job: &ReplayJob, owner: &str) -> Result<Option<ReplayJob>, AwsError> {
         let now = now_ms();
         let mut values = HashMap::from([
             (":me".to_owned(), s(owner)),
@@ -97,14 +94,22 @@ impl Jobs for DynamoJobs {
             .expression_attribute_names("#owner", "owner")
             .expression_attribute_names("#state", "state")
             .set_expression_attribute_values(Some(values))
+            .return_values(ReturnValue::AllNew)
             .send()
             .await
-            .map(|_| ())
             .map_err(AwsError::from);
         crate::telemetry::aws_call("UpdateItem", &result);
         match result {
-            Ok(()) => Ok(true),
-            Err(err) if condition_failed(&err) => Ok(false),
+            Ok(output) => {
+                let current = output
+                    .attributes
+                    .as_ref()
+                    .and_then(|raw| attributes_from_sdk(raw).ok())
+                    .and_then(|attributes| ReplayJob::from_attributes(&attributes).ok());
+                // The lease is held either way; a job that no longer parses runs as listed.
+                Ok(Some(current.unwrap_or_else(|| job.clone())))
+            }
+            Err(err) if condition_failed(&err) => Ok(None),
             Err(err) => Err(err),
         }
     }
@@ -128,7 +133,7 @@ impl Jobs for DynamoJobs {
             sets.push(format!("#{name} = :{name}"));
         }
         if progress.state.is_final() {
-            values.insert(":ttl".into(), n(now / 1000 + FINISHED_TTL_SECONDS));
+            values.insert(":ttl".into(), n(now / 1000 + ENDED_JOB_TTL_SECONDS));
             sets.push("expires_at = :ttl".into());
         }
         let result = self
@@ -179,7 +184,7 @@ impl S3Staging {
 }
 
 impl Staging for S3Staging {
-    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, AwsError> {
+    async fn list(&self, bucket: &str, prefix: &str, keep: KeyFilter<'_>) -> Result<Vec<String>, AwsError> {
         let mut keys = Vec::new();
         let mut token = None;
         loop {
@@ -198,7 +203,9 @@ impl Staging for S3Staging {
                 output
                     .contents()
                     .iter()
-                    .filter_map(|o| o.key().map(str::to_owned)),
+                    .filter_map(|o| o.key())
+                    .filter(|key| keep(key))
+                    .map(str::to_owned),
             );
             token = output.next_continuation_token;
             if token.is_none() {

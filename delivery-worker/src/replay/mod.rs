@@ -55,10 +55,20 @@ pub trait Report: Send + Sync {
     fn report(&self, progress: &ReplayProgress) -> impl Future<Output = Control> + Send;
 }
 
+/// Which listed keys a replay keeps (those in its window), applied page by page.
+pub type KeyFilter<'a> = &'a (dyn Fn(&str) -> bool + Send + Sync);
+
 /// The staged objects of a tenant, as the staging bucket lists them.
 pub trait Staging: Send + Sync {
-    /// Every key under `prefix`, in the bucket's (lexicographic) order.
-    fn list(&self, bucket: &str, prefix: &str) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
+    /// The keys under `prefix` that `keep` accepts, in the bucket's (lexicographic)
+    /// order. Only those are held: a tenant's prefix spans the whole retention, a window
+    /// may be a minute of it.
+    fn list(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        keep: KeyFilter<'_>,
+    ) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
 }
 
 /// The job items, as narrow as the runner needs them.
@@ -66,9 +76,14 @@ pub trait Jobs: Send + Sync {
     /// Jobs that are not final.
     fn open(&self) -> impl Future<Output = Result<Vec<ReplayJob>, AwsError>> + Send;
 
-    /// Takes (or renews) `job`'s lease for `owner`; `false` when another replica holds it
-    /// or it is final.
-    fn take(&self, job: &ReplayJob, owner: &str) -> impl Future<Output = Result<bool, AwsError>> + Send;
+    /// Takes (or renews) `job`'s lease for `owner` and returns the job as it stands now
+    /// (the listing that found it may be old: another replica may have moved it on since);
+    /// `None` when another replica holds it or it is final.
+    fn take(
+        &self,
+        job: &ReplayJob,
+        owner: &str,
+    ) -> impl Future<Output = Result<Option<ReplayJob>, AwsError>> + Send;
 
     /// Writes `progress` while `owner` holds the lease, renewing it.
     fn progress(
@@ -120,16 +135,29 @@ pub async fn execute<D: Deliverer, L: Ledger, S: Staging, R: Report>(
         Control::Lost => return progress,
     }
     let prefix = format!("{}/", job.target.tenant_id);
-    let keys = match staging.list(bucket, &prefix).await {
-        Ok(keys) => keys,
-        Err(err) => {
-            return finish(
-                report,
-                progress,
-                Some(format!("listing the staging bucket: {err}")),
-            )
-            .await
+    let in_window = |key: &str| {
+        ObjectKey::parse(key)
+            .ok()
+            .and_then(|layout| layout.written_at_unix_seconds())
+            .is_some_and(|staged| job.covers(staged))
+    };
+    let mut beat = tokio::time::Instant::now();
+    let listed = beating(
+        report,
+        &progress,
+        &mut beat,
+        staging.list(bucket, &prefix, &in_window),
+    )
+    .await;
+    let keys = match listed {
+        Ok(Ok(keys)) => keys,
+        Ok(Err(err)) => {
+            tracing::warn!(replay_id = %job.replay_id, error = %err, "cannot list the staging bucket for a replay");
+            let message = "the staged objects could not be listed; request the replay again later".to_owned();
+            return finish(report, progress, Some(message)).await;
         }
+        Err(Control::Cancel) => return cancelled(report, progress).await,
+        Err(_) => return progress,
     };
     let objects = window(job, bucket, keys);
     progress.objects_total = objects.len() as u64;
@@ -160,7 +188,15 @@ pub async fn execute<D: Deliverer, L: Ledger, S: Staging, R: Report>(
         })
         .buffered(concurrency.max(1));
     let mut reported = tokio::time::Instant::now();
-    while let Some((order, outcome)) = results.next().await {
+    loop {
+        // A slow object does not let the lease lapse: progress (with the cursor of what
+        // is finished) is reported meanwhile.
+        let next = match beating(report, &progress, &mut reported, results.next()).await {
+            Ok(next) => next,
+            Err(Control::Cancel) => return cancelled(report, progress).await,
+            Err(_) => return progress,
+        };
+        let Some((order, outcome)) = next else { break };
         match outcome {
             Replayed::Delivered(delivered) => {
                 progress.events += delivered.events;
@@ -182,6 +218,30 @@ pub async fn execute<D: Deliverer, L: Ledger, S: Staging, R: Report>(
         }
     }
     finish(report, progress, None).await
+}
+
+/// Awaits `work`, reporting `progress` whenever [`PROGRESS_EVERY`] passed since `last`
+/// (which renews the lease and hears a cancellation); `Err` with the answer when a report
+/// says to stop.
+async fn beating<T, R: Report>(
+    report: &R,
+    progress: &ReplayProgress,
+    last: &mut tokio::time::Instant,
+    work: impl Future<Output = T>,
+) -> Result<T, Control> {
+    tokio::pin!(work);
+    loop {
+        tokio::select! {
+            out = &mut work => return Ok(out),
+            () = tokio::time::sleep_until(*last + PROGRESS_EVERY) => {
+                *last = tokio::time::Instant::now();
+                match report.report(progress).await {
+                    Control::Continue => {}
+                    stop => return Err(stop),
+                }
+            }
+        }
+    }
 }
 
 async fn finish<R: Report>(
@@ -277,8 +337,8 @@ impl<J: Jobs, S: Staging> ReplayRunner<J, S> {
         };
         for job in jobs {
             match self.jobs.take(&job, &self.owner).await {
-                Ok(true) => self.run_job(pipeline, &job).await,
-                Ok(false) => {}
+                Ok(Some(current)) => self.run_job(pipeline, &current).await,
+                Ok(None) => {}
                 Err(err) => {
                     tracing::warn!(replay_id = %job.replay_id, error = %err, "cannot take a replay job")
                 }
@@ -297,7 +357,8 @@ impl<J: Jobs, S: Staging> ReplayRunner<J, S> {
             return;
         }
         let Some(bucket) = &self.bucket else {
-            let message = "the worker has no LOGSPOKE_STAGING_BUCKET".to_owned();
+            tracing::error!(replay_id = %job.replay_id, "cannot run a replay: LOGSPOKE_STAGING_BUCKET is not set");
+            let message = "replays are not set up on this installation yet; ask the provider".to_owned();
             finish(&report, job.progress.clone(), Some(message)).await;
             return;
         };

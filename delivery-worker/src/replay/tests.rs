@@ -20,8 +20,13 @@ const START_S: i64 = 1_795_338_000;
 struct Listing(Vec<String>);
 
 impl Staging for Listing {
-    async fn list(&self, _: &str, prefix: &str) -> Result<Vec<String>, AwsError> {
-        Ok(self.0.iter().filter(|k| k.starts_with(prefix)).cloned().collect())
+    async fn list(&self, _: &str, prefix: &str, keep: KeyFilter<'_>) -> Result<Vec<String>, AwsError> {
+        Ok(self
+            .0
+            .iter()
+            .filter(|k| k.starts_with(prefix) && keep(k))
+            .cloned()
+            .collect())
     }
 }
 

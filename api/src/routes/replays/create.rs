@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{accepted, refuse_if_running, running_conflict};
+use super::{accepted, refuse_if_running};
 use crate::audit::RequestId;
 use crate::auth::Principal;
 use crate::configs::repository as configs;
@@ -128,6 +128,16 @@ pub async fn create_replay(
             return Ok(replayed);
         }
     }
+    // What the request names must exist before its window or the running replay matter.
+    {
+        let mut conn = state.db.acquire().await?;
+        tenants::fetch(&mut conn, &target.tenant_id, false)
+            .await?
+            .ok_or_else(|| tenants::not_found(&target.tenant_id))?;
+        configs::fetch(&mut conn, &target.tenant_id, target.delivery_type, false)
+            .await?
+            .ok_or_else(|| not_found(&target.tenant_id, target.delivery_type))?;
+    }
     let new = body.parse(target.clone(), Utc::now(), state.staging_retention_days)?;
     refuse_if_running(&state, &target).await?;
     let created = create(&state, &principal, &request_id, &new, key.as_ref(), &hash).await;
@@ -163,8 +173,13 @@ async fn create(
         .await?
         .ok_or_else(|| tenants::not_found(&target.tenant_id))?;
     require_active(tenant.enabled, config.state())?;
+    // Again under the config's lock: one started since the check above.
     if let Some(running) = repository::unfinished(write.conn(), target).await?.first() {
-        return Err(running_conflict(&Replay::new(running, Progress::queued())));
+        return Err(ApiError::Conflict(format!(
+            "replay {} of this delivery config has not ended; wait for it to end, or cancel it with DELETE {}",
+            running.replay_id,
+            crate::replays::location(&target.tenant_id, target.delivery_type, running.replay_id)
+        )));
     }
     let stored = repository::insert(write.conn(), Uuid::now_v7(), new, &principal.subject).await?;
     let replay = Replay::new(&stored, Progress::queued());

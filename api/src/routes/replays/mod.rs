@@ -96,7 +96,7 @@ pub async fn refuse_if_running(state: &AppState, target: &Target) -> Result<(), 
 }
 
 /// The 409 for a target whose replay `running` has not ended.
-pub fn running_conflict(running: &Replay) -> ApiError {
+fn running_conflict(running: &Replay) -> ApiError {
     let cancelling = if running.cancel_requested_at.is_some() {
         " (cancelling)"
     } else {
