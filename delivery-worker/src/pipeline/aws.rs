@@ -1,8 +1,12 @@
 //! The real [`Deliverer`]: the tenant's role from the credential cache, the object from
 //! the staging bucket (with the worker's own credentials), then the target's sink with
-//! clients built for the tenant's account and region.
+//! clients built for the tenant's account and region. Those clients are kept with the
+//! credentials they were built from ([`TenantClients`]) and built again only when the
+//! credentials are renewed: a client is cheap to use but not to build, and a replay of
+//! small objects would build one per object.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use aws_credential_types::Credentials;
 use aws_sdk_s3::primitives::ByteStream;
@@ -23,6 +27,45 @@ pub struct AwsDeliverer {
     credentials: Arc<CredentialCache>,
     staging: aws_sdk_s3::Client,
     backoff: Backoff,
+    clients: TenantClients,
+}
+
+/// A target's clients by (role, region), with the access key of the credentials they
+/// hold: a renewed session has a new key, so its clients are built anew.
+#[derive(Default)]
+struct TenantClients {
+    logs: Mutex<HashMap<ClientKey, (String, aws_sdk_cloudwatchlogs::Client)>>,
+    s3: Mutex<HashMap<ClientKey, (String, aws_sdk_s3::Client)>>,
+}
+
+/// (role ARN, region).
+type ClientKey = (String, String);
+
+/// Entries kept per kind before the map is cleared (a bound, not a working set: one
+/// entry per tenant target).
+const MAX_CACHED_CLIENTS: usize = 4_096;
+
+/// The client cached for `key` if it holds `credentials`, else the one `build` makes from
+/// them (and caches).
+fn cached<C: Clone>(
+    map: &Mutex<HashMap<ClientKey, (String, C)>>,
+    key: ClientKey,
+    credentials: Credentials,
+    build: impl FnOnce(Credentials) -> C,
+) -> C {
+    let mut map = map.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((access_key, client)) = map.get(&key) {
+        if access_key == credentials.access_key_id() {
+            return client.clone();
+        }
+    }
+    if map.len() >= MAX_CACHED_CLIENTS {
+        map.clear();
+    }
+    let access_key = credentials.access_key_id().to_owned();
+    let client = build(credentials);
+    map.insert(key, (access_key, client.clone()));
+    client
 }
 
 impl AwsDeliverer {
@@ -34,6 +77,7 @@ impl AwsDeliverer {
             credentials,
             staging,
             backoff,
+            clients: TenantClients::default(),
         }
     }
 
@@ -82,7 +126,11 @@ impl Deliverer for AwsDeliverer {
                 log_group_name,
                 log_stream_template,
             } => {
-                let logs = AwsLogs::new(clients::tenant_logs(sdk, credentials, &config.target_region));
+                let key = (config.role_arn.to_string(), config.target_region.to_string());
+                let client = cached(&self.clients.logs, key, credentials, |c| {
+                    clients::tenant_logs(sdk, c, &config.target_region)
+                });
+                let logs = AwsLogs::new(client);
                 let stream = cloudwatch::stream_name(&object.layout, log_stream_template.as_ref())?;
                 let (body, _) = self.open(object).await?;
                 let to = Destination {
@@ -97,7 +145,10 @@ impl Deliverer for AwsDeliverer {
                 bucket_name,
                 bucket_prefix,
             } => {
-                let tenant_s3 = clients::tenant_s3(sdk, credentials, &config.target_region);
+                let key = (config.role_arn.to_string(), config.target_region.to_string());
+                let tenant_s3 = cached(&self.clients.s3, key, credentials, |c| {
+                    clients::tenant_s3(sdk, c, &config.target_region)
+                });
                 let (body, length) = self.open(object).await?;
                 let key = s3::target_key(bucket_prefix, &object.layout);
                 s3::put(&tenant_s3, bucket_name, &key, body, length)
@@ -110,5 +161,32 @@ impl Deliverer for AwsDeliverer {
                 })
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn credentials(access_key: &str) -> Credentials {
+        Credentials::new(access_key, "secret", Some("token".into()), None, "test")
+    }
+
+    #[test]
+    fn a_client_is_built_once_per_target_and_again_when_its_credentials_are_renewed() {
+        let map = Mutex::new(HashMap::new());
+        let mut built = 0;
+        let key = |role: &str| (role.to_owned(), "eu-west-1".to_owned());
+        let mut get = |role: &str, access_key: &str| {
+            cached(&map, key(role), credentials(access_key), |c| {
+                built += 1;
+                format!("{built}:{}", c.access_key_id())
+            })
+        };
+        assert_eq!(get("role-a", "ASIA1"), "1:ASIA1");
+        assert_eq!(get("role-a", "ASIA1"), "1:ASIA1", "cached");
+        assert_eq!(get("role-b", "ASIA9"), "2:ASIA9", "another target");
+        assert_eq!(get("role-a", "ASIA2"), "3:ASIA2", "renewed credentials");
+        assert_eq!(get("role-a", "ASIA2"), "3:ASIA2");
     }
 }
