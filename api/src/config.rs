@@ -125,6 +125,10 @@ pub struct ReplayConfig {
     /// `StagingRetentionDays`): a replay may not reach further back.
     #[arg(long = "staging-retention-days", env = "LOGSPOKE_STAGING_RETENTION_DAYS", default_value = "90", value_parser = values::positive::<u32>)]
     pub staging_retention_days: u32,
+    /// Replays one tenant may start in 24 hours (all its configs together); more are
+    /// refused with 429 until the oldest of them is a day old.
+    #[arg(long = "replays-per-tenant-per-day", env = "LOGSPOKE_REPLAYS_PER_TENANT_PER_DAY", default_value = "50", value_parser = values::positive::<u32>)]
+    pub per_tenant_per_day: u32,
 }
 
 /// Settings of customer onboarding.
@@ -519,6 +523,7 @@ mod tests {
                 "LOGSPOKE_CONFIG_TOPIC_ARN",
                 "LOGSPOKE_LEDGER_TABLE",
                 "LOGSPOKE_STAGING_RETENTION_DAYS",
+                "LOGSPOKE_REPLAYS_PER_TENANT_PER_DAY",
             ]
         );
         for secret in ["DATABASE_URL", "LOGSPOKE_JWT_SECRET"] {

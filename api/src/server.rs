@@ -52,7 +52,7 @@ pub async fn state(config: &Config) -> anyhow::Result<AppState> {
         config_checks: Arc::new(ConfigChecks::default()),
         verify_limiter: Default::default(),
         health: HealthReader::new(ledger),
-        staging_retention_days: config.replays.staging_retention_days,
+        replays: config.replays.clone(),
     })
 }
 

@@ -33,8 +33,8 @@ pub struct AppState {
     /// The delivery ledger, read for delivery health (with the config documents'
     /// summary cache, per replica).
     pub health: HealthReader,
-    /// Days the staging bucket keeps an object: how far back a replay may reach.
-    pub staging_retention_days: u32,
+    /// What bounds a replay: how far back it may reach, how many a tenant may start.
+    pub replays: crate::config::ReplayConfig,
 }
 
 impl FromRef<AppState> for Arc<Verifier> {

@@ -190,6 +190,24 @@ pub async fn record_final(
     Ok(())
 }
 
+/// How many replays `tenant_id` started since `since`, and the oldest of them.
+#[tracing::instrument(skip_all)]
+pub async fn started_since(
+    conn: &mut PgConnection,
+    tenant_id: &TenantId,
+    since: DateTime<Utc>,
+) -> Result<(i64, Option<DateTime<Utc>>), StoreError> {
+    let row = sqlx::query!(
+        r#"select count(*) as "count!", min(requested_at) as oldest
+           from replays where tenant_id = $1 and requested_at > $2"#,
+        tenant_id.as_str(),
+        since,
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok((row.count, row.oldest))
+}
+
 /// Marks a replay's cancellation as requested now.
 #[tracing::instrument(skip_all)]
 pub async fn request_cancel(conn: &mut PgConnection, replay_id: Uuid) -> Result<DateTime<Utc>, StoreError> {

@@ -9,7 +9,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use logspoke_api::auth::jwt::Verifier;
 use logspoke_api::aws::chain::RoleChain;
 use logspoke_api::aws::target_access::AwsTargetAccess;
-use logspoke_api::config::{JwtConfig, JwtKeySource, OnboardingConfig, DEFAULT_JWT_LEEWAY};
+use logspoke_api::config::{JwtConfig, JwtKeySource, OnboardingConfig, ReplayConfig, DEFAULT_JWT_LEEWAY};
 use logspoke_api::health::{DynamoHealthStore, HealthReader};
 use logspoke_api::onboarding::link::TemplateUrl;
 use logspoke_api::state::AppState;
@@ -105,6 +105,8 @@ pub struct Options {
     /// The delivery ledger table; by default one that does not exist, so config
     /// documents go without their health summary.
     pub ledger_table: Option<String>,
+    /// Replays a tenant may start per day.
+    pub replays_per_day: u32,
 }
 
 impl Default for Options {
@@ -115,6 +117,7 @@ impl Default for Options {
             aws_endpoint: None,
             verify_interval: Duration::ZERO,
             ledger_table: None,
+            replays_per_day: 50,
         }
     }
 }
@@ -175,7 +178,10 @@ impl TestApp {
             config_checks: Default::default(),
             verify_limiter: VerifyLimiter::new(options.verify_interval),
             health,
-            staging_retention_days: 90,
+            replays: ReplayConfig {
+                staging_retention_days: 90,
+                per_tenant_per_day: options.replays_per_day,
+            },
         };
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();

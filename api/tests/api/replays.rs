@@ -22,10 +22,14 @@ struct Replays {
 
 impl Replays {
     async fn start() -> Self {
+        Self::start_with(Options::default()).await
+    }
+
+    async fn start_with(options: Options) -> Self {
         let publishing = Publishing::create().await;
         let app = TestApp::spawn_with(Options {
             ledger_table: Some(publishing.ledger_table.clone()),
-            ..Options::default()
+            ..options
         })
         .await;
         Self { app, publishing }
@@ -77,6 +81,25 @@ impl Replays {
         self.app
             .post(&replays_path(tenant, "cloudwatch"), token, body)
             .await
+    }
+
+    /// Starts a replay of the last hour, cancels it before any worker takes it and
+    /// publishes both: the replay as it then reads.
+    async fn start_and_cancel(&self, tenant: &str, token: &str) -> Value {
+        let replay: Value = self
+            .request(tenant, &last_hour(), token)
+            .await
+            .json()
+            .await
+            .unwrap();
+        let location = format!(
+            "{}/{}",
+            replays_path(tenant, "cloudwatch"),
+            replay["replay_id"].as_str().unwrap()
+        );
+        assert_eq!(self.app.delete(&location, token).await.status(), 202);
+        self.publish().await;
+        self.get(&location, token).await
     }
 
     async fn get(&self, path: &str, token: &str) -> Value {
@@ -321,20 +344,7 @@ async fn cancelling_a_replay_no_worker_took_ends_it_at_once() {
     let t = Replays::start().await;
     active_config(&t.app, "acme", "cloudwatch").await;
     let token = TestApp::tenant_token("acme");
-    let replay: Value = t
-        .request("acme", &last_hour(), &token)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let location = format!(
-        "{}/{}",
-        replays_path("acme", "cloudwatch"),
-        replay["replay_id"].as_str().unwrap()
-    );
-    assert_eq!(t.app.delete(&location, &token).await.status(), 202);
-    t.publish().await;
-    let ended = t.get(&location, &token).await;
+    let ended = t.start_and_cancel("acme", &token).await;
     assert_eq!(ended["state"], "cancelled", "{ended}");
     assert!(ended["finished_at"].is_string());
     assert_eq!(t.request("acme", &last_hour(), &token).await.status(), 202);
@@ -524,4 +534,30 @@ async fn a_retried_request_with_an_idempotency_key_starts_one_replay() {
     assert_eq!(retry["replay_id"], first["replay_id"]);
     let page = t.get(&replays_path("acme", "cloudwatch"), &token).await;
     assert_eq!(page["items"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_tenant_starts_at_most_its_daily_quota_of_replays() {
+    let t = Replays::start_with(Options {
+        replays_per_day: 2,
+        ..Options::default()
+    })
+    .await;
+    active_config(&t.app, "acme", "cloudwatch").await;
+    let token = TestApp::tenant_token("acme");
+    for _ in 0..2 {
+        assert_eq!(t.start_and_cancel("acme", &token).await["state"], "cancelled");
+    }
+    let refused = t.request("acme", &last_hour(), &token).await;
+    let retry_after: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((86_000..=86_400).contains(&retry_after), "{retry_after}");
+    let problem = problem(refused, 429).await;
+    assert!(
+        problem["detail"].as_str().unwrap().contains("24 hours"),
+        "{problem}"
+    );
 }

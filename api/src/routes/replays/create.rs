@@ -100,6 +100,9 @@ impl ReplayRequest {
             headers(("Location" = String, description = "URL of the replay"))),
         (status = 404, description = "No such tenant, type or config", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Another replay of this config has not ended", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "The tenant started the most replays it may in 24 hours (`LOGSPOKE_REPLAYS_PER_TENANT_PER_DAY`)",
+            body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds until the next replay may start"))),
         (status = 422, description = "Invalid window (the problem names the field and the retention), the config \
             is not active, or an Idempotency-Key reused with another body", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The delivery ledger could not be read; retry later",
@@ -138,7 +141,7 @@ pub async fn create_replay(
             .await?
             .ok_or_else(|| not_found(&target.tenant_id, target.delivery_type))?;
     }
-    let new = body.parse(target.clone(), Utc::now(), state.staging_retention_days)?;
+    let new = body.parse(target.clone(), Utc::now(), state.replays.staging_retention_days)?;
     refuse_if_running(&state, &target).await?;
     let created = create(&state, &principal, &request_id, &new, key.as_ref(), &hash).await;
     match (created, &key) {
@@ -181,6 +184,7 @@ async fn create(
             crate::replays::location(&target.tenant_id, target.delivery_type, running.replay_id)
         )));
     }
+    refuse_over_quota(write.conn(), &target.tenant_id, state.replays.per_tenant_per_day).await?;
     let stored = repository::insert(write.conn(), Uuid::now_v7(), new, &principal.subject).await?;
     let replay = Replay::new(&stored, Progress::queued());
     let document = serde_json::to_value(&replay).map_err(|e| ApiError::Internal(e.into()))?;
@@ -212,6 +216,32 @@ async fn create(
         "replay requested"
     );
     Ok(replay)
+}
+
+/// A tenant starts at most `per_day` replays in 24 hours: each lists the tenant's prefix
+/// and leaves a job item for 30 days, so an unbounded stream of short replays would cost
+/// every replica. Checked under the config's lock, which serialises one config's
+/// requests; a tenant's configs together may overshoot by one per config.
+async fn refuse_over_quota(
+    conn: &mut sqlx::PgConnection,
+    tenant_id: &logspoke_contract::TenantId,
+    per_day: u32,
+) -> Result<(), ApiError> {
+    let since = Utc::now() - chrono::TimeDelta::days(1);
+    let (count, oldest) = repository::started_since(conn, tenant_id, since).await?;
+    match oldest {
+        Some(oldest) if count >= i64::from(per_day) => {
+            let wait = (oldest - since).num_seconds().max(1);
+            Err(ApiError::RateLimited {
+                retry_after: std::time::Duration::from_secs(wait.unsigned_abs()),
+                detail: format!(
+                    "this tenant started {count} replays in the last 24 hours, the most it may; \
+                     the next is possible in {wait} s"
+                ),
+            })
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Only an active config of an enabled tenant receives logs, replayed ones too.
