@@ -46,6 +46,12 @@ impl AwsError {
         self.code.as_deref().unwrap_or("")
     }
 
+    /// True for what a DynamoDB write whose condition was false answers: not a failure,
+    /// an answer.
+    pub fn is_condition_failed(&self) -> bool {
+        self.code() == "ConditionalCheckFailedException"
+    }
+
     /// True when retrying later might succeed: throttling, 5xx, timeouts, transport.
     pub fn is_transient(&self) -> bool {
         matches!(self.kind, AwsErrorKind::Timeout | AwsErrorKind::Transport)
@@ -101,6 +107,14 @@ impl<E: ProvideErrorMetadata> From<SdkError<E, HttpResponse>> for AwsError {
     }
 }
 
+/// A conditional write whose condition was false did nothing, as intended: `Ok`.
+pub fn unless_condition_failed<T>(result: Result<T, AwsError>) -> Result<(), AwsError> {
+    match result {
+        Err(err) if !err.is_condition_failed() => Err(err),
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,5 +157,20 @@ mod tests {
         let text = err.describe(Some("abc123XYZ"));
         assert!(!text.contains("abc123XYZ"));
         assert!(text.contains("<external-id>"));
+    }
+
+    #[test]
+    fn a_false_condition_is_an_answer_and_other_errors_stay_errors() {
+        let refused = AwsError::service(
+            "ConditionalCheckFailedException",
+            400,
+            "The conditional request failed",
+        );
+        assert!(refused.is_condition_failed());
+        assert!(unless_condition_failed::<()>(Err(refused)).is_ok());
+        assert!(unless_condition_failed(Ok(7)).is_ok());
+        let denied = AwsError::service("AccessDeniedException", 400, "no");
+        assert!(!denied.is_condition_failed());
+        assert!(unless_condition_failed::<()>(Err(denied)).is_err());
     }
 }

@@ -11,7 +11,7 @@ use logspoke_aws::read_model::item_to_sdk;
 use logspoke_contract::replay::{ReplayState, ENDED_JOB_TTL_SECONDS};
 use logspoke_contract::{Attributes, ConfigChanged};
 
-use crate::aws::error::AwsError;
+use crate::aws::error::{unless_condition_failed, AwsError};
 
 /// Result of a conditional read-model write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,17 +67,6 @@ impl AwsReadModelSink {
     }
 }
 
-/// A conditional write whose condition was false did what it had to: nothing.
-fn unless_condition_failed<T>(result: Result<T, AwsError>) -> Result<(), AwsError> {
-    match result {
-        Ok(_) => Ok(()),
-        Err(err) if err.code() == CONDITION_FAILED => Ok(()),
-        Err(err) => Err(err),
-    }
-}
-
-const CONDITION_FAILED: &str = "ConditionalCheckFailedException";
-
 impl ReadModelSink for AwsReadModelSink {
     async fn write(&self, item: &Attributes, version: i64) -> Result<WriteOutcome, AwsError> {
         let written = self
@@ -93,7 +82,7 @@ impl ReadModelSink for AwsReadModelSink {
             .map_err(AwsError::from);
         match written {
             Ok(_) => Ok(WriteOutcome::Written),
-            Err(err) if err.code() == CONDITION_FAILED => Ok(WriteOutcome::AlreadyCurrent),
+            Err(err) if err.is_condition_failed() => Ok(WriteOutcome::AlreadyCurrent),
             Err(err) => Err(err),
         }
     }
@@ -169,7 +158,7 @@ impl ReadModelSink for AwsReadModelSink {
             .map_err(AwsError::from);
         match ended {
             Ok(_) => return Ok(()),
-            Err(err) if err.code() == CONDITION_FAILED => {}
+            Err(err) if err.is_condition_failed() => {}
             Err(err) => return Err(err),
         }
         let flagged = self

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnValue};
+use logspoke_aws::error::unless_condition_failed;
 use logspoke_aws::read_model::{attributes_from_sdk, item_to_sdk};
 use logspoke_aws::AwsError;
 use logspoke_contract::ledger::{
@@ -47,19 +48,6 @@ pub(crate) fn n(value: impl ToString) -> AttributeValue {
 
 fn sdk_key(key: &Attributes) -> HashMap<String, AttributeValue> {
     item_to_sdk(key)
-}
-
-/// True for the error a failed condition gives: not a failure, an answer.
-pub(crate) fn condition_failed(err: &AwsError) -> bool {
-    err.code() == "ConditionalCheckFailedException"
-}
-
-/// A conditional write whose condition failed did nothing, as intended: `Ok`.
-pub(crate) fn unless_condition_failed(result: Result<(), AwsError>) -> Result<(), AwsError> {
-    match result {
-        Err(err) if !condition_failed(&err) => Err(err),
-        _ => Ok(()),
-    }
 }
 
 fn parse<T>(
@@ -203,7 +191,7 @@ impl Ledger for DynamoLedger {
         crate::telemetry::aws_call("PutItem", &result);
         match result {
             Ok(()) => Ok(true),
-            Err(err) if condition_failed(&err) => Ok(false),
+            Err(err) if err.is_condition_failed() => Ok(false),
             Err(err) => Err(err),
         }
     }
@@ -225,7 +213,7 @@ impl Ledger for DynamoLedger {
                     .await?
             }
             // Parked already (a redelivered message): counted once.
-            Err(err) if condition_failed(&err) => return Ok(()),
+            Err(err) if err.is_condition_failed() => return Ok(()),
             Err(err) => return Err(err),
         }
         let pending = ObjectRecord {
@@ -346,7 +334,7 @@ impl Ledger for DynamoLedger {
             .map_err(AwsError::from);
         match result {
             Ok(()) => Ok(true),
-            Err(err) if condition_failed(&err) => Ok(false),
+            Err(err) if err.is_condition_failed() => Ok(false),
             Err(err) => Err(err),
         }
     }

@@ -9,7 +9,7 @@ use logspoke_aws::AwsError;
 use logspoke_contract::replay::{ReplayJob, ReplayProgress, ENDED_JOB_TTL_SECONDS, REPLAY_PARTITION};
 
 use super::{Control, Jobs, KeyFilter, Staging, LEASE};
-use crate::ledger::dynamo::{condition_failed, n, s};
+use crate::ledger::dynamo::{n, s};
 use crate::pipeline::now_ms;
 
 /// The job items of the ledger table.
@@ -109,7 +109,7 @@ impl Jobs for DynamoJobs {
                 // The lease is held either way; a job that no longer parses runs as listed.
                 Ok(Some(current.unwrap_or_else(|| job.clone())))
             }
-            Err(err) if condition_failed(&err) => Ok(None),
+            Err(err) if err.is_condition_failed() => Ok(None),
             Err(err) => Err(err),
         }
     }
@@ -162,7 +162,7 @@ impl Jobs for DynamoJobs {
                     Control::Continue
                 })
             }
-            Err(err) if condition_failed(&err) => Ok(Control::Lost),
+            Err(err) if err.is_condition_failed() => Ok(Control::Lost),
             Err(err) => Err(err),
         }
     }
