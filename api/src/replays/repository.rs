@@ -103,28 +103,6 @@ pub async fn fetch(
     row.map(StoredReplay::try_from).transpose()
 }
 
-/// As [`fetch`], locking the row until the transaction ends (a cancellation).
-#[tracing::instrument(skip_all)]
-pub async fn lock(
-    conn: &mut PgConnection,
-    target: &Target,
-    replay_id: Uuid,
-) -> Result<Option<StoredReplay>, StoreError> {
-    let row = sqlx::query_as!(
-        Row,
-        "select replay_id, tenant_id, delivery_type, since_at, until_at, mode, requested_by,
-                requested_at, cancel_requested_at, final_progress
-         from replays where tenant_id = $1 and delivery_type = $2 and replay_id = $3
-         for update",
-        target.tenant_id.as_str(),
-        target.delivery_type.as_str(),
-        replay_id,
-    )
-    .fetch_optional(conn)
-    .await?;
-    row.map(StoredReplay::try_from).transpose()
-}
-
 /// A page of `target`'s replays, newest first, after the replay `after` (a cursor).
 #[tracing::instrument(skip_all)]
 pub async fn page(
@@ -208,15 +186,20 @@ pub async fn started_since(
     Ok((row.count, row.oldest))
 }
 
-/// Marks a replay's cancellation as requested now.
+/// Marks the cancellation of a replay that has not ended as requested now; `None` when
+/// it had ended, or its cancellation was asked for already.
 #[tracing::instrument(skip_all)]
-pub async fn request_cancel(conn: &mut PgConnection, replay_id: Uuid) -> Result<DateTime<Utc>, StoreError> {
+pub async fn request_cancel(
+    conn: &mut PgConnection,
+    replay_id: Uuid,
+) -> Result<Option<DateTime<Utc>>, StoreError> {
     let at = sqlx::query_scalar!(
-        r#"update replays set cancel_requested_at = coalesce(cancel_requested_at, now())
-           where replay_id = $1 returning cancel_requested_at as "at!""#,
+        r#"update replays set cancel_requested_at = now()
+           where replay_id = $1 and final_progress is null and cancel_requested_at is null
+           returning cancel_requested_at as "at!""#,
         replay_id,
     )
-    .fetch_one(conn)
+    .fetch_optional(conn)
     .await?;
     Ok(at)
 }

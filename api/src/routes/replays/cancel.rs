@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::response::Response;
 use logspoke_contract::ledger::Target;
 
-use super::{accepted, document, not_found, stored};
+use super::{accepted, document, stored};
 use crate::audit::RequestId;
 use crate::auth::Principal;
 use crate::error::{ApiError, Problem};
@@ -79,26 +79,32 @@ async fn request(
     replay: &Replay,
 ) -> Result<chrono::DateTime<chrono::Utc>, ApiError> {
     let mut write = WriteTx::begin(&state.db, principal, request_id).await?;
-    let locked = repository::lock(write.conn(), target, replay.replay_id)
-        .await?
-        .ok_or_else(|| not_found(replay.replay_id))?;
-    if let Some(progress) = locked.final_progress {
-        return Err(ended(replay, &progress));
-    }
-    if let Some(at) = locked.cancel_requested_at {
-        return Ok(at);
-    }
-    let at = repository::request_cancel(write.conn(), replay.replay_id).await?;
-    let before = serde_json::to_value(replay).map_err(|e| ApiError::Internal(e.into()))?;
-    let mut after = before.clone();
-    after["cancel_requested_at"] = serde_json::to_value(at).map_err(|e| ApiError::Internal(e.into()))?;
+    let Some(at) = repository::request_cancel(write.conn(), replay.replay_id).await? else {
+        // A concurrent request ended it or asked first: answer as it now stands.
+        drop(write);
+        let now = stored(state, target, replay.replay_id).await?;
+        if let Some(progress) = now.final_progress {
+            return Err(ended(replay, &progress));
+        }
+        return now.cancel_requested_at.ok_or_else(|| {
+            ApiError::Internal(anyhow::anyhow!(
+                "replay {} refused its cancellation yet has neither ended nor been cancelled",
+                replay.replay_id
+            ))
+        });
+    };
+    let after = Replay {
+        cancel_requested_at: Some(at),
+        ..replay.clone()
+    };
+    let document = |r: &Replay| serde_json::to_value(r).map_err(|e| ApiError::Internal(e.into()));
     write
         .audit_of_config(
             &target.tenant_id,
             target.delivery_type,
             "replay.cancel_requested",
-            Some(before),
-            Some(after),
+            Some(document(replay)?),
+            Some(document(&after)?),
         )
         .await?;
     let id = replay.replay_id.to_string();

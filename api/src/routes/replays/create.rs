@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{accepted, refuse_if_running};
+use super::{accepted, refuse_if_running, running_conflict};
 use crate::audit::RequestId;
 use crate::auth::Principal;
 use crate::configs::repository as configs;
@@ -178,11 +178,7 @@ async fn create(
     require_active(tenant.enabled, config.state())?;
     // Again under the config's lock: one started since the check above.
     if let Some(running) = repository::unfinished(write.conn(), target).await?.first() {
-        return Err(ApiError::Conflict(format!(
-            "replay {} of this delivery config has not ended; wait for it to end, or cancel it with DELETE {}",
-            running.replay_id,
-            crate::replays::location(&target.tenant_id, target.delivery_type, running.replay_id)
-        )));
+        return Err(running_conflict(&Replay::new(running, Progress::queued()), None));
     }
     refuse_over_quota(write.conn(), &target.tenant_id, state.replays.per_tenant_per_day).await?;
     let stored = repository::insert(write.conn(), Uuid::now_v7(), new, &principal.subject).await?;

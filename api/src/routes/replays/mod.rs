@@ -10,6 +10,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use logspoke_contract::ledger::Target;
+use logspoke_contract::replay::ReplayState;
 
 use crate::error::ApiError;
 use crate::replays::{repository, standing, Replay, Standing, StoredReplay};
@@ -90,23 +91,26 @@ pub async fn refuse_if_running(state: &AppState, target: &Target) -> Result<(), 
     };
     let documents = documents(state, &unfinished).await?;
     match documents.iter().find(|d| !d.progress.is_final()) {
-        Some(running) => Err(running_conflict(running)),
+        Some(running) => Err(running_conflict(running, Some(running.progress.state))),
         None => Ok(()),
     }
 }
 
-/// The 409 for a target whose replay `running` has not ended.
-fn running_conflict(running: &Replay) -> ApiError {
+/// The 409 for a target whose replay `running` has not ended, in `state` when known.
+pub fn running_conflict(running: &Replay, state: Option<ReplayState>) -> ApiError {
+    let standing = match state {
+        Some(state) => format!("is {}", state.as_str()),
+        None => "has not ended".to_owned(),
+    };
     let cancelling = if running.cancel_requested_at.is_some() {
         " (cancelling)"
     } else {
         ""
     };
     ApiError::Conflict(format!(
-        "replay {} of this delivery config is {}{cancelling}; wait for it to end, or cancel it \
-         with DELETE {}",
+        "replay {} of this delivery config {standing}{cancelling}; wait for it to end, or cancel \
+         it with DELETE {}",
         running.replay_id,
-        running.progress.state.as_str(),
         running.location()
     ))
 }
