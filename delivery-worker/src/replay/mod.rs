@@ -99,11 +99,7 @@ pub fn window(job: &ReplayJob, bucket: &str, keys: Vec<String>) -> Vec<(String, 
     let mut objects: Vec<(String, StagedObject)> = keys
         .into_iter()
         .filter_map(|key| {
-            let layout = ObjectKey::parse(&key).ok()?;
-            let staged = layout.written_at_unix_seconds()?;
-            if !job.covers(staged) || layout.tenant_id() != &job.target.tenant_id {
-                return None;
-            }
+            let (layout, staged) = in_window(job, &key)?;
             let object = StagedObject {
                 bucket: bucket.to_owned(),
                 key: key.clone(),
@@ -115,6 +111,14 @@ pub fn window(job: &ReplayJob, bucket: &str, keys: Vec<String>) -> Vec<(String, 
         .collect();
     objects.sort_by(|a, b| a.0.cmp(&b.0));
     objects
+}
+
+/// `key`'s layout and staged second when it is one of `job`'s objects: a staged-object
+/// key of the job's tenant whose timestamp is in the window.
+fn in_window(job: &ReplayJob, key: &str) -> Option<(ObjectKey, i64)> {
+    let layout = ObjectKey::parse(key).ok()?;
+    let staged = layout.written_at_unix_seconds()?;
+    (job.covers(staged) && layout.tenant_id() == &job.target.tenant_id).then_some((layout, staged))
 }
 
 /// Runs `job` to its end (or until cancelled or taken over), reporting to `report`.
@@ -129,26 +133,13 @@ pub async fn execute<D: Deliverer, L: Ledger, S: Staging, R: Report>(
     let mut progress = job.progress.clone();
     progress.started_at_ms.get_or_insert_with(now_ms);
     progress.state = ReplayState::Listing;
-    match report.report(&progress).await {
-        Control::Continue => {}
-        Control::Cancel => return cancelled(report, progress).await,
-        Control::Lost => return progress,
+    if let stop @ (Control::Cancel | Control::Lost) = report.report(&progress).await {
+        return stopped(report, progress, stop).await;
     }
     let prefix = format!("{}/", job.target.tenant_id);
-    let in_window = |key: &str| {
-        ObjectKey::parse(key)
-            .ok()
-            .and_then(|layout| layout.written_at_unix_seconds())
-            .is_some_and(|staged| job.covers(staged))
-    };
+    let keep = |key: &str| in_window(job, key).is_some();
     let mut beat = tokio::time::Instant::now();
-    let listed = beating(
-        report,
-        &progress,
-        &mut beat,
-        staging.list(bucket, &prefix, &in_window),
-    )
-    .await;
+    let listed = beating(report, &progress, &mut beat, staging.list(bucket, &prefix, &keep)).await;
     let keys = match listed {
         Ok(Ok(keys)) => keys,
         Ok(Err(err)) => {
@@ -156,8 +147,7 @@ pub async fn execute<D: Deliverer, L: Ledger, S: Staging, R: Report>(
             let message = "the staged objects could not be listed; request the replay again later".to_owned();
             return finish(report, progress, Some(message)).await;
         }
-        Err(Control::Cancel) => return cancelled(report, progress).await,
-        Err(_) => return progress,
+        Err(stop) => return stopped(report, progress, stop).await,
     };
     let objects = window(job, bucket, keys);
     progress.objects_total = objects.len() as u64;
@@ -168,10 +158,8 @@ pub async fn execute<D: Deliverer, L: Ledger, S: Staging, R: Report>(
         .collect();
     progress.objects_done = progress.objects_total - todo.len() as u64;
     progress.state = ReplayState::Delivering;
-    match report.report(&progress).await {
-        Control::Continue => {}
-        Control::Cancel => return cancelled(report, progress).await,
-        Control::Lost => return progress,
+    if let stop @ (Control::Cancel | Control::Lost) = report.report(&progress).await {
+        return stopped(report, progress, stop).await;
     }
     let kind = job.target.delivery_type;
     let mut results = stream::iter(todo)
@@ -193,8 +181,7 @@ pub async fn execute<D: Deliverer, L: Ledger, S: Staging, R: Report>(
         // is finished) is reported meanwhile.
         let next = match beating(report, &progress, &mut reported, results.next()).await {
             Ok(next) => next,
-            Err(Control::Cancel) => return cancelled(report, progress).await,
-            Err(_) => return progress,
+            Err(stop) => return stopped(report, progress, stop).await,
         };
         let Some((order, outcome)) = next else { break };
         match outcome {
@@ -210,10 +197,8 @@ pub async fn execute<D: Deliverer, L: Ledger, S: Staging, R: Report>(
         progress.cursor = Some(order);
         if reported.elapsed() >= PROGRESS_EVERY {
             reported = tokio::time::Instant::now();
-            match report.report(&progress).await {
-                Control::Continue => {}
-                Control::Cancel => return cancelled(report, progress).await,
-                Control::Lost => return progress,
+            if let stop @ (Control::Cancel | Control::Lost) = report.report(&progress).await {
+                return stopped(report, progress, stop).await;
             }
         }
     }
@@ -260,6 +245,15 @@ async fn finish<R: Report>(
         return cancelled(report, progress).await;
     }
     progress
+}
+
+/// What a replay a report told to stop ends as: cancelled (and reported so), or as it
+/// stood when another replica took it over (which reports from then on).
+async fn stopped<R: Report>(report: &R, progress: ReplayProgress, stop: Control) -> ReplayProgress {
+    match stop {
+        Control::Cancel => cancelled(report, progress).await,
+        Control::Continue | Control::Lost => progress,
+    }
 }
 
 async fn cancelled<R: Report>(report: &R, mut progress: ReplayProgress) -> ReplayProgress {
