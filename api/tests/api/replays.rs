@@ -83,15 +83,17 @@ impl Replays {
             .await
     }
 
+    /// Starts a replay of the last hour for `tenant` (asserting the 202): its document.
+    async fn start_replay(&self, tenant: &str, token: &str) -> Value {
+        let response = self.request(tenant, &last_hour(), token).await;
+        assert_eq!(response.status(), 202, "starting a replay for {tenant}");
+        response.json().await.unwrap()
+    }
+
     /// Starts a replay of the last hour, cancels it before any worker takes it and
     /// publishes both: the replay as it then reads.
     async fn start_and_cancel(&self, tenant: &str, token: &str) -> Value {
-        let replay: Value = self
-            .request(tenant, &last_hour(), token)
-            .await
-            .json()
-            .await
-            .unwrap();
+        let replay = self.start_replay(tenant, token).await;
         let location = format!(
             "{}/{}",
             replays_path(tenant, "cloudwatch"),
@@ -254,12 +256,7 @@ async fn one_replay_per_target_runs_and_a_cancellation_reaches_the_job() {
     let t = Replays::start().await;
     active_config(&t.app, "acme", "cloudwatch").await;
     let token = TestApp::tenant_token("acme");
-    let first: Value = t
-        .request("acme", &last_hour(), &token)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let first = t.start_replay("acme", &token).await;
     let id = first["replay_id"].as_str().unwrap().to_owned();
     let location = format!("{}/{id}", replays_path("acme", "cloudwatch"));
 
@@ -317,12 +314,7 @@ async fn deleting_a_config_cancels_its_unfinished_replays() {
     let t = Replays::start().await;
     active_config(&t.app, "acme", "cloudwatch").await;
     let operator = TestApp::operator_token();
-    let replay: Value = t
-        .request("acme", &last_hour(), &operator)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let replay = t.start_replay("acme", &operator).await;
     let id = replay["replay_id"].as_str().unwrap();
     let deleted = t.app.delete(&config_path("acme", "cloudwatch"), &operator).await;
     assert_eq!(deleted.status(), 204);
@@ -380,12 +372,7 @@ async fn a_replay_the_ledger_refuses_does_not_hold_back_the_configs_changes() {
     let t = Replays::start().await;
     active_config(&t.app, "acme", "cloudwatch").await;
     let token = TestApp::tenant_token("acme");
-    let replay: Value = t
-        .request("acme", &last_hour(), &token)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let replay = t.start_replay("acme", &token).await;
     let disabled = t
         .app
         .patch(
@@ -483,12 +470,7 @@ async fn a_tenant_token_cannot_start_read_or_cancel_another_tenants_replays() {
     active_config(&t.app, "acme", "cloudwatch").await;
     active_config(&t.app, "globex", "cloudwatch").await;
     let operator = TestApp::operator_token();
-    let theirs: Value = t
-        .request("globex", &last_hour(), &operator)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let theirs = t.start_replay("globex", &operator).await;
     let location = format!(
         "{}/{}",
         replays_path("globex", "cloudwatch"),
