@@ -12,6 +12,7 @@ pub mod config;
 pub mod credentials;
 pub mod event;
 pub mod health;
+mod json;
 pub mod ledger;
 pub mod memory;
 pub mod pipeline;

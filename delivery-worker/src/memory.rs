@@ -3,18 +3,20 @@
 //!
 //! What an object in flight holds whatever its file, `P` ≈ 5 MiB: the read side (S3 body
 //! chunks, the inflate window, the 128 KiB read buffer, a line buffer of at most 128 KiB)
-//! and two batches of at most 1 MiB of messages: the one being sent (with its SDK copy
-//! and JSON body) and the one being packed or waiting for it (`BATCHES_AHEAD` = 1; the
+//! and two batches of at most 1 MiB of messages: the one being sent (with its JSON body,
+//! encoded once) and the one being packed or waiting for it (`BATCHES_AHEAD` = 1; the
 //! decoder packs only while it holds a free slot). `LOGSPOKE_WORKER_MAX_IN_FLIGHT` (`N`)
 //! bounds how many objects hold that.
 //!
 //! What a file's *content* can make large is one line: up to the 8 MiB line limit `L`.
-//! The reader and packer hold such a line once (its buffer becomes the message, which is
-//! split into events in place), plus one event of at most 1 MiB while it is split. Before
-//! a line outgrows the read buffer, the reader reserves [`long_line_cost`] (`L` + 1 MiB)
-//! from the process-wide [`DecodeBudget`] (`LOGSPOKE_WORKER_MAX_DECODE_BYTES`, `B`), and
-//! keeps it until it reads the next line: by then all of the line's events but the one
-//! being sent and the one being packed are gone, and those two are the object's `P`.
+//! The reader holds such a line once (its message is unescaped in place and lent from
+//! that buffer), and the packer copies it piece by piece, each piece of at most 1 MiB
+//! filling a batch of its own, so the batches are the object's usual two plus the piece
+//! being copied. Before a line outgrows the read buffer, the reader reserves
+//! [`long_line_cost`] (`L` + 1 MiB) from the process-wide [`DecodeBudget`]
+//! (`LOGSPOKE_WORKER_MAX_DECODE_BYTES`, `B`), and keeps it until it reads the next line:
+//! by then all of the line's batches but the one being sent and the one being packed are
+//! gone, and those two are the object's `P`.
 //! So, whatever the files:
 //!
 //! ```text

@@ -1,15 +1,18 @@
-//! Streaming decoder for staged log files: gzip (or plain) NDJSON in, [`LogEvent`]s out.
+//! Streaming decoder for staged log files: gzip (or plain) NDJSON in, [`Event`]s out.
 //!
 //! Vector stages each batch of a pod's log lines as a gzip file of JSON lines. Objects can
 //! be far larger than the worker's memory budget, so the file is decoded as a stream: a
-//! bounded read buffer, one reusable line buffer, and one `String` per event.
+//! bounded read buffer, one reusable line buffer and one scratch buffer. An [`Event`]
+//! borrows its message from the reader until the next call, so a common line costs no
+//! allocation at all: its message is lent straight from the read buffer, or from the
+//! scratch buffer when it had escapes to undo (see `line`).
 //!
 //! A *long* line (over [`LONG_LINE_BYTES`], up to the line limit) is held once: before its
 //! buffer grows past the read buffer's size the reader reserves its cost from the decode
 //! budget, if one is set ([`EventReader::with_budget`], see [`crate::memory`]), and gives
-//! it a buffer of the line limit (so it is never reallocated while read); that buffer then
-//! becomes the event's message, unescaped in place. The reservation lasts until the next
-//! line is read, so the caller must have handed the event on by then.
+//! it a buffer of the line limit (so it is never reallocated while read); the message is
+//! unescaped in place in that buffer and lent from there. The buffer and its reservation
+//! last until the next line is read, so the caller must have handed the event on by then.
 //!
 //! Decisions, so callers know what to expect:
 //! - The format is sniffed from the content, not the object name: the gzip magic bytes
@@ -27,8 +30,10 @@
 //!   dropping a log line for lack of a time is worse than a slightly wrong time.
 
 mod line;
+mod scan;
 mod timestamp;
 
+use std::borrow::Cow;
 use std::io::{self, BufRead, BufReader, Chain, Cursor, Read};
 use std::mem;
 
@@ -50,13 +55,42 @@ pub const LONG_LINE_BYTES: usize = READ_BUFFER_BYTES;
 /// CloudWatch packer splits anything over the 1 MiB per-event limit.
 pub const DEFAULT_MAX_LINE_BYTES: usize = 8 * 1024 * 1024;
 
-/// One log record ready for delivery: what CloudWatch's `InputLogEvent` needs.
+/// One log record as the reader lends it: what CloudWatch's `InputLogEvent` needs.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Event<'a> {
+    /// Milliseconds since the Unix epoch (UTC).
+    pub timestamp_ms: i64,
+    /// The log line's text; never empty when produced by the reader.
+    pub message: Cow<'a, str>,
+}
+
+/// An [`Event`] that owns its message, for callers that keep events (tests, tools).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct LogEvent {
     /// Milliseconds since the Unix epoch (UTC).
     pub timestamp_ms: i64,
-    /// The log line's text; never empty when produced by the reader.
+    /// The log line's text.
     pub message: String,
+}
+
+impl Event<'_> {
+    /// A copy that outlives the reader's next call.
+    pub fn to_log_event(&self) -> LogEvent {
+        LogEvent {
+            timestamp_ms: self.timestamp_ms,
+            message: self.message.clone().into_owned(),
+        }
+    }
+}
+
+impl LogEvent {
+    /// The event, borrowed, as the reader would lend it.
+    pub fn as_event(&self) -> Event<'_> {
+        Event {
+            timestamp_ms: self.timestamp_ms,
+            message: Cow::Borrowed(&self.message),
+        }
+    }
 }
 
 /// Counters for one decoded file, for metrics and for deciding what to log.
@@ -111,7 +145,7 @@ impl ReadError {
 pub fn decode<R: Read>(
     reader: R,
     fallback_timestamp_ms: i64,
-    mut on_event: impl FnMut(LogEvent),
+    mut on_event: impl FnMut(Event<'_>),
 ) -> Result<ReadStats, ReadError> {
     let mut events = EventReader::new(reader, fallback_timestamp_ms)?;
     while let Some(event) = events.next_event()? {
@@ -136,17 +170,21 @@ impl<R: Read> Read for Source<R> {
 }
 
 /// Pull-based decoder: one event per [`EventReader::next_event`] call, so the caller
-/// controls back-pressure and can stop early. Also an [`Iterator`] of results.
+/// controls back-pressure and can stop early.
 pub struct EventReader<R> {
     input: BufReader<Source<R>>,
+    /// Bytes of the last line still at the front of the read buffer: its event borrows
+    /// them, so they are consumed only when the next line is read.
+    lent: usize,
     line: Vec<u8>,
+    scratch: Vec<u8>,
+    long: Vec<u8>,
     line_number: u64,
     max_line_bytes: usize,
     budget: Option<(DecodeBudget, usize)>,
     long_line: Option<Reservation>,
     fallback_timestamp_ms: i64,
     start_checked: bool,
-    finished: bool,
     stats: ReadStats,
 }
 
@@ -167,14 +205,16 @@ impl<R: Read> EventReader<R> {
         };
         Ok(Self {
             input: BufReader::with_capacity(READ_BUFFER_BYTES, source),
+            lent: 0,
             line: Vec::with_capacity(INITIAL_LINE_BYTES),
+            scratch: Vec::with_capacity(INITIAL_LINE_BYTES),
+            long: Vec::new(),
             line_number: 0,
             max_line_bytes: DEFAULT_MAX_LINE_BYTES,
             budget: None,
             long_line: None,
             fallback_timestamp_ms,
             start_checked: false,
-            finished: false,
             stats: ReadStats {
                 gzip,
                 ..ReadStats::default()
@@ -198,11 +238,39 @@ impl<R: Read> EventReader<R> {
     }
 
     /// The next event, `Ok(None)` at the end of the file, or the error rejecting the file.
-    pub fn next_event(&mut self) -> Result<Option<LogEvent>, ReadError> {
+    /// The event borrows the reader: hand it on before asking for the next one.
+    pub fn next_event(&mut self) -> Result<Option<Event<'_>>, ReadError> {
+        let Some((parsed, held)) = self.next_good_line()? else {
+            return Ok(None);
+        };
+        self.stats.lines += 1;
+        self.stats.events += 1;
+        let timestamp_ms = parsed.timestamp_ms.unwrap_or_else(|| {
+            self.stats.missing_timestamp += 1;
+            self.fallback_timestamp_ms
+        });
+        let line = match held {
+            Held::ReadBuffer => self.input.buffer(),
+            Held::Line => &self.line[..],
+            Held::Long => &self.long[..],
+        };
+        let message = match parsed.message {
+            line::MessageAt::Line(range) => text(&line[range]),
+            line::MessageAt::Scratch => text(&self.scratch),
+            line::MessageAt::Owned(message) => Cow::Owned(message),
+        };
+        Ok(Some(Event {
+            timestamp_ms,
+            message,
+        }))
+    }
+
+    /// Skips blank and bad lines up to the next good one; where its line is held.
+    fn next_good_line(&mut self) -> Result<Option<(line::Parsed, Held)>, ReadError> {
         while let Some(outcome) = self.next_line()? {
             match outcome {
                 Outcome::Blank => continue,
-                Outcome::Event(parsed) => return Ok(Some(self.finish_event(parsed))),
+                Outcome::Event(parsed, held) => return Ok(Some((parsed, held))),
                 Outcome::Bad => self.count_bad_line(false),
                 Outcome::Oversized => self.count_bad_line(true),
             }
@@ -223,7 +291,10 @@ impl<R: Read> EventReader<R> {
     /// Reads and judges the next line; `None` at the end of the input. A line that lies
     /// whole in the read buffer (nearly all of them) is parsed in place, without a copy.
     fn next_line(&mut self) -> Result<Option<Outcome>, ReadError> {
-        // The last line's event has been handed on by now: its reservation ends.
+        // The last line's event has been handed on by now: its bytes, its long buffer and
+        // its reservation go.
+        self.input.consume(mem::take(&mut self.lent));
+        release(&mut self.long);
         self.long_line = None;
         let gzip = self.stats.gzip;
         let buffered = self.input.fill_buf().map_err(|e| classify(gzip, e))?;
@@ -234,17 +305,19 @@ impl<R: Read> EventReader<R> {
             return self.next_line_copied().map(Some);
         };
         let outcome = match buffered.get(..newline) {
-            Some(line) if newline <= self.max_line_bytes => judge(line, &mut self.start_checked)?,
+            Some(line) if newline <= self.max_line_bytes => {
+                judge(line, &mut self.scratch, &mut self.start_checked, Held::ReadBuffer)?
+            }
             _ => Outcome::Oversized,
         };
-        self.input.consume(newline + 1);
+        self.lent = newline + 1;
         self.count_line(newline + 1);
         Ok(Some(outcome))
     }
 
     /// Slow path for a line that straddles the read buffer's end: copy it into the line
     /// buffer (at most the limit; the rest of an oversized line is skipped unread). A long
-    /// line's buffer is handed to its event.
+    /// line's buffer is set aside for its event.
     fn next_line_copied(&mut self) -> Result<Outcome, ReadError> {
         self.line.clear();
         let (read, copied) = self.copy_line()?;
@@ -252,11 +325,11 @@ impl<R: Read> EventReader<R> {
         match copied {
             Copied::Short => {
                 let line = self.line.strip_suffix(b"\n").unwrap_or(&self.line);
-                judge(line, &mut self.start_checked)
+                judge(line, &mut self.scratch, &mut self.start_checked, Held::Line)
             }
             Copied::Long => {
-                let line = mem::replace(&mut self.line, Vec::with_capacity(INITIAL_LINE_BYTES));
-                judge_owned(line, &mut self.start_checked)
+                self.long = mem::replace(&mut self.line, Vec::with_capacity(INITIAL_LINE_BYTES));
+                judge_in_place(&mut self.long, &mut self.start_checked)
             }
             Copied::Oversized => {
                 self.line = Vec::with_capacity(INITIAL_LINE_BYTES);
@@ -312,25 +385,31 @@ impl<R: Read> EventReader<R> {
         self.line_number += 1;
     }
 
-    fn finish_event(&mut self, parsed: line::Parsed) -> LogEvent {
-        self.stats.lines += 1;
-        self.stats.events += 1;
-        let timestamp_ms = parsed.timestamp_ms.unwrap_or_else(|| {
-            self.stats.missing_timestamp += 1;
-            self.fallback_timestamp_ms
-        });
-        LogEvent {
-            timestamp_ms,
-            message: parsed.message,
-        }
-    }
-
     fn count_bad_line(&mut self, oversized: bool) {
         self.stats.lines += 1;
         self.stats.bad_lines += 1;
         self.stats.oversized_lines += u64::from(oversized);
         self.stats.first_bad_line.get_or_insert(self.line_number);
     }
+}
+
+/// Gives a long line's buffer back. It is shrunk to nothing before it is dropped: glibc
+/// raises its mmap threshold to the size of any mapped block freed whole, after which
+/// every later long-line buffer would come from a per-thread arena and stay resident
+/// (`scripts/bench-worker --long-lines` peaked at 217 MiB that way, 109 MiB with one
+/// arena); a block shrunk first is returned to the system and leaves the threshold alone.
+fn release(buffer: &mut Vec<u8>) {
+    if buffer.capacity() > LONG_LINE_BYTES {
+        buffer.clear();
+        buffer.shrink_to(1);
+    }
+    *buffer = Vec::new();
+}
+
+/// A message checked to be UTF-8 when its line was judged. It is checked again here (safe
+/// code cannot skip that), which cannot fail; if it did, the text would be kept, not lost.
+fn text(bytes: &[u8]) -> Cow<'_, str> {
+    std::str::from_utf8(bytes).map_or_else(|_| String::from_utf8_lossy(bytes), Cow::Borrowed)
 }
 
 /// How [`EventReader::copy_line`] left the line buffer.
@@ -346,34 +425,52 @@ enum Copied {
 /// What one line turned out to be.
 enum Outcome {
     Blank,
-    Event(line::Parsed),
+    Event(line::Parsed, Held),
     Bad,
     Oversized,
 }
 
+/// Which buffer holds a good line while its event is lent out.
+#[derive(Clone, Copy)]
+enum Held {
+    /// The front of the read buffer (nearly every line).
+    ReadBuffer,
+    /// The line buffer: a short line that straddled the read buffer's end.
+    Line,
+    /// A long line's own buffer.
+    Long,
+}
+
 /// Judges one line (without its `\n`). The first non-blank line of the file also decides
 /// whether the content is NDJSON at all.
-fn judge(line: &[u8], start_checked: &mut bool) -> Result<Outcome, ReadError> {
+fn judge(
+    line: &[u8],
+    scratch: &mut Vec<u8>,
+    start_checked: &mut bool,
+    held: Held,
+) -> Result<Outcome, ReadError> {
     let Some(content) = line::content(line) else {
         return Ok(Outcome::Blank);
     };
-    if !*start_checked {
-        *start_checked = true;
-        line::check_ndjson_start(content)?;
-    }
-    Ok(line::parse(content).map_or(Outcome::Bad, Outcome::Event))
+    check_start(content, start_checked)?;
+    Ok(line::parse(content, scratch).map_or(Outcome::Bad, |parsed| Outcome::Event(parsed, held)))
 }
 
-/// [`judge`] for a long line the reader gives up: its buffer becomes the message.
-fn judge_owned(line: Vec<u8>, start_checked: &mut bool) -> Result<Outcome, ReadError> {
-    let Some(content) = line::content(&line) else {
+/// [`judge`] for a long line, in its own buffer, where its message is unescaped in place.
+fn judge_in_place(line: &mut [u8], start_checked: &mut bool) -> Result<Outcome, ReadError> {
+    let Some(content) = line::content(line) else {
         return Ok(Outcome::Blank);
     };
+    check_start(content, start_checked)?;
+    Ok(line::parse_in_place(line).map_or(Outcome::Bad, |parsed| Outcome::Event(parsed, Held::Long)))
+}
+
+fn check_start(content: &[u8], start_checked: &mut bool) -> Result<(), ReadError> {
     if !*start_checked {
         *start_checked = true;
         line::check_ndjson_start(content)?;
     }
-    Ok(line::parse_owned(line).map_or(Outcome::Bad, Outcome::Event))
+    Ok(())
 }
 
 /// Maps a read failure to a file-level error. Inside gzip, an unexpected end means a
@@ -386,20 +483,6 @@ fn classify(gzip: bool, error: io::Error) -> ReadError {
         io::ErrorKind::UnexpectedEof => ReadError::Truncated,
         io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData => ReadError::Corrupt(error.to_string()),
         _ => ReadError::Io(error),
-    }
-}
-
-impl<R: Read> Iterator for EventReader<R> {
-    type Item = Result<LogEvent, ReadError>;
-
-    /// Yields events, then stops for good after the end of input or the first error.
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.finished {
-            return None;
-        }
-        let next = self.next_event().transpose();
-        self.finished = !matches!(next, Some(Ok(_)));
-        next
     }
 }
 

@@ -1,14 +1,16 @@
-//! One NDJSON line → message and timestamp, borrowing from the line buffer where it can.
+//! One NDJSON line → message and timestamp, borrowing from the line wherever it can.
 //!
-//! Only `message` and `timestamp` are materialised; Kubernetes metadata and any other
-//! field are skipped by serde without allocating. A string `message` without escapes is
-//! borrowed and copied once into the event's `String`. A non-string `message` (object,
-//! array, number, bool) is rare, so it takes a second pass that keeps its original JSON
-//! text (key order included), minus insignificant whitespace.
+//! Only `message` and `timestamp` are materialised. The fast path ([`super::scan`]) finds
+//! them in one pass and checks the rest is JSON without building anything; a message
+//! without escapes is then borrowed from the line, one with escapes is unescaped into the
+//! reader's scratch buffer, so a common line costs no allocation. Anything the fast path
+//! does not accept goes to serde ([`parse_slow`], the reference both are tested against):
+//! a non-string `message` (object, array, number, bool) keeps its original JSON text (key
+//! order included), minus insignificant whitespace, and every bad line is judged there.
 //!
-//! A long line is not copied at all ([`parse_owned`]): the reader hands over its buffer,
-//! the message is unescaped (or compacted) in place to the buffer's front, and the
-//! buffer, shrunk, becomes the message. Both functions give the same results.
+//! A long line is not copied at all ([`parse_in_place`]): the message is unescaped (or
+//! compacted) in place to the front of the reader's buffer and borrowed from there. All
+//! three functions give the same results.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -18,7 +20,8 @@ use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::timestamp::Timestamp;
+use super::scan;
+use super::timestamp::{self, Timestamp};
 use super::ReadError;
 
 /// A line that cannot become an event; why is not kept (it would need the content).
@@ -29,7 +32,19 @@ pub(super) struct BadLine;
 #[derive(Debug, PartialEq, Eq)]
 pub(super) struct Parsed {
     pub(super) timestamp_ms: Option<i64>,
-    pub(super) message: String,
+    pub(super) message: MessageAt,
+}
+
+/// Where a good line's message is, so that the reader can lend it out once it has
+/// judged the line (and skipped the bad ones before it).
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum MessageAt {
+    /// These bytes of the line, checked to be UTF-8.
+    Line(Range<usize>),
+    /// The whole scratch buffer, checked to be UTF-8.
+    Scratch,
+    /// Its own string: lines only serde reads, which are rare.
+    Owned(String),
 }
 
 /// The line without its line ending, or `None` for a blank line.
@@ -52,16 +67,62 @@ pub(super) fn check_ndjson_start(line: &[u8]) -> Result<(), ReadError> {
     }
 }
 
-/// Parses one non-blank line.
-pub(super) fn parse(line: &[u8]) -> Result<Parsed, BadLine> {
+/// Parses one non-blank line; an unescaped message may be left in `scratch`.
+pub(super) fn parse(line: &[u8], scratch: &mut Vec<u8>) -> Result<Parsed, BadLine> {
+    match parse_fast(line, scratch) {
+        Some(parsed) => Ok(parsed),
+        None => parse_slow(line),
+    }
+}
+
+/// The fast path: `None` whenever serde has to decide.
+fn parse_fast(line: &[u8], scratch: &mut Vec<u8>) -> Option<Parsed> {
+    let fields = scan::scan(line)?;
+    let timestamp_ms = match fields.timestamp {
+        Some(raw) => timestamp_value(&line[raw])?,
+        None => None,
+    };
+    let body = &line[fields.message.clone()];
+    let (text, message) = if fields.message_escaped {
+        scratch.clear();
+        scratch.extend_from_slice(body);
+        let len = unescape_in_place(scratch, 0..body.len()).ok()?;
+        scratch.truncate(len);
+        (&scratch[..], MessageAt::Scratch)
+    } else {
+        (body, MessageAt::Line(fields.message))
+    };
+    let good = !text.is_empty() && (fields.ascii || std::str::from_utf8(text).is_ok());
+    good.then_some(Parsed {
+        timestamp_ms,
+        message,
+    })
+}
+
+/// A `timestamp` value's JSON text as serde reads it (`Some(None)` for `null`); `None`
+/// when it is not a timestamp, for serde to judge.
+fn timestamp_value(raw: &[u8]) -> Option<Option<i64>> {
+    if let Some(text) = raw.strip_prefix(b"\"").and_then(|r| r.strip_suffix(b"\"")) {
+        if !text.contains(&b'\\') {
+            let text = std::str::from_utf8(text).ok()?;
+            return timestamp::parse_str(text).map(Some);
+        }
+    }
+    serde_json::from_slice::<Option<Timestamp>>(raw)
+        .ok()
+        .map(|t| t.map(|t| t.0))
+}
+
+/// Parses one non-blank line with serde: the reference for [`parse`].
+pub(super) fn parse_slow(line: &[u8]) -> Result<Parsed, BadLine> {
     // serde would also accept a JSON array as a struct; a log line must be an object.
     if line.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err(BadLine);
     }
     let fields: Fields<'_> = serde_json::from_slice(line).map_err(|_| BadLine)?;
     let message = match fields.message {
-        Some(Message::Text(text)) => text.into_owned(),
-        Some(Message::Structured) => structured_message(line)?,
+        Some(Message::Text(text)) => text,
+        Some(Message::Structured) => Cow::Owned(structured_message(line)?),
         None => return Err(BadLine),
     };
     if message.is_empty() {
@@ -69,18 +130,18 @@ pub(super) fn parse(line: &[u8]) -> Result<Parsed, BadLine> {
     }
     Ok(Parsed {
         timestamp_ms: fields.timestamp.map(|t| t.0),
-        message,
+        message: MessageAt::Owned(message.into_owned()),
     })
 }
 
-/// [`parse`] for a line the caller gives up (a long line): the line's buffer becomes the
-/// message, so a long line is never held twice.
-pub(super) fn parse_owned(mut line: Vec<u8>) -> Result<Parsed, BadLine> {
+/// [`parse`] for a long line, in its own buffer: the message is unescaped (or compacted)
+/// to the buffer's front and borrowed from there, so a long line is never held twice.
+pub(super) fn parse_in_place(line: &mut [u8]) -> Result<Parsed, BadLine> {
     if line.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err(BadLine);
     }
     let (raw, timestamp_ms) = {
-        let fields: RawFields<'_> = serde_json::from_slice(&line).map_err(|_| BadLine)?;
+        let fields: RawFields<'_> = serde_json::from_slice(line).map_err(|_| BadLine)?;
         let raw = fields.message.ok_or(BadLine)?.get();
         // serde_json borrows the raw value from `line`: where it starts in the buffer.
         let start = (raw.as_ptr() as usize)
@@ -89,19 +150,16 @@ pub(super) fn parse_owned(mut line: Vec<u8>) -> Result<Parsed, BadLine> {
         (start..start + raw.len(), fields.timestamp.map(|t| t.0))
     };
     let len = if raw.len() >= 2 && line.get(raw.start) == Some(&b'"') {
-        unescape_in_place(&mut line, raw.start + 1..raw.end - 1)?
+        unescape_in_place(line, raw.start + 1..raw.end - 1)?
     } else {
-        compact_in_place(&mut line, raw)
+        compact_in_place(line, raw)
     };
-    line.truncate(len);
-    line.shrink_to_fit();
-    let message = String::from_utf8(line).map_err(|_| BadLine)?;
-    if message.is_empty() {
+    if len == 0 || std::str::from_utf8(&line[..len]).is_err() {
         return Err(BadLine);
     }
     Ok(Parsed {
         timestamp_ms,
-        message,
+        message: MessageAt::Line(0..len),
     })
 }
 
@@ -114,7 +172,7 @@ struct Fields<'a> {
     timestamp: Option<Timestamp>,
 }
 
-/// [`Fields`] with `message` as its raw JSON text, for [`parse_owned`].
+/// [`Fields`] with `message` as its raw JSON text, for [`parse_in_place`].
 #[derive(Deserialize)]
 struct RawFields<'a> {
     #[serde(borrow, default)]
@@ -292,8 +350,38 @@ fn hex4(digits: Option<&[u8]>) -> Result<u32, BadLine> {
 mod tests {
     use super::*;
 
-    fn parse_str(line: &str) -> Result<Parsed, BadLine> {
-        parse(line.as_bytes())
+    /// A good line's timestamp and message text.
+    #[derive(Debug, PartialEq, Eq)]
+    struct Owned {
+        timestamp_ms: Option<i64>,
+        message: String,
+    }
+
+    fn owned(parsed: Parsed, line: &[u8], scratch: &[u8]) -> Owned {
+        let text = |bytes: &[u8]| String::from_utf8(bytes.to_vec()).unwrap();
+        let message = match parsed.message {
+            MessageAt::Line(range) => text(&line[range]),
+            MessageAt::Scratch => text(scratch),
+            MessageAt::Owned(message) => message,
+        };
+        Owned {
+            timestamp_ms: parsed.timestamp_ms,
+            message,
+        }
+    }
+
+    /// [`parse`], after checking it agrees with serde's [`parse_slow`].
+    fn parse_str(line: &str) -> Result<Owned, BadLine> {
+        let (line, mut scratch) = (line.as_bytes(), Vec::new());
+        let parsed = parse(line, &mut scratch).map(|p| owned(p, line, &scratch));
+        let slow = parse_slow(line).map(|p| owned(p, line, &[]));
+        assert_eq!(parsed, slow, "{}", String::from_utf8_lossy(line));
+        parsed
+    }
+
+    fn in_place(mut line: Vec<u8>) -> Result<Owned, BadLine> {
+        let parsed = parse_in_place(&mut line)?;
+        Ok(owned(parsed, &line, &[]))
     }
 
     #[test]
@@ -302,7 +390,7 @@ mod tests {
         let parsed = parse_str(line).unwrap();
         assert_eq!(
             parsed,
-            Parsed {
+            Owned {
                 timestamp_ms: Some(1_000_000),
                 message: "hello".into()
             }
@@ -415,21 +503,82 @@ mod tests {
         ];
         for line in lines {
             let borrowed = parse_str(line);
-            assert_eq!(parse_owned(line.as_bytes().to_vec()), borrowed, "{line}");
+            assert_eq!(in_place(line.as_bytes().to_vec()), borrowed, "{line}");
             let with_ending = format!("{line}\r\n").into_bytes();
-            assert_eq!(parse_owned(with_ending), borrowed, "{line} with CRLF");
+            assert_eq!(in_place(with_ending), borrowed, "{line} with CRLF");
         }
     }
 
     #[test]
     fn a_line_given_up_becomes_its_message_without_a_copy() {
         let line = format!(r#"{{"message":"{}","timestamp":1}}"#, "é\\n\\\"".repeat(100_000));
-        let line = line.into_bytes();
-        let buffer = line.as_ptr();
-        let parsed = parse_owned(line).unwrap();
-        assert_eq!(parsed.message, "é\n\"".repeat(100_000));
-        assert_eq!(parsed.message.as_ptr(), buffer, "the message was copied");
-        assert_eq!(parsed.message.capacity(), parsed.message.len());
+        let mut line = line.into_bytes();
+        let parsed = parse_in_place(&mut line).unwrap();
+        let MessageAt::Line(range) = parsed.message else {
+            panic!("the message was copied: {:?}", parsed.message);
+        };
+        assert_eq!(&line[range], "é\n\"".repeat(100_000).as_bytes());
+    }
+
+    #[test]
+    fn a_common_line_costs_no_allocation() {
+        let mut scratch = Vec::new();
+        let line = br#"{"kubernetes":{"pod_name":"p"},"message":"plain","timestamp":"2026-01-01T00:00:00Z"}"#;
+        let parsed = parse(line, &mut scratch).unwrap();
+        let start = line.windows(5).position(|w| w == b"plain").unwrap();
+        assert_eq!(parsed.message, MessageAt::Line(start..start + 5));
+        let escaped = br#"{"message":"say \"hi\"","timestamp":1}"#;
+        let parsed = parse(escaped, &mut scratch).unwrap();
+        assert_eq!(
+            (parsed.message, &scratch[..]),
+            (MessageAt::Scratch, &b"say \"hi\""[..])
+        );
+    }
+
+    /// Mutations of well-formed lines, byte by byte: whenever the fast path answers, it
+    /// answers as serde does, and it answers for most of the well-formed ones.
+    #[test]
+    fn the_fast_path_agrees_with_serde_on_mutated_lines() {
+        use rand::rngs::StdRng;
+        use rand::{Rng, SeedableRng};
+        let seeds = [
+            r#"{"kubernetes":{"pod_name":"p","labels":{"a":"b","c":[1,2.5,-3e2,true,false,null]}},"message":"hello world","timestamp":"2026-11-22T10:11:12.123456789Z"}"#,
+            r#"{"message":"a \"q\" \\ \/ \b\f\n\r\t \u00e9 \ud83d\ude00 ✓","timestamp":1700000000123}"#,
+            r#" { "file" : "/var/log/x.log" , "message" : "x" , "stream" : "stdout" , "timestamp" : 1.5e9 } "#,
+            r#"{"timestamp":"1700000000","message":"é ü 日本","source_type":"kubernetes_logs","empty":{},"list":[]}"#,
+            r#"{"message":"m","timestamp":null,"nested":[[[{"deep":[0,-0.0,1E+2]}]]]}"#,
+        ];
+        let alphabet = b"\"\\{}[],: \t\n\r0123456789-.eEu+abfnrtl\x01\x1f\x7f\x80\xc3\xa9\xff";
+        let mut rng = StdRng::seed_from_u64(7);
+        let (mut cases, mut well_formed, mut answered) = (0, 0, 0);
+        for seed in seeds {
+            for _ in 0..4_000 {
+                let mut line = seed.as_bytes().to_vec();
+                for _ in 0..rng.gen_range(0..3) {
+                    let at = rng.gen_range(0..line.len());
+                    let byte = alphabet[rng.gen_range(0..alphabet.len())];
+                    match rng.gen_range(0..4) {
+                        0 => line[at] = byte,
+                        1 => line.insert(at, byte),
+                        2 => drop(line.remove(at)),
+                        _ => line.truncate(at.max(1)),
+                    }
+                }
+                let mut scratch = Vec::new();
+                let slow = parse_slow(&line).map(|p| owned(p, &line, &[]));
+                cases += 1;
+                well_formed += usize::from(slow.is_ok());
+                if let Some(fast) = parse_fast(&line, &mut scratch) {
+                    answered += 1;
+                    let fast = owned(fast, &line, &scratch);
+                    assert_eq!(Ok(fast), slow, "{}", String::from_utf8_lossy(&line));
+                }
+            }
+        }
+        assert!(
+            answered * 10 > well_formed * 9 && well_formed * 4 > cases,
+            "the fast path answered {answered} of {well_formed} well-formed lines ({cases} in all)"
+        );
     }
 
     #[test]

@@ -41,10 +41,12 @@ async fn a_file_reaches_cloudwatch_in_order_and_s3_and_its_message_is_deleted() 
     world.put_item(&acme.item(&tenant, DeliveryType::S3, 2)).await;
     let worker = world.start_worker().await;
 
-    // 12,000 events over 30 hours, written out of order, with multi-byte text.
+    // 12,000 events over 30 hours, written out of order, with multi-byte text and every
+    // character the request body has to escape.
+    const TAIL: &str = "— grüße ✓ \"q\" \\ tab\tnl\n\u{1}";
     let start = chrono::Utc::now().timestamp_millis() - 30 * HOUR_MS;
     let mut lines: Vec<String> = (0..12_000i64)
-        .map(|i| line(start + i * 9_000, &format!("event {i:05} — grüße ✓")))
+        .map(|i| line(start + i * 9_000, &format!("event {i:05} {TAIL}")))
         .collect();
     lines.swap(0, 11_999);
     lines.push("this line is not JSON".into());
@@ -55,10 +57,10 @@ async fn a_file_reaches_cloudwatch_in_order_and_s3_and_its_message_is_deleted() 
         .wait_for_events("cluster-1/checkout/pod-a", 12_000, Duration::from_secs(60))
         .await;
     assert_eq!(events.len(), 12_000);
-    assert!(events.iter().all(|(_, m)| m.ends_with("— grüße ✓")));
+    assert!(events.iter().all(|(_, m)| m.ends_with(TAIL)), "{:?}", events[0]);
     let mut sorted = events.clone();
     sorted.sort_by_key(|(ts, _)| *ts);
-    assert_eq!(sorted.first().unwrap().1, "event 00000 — grüße ✓");
+    assert_eq!(sorted.first().unwrap().1, format!("event 00000 {TAIL}"));
     assert!(
         world.wait_drained(Duration::from_secs(10)).await,
         "the message was not deleted"

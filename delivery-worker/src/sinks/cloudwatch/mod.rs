@@ -8,6 +8,7 @@
 //! batches however large it is, and a failed send stops the decoder.
 
 pub mod packer;
+pub mod request;
 pub mod service;
 
 use std::sync::LazyLock;
@@ -124,26 +125,20 @@ pub fn stream_name(layout: &ObjectKey, template: Option<&LogStreamTemplate>) -> 
 }
 
 /// Decodes `body` and sends full batches into `tx`; stops early when the sender is gone.
-/// It waits for a free slot *before* packing on, so no full batch waits in its hands; long
-/// lines are paid for from the process-wide decode budget (`crate::memory`), and each
-/// line's batches are handed over before the next line is read, which ends its reservation.
+/// It waits for a free slot *before* packing on ([`Slot`]), so no full batch waits in its
+/// hands; long lines are paid for from the process-wide decode budget (`crate::memory`),
+/// and each line's batches are handed over as they fill (a split message's piece by
+/// piece) before the next line is read, which ends its reservation.
 fn decode_into(body: ByteStream, fallback_ms: i64, tx: &mpsc::Sender<Batch>) -> Result<(), ReadError> {
     let budget = crate::memory::decode_budget().clone();
     let mut events = EventReader::new(SyncIoBridge::new(body.into_async_read()), fallback_ms)?
         .with_budget(budget, crate::memory::LONG_LINE_COST);
     let mut packer = Packer::new();
-    let mut full = Vec::new();
-    let Some(mut slot) = free_slot(tx) else {
-        return Ok(());
-    };
+    let mut slot = Slot::free(tx);
     while let Some(event) = events.next_event()? {
-        packer.push(event, &mut full);
-        for batch in full.drain(..) {
-            slot.send(batch);
-            let Some(next) = free_slot(tx) else {
-                return Ok(());
-            };
-            slot = next;
+        packer.push(event, |batch| slot.send(batch));
+        if slot.is_gone() {
+            return Ok(());
         }
     }
     if let Some(batch) = packer.finish() {
@@ -153,10 +148,32 @@ fn decode_into(body: ByteStream, fallback_ms: i64, tx: &mpsc::Sender<Batch>) -> 
     Ok(())
 }
 
-/// Waits (on the decoding thread) until the sender has taken the last batch; `None` once
-/// the sender is gone.
-fn free_slot(tx: &mpsc::Sender<Batch>) -> Option<mpsc::Permit<'_, Batch>> {
-    crate::memory::block_on(tx.reserve()).ok()
+/// The decoder's place in the channel to the sender: it holds a free slot before it packs
+/// on, so no full batch waits in its hands.
+struct Slot<'a> {
+    tx: &'a mpsc::Sender<Batch>,
+    permit: Option<mpsc::Permit<'a, Batch>>,
+}
+
+impl<'a> Slot<'a> {
+    /// Waits (on the decoding thread) until the sender has taken the last batch.
+    fn free(tx: &'a mpsc::Sender<Batch>) -> Self {
+        let permit = crate::memory::block_on(tx.reserve()).ok();
+        Self { tx, permit }
+    }
+
+    /// Hands `batch` on and waits for the next free slot; once the sender is gone the
+    /// batch is dropped.
+    fn send(&mut self, batch: Batch) {
+        if let Some(permit) = self.permit.take() {
+            permit.send(batch);
+            *self = Self::free(self.tx);
+        }
+    }
+
+    fn is_gone(&self) -> bool {
+        self.permit.is_none()
+    }
 }
 
 fn record_batch(tenant_id: &str, batch: &Batch, accepted: usize, rejected: usize) {
@@ -166,7 +183,7 @@ fn record_batch(tenant_id: &str, batch: &Batch, accepted: usize, rejected: usize
     metrics::counter!("logspoke_worker_events_rejected_total", &labels).increment(rejected as u64);
     metrics::histogram!("logspoke_worker_batch_fill_ratio").record(
         (batch.payload_bytes as f64 / MAX_BATCH_BYTES as f64)
-            .max(batch.events.len() as f64 / MAX_BATCH_EVENTS as f64),
+            .max(batch.len() as f64 / MAX_BATCH_EVENTS as f64),
     );
 }
 

@@ -13,11 +13,15 @@
 //!   AWS rounds.
 //! - A message over [`MAX_MESSAGE_BYTES`] is split, not truncated, into consecutive
 //!   events with the same timestamp, cut on UTF-8 character boundaries, so nothing is
-//!   lost; each such input event is counted in [`PackStats::split_events`]. The pieces are
-//!   carved from the message's own buffer (split off its tail, the buffer shrunk after
-//!   each), so an 8 MiB message costs 8 MiB plus one piece, not twice its size.
-//! - Batches are emitted greedily as soon as the next event would not fit, so memory is
-//!   bounded to about one batch, and each batch is stable-sorted by timestamp (equal
+//!   lost; each such input event is counted in [`PackStats::split_events`]. Each piece
+//!   fills a batch, which is handed on before the next piece is copied, so an 8 MiB
+//!   message costs the reader's buffer plus one piece, not twice its size.
+//! - A batch keeps its messages in one buffer, one after another, and each event as its
+//!   time and a range of that buffer: packing costs one copy per message and one
+//!   allocation per batch, never one per event. The buffer never grows past
+//!   [`MAX_BATCH_BYTES`].
+//! - Batches are emitted greedily as soon as the next event would not fit, to a callback
+//!   rather than into a list, so the packer never holds more than the one batch, and each batch is stable-sorted by timestamp (equal
 //!   timestamps, e.g. split pieces, keep their order). Events are never reordered across
 //!   batches: a file whose times jump back and forth by more than 24 h yields small
 //!   batches rather than unbounded buffering.
@@ -25,8 +29,9 @@
 //!   produces one.
 
 use std::mem;
+use std::ops::Range;
 
-use crate::reader::LogEvent;
+use crate::reader::Event;
 
 /// Most events one `PutLogEvents` call may carry.
 pub const MAX_BATCH_EVENTS: usize = 10_000;
@@ -42,10 +47,39 @@ pub const MAX_BATCH_SPAN_MS: i64 = 24 * 60 * 60 * 1000;
 /// One `PutLogEvents` call's events, sorted by timestamp and within every limit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Batch {
+    /// The messages, in the order they were packed.
+    text: String,
     /// The events in chronological order.
-    pub events: Vec<LogEvent>,
+    entries: Vec<Entry>,
     /// Size as AWS counts it: Σ (message bytes + 26); for metrics and assertions.
     pub payload_bytes: usize,
+}
+
+/// One event of a batch: its time and where its message lies in the batch's text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Entry {
+    timestamp_ms: i64,
+    message: Range<usize>,
+}
+
+impl Batch {
+    /// How many events the batch holds.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether it holds none (a packer never emits such a batch).
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The events in chronological order, borrowed.
+    pub fn events(&self) -> impl ExactSizeIterator<Item = Event<'_>> + '_ {
+        self.entries.iter().map(|entry| Event {
+            timestamp_ms: entry.timestamp_ms,
+            message: self.text.get(entry.message.clone()).unwrap_or_default().into(),
+        })
+    }
 }
 
 /// Counters over everything pushed so far, for per-tenant metrics.
@@ -64,16 +98,17 @@ pub struct PackStats {
 /// Streaming batch builder: [`Packer::push`] events, then [`Packer::finish`].
 #[derive(Debug, Default)]
 pub struct Packer {
-    events: Vec<LogEvent>,
+    text: String,
+    entries: Vec<Entry>,
     payload_bytes: usize,
     min_timestamp_ms: i64,
     max_timestamp_ms: i64,
     stats: PackStats,
 }
 
-/// AWS's size of one event.
-pub fn event_bytes(event: &LogEvent) -> usize {
-    event.message.len() + EVENT_OVERHEAD_BYTES
+/// AWS's size of one event with this message.
+pub fn event_bytes(message: &str) -> usize {
+    message.len() + EVENT_OVERHEAD_BYTES
 }
 
 impl Packer {
@@ -82,24 +117,18 @@ impl Packer {
         Self::default()
     }
 
-    /// Adds an event; every batch that became full is appended to `out` (usually none,
-    /// one when the batch fills, several when a huge message is split).
-    pub fn push(&mut self, event: LogEvent, out: &mut Vec<Batch>) {
+    /// Adds an event; every batch that became full is handed to `emit` at once (usually
+    /// none, one when the batch fills, several when a huge message is split: each before
+    /// the next piece is copied).
+    pub fn push(&mut self, event: Event<'_>, mut emit: impl FnMut(Batch)) {
         self.stats.events_in += 1;
         if event.message.len() <= MAX_MESSAGE_BYTES {
-            self.add(event, out);
+            self.add(event.timestamp_ms, &event.message, &mut emit);
             return;
         }
         self.stats.split_events += 1;
-        let timestamp_ms = event.timestamp_ms;
-        for message in split_in_place(event.message, MAX_MESSAGE_BYTES) {
-            self.add(
-                LogEvent {
-                    timestamp_ms,
-                    message,
-                },
-                out,
-            );
+        for piece in split_on_char_boundaries(&event.message, MAX_MESSAGE_BYTES) {
+            self.add(event.timestamp_ms, piece, &mut emit);
         }
     }
 
@@ -113,70 +142,70 @@ impl Packer {
         &self.stats
     }
 
-    fn add(&mut self, event: LogEvent, out: &mut Vec<Batch>) {
-        if !self.fits(&event) {
-            out.extend(self.take_batch());
+    /// Adds one event whose message fits an event.
+    fn add(&mut self, timestamp_ms: i64, message: &str, emit: &mut impl FnMut(Batch)) {
+        if !self.fits(timestamp_ms, message) {
+            if let Some(batch) = self.take_batch() {
+                emit(batch);
+            }
         }
-        let timestamp_ms = event.timestamp_ms;
-        if self.events.is_empty() {
+        if self.entries.is_empty() {
             (self.min_timestamp_ms, self.max_timestamp_ms) = (timestamp_ms, timestamp_ms);
         } else {
             self.min_timestamp_ms = self.min_timestamp_ms.min(timestamp_ms);
             self.max_timestamp_ms = self.max_timestamp_ms.max(timestamp_ms);
         }
-        self.payload_bytes += event_bytes(&event);
-        self.events.push(event);
+        self.payload_bytes += event_bytes(message);
+        self.reserve(message.len());
+        let start = self.text.len();
+        self.text.push_str(message);
+        self.entries.push(Entry {
+            timestamp_ms,
+            message: start..self.text.len(),
+        });
     }
 
-    /// Whether the current batch can take `event` without breaking a limit.
-    fn fits(&self, event: &LogEvent) -> bool {
-        if self.events.is_empty() {
+    /// Room for `more` bytes of text, doubling but never past what a batch can hold (the
+    /// text of a batch within the limits is below [`MAX_BATCH_BYTES`]).
+    fn reserve(&mut self, more: usize) {
+        let needed = self.text.len() + more;
+        if needed > self.text.capacity() {
+            let target = (2 * self.text.capacity()).clamp(needed, MAX_BATCH_BYTES.max(needed));
+            self.text.reserve_exact(target - self.text.len());
+        }
+    }
+
+    /// Whether the current batch can take the event without breaking a limit.
+    fn fits(&self, timestamp_ms: i64, message: &str) -> bool {
+        if self.entries.is_empty() {
             return true;
         }
-        let min = self.min_timestamp_ms.min(event.timestamp_ms);
-        let max = self.max_timestamp_ms.max(event.timestamp_ms);
-        self.events.len() < MAX_BATCH_EVENTS
-            && self.payload_bytes + event_bytes(event) <= MAX_BATCH_BYTES
+        let min = self.min_timestamp_ms.min(timestamp_ms);
+        let max = self.max_timestamp_ms.max(timestamp_ms);
+        self.entries.len() < MAX_BATCH_EVENTS
+            && self.payload_bytes + event_bytes(message) <= MAX_BATCH_BYTES
             && max.saturating_sub(min) < MAX_BATCH_SPAN_MS
     }
 
+    /// The batch so far; the next one starts with room for as much as this one held.
     fn take_batch(&mut self) -> Option<Batch> {
-        if self.events.is_empty() {
+        if self.entries.is_empty() {
             return None;
         }
-        let capacity = self.events.len();
-        let mut events = mem::replace(&mut self.events, Vec::with_capacity(capacity));
-        events.sort_by_key(|event| event.timestamp_ms);
+        let room = self.text.len();
+        let text = mem::replace(&mut self.text, String::with_capacity(room));
+        let capacity = self.entries.len();
+        let mut entries = mem::replace(&mut self.entries, Vec::with_capacity(capacity));
+        entries.sort_by_key(|entry| entry.timestamp_ms);
         let payload_bytes = mem::take(&mut self.payload_bytes);
         self.stats.batches += 1;
-        self.stats.events_out += events.len() as u64;
+        self.stats.events_out += entries.len() as u64;
         Some(Batch {
-            events,
+            text,
+            entries,
             payload_bytes,
         })
     }
-}
-
-/// `message` cut as [`split_on_char_boundaries`] cuts it, carved from its own buffer: the
-/// pieces are split off the tail (each copied once, into an allocation of its exact size)
-/// and the buffer is shrunk in place after each, so the message's bytes are held once,
-/// plus one piece while it is copied; the buffer itself becomes the first piece.
-fn split_in_place(mut message: String, max_bytes: usize) -> Vec<String> {
-    let mut cuts: Vec<usize> = split_on_char_boundaries(&message, max_bytes)
-        .scan(0, |end, piece| {
-            *end += piece.len();
-            Some(*end)
-        })
-        .collect();
-    cuts.pop(); // the message's end
-    let mut pieces = Vec::with_capacity(cuts.len() + 1);
-    while let Some(cut) = cuts.pop() {
-        pieces.push(message.split_off(cut));
-        message.shrink_to_fit();
-    }
-    pieces.push(message);
-    pieces.reverse();
-    pieces
 }
 
 /// Consecutive pieces of at most `max_bytes` bytes (if `max_bytes` ≥ 4), never cutting

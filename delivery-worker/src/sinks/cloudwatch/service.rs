@@ -1,14 +1,16 @@
 //! Sending packed batches with `PutLogEvents`: the stream is created only when CloudWatch
 //! says it does not exist (never a `DescribeLogStreams` per batch), throttling and 5xx
 //! are retried with jittered backoff, and events CloudWatch refuses one by one (too old,
-//! too new, expired) are counted as rejected, not retried.
+//! too new, expired) are counted as rejected, not retried. Each batch is encoded once
+//! ([`super::request`]); every attempt sends those bytes.
 
 use std::future::Future;
 
-use aws_sdk_cloudwatchlogs::types::InputLogEvent;
+use aws_smithy_types::body::SdkBody;
 use logspoke_aws::AwsError;
 
 use super::packer::Batch;
+use super::request::PutRequest;
 use crate::retry::Backoff;
 
 /// Events of a batch CloudWatch refused one by one (`rejectedLogEventsInfo`): indexes as
@@ -40,12 +42,7 @@ impl Rejected {
 /// What the sink needs of CloudWatch Logs.
 pub trait LogsApi: Send + Sync {
     /// One `PutLogEvents` call.
-    fn put(
-        &self,
-        group: &str,
-        stream: &str,
-        batch: &Batch,
-    ) -> impl Future<Output = Result<Rejected, AwsError>> + Send;
+    fn put(&self, request: &PutRequest<'_>) -> impl Future<Output = Result<Rejected, AwsError>> + Send;
 
     /// `CreateLogStream`; an existing stream is not an error.
     fn create_stream(&self, group: &str, stream: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
@@ -68,15 +65,16 @@ pub async fn send<L: LogsApi>(
     batch: &Batch,
     backoff: &Backoff,
 ) -> Result<Sent, AwsError> {
+    let request = PutRequest::new(group, stream, batch);
     let mut created = false;
     let mut retry = 0;
     loop {
-        let result = api.put(group, stream, batch).await;
+        let result = api.put(&request).await;
         crate::telemetry::put_log_events_call(&result);
         let error = match result {
             Ok(rejected) => {
-                let rejected = rejected.count(batch.events.len());
-                let accepted = batch.events.len() - rejected;
+                let rejected = rejected.count(batch.len());
+                let accepted = batch.len() - rejected;
                 return Ok(Sent { accepted, rejected });
             }
             Err(error) => error,
@@ -110,29 +108,23 @@ impl AwsLogs {
 }
 
 impl LogsApi for AwsLogs {
-    async fn put(&self, group: &str, stream: &str, batch: &Batch) -> Result<Rejected, AwsError> {
-        let events = batch
-            .events
-            .iter()
-            .map(|e| {
-                InputLogEvent::builder()
-                    .timestamp(e.timestamp_ms)
-                    .message(e.message.clone())
-                    .build()
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| AwsError {
-                code: None,
-                message: Some(e.to_string()),
-                status: None,
-                kind: logspoke_aws::AwsErrorKind::Other,
-            })?;
+    /// The SDK builds the request for the group and stream alone; the body is then swapped
+    /// for the batch's encoded one before signing (so the signature covers it), on every
+    /// attempt the SDK makes.
+    async fn put(&self, request: &PutRequest<'_>) -> Result<Rejected, AwsError> {
+        let body = request.body().clone();
         let output = self
             .client
             .put_log_events()
-            .log_group_name(group)
-            .log_stream_name(stream)
-            .set_log_events(Some(events))
+            .log_group_name(request.group)
+            .log_stream_name(request.stream)
+            .set_log_events(Some(Vec::new()))
+            .customize()
+            .mutate_request(move |http| {
+                http.headers_mut()
+                    .insert("content-length", body.len().to_string());
+                *http.body_mut() = SdkBody::from(body.clone());
+            })
             .send()
             .await?;
         let index = |i: Option<i32>| i.and_then(|i| usize::try_from(i).ok());

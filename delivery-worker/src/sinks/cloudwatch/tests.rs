@@ -18,11 +18,9 @@ struct Recording {
 }
 
 impl LogsApi for Recording {
-    async fn put(&self, _: &str, _: &str, batch: &Batch) -> Result<Rejected, AwsError> {
-        self.puts
-            .lock()
-            .unwrap()
-            .push(batch.events.iter().map(|e| e.message.clone()).collect());
+    async fn put(&self, request: &super::request::PutRequest<'_>) -> Result<Rejected, AwsError> {
+        let messages = request.batch.events().map(|e| e.message.into_owned()).collect();
+        self.puts.lock().unwrap().push(messages);
         match self.refuse {
             Some(code) => Err(AwsError::service(code, 400, "scripted")),
             None => Ok(Rejected::default()),

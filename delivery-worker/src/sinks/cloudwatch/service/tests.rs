@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::reader::LogEvent;
+use crate::sinks::cloudwatch::packer::Packer;
 
 /// Answers each call with the next scripted result and records the calls.
 #[derive(Default)]
@@ -14,6 +15,7 @@ struct Scripted {
     puts: Mutex<VecDeque<Result<Rejected, AwsError>>>,
     creates: Mutex<VecDeque<Result<(), AwsError>>>,
     log: Mutex<Vec<&'static str>>,
+    bodies: Mutex<Vec<bytes::Bytes>>,
 }
 
 impl Scripted {
@@ -22,6 +24,7 @@ impl Scripted {
             puts: Mutex::new(puts.into()),
             creates: Mutex::new(creates.into()),
             log: Mutex::default(),
+            bodies: Mutex::default(),
         }
     }
 
@@ -31,8 +34,9 @@ impl Scripted {
 }
 
 impl LogsApi for Scripted {
-    async fn put(&self, _: &str, _: &str, _: &Batch) -> Result<Rejected, AwsError> {
+    async fn put(&self, request: &PutRequest<'_>) -> Result<Rejected, AwsError> {
         self.log.lock().unwrap().push("put");
+        self.bodies.lock().unwrap().push(request.body().clone());
         self.puts.lock().unwrap().pop_front().expect("an unexpected put")
     }
 
@@ -47,16 +51,17 @@ impl LogsApi for Scripted {
 }
 
 fn batch(len: usize) -> Batch {
-    let events: Vec<LogEvent> = (0..len)
-        .map(|i| LogEvent {
+    let mut packer = Packer::new();
+    let mut full = Vec::new();
+    for i in 0..len {
+        let event = LogEvent {
             timestamp_ms: i as i64,
             message: "m".into(),
-        })
-        .collect();
-    Batch {
-        payload_bytes: len * 27,
-        events,
+        };
+        packer.push(event.as_event(), |b| full.push(b));
     }
+    assert!(full.is_empty());
+    packer.finish().unwrap()
 }
 
 fn quick() -> Backoff {
@@ -89,6 +94,27 @@ async fn a_missing_stream_is_created_once_then_the_batch_is_sent() {
         }
     );
     assert_eq!(api.calls(), ["put", "create", "put"]);
+}
+
+#[tokio::test]
+async fn every_attempt_sends_the_one_body_encoded_for_the_batch() {
+    let api = Scripted::new(
+        vec![
+            Err(error("ResourceNotFoundException", 400)),
+            Err(error("ThrottlingException", 400)),
+            Ok(Rejected::default()),
+        ],
+        vec![Ok(())],
+    );
+    let batch = batch(3);
+    send(&api, "g", "s", &batch, &quick()).await.unwrap();
+    let bodies = api.bodies.lock().unwrap();
+    assert_eq!(bodies.len(), 3);
+    assert!(
+        bodies.iter().all(|b| b.as_ptr() == bodies[0].as_ptr()),
+        "a retry encoded the batch again"
+    );
+    assert_eq!(bodies[0], super::super::request::encode("g", "s", &batch));
 }
 
 /// Runs `send` under a recorder of its own and returns the rendered metrics.
