@@ -61,10 +61,16 @@ pub(super) fn content(line: &[u8]) -> Option<&[u8]> {
 /// Rejects content that is not NDJSON at all, judged by its first non-blank line, so a
 /// binary or foreign-format object fails loudly instead of yielding only bad lines.
 pub(super) fn check_ndjson_start(line: &[u8]) -> Result<(), ReadError> {
-    match line.iter().find(|b| !b.is_ascii_whitespace()) {
+    match first_byte(line) {
         Some(b'{') | None => Ok(()),
-        Some(&other) => Err(ReadError::NotNdjson(other)),
+        Some(other) => Err(ReadError::NotNdjson(other)),
     }
+}
+
+/// The line's first non-blank byte. serde would also accept a JSON array as a struct; a
+/// log line must be an object, so both serde paths look at this first.
+fn first_byte(line: &[u8]) -> Option<u8> {
+    line.iter().copied().find(|b| !b.is_ascii_whitespace())
 }
 
 /// Parses one non-blank line; an unescaped message may be left in `scratch`.
@@ -115,8 +121,7 @@ fn timestamp_value(raw: &[u8]) -> Option<Option<i64>> {
 
 /// Parses one non-blank line with serde: the reference for [`parse`].
 pub(super) fn parse_slow(line: &[u8]) -> Result<Parsed, BadLine> {
-    // serde would also accept a JSON array as a struct; a log line must be an object.
-    if line.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+    if first_byte(line) != Some(b'{') {
         return Err(BadLine);
     }
     let fields: Fields<'_> = serde_json::from_slice(line).map_err(|_| BadLine)?;
@@ -137,7 +142,7 @@ pub(super) fn parse_slow(line: &[u8]) -> Result<Parsed, BadLine> {
 /// [`parse`] for a long line, in its own buffer: the message is unescaped (or compacted)
 /// to the buffer's front and borrowed from there, so a long line is never held twice.
 pub(super) fn parse_in_place(line: &mut [u8]) -> Result<Parsed, BadLine> {
-    if line.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+    if first_byte(line) != Some(b'{') {
         return Err(BadLine);
     }
     let (raw, timestamp_ms) = {

@@ -68,6 +68,18 @@ impl Batch {
         self.entries.len()
     }
 
+    /// Packs `events` that fit one batch into it, for tests of what is done with batches.
+    #[cfg(test)]
+    #[allow(clippy::unwrap_used)]
+    pub(crate) fn of(events: &[crate::reader::LogEvent]) -> Self {
+        let (mut packer, mut full) = (Packer::new(), Vec::new());
+        for event in events {
+            packer.push(event.as_event(), |batch| full.push(batch));
+        }
+        assert!(full.is_empty(), "the events need more than one batch");
+        packer.finish().unwrap()
+    }
+
     /// Whether it holds none (a packer never emits such a batch).
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()

@@ -121,15 +121,9 @@ fn itoa(value: i64, buf: &mut [u8; 20]) -> &[u8] {
 mod tests {
     use super::*;
     use crate::reader::LogEvent;
-    use crate::sinks::cloudwatch::packer::Packer;
 
     fn batch(events: &[LogEvent]) -> Batch {
-        let (mut packer, mut out) = (Packer::new(), Vec::new());
-        for event in events {
-            packer.push(event.as_event(), |b| out.push(b));
-        }
-        assert!(out.is_empty());
-        packer.finish().unwrap()
+        Batch::of(events)
     }
 
     /// The body parsed back, as (group, stream, [(timestamp, message)]).

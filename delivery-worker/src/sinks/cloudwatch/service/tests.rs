@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use super::*;
 use crate::reader::LogEvent;
-use crate::sinks::cloudwatch::packer::Packer;
 
 /// Answers each call with the next scripted result and records the calls.
 #[derive(Default)]
@@ -51,17 +50,13 @@ impl LogsApi for Scripted {
 }
 
 fn batch(len: usize) -> Batch {
-    let mut packer = Packer::new();
-    let mut full = Vec::new();
-    for i in 0..len {
-        let event = LogEvent {
+    let events: Vec<LogEvent> = (0..len)
+        .map(|i| LogEvent {
             timestamp_ms: i as i64,
             message: "m".into(),
-        };
-        packer.push(event.as_event(), |b| full.push(b));
-    }
-    assert!(full.is_empty());
-    packer.finish().unwrap()
+        })
+        .collect();
+    Batch::of(&events)
 }
 
 fn quick() -> Backoff {
