@@ -2,8 +2,10 @@
 the api, stages FILES files of EVENTS events each at once, samples the worker's RSS while
 it delivers them, and prints throughput, peak RSS and AWS call counts.
 
-Two cases (LOAD_CASE):
+Three cases (LOAD_CASE):
 - `lean` (default): ~200-byte messages, staged while the worker runs.
+- `both-targets`: as `lean`, for a tenant with a CloudWatch and an S3 target: each
+  object is read from the staging bucket once and feeds both.
 - `long-lines`: messages of LOAD_MESSAGE_BYTES (default: lines of just under the worker's
   8 MiB line limit, stack-trace-like text with escapes and multi-byte characters). The
   worker is paused (SIGSTOP) while the files are staged and resumed once all are queued,
@@ -25,6 +27,7 @@ from harness import Customer, call, stage, wait_drained
 
 CASE = os.environ.get("LOAD_CASE", "lean")
 LONG = CASE == "long-lines"
+BOTH = CASE == "both-targets"
 FILES = int(os.environ.get("LOAD_FILES", "20" if LONG else "40"))
 EVENTS = int(os.environ.get("LOAD_EVENTS", "3" if LONG else "20000"))
 # The worker's line limit is 8 MiB including the JSON around the message.
@@ -48,8 +51,14 @@ def onboard(operator):
     role = customer.launch(link)
     call("PUT", "/v1/tenants/loadtest/delivery-configs/cloudwatch", operator,
          {"target_region": "eu-west-1", "role_arn": role, "log_group_name": customer.log_group})
-    status, config = call("POST", "/v1/tenants/loadtest/delivery-configs/cloudwatch/verify", operator)
-    assert status == 200 and config["state"] == "active", config
+    kinds = ["cloudwatch"]
+    if BOTH:
+        call("PUT", "/v1/tenants/loadtest/delivery-configs/s3", operator,
+             {"target_region": "eu-west-1", "role_arn": role, "bucket_name": customer.bucket, "bucket_prefix": "k8s/"})
+        kinds.append("s3")
+    for kind in kinds:
+        status, config = call("POST", f"/v1/tenants/loadtest/delivery-configs/{kind}/verify", operator)
+        assert status == 200 and config["state"] == "active", config
     return customer
 
 
@@ -93,7 +102,7 @@ def long_message(i):
 def main():
     pid = int(os.environ["LOAD_WORKER_PID"])
     operator = token()
-    onboard(operator)
+    customer = onboard(operator)
     time.sleep(2)  # the config change reaches the worker
     idle = status_kb(pid, "VmRSS")
     # What the worker spends with nothing to do (long polls, timers, health flushes), so
@@ -173,7 +182,12 @@ def main():
     print(f"summary: case={CASE} calls_over_whole_batches={sending / max(whole_batches, 1):.3f} "
           f"({sending:.0f} calls that delivered; {whole_batches} whole batches for {FILES} objects of this size)")
     print(f"summary: case={CASE} files={FILES} peak_rss_mib={hwm / 1024:.1f} (VmHWM; target <= 128)")
-    return 0 if drained and delivered >= FILES * EVENTS else 1
+    copies = len(customer.keys()) if BOTH else 0
+    if BOTH:
+        reads = metric('logspoke_worker_aws_calls_total{api="GetObject"')
+        print(f"summary: case={CASE} staging_reads_per_object={reads / FILES:.2f} "
+              f"({copies} S3 copies; target 1 read for both targets)")
+    return 0 if drained and delivered >= FILES * EVENTS and (not BOTH or copies == FILES) else 1
 
 
 if __name__ == "__main__":

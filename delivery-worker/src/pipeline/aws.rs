@@ -1,6 +1,7 @@
 //! The real [`Deliverer`]: the tenant's role from the credential cache, the object from
-//! the staging bucket (with the worker's own credentials), then the target's sink with
-//! clients built for the tenant's account and region. Those clients are kept with the
+//! the staging bucket (with the worker's own credentials, read once for all the targets
+//! being sent to, [`tee`]), then each target's sink with clients built for the tenant's
+//! account and region. Those clients are kept with the
 //! credentials they were built from ([`TenantClients`]) and built again only when the
 //! credentials are renewed: a client is cheap to use but not to build, and a replay of
 //! small objects would build one per object.
@@ -10,11 +11,12 @@ use std::sync::{Arc, Mutex};
 
 use aws_credential_types::Credentials;
 use aws_sdk_s3::primitives::ByteStream;
+use futures_util::future::join_all;
 use logspoke_aws::clients;
 use logspoke_aws::AwsError;
-use logspoke_contract::{DeliveryTarget, LiveConfig};
+use logspoke_contract::{BucketName, DeliveryTarget, LiveConfig};
 
-use super::{now_ms, Delivered, Deliverer, Progress, Resume, TargetError};
+use super::{now_ms, tee, Attempt, Delivered, Deliverer, Progress, TargetError};
 use crate::credentials::CredentialCache;
 use crate::event::StagedObject;
 use crate::retry::Backoff;
@@ -111,47 +113,110 @@ impl AwsDeliverer {
     }
 }
 
-impl Deliverer for AwsDeliverer {
-    async fn deliver<P: Progress>(
-        &self,
-        object: &StagedObject,
-        config: &LiveConfig,
-        resume: Resume,
-        progress: &P,
-    ) -> Result<Delivered, TargetError> {
+/// A target ready for the object: clients built from the tenant role's credentials and
+/// where in the target the object goes.
+enum Sink<'c> {
+    CloudWatch {
+        logs: AwsLogs,
+        group: &'c str,
+        stream: String,
+    },
+    S3 {
+        client: aws_sdk_s3::Client,
+        bucket: &'c BucketName,
+        key: String,
+    },
+}
+
+impl AwsDeliverer {
+    /// The sink `config` describes, with the tenant role's credentials (assumed, or from
+    /// the cache).
+    async fn sink<'c>(&self, object: &StagedObject, config: &'c LiveConfig) -> Result<Sink<'c>, TargetError> {
         let credentials = self.assume(object, config).await?;
         let sdk = self.credentials.sdk();
+        let key = (config.role_arn.to_string(), config.target_region.to_string());
         match &config.target {
             DeliveryTarget::CloudWatch {
                 log_group_name,
                 log_stream_template,
             } => {
-                let key = (config.role_arn.to_string(), config.target_region.to_string());
                 let client = cached(&self.clients.logs, key, credentials, |c| {
                     clients::tenant_logs(sdk, c, &config.target_region)
                 });
-                let logs = AwsLogs::new(client);
-                let stream = cloudwatch::stream_name(&object.layout, log_stream_template.as_ref())?;
-                let (body, _) = self.open(object).await?;
-                let to = Destination {
+                Ok(Sink::CloudWatch {
+                    logs: AwsLogs::new(client),
                     group: log_group_name.as_str(),
-                    stream: &stream,
-                    tenant_id: object.layout.tenant_id().as_str(),
-                };
-                let fallback_ms = object.event_time_ms.unwrap_or_else(now_ms);
-                cloudwatch::deliver(&logs, to, body, fallback_ms, &self.backoff, resume, progress).await
+                    stream: cloudwatch::stream_name(&object.layout, log_stream_template.as_ref())?,
+                })
             }
             DeliveryTarget::S3 {
                 bucket_name,
                 bucket_prefix,
             } => {
-                let key = (config.role_arn.to_string(), config.target_region.to_string());
-                let tenant_s3 = cached(&self.clients.s3, key, credentials, |c| {
+                let client = cached(&self.clients.s3, key, credentials, |c| {
                     clients::tenant_s3(sdk, c, &config.target_region)
                 });
-                let (body, length) = self.open(object).await?;
-                let key = s3::target_key(bucket_prefix, &object.layout);
-                s3::put(&tenant_s3, bucket_name, &key, body, length)
+                Ok(Sink::S3 {
+                    client,
+                    bucket: bucket_name,
+                    key: s3::target_key(bucket_prefix, &object.layout),
+                })
+            }
+        }
+    }
+
+    /// Writes one read of the object (`body`, `length` bytes) into every sink of
+    /// `ready`: directly for one, through [`tee`] for more.
+    async fn write_all<P: Progress>(
+        &self,
+        object: &StagedObject,
+        ready: &[(Sink<'_>, &Attempt<'_, P>)],
+        body: ByteStream,
+        length: Option<i64>,
+    ) -> Vec<Result<Delivered, TargetError>> {
+        if let [(sink, attempt)] = ready {
+            return vec![self.write(object, sink, attempt, body, length).await];
+        }
+        let exact = length.and_then(|l| u64::try_from(l).ok());
+        let (bodies, copying) = tee::tee(body, exact, ready.len());
+        let writes = ready
+            .iter()
+            .zip(bodies)
+            .map(|((sink, attempt), body)| self.write(object, sink, attempt, body, length));
+        let ((), written) = tokio::join!(copying, join_all(writes));
+        written
+    }
+
+    /// Writes `body` into one sink.
+    async fn write<P: Progress>(
+        &self,
+        object: &StagedObject,
+        sink: &Sink<'_>,
+        attempt: &Attempt<'_, P>,
+        body: ByteStream,
+        length: Option<i64>,
+    ) -> Result<Delivered, TargetError> {
+        match sink {
+            Sink::CloudWatch { logs, group, stream } => {
+                let to = Destination {
+                    group,
+                    stream,
+                    tenant_id: object.layout.tenant_id().as_str(),
+                };
+                let fallback_ms = object.event_time_ms.unwrap_or_else(now_ms);
+                cloudwatch::deliver(
+                    logs,
+                    to,
+                    body,
+                    fallback_ms,
+                    &self.backoff,
+                    attempt.resume,
+                    attempt.progress,
+                )
+                .await
+            }
+            Sink::S3 { client, bucket, key } => {
+                s3::put(client, bucket, key, body, length)
                     .await
                     .map_err(|e| TargetError::aws(Step::PutObject, &e, None))?;
                 Ok(Delivered {
@@ -161,6 +226,41 @@ impl Deliverer for AwsDeliverer {
                 })
             }
         }
+    }
+}
+
+impl Deliverer for AwsDeliverer {
+    async fn deliver<P: Progress>(
+        &self,
+        object: &StagedObject,
+        attempts: &[Attempt<'_, P>],
+    ) -> Vec<Result<Delivered, TargetError>> {
+        let sinks = join_all(attempts.iter().map(|a| self.sink(object, a.config))).await;
+        let mut results: Vec<Option<Result<Delivered, TargetError>>> = Vec::with_capacity(attempts.len());
+        let mut ready = Vec::with_capacity(attempts.len());
+        for (sink, attempt) in sinks.into_iter().zip(attempts) {
+            match sink {
+                Ok(sink) => {
+                    results.push(None);
+                    ready.push((sink, attempt));
+                }
+                Err(err) => results.push(Some(Err(err))),
+            }
+        }
+        if !ready.is_empty() {
+            let mut written = match self.open(object).await {
+                Ok((body, length)) => self.write_all(object, &ready, body, length).await,
+                Err(err) => vec![Err(err); ready.len()],
+            }
+            .into_iter();
+            for slot in results.iter_mut().filter(|r| r.is_none()) {
+                *slot = written.next();
+            }
+        }
+        results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(super::missing_result())))
+            .collect()
     }
 }
 

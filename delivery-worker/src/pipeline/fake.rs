@@ -4,9 +4,9 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
-use logspoke_contract::{DeliveryType, LiveConfig};
+use logspoke_contract::DeliveryType;
 
-use super::{Delivered, Deliverer, Progress, Resume, TargetError};
+use super::{Attempt, Delivered, Deliverer, Progress, Resume, TargetError};
 use crate::event::StagedObject;
 
 /// One call: tenant, target type, object key, where it resumed.
@@ -24,6 +24,8 @@ pub struct FakeDeliverer {
     pub always: HashMap<(String, DeliveryType), Result<Delivered, TargetError>>,
     /// Calls in order.
     pub calls: Mutex<Vec<Call>>,
+    /// Objects read, once per `deliver` call, however many targets it served.
+    pub reads: Mutex<Vec<String>>,
 }
 
 impl FakeDeliverer {
@@ -73,20 +75,15 @@ pub fn delivered() -> Delivered {
     }
 }
 
-impl Deliverer for Arc<FakeDeliverer> {
-    async fn deliver<P: Progress>(
-        &self,
-        object: &StagedObject,
-        config: &LiveConfig,
-        resume: Resume,
-        progress: &P,
-    ) -> Result<Delivered, TargetError> {
-        let kind = config.target.delivery_type();
+impl FakeDeliverer {
+    /// One target's answer, recorded as a call.
+    async fn answer<P: Progress>(&self, object: &StagedObject, attempt: &Attempt<'_, P>) -> Answer {
+        let kind = attempt.config.target.delivery_type();
         let tenant = object.layout.tenant_id().to_string();
         self.calls
             .lock()
             .unwrap()
-            .push((tenant.clone(), kind, object.key.clone(), resume));
+            .push((tenant.clone(), kind, object.key.clone(), attempt.resume));
         let scripted = {
             let mut script = self.script.lock().unwrap();
             script
@@ -97,8 +94,19 @@ impl Deliverer for Arc<FakeDeliverer> {
             .or_else(|| self.always.get(&(tenant, kind)).cloned())
             .unwrap_or_else(|| Ok(delivered()));
         if let Ok(done) = &result {
-            progress.acked(done.batches, done.events).await;
+            attempt.progress.acked(done.batches, done.events).await;
         }
         result
+    }
+}
+
+impl Deliverer for Arc<FakeDeliverer> {
+    async fn deliver<P: Progress>(&self, object: &StagedObject, attempts: &[Attempt<'_, P>]) -> Vec<Answer> {
+        self.reads.lock().unwrap().push(object.key.clone());
+        let mut results = Vec::with_capacity(attempts.len());
+        for attempt in attempts {
+            results.push(self.answer(object, attempt).await);
+        }
+        results
     }
 }

@@ -24,6 +24,7 @@
 pub mod aws;
 pub mod drain;
 pub mod replay;
+pub mod tee;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -48,18 +49,29 @@ pub enum Outcome {
     Retry,
 }
 
-/// Delivers an object to one target of its tenant: what the pipeline needs of
-/// credentials, the staging bucket and the sinks.
+/// Delivers an object to targets of its tenant: what the pipeline needs of credentials,
+/// the staging bucket and the sinks.
 pub trait Deliverer: Send + Sync + 'static {
-    /// Delivers `object` to the target `config` describes, starting after what `resume`
-    /// says was acknowledged, and reporting acknowledged batches to `progress`.
+    /// Delivers `object` to every target of `attempts` from one read of it (an object
+    /// with a CloudWatch and an S3 target is fetched once), each starting after what its
+    /// `resume` says was acknowledged and reporting acknowledged batches to its
+    /// `progress`. One result per attempt, in order; one target's failure never fails
+    /// another.
     fn deliver<P: Progress>(
         &self,
         object: &StagedObject,
-        config: &LiveConfig,
-        resume: Resume,
-        progress: &P,
-    ) -> impl Future<Output = Result<Delivered, TargetError>> + Send;
+        attempts: &[Attempt<'_, P>],
+    ) -> impl Future<Output = Vec<Result<Delivered, TargetError>>> + Send;
+}
+
+/// One target's part in delivering an object.
+pub struct Attempt<'a, P> {
+    /// The target's config.
+    pub config: &'a LiveConfig,
+    /// What an earlier attempt had acknowledged.
+    pub resume: Resume,
+    /// Where acknowledged batches are reported.
+    pub progress: &'a P,
 }
 
 /// How long the ledger keeps what it knows of a staged object.
@@ -98,6 +110,17 @@ pub struct Pipeline<D, L> {
     ledger: L,
     health: Arc<HealthReporter>,
     retention: Retention,
+}
+
+/// What becomes of one target of an object.
+#[derive(Debug, Clone, Copy)]
+enum Plan {
+    /// It has the object (or it is parked for it already).
+    Done,
+    /// Park the object for it, for this cause.
+    Park(DeliveryCause),
+    /// Send it, starting here.
+    Send(Resume),
 }
 
 /// One target of one object, with what the ledger said of it.
@@ -174,43 +197,58 @@ impl<D: Deliverer, L: Ledger> Pipeline<D, L> {
                 return Outcome::Retry;
             }
         };
-        let jobs =
-            keys.into_iter()
-                .zip(ledger)
-                .zip(&targets)
-                .map(|((target, ledger), (_, version, config))| Job {
-                    object,
-                    target,
-                    config,
-                    version: *version,
-                    ledger,
-                });
-        let outcomes = join_all(jobs.map(|job| self.run(job))).await;
-        if outcomes.contains(&Outcome::Retry) {
+        let jobs: Vec<Job<'_>> = keys
+            .into_iter()
+            .zip(ledger)
+            .zip(&targets)
+            .map(|((target, ledger), (_, version, config))| Job {
+                object,
+                target,
+                config,
+                version: *version,
+                ledger,
+            })
+            .collect();
+        let plans: Vec<Plan> = jobs.iter().map(|job| self.plan(job)).collect();
+        let parks = jobs.iter().zip(&plans).filter_map(|(job, plan)| match plan {
+            Plan::Park(cause) => Some(self.park(job, *cause)),
+            _ => None,
+        });
+        let sends: Vec<(&Job<'_>, Resume)> = jobs
+            .iter()
+            .zip(&plans)
+            .filter_map(|(job, plan)| match plan {
+                Plan::Send(resume) => Some((job, *resume)),
+                _ => None,
+            })
+            .collect();
+        let (parked, sent) = tokio::join!(join_all(parks), self.send(&sends));
+        if parked.contains(&Outcome::Retry) || sent.contains(&Outcome::Retry) {
             Outcome::Retry
         } else {
             Outcome::Done
         }
     }
 
-    /// One target of one object.
-    async fn run(&self, job: Job<'_>) -> Outcome {
+    /// What becomes of one target of an object, from what the ledger knows of it and the
+    /// state of its config.
+    fn plan(&self, job: &Job<'_>) -> Plan {
         match &job.ledger.record {
             Some(record) if record.state.is_final() => {
                 if matches!(record.state, ObjectState::Delivered { .. }) {
                     self.count_duplicate_avoided(&job.target);
                 }
-                return Outcome::Done;
+                return Plan::Done;
             }
             // Parked already: the drain delivers it.
             Some(ObjectRecord {
                 state: ObjectState::Pending { .. },
                 ..
-            }) => return Outcome::Done,
+            }) => return Plan::Done,
             _ => {}
         }
         if job.config.state != EffectiveState::Active {
-            return self.park(&job, DeliveryCause::AwaitingVerification).await;
+            return Plan::Park(DeliveryCause::AwaitingVerification);
         }
         if job.ledger.parked_objects > 0 {
             // Behind the ones waiting already, so the target receives its objects in order.
@@ -218,29 +256,75 @@ impl<D: Deliverer, L: Ledger> Pipeline<D, L> {
                 .ledger
                 .parked_cause
                 .unwrap_or(DeliveryCause::AwaitingVerification);
-            return self.park(&job, cause).await;
+            return Plan::Park(cause);
         }
-        let resume = resume_from(job.ledger.record.as_ref(), job.version);
-        match self.attempt(&job, resume).await {
-            Ok(_) => Outcome::Done,
-            Err(TargetError::Customer(cause, _)) => self.park(&job, cause).await,
-            Err(TargetError::Transient(..)) => Outcome::Retry,
-            Err(TargetError::Permanent(..)) => Outcome::Done,
-        }
+        Plan::Send(resume_from(job.ledger.record.as_ref(), job.version))
+    }
+
+    /// Sends the object to the targets of `sends` (from one read of it) and parks it for
+    /// those whose customer-side setup refused it.
+    async fn send(&self, sends: &[(&Job<'_>, Resume)]) -> Vec<Outcome> {
+        let results = self.attempt_all(sends).await;
+        let outcomes = sends.iter().zip(results).map(|((job, _), result)| async move {
+            match result {
+                Ok(_) | Err(TargetError::Permanent(..)) => Outcome::Done,
+                Err(TargetError::Customer(cause, _)) => self.park(job, cause).await,
+                Err(TargetError::Transient(..)) => Outcome::Retry,
+            }
+        });
+        join_all(outcomes).await
     }
 
     /// Sends `job`'s object to its target and records the result (delivered, rejected,
     /// or the failure in the target's health).
     async fn attempt(&self, job: &Job<'_>, resume: Resume) -> Result<Delivered, TargetError> {
-        let progress = ProgressRecord {
-            ledger: &self.ledger,
-            job,
-            expires_at: self.retention.expires_at(staged_ms(job.object)),
+        self.attempt_all(&[(job, resume)])
+            .await
+            .pop()
+            .unwrap_or_else(|| Err(missing_result()))
+    }
+
+    /// [`Self::attempt`] for several targets of one object, which the deliverer reads
+    /// once for all of them.
+    async fn attempt_all(&self, sends: &[(&Job<'_>, Resume)]) -> Vec<Result<Delivered, TargetError>> {
+        let Some((first, _)) = sends.first() else {
+            return Vec::new();
         };
-        let result = self
-            .deliverer
-            .deliver(job.object, job.config, resume, &progress)
-            .await;
+        let progress: Vec<ProgressRecord<'_, L>> = sends
+            .iter()
+            .map(|(job, _)| ProgressRecord {
+                ledger: &self.ledger,
+                job,
+                expires_at: self.retention.expires_at(staged_ms(job.object)),
+            })
+            .collect();
+        let attempts: Vec<Attempt<'_, ProgressRecord<'_, L>>> = sends
+            .iter()
+            .zip(&progress)
+            .map(|((job, resume), progress)| Attempt {
+                config: job.config,
+                resume: *resume,
+                progress,
+            })
+            .collect();
+        let mut results = self.deliverer.deliver(first.object, &attempts).await;
+        // A result short is a retry, never a silent success.
+        results.resize_with(sends.len(), || Err(missing_result()));
+        let recorded = progress
+            .iter()
+            .zip(results)
+            .map(|(progress, result)| self.recorded(progress, result));
+        join_all(recorded).await
+    }
+
+    /// Records what `result` says of a delivery: in the ledger when it is final, in the
+    /// target's health either way.
+    async fn recorded(
+        &self,
+        progress: &ProgressRecord<'_, L>,
+        result: Result<Delivered, TargetError>,
+    ) -> Result<Delivered, TargetError> {
+        let job = progress.job;
         let state = match &result {
             Ok(delivered) => ObjectState::Delivered {
                 events: delivered.events,
@@ -404,6 +488,14 @@ fn resume_from(record: Option<&ObjectRecord>, version: i64) -> Resume {
         },
         _ => Resume::default(),
     }
+}
+
+/// The result of an attempt the deliverer did not answer for: retried, never lost.
+fn missing_result() -> TargetError {
+    TargetError::Transient(
+        DeliveryCause::AwsUnavailable,
+        "the deliverer returned no result for this target".into(),
+    )
 }
 
 /// Writes an `in_progress` record after every acknowledged batch.

@@ -126,6 +126,27 @@ async fn a_redelivered_message_re_sends_only_to_the_target_that_failed() {
 }
 
 #[tokio::test]
+async fn an_object_with_two_targets_is_read_once_for_both() {
+    let deliverer = Arc::new(FakeDeliverer::default().then(TENANT, DeliveryType::S3, vec![throttled()]));
+    let pipeline = pipeline(both_active(), &deliverer);
+    let object = object(1);
+    assert_eq!(pipeline.deliver(&object).await, Outcome::Retry);
+    assert_eq!(
+        deliverer.calls.lock().unwrap().len(),
+        2,
+        "both targets were sent to"
+    );
+    assert_eq!(
+        *deliverer.reads.lock().unwrap(),
+        std::slice::from_ref(&object.key)
+    );
+    // The retry reads it again, for the one target that still needs it.
+    assert_eq!(pipeline.deliver(&object).await, Outcome::Done);
+    assert_eq!(deliverer.reads.lock().unwrap().len(), 2);
+    assert_eq!(deliverer.keys(TENANT, DeliveryType::S3).len(), 2);
+}
+
+#[tokio::test]
 async fn a_customer_side_failure_parks_the_object_and_the_other_target_still_gets_it() {
     let deliverer = Arc::new(FakeDeliverer::default().always(TENANT, DeliveryType::S3, bucket_missing()));
     let pipeline = pipeline(both_active(), &deliverer);

@@ -66,6 +66,9 @@ async fn a_file_reaches_cloudwatch_in_order_and_s3_and_its_message_is_deleted() 
         "the message was not deleted"
     );
     assert_eq!(acme.objects().await, vec![format!("k8s/{key}")]);
+    // Both targets were fed from one read of the staged object, the copy byte for byte.
+    assert_eq!(acme.object(&format!("k8s/{key}")).await, world.staged(&key).await);
+    assert_eq!(metric("logspoke_worker_aws_calls_total{api=\"GetObject\""), 1.0);
     // 12,000 events over 30 h need at least three calls (10,000 per call, 24 h per call).
     assert!(metric("logspoke_worker_put_log_events_calls_total") >= 3.0);
     assert_eq!(metric("logspoke_worker_bad_lines_total"), 1.0);

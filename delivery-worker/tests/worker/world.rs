@@ -269,20 +269,35 @@ impl World {
         for line in lines {
             writeln!(gz, "{line}").unwrap();
         }
-        let body = gz.finish().unwrap();
+        self.stage_raw(key, gz.finish().unwrap()).await;
+    }
+
+    /// Stages `bytes` as `key` as they are (not gzip NDJSON unless they are).
+    pub async fn stage_raw(&self, key: &str, bytes: Vec<u8>) {
         s3(&self.provider)
             .put_object()
             .bucket(&self.staging_bucket)
             .key(key)
-            .body(body.into())
+            .body(bytes.into())
             .send()
             .await
             .unwrap();
     }
 
+    /// The bytes of the staged object `key`.
+    pub async fn staged(&self, key: &str) -> Vec<u8> {
+        body_of(&self.provider, &self.staging_bucket, key).await
+    }
+
     /// Queues an S3 object-created event for `key` by hand (SNS envelope, key URL-encoded
     /// as S3 does), for keys and objects the bucket would never announce.
     pub async fn notify(&self, key: &str) {
+        self.send_raw(&self.event_body(key)).await;
+    }
+
+    /// The body of the delivery-queue message announcing `key`: an S3 object-created
+    /// event (key URL-encoded as S3 does) in an SNS envelope.
+    pub fn event_body(&self, key: &str) -> String {
         let encoded: String = key
             .split('/')
             .map(|segment| {
@@ -301,7 +316,7 @@ impl World {
             "TopicArn": format!("arn:aws:sns:{REGION}:{PROVIDER}:log-payloads"),
             "Message": event.to_string(), "Timestamp": chrono::Utc::now().to_rfc3339(),
         });
-        self.send_raw(&envelope.to_string()).await;
+        envelope.to_string()
     }
 
     pub async fn send_raw(&self, body: &str) {
@@ -589,6 +604,11 @@ impl Customer {
     }
 
     /// Keys in the customer's bucket.
+    /// The bytes of the object `key` in the customer's bucket.
+    pub async fn object(&self, key: &str) -> Vec<u8> {
+        body_of(&self.sdk, &self.bucket, key).await
+    }
+
     pub async fn objects(&self) -> Vec<String> {
         let listed = s3(&self.sdk)
             .list_objects_v2()
@@ -602,6 +622,11 @@ impl Customer {
             .filter_map(|o| o.key().map(str::to_owned))
             .collect()
     }
+}
+
+async fn body_of(sdk: &SdkConfig, bucket: &str, key: &str) -> Vec<u8> {
+    let object = s3(sdk).get_object().bucket(bucket).key(key).send().await.unwrap();
+    object.body.collect().await.unwrap().to_vec()
 }
 
 /// A Vector-like NDJSON line.
