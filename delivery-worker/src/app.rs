@@ -11,10 +11,15 @@ use logspoke_aws::RoleChain;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::sync::watch;
 
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use lambda_runtime::LambdaEvent;
+
 use crate::config::{ReplayArgs, WorkerConfig};
 use crate::credentials::CredentialCache;
 use crate::event::StagedObject;
 use crate::health::HealthReporter;
+use crate::lambda::fresh::Freshness;
+use crate::lambda::{self, emf, Function};
 use crate::ledger::dynamo::DynamoLedger;
 use crate::pipeline::aws::AwsDeliverer;
 use crate::pipeline::drain::Drainer;
@@ -212,6 +217,112 @@ async fn one_off_pipeline(
         config.ledger.retention,
     ));
     Ok((sdk, pipeline))
+}
+
+/// Period of the background work (health flush aside) a Lambda execution environment
+/// does after a batch: looking for parked targets to drain and replay jobs to run, as a
+/// replica's timers do (each look is a DynamoDB query).
+const LAMBDA_BACKGROUND_PERIOD: Duration = Duration::from_secs(10);
+
+/// What one Lambda execution environment keeps across invocations.
+struct LambdaEnvironment {
+    function: LambdaFunction,
+    drainer: Drainer,
+    replays: ReplayRunner<DynamoJobs, S3Staging>,
+    background_at: std::sync::Mutex<Option<std::time::Instant>>,
+    metrics: PrometheusHandle,
+    flusher: std::sync::Mutex<emf::Flusher>,
+}
+
+impl LambdaEnvironment {
+    async fn invoke(&self, event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, lambda_runtime::Error> {
+        let deadline = lambda::deadline_instant(event.context.deadline);
+        let answer = self.function.handle(&event.payload, deadline).await;
+        let stop_at = deadline.checked_sub(lambda::DEADLINE_MARGIN).unwrap_or(deadline);
+        let pipeline = self.function.pipeline();
+        if self.background_due() {
+            let background = async {
+                self.drainer.tick(pipeline).await;
+                self.replays.tick(pipeline).await;
+            };
+            let _ = tokio::time::timeout_at(stop_at.into(), background).await;
+        }
+        let _ = tokio::time::timeout_at(deadline.into(), pipeline.health().flush(pipeline.ledger())).await;
+        lambda::flush_metrics(&self.flusher, &self.metrics.render());
+        answer.map_err(Into::into)
+    }
+
+    fn background_due(&self) -> bool {
+        let mut at = self
+            .background_at
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let due = at.is_none_or(|t| t.elapsed() >= LAMBDA_BACKGROUND_PERIOD);
+        if due {
+            *at = Some(std::time::Instant::now());
+        }
+        due
+    }
+}
+
+/// The Lambda function of one execution environment.
+pub type LambdaFunction = Function<AwsDeliverer, DynamoLedger, DynamoReadModel>;
+
+/// The function as a cold start builds it: the whole read model loaded, and the same
+/// deliverer, ledger and health as a replica.
+pub async fn lambda_function(
+    config: &WorkerConfig,
+    sdk: &aws_config::SdkConfig,
+) -> anyhow::Result<LambdaFunction> {
+    let configs = Arc::new(TenantConfigs::default());
+    let read_model = DynamoReadModel::new(sdk, &config.table);
+    let loaded_at = std::time::Instant::now();
+    source::resync(&read_model, &configs)
+        .await
+        .context("loading the read model (LOGSPOKE_READ_MODEL_TABLE)")?;
+    let chain = RoleChain::for_component(sdk.clone(), config.provider_role.clone(), "logspoke-worker");
+    let settings = &config.ledger;
+    let pipeline = Arc::new(Pipeline::new(
+        configs.clone(),
+        AwsDeliverer::new(Arc::new(CredentialCache::new(chain)), Backoff::default()),
+        DynamoLedger::new(sdk, &settings.table),
+        Arc::new(HealthReporter::default()),
+        settings.retention,
+    ));
+    let fresh = Freshness::new(read_model, configs, loaded_at, lambda::fresh::MAX_AGE);
+    Ok(Function::new(pipeline, fresh))
+}
+
+/// `logspoke-worker lambda`: serves the Lambda runtime API (the function's entrypoint),
+/// handling batches of the delivery queue until the environment is shut down.
+pub async fn lambda(config: WorkerConfig) -> anyhow::Result<()> {
+    set_decode_budget(config.max_decode_bytes);
+    let metrics = metrics_handle();
+    let sdk = logspoke_aws::load_sdk_config().await;
+    let function = lambda_function(&config, &sdk).await?;
+    let settings = &config.ledger;
+    let owner = uuid::Uuid::new_v4().simple().to_string();
+    let environment = Arc::new(LambdaEnvironment {
+        function,
+        drainer: Drainer::new(owner.clone(), settings.probe, settings.max_probe),
+        replays: ReplayRunner {
+            jobs: DynamoJobs::new(&sdk, &settings.table),
+            staging: S3Staging::new(&sdk),
+            bucket: settings.staging_bucket.clone(),
+            owner,
+            concurrency: ReplayRunner::<DynamoJobs, S3Staging>::concurrency(config.poll.max_in_flight),
+        },
+        background_at: std::sync::Mutex::new(None),
+        metrics,
+        flusher: std::sync::Mutex::new(emf::Flusher::default()),
+    });
+    tracing::info!("delivery worker started as a Lambda function");
+    lambda_runtime::run(lambda_runtime::service_fn(move |event: LambdaEvent<SqsEvent>| {
+        let environment = environment.clone();
+        async move { environment.invoke(event).await }
+    }))
+    .await
+    .map_err(|err| anyhow::anyhow!("the Lambda runtime stopped: {err}"))
 }
 
 /// Progress of a replay run from a shell: one line on stderr per report.

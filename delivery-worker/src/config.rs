@@ -99,6 +99,10 @@ pub enum Command {
     /// Redelivers one target's objects of a time window from the staging bucket (needs
     /// LOGSPOKE_STAGING_BUCKET), printing progress on stderr.
     Replay(ReplayArgs),
+    /// Runs as an AWS Lambda function (the container image's command there): serves the
+    /// Lambda runtime API (AWS_LAMBDA_RUNTIME_API) with batches of the delivery queue from
+    /// its event source mapping, answering with the messages to retry.
+    Lambda,
     /// Delivers one staged object (s3://bucket/key) to its tenant's targets, as if its
     /// event had arrived.
     Deliver {

@@ -5,7 +5,8 @@
 //! (read model + change events) that [`pipeline`] routes each object by and whose
 //! outcome it decides; per target, [`credentials`] assumes the tenant's role and the
 //! object streams through the [`reader`] (gzip NDJSON → events) into the [`sinks`]
-//! (CloudWatch Logs batches, S3 copies). [`app`] wires them for the binary.
+//! (CloudWatch Logs batches, S3 copies). [`lambda`] runs the same pipeline behind the
+//! Lambda runtime API instead of [`sqs`]. [`app`] wires them for the binary.
 
 pub mod app;
 pub mod config;
@@ -13,6 +14,7 @@ pub mod credentials;
 pub mod event;
 pub mod health;
 mod json;
+pub mod lambda;
 pub mod ledger;
 pub mod memory;
 pub mod pipeline;

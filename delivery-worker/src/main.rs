@@ -23,6 +23,7 @@ async fn main() -> ExitCode {
         None => app::run(config, logspoke_runtime::shutdown_signal())
             .await
             .map(|()| true),
+        Some(Command::Lambda) => app::lambda(config).await.map(|()| true),
         Some(Command::Replay(replay)) => app::replay(&config, replay)
             .await
             .map(|done| done.state == ReplayState::Done),

@@ -1,5 +1,5 @@
-//! Reading the DynamoDB read model: the whole table (at start and on resync) or one item
-//! (when a change event names it).
+//! Reading the DynamoDB read model: the whole table (at start and on resync), one tenant
+//! (the Lambda function's refresh on use) or one item (when a change event names it).
 
 use std::future::Future;
 
@@ -28,6 +28,10 @@ pub trait ReadModel: Send + Sync {
     /// Every item in the table.
     fn scan(&self) -> impl Future<Output = Result<Vec<Loaded>, AwsError>> + Send;
 
+    /// Every item of one tenant, read consistently (one query: a tenant has at most one
+    /// item per delivery type).
+    fn tenant(&self, tenant_id: &TenantId) -> impl Future<Output = Result<Vec<Loaded>, AwsError>> + Send;
+
     /// One item, read consistently.
     fn get(
         &self,
@@ -55,9 +59,7 @@ impl DynamoReadModel {
 
 impl ReadModel for DynamoReadModel {
     async fn scan(&self) -> Result<Vec<Loaded>, AwsError> {
-        let mut items = Vec::new();
-        let mut start = None;
-        loop {
+        all_pages(|start| async move {
             let page = self
                 .client
                 .scan()
@@ -66,12 +68,26 @@ impl ReadModel for DynamoReadModel {
                 .set_exclusive_start_key(start)
                 .send()
                 .await?;
-            items.extend(page.items().iter().map(parse_logged));
-            start = page.last_evaluated_key().cloned();
-            if start.is_none() {
-                return Ok(items);
-            }
-        }
+            Ok((page.items.unwrap_or_default(), page.last_evaluated_key))
+        })
+        .await
+    }
+
+    async fn tenant(&self, tenant_id: &TenantId) -> Result<Vec<Loaded>, AwsError> {
+        all_pages(|start| async move {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("tenant_id = :tenant")
+                .expression_attribute_values(":tenant", AttributeValue::S(tenant_id.to_string()))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await?;
+            Ok((page.items.unwrap_or_default(), page.last_evaluated_key))
+        })
+        .await
     }
 
     async fn get(
@@ -92,8 +108,29 @@ impl ReadModel for DynamoReadModel {
     }
 }
 
+/// A raw DynamoDB item (or page key).
+type RawItem = std::collections::HashMap<String, AttributeValue>;
+
+/// Every item of a paged read, parsed; `page` reads the page starting after a key.
+async fn all_pages<F, Fut>(mut page: F) -> Result<Vec<Loaded>, AwsError>
+where
+    F: FnMut(Option<RawItem>) -> Fut,
+    Fut: Future<Output = Result<(Vec<RawItem>, Option<RawItem>), AwsError>>,
+{
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let (found, next) = page(start).await?;
+        items.extend(found.iter().map(parse_logged));
+        start = next;
+        if start.is_none() {
+            return Ok(items);
+        }
+    }
+}
+
 /// Parses an item; one the worker cannot read is logged and counted, never fatal.
-fn parse_logged(raw: &std::collections::HashMap<String, AttributeValue>) -> Loaded {
+fn parse_logged(raw: &RawItem) -> Loaded {
     item_from_sdk(raw).map_err(|err| {
         let text = |name: &str| match raw.get(name) {
             Some(AttributeValue::S(value)) => Some(value.as_str()),

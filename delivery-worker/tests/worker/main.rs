@@ -5,4 +5,5 @@
 #![allow(clippy::unwrap_used)]
 
 mod delivery;
+mod lambda;
 mod world;

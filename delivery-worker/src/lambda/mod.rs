@@ -1,0 +1,159 @@
+//! The worker as an AWS Lambda function behind the delivery queue's event source mapping
+//! (`logspoke-worker lambda`): the same event parsing, tenant binding, ledger, credential
+//! cache, reader and sinks as the long-running poller ([`Pipeline`]), with three
+//! differences that the Lambda environment forces:
+//!
+//! - **Partial batch response.** Each message of the batch is processed as the poller
+//!   processes it; the ones the poller would leave for a retry ([`Outcome::Retry`]) are
+//!   reported in `batchItemFailures`, every other one (delivered, parked, rejected, not a
+//!   staged-object event) is not, so the event source mapping deletes it. A message that
+//!   must be retried but carries no message id fails the whole invocation instead (the
+//!   ledger keeps the others from being sent twice).
+//! - **The deadline.** Work stops [`DEADLINE_MARGIN`] before the function's deadline
+//!   (`context.deadline`): what is not finished by then is reported failed, never cut
+//!   off mid-write by the runtime. A cut-off CloudWatch delivery resumes after its last
+//!   acknowledged batch, as after a crash.
+//! - **Config freshness** without a subscription ([`fresh`]), metrics as EMF log lines
+//!   ([`emf`]), and the background work of a replica (health flush, draining parked
+//!   objects, replay jobs) run after each batch in the time left.
+//!
+//! Credentials, SDK clients and the read model live in the execution environment and
+//! serve every invocation it handles.
+
+pub mod emf;
+pub mod fresh;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use futures_util::future::join_all;
+use logspoke_contract::TenantId;
+
+use self::fresh::Freshness;
+use crate::event;
+use crate::ledger::Ledger;
+use crate::pipeline::{Deliverer, Outcome, Pipeline};
+use crate::tenants::source::ReadModel;
+
+/// Time kept back from the function's deadline to record results and answer.
+pub const DEADLINE_MARGIN: Duration = Duration::from_secs(2);
+
+/// A batch that cannot be answered with a partial batch response: a message that must
+/// be retried has no id to report it by.
+#[derive(Debug, thiserror::Error)]
+#[error("a message that must be retried has no message id; failing the whole batch")]
+pub struct UnreportableRetry;
+
+/// What one execution environment holds across invocations.
+pub struct Function<D, L, R> {
+    pipeline: Arc<Pipeline<D, L>>,
+    fresh: Freshness<R>,
+    margin: Duration,
+}
+
+impl<D: Deliverer, L: Ledger, R: ReadModel> Function<D, L, R> {
+    /// A function delivering through `pipeline`, whose configs `fresh` keeps current.
+    pub fn new(pipeline: Arc<Pipeline<D, L>>, fresh: Freshness<R>) -> Self {
+        Self {
+            pipeline,
+            fresh,
+            margin: DEADLINE_MARGIN,
+        }
+    }
+
+    /// The pipeline (for the work after a batch).
+    pub fn pipeline(&self) -> &Arc<Pipeline<D, L>> {
+        &self.pipeline
+    }
+
+    /// Handles one batch of the delivery queue that must be answered by `deadline`.
+    pub async fn handle(
+        &self,
+        event: &SqsEvent,
+        deadline: Instant,
+    ) -> Result<SqsBatchResponse, UnreportableRetry> {
+        let stop_at = deadline.checked_sub(self.margin).unwrap_or(deadline);
+        metrics::counter!("logspoke_worker_messages_received_total").increment(event.records.len() as u64);
+        let tenants: Vec<TenantId> = event.records.iter().flat_map(tenants_of).collect();
+        let unread = match tokio::time::timeout_at(stop_at.into(), self.fresh.refresh(&tenants)).await {
+            Ok(unread) => unread,
+            Err(_) => tenants,
+        };
+        let outcomes = join_all(
+            event
+                .records
+                .iter()
+                .map(|record| self.process(record, &unread, stop_at)),
+        )
+        .await;
+        let mut response = SqsBatchResponse::default();
+        for (record, outcome) in event.records.iter().zip(outcomes) {
+            if outcome == Outcome::Retry {
+                let id = record.message_id.as_deref().ok_or(UnreportableRetry)?;
+                response.add_failure(id);
+            }
+        }
+        Ok(response)
+    }
+
+    /// One message, as the poller processes it, within the deadline.
+    async fn process(&self, record: &SqsMessage, unread: &[TenantId], stop_at: Instant) -> Outcome {
+        if tenants_of(record).iter().any(|t| unread.contains(t)) {
+            return Outcome::Retry;
+        }
+        let body = record.body.as_deref().unwrap_or_default();
+        match tokio::time::timeout_at(stop_at.into(), self.pipeline.process(body)).await {
+            Ok(outcome) => outcome,
+            Err(_) => {
+                tracing::warn!("the function's deadline came before a message was done; it will be retried");
+                metrics::counter!("logspoke_worker_deadline_retries_total").increment(1);
+                Outcome::Retry
+            }
+        }
+    }
+}
+
+/// The tenants whose objects `record` names.
+fn tenants_of(record: &SqsMessage) -> Vec<TenantId> {
+    let body = record.body.as_deref().unwrap_or_default();
+    event::parse(body)
+        .objects
+        .iter()
+        .map(|object| object.layout.tenant_id().clone())
+        .collect()
+}
+
+/// The instant of a Lambda deadline given in ms since the epoch (now, if it has passed).
+pub fn deadline_instant(deadline_ms: u64) -> Instant {
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms))
+}
+
+/// Writes the counters that grew since the last flush as EMF lines on stdout, where the
+/// Lambda service sends them to CloudWatch Logs.
+pub fn flush_metrics(flusher: &Mutex<emf::Flusher>, rendered: &str) {
+    let lines = flusher
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .lines(rendered, crate::pipeline::now_ms());
+    for line in lines {
+        println!("{line}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_deadline_in_the_past_is_now() {
+        let before = Instant::now();
+        let deadline = deadline_instant(1_000);
+        assert!(deadline >= before && deadline <= Instant::now());
+        let later = deadline_instant(crate::pipeline::now_ms() as u64 + 60_000);
+        assert!(later > Instant::now() + Duration::from_secs(50));
+    }
+}

@@ -1,0 +1,175 @@
+//! The Lambda handler in process against the emulator: real AWS calls, the function as a
+//! cold start builds it, batches as the event source mapping sends them.
+
+use std::time::{Duration, Instant};
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use logspoke_contract::{DeliveryType, EffectiveState, ExternalId, TenantId};
+use logspoke_delivery_worker::app::{lambda_function, LambdaFunction};
+
+use crate::world::{line, unique, Customer, World};
+
+fn tenant() -> TenantId {
+    TenantId::parse(&unique("t")).unwrap()
+}
+
+/// A batch of the delivery queue with these bodies, message ids `m0`, `m1`, ….
+fn batch(bodies: &[String]) -> SqsEvent {
+    let records: Vec<serde_json::Value> = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, body)| {
+            serde_json::json!({
+                "messageId": format!("m{i}"), "receiptHandle": format!("r{i}"), "body": body,
+                "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {},
+                "eventSource": "aws:sqs", "awsRegion": "eu-west-1",
+            })
+        })
+        .collect();
+    serde_json::from_value(serde_json::json!({ "Records": records })).unwrap()
+}
+
+fn failed(response: &SqsBatchResponse) -> Vec<String> {
+    let mut ids: Vec<String> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone())
+        .collect();
+    ids.sort();
+    ids
+}
+
+async fn function(world: &World) -> LambdaFunction {
+    lambda_function(&world.worker_config(), &world.provider)
+        .await
+        .unwrap()
+}
+
+fn in_a_minute() -> Instant {
+    Instant::now() + Duration::from_secs(60)
+}
+
+#[tokio::test]
+async fn a_batch_reports_exactly_the_messages_the_poller_would_retry_and_delivers_the_rest_once() {
+    let world = World::create().await;
+    let acme = Customer::create("222222222222").await;
+    let globex = Customer::create("333333333333").await;
+    let (good, broken, held) = (tenant(), tenant(), tenant());
+    world
+        .put_item(&acme.item(&good, DeliveryType::Cloudwatch, 1))
+        .await;
+    let mut wrong = globex.item(&broken, DeliveryType::Cloudwatch, 1);
+    wrong.config.as_mut().unwrap().external_id = Some(ExternalId::generate());
+    world.put_item(&wrong).await;
+    let mut unreadable = acme.item(&held, DeliveryType::Cloudwatch, 1).to_attributes();
+    unreadable.insert("role_arn".into(), logspoke_contract::Attr::S("not an arn".into()));
+    world.put_attributes(&unreadable).await;
+
+    let now = chrono::Utc::now().timestamp_millis();
+    let mut bodies = vec![world.event_body(&format!("{}/c1/app/pod/1-nobody.json.gz", tenant()))];
+    let poison = format!("{good}/c1/app/poison/1-p.json.gz");
+    world
+        .stage_raw(&poison, b"this is not a gzip file".to_vec())
+        .await;
+    bodies.push(world.event_body(&poison));
+    let denied = format!("{broken}/c1/app/pod/1-d.json.gz");
+    world.stage(&denied, &[line(now, "for globex")]).await;
+    bodies.push(world.event_body(&denied));
+    let kept = format!("{held}/c1/app/pod/1-h.json.gz");
+    world.stage(&kept, &[line(now, "held back")]).await;
+    bodies.push(world.event_body(&kept));
+    for pod in 0..6 {
+        let key = format!("{good}/c1/app/pod-{pod}/1-g.json.gz");
+        let lines: Vec<String> = (0..100)
+            .map(|i| line(now + i, &format!("pod {pod} event {i}")))
+            .collect();
+        world.stage(&key, &lines).await;
+        bodies.push(world.event_body(&key));
+    }
+    assert_eq!(bodies.len(), 10);
+    let event = batch(&bodies);
+
+    let function = function(&world).await;
+    let response = function.handle(&event, in_a_minute()).await.unwrap();
+    // Unknown tenant, poison file (rejected) and denied role (parked) are done with;
+    // only the tenant whose config cannot be read is held back for a retry.
+    assert_eq!(failed(&response), ["m3"]);
+    for pod in 0..6 {
+        let events = acme.events(&format!("c1/app/pod-{pod}")).await;
+        assert_eq!(events.len(), 100, "pod-{pod}");
+    }
+    assert!(globex.events("c1/app/pod").await.is_empty());
+    let parked = world
+        .wait_for_health(&broken, DeliveryType::Cloudwatch, Duration::from_secs(10), |h| {
+            h.parked_objects == 1
+        })
+        .await;
+    assert!(parked.is_some(), "the denied target's object was not parked");
+
+    // The same batch again (the mapping redelivers it): nothing is sent twice.
+    let again = function.handle(&event, in_a_minute()).await.unwrap();
+    assert_eq!(failed(&again), ["m3"]);
+    for pod in 0..6 {
+        let events = acme.events(&format!("c1/app/pod-{pod}")).await;
+        assert_eq!(events.len(), 100, "pod-{pod} after the redelivery");
+    }
+}
+
+#[tokio::test]
+async fn what_the_deadline_leaves_unfinished_is_reported_failed_and_delivered_by_the_retry() {
+    let world = World::create().await;
+    let acme = Customer::create("222222222222").await;
+    let good = tenant();
+    world
+        .put_item(&acme.item(&good, DeliveryType::Cloudwatch, 1))
+        .await;
+    let now = chrono::Utc::now().timestamp_millis();
+    let key = format!("{good}/c1/app/pod/1-late.json.gz");
+    world.stage(&key, &[line(now, "late")]).await;
+    let event = batch(&[world.event_body(&key)]);
+    let function = function(&world).await;
+
+    // No time left: nothing is attempted, the message is reported.
+    let response = function.handle(&event, Instant::now()).await.unwrap();
+    assert_eq!(failed(&response), ["m0"]);
+    let retried = function.handle(&event, in_a_minute()).await.unwrap();
+    assert!(failed(&retried).is_empty());
+    assert_eq!(acme.events("c1/app/pod").await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_config_change_takes_effect_within_two_seconds_without_a_subscription() {
+    let world = World::create().await;
+    let acme = Customer::create("222222222222").await;
+    let good = tenant();
+    world
+        .put_item(&acme.item(&good, DeliveryType::Cloudwatch, 1))
+        .await;
+    let function = function(&world).await;
+    let now = chrono::Utc::now().timestamp_millis();
+    let first = format!("{good}/c1/app/pod/1-before.json.gz");
+    world.stage(&first, &[line(now, "before")]).await;
+    let response = function
+        .handle(&batch(&[world.event_body(&first)]), in_a_minute())
+        .await;
+    assert!(failed(&response.unwrap()).is_empty());
+    assert_eq!(acme.events("c1/app/pod").await.len(), 1);
+
+    // The tenant disables the config; the read model has it, no event reaches us.
+    let mut disabled = acme.item(&good, DeliveryType::Cloudwatch, 2);
+    disabled.config.as_mut().unwrap().state = EffectiveState::Disabled;
+    world.put_item(&disabled).await;
+    let changed = Instant::now();
+    let second = format!("{good}/c1/app/pod/1-after.json.gz");
+    world.stage(&second, &[line(now, "after")]).await;
+    tokio::time::sleep(Duration::from_millis(1200).saturating_sub(changed.elapsed())).await;
+    let response = function
+        .handle(&batch(&[world.event_body(&second)]), in_a_minute())
+        .await;
+    assert!(failed(&response.unwrap()).is_empty());
+    assert_eq!(
+        acme.events("c1/app/pod").await.len(),
+        1,
+        "delivered through a disabled config"
+    );
+}
