@@ -254,6 +254,20 @@ class EndToEnd(unittest.TestCase):
         ended = self.wait_replay("globex", "cloudwatch", cancelled["replay_id"], timeout=15)
         self.assertEqual(ended["state"], "cancelled", ended)
 
+    def test_8_a_poison_file_is_rejected_and_the_queue_moves_on(self):
+        acme = self.customers["acme"]
+        dlq = os.environ["LOGSPOKE_DELIVERY_DLQ_URL"]
+        dead_before = queue_depth(dlq)
+        now = int(time.time() * 1000)
+        poison = f"acme/c1/billing/poison/{now // 1000}-poison.json.gz"
+        client("s3", PROVIDER).put_object(Bucket=os.environ["LOGSPOKE_STAGING_BUCKET"], Key=poison,
+                                          Body=b"this is not a gzip file")
+        stage("acme", "c1", "billing", "after-poison", ["after the poison file"], now)
+        self.assertEqual([m for _, m in acme.wait_events("c1/billing/after-poison", 1)], ["after the poison file"])
+        self.assertTrue(wait_drained())
+        self.assertEqual(queue_depth(dlq), dead_before, "rejected, not retried into the dead-letter queue")
+        self.assertEqual(acme.stream_events("c1/billing/poison"), [])
+
 
 def iso(ms):
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms / 1000)) + f".{ms % 1000:03d}Z"

@@ -266,7 +266,7 @@ impl LambdaEnvironment {
 }
 
 /// The Lambda function of one execution environment.
-pub type LambdaFunction = Function<AwsDeliverer, DynamoLedger, DynamoReadModel>;
+pub type LambdaFunction = Function<AwsDeliverer, DynamoLedger, DynamoReadModel, SqsQueue>;
 
 /// The function as a cold start builds it: the whole read model loaded, and the same
 /// deliverer, ledger and health as a replica.
@@ -290,7 +290,8 @@ pub async fn lambda_function(
         settings.retention,
     ));
     let fresh = Freshness::new(read_model, configs, loaded_at, lambda::fresh::MAX_AGE);
-    Ok(Function::new(pipeline, fresh))
+    let queue = SqsQueue::new(sdk, &config.queue_url);
+    Ok(Function::new(pipeline, fresh, queue, config.poll.retry_delay))
 }
 
 /// `logspoke-worker lambda`: serves the Lambda runtime API (the function's entrypoint),

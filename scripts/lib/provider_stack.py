@@ -6,11 +6,14 @@ See scripts/provider-stack."""
 import argparse
 import base64
 import gzip
+import hashlib
+import io
 import json
 import os
 import sys
 import time
 import uuid
+import zipfile
 
 import boto3
 import botocore.exceptions
@@ -58,6 +61,9 @@ def parse_args():
     parser.add_argument("--region", default=None)
     parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                         help="template parameter (repeatable); overrides the defaults")
+    parser.add_argument("--lambda-worker", metavar="BINARY",
+                        help="WorkerMode=lambda with the function's code a provided.al2023 zip "
+                             "whose bootstrap runs BINARY lambda (uploaded to the template bucket)")
     parser.add_argument("--smoke", action="store_true",
                         help="after deploying, check the bucket -> SNS -> SQS path and the roles "
                              "(creates two collector-cluster-role stacks for it)")
@@ -89,6 +95,38 @@ def publish_customer_template(provider, region):
         raise Failure(f"CloudFormation cannot read the uploaded template at {url}: {err}") from err
     log(f"published cloudformation/{CUSTOMER_TEMPLATE_KEY} at {url}")
     return url
+
+
+def publish_worker_code(provider, binary):
+    """Uploads a provided.al2023 zip whose bootstrap runs `BINARY lambda`; returns the
+    template parameters that make the stack's worker that function. The emulator runs
+    provided.* functions as local processes, so the zip names the binary by its path
+    instead of carrying it (a real deployment uses the worker image, WorkerImageUri)."""
+    binary = os.path.abspath(binary)
+    if not os.access(binary, os.X_OK):
+        raise Failure(f"--lambda-worker: {binary} is not an executable")
+    script = f"#!/bin/sh\nexec '{binary}' lambda\n".encode()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        entry = zipfile.ZipInfo("bootstrap")
+        entry.external_attr = 0o100755 << 16
+        archive.writestr(entry, script)
+    key = f"worker/{hashlib.sha256(script).hexdigest()[:16]}.zip"
+    provider.client("s3").put_object(Bucket=CUSTOMER_TEMPLATE_BUCKET, Key=key, Body=buffer.getvalue())
+    log(f"published the worker function's code at s3://{CUSTOMER_TEMPLATE_BUCKET}/{key}")
+    return {"WorkerMode": "lambda", "WorkerCodeBucket": CUSTOMER_TEMPLATE_BUCKET, "WorkerCodeKey": key,
+            "WorkerFunctionTimeoutSeconds": "60"}
+
+
+def retype_event_source_mapping(provider, function, stack):
+    """The emulator's CloudFormation stores the event source mapping's MaximumConcurrency
+    as the parameter's string, which its SQS poller cannot compare (ADR 4); the mapping is
+    given the number through the Lambda API, as AWS's CloudFormation would have."""
+    params = {p["ParameterKey"]: p["ParameterValue"] for p in stack.get("Parameters", [])}
+    limit = int(params.get("WorkerMaxConcurrency", "10"))
+    client = provider.client("lambda")
+    for mapping in client.list_event_source_mappings(FunctionName=function)["EventSourceMappings"]:
+        client.update_event_source_mapping(UUID=mapping["UUID"], ScalingConfig={"MaximumConcurrency": limit})
 
 
 def stack_parameters(provider, overrides):
@@ -571,13 +609,20 @@ def main():
     region = region_or_default(args.region)
     provider = Account(PROVIDER_ACCOUNT, region)
     template_url = publish_customer_template(provider, region)
-    stack = deploy(provider, args.stack_name, stack_parameters(provider, args.params))
+    overrides = dict(args.params)
+    if args.lambda_worker:
+        overrides = {**publish_worker_code(provider, args.lambda_worker), **overrides}
+    stack = deploy(provider, args.stack_name, stack_parameters(provider, overrides))
     out = outputs_of(stack)
+    if "WorkerFunctionName" in out:
+        retype_event_source_mapping(provider, out["WorkerFunctionName"], stack)
     if args.smoke:
         Smoke(provider, args.stack_name, out, {p["ParameterKey"]: p["ParameterValue"] for p in stack.get("Parameters", [])}).run()
     print(f"LOGSPOKE_CUSTOMER_TEMPLATE_URL={template_url}")
     for key, setting in SETTINGS:
         print(f"{setting}={out[key]}")
+    if "WorkerFunctionName" in out:
+        print(f"LOGSPOKE_WORKER_FUNCTION_NAME={out['WorkerFunctionName']}")
     return 0
 
 

@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # Starts the whole system: a fresh emulator with the provider stack deployed into account
-# 111111111111, Postgres, the api and the worker. Source it, then either
+# 111111111111, Postgres, the api and the worker (a process; with LOGSPOKE_WORKER_MODE=lambda
+# the stack's Lambda function instead, which the emulator runs). Source it, then either
 #
 #   start_system PROFILE NAME     # scripts/e2e, scripts/bench-worker, scripts/bench-api
 #
@@ -83,8 +84,12 @@ start_aws() {  # REGION [LOG]
 }
 
 # scripts/provider-stack, its progress to LOG (appended) or, without one, to stderr.
+# With LOGSPOKE_WORKER_MODE=lambda (after build_system) the stack's worker is a Lambda
+# function running $bin/logspoke-worker (scripts/provider-stack --lambda-worker).
 deploy_provider_stack() {  # [LOG]
-  if [ -n "${1:-}" ]; then scripts/provider-stack 2>>"$1"; else scripts/provider-stack; fi
+  local args=()
+  [ "${LOGSPOKE_WORKER_MODE:-kubernetes}" = lambda ] && args=(--lambda-worker "$bin/logspoke-worker")
+  if [ -n "${1:-}" ]; then scripts/provider-stack "${args[@]}" 2>>"$1"; else scripts/provider-stack "${args[@]}"; fi
 }
 
 build_system() {  # PROFILE [CARGO_FLAGS...]
@@ -124,6 +129,7 @@ start_system() {  # PROFILE NAME
   state=.local/$name-$$
   scratch=$state
   mkdir -p "$state"
+  build_system "$profile" --quiet --locked
   start_aws eu-west-1 "$state/provider-stack.log"
 
   db="logspoke_${name}_$$"
@@ -134,8 +140,11 @@ start_system() {  # PROFILE NAME
   LOGSPOKE_LISTEN="127.0.0.1:$(free_port)" LOGSPOKE_WORKER_LISTEN="127.0.0.1:$(free_port)"
   export LOGSPOKE_LISTEN LOGSPOKE_WORKER_LISTEN
 
-  build_system "$profile" --quiet --locked
   start_api "$state/api.log"
-  start_worker "$state/worker.log"
+  if [ "${LOGSPOKE_WORKER_MODE:-kubernetes}" = lambda ]; then
+    echo "worker: the stack's Lambda function $LOGSPOKE_WORKER_FUNCTION_NAME (the emulator runs it)" >&2
+  else
+    start_worker "$state/worker.log"
+  fi
   export LOGSPOKE_E2E_API="http://$LOGSPOKE_LISTEN" LOGSPOKE_E2E_API_BIN="$bin/logspoke-api"
 }

@@ -19,7 +19,9 @@ use aws_credential_types::Credentials;
 
 pub use customer::launch_customer_stack;
 pub use provider::{ensure_provider_role, provider_role_arn, PROVIDER_ROLE};
-pub use resources::{create_bucket, create_ledger_table, create_read_model_table, ensure_bucket, s3};
+pub use resources::{
+    create_bucket, create_ledger_table, create_read_model_table, ensure_bucket, receive_messages, s3,
+};
 
 /// The provider account (the emulator maps access key id `111111111111` to it).
 pub const PROVIDER: &str = "111111111111";

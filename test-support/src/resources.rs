@@ -101,3 +101,18 @@ pub async fn create_ledger_table(sdk: &SdkConfig, name: &str) {
         assert_eq!(code, "ResourceInUseException", "creating table {name}: {err:?}");
     }
 }
+
+/// One long poll (1 s) of up to ten messages from `queue_url`; they stay invisible for the
+/// queue's visibility timeout unless deleted.
+pub async fn receive_messages(sdk: &SdkConfig, queue_url: &str) -> Vec<aws_sdk_sqs::types::Message> {
+    aws_sdk_sqs::Client::new(sdk)
+        .receive_message()
+        .queue_url(queue_url)
+        .max_number_of_messages(10)
+        .wait_time_seconds(1)
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap_or_default()
+}

@@ -80,15 +80,7 @@ impl Publishing {
         let mut events = Vec::new();
         let deadline = Instant::now() + Duration::from_secs(60);
         while events.len() < expected && Instant::now() < deadline {
-            let received = sqs
-                .receive_message()
-                .queue_url(&self.queue_url)
-                .max_number_of_messages(10)
-                .wait_time_seconds(1)
-                .send()
-                .await
-                .unwrap();
-            for message in received.messages() {
+            for message in logspoke_test_support::receive_messages(&self.sdk, &self.queue_url).await {
                 let envelope: serde_json::Value = serde_json::from_str(message.body().unwrap()).unwrap();
                 events.push(ConfigChanged::from_json(envelope["Message"].as_str().unwrap()).unwrap());
                 sqs.delete_message()

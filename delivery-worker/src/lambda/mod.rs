@@ -34,6 +34,7 @@ use self::fresh::Freshness;
 use crate::event;
 use crate::ledger::Ledger;
 use crate::pipeline::{Deliverer, Outcome, Pipeline};
+use crate::sqs::Queue;
 use crate::tenants::source::ReadModel;
 
 /// Time kept back from the function's deadline to record results and answer.
@@ -46,19 +47,26 @@ pub const DEADLINE_MARGIN: Duration = Duration::from_secs(2);
 pub struct UnreportableRetry;
 
 /// What one execution environment holds across invocations.
-pub struct Function<D, L, R> {
+pub struct Function<D, L, R, Q> {
     pipeline: Arc<Pipeline<D, L>>,
     fresh: Freshness<R>,
     margin: Duration,
+    queue: Q,
+    retry_delay: Duration,
 }
 
-impl<D: Deliverer, L: Ledger, R: ReadModel> Function<D, L, R> {
-    /// A function delivering through `pipeline`, whose configs `fresh` keeps current.
-    pub fn new(pipeline: Arc<Pipeline<D, L>>, fresh: Freshness<R>) -> Self {
+impl<D: Deliverer, L: Ledger, R: ReadModel, Q: Queue> Function<D, L, R, Q> {
+    /// A function delivering through `pipeline`, whose configs `fresh` keeps current. A
+    /// message to retry is made visible again on `queue` after `retry_delay`, as the
+    /// poller does (else it would wait out the queue's visibility timeout, 6 x the
+    /// function's).
+    pub fn new(pipeline: Arc<Pipeline<D, L>>, fresh: Freshness<R>, queue: Q, retry_delay: Duration) -> Self {
         Self {
             pipeline,
             fresh,
             margin: DEADLINE_MARGIN,
+            queue,
+            retry_delay,
         }
     }
 
@@ -87,14 +95,31 @@ impl<D: Deliverer, L: Ledger, R: ReadModel> Function<D, L, R> {
                 .map(|record| self.process(record, &unread, stop_at)),
         )
         .await;
+        let retried: Vec<&SqsMessage> = event
+            .records
+            .iter()
+            .zip(outcomes)
+            .filter(|(_, outcome)| *outcome == Outcome::Retry)
+            .map(|(record, _)| record)
+            .collect();
+        join_all(retried.iter().map(|record| self.retry_soon(record))).await;
         let mut response = SqsBatchResponse::default();
-        for (record, outcome) in event.records.iter().zip(outcomes) {
-            if outcome == Outcome::Retry {
-                let id = record.message_id.as_deref().ok_or(UnreportableRetry)?;
-                response.add_failure(id);
-            }
+        for record in retried {
+            let id = record.message_id.as_deref().ok_or(UnreportableRetry)?;
+            response.add_failure(id);
         }
         Ok(response)
+    }
+
+    /// Makes a message to retry visible again after the retry delay.
+    async fn retry_soon(&self, record: &SqsMessage) {
+        tracing::info!("leaving a message for a retry");
+        let Some(receipt) = record.receipt_handle.as_deref() else {
+            return;
+        };
+        if let Err(err) = self.queue.set_visibility(receipt, self.retry_delay).await {
+            tracing::warn!(error = %err, "could not shorten the visibility of a failed message");
+        }
     }
 
     /// One message, as the poller processes it, within the deadline.

@@ -15,12 +15,19 @@ fn tenant() -> TenantId {
 
 /// A batch of the delivery queue with these bodies, message ids `m0`, `m1`, ….
 fn batch(bodies: &[String]) -> SqsEvent {
+    let receipts: Vec<String> = (0..bodies.len()).map(|i| format!("r{i}")).collect();
+    batch_with(bodies, &receipts)
+}
+
+/// [`batch`] with these receipt handles.
+fn batch_with(bodies: &[String], receipts: &[String]) -> SqsEvent {
     let records: Vec<serde_json::Value> = bodies
         .iter()
+        .zip(receipts)
         .enumerate()
-        .map(|(i, body)| {
+        .map(|(i, (body, receipt))| {
             serde_json::json!({
-                "messageId": format!("m{i}"), "receiptHandle": format!("r{i}"), "body": body,
+                "messageId": format!("m{i}"), "receiptHandle": receipt, "body": body,
                 "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {},
                 "eventSource": "aws:sqs", "awsRegion": "eu-west-1",
             })
@@ -77,7 +84,12 @@ async fn a_batch_reports_exactly_the_messages_the_poller_would_retry_and_deliver
     bodies.push(world.event_body(&denied));
     let kept = format!("{held}/c1/app/pod/1-h.json.gz");
     world.stage(&kept, &[line(now, "held back")]).await;
-    bodies.push(world.event_body(&kept));
+    // This one as the queue delivered it: its retry must come back soon.
+    let (held_receipt, held_body) = world
+        .receive_for(&kept, Duration::from_secs(10))
+        .await
+        .expect("the staging bucket did not announce the object");
+    bodies.push(held_body);
     for pod in 0..6 {
         let key = format!("{good}/c1/app/pod-{pod}/1-g.json.gz");
         let lines: Vec<String> = (0..100)
@@ -87,13 +99,20 @@ async fn a_batch_reports_exactly_the_messages_the_poller_would_retry_and_deliver
         bodies.push(world.event_body(&key));
     }
     assert_eq!(bodies.len(), 10);
-    let event = batch(&bodies);
+    let mut receipts: Vec<String> = (0..10).map(|i| format!("r{i}")).collect();
+    receipts[3] = held_receipt;
+    let event = batch_with(&bodies, &receipts);
 
     let function = function(&world).await;
     let response = function.handle(&event, in_a_minute()).await.unwrap();
     // Unknown tenant, poison file (rejected) and denied role (parked) are done with;
     // only the tenant whose config cannot be read is held back for a retry.
     assert_eq!(failed(&response), ["m3"]);
+    // Visible again after the retry delay (1 s here), not the queue's visibility timeout.
+    assert!(
+        world.receive_for(&kept, Duration::from_secs(5)).await.is_some(),
+        "the held message did not come back for a retry"
+    );
     for pod in 0..6 {
         let events = acme.events(&format!("c1/app/pod-{pod}")).await;
         assert_eq!(events.len(), 100, "pod-{pod}");

@@ -319,6 +319,21 @@ impl World {
         envelope.to_string()
     }
 
+    /// Receives from the delivery queue until the message announcing `key` arrives (within
+    /// `timeout`); its receipt handle and body. Other messages are left to time out.
+    pub async fn receive_for(&self, key: &str, timeout: Duration) -> Option<(String, String)> {
+        let deadline = Instant::now() + timeout;
+        let needle = key.rsplit('/').next().unwrap_or(key).to_owned();
+        while Instant::now() < deadline {
+            for message in logspoke_test_support::receive_messages(&self.provider, &self.queue_url).await {
+                if message.body().is_some_and(|b| b.contains(&needle)) {
+                    return Some((message.receipt_handle()?.to_owned(), message.body()?.to_owned()));
+                }
+            }
+        }
+        None
+    }
+
     pub async fn send_raw(&self, body: &str) {
         aws_sdk_sqs::Client::new(&self.provider)
             .send_message()
