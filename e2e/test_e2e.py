@@ -57,6 +57,8 @@ class EndToEnd(unittest.TestCase):
                      {**common, "bucket_name": customer.bucket, "bucket_prefix": "k8s/"}, status=201)
             self.verify(tenant, "cloudwatch")
             self.verify(tenant, "s3")
+        # A config change reaches every worker within 2 s (DESIGN.md section 8).
+        time.sleep(2)
 
     def test_2_logs_reach_the_right_account_in_order(self):
         acme, globex = self.customers["acme"], self.customers["globex"]

@@ -25,6 +25,10 @@ use crate::tenants::TenantConfigs;
 /// How old a tenant's copy may be when one of its objects is delivered.
 pub const MAX_AGE: Duration = Duration::from_secs(1);
 
+/// Tenants whose read time is kept before the record starts over (a bound, not a
+/// working set: tenant ids come from object keys, which a collector could vary).
+const MAX_TRACKED_TENANTS: usize = 10_000;
+
 /// The in-memory read model of one execution environment and when each tenant was read.
 pub struct Freshness<R> {
     source: R,
@@ -93,10 +97,15 @@ impl<R: ReadModel> Freshness<R> {
             apply_loaded(&self.configs, item);
         }
         metrics::counter!("logspoke_worker_config_refreshes_total").increment(1);
-        self.read_at
+        let mut read_at = self
+            .read_at
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(tenant.clone(), began);
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if read_at.len() >= MAX_TRACKED_TENANTS {
+            // Forgotten tenants are only read again: never served from a stale copy.
+            read_at.clear();
+        }
+        read_at.insert(tenant.clone(), began);
         Ok(())
     }
 }
@@ -187,6 +196,19 @@ mod tests {
         // Read again just now: not again.
         fresh.refresh(&[tenant("acme")]).await;
         assert_eq!(table.reads.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn the_record_of_read_times_stays_bounded_however_many_tenant_ids_arrive() {
+        let table = Table::default();
+        let fresh = Freshness::new(&table, Arc::default(), Instant::now(), Duration::ZERO);
+        let ids: Vec<TenantId> = (0..MAX_TRACKED_TENANTS + 5)
+            .map(|i| tenant(&format!("t{i}")))
+            .collect();
+        for chunk in ids.chunks(500) {
+            fresh.refresh(chunk).await;
+        }
+        assert!(fresh.read_at.lock().unwrap().len() <= MAX_TRACKED_TENANTS);
     }
 
     #[tokio::test]

@@ -151,6 +151,12 @@ impl TenantConfigs {
         Some((item.version, item.config.clone()?))
     }
 
+    /// Whether anything of `tenant_id` is held (a config, a tombstone or an unreadable mark).
+    pub fn knows(&self, tenant_id: &TenantId) -> bool {
+        let tenants = self.tenants.read().unwrap_or_else(|p| p.into_inner());
+        tenants.contains_key(tenant_id)
+    }
+
     /// Number of (tenant, type) items held, tombstones included.
     pub fn len(&self) -> usize {
         let tenants = self.tenants.read().unwrap_or_else(|p| p.into_inner());
