@@ -31,7 +31,7 @@ use futures_util::future::join_all;
 use logspoke_contract::TenantId;
 
 use self::fresh::Freshness;
-use crate::event;
+use crate::event::{self, StagedObject};
 use crate::ledger::Ledger;
 use crate::pipeline::{Deliverer, Outcome, Pipeline};
 use crate::sqs::Queue;
@@ -78,24 +78,33 @@ impl<D: Deliverer, L: Ledger, R: ReadModel, Q: Queue> Function<D, L, R, Q> {
     /// Handles one batch of the delivery queue that must be answered by `deadline`.
     pub async fn handle(
         &self,
-        event: &SqsEvent,
+        batch: &SqsEvent,
         deadline: Instant,
     ) -> Result<SqsBatchResponse, UnreportableRetry> {
         let stop_at = deadline.checked_sub(self.margin).unwrap_or(deadline);
-        metrics::counter!("logspoke_worker_messages_received_total").increment(event.records.len() as u64);
-        let tenants: Vec<TenantId> = event.records.iter().flat_map(tenants_of).collect();
+        metrics::counter!("logspoke_worker_messages_received_total").increment(batch.records.len() as u64);
+        // Each body parsed once (parsing counts and logs what it rejects).
+        let objects: Vec<Vec<StagedObject>> = batch
+            .records
+            .iter()
+            .map(|record| event::parse(record.body.as_deref().unwrap_or_default()).objects)
+            .collect();
+        let tenants: Vec<TenantId> = objects
+            .iter()
+            .flatten()
+            .map(|object| object.layout.tenant_id().clone())
+            .collect();
         let unread = match tokio::time::timeout_at(stop_at.into(), self.fresh.refresh(&tenants)).await {
             Ok(unread) => unread,
             Err(_) => tenants,
         };
         let outcomes = join_all(
-            event
-                .records
+            objects
                 .iter()
-                .map(|record| self.process(record, &unread, stop_at)),
+                .map(|objects| self.process(objects, &unread, stop_at)),
         )
         .await;
-        let retried: Vec<&SqsMessage> = event
+        let retried: Vec<&SqsMessage> = batch
             .records
             .iter()
             .zip(outcomes)
@@ -122,13 +131,12 @@ impl<D: Deliverer, L: Ledger, R: ReadModel, Q: Queue> Function<D, L, R, Q> {
         }
     }
 
-    /// One message, as the poller processes it, within the deadline.
-    async fn process(&self, record: &SqsMessage, unread: &[TenantId], stop_at: Instant) -> Outcome {
-        if tenants_of(record).iter().any(|t| unread.contains(t)) {
+    /// One message's objects, as the poller processes them, within the deadline.
+    async fn process(&self, objects: &[StagedObject], unread: &[TenantId], stop_at: Instant) -> Outcome {
+        if objects.iter().any(|o| unread.contains(o.layout.tenant_id())) {
             return Outcome::Retry;
         }
-        let body = record.body.as_deref().unwrap_or_default();
-        match tokio::time::timeout_at(stop_at.into(), self.pipeline.process(body)).await {
+        match tokio::time::timeout_at(stop_at.into(), self.pipeline.deliver_all(objects)).await {
             Ok(outcome) => outcome,
             Err(_) => {
                 tracing::warn!("the function's deadline came before a message was done; it will be retried");
@@ -137,16 +145,6 @@ impl<D: Deliverer, L: Ledger, R: ReadModel, Q: Queue> Function<D, L, R, Q> {
             }
         }
     }
-}
-
-/// The tenants whose objects `record` names.
-fn tenants_of(record: &SqsMessage) -> Vec<TenantId> {
-    let body = record.body.as_deref().unwrap_or_default();
-    event::parse(body)
-        .objects
-        .iter()
-        .map(|object| object.layout.tenant_id().clone())
-        .collect()
 }
 
 /// The instant of a Lambda deadline given in ms since the epoch (now, if it has passed).

@@ -164,9 +164,14 @@ impl<D: Deliverer, L: Ledger> Pipeline<D, L> {
     /// Delivers every object of one message body; `Done` when the message can be
     /// deleted. A body that is not an S3 event, and `s3:TestEvent`, have no objects.
     pub async fn process(&self, body: &str) -> Outcome {
-        let parsed = event::parse(body);
+        self.deliver_all(&event::parse(body).objects).await
+    }
+
+    /// Delivers the objects of one message, one after the other; `Done` when the message
+    /// can be deleted.
+    pub async fn deliver_all(&self, objects: &[StagedObject]) -> Outcome {
         let mut outcome = Outcome::Done;
-        for object in &parsed.objects {
+        for object in objects {
             if self.deliver(object).await == Outcome::Retry {
                 outcome = Outcome::Retry;
             }

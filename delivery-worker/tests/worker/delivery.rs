@@ -5,35 +5,11 @@ use std::time::{Duration, Instant};
 
 use logspoke_contract::ledger::DeliveryCause;
 use logspoke_contract::replay::{ReplayMode, ReplayState};
-use logspoke_contract::{DeliveryType, DesiredLogs, EffectiveState, ExternalId, TenantId};
+use logspoke_contract::{DeliveryType, DesiredLogs, EffectiveState, ExternalId};
 
-use crate::world::{line, unique, Customer, World};
+use crate::world::{acme_with_cloudwatch, line, metric, tenant, Customer, World};
 
 const HOUR_MS: i64 = 3_600_000;
-
-fn tenant() -> TenantId {
-    TenantId::parse(&unique("t")).unwrap()
-}
-
-/// A fresh world and customer 222… with an active CloudWatch config (version 1) for a
-/// new tenant, the set-up most tests start from.
-async fn acme_with_cloudwatch() -> (World, Customer, TenantId) {
-    let world = World::create().await;
-    let acme = Customer::create("222222222222").await;
-    let tenant = tenant();
-    world
-        .put_item(&acme.item(&tenant, DeliveryType::Cloudwatch, 1))
-        .await;
-    (world, acme, tenant)
-}
-
-fn metric(name_and_labels: &str) -> f64 {
-    let text = logspoke_delivery_worker::app::metrics_handle().render();
-    text.lines()
-        .filter(|l| l.starts_with(name_and_labels))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
-}
 
 #[tokio::test]
 async fn a_file_reaches_cloudwatch_in_order_and_s3_and_its_message_is_deleted() {

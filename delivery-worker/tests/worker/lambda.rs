@@ -4,14 +4,10 @@
 use std::time::{Duration, Instant};
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use logspoke_contract::{DeliveryType, EffectiveState, ExternalId, TenantId};
+use logspoke_contract::{DeliveryType, EffectiveState, ExternalId};
 use logspoke_delivery_worker::app::{lambda_function, LambdaFunction};
 
-use crate::world::{line, unique, Customer, World};
-
-fn tenant() -> TenantId {
-    TenantId::parse(&unique("t")).unwrap()
-}
+use crate::world::{acme_with_cloudwatch, line, metric, tenant, Customer, World};
 
 /// A batch of the delivery queue with these bodies, message ids `m0`, `m1`, ….
 fn batch(bodies: &[String]) -> SqsEvent {
@@ -47,6 +43,8 @@ fn failed(response: &SqsBatchResponse) -> Vec<String> {
 }
 
 async fn function(world: &World) -> LambdaFunction {
+    // The metrics recorder, as the entrypoint installs it first.
+    logspoke_delivery_worker::app::metrics_handle();
     lambda_function(&world.worker_config(), &world.provider)
         .await
         .unwrap()
@@ -136,12 +134,7 @@ async fn a_batch_reports_exactly_the_messages_the_poller_would_retry_and_deliver
 
 #[tokio::test]
 async fn what_the_deadline_leaves_unfinished_is_reported_failed_and_delivered_by_the_retry() {
-    let world = World::create().await;
-    let acme = Customer::create("222222222222").await;
-    let good = tenant();
-    world
-        .put_item(&acme.item(&good, DeliveryType::Cloudwatch, 1))
-        .await;
+    let (world, acme, good) = acme_with_cloudwatch().await;
     let now = chrono::Utc::now().timestamp_millis();
     let key = format!("{good}/c1/app/pod/1-late.json.gz");
     world.stage(&key, &[line(now, "late")]).await;
@@ -158,12 +151,7 @@ async fn what_the_deadline_leaves_unfinished_is_reported_failed_and_delivered_by
 
 #[tokio::test]
 async fn a_config_change_takes_effect_within_two_seconds_without_a_subscription() {
-    let world = World::create().await;
-    let acme = Customer::create("222222222222").await;
-    let good = tenant();
-    world
-        .put_item(&acme.item(&good, DeliveryType::Cloudwatch, 1))
-        .await;
+    let (world, acme, good) = acme_with_cloudwatch().await;
     let function = function(&world).await;
     let now = chrono::Utc::now().timestamp_millis();
     let first = format!("{good}/c1/app/pod/1-before.json.gz");
@@ -190,5 +178,19 @@ async fn a_config_change_takes_effect_within_two_seconds_without_a_subscription(
         acme.events("c1/app/pod").await.len(),
         1,
         "delivered through a disabled config"
+    );
+}
+
+#[tokio::test]
+async fn a_message_that_is_no_event_is_deleted_and_counted_once() {
+    let (world, _acme, _tenant) = acme_with_cloudwatch().await;
+    let function = function(&world).await;
+    let response = function
+        .handle(&batch(&["definitely not an event".to_owned()]), in_a_minute())
+        .await;
+    assert!(failed(&response.unwrap()).is_empty());
+    assert_eq!(
+        metric("logspoke_worker_rejected_total{reason=\"bad_message\""),
+        1.0
     );
 }

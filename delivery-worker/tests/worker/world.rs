@@ -644,6 +644,33 @@ async fn body_of(sdk: &SdkConfig, bucket: &str, key: &str) -> Vec<u8> {
     object.body.collect().await.unwrap().to_vec()
 }
 
+/// The sum of the samples of this process's worker metric `name_and_labels` (a prefix of
+/// the rendered line).
+pub fn metric(name_and_labels: &str) -> f64 {
+    let text = logspoke_delivery_worker::app::metrics_handle().render();
+    text.lines()
+        .filter(|l| l.starts_with(name_and_labels))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// A new tenant id, unique to the run.
+pub fn tenant() -> TenantId {
+    TenantId::parse(&unique("t")).unwrap()
+}
+
+/// A fresh world and customer 222… with an active CloudWatch config (version 1) for a
+/// new tenant, the set-up most tests start from.
+pub async fn acme_with_cloudwatch() -> (World, Customer, TenantId) {
+    let world = World::create().await;
+    let acme = Customer::create("222222222222").await;
+    let tenant = tenant();
+    world
+        .put_item(&acme.item(&tenant, DeliveryType::Cloudwatch, 1))
+        .await;
+    (world, acme, tenant)
+}
+
 /// A Vector-like NDJSON line.
 pub fn line(timestamp_ms: i64, message: &str) -> String {
     let timestamp = chrono::DateTime::from_timestamp_millis(timestamp_ms).unwrap();
