@@ -10,8 +10,8 @@ use std::time::Duration;
 use logspoke_contract::RoleArn;
 use logspoke_runtime::values::{self, QueueUrl, TableName, TopicArn};
 
-use crate::memory::DEFAULT_MAX_DECODE_BYTES;
 use crate::pipeline::Retention;
+use crate::sinks::cloudwatch::DEFAULT_MAX_DECODE_BYTES;
 use crate::sqs::PollSettings;
 
 pub use logspoke_runtime::config::ConfigError;
@@ -221,7 +221,7 @@ impl WorkerArgs {
 }
 
 /// The worker's memory limits beyond [`PollSettings::max_in_flight`] (see
-/// [`crate::memory`]). Read on their own, so that a [`WorkerConfig`] built in code keeps
+/// [`crate::budget`]). Read on their own, so that a [`WorkerConfig`] built in code keeps
 /// its shape; [`WorkerArgs`] reads them too, so a bad value still stops the worker at
 /// start.
 #[derive(Debug, Clone, PartialEq, Eq, clap::Args)]

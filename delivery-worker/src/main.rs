@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use logspoke_contract::replay::ReplayState;
 use logspoke_delivery_worker::config::{Command, WorkerArgs};
 use logspoke_delivery_worker::pipeline::Outcome;
-use logspoke_delivery_worker::{app, telemetry};
+use logspoke_delivery_worker::{cli, lambda, replica, telemetry};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -20,14 +20,14 @@ async fn main() -> ExitCode {
     telemetry::init_tracing();
     let config = args.to_config();
     let result = match &args.command {
-        None => app::run(config, logspoke_runtime::shutdown_signal())
+        None => replica::run(config, logspoke_runtime::shutdown_signal())
             .await
             .map(|()| true),
-        Some(Command::Lambda) => app::lambda(config).await.map(|()| true),
-        Some(Command::Replay(replay)) => app::replay(&config, replay)
+        Some(Command::Lambda) => lambda::environment::serve(config).await.map(|()| true),
+        Some(Command::Replay(replay)) => cli::replay(&config, replay)
             .await
             .map(|done| done.state == ReplayState::Done),
-        Some(Command::Deliver { object }) => app::deliver(&config, object).await.map(|outcome| {
+        Some(Command::Deliver { object }) => cli::deliver(&config, object).await.map(|outcome| {
             eprintln!("deliver: {outcome:?}");
             outcome == Outcome::Done
         }),

@@ -9,7 +9,7 @@
 //!
 //! A *long* line (over [`LONG_LINE_BYTES`], up to the line limit) is held once: before its
 //! buffer grows past the read buffer's size the reader reserves its cost from the decode
-//! budget, if one is set ([`EventReader::with_budget`], see [`crate::memory`]), and gives
+//! budget, if one is set ([`EventReader::with_budget`], see [`crate::budget`]), and gives
 //! it a buffer of the line limit (so it is never reallocated while read); the message is
 //! unescaped in place in that buffer and lent from there. The buffer and its reservation
 //! last until the next line is read, so the caller must have handed the event on by then.
@@ -39,7 +39,7 @@ use std::mem;
 
 use flate2::read::MultiGzDecoder;
 
-use crate::memory::{DecodeBudget, Reservation};
+use crate::budget::{DecodeBudget, Reservation};
 
 /// The gzip magic bytes that select gzip decoding.
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
@@ -269,10 +269,10 @@ impl<R: Read> EventReader<R> {
     fn next_good_line(&mut self) -> Result<Option<(line::Parsed, Held)>, ReadError> {
         while let Some(outcome) = self.next_line()? {
             match outcome {
-                Outcome::Blank => continue,
-                Outcome::Event(parsed, held) => return Ok(Some((parsed, held))),
-                Outcome::Bad => self.count_bad_line(false),
-                Outcome::Oversized => self.count_bad_line(true),
+                LineKind::Blank => continue,
+                LineKind::Event(parsed, held) => return Ok(Some((parsed, held))),
+                LineKind::Bad => self.count_bad_line(false),
+                LineKind::Oversized => self.count_bad_line(true),
             }
         }
         Ok(None)
@@ -290,7 +290,7 @@ impl<R: Read> EventReader<R> {
 
     /// Reads and judges the next line; `None` at the end of the input. A line that lies
     /// whole in the read buffer (nearly all of them) is parsed in place, without a copy.
-    fn next_line(&mut self) -> Result<Option<Outcome>, ReadError> {
+    fn next_line(&mut self) -> Result<Option<LineKind>, ReadError> {
         // The last line's event has been handed on by now: its bytes, its long buffer and
         // its reservation go.
         self.input.consume(mem::take(&mut self.lent));
@@ -308,7 +308,7 @@ impl<R: Read> EventReader<R> {
             Some(line) if newline <= self.max_line_bytes => {
                 judge(line, &mut self.scratch, &mut self.start_checked, Held::ReadBuffer)?
             }
-            _ => Outcome::Oversized,
+            _ => LineKind::Oversized,
         };
         self.lent = newline + 1;
         self.count_line(newline + 1);
@@ -318,7 +318,7 @@ impl<R: Read> EventReader<R> {
     /// Slow path for a line that straddles the read buffer's end: copy it into the line
     /// buffer (at most the limit; the rest of an oversized line is skipped unread). A long
     /// line's buffer is set aside for its event.
-    fn next_line_copied(&mut self) -> Result<Outcome, ReadError> {
+    fn next_line_copied(&mut self) -> Result<LineKind, ReadError> {
         self.line.clear();
         let (read, copied) = self.copy_line()?;
         self.count_line(read);
@@ -334,7 +334,7 @@ impl<R: Read> EventReader<R> {
             Copied::Oversized => {
                 self.line = Vec::with_capacity(INITIAL_LINE_BYTES);
                 self.long_line = None;
-                Ok(Outcome::Oversized)
+                Ok(LineKind::Oversized)
             }
         }
     }
@@ -423,7 +423,7 @@ enum Copied {
 }
 
 /// What one line turned out to be.
-enum Outcome {
+enum LineKind {
     Blank,
     Event(line::Parsed, Held),
     Bad,
@@ -448,21 +448,21 @@ fn judge(
     scratch: &mut Vec<u8>,
     start_checked: &mut bool,
     held: Held,
-) -> Result<Outcome, ReadError> {
+) -> Result<LineKind, ReadError> {
     let Some(content) = line::content(line) else {
-        return Ok(Outcome::Blank);
+        return Ok(LineKind::Blank);
     };
     check_start(content, start_checked)?;
-    Ok(line::parse(content, scratch).map_or(Outcome::Bad, |parsed| Outcome::Event(parsed, held)))
+    Ok(line::parse(content, scratch).map_or(LineKind::Bad, |parsed| LineKind::Event(parsed, held)))
 }
 
 /// [`judge`] for a long line, in its own buffer, where its message is unescaped in place.
-fn judge_in_place(line: &mut [u8], start_checked: &mut bool) -> Result<Outcome, ReadError> {
+fn judge_in_place(line: &mut [u8], start_checked: &mut bool) -> Result<LineKind, ReadError> {
     let Some(content) = line::content(line) else {
-        return Ok(Outcome::Blank);
+        return Ok(LineKind::Blank);
     };
     check_start(content, start_checked)?;
-    Ok(line::parse_in_place(line).map_or(Outcome::Bad, |parsed| Outcome::Event(parsed, Held::Long)))
+    Ok(line::parse_in_place(line).map_or(LineKind::Bad, |parsed| LineKind::Event(parsed, Held::Long)))
 }
 
 fn check_start(content: &[u8], start_checked: &mut bool) -> Result<(), ReadError> {

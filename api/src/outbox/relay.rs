@@ -18,7 +18,7 @@ use futures_util::stream::{self, StreamExt};
 use logspoke_contract::{
     Attributes, ChangeKind, ConfigChanged, DeliveryType, TenantId, EVENT_SCHEMA_VERSION,
 };
-use rand::Rng;
+use logspoke_runtime::backoff::Backoff;
 use sqlx::postgres::PgListener;
 use sqlx::PgPool;
 use tokio::sync::watch;
@@ -68,7 +68,7 @@ struct Row {
 }
 
 /// What happened to one row.
-enum Outcome {
+enum Relayed {
     Sent(i64),
     Failed { id: i64, attempts: i32, error: String },
 }
@@ -174,7 +174,7 @@ async fn relay_batch<S: ReadModelSink>(
     .fetch_all(&mut *tx)
     .await?;
     let claimed = rows.len();
-    let outcomes: Vec<Outcome> = stream::iter(rows)
+    let outcomes: Vec<Relayed> = stream::iter(rows)
         .map(|row| publish(sink, row))
         .buffer_unordered(settings.concurrency)
         .collect()
@@ -184,10 +184,10 @@ async fn relay_batch<S: ReadModelSink>(
     Ok((claimed, sent))
 }
 
-async fn publish<S: ReadModelSink>(sink: &S, row: Row) -> Outcome {
+async fn publish<S: ReadModelSink>(sink: &S, row: Row) -> Relayed {
     let failed = |stage: &str, error: String| {
         metrics::counter!("logspoke_outbox_publish_errors_total", "stage" => stage.to_owned()).increment(1);
-        Outcome::Failed {
+        Relayed::Failed {
             id: row.id,
             attempts: row.attempts,
             error,
@@ -211,7 +211,7 @@ async fn publish<S: ReadModelSink>(sink: &S, row: Row) -> Outcome {
     let lag = (Utc::now() - row.created_at).num_milliseconds().max(0) as f64 / 1000.0;
     metrics::histogram!("logspoke_outbox_publish_lag_seconds").record(lag);
     metrics::counter!("logspoke_outbox_published_total").increment(1);
-    Outcome::Sent(row.id)
+    Relayed::Sent(row.id)
 }
 
 /// What one outbox row publishes.
@@ -247,14 +247,14 @@ fn decode(row: &Row) -> Result<Publication, String> {
 
 async fn record_outcomes(
     conn: &mut sqlx::PgConnection,
-    outcomes: Vec<Outcome>,
+    outcomes: Vec<Relayed>,
     settings: &RelaySettings,
 ) -> Result<usize, sqlx::Error> {
     let mut sent = Vec::new();
     for outcome in outcomes {
         match outcome {
-            Outcome::Sent(id) => sent.push(id),
-            Outcome::Failed { id, attempts, error } => {
+            Relayed::Sent(id) => sent.push(id),
+            Relayed::Failed { id, attempts, error } => {
                 let delay = backoff(attempts, settings);
                 tracing::warn!(outbox_id = id, attempts = attempts + 1, retry_in_ms = delay.as_millis() as u64, error = %error, "publishing a config change failed; will retry");
                 sqlx::query!(
@@ -281,16 +281,17 @@ async fn record_outcomes(
     Ok(sent.len())
 }
 
-/// Exponential backoff with full jitter: uniform in [base·2^attempts / 2, base·2^attempts], capped.
+/// How long a row waits after its `attempts`-th failed attempt (0-based): the shared
+/// backoff's bound from `base_backoff`, doubling up to `max_backoff`, with equal jitter
+/// (at least half of it), so failing rows back off for sure yet spread out.
 pub fn backoff(attempts: i32, settings: &RelaySettings) -> Duration {
-    let exponent = u32::try_from(attempts.clamp(0, 16)).unwrap_or(16);
-    let ceiling = settings
-        .base_backoff
-        .saturating_mul(1 << exponent)
-        .min(settings.max_backoff);
-    let floor = ceiling / 2;
-    let jitter = rand::thread_rng().gen_range(0..=ceiling.saturating_sub(floor).as_millis() as u64);
-    floor + Duration::from_millis(jitter)
+    let backoff = Backoff {
+        base: settings.base_backoff,
+        max: settings.max_backoff,
+        attempts: u32::MAX,
+    };
+    let retry = u32::try_from(attempts.max(0)).unwrap_or(0).saturating_add(1);
+    backoff.equal_jitter(retry)
 }
 
 async fn record_depth(db: &PgPool) {

@@ -21,6 +21,7 @@
 //! serve every invocation it handles.
 
 pub mod emf;
+pub mod environment;
 pub mod fresh;
 
 use std::sync::{Arc, Mutex};
@@ -161,7 +162,7 @@ pub fn flush_metrics(flusher: &Mutex<emf::Flusher>, rendered: &str) {
     let lines = flusher
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .lines(rendered, crate::pipeline::now_ms());
+        .lines(rendered, crate::clock::now_ms());
     for line in lines {
         println!("{line}");
     }
@@ -176,7 +177,7 @@ mod tests {
         let before = Instant::now();
         let deadline = deadline_instant(1_000);
         assert!(deadline >= before && deadline <= Instant::now());
-        let later = deadline_instant(crate::pipeline::now_ms() as u64 + 60_000);
+        let later = deadline_instant(crate::clock::now_ms() as u64 + 60_000);
         assert!(later > Instant::now() + Duration::from_secs(50));
     }
 }

@@ -6,7 +6,7 @@
 //! Calls per object and target: one batched read for all of the object's targets
 //! ([`Ledger::lookup`]), one conditional write when the target is done
 //! ([`Ledger::record`]), and for CloudWatch one progress write per acknowledged batch.
-//! Health and counters are written per target every few seconds by [`crate::health`],
+//! Health and counters are written per target every few seconds by [`crate::delivery_health`],
 //! not per object.
 
 pub mod dynamo;
@@ -108,4 +108,4 @@ pub trait Ledger: Send + Sync + 'static {
 }
 
 #[cfg(test)]
-pub mod memory;
+pub mod in_memory;

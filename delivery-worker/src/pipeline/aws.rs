@@ -16,19 +16,19 @@ use logspoke_aws::clients;
 use logspoke_aws::AwsError;
 use logspoke_contract::{BucketName, DeliveryTarget, LiveConfig};
 
-use super::{now_ms, tee, Attempt, Delivered, Deliverer, Progress, TargetError};
+use super::{tee, Attempt, Delivered, Deliverer, Progress, TargetError};
+use crate::clock::now_ms;
 use crate::credentials::CredentialCache;
 use crate::event::StagedObject;
-use crate::retry::Backoff;
 use crate::sinks::cloudwatch::service::AwsLogs;
-use crate::sinks::cloudwatch::{self, Destination};
+use crate::sinks::cloudwatch::{self, Destination, Tuning};
 use crate::sinks::{s3, Step};
 
 /// Delivers objects to tenants' CloudWatch Logs and S3 targets.
 pub struct AwsDeliverer {
     credentials: Arc<CredentialCache>,
     staging: aws_sdk_s3::Client,
-    backoff: Backoff,
+    tuning: Tuning,
     clients: TenantClients,
 }
 
@@ -72,13 +72,14 @@ fn cached<C: Clone>(
 
 impl AwsDeliverer {
     /// A deliverer reading the staging bucket with the worker's own credentials and
-    /// retrying throttled `PutLogEvents` calls as `backoff` says.
-    pub fn new(credentials: Arc<CredentialCache>, backoff: Backoff) -> Self {
+    /// writing to CloudWatch Logs as `tuning` says (retries of throttled calls, the decode
+    /// budget).
+    pub fn new(credentials: Arc<CredentialCache>, tuning: Tuning) -> Self {
         let staging = clients::s3(credentials.sdk());
         Self {
             credentials,
             staging,
-            backoff,
+            tuning,
             clients: TenantClients::default(),
         }
     }
@@ -209,7 +210,7 @@ impl AwsDeliverer {
                     to,
                     body,
                     fallback_ms,
-                    &self.backoff,
+                    &self.tuning,
                     attempt.resume,
                     attempt.progress,
                 )

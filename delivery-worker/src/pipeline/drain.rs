@@ -14,13 +14,15 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use logspoke_contract::ledger::{Counters, DeliveryCause, ObjectRecord, ObjectState, ParkedObject, Target};
+use logspoke_contract::ledger::{DeliveryCause, ParkedObject, Target};
 use logspoke_contract::{EffectiveState, LiveConfig, ObjectKey};
+use logspoke_runtime::backoff::Backoff;
 use tokio::sync::watch;
 
-use super::{now_ms, resume_from, Deliverer, Job, Pipeline, TargetError};
-use crate::event::{reject, StagedObject};
-use crate::ledger::{Ledger, TargetLedger};
+use super::{Deliverer, Delivery, Pipeline, Purpose, Route};
+use crate::clock::now_ms;
+use crate::event::StagedObject;
+use crate::ledger::Ledger;
 
 /// Parked objects read per query.
 const PAGE: usize = 25;
@@ -41,7 +43,7 @@ impl<D: Deliverer, L: Ledger> Pipeline<D, L> {
     pub async fn drain(&self, target: &Target, version: i64, config: &LiveConfig) -> Drain {
         let mut done = 0;
         loop {
-            let page = match self.ledger.parked(target, PAGE).await {
+            let page = match self.ledger().parked(target, PAGE).await {
                 Ok(page) => page,
                 Err(err) => {
                     tracing::warn!(%target, error = %err, "cannot read parked objects");
@@ -60,85 +62,36 @@ impl<D: Deliverer, L: Ledger> Pipeline<D, L> {
         }
     }
 
-    /// One parked object: delivered (or expired, or rejected for good) and unparked, or
-    /// the reason to stop.
+    /// One parked object: finished for its target (and unparked), or the reason to stop.
     async fn drain_one(&self, parked: &ParkedObject, version: i64, config: &LiveConfig) -> Result<(), Drain> {
         let target = &parked.target;
-        let Some(object) = staged_object(parked) else {
-            reject(
-                "bad_key",
-                "a parked object's key is not a staged-object key",
-                &parked.object_key,
-            );
-            return self.unpark(parked).await;
+        let delivery = match staged_object(parked) {
+            None => self.discard(parked).await,
+            Some(object) => {
+                let route = Route {
+                    target: target.clone(),
+                    version,
+                    config,
+                };
+                let mut deliveries = self.deliver_to(&object, &[route], Purpose::Drain(parked)).await;
+                deliveries
+                    .pop()
+                    .unwrap_or(Delivery::Retry(super::missing_result()))
+            }
         };
-        if self.retention.expired(parked.staged_ms, now_ms()) {
-            return self.expire(parked, version).await;
-        }
-        let ledger = match self
-            .ledger
-            .lookup(&parked.object_key, std::slice::from_ref(target))
-            .await
-        {
-            Ok(mut found) => found.pop().unwrap_or_default(),
-            Err(_) => return Err(Drain::Interrupted),
-        };
-        if ledger.record.as_ref().is_some_and(|r| r.state.is_final()) {
-            return self.unpark(parked).await;
-        }
-        let resume = resume_from(ledger.record.as_ref(), version);
-        let job = Job {
-            object: &object,
-            target: target.clone(),
-            config,
-            version,
-            ledger: TargetLedger::default(),
-        };
-        match self.attempt(&job, resume).await {
-            Ok(_) | Err(TargetError::Permanent(..)) => {
+        match delivery {
+            Delivery::Sent(_) | Delivery::Rejected => {
                 metrics::counter!("logspoke_worker_objects_drained_total", "target" => target.delivery_type.as_str())
                     .increment(1);
-                self.unpark(parked).await
+                Ok(())
             }
-            Err(TargetError::Customer(cause, _)) => Err(Drain::Blocked(cause)),
-            Err(TargetError::Transient(..)) => Err(Drain::Interrupted),
+            Delivery::Skipped | Delivery::Expired => Ok(()),
+            Delivery::Parked(cause) => Err(Drain::Blocked(cause)),
+            Delivery::Refused(err) => Err(Drain::Blocked(
+                err.cause().unwrap_or(DeliveryCause::AwaitingVerification),
+            )),
+            Delivery::Retry(_) => Err(Drain::Interrupted),
         }
-    }
-
-    async fn unpark(&self, parked: &ParkedObject) -> Result<(), Drain> {
-        self.ledger.unpark(parked).await.map_err(|err| {
-            tracing::warn!(target = %parked.target, error = %err, "cannot unpark an object");
-            Drain::Interrupted
-        })
-    }
-
-    async fn expire(&self, parked: &ParkedObject, version: i64) -> Result<(), Drain> {
-        tracing::warn!(
-            target = %parked.target,
-            object_key = %parked.object_key,
-            "a parked object outlived the staging bucket's retention and is no longer deliverable"
-        );
-        metrics::counter!("logspoke_worker_objects_expired_total", "target" => parked.target.delivery_type.as_str())
-            .increment(1);
-        let record = ObjectRecord {
-            target: parked.target.clone(),
-            object_key: parked.object_key.clone(),
-            config_version: version,
-            state: ObjectState::Rejected {
-                reason: "expired".into(),
-            },
-            updated_at_ms: now_ms(),
-            expires_at: parked.expires_at,
-        };
-        self.write(record).await;
-        self.health.count(
-            &parked.target,
-            Counters {
-                expired_objects: 1,
-                ..Counters::default()
-            },
-        );
-        self.unpark(parked).await
     }
 }
 
@@ -157,7 +110,8 @@ fn staged_object(parked: &ParkedObject) -> Option<StagedObject> {
 struct Probe {
     /// The config version it was blocked under: a newer one probes at once.
     version: i64,
-    delay: Duration,
+    /// Probes in a row that found it blocked (the backoff's retry number).
+    failures: u32,
     next_ms: i64,
 }
 
@@ -165,10 +119,9 @@ struct Probe {
 pub struct Drainer {
     /// Owner name in the drain lease (one per replica).
     owner: String,
-    /// The first probe interval.
-    probe: Duration,
-    /// The longest one.
-    max_probe: Duration,
+    /// The probe schedule: the first interval, doubling to the longest (no jitter: the
+    /// lease spaces replicas).
+    probe: Backoff,
     probes: Mutex<HashMap<Target, Probe>>,
 }
 
@@ -177,8 +130,11 @@ impl Drainer {
     pub fn new(owner: String, probe: Duration, max_probe: Duration) -> Self {
         Self {
             owner,
-            probe,
-            max_probe,
+            probe: Backoff {
+                base: probe,
+                max: max_probe,
+                attempts: u32::MAX,
+            },
             probes: Mutex::new(HashMap::new()),
         }
     }
@@ -188,20 +144,14 @@ impl Drainer {
         &self,
         pipeline: &Pipeline<D, L>,
         tick: Duration,
-        mut stopped: watch::Receiver<bool>,
+        stopped: watch::Receiver<bool>,
     ) {
-        loop {
-            tokio::select! {
-                () = tokio::time::sleep(tick) => {}
-                _ = stopped.wait_for(|stop| *stop) => return,
-            }
-            self.tick(pipeline).await;
-        }
+        logspoke_runtime::periodic::every(tick, stopped, || self.tick(pipeline)).await;
     }
 
     /// One look at the parked targets.
     pub async fn tick<D: Deliverer, L: Ledger>(&self, pipeline: &Pipeline<D, L>) {
-        let parked = match pipeline.ledger.parked_targets().await {
+        let parked = match pipeline.ledger().parked_targets().await {
             Ok(parked) => parked,
             Err(err) => {
                 tracing::warn!(error = %err, "cannot list targets with parked objects");
@@ -213,7 +163,7 @@ impl Drainer {
         metrics::gauge!("logspoke_worker_parked_targets").set(parked.len() as f64);
         for health in parked {
             let target = health.target;
-            let Some((version, config)) = pipeline.configs.config(&target.tenant_id, target.delivery_type)
+            let Some((version, config)) = pipeline.configs().config(&target.tenant_id, target.delivery_type)
             else {
                 continue;
             };
@@ -241,7 +191,7 @@ impl Drainer {
         let now = now_ms();
         let hold = now + 10 * 60 * 1000;
         match pipeline
-            .ledger
+            .ledger()
             .lease(target, &self.owner, version, now, hold)
             .await
         {
@@ -256,7 +206,7 @@ impl Drainer {
         let next = self.schedule(target, version, result);
         // Hold the lease until the next probe, so other replicas do not probe sooner.
         if let Err(err) = pipeline
-            .ledger
+            .ledger()
             .lease(target, &self.owner, version, now_ms(), next)
             .await
         {
@@ -274,34 +224,34 @@ impl Drainer {
                 now_ms()
             }
             Drain::Blocked(cause) => {
-                let delay = probes
+                let failures = probes
                     .get(target)
                     .filter(|p| p.version == version)
-                    .map_or(self.probe, |p| (p.delay * 2).min(self.max_probe));
+                    .map_or(1, |p| p.failures.saturating_add(1));
+                let delay = self.probe.bound(failures);
                 tracing::info!(%target, cause = cause.as_str(), delay_s = delay.as_secs(), "a target with parked objects still refuses them");
-                let next_ms = now_ms() + delay.as_millis() as i64;
-                probes.insert(
-                    target.clone(),
-                    Probe {
-                        version,
-                        delay,
-                        next_ms,
-                    },
-                );
-                next_ms
+                Self::next_probe(&mut probes, target, version, failures, delay)
             }
-            Drain::Interrupted => {
-                let next_ms = now_ms() + self.probe.as_millis() as i64;
-                probes.insert(
-                    target.clone(),
-                    Probe {
-                        version,
-                        delay: self.probe,
-                        next_ms,
-                    },
-                );
-                next_ms
-            }
+            Drain::Interrupted => Self::next_probe(&mut probes, target, version, 1, self.probe.bound(1)),
         }
+    }
+
+    /// Schedules the target's next probe `delay` from now; returns when (ms since the
+    /// epoch).
+    fn next_probe(
+        probes: &mut HashMap<Target, Probe>,
+        target: &Target,
+        version: i64,
+        failures: u32,
+        delay: Duration,
+    ) -> i64 {
+        let next_ms = now_ms() + delay.as_millis() as i64;
+        let probe = Probe {
+            version,
+            failures,
+            next_ms,
+        };
+        probes.insert(target.clone(), probe);
+        next_ms
     }
 }

@@ -1,13 +1,13 @@
-//! One object of a replay, to one target, through the same routing, ledger, credentials
-//! and sinks as live traffic.
+//! One object of a replay, to one target, through the same routing and the same delivery
+//! unit ([`super::target`]) as live traffic.
 
-use logspoke_contract::ledger::{ObjectState, Target};
+use logspoke_contract::ledger::Target;
 use logspoke_contract::replay::ReplayMode;
 use logspoke_contract::{DeliveryType, EffectiveState};
 
-use super::{resume_from, Deliverer, Job, Pipeline, Resume, TargetError};
+use super::{Deliverer, Delivery, Pipeline, Purpose, Route, TargetError};
 use crate::event::StagedObject;
-use crate::ledger::{Ledger, TargetLedger};
+use crate::ledger::Ledger;
 use crate::sinks::Delivered;
 use crate::tenants::Targets;
 
@@ -38,7 +38,7 @@ impl<D: Deliverer, L: Ledger> Pipeline<D, L> {
         let layout = &object.layout;
         let targets =
             match self
-                .configs
+                .configs()
                 .targets(layout.tenant_id(), layout.cluster_id(), layout.application())
             {
                 Targets::Deliver(targets) => targets,
@@ -59,47 +59,37 @@ impl<D: Deliverer, L: Ledger> Pipeline<D, L> {
                 retriable: false,
             };
         }
-        let target = Target::new(layout.tenant_id().clone(), kind);
-        let version = self.configs.version(layout.tenant_id(), kind).unwrap_or_default();
-        let ledger = match self
-            .ledger
-            .lookup(&object.key, std::slice::from_ref(&target))
-            .await
-        {
-            Ok(mut found) => found.pop().unwrap_or_default(),
-            Err(err) => {
-                return Replayed::Failed {
-                    message: format!("reading the delivery ledger: {err}"),
-                    retriable: true,
-                }
-            }
-        };
-        let resume = match (&ledger.record, mode) {
-            (Some(record), ReplayMode::Missing) if record.state.is_final() => return Replayed::Skipped,
-            (Some(record), ReplayMode::Missing) if matches!(record.state, ObjectState::Pending { .. }) => {
-                return Replayed::Skipped
-            }
-            (record, ReplayMode::Missing) => resume_from(record.as_ref(), version),
-            (_, ReplayMode::All) => Resume::default(),
-        };
-        let job = Job {
-            object,
-            target,
+        let route = Route {
+            target: Target::new(layout.tenant_id().clone(), kind),
+            version: self
+                .configs()
+                .version(layout.tenant_id(), kind)
+                .unwrap_or_default(),
             config: &config,
-            version,
-            ledger: TargetLedger::default(),
         };
-        match self.attempt(&job, resume).await {
-            Ok(delivered) => Replayed::Delivered(delivered),
-            Err(TargetError::Permanent(..)) => Replayed::NotWanted,
-            Err(err @ (TargetError::Customer(..) | TargetError::Transient(..))) => Replayed::Failed {
-                message: format!(
-                    "{}: {}",
-                    err.cause().map_or("error", |c| c.as_str()),
-                    err.message()
-                ),
-                retriable: matches!(err, TargetError::Transient(..)),
-            },
+        let delivery = self
+            .deliver_to(object, &[route], Purpose::Replay(mode))
+            .await
+            .pop();
+        match delivery {
+            Some(Delivery::Sent(delivered)) => Replayed::Delivered(delivered),
+            Some(Delivery::Skipped) => Replayed::Skipped,
+            Some(Delivery::Rejected | Delivery::Expired) => Replayed::NotWanted,
+            Some(Delivery::Refused(err)) => failed(&err, false),
+            Some(Delivery::Retry(err)) => failed(&err, true),
+            Some(Delivery::Parked(_)) | None => failed(&super::missing_result(), true),
         }
+    }
+}
+
+/// A replay that stops at a failed object: what went wrong, and whether a retry may pass.
+fn failed(err: &TargetError, retriable: bool) -> Replayed {
+    Replayed::Failed {
+        message: format!(
+            "{}: {}",
+            err.cause().map_or("error", |c| c.as_str()),
+            err.message()
+        ),
+        retriable,
     }
 }

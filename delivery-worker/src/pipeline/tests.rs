@@ -14,7 +14,7 @@ use logspoke_contract::{
 use super::drain::Drain;
 use super::fake::FakeDeliverer;
 use super::*;
-use crate::ledger::memory::MemoryLedger;
+use crate::ledger::in_memory::InMemoryLedger;
 
 const TENANT: &str = "acme";
 
@@ -53,13 +53,13 @@ fn both_active() -> Arc<TenantConfigs> {
     Arc::new(configs)
 }
 
-type TestPipeline = Pipeline<Arc<FakeDeliverer>, MemoryLedger>;
+type TestPipeline = Pipeline<Arc<FakeDeliverer>, InMemoryLedger>;
 
 fn pipeline(configs: Arc<TenantConfigs>, deliverer: &Arc<FakeDeliverer>) -> TestPipeline {
     Pipeline::new(
         configs,
         deliverer.clone(),
-        MemoryLedger::default(),
+        InMemoryLedger::default(),
         Arc::default(),
         Retention::default(),
     )

@@ -9,8 +9,8 @@ use logspoke_aws::AwsError;
 use logspoke_contract::replay::{ReplayJob, ReplayProgress, ENDED_JOB_TTL_SECONDS, REPLAY_PARTITION};
 
 use super::{Control, Jobs, KeyFilter, Staging, LEASE};
+use crate::clock::now_ms;
 use crate::ledger::dynamo::{n, s};
-use crate::pipeline::now_ms;
 
 /// The job items of the ledger table.
 #[derive(Debug, Clone)]

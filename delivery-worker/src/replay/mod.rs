@@ -22,12 +22,14 @@ use futures_util::stream::{self, StreamExt};
 use logspoke_aws::AwsError;
 use logspoke_contract::replay::{replay_order_key, ReplayJob, ReplayProgress, ReplayState};
 use logspoke_contract::ObjectKey;
+use logspoke_runtime::backoff::Backoff;
 use tokio::sync::watch;
 
+use crate::clock::now_ms;
 use crate::event::StagedObject;
 use crate::ledger::Ledger;
 use crate::pipeline::replay::Replayed;
-use crate::pipeline::{now_ms, Deliverer, Pipeline};
+use crate::pipeline::{Deliverer, Pipeline};
 
 /// Progress is written at least this often while a replay runs.
 pub const PROGRESS_EVERY: Duration = Duration::from_secs(2);
@@ -35,8 +37,13 @@ pub const PROGRESS_EVERY: Duration = Duration::from_secs(2);
 /// A job's lease lasts this long past its last progress write.
 pub const LEASE: Duration = Duration::from_secs(30);
 
-/// Attempts per object when the failure may pass on its own (throttling, an outage).
-const ATTEMPTS: u32 = 3;
+/// Retries of one object when the failure may pass on its own (throttling, an outage):
+/// three attempts in all, 0.5 s and 1 s apart.
+const RETRY: Backoff = Backoff {
+    base: Duration::from_millis(500),
+    max: Duration::from_secs(1),
+    attempts: 3,
+};
 
 /// What the running replay is told after reporting progress.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,11 +172,11 @@ pub async fn execute<D: Deliverer, L: Ledger, S: Staging, R: Report>(
     let mut results = stream::iter(todo)
         .map(|(order, object)| async move {
             let mut outcome = pipeline.replay_one(&object, kind, job.mode).await;
-            for attempt in 1..ATTEMPTS {
+            for retry in 1..RETRY.attempts {
                 if !matches!(outcome, Replayed::Failed { retriable: true, .. }) {
                     break;
                 }
-                tokio::time::sleep(Duration::from_millis(500 * u64::from(attempt))).await;
+                tokio::time::sleep(RETRY.bound(retry)).await;
                 outcome = pipeline.replay_one(&object, kind, job.mode).await;
             }
             (order, outcome)
@@ -309,15 +316,9 @@ impl<J: Jobs, S: Staging> ReplayRunner<J, S> {
         &self,
         pipeline: &Pipeline<D, L>,
         tick: Duration,
-        mut stopped: watch::Receiver<bool>,
+        stopped: watch::Receiver<bool>,
     ) {
-        loop {
-            tokio::select! {
-                () = tokio::time::sleep(tick) => {}
-                _ = stopped.wait_for(|stop| *stop) => return,
-            }
-            self.tick(pipeline).await;
-        }
+        logspoke_runtime::periodic::every(tick, stopped, || self.tick(pipeline)).await;
     }
 
     /// Runs every open job this replica can take, one after the other.

@@ -10,7 +10,7 @@ use logspoke_contract::{
 };
 
 use super::*;
-use crate::ledger::memory::MemoryLedger;
+use crate::ledger::in_memory::InMemoryLedger;
 use crate::pipeline::fake::FakeDeliverer;
 use crate::pipeline::{Retention, TargetError};
 use crate::tenants::TenantConfigs;
@@ -72,7 +72,7 @@ fn job(mode: ReplayMode) -> ReplayJob {
     }
 }
 
-fn pipeline(deliverer: &Arc<FakeDeliverer>) -> Pipeline<Arc<FakeDeliverer>, MemoryLedger> {
+fn pipeline(deliverer: &Arc<FakeDeliverer>) -> Pipeline<Arc<FakeDeliverer>, InMemoryLedger> {
     let configs = TenantConfigs::default();
     configs.apply(ConfigItem {
         tenant_id: TenantId::parse("acme").unwrap(),
@@ -95,7 +95,7 @@ fn pipeline(deliverer: &Arc<FakeDeliverer>) -> Pipeline<Arc<FakeDeliverer>, Memo
     Pipeline::new(
         Arc::new(configs),
         deliverer.clone(),
-        MemoryLedger::default(),
+        InMemoryLedger::default(),
         Arc::default(),
         Retention::default(),
     )

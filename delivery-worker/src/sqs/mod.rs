@@ -22,7 +22,7 @@ use tokio::task::JoinSet;
 
 use crate::ledger::Ledger;
 use crate::pipeline::{Deliverer, Outcome, Pipeline};
-use crate::retry::{Backoff, FailureStreak};
+use logspoke_runtime::backoff::{Backoff, FailureStreak};
 
 /// How long a receiver waits after failed receives: up to 1 s after the first, doubling
 /// per further failure up to 30 s; the first successful receive starts over.

@@ -13,7 +13,7 @@ use logspoke_contract::{
 
 use super::*;
 use crate::event::tests::body as s3_event;
-use crate::ledger::memory::MemoryLedger;
+use crate::ledger::in_memory::InMemoryLedger;
 use crate::pipeline::fake::FakeDeliverer;
 use crate::pipeline::{Retention, TargetError};
 use crate::tenants::TenantConfigs;
@@ -167,11 +167,11 @@ fn deliverer() -> FakeDeliverer {
 }
 
 /// A pipeline over the table's tenants, with an in-memory ledger.
-fn pipeline(deliverer: Arc<FakeDeliverer>) -> Arc<Pipeline<Arc<FakeDeliverer>, MemoryLedger>> {
+fn pipeline(deliverer: Arc<FakeDeliverer>) -> Arc<Pipeline<Arc<FakeDeliverer>, InMemoryLedger>> {
     Arc::new(Pipeline::new(
         Arc::new(configs()),
         deliverer,
-        MemoryLedger::default(),
+        InMemoryLedger::default(),
         Arc::default(),
         Retention::default(),
     ))

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use logspoke_contract::{DeliveryType, EffectiveState, ExternalId};
-use logspoke_delivery_worker::app::{lambda_function, LambdaFunction};
+use logspoke_delivery_worker::lambda::environment::{lambda_function, LambdaFunction};
 
 use crate::world::{acme_with_cloudwatch, line, metric, tenant, Customer, World};
 
@@ -44,7 +44,7 @@ fn failed(response: &SqsBatchResponse) -> Vec<String> {
 
 async fn function(world: &World) -> LambdaFunction {
     // The metrics recorder, as the entrypoint installs it first.
-    logspoke_delivery_worker::app::metrics_handle();
+    logspoke_delivery_worker::telemetry::metrics_handle();
     lambda_function(&world.worker_config(), &world.provider)
         .await
         .unwrap()

@@ -73,7 +73,7 @@ impl World {
 
     pub fn worker_config(&self) -> WorkerConfig {
         WorkerConfig {
-            max_decode_bytes: logspoke_delivery_worker::memory::DEFAULT_MAX_DECODE_BYTES,
+            max_decode_bytes: logspoke_delivery_worker::sinks::cloudwatch::DEFAULT_MAX_DECODE_BYTES,
             queue_url: self.queue_url.clone(),
             table: self.table.clone(),
             topic_arn: self.topic_arn.clone(),
@@ -123,7 +123,7 @@ impl World {
                 .build()
                 .unwrap();
             let result = runtime.block_on(async move {
-                let run = logspoke_delivery_worker::app::run(config, async {
+                let run = logspoke_delivery_worker::replica::run(config, async {
                     let _ = stopped.await;
                 });
                 tokio::select! {
@@ -647,7 +647,7 @@ async fn body_of(sdk: &SdkConfig, bucket: &str, key: &str) -> Vec<u8> {
 /// The sum of the samples of this process's worker metric `name_and_labels` (a prefix of
 /// the rendered line).
 pub fn metric(name_and_labels: &str) -> f64 {
-    let text = logspoke_delivery_worker::app::metrics_handle().render();
+    let text = logspoke_delivery_worker::telemetry::metrics_handle().render();
     text.lines()
         .filter(|l| l.starts_with(name_and_labels))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())

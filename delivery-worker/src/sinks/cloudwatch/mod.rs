@@ -18,18 +18,53 @@ use logspoke_contract::{LogStreamTemplate, ObjectKey};
 use tokio::sync::mpsc;
 use tokio_util::io::SyncIoBridge;
 
-use self::packer::{Batch, PackStats, Packer, MAX_BATCH_BYTES, MAX_BATCH_EVENTS};
+use self::packer::{Batch, PackStats, Packer, MAX_BATCH_BYTES, MAX_BATCH_EVENTS, MAX_MESSAGE_BYTES};
 use self::service::{send, LogsApi};
 use logspoke_contract::ledger::DeliveryCause;
 
 use super::{Delivered, Progress, Resume, Step, TargetError};
-use crate::reader::{EventReader, ReadError, ReadStats};
-use crate::retry::Backoff;
+use crate::budget::{block_on, DecodeBudget};
+use crate::reader::{EventReader, ReadError, ReadStats, DEFAULT_MAX_LINE_BYTES};
+use logspoke_runtime::backoff::Backoff;
 
 /// Batches decoded ahead of the one being sent. The decoder packs only while it holds a
 /// free slot, so an object holds at most this many batches plus the one being sent (and
-/// its request): about 5 MiB (see `crate::memory`).
+/// its request): about 5 MiB (see `crate::budget`).
 pub const BATCHES_AHEAD: usize = 1;
+
+/// Default of `LOGSPOKE_WORKER_MAX_DECODE_BYTES`: two long lines at a time (≈ 18 MiB), so
+/// one tenant's slow sender cannot stall every other long line; with the other defaults
+/// the worst case stays below the 128 MiB target (see `crate::budget`).
+pub const DEFAULT_MAX_DECODE_BYTES: usize = 2 * LONG_LINE_COST;
+
+/// What a long line may hold while it is decoded and split: a buffer of the line limit
+/// (plus its `\n`) and one event piece in transit.
+pub const fn long_line_cost(max_line_bytes: usize) -> usize {
+    max_line_bytes + 1 + MAX_MESSAGE_BYTES
+}
+
+/// What a long line reserves at the reader's default line limit.
+pub const LONG_LINE_COST: usize = long_line_cost(DEFAULT_MAX_LINE_BYTES);
+
+/// How the sink works within its limits: how patiently it retries a throttled call, and
+/// the worker's decode budget that long lines are paid from. Built once per worker.
+#[derive(Debug, Clone)]
+pub struct Tuning {
+    /// Retries of one `PutLogEvents` call.
+    pub backoff: Backoff,
+    /// What decoding may hold beyond each object's fixed buffers (`crate::budget`).
+    pub budget: DecodeBudget,
+}
+
+impl Tuning {
+    /// `backoff`, with a decode budget of `max_decode_bytes`.
+    pub fn new(backoff: Backoff, max_decode_bytes: usize) -> Self {
+        Self {
+            backoff,
+            budget: DecodeBudget::new(max_decode_bytes),
+        }
+    }
+}
 
 /// The log stream an object goes to, and whose it is (the metrics' `tenant_id`).
 #[derive(Debug, Clone, Copy)]
@@ -53,12 +88,13 @@ pub async fn deliver<L: LogsApi, P: Progress>(
     to: Destination<'_>,
     body: ByteStream,
     fallback_ms: i64,
-    backoff: &Backoff,
+    tuning: &Tuning,
     resume: Resume,
     progress: &P,
 ) -> Result<Delivered, TargetError> {
     let (tx, mut rx) = mpsc::channel::<Batch>(BATCHES_AHEAD);
-    let decoding = tokio::task::spawn_blocking(move || decode_into(body, fallback_ms, &tx));
+    let budget = tuning.budget.clone();
+    let decoding = tokio::task::spawn_blocking(move || decode_into(body, fallback_ms, budget, &tx));
     let mut sent_error = None;
     let mut delivered = Delivered {
         events: resume.events,
@@ -70,7 +106,7 @@ pub async fn deliver<L: LogsApi, P: Progress>(
         if delivered.batches <= resume.batches {
             continue;
         }
-        match send(logs, to.group, to.stream, &batch, backoff).await {
+        match send(logs, to.group, to.stream, &batch, &tuning.backoff).await {
             Ok(sent) => {
                 record_batch(to.tenant_id, &batch, sent.accepted, sent.rejected);
                 delivered.events += sent.accepted as u64;
@@ -126,13 +162,17 @@ pub fn stream_name(layout: &ObjectKey, template: Option<&LogStreamTemplate>) -> 
 
 /// Decodes `body` and sends full batches into `tx`; stops early when the sender is gone.
 /// It waits for a free slot *before* packing on ([`Slot`]), so no full batch waits in its
-/// hands; long lines are paid for from the process-wide decode budget (`crate::memory`),
+/// hands; long lines are paid for from the worker's decode `budget` (`crate::budget`),
 /// and each line's batches are handed over as they fill (a split message's piece by
 /// piece) before the next line is read, which ends its reservation.
-fn decode_into(body: ByteStream, fallback_ms: i64, tx: &mpsc::Sender<Batch>) -> Result<(), ReadError> {
-    let budget = crate::memory::decode_budget().clone();
+fn decode_into(
+    body: ByteStream,
+    fallback_ms: i64,
+    budget: DecodeBudget,
+    tx: &mpsc::Sender<Batch>,
+) -> Result<(), ReadError> {
     let mut events = EventReader::new(SyncIoBridge::new(body.into_async_read()), fallback_ms)?
-        .with_budget(budget, crate::memory::LONG_LINE_COST);
+        .with_budget(budget, LONG_LINE_COST);
     let mut packer = Packer::new();
     let mut slot = Slot::free(tx);
     while let Some(event) = events.next_event()? {
@@ -158,7 +198,7 @@ struct Slot<'a> {
 impl<'a> Slot<'a> {
     /// Waits (on the decoding thread) until the sender has taken the last batch.
     fn free(tx: &'a mpsc::Sender<Batch>) -> Self {
-        let permit = crate::memory::block_on(tx.reserve()).ok();
+        let permit = block_on(tx.reserve()).ok();
         Self { tx, permit }
     }
 

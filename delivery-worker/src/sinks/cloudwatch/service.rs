@@ -11,7 +11,7 @@ use logspoke_aws::AwsError;
 
 use super::packer::Batch;
 use super::request::PutRequest;
-use crate::retry::Backoff;
+use logspoke_runtime::backoff::Backoff;
 
 /// Events of a batch CloudWatch refused one by one (`rejectedLogEventsInfo`): indexes as
 /// AWS reports them.

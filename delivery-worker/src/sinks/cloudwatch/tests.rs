@@ -59,12 +59,13 @@ impl Progress for Acks {
     }
 }
 
-fn quick() -> Backoff {
-    Backoff {
+fn quick() -> Tuning {
+    let backoff = Backoff {
         base: Duration::from_millis(1),
         max: Duration::from_millis(2),
         attempts: 3,
-    }
+    };
+    Tuning::new(backoff, DEFAULT_MAX_DECODE_BYTES)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,8 +9,8 @@ use std::time::Duration;
 use logspoke_contract::ledger::{bucket_start, Counters, HealthState, LastError, Target, IDLE_AFTER_MS};
 use tokio::sync::watch;
 
+use crate::clock::now_ms;
 use crate::ledger::{HealthReport, LastDelivery, Ledger};
-use crate::pipeline::now_ms;
 
 /// What one replica saw of one target since its last flush, and since it started.
 #[derive(Debug, Default)]
@@ -24,13 +24,13 @@ struct Seen {
     failing: bool,
 }
 
-/// Gathers outcomes per target; [`HealthReporter::flush`] writes them.
+/// Gathers outcomes per target; [`DeliveryHealth::flush`] writes them.
 #[derive(Debug, Default)]
-pub struct HealthReporter {
+pub struct DeliveryHealth {
     seen: Mutex<HashMap<Target, Seen>>,
 }
 
-impl HealthReporter {
+impl DeliveryHealth {
     fn with<R>(&self, target: &Target, f: impl FnOnce(&mut Seen) -> R) -> R {
         let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
         f(seen.entry(target.clone()).or_default())
@@ -150,14 +150,8 @@ impl HealthReporter {
     }
 
     /// Flushes every `period` until `stopped`, and once more then.
-    pub async fn run<L: Ledger>(&self, ledger: &L, period: Duration, mut stopped: watch::Receiver<bool>) {
-        loop {
-            tokio::select! {
-                () = tokio::time::sleep(period) => {}
-                _ = stopped.wait_for(|stop| *stop) => break,
-            }
-            self.flush(ledger).await;
-        }
+    pub async fn run<L: Ledger>(&self, ledger: &L, period: Duration, stopped: watch::Receiver<bool>) {
+        logspoke_runtime::periodic::every(period, stopped, || self.flush(ledger)).await;
         self.flush(ledger).await;
     }
 }
@@ -168,7 +162,7 @@ mod tests {
     use logspoke_contract::{DeliveryType, TenantId};
 
     use super::*;
-    use crate::ledger::memory::MemoryLedger;
+    use crate::ledger::in_memory::InMemoryLedger;
 
     fn target() -> Target {
         Target::new(TenantId::parse("acme").unwrap(), DeliveryType::S3)
@@ -176,8 +170,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_flush_carries_counters_the_last_delivery_and_failures_since_it() {
-        let reporter = HealthReporter::default();
-        let ledger = MemoryLedger::default();
+        let reporter = DeliveryHealth::default();
+        let ledger = InMemoryLedger::default();
         let one = Counters {
             objects: 1,
             bytes: 10,

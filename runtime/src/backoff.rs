@@ -1,4 +1,8 @@
-//! Retrying transient AWS failures with jittered exponential backoff.
+//! How long to wait before trying again, the one rule for both binaries: a delay bound
+//! that starts at `base` and doubles per retry up to `max`, with the jitter the caller
+//! needs — full (throttled calls, so workers do not retry in lockstep), equal (the
+//! outbox relay: at least half the bound, so a failing relay backs off for sure), or none
+//! (a schedule: probing a parked target, retrying a replay's object).
 
 use std::time::Duration;
 
@@ -35,8 +39,17 @@ impl Backoff {
         Duration::from_millis(rand::thread_rng().gen_range(0..=millis))
     }
 
+    /// A delay before retry number `retry` (1-based) of at least half the bound and at
+    /// most the bound ("equal jitter"): spread out, yet never much shorter than planned.
+    pub fn equal_jitter(&self, retry: u32) -> Duration {
+        let ceiling = u64::try_from(self.bound(retry).as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        Duration::from_millis(rand::thread_rng().gen_range(ceiling / 2..=ceiling))
+    }
+
     /// The longest delay before retry number `retry` (1-based): `base`, doubled per
-    /// further retry, never more than `max`.
+    /// further retry, never more than `max`. Without jitter, the schedule itself.
     pub fn bound(&self, retry: u32) -> Duration {
         self.base
             .saturating_mul(2u32.saturating_pow(retry.saturating_sub(1).min(16)))
@@ -96,6 +109,23 @@ mod tests {
             late > Duration::from_secs(100),
             "jitter should spread up to the bound: {late:?}"
         );
+    }
+
+    #[test]
+    fn equal_jitter_waits_at_least_half_the_bound() {
+        let backoff = Backoff {
+            base: Duration::from_millis(100),
+            max: Duration::from_secs(5),
+            attempts: u32::MAX,
+        };
+        for retry in 1..12 {
+            let bound = backoff.bound(retry);
+            for _ in 0..50 {
+                let delay = backoff.equal_jitter(retry);
+                assert!(delay >= bound / 2 && delay <= bound, "{retry}: {delay:?}");
+            }
+        }
+        assert!(backoff.equal_jitter(31) <= Duration::from_secs(5));
     }
 
     #[test]

@@ -13,8 +13,9 @@
 //! that buffer), and the packer copies it piece by piece, each piece of at most 1 MiB
 //! filling a batch of its own, so the batches are the object's usual two plus the piece
 //! being copied. Before a line outgrows the read buffer, the reader reserves
-//! [`long_line_cost`] (`L` + 1 MiB) from the process-wide [`DecodeBudget`]
-//! (`LOGSPOKE_WORKER_MAX_DECODE_BYTES`, `B`), and keeps it until it reads the next line:
+//! `long_line_cost` (`L` + 1 MiB, `crate::sinks::cloudwatch`) from the worker's
+//! [`DecodeBudget`] (`LOGSPOKE_WORKER_MAX_DECODE_BYTES`, `B`; one per worker, built with
+//! its other parts and handed to the CloudWatch sink), and keeps it until it reads the next line:
 //! by then all of the line's batches but the one being sent and the one being packed are
 //! gone, and those two are the object's `P`.
 //! So, whatever the files:
@@ -36,28 +37,11 @@
 
 use std::future::Future;
 use std::pin::pin;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, Thread};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-
-use crate::reader::DEFAULT_MAX_LINE_BYTES;
-use crate::sinks::cloudwatch::packer::MAX_MESSAGE_BYTES;
-
-/// Default of `LOGSPOKE_WORKER_MAX_DECODE_BYTES`: two long lines at a time (≈ 18 MiB), so
-/// one tenant's slow sender cannot stall every other long line; with the other defaults
-/// the worst case stays below the 128 MiB target (see the module doc).
-pub const DEFAULT_MAX_DECODE_BYTES: usize = 2 * LONG_LINE_COST;
-
-/// What a long line may hold while it is decoded and split: a buffer of the line limit
-/// (plus its `\n`) and one event piece in transit.
-pub const fn long_line_cost(max_line_bytes: usize) -> usize {
-    max_line_bytes + 1 + MAX_MESSAGE_BYTES
-}
-
-/// What a long line reserves at the reader's default line limit.
-pub const LONG_LINE_COST: usize = long_line_cost(DEFAULT_MAX_LINE_BYTES);
 
 /// A pool of bytes that decoders reserve from before holding a long line. Cheap to clone
 /// (clones share the pool).
@@ -119,20 +103,6 @@ impl DecodeBudget {
             bytes: wanted as usize,
         }
     }
-}
-
-static DECODE_BUDGET: OnceLock<DecodeBudget> = OnceLock::new();
-
-/// The process-wide decode budget, created with `bytes` (from
-/// `LOGSPOKE_WORKER_MAX_DECODE_BYTES`) unless it exists already: the first caller sets
-/// it, so workers started in one process (tests) share one budget.
-pub fn decode_budget_for(bytes: usize) -> &'static DecodeBudget {
-    DECODE_BUDGET.get_or_init(|| DecodeBudget::new(bytes))
-}
-
-/// The process-wide decode budget ([`DEFAULT_MAX_DECODE_BYTES`] unless set before).
-pub fn decode_budget() -> &'static DecodeBudget {
-    decode_budget_for(DEFAULT_MAX_DECODE_BYTES)
 }
 
 /// Runs `future` to completion on this (non-async) thread, parking between polls: how a

@@ -11,7 +11,7 @@ use super::{HealthReport, Ledger, TargetLedger};
 
 /// The whole table in memory.
 #[derive(Default)]
-pub struct MemoryLedger {
+pub struct InMemoryLedger {
     /// (partition, object key) → record.
     pub records: Mutex<BTreeMap<(String, String), ObjectRecord>>,
     /// (partition, sort key) → parked object.
@@ -22,7 +22,7 @@ pub struct MemoryLedger {
     pub calls: Mutex<Vec<&'static str>>,
 }
 
-impl MemoryLedger {
+impl InMemoryLedger {
     fn call(&self, name: &'static str) {
         self.calls.lock().unwrap().push(name);
     }
@@ -39,7 +39,7 @@ impl MemoryLedger {
     }
 }
 
-impl Ledger for MemoryLedger {
+impl Ledger for InMemoryLedger {
     async fn lookup(&self, object_key: &str, targets: &[Target]) -> Result<Vec<TargetLedger>, AwsError> {
         self.call("lookup");
         Ok(targets
