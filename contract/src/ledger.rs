@@ -32,9 +32,6 @@ use crate::{Attr, Attributes, DeliveryType, EffectiveState, ParseError, TenantId
 /// [`Cause::as_str`] and read back with [`Cause::parse`].
 pub use crate::Cause;
 
-/// The former name of [`Cause`], until the worker's modules say `Cause`.
-pub type DeliveryCause = Cause;
-
 /// Version of the ledger's item layouts, stored in every item as `schema_version`.
 pub const LEDGER_SCHEMA_VERSION: u32 = 1;
 

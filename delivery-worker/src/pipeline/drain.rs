@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use logspoke_contract::ledger::{Counters, DeliveryCause, ObjectRecord, ObjectState, ParkedObject, Target};
+use logspoke_contract::ledger::{Cause, Counters, ObjectRecord, ObjectState, ParkedObject, Target};
 use logspoke_contract::{EffectiveState, LiveConfig, ObjectKey};
 use tokio::sync::watch;
 
@@ -31,7 +31,7 @@ pub enum Drain {
     /// Nothing is parked any more (this many objects were delivered or expired).
     Drained(u64),
     /// The target still refuses: probe again later.
-    Blocked(DeliveryCause),
+    Blocked(Cause),
     /// A failure a retry may fix (or the ledger could not be read): try again soon.
     Interrupted,
 }

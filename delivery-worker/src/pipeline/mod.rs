@@ -31,7 +31,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::future::join_all;
-use logspoke_contract::ledger::{Counters, DeliveryCause, ObjectRecord, ObjectState, ParkedObject, Target};
+use logspoke_contract::ledger::{Cause, Counters, ObjectRecord, ObjectState, ParkedObject, Target};
 use logspoke_contract::{DeliveryType, EffectiveState, LiveConfig};
 
 use crate::event::{self, reject, StagedObject};
@@ -118,7 +118,7 @@ enum Plan {
     /// It has the object (or it is parked for it already).
     Done,
     /// Park the object for it, for this cause.
-    Park(DeliveryCause),
+    Park(Cause),
     /// Send it, starting here.
     Send(Resume),
 }
@@ -253,14 +253,11 @@ impl<D: Deliverer, L: Ledger> Pipeline<D, L> {
             _ => {}
         }
         if job.config.state != EffectiveState::Active {
-            return Plan::Park(DeliveryCause::AwaitingVerification);
+            return Plan::Park(Cause::AwaitingVerification);
         }
         if job.ledger.parked_objects > 0 {
             // Behind the ones waiting already, so the target receives its objects in order.
-            let cause = job
-                .ledger
-                .parked_cause
-                .unwrap_or(DeliveryCause::AwaitingVerification);
+            let cause = job.ledger.parked_cause.unwrap_or(Cause::AwaitingVerification);
             return Plan::Park(cause);
         }
         Plan::Send(resume_from(job.ledger.record.as_ref(), job.version))
@@ -355,7 +352,7 @@ impl<D: Deliverer, L: Ledger> Pipeline<D, L> {
     }
 
     /// Parks `job`'s object for its target; a retry when even that fails.
-    async fn park(&self, job: &Job<'_>, cause: DeliveryCause) -> Outcome {
+    async fn park(&self, job: &Job<'_>, cause: Cause) -> Outcome {
         let staged = staged_ms(job.object);
         let parked = ParkedObject {
             target: job.target.clone(),
@@ -412,7 +409,7 @@ impl<D: Deliverer, L: Ledger> Pipeline<D, L> {
     fn failed(&self, job: &Job<'_>, err: &TargetError) {
         let tenant = job.target.tenant_id.to_string();
         let kind = job.target.delivery_type.as_str();
-        let cause = err.cause().unwrap_or(DeliveryCause::AwsUnavailable);
+        let cause = err.cause().unwrap_or(Cause::AwsUnavailable);
         tracing::warn!(
             target = kind,
             cause = cause.as_str(),
@@ -498,7 +495,7 @@ fn resume_from(record: Option<&ObjectRecord>, version: i64) -> Resume {
 /// The result of an attempt the deliverer did not answer for: retried, never lost.
 fn missing_result() -> TargetError {
     TargetError::Transient(
-        DeliveryCause::AwsUnavailable,
+        Cause::AwsUnavailable,
         "the deliverer returned no result for this target".into(),
     )
 }
