@@ -3,11 +3,13 @@
 //! the same way.
 
 pub mod chain;
+pub mod classify;
 pub mod clients;
 pub mod error;
 pub mod read_model;
 
 pub use chain::{session_name, RoleChain};
+pub use classify::{classify, Step};
 pub use error::{AwsError, AwsErrorKind};
 
 use aws_config::{BehaviorVersion, SdkConfig};

@@ -28,6 +28,10 @@ use serde::{Deserialize, Serialize};
 use crate::attrs::{n, s, Reader};
 use crate::{Attr, Attributes, DeliveryType, EffectiveState, ParseError, TenantId};
 
+/// The cause a parked object or a target's last failure is recorded with, stored as
+/// [`Cause::as_str`] and read back with [`Cause::parse`].
+pub use crate::Cause;
+
 /// Version of the ledger's item layouts, stored in every item as `schema_version`.
 pub const LEDGER_SCHEMA_VERSION: u32 = 1;
 
@@ -118,86 +122,6 @@ pub fn counter_sort_key(start_s: i64) -> String {
     format!("{COUNTER_PREFIX}{start_s:010}")
 }
 
-/// Why a target could not take an object: the causes `verify` reports for a customer's
-/// setup, the wait for verification, and the provider-side ones.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum DeliveryCause {
-    /// The role is missing or its trust policy does not name the provider role. Update or
-    /// re-create the stack from the onboarding link.
-    RoleNotAssumable,
-    /// The role trusts the provider but expects another ExternalId. Update the stack
-    /// with the ExternalId from onboarding.
-    ExternalIdMismatch,
-    /// The role lacks a permission delivery needs (the message names the action).
-    /// Restore the policy of the onboarding template.
-    PermissionDenied,
-    /// The log group does not exist in the target region. Create it again (or update
-    /// the config to the group that exists).
-    LogGroupMissing,
-    /// The bucket does not exist. Create it again or update the config.
-    BucketMissing,
-    /// The KMS key of the log group or bucket refuses the role. Allow the role to use
-    /// the key (kms:GenerateDataKey, kms:Encrypt).
-    KmsDenied,
-    /// The target exists in another region than the config names. Fix `target_region`.
-    RegionMismatch,
-    /// The config is not verified (new, changed, or its ExternalId was rotated). Run
-    /// verify once the stack is updated.
-    AwaitingVerification,
-    /// AWS throttled the calls; retried by the worker, nothing to do.
-    Throttled,
-    /// AWS failed or could not be reached; retried by the worker, nothing to do.
-    AwsUnavailable,
-}
-
-impl DeliveryCause {
-    /// Every cause, for docs and tests.
-    pub const ALL: [Self; 10] = [
-        Self::RoleNotAssumable,
-        Self::ExternalIdMismatch,
-        Self::PermissionDenied,
-        Self::LogGroupMissing,
-        Self::BucketMissing,
-        Self::KmsDenied,
-        Self::RegionMismatch,
-        Self::AwaitingVerification,
-        Self::Throttled,
-        Self::AwsUnavailable,
-    ];
-
-    /// The wire spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::RoleNotAssumable => "role_not_assumable",
-            Self::ExternalIdMismatch => "external_id_mismatch",
-            Self::PermissionDenied => "permission_denied",
-            Self::LogGroupMissing => "log_group_missing",
-            Self::BucketMissing => "bucket_missing",
-            Self::KmsDenied => "kms_denied",
-            Self::RegionMismatch => "region_mismatch",
-            Self::AwaitingVerification => "awaiting_verification",
-            Self::Throttled => "throttled",
-            Self::AwsUnavailable => "aws_unavailable",
-        }
-    }
-
-    /// Reads the wire spelling back.
-    pub fn parse(raw: &str) -> Result<Self, ParseError> {
-        Self::ALL
-            .into_iter()
-            .find(|cause| cause.as_str() == raw)
-            .ok_or_else(|| ParseError::new(format!("unknown delivery cause '{raw}'")))
-    }
-
-    /// True for causes only the customer (or an operator's verify) can fix: objects for
-    /// the target are parked instead of retried through the queue.
-    pub fn parks(self) -> bool {
-        !matches!(self, Self::Throttled | Self::AwsUnavailable)
-    }
-}
-
 /// What became of one object for one target.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ObjectState {
@@ -221,7 +145,7 @@ pub enum ObjectState {
     /// Parked: waiting for the target to work again.
     Pending {
         /// Why.
-        cause: DeliveryCause,
+        cause: Cause,
     },
     /// It never can be delivered (an unreadable file, a missing staged object).
     Rejected {
@@ -314,7 +238,7 @@ impl ObjectRecord {
                 at_ms: r.n("delivered_at_ms")?,
             },
             "pending" => ObjectState::Pending {
-                cause: DeliveryCause::parse(r.s("cause")?).map_err(|e| r.bad("cause", e))?,
+                cause: Cause::parse(r.s("cause")?).map_err(|e| r.bad("cause", e))?,
             },
             "rejected" => ObjectState::Rejected {
                 reason: r.s("reason")?.to_owned(),
@@ -350,7 +274,7 @@ pub struct ParkedObject {
     /// without one).
     pub event_time_ms: Option<i64>,
     /// Why it was parked.
-    pub cause: DeliveryCause,
+    pub cause: Cause,
     /// When, ms since the epoch.
     pub parked_at_ms: i64,
     /// TTL, epoch seconds.
@@ -393,7 +317,7 @@ impl ParkedObject {
             object_key: r.s("object_key")?.to_owned(),
             staged_ms: r.n("staged_ms")?,
             event_time_ms: r.opt_n("event_time_ms")?,
-            cause: DeliveryCause::parse(r.s("cause")?).map_err(|e| r.bad("cause", e))?,
+            cause: Cause::parse(r.s("cause")?).map_err(|e| r.bad("cause", e))?,
             parked_at_ms: r.n("parked_at_ms")?,
             expires_at: r.n("expires_at")?,
         })
@@ -515,7 +439,7 @@ impl CounterBucket {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LastError {
     /// What kind of failure.
-    pub cause: DeliveryCause,
+    pub cause: Cause,
     /// What AWS said, scrubbed of ExternalIds and credentials.
     pub message: String,
     /// When, ms since the epoch.
@@ -541,7 +465,7 @@ pub struct HealthItem {
     /// Objects parked for the target now.
     pub parked_objects: u64,
     /// Why the oldest parked objects were parked.
-    pub parked_cause: Option<DeliveryCause>,
+    pub parked_cause: Option<Cause>,
 }
 
 /// A target's state as the api reports it.
@@ -643,7 +567,7 @@ impl HealthItem {
         let target = Target::parse_partition(r.s("sk")?).map_err(|e| r.bad("sk", e))?;
         let cause = |name: &str| {
             r.opt_s(name)
-                .map(DeliveryCause::parse)
+                .map(Cause::parse)
                 .transpose()
                 .map_err(|e| r.bad(name, e))
         };
@@ -689,21 +613,6 @@ mod tests {
     }
 
     #[test]
-    fn causes_round_trip_and_only_provider_side_ones_do_not_park() {
-        for cause in DeliveryCause::ALL {
-            assert_eq!(DeliveryCause::parse(cause.as_str()).unwrap(), cause);
-            let json = serde_json::to_string(&cause).unwrap();
-            assert_eq!(json, format!("\"{}\"", cause.as_str()));
-        }
-        let not_parking: Vec<_> = DeliveryCause::ALL.into_iter().filter(|c| !c.parks()).collect();
-        assert_eq!(
-            not_parking,
-            [DeliveryCause::Throttled, DeliveryCause::AwsUnavailable]
-        );
-        assert!(DeliveryCause::parse("log_group_not_found").is_err());
-    }
-
-    #[test]
     fn parked_objects_sort_by_staged_time_then_key() {
         let parked = |staged_ms: i64, key: &str| ParkedObject {
             target: target(),
@@ -711,7 +620,7 @@ mod tests {
             object_key: key.into(),
             staged_ms,
             event_time_ms: None,
-            cause: DeliveryCause::LogGroupMissing,
+            cause: Cause::LogGroupMissing,
             parked_at_ms: 0,
             expires_at: 0,
         };
@@ -741,7 +650,7 @@ mod tests {
         assert_eq!(health.state(EffectiveState::Active, now), HealthState::Healthy);
         assert_eq!(health.state(EffectiveState::Disabled, now), HealthState::Paused);
         health.last_error = Some(LastError {
-            cause: DeliveryCause::Throttled,
+            cause: Cause::Throttled,
             message: "slow down".into(),
             at_ms: now - 500,
         });
@@ -770,7 +679,7 @@ mod tests {
             object_key: "acme/c1/a/p/1-u.json.gz".into(),
             config_version: 3,
             state: ObjectState::Pending {
-                cause: DeliveryCause::KmsDenied,
+                cause: Cause::KmsDenied,
             },
             updated_at_ms: 1,
             expires_at: 2,

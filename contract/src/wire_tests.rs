@@ -205,7 +205,7 @@ fn ledger_items_match_their_golden_files_and_round_trip() {
         ),
         (
             record(ledger::ObjectState::Pending {
-                cause: ledger::DeliveryCause::LogGroupMissing,
+                cause: Cause::LogGroupMissing,
             }),
             "ledger-pending.json",
         ),
@@ -231,7 +231,7 @@ fn ledger_items_match_their_golden_files_and_round_trip() {
         object_key: STAGED_KEY.into(),
         staged_ms: 1_795_341_600_000,
         event_time_ms: Some(1_795_341_600_512),
-        cause: ledger::DeliveryCause::LogGroupMissing,
+        cause: Cause::LogGroupMissing,
         parked_at_ms: 1_795_341_601_234,
         expires_at: 1_803_722_400,
     };
@@ -274,14 +274,14 @@ fn ledger_items_match_their_golden_files_and_round_trip() {
         last_event_time_ms: Some(1_795_341_600_512),
         lag_seconds: Some(0.722),
         last_error: Some(ledger::LastError {
-            cause: ledger::DeliveryCause::LogGroupMissing,
+            cause: Cause::LogGroupMissing,
             message: "logs:PutLogEvents: ResourceNotFoundException: The specified log group does not exist."
                 .into(),
             at_ms: 1_795_341_700_000,
         }),
         consecutive_failures: 4,
         parked_objects: 4,
-        parked_cause: Some(ledger::DeliveryCause::LogGroupMissing),
+        parked_cause: Some(Cause::LogGroupMissing),
     };
     let attributes = health.to_attributes();
     golden(

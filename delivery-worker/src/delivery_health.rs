@@ -65,7 +65,7 @@ impl DeliveryHealth {
     }
 
     /// The target failed (`message` is scrubbed of ExternalIds by the caller).
-    pub fn failed(&self, target: &Target, cause: logspoke_contract::ledger::DeliveryCause, message: &str) {
+    pub fn failed(&self, target: &Target, cause: logspoke_contract::ledger::Cause, message: &str) {
         let now = now_ms();
         self.with(target, |seen| {
             seen.failed = Some(LastError {
@@ -158,7 +158,7 @@ impl DeliveryHealth {
 
 #[cfg(test)]
 mod tests {
-    use logspoke_contract::ledger::DeliveryCause;
+    use logspoke_contract::ledger::Cause;
     use logspoke_contract::{DeliveryType, TenantId};
 
     use super::*;
@@ -177,10 +177,10 @@ mod tests {
             bytes: 10,
             ..Counters::default()
         };
-        reporter.failed(&target(), DeliveryCause::BucketMissing, "NoSuchBucket");
+        reporter.failed(&target(), Cause::BucketMissing, "NoSuchBucket");
         reporter.delivered(&target(), Some(now_ms() - 2_000), one);
         reporter.delivered(&target(), Some(now_ms() - 1_000), one);
-        reporter.failed(&target(), DeliveryCause::BucketMissing, "NoSuchBucket");
+        reporter.failed(&target(), Cause::BucketMissing, "NoSuchBucket");
         reporter.flush(&ledger).await;
         let reports = ledger.reports.lock().unwrap().clone();
         assert_eq!(reports.len(), 1);
@@ -196,7 +196,7 @@ mod tests {
         let lag = report.delivered.unwrap().lag_seconds;
         assert!((0.5..5.0).contains(&lag), "{lag}");
         let (error, count) = report.failed.clone().unwrap();
-        assert_eq!((error.cause, count), (DeliveryCause::BucketMissing, 1));
+        assert_eq!((error.cause, count), (Cause::BucketMissing, 1));
         reporter.flush(&ledger).await;
         assert_eq!(
             ledger.reports.lock().unwrap().len(),

@@ -122,6 +122,22 @@ mod tests {
     }
 
     #[test]
+    fn checks_stored_with_the_previous_releases_cause_spellings_read_as_the_new_ones() {
+        let mut stored = row();
+        stored.verification_status = "failed".into();
+        stored.verification_checks = serde_json::json!([
+            {"name": "assume_role", "status": "passed", "message": "assumed"},
+            {"name": "external_id_required", "status": "passed", "message": "refused"},
+            {"name": "s3_write", "status": "failed", "cause": "bucket_not_found", "message": "no bucket"},
+        ]);
+        let config = Config::try_from(stored).expect("old spellings are read");
+        let check = &config.verification.checks[2];
+        assert_eq!(check.cause, Some(logspoke_contract::Cause::BucketMissing));
+        let answered = serde_json::to_value(check).expect("serialisable");
+        assert_eq!(answered["cause"], "bucket_missing");
+    }
+
+    #[test]
     fn a_corrupt_row_is_an_error_naming_the_value() {
         type Spoil = fn(&mut ConfigRow);
         let cases: [(&str, Spoil); 5] = [

@@ -22,8 +22,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use logspoke_contract::ledger::{
-    bucket_start, CounterBucket, Counters, DeliveryCause, HealthItem, HealthState, Target,
-    COUNTER_BUCKET_SECONDS,
+    bucket_start, CounterBucket, Counters, HealthItem, HealthState, Target, COUNTER_BUCKET_SECONDS,
 };
 
 use logspoke_contract::replay::ReplayJob;
@@ -175,51 +174,6 @@ pub fn prefilter(filter: Option<HealthState>) -> Option<Prefilter> {
 /// objects or failures since its last delivery.
 pub fn might_be_failing(item: &HealthItem) -> bool {
     item.parked_objects > 0 || item.consecutive_failures > 0
-}
-
-/// What a customer should do about each cause, for the API document. Written from the
-/// causes' own documentation in `contract::ledger`; the match keeps it complete.
-pub fn what_to_do(cause: DeliveryCause) -> &'static str {
-    match cause {
-        DeliveryCause::RoleNotAssumable => {
-            "The role is missing or its trust policy does not name the provider role. Update or re-create the stack from the onboarding link."
-        }
-        DeliveryCause::ExternalIdMismatch => {
-            "The role trusts the provider but expects another ExternalId. Update the stack with the ExternalId from onboarding."
-        }
-        DeliveryCause::PermissionDenied => {
-            "The role lacks a permission delivery needs (the message names the action). Restore the policy of the onboarding template."
-        }
-        DeliveryCause::LogGroupMissing => {
-            "The log group does not exist in the target region. Create it again (or update the config to the group that exists)."
-        }
-        DeliveryCause::BucketMissing => "The bucket does not exist. Create it again or update the config.",
-        DeliveryCause::KmsDenied => {
-            "The KMS key of the log group or bucket refuses the role. Allow the role to use the key (kms:GenerateDataKey, kms:Encrypt)."
-        }
-        DeliveryCause::RegionMismatch => {
-            "The target exists in another region than the config names. Fix `target_region`."
-        }
-        DeliveryCause::AwaitingVerification => {
-            "The config is not verified (new, changed, or its ExternalId was rotated). Run verify once the stack is updated."
-        }
-        DeliveryCause::Throttled => "AWS throttled the calls; retried by the worker, nothing to do.",
-        DeliveryCause::AwsUnavailable => "AWS failed or could not be reached; retried by the worker, nothing to do.",
-    }
-}
-
-/// The description of the `DeliveryCause` schema: one row per cause.
-pub fn causes_description() -> String {
-    let mut text = String::from(
-        "Why a target could not take an object. Objects of a target failing for a cause the \
-         customer can fix are parked and delivered in order once it works again (after \
-         `verify`, or when the worker's probe succeeds); `throttled` and `aws_unavailable` \
-         are retried by the worker.\n\n| cause | what to do |\n|---|---|\n",
-    );
-    for cause in DeliveryCause::ALL {
-        text.push_str(&format!("| `{}` | {} |\n", cause.as_str(), what_to_do(cause)));
-    }
-    text
 }
 
 /// Reads delivery health for the handlers: exact reads for the health endpoints, cached

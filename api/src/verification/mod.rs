@@ -8,7 +8,7 @@
 //! none would prove nothing: the provider role's own policy refuses every AssumeRole that
 //! carries no ExternalId, so that call fails whatever the customer's trust policy says.
 
-pub mod classify;
+pub mod explain;
 pub mod rate_limit;
 #[cfg(test)]
 mod tests;
@@ -16,14 +16,15 @@ mod tests;
 use std::future::Future;
 
 use chrono::{DateTime, Utc};
+use logspoke_aws::{classify, Step};
 use logspoke_contract::{
-    BucketName, BucketPrefix, DeliveryTarget, ExternalId, LogGroupName, Region, RoleArn, TenantId,
+    BucketName, BucketPrefix, Cause, DeliveryTarget, ExternalId, LogGroupName, Region, RoleArn, TenantId,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::aws::error::{AwsError, AwsErrorKind};
-use classify::{classify_assume, classify_probe, Cause};
+use explain::{explain_assume, explain_probe};
 
 /// Stream the CloudWatch probe creates and writes one labelled event to.
 pub const VERIFICATION_STREAM: &str = "logspoke-verification";
@@ -199,7 +200,7 @@ pub async fn run_into<A: TargetAccess>(aws: &A, subject: &Subject, checks: &mut 
     let session = match aws.assume(subject, &subject.external_id).await {
         Ok(session) => session,
         Err(err) => {
-            let (cause, message) = classify_assume(&err, subject, &secret);
+            let (cause, message) = explain_assume(&err, subject, &secret);
             checks.push(Check::failed("assume_role", cause, message));
             // A role we cannot assume at all also refuses a wrong ExternalId: that proves nothing.
             checks.extend([Check::skipped(EXTERNAL_ID_CHECK), Check::skipped(probe_name)]);
@@ -234,37 +235,35 @@ async fn refuses_a_wrong_external_id<A: TargetAccess>(aws: &A, subject: &Subject
                 subject.role_arn
             ),
         ),
-        Err(err) => {
-            let detail = err
-                .describe(Some(wrong.as_str()))
-                .replace(subject.external_id.as_str(), "<external-id>");
-            if err.kind == AwsErrorKind::Timeout {
-                Check::failed(
-                    EXTERNAL_ID_CHECK,
-                    Cause::Timeout,
-                    "AssumeRole did not answer in time",
-                )
-            } else if err.is_transient() {
-                Check::failed(
-                    EXTERNAL_ID_CHECK,
-                    Cause::AwsUnavailable,
-                    format!("could not check, try again: {detail}"),
-                )
-            } else if err.status == Some(403) || err.code().starts_with("AccessDenied") {
-                Check::passed(
-                    EXTERNAL_ID_CHECK,
-                    "the role refused a random ExternalId that is not the tenant's",
-                )
-            } else {
-                // Only a denial proves the trust policy pins the ExternalId; any other
-                // answer proves nothing either way.
-                Check::failed(
-                    EXTERNAL_ID_CHECK,
-                    Cause::AwsUnavailable,
-                    format!("could not check, AssumeRole answered unexpectedly; try again: {detail}"),
-                )
-            }
-        }
+        Err(err) => wrong_external_id_refused(&err, subject, &wrong),
+    }
+}
+
+/// The check's result when AssumeRole with the wrong ExternalId failed: only a denial
+/// proves the trust policy pins the ExternalId; a transient failure proves nothing yet
+/// and has the cause delivery would report; any other answer proves nothing either way.
+fn wrong_external_id_refused(err: &AwsError, subject: &Subject, wrong: &ExternalId) -> Check {
+    let detail = err
+        .describe(Some(wrong.as_str()))
+        .replace(subject.external_id.as_str(), "<external-id>");
+    if err.is_transient() {
+        let message = if err.kind == AwsErrorKind::Timeout {
+            "AssumeRole did not answer in time".to_owned()
+        } else {
+            format!("could not check, try again: {detail}")
+        };
+        Check::failed(EXTERNAL_ID_CHECK, classify(Step::AssumeRole, err), message)
+    } else if err.status == Some(403) || err.code().starts_with("AccessDenied") {
+        Check::passed(
+            EXTERNAL_ID_CHECK,
+            "the role refused a random ExternalId that is not the tenant's",
+        )
+    } else {
+        Check::failed(
+            EXTERNAL_ID_CHECK,
+            Cause::AwsUnavailable,
+            format!("could not check, AssumeRole answered unexpectedly; try again: {detail}"),
+        )
     }
 }
 
@@ -291,7 +290,7 @@ async fn probe<A: TargetAccess>(aws: &A, session: &A::Session, subject: &Subject
     match result {
         Ok(()) => Check::passed(name, success_message(subject)),
         Err(err) => {
-            let (cause, message) = classify_probe(&err, subject);
+            let (cause, message) = explain_probe(&err, subject);
             Check::failed(name, cause, message)
         }
     }

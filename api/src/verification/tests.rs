@@ -1,8 +1,9 @@
 //! Every verification outcome, driven by a fake `TargetAccess`.
 
-use logspoke_contract::{BucketName, BucketPrefix, ExternalId, LogGroupName, Region, RoleArn, TenantId};
+use logspoke_contract::{
+    BucketName, BucketPrefix, Cause, ExternalId, LogGroupName, Region, RoleArn, TenantId,
+};
 
-use super::classify::Cause;
 use super::*;
 use crate::aws::error::{AwsError, AwsErrorKind};
 
@@ -294,7 +295,7 @@ async fn a_transient_failure_of_the_external_id_check_is_not_blamed_on_the_custo
     let cases = [
         (
             AwsError::service("Throttling", 400, "Rate exceeded"),
-            Cause::AwsUnavailable,
+            Cause::Throttled,
         ),
         (
             AwsError {
@@ -303,7 +304,7 @@ async fn a_transient_failure_of_the_external_id_check_is_not_blamed_on_the_custo
                 status: None,
                 kind: AwsErrorKind::Timeout,
             },
-            Cause::Timeout,
+            Cause::AwsUnavailable,
         ),
     ];
     for (error, cause) in cases {
@@ -328,12 +329,12 @@ async fn probe_failures_map_to_actionable_causes() {
         (
             cloudwatch(),
             probe_error("logs:CreateLogStream", "ResourceNotFoundException", 400),
-            Cause::LogGroupNotFound,
+            Cause::LogGroupMissing,
         ),
         (
             s3(),
             probe_error("s3:PutObject", "NoSuchBucket", 404),
-            Cause::BucketNotFound,
+            Cause::BucketMissing,
         ),
         (
             s3(),
@@ -353,7 +354,7 @@ async fn probe_failures_map_to_actionable_causes() {
         (
             cloudwatch(),
             probe_error("logs:PutLogEvents", "ThrottlingException", 400),
-            Cause::AwsUnavailable,
+            Cause::Throttled,
         ),
         (
             s3(),
@@ -387,7 +388,11 @@ async fn timeouts_are_reported_as_such() {
         with_tenants_id: Err(timeout.clone()),
         ..Fake::healthy()
     };
-    assert_eq!(run(&fake, &cloudwatch()).await[0].cause, Some(Cause::Timeout));
+    // A call that did not answer is `aws_unavailable`, as in delivery health; the
+    // message says it timed out.
+    let assume = &run(&fake, &cloudwatch()).await[0];
+    assert_eq!(assume.cause, Some(Cause::AwsUnavailable));
+    assert_eq!(assume.message, "AssumeRole did not answer in time");
     let fake = Fake {
         probe: Err(ProbeError {
             action: "s3:PutObject",
@@ -395,7 +400,9 @@ async fn timeouts_are_reported_as_such() {
         }),
         ..Fake::healthy()
     };
-    assert_eq!(run(&fake, &s3()).await[2].cause, Some(Cause::Timeout));
+    let probe = &run(&fake, &s3()).await[2];
+    assert_eq!(probe.cause, Some(Cause::AwsUnavailable));
+    assert_eq!(probe.message, "s3:PutObject did not answer in time");
 }
 
 #[tokio::test]

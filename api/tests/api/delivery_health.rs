@@ -4,10 +4,8 @@
 
 use aws_config::SdkConfig;
 use chrono::DateTime;
-use logspoke_contract::ledger::{
-    bucket_start, CounterBucket, Counters, DeliveryCause, HealthItem, LastError, Target,
-};
-use logspoke_contract::{Attributes, DeliveryType, TenantId};
+use logspoke_contract::ledger::{bucket_start, CounterBucket, Counters, HealthItem, LastError, Target};
+use logspoke_contract::{Attributes, Cause, DeliveryType, TenantId};
 use serde_json::{json, Value};
 
 use crate::aws::{self, PROVIDER, REGION};
@@ -90,13 +88,13 @@ fn failing(tenant: &str, now_ms: i64) -> HealthItem {
         last_event_time_ms: Some(now_ms - 2 * HOUR_MS - 5_000),
         lag_seconds: Some(5.25),
         last_error: Some(LastError {
-            cause: DeliveryCause::LogGroupMissing,
+            cause: Cause::LogGroupMissing,
             message: "ResourceNotFoundException: The specified log group does not exist.".into(),
             at_ms: now_ms - MINUTE_MS,
         }),
         consecutive_failures: 4,
         parked_objects: 3,
-        parked_cause: Some(DeliveryCause::LogGroupMissing),
+        parked_cause: Some(Cause::LogGroupMissing),
     }
 }
 

@@ -299,7 +299,7 @@ async fn a_missing_log_group_is_reported() {
     let result = t.verify("cloudwatch").await;
     assert_eq!(
         cause_of(&result, "cloudwatch_write").as_deref(),
-        Some("log_group_not_found")
+        Some("log_group_missing")
     );
 }
 
@@ -313,7 +313,7 @@ async fn a_missing_bucket_is_reported_and_an_existing_one_verifies() {
     let role = aws::create_customer_stack(CUSTOMER, &parameters).await;
     t.put_s3(role.as_str(), &bucket).await;
     let result = t.verify("s3").await;
-    assert_eq!(cause_of(&result, "s3_write").as_deref(), Some("bucket_not_found"));
+    assert_eq!(cause_of(&result, "s3_write").as_deref(), Some("bucket_missing"));
 
     aws::create_bucket(CUSTOMER, &bucket).await;
     let result = t.verify("s3").await;
@@ -344,7 +344,7 @@ async fn a_role_in_another_account_cannot_write_into_the_customers_bucket() {
     let result = t.verify("cloudwatch").await;
     assert_eq!(
         cause_of(&result, "cloudwatch_write").as_deref(),
-        Some("log_group_not_found")
+        Some("log_group_missing")
     );
 }
 

@@ -189,12 +189,12 @@ fn delivery_health_is_one_operation_per_type_and_an_operator_list() {
 }
 
 #[test]
-fn the_delivery_cause_schema_says_what_to_do_about_each_cause() {
+fn the_cause_schema_says_what_to_do_about_each_cause() {
     let spec: Value = serde_json::from_str(COMMITTED).unwrap();
-    let causes = schema(&spec, "DeliveryCause");
+    let causes = schema(&spec, "Cause");
     let description = causes["description"].as_str().unwrap();
     let listed = causes["enum"].as_array().unwrap();
-    assert_eq!(listed.len(), logspoke_contract::ledger::DeliveryCause::ALL.len());
+    assert_eq!(listed.len(), logspoke_contract::Cause::ALL.len());
     for cause in listed {
         let row = format!("| `{}` | ", cause.as_str().unwrap());
         assert!(description.contains(&row), "{row}");

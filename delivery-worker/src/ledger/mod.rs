@@ -14,9 +14,7 @@ pub mod dynamo;
 use std::future::Future;
 
 use logspoke_aws::AwsError;
-use logspoke_contract::ledger::{
-    Counters, DeliveryCause, HealthItem, LastError, ObjectRecord, ParkedObject, Target,
-};
+use logspoke_contract::ledger::{Cause, Counters, HealthItem, LastError, ObjectRecord, ParkedObject, Target};
 
 /// What the ledger says of one target, for one object.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -27,7 +25,7 @@ pub struct TargetLedger {
     /// them, so the target receives its objects in order.
     pub parked_objects: u64,
     /// Why they were parked.
-    pub parked_cause: Option<DeliveryCause>,
+    pub parked_cause: Option<Cause>,
 }
 
 /// What one replica saw of a target since its last report; written by conditional and

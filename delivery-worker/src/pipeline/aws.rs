@@ -88,7 +88,7 @@ impl AwsDeliverer {
         let Some(external_id) = config.external_id.as_ref() else {
             // The tenant has not been onboarded since: parked until it is and verified.
             return Err(TargetError::Customer(
-                logspoke_contract::ledger::DeliveryCause::AwaitingVerification,
+                logspoke_contract::ledger::Cause::AwaitingVerification,
                 "the config has no ExternalId".into(),
             ));
         };

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use logspoke_contract::ledger::{DeliveryCause, ParkedObject, Target};
+use logspoke_contract::ledger::{Cause, ParkedObject, Target};
 use logspoke_contract::{EffectiveState, LiveConfig, ObjectKey};
 use logspoke_runtime::backoff::Backoff;
 use tokio::sync::watch;
@@ -33,7 +33,7 @@ pub enum Drain {
     /// Nothing is parked any more (this many objects were delivered or expired).
     Drained(u64),
     /// The target still refuses: probe again later.
-    Blocked(DeliveryCause),
+    Blocked(Cause),
     /// A failure a retry may fix (or the ledger could not be read): try again soon.
     Interrupted,
 }
@@ -87,9 +87,7 @@ impl<D: Deliverer, L: Ledger> Pipeline<D, L> {
             }
             Delivery::Skipped | Delivery::Expired => Ok(()),
             Delivery::Parked(cause) => Err(Drain::Blocked(cause)),
-            Delivery::Refused(err) => Err(Drain::Blocked(
-                err.cause().unwrap_or(DeliveryCause::AwaitingVerification),
-            )),
+            Delivery::Refused(err) => Err(Drain::Blocked(err.cause().unwrap_or(Cause::AwaitingVerification))),
             Delivery::Retry(_) => Err(Drain::Interrupted),
         }
     }

@@ -27,7 +27,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use logspoke_contract::ledger::{DeliveryCause, ObjectRecord, ObjectState, Target};
+use logspoke_contract::ledger::{Cause, ObjectRecord, ObjectState, Target};
 use logspoke_contract::{DeliveryType, LiveConfig};
 
 pub use self::target::{Delivery, Purpose, Route};
@@ -252,7 +252,7 @@ fn resume_from(record: Option<&ObjectRecord>, version: i64) -> Resume {
 /// The result of an attempt the deliverer did not answer for: retried, never lost.
 fn missing_result() -> TargetError {
     TargetError::Transient(
-        DeliveryCause::AwsUnavailable,
+        Cause::AwsUnavailable,
         "the deliverer returned no result for this target".into(),
     )
 }

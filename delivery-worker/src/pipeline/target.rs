@@ -21,7 +21,7 @@
 //!    reported for a retry. A drained object is unparked once it is final.
 
 use futures_util::future::join_all;
-use logspoke_contract::ledger::{Counters, DeliveryCause, ObjectRecord, ObjectState, ParkedObject, Target};
+use logspoke_contract::ledger::{Cause, Counters, ObjectRecord, ObjectState, ParkedObject, Target};
 use logspoke_contract::replay::ReplayMode;
 use logspoke_contract::{EffectiveState, LiveConfig};
 
@@ -68,7 +68,7 @@ pub enum Delivery {
     /// Nothing sent: the target has the object, or it waits parked for the target.
     Skipped,
     /// Parked for the target with this cause (live delivery).
-    Parked(DeliveryCause),
+    Parked(Cause),
     /// Never deliverable (an unreadable file, a stream name that renders empty); recorded
     /// as rejected.
     Rejected,
@@ -95,7 +95,7 @@ enum Plan {
     /// redelivered message found it delivered.
     Skip { duplicate: bool },
     /// Park the object for it, for this cause.
-    Park(DeliveryCause),
+    Park(Cause),
     /// Send it, starting here.
     Send(Resume),
 }
@@ -109,12 +109,10 @@ fn plan(purpose: Purpose<'_>, ledger: &TargetLedger, version: i64, config: &Live
     let duplicate = record.is_some_and(|r| matches!(r.state, ObjectState::Delivered { .. }));
     match purpose {
         Purpose::Live if has || parked_for_it => Plan::Skip { duplicate },
-        Purpose::Live if config.state != EffectiveState::Active => {
-            Plan::Park(DeliveryCause::AwaitingVerification)
-        }
+        Purpose::Live if config.state != EffectiveState::Active => Plan::Park(Cause::AwaitingVerification),
         // Behind the ones waiting already, so the target receives its objects in order.
         Purpose::Live if ledger.parked_objects > 0 => {
-            Plan::Park(ledger.parked_cause.unwrap_or(DeliveryCause::AwaitingVerification))
+            Plan::Park(ledger.parked_cause.unwrap_or(Cause::AwaitingVerification))
         }
         Purpose::Drain(_) if has => Plan::Skip { duplicate: false },
         Purpose::Replay(ReplayMode::Missing) if has || parked_for_it => Plan::Skip { duplicate: false },
@@ -147,7 +145,7 @@ impl<D: Deliverer, L: Ledger> Pipeline<D, L> {
             Err(err) => {
                 tracing::warn!(error = %err, "cannot read the delivery ledger; the object will be retried");
                 let failed = TargetError::Transient(
-                    DeliveryCause::AwsUnavailable,
+                    Cause::AwsUnavailable,
                     format!("reading the delivery ledger: {err}"),
                 );
                 return vec![Delivery::Retry(failed); routes.len()];
@@ -300,7 +298,7 @@ impl<D: Deliverer, L: Ledger> Pipeline<D, L> {
     }
 
     /// Parks `object` for `route`'s target; a retry when even that fails.
-    async fn park(&self, object: &StagedObject, route: &Route<'_>, cause: DeliveryCause) -> Delivery {
+    async fn park(&self, object: &StagedObject, route: &Route<'_>, cause: Cause) -> Delivery {
         let staged = staged_ms(object);
         let parked = ParkedObject {
             target: route.target.clone(),
@@ -322,7 +320,7 @@ impl<D: Deliverer, L: Ledger> Pipeline<D, L> {
             Err(err) => {
                 tracing::warn!(target = %route.target, error = %err, "cannot park an object; it will be retried");
                 Delivery::Retry(TargetError::Transient(
-                    DeliveryCause::AwsUnavailable,
+                    Cause::AwsUnavailable,
                     format!("parking the object: {err}"),
                 ))
             }
@@ -363,7 +361,7 @@ impl<D: Deliverer, L: Ledger> Pipeline<D, L> {
         self.ledger.unpark(parked).await.map_err(|err| {
             tracing::warn!(target = %parked.target, error = %err, "cannot unpark an object");
             Delivery::Retry(TargetError::Transient(
-                DeliveryCause::AwsUnavailable,
+                Cause::AwsUnavailable,
                 format!("unparking the object: {err}"),
             ))
         })
@@ -433,7 +431,7 @@ impl<D: Deliverer, L: Ledger> Pipeline<D, L> {
     fn failed(&self, target: &Target, err: &TargetError) {
         let tenant = target.tenant_id.to_string();
         let kind = target.delivery_type.as_str();
-        let cause = err.cause().unwrap_or(DeliveryCause::AwsUnavailable);
+        let cause = err.cause().unwrap_or(Cause::AwsUnavailable);
         tracing::warn!(
             target = kind,
             cause = cause.as_str(),

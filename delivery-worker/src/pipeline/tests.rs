@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use logspoke_contract::ledger::{DeliveryCause, ObjectState, Target};
+use logspoke_contract::ledger::{Cause, ObjectState, Target};
 use logspoke_contract::{
     BucketName, BucketPrefix, ClusterId, ConfigItem, DeliveryTarget, DeliveryType, DesiredLogs,
     EffectiveState, ExternalId, LiveConfig, LogGroupName, ObjectKey, Region, RoleArn, TenantId,
@@ -82,15 +82,12 @@ fn target(kind: DeliveryType) -> Target {
 }
 
 fn bucket_missing() -> Result<Delivered, TargetError> {
-    Err(TargetError::Customer(
-        DeliveryCause::BucketMissing,
-        "NoSuchBucket".into(),
-    ))
+    Err(TargetError::Customer(Cause::BucketMissing, "NoSuchBucket".into()))
 }
 
 fn throttled() -> Result<Delivered, TargetError> {
     Err(TargetError::Transient(
-        DeliveryCause::Throttled,
+        Cause::Throttled,
         "ThrottlingException".into(),
     ))
 }
@@ -161,7 +158,7 @@ async fn a_customer_side_failure_parks_the_object_and_the_other_target_still_get
         .await
         .unwrap();
     assert_eq!(parked.len(), 1);
-    assert_eq!(parked[0].cause, DeliveryCause::BucketMissing);
+    assert_eq!(parked[0].cause, Cause::BucketMissing);
     assert_eq!(deliverer.keys(TENANT, DeliveryType::Cloudwatch).len(), 1);
 
     // Later objects queue behind the parked one without a call to the failing target.
@@ -194,7 +191,7 @@ async fn parked_objects_drain_in_staged_order_once_the_target_works_again() {
     // The probe still fails: everything stays parked.
     assert_eq!(
         pipeline.drain(&s3, version, &config).await,
-        Drain::Blocked(DeliveryCause::BucketMissing)
+        Drain::Blocked(Cause::BucketMissing)
     );
     assert_eq!(pipeline.ledger().parked(&s3, 10).await.unwrap().len(), 3);
     // The bucket is back: all three go out, oldest staged first, and nothing is left.
@@ -220,7 +217,7 @@ async fn an_unverified_config_parks_its_objects_until_it_is_active() {
     assert!(deliverer.calls.lock().unwrap().is_empty());
     let s3 = target(DeliveryType::S3);
     let parked = pipeline.ledger().parked(&s3, 10).await.unwrap();
-    assert_eq!(parked[0].cause, DeliveryCause::AwaitingVerification);
+    assert_eq!(parked[0].cause, Cause::AwaitingVerification);
 
     configs.apply(item(DeliveryType::S3, 2, EffectiveState::Active));
     let drainer = super::drain::Drainer::new("me".into(), Duration::from_secs(60), Duration::from_secs(900));

@@ -2,7 +2,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use logspoke_contract::ledger::{DeliveryCause, Target};
+use logspoke_contract::ledger::{Cause, Target};
 use logspoke_contract::replay::{ReplayMode, ReplayState};
 use logspoke_contract::{
     ClusterId, ConfigItem, DeliveryTarget, DeliveryType, DesiredLogs, EffectiveState, ExternalId, LiveConfig,
@@ -220,10 +220,7 @@ async fn a_cancelled_replay_stops_and_a_refusing_target_fails_it() {
     let refusing = Arc::new(FakeDeliverer::default().always(
         "acme",
         DeliveryType::Cloudwatch,
-        Err(TargetError::Customer(
-            DeliveryCause::LogGroupMissing,
-            "gone".into(),
-        )),
+        Err(TargetError::Customer(Cause::LogGroupMissing, "gone".into())),
     ));
     let pipeline = self::pipeline(&refusing);
     let failed = execute(

@@ -4,74 +4,44 @@
 pub mod cloudwatch;
 pub mod s3;
 
-use logspoke_aws::AwsError;
-use logspoke_contract::ledger::DeliveryCause;
+use logspoke_aws::{classify, AwsError};
+use logspoke_contract::Cause;
 
-/// The AWS call that failed while delivering to a target: the same error code means
-/// different things on different calls (`AccessDenied` on AssumeRole is a trust policy,
-/// on PutLogEvents a missing permission, on the staging bucket the provider's own).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Step {
-    /// Assuming the tenant's role.
-    AssumeRole,
-    /// Reading the staged object with the worker's own credentials.
-    ReadStaged,
-    /// `CreateLogStream` or `PutLogEvents` in the tenant's account.
-    CloudWatch,
-    /// `PutObject` into the tenant's bucket.
-    PutObject,
-}
-
-impl Step {
-    fn action(self) -> &'static str {
-        match self {
-            Self::AssumeRole => "sts:AssumeRole",
-            Self::ReadStaged => "s3:GetObject (staging)",
-            Self::CloudWatch => "logs:PutLogEvents",
-            Self::PutObject => "s3:PutObject",
-        }
-    }
-}
+/// The AWS call that failed while delivering to a target (shared with `verify`).
+pub use logspoke_aws::Step;
 
 /// Why delivering an object to one target did not succeed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TargetError {
     /// A retry may succeed with nothing changed (throttling, an outage): the message is
     /// retried through the queue.
-    Transient(DeliveryCause, String),
+    Transient(Cause, String),
     /// The customer's setup refuses the object (or the config awaits verification): the
     /// object is parked for this target until the target works again.
-    Customer(DeliveryCause, String),
+    Customer(Cause, String),
     /// It never will; counted and logged as a rejection with this reason.
     Permanent(&'static str, String),
 }
 
 impl TargetError {
-    /// Classifies a failed AWS call made at `step` while delivering to a target. The
-    /// message never holds the ExternalId: `secret` is scrubbed from it.
+    /// Classifies a failed AWS call made at `step` while delivering to a target, with
+    /// the causes `verify` reports ([`classify`]). The message never holds the
+    /// ExternalId: `secret` is scrubbed from it.
     pub fn aws(step: Step, err: &AwsError, secret: Option<&str>) -> Self {
         let text = format!("{}: {}", step.action(), err.describe(secret));
-        if err.is_transient() {
-            let cause = if err.code().contains("Throttl") || err.code() == "SlowDown" {
-                DeliveryCause::Throttled
-            } else {
-                DeliveryCause::AwsUnavailable
-            };
-            return Self::Transient(cause, text);
-        }
-        match customer_cause(step, err) {
-            Some(cause) => Self::Customer(cause, text),
-            None if step == Step::ReadStaged && err.code() == "NoSuchKey" => {
+        match classify(step, err) {
+            cause if !cause.is_transient() => Self::Customer(cause, text),
+            _ if step == Step::ReadStaged && err.code() == "NoSuchKey" => {
                 Self::Permanent("object_missing", text)
             }
             // Not the customer's doing and not known to pass: retried through the queue,
             // and after maxReceiveCount dead-lettered, nothing lost.
-            None => Self::Transient(DeliveryCause::AwsUnavailable, text),
+            cause => Self::Transient(cause, text),
         }
     }
 
     /// The cause recorded in the target's health.
-    pub fn cause(&self) -> Option<DeliveryCause> {
+    pub fn cause(&self) -> Option<Cause> {
         match self {
             Self::Transient(cause, _) | Self::Customer(cause, _) => Some(*cause),
             Self::Permanent(..) => None,
@@ -83,38 +53,6 @@ impl TargetError {
         match self {
             Self::Transient(_, text) | Self::Customer(_, text) | Self::Permanent(_, text) => text,
         }
-    }
-}
-
-/// The customer-side cause of a failure at `step`, the same causes `verify` reports.
-fn customer_cause(step: Step, err: &AwsError) -> Option<DeliveryCause> {
-    let code = err.code();
-    let message = err.message.as_deref().unwrap_or("").to_ascii_lowercase();
-    let kms = code.starts_with("KMS") || message.contains("kms");
-    let denied = matches!(
-        code,
-        "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation"
-    );
-    match step {
-        Step::ReadStaged => None,
-        Step::AssumeRole if denied && message.contains("externalid") => {
-            Some(DeliveryCause::ExternalIdMismatch)
-        }
-        Step::AssumeRole if denied || code == "NoSuchEntity" => Some(DeliveryCause::RoleNotAssumable),
-        Step::AssumeRole => None,
-        _ if kms => Some(DeliveryCause::KmsDenied),
-        _ if denied => Some(DeliveryCause::PermissionDenied),
-        Step::CloudWatch if code == "ResourceNotFoundException" => Some(DeliveryCause::LogGroupMissing),
-        Step::PutObject if code == "NoSuchBucket" => Some(DeliveryCause::BucketMissing),
-        Step::PutObject
-            if matches!(
-                code,
-                "PermanentRedirect" | "AuthorizationHeaderMalformed" | "IllegalLocationConstraintException"
-            ) =>
-        {
-            Some(DeliveryCause::RegionMismatch)
-        }
-        _ => None,
     }
 }
 
@@ -133,86 +71,33 @@ mod tests {
         }
     }
 
-    fn cause_of(step: Step, code: &str, message: &str) -> Option<DeliveryCause> {
-        match TargetError::aws(step, &error(code, message), None) {
-            TargetError::Customer(cause, _) => Some(cause),
-            _ => None,
-        }
-    }
-
     #[test]
-    fn customer_side_failures_have_the_causes_verify_uses() {
-        use DeliveryCause::*;
-        let table = [
-            (
-                Step::AssumeRole,
-                "AccessDenied",
-                "not authorized to perform sts:AssumeRole",
-                RoleNotAssumable,
-            ),
-            (
-                Step::AssumeRole,
-                "AccessDenied",
-                "ExternalId does not match",
-                ExternalIdMismatch,
-            ),
-            (
-                Step::CloudWatch,
+    fn customer_side_failures_are_parked_with_their_cause() {
+        let missing = TargetError::aws(
+            Step::CloudWatch,
+            &error(
                 "ResourceNotFoundException",
                 "The specified log group does not exist.",
-                LogGroupMissing,
             ),
-            (
-                Step::CloudWatch,
-                "AccessDeniedException",
-                "not authorized to perform logs:PutLogEvents",
-                PermissionDenied,
-            ),
-            (
-                Step::CloudWatch,
-                "AccessDeniedException",
-                "The KMS key is disabled",
-                KmsDenied,
-            ),
-            (
-                Step::PutObject,
-                "NoSuchBucket",
-                "The specified bucket does not exist",
-                BucketMissing,
-            ),
-            (Step::PutObject, "AccessDenied", "Access Denied", PermissionDenied),
-            (
-                Step::PutObject,
-                "KMS.DisabledException",
-                "key disabled",
-                KmsDenied,
-            ),
-            (
-                Step::PutObject,
-                "PermanentRedirect",
-                "use the eu-central-1 endpoint",
-                RegionMismatch,
-            ),
-        ];
-        for (step, code, message, cause) in table {
-            assert_eq!(cause_of(step, code, message), Some(cause), "{step:?} {code}");
-        }
+            None,
+        );
+        assert!(matches!(
+            missing,
+            TargetError::Customer(Cause::LogGroupMissing, text) if text.starts_with("logs:PutLogEvents")
+        ));
     }
 
     #[test]
     fn provider_side_failures_are_retried_not_parked() {
         let throttled = TargetError::aws(Step::CloudWatch, &error("ThrottlingException", "rate"), None);
-        assert!(matches!(
-            throttled,
-            TargetError::Transient(DeliveryCause::Throttled, _)
-        ));
+        assert!(matches!(throttled, TargetError::Transient(Cause::Throttled, _)));
         let outage = AwsError {
             status: Some(503),
             ..error("ServiceUnavailable", "down")
         };
         assert!(matches!(
             TargetError::aws(Step::PutObject, &outage, None),
-            TargetError::Transient(DeliveryCause::AwsUnavailable, _)
+            TargetError::Transient(Cause::AwsUnavailable, _)
         ));
         // The staging bucket is the provider's: a denied read is never the customer's.
         assert!(matches!(

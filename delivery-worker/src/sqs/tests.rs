@@ -5,7 +5,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
-use logspoke_contract::ledger::DeliveryCause;
+use logspoke_contract::ledger::Cause;
 use logspoke_contract::{
     BucketName, BucketPrefix, ClusterId, ConfigItem, DeliveryTarget, DeliveryType, DesiredLogs,
     EffectiveState, ExternalId, LiveConfig, LogGroupName, Region, RoleArn, TenantId,
@@ -148,17 +148,12 @@ fn configs() -> TenantConfigs {
 fn deliverer() -> FakeDeliverer {
     let transient = || {
         Err(TargetError::Transient(
-            DeliveryCause::Throttled,
+            Cause::Throttled,
             "ThrottlingException".into(),
         ))
     };
     let permanent = || Err(TargetError::Permanent("unreadable_file", "truncated gzip".into()));
-    let customer = || {
-        Err(TargetError::Customer(
-            DeliveryCause::BucketMissing,
-            "NoSuchBucket".into(),
-        ))
-    };
+    let customer = || Err(TargetError::Customer(Cause::BucketMissing, "NoSuchBucket".into()));
     FakeDeliverer::default()
         .always("transient", DeliveryType::S3, transient())
         .always("permanent", DeliveryType::Cloudwatch, permanent())

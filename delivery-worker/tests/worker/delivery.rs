@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use logspoke_contract::ledger::DeliveryCause;
+use logspoke_contract::ledger::Cause;
 use logspoke_contract::replay::{ReplayMode, ReplayState};
 use logspoke_contract::{DeliveryType, DesiredLogs, EffectiveState, ExternalId};
 
@@ -199,7 +199,7 @@ async fn a_tenant_with_a_broken_role_has_its_object_parked_and_others_still_rece
         })
         .await
         .expect("no health item for the broken target");
-    assert_eq!(parked.parked_cause, Some(DeliveryCause::RoleNotAssumable));
+    assert_eq!(parked.parked_cause, Some(Cause::RoleNotAssumable));
     assert!(
         world.wait_drained(Duration::from_secs(10)).await,
         "parked, not retried"
@@ -405,7 +405,7 @@ async fn a_target_that_fails_alone_gets_the_object_later_and_the_other_receives_
         })
         .await
         .expect("no health item for the S3 target");
-    assert_eq!(failing.parked_cause, Some(DeliveryCause::BucketMissing));
+    assert_eq!(failing.parked_cause, Some(Cause::BucketMissing));
     assert!(
         world.wait_drained(Duration::from_secs(20)).await,
         "the message was not deleted"
@@ -458,7 +458,7 @@ async fn a_deleted_log_group_parks_the_files_and_each_event_arrives_once_in_orde
         .await
         .expect("no health item");
     assert_eq!(failing.parked_objects, 20, "{failing:?}");
-    assert_eq!(failing.parked_cause, Some(DeliveryCause::LogGroupMissing));
+    assert_eq!(failing.parked_cause, Some(Cause::LogGroupMissing));
     let state = failing.state(EffectiveState::Active, chrono::Utc::now().timestamp_millis());
     assert_eq!(state, logspoke_contract::ledger::HealthState::Failing);
     // Parked, not retried: every message is gone from the queue, none can reach a DLQ.

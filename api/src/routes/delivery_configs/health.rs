@@ -16,7 +16,7 @@ use crate::state::AppState;
 ///
 /// Whether the config's target receives its logs, as the workers last recorded it: the
 /// state, the last delivery and its lag, the last error with its cause (the
-/// `DeliveryCause` schema says what to do about each), the objects parked until the
+/// `Cause` schema says what to do about each), the objects parked until the
 /// target works again, and what was delivered in the last hour and day. A target
 /// nothing was recorded for yet is `idle` (`paused` when the config is not `active`)
 /// with zeros.

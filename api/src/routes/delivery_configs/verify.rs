@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use axum::extract::State;
 use axum::response::Response;
-use logspoke_contract::{DeliveryType, ExternalId, TenantId};
+use logspoke_contract::{Cause, DeliveryType, ExternalId, TenantId};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -19,7 +19,6 @@ use crate::paths::ConfigPath;
 use crate::router::REQUEST_TIMEOUT;
 use crate::routes::write::WriteTx;
 use crate::state::AppState;
-use crate::verification::classify::Cause;
 use crate::verification::rate_limit::{Permit, Refusal};
 use crate::verification::{self, Check, CheckStatus, Outcome, Subject, VerificationStatus};
 

@@ -5,8 +5,8 @@
 pub mod list;
 
 use chrono::{DateTime, Utc};
-use logspoke_contract::ledger::{Counters, DeliveryCause, HealthItem, HealthState, LastError};
-use logspoke_contract::{DeliveryType, EffectiveState, TenantId};
+use logspoke_contract::ledger::{Counters, HealthItem, HealthState, LastError};
+use logspoke_contract::{Cause, DeliveryType, EffectiveState, TenantId};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -67,7 +67,7 @@ pub struct DeliveryHealth {
     pub parked_objects: u64,
     /// Why the oldest parked objects were parked.
     #[schema(required = true)]
-    pub parked_cause: Option<DeliveryCause>,
+    pub parked_cause: Option<Cause>,
     /// What the target received (5-minute buckets). Always in a single target's health;
     /// not in the operators' list.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -79,7 +79,7 @@ pub struct DeliveryHealth {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct DeliveryError {
     /// What kind of failure, and so what to do about it.
-    pub cause: DeliveryCause,
+    pub cause: Cause,
     /// What AWS said, scrubbed of ExternalIds and credentials.
     pub message: String,
     /// When it happened.
@@ -122,7 +122,7 @@ pub struct HealthSummary {
     pub parked_objects: u64,
     /// The cause of the last failure.
     #[schema(required = true)]
-    pub last_error_cause: Option<DeliveryCause>,
+    pub last_error_cause: Option<Cause>,
 }
 
 /// Milliseconds since the epoch as a time (`None` beyond chrono's range).

@@ -20,7 +20,7 @@ use tokio_util::io::SyncIoBridge;
 
 use self::packer::{Batch, PackStats, Packer, MAX_BATCH_BYTES, MAX_BATCH_EVENTS, MAX_MESSAGE_BYTES};
 use self::service::{send, LogsApi};
-use logspoke_contract::ledger::DeliveryCause;
+use logspoke_contract::ledger::Cause;
 
 use super::{Delivered, Progress, Resume, Step, TargetError};
 use crate::budget::{block_on, DecodeBudget};
@@ -121,16 +121,16 @@ pub async fn deliver<L: LogsApi, P: Progress>(
         }
     }
     drop(rx);
-    let decoded = decoding.await.map_err(|e| {
-        TargetError::Transient(DeliveryCause::AwsUnavailable, format!("decoder task failed: {e}"))
-    })?;
+    let decoded = decoding
+        .await
+        .map_err(|e| TargetError::Transient(Cause::AwsUnavailable, format!("decoder task failed: {e}")))?;
     if let Some(err) = sent_error {
         return Err(err);
     }
     match decoded {
         Ok(()) => Ok(delivered),
         Err(err) if err.is_retriable() => Err(TargetError::Transient(
-            DeliveryCause::AwsUnavailable,
+            Cause::AwsUnavailable,
             format!("reading the object: {err}"),
         )),
         Err(err) => Err(TargetError::Permanent("unreadable_file", err.to_string())),

@@ -98,7 +98,7 @@ async fn a_refused_send_stops_the_object_and_leaves_it_for_a_retry() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, TargetError::Customer(DeliveryCause::PermissionDenied, text) if text.starts_with("logs:PutLogEvents")),
+        matches!(&err, TargetError::Customer(Cause::PermissionDenied, text) if text.starts_with("logs:PutLogEvents")),
         "{err:?}"
     );
     assert!(acks.0.lock().unwrap().is_empty());
