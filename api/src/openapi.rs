@@ -64,7 +64,7 @@ pub fn finish(mut document: utoipa::openapi::OpenApi) -> serde_json::Value {
     document["components"]["schemas"]["Region"] =
         serde_json::to_value(fields::region_component()).unwrap_or_default();
     document["components"]["schemas"]["DeliveryCause"]["description"] =
-        crate::health::causes_description().into();
+        crate::delivery_health::causes_description().into();
     per_type::split(&mut document);
     optional_bodies_as_plain_references(&mut document);
     tighten_parameters(&mut document);

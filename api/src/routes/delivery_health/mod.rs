@@ -1,5 +1,5 @@
 //! Delivery health: whether a target receives its logs, as the workers recorded it in
-//! the delivery ledger ([`crate::health`]). One target's health is read under its config
+//! the delivery ledger ([`crate::delivery_health`]). One target's health is read under its config
 //! (`routes/delivery_configs/health.rs`); operators list every target's here.
 
 pub mod list;
@@ -10,7 +10,7 @@ use logspoke_contract::{DeliveryType, EffectiveState, TenantId};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::health::CounterWindows;
+use crate::delivery_health::CounterWindows;
 
 /// A target's delivery health.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
