@@ -5,6 +5,7 @@ pub mod audit;
 pub mod auth;
 pub mod aws;
 pub mod cli;
+pub mod clusters;
 pub mod config;
 pub mod configs;
 pub mod delivery_health;
@@ -24,6 +25,7 @@ pub mod server;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod tenants;
 pub mod verification;
 
 /// The embedded migrations in `migrations/`, applied at start and by `migrate`.

@@ -39,9 +39,7 @@ pub async fn list_delivery_configs(
 ) -> Result<Json<DeliveryConfigList>, ApiError> {
     principal.require_tenant_access(&tenant_id)?;
     let mut conn = state.db.acquire().await?;
-    tenants::fetch(&mut conn, &tenant_id, false)
-        .await?
-        .ok_or_else(|| tenants::not_found(&tenant_id))?;
+    tenants::require(&mut conn, &tenant_id, false).await?;
     let configs = repository::list(&mut conn, &tenant_id).await?;
     // No pool connection is held while the health summaries are read.
     drop(conn);

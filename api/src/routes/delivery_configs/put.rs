@@ -56,9 +56,7 @@ pub async fn put_delivery_config(
     let mut write = WriteTx::begin(&state.db, &principal, &request_id).await?;
     // Locked: a concurrent cluster change republishes every config of the tenant, and
     // must see (or wait for) this one.
-    tenants::fetch(write.conn(), &tenant_id, true)
-        .await?
-        .ok_or_else(|| tenants::not_found(&tenant_id))?;
+    tenants::require(write.conn(), &tenant_id, true).await?;
     let current = repository::fetch(write.conn(), &tenant_id, delivery_type, true).await?;
     check_if_match(&headers, current.as_ref().map(|c| c.version))?;
     let reset = current

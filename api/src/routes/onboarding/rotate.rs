@@ -53,9 +53,7 @@ pub async fn rotate_external_id(
 ) -> Result<Json<Rotation>, ApiError> {
     principal.require_operator()?;
     let mut write = WriteTx::begin(&state.db, &principal, &request_id).await?;
-    tenants::fetch(write.conn(), &tenant_id, true)
-        .await?
-        .ok_or_else(|| tenants::not_found(&tenant_id))?;
+    tenants::require(write.conn(), &tenant_id, true).await?;
     let fresh = external_id::rotate(write.conn(), &tenant_id).await?;
     let configs_reset = reset_verification(write.conn(), &tenant_id).await?;
     let after =
