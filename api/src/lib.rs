@@ -26,6 +26,7 @@ pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod tenants;
+pub mod unit_of_work;
 pub mod verification;
 
 /// The embedded migrations in `migrations/`, applied at start and by `migrate`.

@@ -11,8 +11,8 @@ use crate::error::{ApiError, Problem};
 use crate::outbox;
 use crate::paths::ClusterPath;
 use crate::routes::tenants;
-use crate::routes::write::WriteTx;
 use crate::state::AppState;
+use crate::unit_of_work::WriteTx;
 
 /// Deregister a cluster
 ///

@@ -17,8 +17,8 @@ use crate::extract::parse_optional_object;
 use crate::outbox;
 use crate::paths::ClusterPath;
 use crate::routes::tenants::{self, parse_display_name};
-use crate::routes::write::WriteTx;
 use crate::state::AppState;
+use crate::unit_of_work::WriteTx;
 
 /// Body of a cluster registration (optional).
 #[derive(Debug, Default, Deserialize, Serialize, ToSchema)]

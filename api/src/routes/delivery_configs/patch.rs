@@ -5,16 +5,17 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use serde_json::Value;
 
-use super::{not_found, put, DeliveryConfig, DeliveryConfigInput};
+use super::{not_found, put, DeliveryConfigInput};
 use crate::audit::RequestId;
 use crate::auth::Principal;
+use crate::configs::document::DeliveryConfig;
 use crate::configs::{repository, writable_fields, Config};
 use crate::error::{ApiError, Problem};
 use crate::etag::check_if_match;
 use crate::extract::{merge_patch, parse_value, require_known_fields, require_object, JsonBody};
 use crate::paths::ConfigPath;
-use crate::routes::write::WriteTx;
 use crate::state::AppState;
+use crate::unit_of_work::WriteTx;
 
 /// Change a delivery config
 ///

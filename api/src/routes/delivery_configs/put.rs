@@ -4,17 +4,18 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::{location, DeliveryConfig, DeliveryConfigInput};
+use super::{location, with_health, DeliveryConfigInput};
 use crate::audit::RequestId;
 use crate::auth::Principal;
+use crate::configs::document::DeliveryConfig;
 use crate::configs::{repository, Config};
 use crate::error::{ApiError, Problem};
 use crate::etag::{check_if_match, etag};
 use crate::extract::JsonBody;
 use crate::paths::ConfigPath;
 use crate::routes::tenants;
-use crate::routes::write::WriteTx;
 use crate::state::AppState;
+use crate::unit_of_work::WriteTx;
 
 /// Create or replace a delivery config
 ///
@@ -80,7 +81,7 @@ pub async fn put_delivery_config(
 /// 200 otherwise; both carry the ETag.
 pub async fn respond(state: &AppState, config: &Config, created: bool) -> Response {
     let tag = etag(config.version);
-    let document = DeliveryConfig::with_health(state, std::slice::from_ref(config))
+    let document = with_health(state, std::slice::from_ref(config))
         .await
         .pop()
         .unwrap_or_else(|| DeliveryConfig::from(config));

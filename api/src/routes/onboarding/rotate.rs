@@ -14,9 +14,9 @@ use crate::onboarding::external_id;
 use crate::outbox;
 use crate::paths::TenantPath;
 use crate::routes::tenants;
-use crate::routes::write::WriteTx;
 use crate::state::AppState;
 use crate::store::StoreError;
+use crate::unit_of_work::WriteTx;
 
 /// The result of a rotation.
 #[derive(Debug, Serialize, ToSchema)]

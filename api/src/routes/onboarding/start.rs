@@ -20,9 +20,9 @@ use crate::onboarding::{external_id, link};
 use crate::openapi::fields;
 use crate::paths::TenantPath;
 use crate::routes::tenants;
-use crate::routes::write::WriteTx;
 use crate::state::AppState;
 use crate::store::StoreError;
+use crate::unit_of_work::WriteTx;
 
 /// Body of an onboarding request (optional: no body or `null` means every default).
 #[derive(Debug, Default, Deserialize, Serialize, ToSchema, Validate)]

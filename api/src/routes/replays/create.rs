@@ -23,8 +23,8 @@ use crate::paths::ConfigPath;
 use crate::replays::{check_window, job_for, repository, NewReplay, Progress, Replay};
 use crate::routes::delivery_configs::not_found;
 use crate::routes::tenants;
-use crate::routes::write::WriteTx;
 use crate::state::AppState;
+use crate::unit_of_work::WriteTx;
 
 /// Body of a replay request.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]

@@ -10,9 +10,9 @@ use crate::configs::repository as configs;
 use crate::error::{ApiError, Problem};
 use crate::etag::check_if_match;
 use crate::paths::TenantPath;
-use crate::routes::write::WriteTx;
 use crate::state::AppState;
 use crate::tenants::repository;
+use crate::unit_of_work::WriteTx;
 
 /// Delete a tenant and its delivery configs
 ///

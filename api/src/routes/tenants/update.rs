@@ -15,9 +15,9 @@ use crate::etag::{check_if_match, etag};
 use crate::extract::{merge_patch, parse_value, require_known_fields, require_object, JsonBody};
 use crate::outbox;
 use crate::paths::TenantPath;
-use crate::routes::write::WriteTx;
 use crate::state::AppState;
 use crate::tenants::{repository, Tenant};
+use crate::unit_of_work::WriteTx;
 
 /// The changeable fields of a tenant, as a JSON merge patch (RFC 7396).
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
