@@ -63,20 +63,8 @@ pub async fn patch_delivery_config(
     // As for PUT, an invalid body is refused (422) before the precondition (412).
     let settings = patched(&current, &patch)?.parse(delivery_type, &state.onboarding.provider_role_arn)?;
     check_if_match(&headers, Some(current.version))?;
-    let reset = settings.changes_target_of(&current.settings);
-    let stored = repository::upsert(write.conn(), &tenant_id, &settings, reset).await?;
-    write
-        .config_changed(
-            &tenant_id,
-            delivery_type,
-            "delivery_config.updated",
-            Some(&current),
-            Some(&stored),
-        )
-        .await?;
-    write.commit().await?;
-    tracing::info!(tenant_id = %tenant_id, delivery_type = delivery_type.as_str(), "delivery config patched");
-    Ok(put::respond(&state, &stored, false).await)
+    let action = "delivery_config.updated";
+    put::store(&state, write, &tenant_id, &settings, Some(&current), action).await
 }
 
 /// The writable document after the patch; field errors name the patched fields.
