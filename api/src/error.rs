@@ -273,8 +273,8 @@ impl From<crate::store::StoreError> for ApiError {
 
 /// Delivery ledger errors: AWS failing transiently (throttling, an outage, a timeout) is
 /// a 503 with `Retry-After`; anything else (a missing table, a corrupt item) is internal.
-impl From<crate::health::HealthError> for ApiError {
-    fn from(err: crate::health::HealthError) -> Self {
+impl From<crate::delivery_health::HealthError> for ApiError {
+    fn from(err: crate::delivery_health::HealthError) -> Self {
         if err.is_transient() {
             tracing::warn!(error = %err, "delivery ledger unavailable");
             return Self::RetryLater {

@@ -5,12 +5,13 @@ pub mod audit;
 pub mod auth;
 pub mod aws;
 pub mod cli;
+pub mod clusters;
 pub mod config;
 pub mod configs;
+pub mod delivery_health;
 pub mod error;
 pub mod etag;
 pub mod extract;
-pub mod health;
 pub mod idempotency;
 pub mod onboarding;
 pub mod openapi;
@@ -24,6 +25,8 @@ pub mod server;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod tenants;
+pub mod unit_of_work;
 pub mod verification;
 
 /// The embedded migrations in `migrations/`, applied at start and by `migrate`.

@@ -1,5 +1,6 @@
-//! The OpenAPI document: metadata, the bearer scheme, and the problem responses every
-//! `/v1` operation can return. Paths come from the handlers' `#[utoipa::path]`; the
+//! The OpenAPI document: metadata, the bearer scheme (also the document's default
+//! `security`, so a reference UI preselects it), and the problem responses every `/v1`
+//! operation can return. Paths come from the handlers' `#[utoipa::path]`; the
 //! finished document then gets one operation per delivery type ([`per_type`]) and
 //! parameter schemas exactly as strict as the server ([`finish`]).
 
@@ -23,6 +24,7 @@ use crate::error::{FieldError, Problem, PROBLEM_JSON};
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
     servers((url = "/", description = "The host serving this document")),
+    security(("bearer" = [])),
     components(schemas(Problem, FieldError)),
     modifiers(&V1Conventions),
     tags(

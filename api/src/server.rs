@@ -12,7 +12,7 @@ use crate::auth::jwt::Verifier;
 use crate::aws::chain::RoleChain;
 use crate::aws::target_access::AwsTargetAccess;
 use crate::config::Config;
-use crate::health::{DynamoHealthStore, HealthReader};
+use crate::delivery_health::{DynamoHealthStore, HealthReader};
 use crate::onboarding::template_check::{self, ConfigChecks};
 use crate::outbox::relay::{self, RelaySettings};
 use crate::outbox::sink::AwsReadModelSink;

@@ -9,7 +9,7 @@ use sqlx::PgPool;
 use crate::auth::jwt::Verifier;
 use crate::aws::target_access::AwsTargetAccess;
 use crate::config::OnboardingConfig;
-use crate::health::HealthReader;
+use crate::delivery_health::HealthReader;
 use crate::onboarding::template_check::ConfigChecks;
 
 /// What handlers share: the database pool, the token verifier, AWS access, the delivery

@@ -1,6 +1,7 @@
-//! The error of every persistence module (configs, outbox, onboarding, idempotency):
-//! what went wrong in Postgres, without any HTTP in it. [`crate::error::ApiError`]
-//! converts from it at the edge, so a CLI command reports the same cause.
+//! The error of every persistence module (the tenants, clusters, configs and replays
+//! repositories, the unit of work, the outbox, onboarding): what went wrong in Postgres,
+//! without any HTTP in it. [`crate::error::ApiError`] converts from it at the edge, in
+//! one place, so a CLI command reports the same cause.
 
 /// A failed read or write of stored state.
 #[derive(Debug, thiserror::Error)]

@@ -4,8 +4,10 @@
 //!
 //! - this module: the typed config, its settings and the effective-state rule;
 //! - [`row`]: the one conversion from a stored row into a [`Config`];
-//! - [`repository`]: every query on `delivery_configs`.
+//! - [`repository`]: every query on `delivery_configs`;
+//! - [`document`]: the config as the API shows it and the audit log records it.
 
+pub mod document;
 pub mod repository;
 pub mod row;
 

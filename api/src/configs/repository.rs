@@ -1,5 +1,11 @@
 //! Every query on `delivery_configs`, each taking the caller's connection or
 //! transaction and returning typed [`Config`]s.
+//!
+//! Each query reads or returns the whole row (`*`) into [`ConfigRow`], whose fields are
+//! the column list, said once: `query_as!` checks at compile time that the row's
+//! columns and the struct's fields match one to one (by name, type and nullability),
+//! so a column added to the table fails the build until [`ConfigRow`] carries it,
+//! rather than being left out of some queries.
 
 use logspoke_contract::{DeliveryType, TenantId};
 use sqlx::PgConnection;
@@ -25,11 +31,7 @@ pub async fn fetch(
     let row = if lock {
         sqlx::query_as!(
             ConfigRow,
-            "select tenant_id, delivery_type, enabled, target_region, role_arn, desired_logs,
-                    log_group_name, log_stream_template, bucket_name, bucket_prefix,
-                    version, created_at, updated_at,
-                    verification_status, verification_checked_at, verification_checks
-             from delivery_configs where tenant_id = $1 and delivery_type = $2 for update",
+            "select * from delivery_configs where tenant_id = $1 and delivery_type = $2 for update",
             tenant_id,
             ty
         )
@@ -38,11 +40,7 @@ pub async fn fetch(
     } else {
         sqlx::query_as!(
             ConfigRow,
-            "select tenant_id, delivery_type, enabled, target_region, role_arn, desired_logs,
-                    log_group_name, log_stream_template, bucket_name, bucket_prefix,
-                    version, created_at, updated_at,
-                    verification_status, verification_checked_at, verification_checks
-             from delivery_configs where tenant_id = $1 and delivery_type = $2",
+            "select * from delivery_configs where tenant_id = $1 and delivery_type = $2",
             tenant_id,
             ty
         )
@@ -57,11 +55,7 @@ pub async fn fetch(
 pub async fn list(conn: &mut PgConnection, tenant_id: &TenantId) -> Result<Vec<Config>, StoreError> {
     let rows = sqlx::query_as!(
         ConfigRow,
-        "select tenant_id, delivery_type, enabled, target_region, role_arn, desired_logs,
-                log_group_name, log_stream_template, bucket_name, bucket_prefix,
-                version, created_at, updated_at,
-                verification_status, verification_checked_at, verification_checks
-         from delivery_configs where tenant_id = $1 order by delivery_type",
+        "select * from delivery_configs where tenant_id = $1 order by delivery_type",
         tenant_id.as_str()
     )
     .fetch_all(conn)
@@ -83,10 +77,7 @@ pub async fn fetch_many(
     let types: Vec<String> = targets.iter().map(|(_, d)| d.as_str().to_owned()).collect();
     let rows = sqlx::query_as!(
         ConfigRow,
-        "select c.tenant_id, c.delivery_type, c.enabled, c.target_region, c.role_arn, c.desired_logs,
-                c.log_group_name, c.log_stream_template, c.bucket_name, c.bucket_prefix,
-                c.version, c.created_at, c.updated_at,
-                c.verification_status, c.verification_checked_at, c.verification_checks
+        "select c.*
          from delivery_configs c
          join unnest($1::text[], $2::text[]) as wanted(tenant_id, delivery_type)
            on wanted.tenant_id = c.tenant_id and wanted.delivery_type = c.delivery_type",
@@ -123,10 +114,7 @@ pub async fn upsert(
              verification_status = case when $11 then 'unverified' else delivery_configs.verification_status end,
              verification_checked_at = case when $11 then null else delivery_configs.verification_checked_at end,
              verification_checks = case when $11 then '[]'::jsonb else delivery_configs.verification_checks end
-         returning tenant_id, delivery_type, enabled, target_region, role_arn, desired_logs,
-                   log_group_name, log_stream_template, bucket_name, bucket_prefix,
-                   version, created_at, updated_at,
-                   verification_status, verification_checked_at, verification_checks",
+         returning *",
         tenant_id.as_str(),
         settings.target.delivery_type().as_str(),
         settings.enabled,
@@ -166,11 +154,7 @@ pub async fn delete(
 pub async fn delete_all(conn: &mut PgConnection, tenant_id: &TenantId) -> Result<Vec<Config>, StoreError> {
     let rows = sqlx::query_as!(
         ConfigRow,
-        "delete from delivery_configs where tenant_id = $1
-         returning tenant_id, delivery_type, enabled, target_region, role_arn, desired_logs,
-                   log_group_name, log_stream_template, bucket_name, bucket_prefix,
-                   version, created_at, updated_at,
-                   verification_status, verification_checked_at, verification_checks",
+        "delete from delivery_configs where tenant_id = $1 returning *",
         tenant_id.as_str()
     )
     .fetch_all(conn)
@@ -197,10 +181,7 @@ pub async fn store_verification(
          set verification_status = $4, verification_checked_at = now(), verification_checks = $5,
              version = nextval('change_version_seq'), updated_at = now()
          where tenant_id = $1 and delivery_type = $2 and version = $3
-         returning tenant_id, delivery_type, enabled, target_region, role_arn, desired_logs,
-                   log_group_name, log_stream_template, bucket_name, bucket_prefix,
-                   version, created_at, updated_at,
-                   verification_status, verification_checked_at, verification_checks",
+         returning *",
         verified.tenant_id.as_str(),
         verified.delivery_type().as_str(),
         verified.version,

@@ -11,7 +11,8 @@ use super::{Config, Settings};
 use crate::store::StoreError;
 use crate::verification::{Check, Verification, VerificationStatus};
 
-/// A delivery config as stored (what the queries return).
+/// A delivery config as stored: one field per column of `delivery_configs`, the column
+/// list every query of [`super::repository`] selects or returns as `*`.
 #[derive(Debug, Clone)]
 pub struct ConfigRow {
     pub tenant_id: String,

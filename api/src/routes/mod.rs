@@ -9,4 +9,3 @@ pub mod onboarding;
 pub mod ops;
 pub mod replays;
 pub mod tenants;
-pub mod write;

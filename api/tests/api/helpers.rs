@@ -10,7 +10,7 @@ use logspoke_api::auth::jwt::Verifier;
 use logspoke_api::aws::chain::RoleChain;
 use logspoke_api::aws::target_access::AwsTargetAccess;
 use logspoke_api::config::{JwtConfig, JwtKeySource, OnboardingConfig, ReplayConfig, DEFAULT_JWT_LEEWAY};
-use logspoke_api::health::{DynamoHealthStore, HealthReader};
+use logspoke_api::delivery_health::{DynamoHealthStore, HealthReader};
 use logspoke_api::onboarding::link::TemplateUrl;
 use logspoke_api::state::AppState;
 use logspoke_api::verification::rate_limit::VerifyLimiter;

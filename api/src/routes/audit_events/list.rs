@@ -75,9 +75,7 @@ pub async fn list_audit_events(
         // The trail of a deleted tenant is for operators only: a still-valid token of
         // the old customer must not read it.
         let mut conn = state.db.acquire().await?;
-        tenants::fetch(&mut conn, &tenant_id, false)
-            .await?
-            .ok_or_else(|| tenants::not_found(&tenant_id))?;
+        tenants::require(&mut conn, &tenant_id, false).await?;
     }
     let page = params.parse()?;
     let before_id = match &page.after {

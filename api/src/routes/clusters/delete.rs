@@ -3,15 +3,16 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 
-use super::{fetch_for_update, parse_cluster_id, Cluster};
+use super::parse_cluster_id;
 use crate::audit::RequestId;
 use crate::auth::Principal;
+use crate::clusters::{repository, Cluster};
 use crate::error::{ApiError, Problem};
 use crate::outbox;
 use crate::paths::ClusterPath;
 use crate::routes::tenants;
-use crate::routes::write::WriteTx;
 use crate::state::AppState;
+use crate::unit_of_work::WriteTx;
 
 /// Deregister a cluster
 ///
@@ -45,21 +46,13 @@ pub async fn delete_cluster(
     let mut write = WriteTx::begin(&state.db, &principal, &request_id).await?;
     // Locked like every write that publishes the tenant's configs, so that a config
     // created meanwhile is published with the cluster list as it ends up.
-    tenants::fetch(write.conn(), &tenant_id, true)
-        .await?
-        .ok_or_else(|| tenants::not_found(&tenant_id))?;
-    let Some(before) = fetch_for_update(write.conn(), &tenant_id, &cluster_id).await? else {
+    tenants::require(write.conn(), &tenant_id, true).await?;
+    let Some(before) = repository::fetch_for_update(write.conn(), &tenant_id, &cluster_id).await? else {
         return Err(ApiError::NotFound(format!(
             "cluster '{cluster_id}' is not registered for tenant '{tenant_id}'"
         )));
     };
-    sqlx::query!(
-        "delete from tenant_clusters where tenant_id = $1 and cluster_id = $2",
-        tenant_id.as_str(),
-        cluster_id.as_str(),
-    )
-    .execute(write.conn())
-    .await?;
+    repository::delete(write.conn(), &tenant_id, &cluster_id).await?;
     let old = Some(Cluster::audit_document(&before));
     write.audit(&tenant_id, "cluster.deregistered", old, None).await?;
     outbox::republish_tenant(write.conn(), &tenant_id).await?;

@@ -5,8 +5,8 @@ use axum::Json;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::Cluster;
 use crate::auth::Principal;
+use crate::clusters::{repository, Cluster};
 use crate::error::{ApiError, Problem};
 use crate::paths::TenantPath;
 use crate::routes::tenants;
@@ -41,16 +41,7 @@ pub async fn list_clusters(
 ) -> Result<Json<ClusterList>, ApiError> {
     principal.require_tenant_access(&tenant_id)?;
     let mut conn = state.db.acquire().await?;
-    tenants::fetch(&mut conn, &tenant_id, false)
-        .await?
-        .ok_or_else(|| tenants::not_found(&tenant_id))?;
-    let items = sqlx::query_as!(
-        Cluster,
-        "select tenant_id, cluster_id, display_name, created_at, updated_at
-         from tenant_clusters where tenant_id = $1 order by cluster_id",
-        tenant_id.as_str()
-    )
-    .fetch_all(&mut *conn)
-    .await?;
+    tenants::require(&mut conn, &tenant_id, false).await?;
+    let items = repository::list(&mut conn, &tenant_id).await?;
     Ok(Json(ClusterList { items }))
 }

@@ -4,21 +4,21 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use logspoke_contract::{ClusterId, TenantId};
+use logspoke_contract::ClusterId;
 use serde::{Deserialize, Serialize};
-use sqlx::PgConnection;
 use utoipa::ToSchema;
 
-use super::{fetch_for_update, location, parse_cluster_id, Cluster};
+use super::{location, parse_cluster_id};
 use crate::audit::RequestId;
 use crate::auth::Principal;
+use crate::clusters::{repository, Cluster};
 use crate::error::{ApiError, Problem};
 use crate::extract::parse_optional_object;
 use crate::outbox;
 use crate::paths::ClusterPath;
 use crate::routes::tenants::{self, parse_display_name};
-use crate::routes::write::WriteTx;
 use crate::state::AppState;
+use crate::unit_of_work::WriteTx;
 
 /// Body of a cluster registration (optional).
 #[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
@@ -67,11 +67,9 @@ pub async fn put_cluster(
     let cluster_id = parse_cluster_id(&raw_cluster)?;
     let display_name = parse_body(&body)?;
     let mut write = WriteTx::begin(&state.db, &principal, &request_id).await?;
-    tenants::fetch(write.conn(), &tenant_id, true)
-        .await?
-        .ok_or_else(|| tenants::not_found(&tenant_id))?;
-    let before = fetch_for_update(write.conn(), &tenant_id, &cluster_id).await?;
-    let stored = upsert(write.conn(), &tenant_id, &cluster_id, display_name).await?;
+    tenants::require(write.conn(), &tenant_id, true).await?;
+    let before = repository::fetch_for_update(write.conn(), &tenant_id, &cluster_id).await?;
+    let stored = repository::upsert(write.conn(), &tenant_id, &cluster_id, display_name).await?;
     let action = if before.is_some() {
         "cluster.updated"
     } else {
@@ -92,27 +90,6 @@ pub async fn put_cluster(
 fn parse_body(body: &[u8]) -> Result<Option<String>, ApiError> {
     let request: RegisterCluster = parse_optional_object(body)?;
     parse_display_name(request.display_name).map_err(|e| ApiError::field("display_name", e))
-}
-
-#[tracing::instrument(skip_all)]
-async fn upsert(
-    conn: &mut PgConnection,
-    tenant_id: &TenantId,
-    cluster_id: &ClusterId,
-    display_name: Option<String>,
-) -> Result<Cluster, sqlx::Error> {
-    sqlx::query_as!(
-        Cluster,
-        "insert into tenant_clusters (tenant_id, cluster_id, display_name) values ($1, $2, $3)
-         on conflict (tenant_id, cluster_id)
-         do update set display_name = excluded.display_name, updated_at = now()
-         returning tenant_id, cluster_id, display_name, created_at, updated_at",
-        tenant_id.as_str(),
-        cluster_id.as_str(),
-        display_name,
-    )
-    .fetch_one(conn)
-    .await
 }
 
 fn respond(cluster: Cluster, created: bool, cluster_id: &ClusterId) -> Response {

@@ -10,8 +10,8 @@ use crate::configs::repository;
 use crate::error::{ApiError, Problem};
 use crate::etag::check_if_match;
 use crate::paths::ConfigPath;
-use crate::routes::write::WriteTx;
 use crate::state::AppState;
+use crate::unit_of_work::WriteTx;
 
 /// Delete a delivery config
 ///

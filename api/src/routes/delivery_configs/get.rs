@@ -3,8 +3,9 @@
 use axum::extract::State;
 use axum::response::Response;
 
-use super::{not_found, put::respond, DeliveryConfig};
+use super::{not_found, put::respond};
 use crate::auth::Principal;
+use crate::configs::document::DeliveryConfig;
 use crate::configs::repository;
 use crate::error::{ApiError, Problem};
 use crate::paths::ConfigPath;

@@ -5,8 +5,9 @@ use axum::Json;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::DeliveryConfig;
+use super::with_health;
 use crate::auth::Principal;
+use crate::configs::document::DeliveryConfig;
 use crate::configs::repository;
 use crate::error::{ApiError, Problem};
 use crate::paths::TenantPath;
@@ -39,12 +40,10 @@ pub async fn list_delivery_configs(
 ) -> Result<Json<DeliveryConfigList>, ApiError> {
     principal.require_tenant_access(&tenant_id)?;
     let mut conn = state.db.acquire().await?;
-    tenants::fetch(&mut conn, &tenant_id, false)
-        .await?
-        .ok_or_else(|| tenants::not_found(&tenant_id))?;
+    tenants::require(&mut conn, &tenant_id, false).await?;
     let configs = repository::list(&mut conn, &tenant_id).await?;
     // No pool connection is held while the health summaries are read.
     drop(conn);
-    let items = DeliveryConfig::with_health(&state, &configs).await;
+    let items = with_health(&state, &configs).await;
     Ok(Json(DeliveryConfigList { items }))
 }

@@ -5,16 +5,17 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use serde_json::Value;
 
-use super::{not_found, put, DeliveryConfig, DeliveryConfigInput};
+use super::{not_found, put, DeliveryConfigInput};
 use crate::audit::RequestId;
 use crate::auth::Principal;
+use crate::configs::document::DeliveryConfig;
 use crate::configs::{repository, writable_fields, Config};
 use crate::error::{ApiError, Problem};
 use crate::etag::check_if_match;
 use crate::extract::{merge_patch, parse_value, require_known_fields, require_object, JsonBody};
 use crate::paths::ConfigPath;
-use crate::routes::write::WriteTx;
 use crate::state::AppState;
+use crate::unit_of_work::WriteTx;
 
 /// Change a delivery config
 ///
@@ -62,20 +63,8 @@ pub async fn patch_delivery_config(
     // As for PUT, an invalid body is refused (422) before the precondition (412).
     let settings = patched(&current, &patch)?.parse(delivery_type, &state.onboarding.provider_role_arn)?;
     check_if_match(&headers, Some(current.version))?;
-    let reset = settings.changes_target_of(&current.settings);
-    let stored = repository::upsert(write.conn(), &tenant_id, &settings, reset).await?;
-    write
-        .config_changed(
-            &tenant_id,
-            delivery_type,
-            "delivery_config.updated",
-            Some(&current),
-            Some(&stored),
-        )
-        .await?;
-    write.commit().await?;
-    tracing::info!(tenant_id = %tenant_id, delivery_type = delivery_type.as_str(), "delivery config patched");
-    Ok(put::respond(&state, &stored, false).await)
+    let action = "delivery_config.updated";
+    put::store(&state, write, &tenant_id, &settings, Some(&current), action).await
 }
 
 /// The writable document after the patch; field errors name the patched fields.

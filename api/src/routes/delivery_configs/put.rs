@@ -3,18 +3,20 @@
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use logspoke_contract::TenantId;
 
-use super::{location, DeliveryConfig, DeliveryConfigInput};
+use super::{location, with_health, DeliveryConfigInput};
 use crate::audit::RequestId;
 use crate::auth::Principal;
-use crate::configs::{repository, Config};
+use crate::configs::document::DeliveryConfig;
+use crate::configs::{repository, Config, Settings};
 use crate::error::{ApiError, Problem};
 use crate::etag::{check_if_match, etag};
 use crate::extract::JsonBody;
 use crate::paths::ConfigPath;
 use crate::routes::tenants;
-use crate::routes::write::WriteTx;
 use crate::state::AppState;
+use crate::unit_of_work::WriteTx;
 
 /// Create or replace a delivery config
 ///
@@ -56,33 +58,45 @@ pub async fn put_delivery_config(
     let mut write = WriteTx::begin(&state.db, &principal, &request_id).await?;
     // Locked: a concurrent cluster change republishes every config of the tenant, and
     // must see (or wait for) this one.
-    tenants::fetch(write.conn(), &tenant_id, true)
-        .await?
-        .ok_or_else(|| tenants::not_found(&tenant_id))?;
+    tenants::require(write.conn(), &tenant_id, true).await?;
     let current = repository::fetch(write.conn(), &tenant_id, delivery_type, true).await?;
     check_if_match(&headers, current.as_ref().map(|c| c.version))?;
-    let reset = current
-        .as_ref()
-        .is_none_or(|c| settings.changes_target_of(&c.settings));
-    let stored = repository::upsert(write.conn(), &tenant_id, &settings, reset).await?;
     let action = if current.is_some() {
         "delivery_config.replaced"
     } else {
         "delivery_config.created"
     };
+    store(&state, write, &tenant_id, &settings, current.as_ref(), action).await
+}
+
+/// Where PUT and PATCH both end, once the settings are valid and the current config is
+/// read, locked and matched against `If-Match`: stores the settings (back to unverified
+/// when the role, region or destination changes), audits and publishes the change,
+/// commits, and answers with the stored config.
+pub async fn store(
+    state: &AppState,
+    mut write: WriteTx<'_>,
+    tenant_id: &TenantId,
+    settings: &Settings,
+    current: Option<&Config>,
+    action: &'static str,
+) -> Result<Response, ApiError> {
+    let reset = current.is_none_or(|c| settings.changes_target_of(&c.settings));
+    let stored = repository::upsert(write.conn(), tenant_id, settings, reset).await?;
+    let delivery_type = stored.delivery_type();
     write
-        .config_changed(&tenant_id, delivery_type, action, current.as_ref(), Some(&stored))
+        .config_changed(tenant_id, delivery_type, action, current, Some(&stored))
         .await?;
     write.commit().await?;
     tracing::info!(tenant_id = %tenant_id, delivery_type = delivery_type.as_str(), action, "delivery config written");
-    Ok(respond(&state, &stored, current.is_none()).await)
+    Ok(respond(state, &stored, current.is_none()).await)
 }
 
 /// The config's document with its health summary: 201 with `Location` for a creation,
 /// 200 otherwise; both carry the ETag.
 pub async fn respond(state: &AppState, config: &Config, created: bool) -> Response {
     let tag = etag(config.version);
-    let document = DeliveryConfig::with_health(state, std::slice::from_ref(config))
+    let document = with_health(state, std::slice::from_ref(config))
         .await
         .pop()
         .unwrap_or_else(|| DeliveryConfig::from(config));

@@ -8,17 +8,18 @@ use logspoke_contract::{Cause, DeliveryType, ExternalId, TenantId};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::{not_found, put::respond, DeliveryConfig};
+use super::{not_found, put::respond};
 use crate::audit::RequestId;
 use crate::auth::Principal;
+use crate::configs::document::DeliveryConfig;
 use crate::configs::{repository, Config};
 use crate::error::{ApiError, Problem};
 use crate::extract::{OptionalObject, QueryParams};
 use crate::onboarding::external_id;
 use crate::paths::ConfigPath;
 use crate::router::REQUEST_TIMEOUT;
-use crate::routes::write::WriteTx;
 use crate::state::AppState;
+use crate::unit_of_work::WriteTx;
 use crate::verification::rate_limit::{Permit, Refusal};
 use crate::verification::{self, Check, CheckStatus, Outcome, Subject, VerificationStatus};
 

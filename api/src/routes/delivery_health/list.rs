@@ -12,9 +12,9 @@ use utoipa::{IntoParams, ToSchema};
 use super::DeliveryHealth;
 use crate::auth::Principal;
 use crate::configs::repository;
+use crate::delivery_health::{keeps, prefilter, PageQuery};
 use crate::error::{ApiError, Problem};
 use crate::extract::QueryParams;
-use crate::health::{keeps, prefilter, PageQuery};
 use crate::pagination::{encode_cursor, PageParams, PageRequest};
 use crate::state::AppState;
 

@@ -1,5 +1,5 @@
 //! Delivery health: whether a target receives its logs, as the workers recorded it in
-//! the delivery ledger ([`crate::health`]). One target's health is read under its config
+//! the delivery ledger ([`crate::delivery_health`]). One target's health is read under its config
 //! (`routes/delivery_configs/health.rs`); operators list every target's here.
 
 pub mod list;
@@ -10,7 +10,7 @@ use logspoke_contract::{Cause, DeliveryType, EffectiveState, TenantId};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::health::CounterWindows;
+use crate::delivery_health::CounterWindows;
 
 /// A target's delivery health.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -104,27 +104,6 @@ impl From<CounterWindows> for HealthCounters {
     }
 }
 
-/// The short view of a target's health each config document carries.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
-#[schema(example = json!({
-    "state": "failing",
-    "last_delivered_at": "2026-12-01T09:58:12.345Z",
-    "parked_objects": 3,
-    "last_error_cause": "log_group_missing"
-}))]
-pub struct HealthSummary {
-    /// `healthy`, `failing`, `idle` or `paused` (see the config's `…/health`).
-    pub state: HealthState,
-    /// When an object last reached the target.
-    #[schema(required = true)]
-    pub last_delivered_at: Option<DateTime<Utc>>,
-    /// Objects waiting for the target to work again.
-    pub parked_objects: u64,
-    /// The cause of the last failure.
-    #[schema(required = true)]
-    pub last_error_cause: Option<Cause>,
-}
-
 /// Milliseconds since the epoch as a time (`None` beyond chrono's range).
 fn time(ms: i64) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp_millis(ms)
@@ -162,17 +141,5 @@ impl DeliveryError {
             message: error.message.clone(),
             at: time(error.at_ms)?,
         })
-    }
-}
-
-impl HealthSummary {
-    /// The summary of `item`'s target whose config is in `config_state`, at `now_ms`.
-    pub fn new(item: &HealthItem, config_state: EffectiveState, now_ms: i64) -> Self {
-        Self {
-            state: item.state(config_state, now_ms),
-            last_delivered_at: item.last_delivered_at_ms.and_then(time),
-            parked_objects: item.parked_objects,
-            last_error_cause: item.last_error.as_ref().map(|e| e.cause),
-        }
     }
 }

@@ -14,9 +14,9 @@ use crate::onboarding::external_id;
 use crate::outbox;
 use crate::paths::TenantPath;
 use crate::routes::tenants;
-use crate::routes::write::WriteTx;
 use crate::state::AppState;
 use crate::store::StoreError;
+use crate::unit_of_work::WriteTx;
 
 /// The result of a rotation.
 #[derive(Debug, Serialize, ToSchema)]
@@ -53,9 +53,7 @@ pub async fn rotate_external_id(
 ) -> Result<Json<Rotation>, ApiError> {
     principal.require_operator()?;
     let mut write = WriteTx::begin(&state.db, &principal, &request_id).await?;
-    tenants::fetch(write.conn(), &tenant_id, true)
-        .await?
-        .ok_or_else(|| tenants::not_found(&tenant_id))?;
+    tenants::require(write.conn(), &tenant_id, true).await?;
     let fresh = external_id::rotate(write.conn(), &tenant_id).await?;
     let configs_reset = reset_verification(write.conn(), &tenant_id).await?;
     let after =

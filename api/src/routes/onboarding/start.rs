@@ -20,9 +20,9 @@ use crate::onboarding::{external_id, link};
 use crate::openapi::fields;
 use crate::paths::TenantPath;
 use crate::routes::tenants;
-use crate::routes::write::WriteTx;
 use crate::state::AppState;
 use crate::store::StoreError;
+use crate::unit_of_work::WriteTx;
 
 /// Body of an onboarding request (optional: no body or `null` means every default).
 #[derive(Debug, Default, Deserialize, Serialize, ToSchema, Validate)]
@@ -102,9 +102,7 @@ pub async fn start_onboarding(
     let body: OnboardingRequest = parse_optional_object(&body)?;
     validate(&body)?;
     let mut write = WriteTx::begin(&state.db, &principal, &request_id).await?;
-    tenants::fetch(write.conn(), &tenant_id, false)
-        .await?
-        .ok_or_else(|| tenants::not_found(&tenant_id))?;
+    tenants::require(write.conn(), &tenant_id, false).await?;
     let (external_id, issued) = external_id::get_or_issue(write.conn(), &tenant_id).await?;
     if issued {
         let after = serde_json::json!({"external_id": "issued (value not recorded)"});

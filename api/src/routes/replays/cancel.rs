@@ -11,8 +11,8 @@ use crate::error::{ApiError, Problem};
 use crate::outbox;
 use crate::paths::ReplayPath;
 use crate::replays::{repository, Progress, Replay};
-use crate::routes::write::WriteTx;
 use crate::state::AppState;
+use crate::unit_of_work::WriteTx;
 
 /// Cancel a replay of a delivery config
 ///

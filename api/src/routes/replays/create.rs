@@ -23,8 +23,8 @@ use crate::paths::ConfigPath;
 use crate::replays::{check_window, job_for, repository, NewReplay, Progress, Replay};
 use crate::routes::delivery_configs::not_found;
 use crate::routes::tenants;
-use crate::routes::write::WriteTx;
 use crate::state::AppState;
+use crate::unit_of_work::WriteTx;
 
 /// Body of a replay request.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
@@ -134,9 +134,7 @@ pub async fn create_replay(
     // What the request names must exist before its window or the running replay matter.
     {
         let mut conn = state.db.acquire().await?;
-        tenants::fetch(&mut conn, &target.tenant_id, false)
-            .await?
-            .ok_or_else(|| tenants::not_found(&target.tenant_id))?;
+        tenants::require(&mut conn, &target.tenant_id, false).await?;
         configs::fetch(&mut conn, &target.tenant_id, target.delivery_type, false)
             .await?
             .ok_or_else(|| not_found(&target.tenant_id, target.delivery_type))?;
@@ -172,9 +170,7 @@ async fn create(
     let config = configs::fetch(write.conn(), &target.tenant_id, target.delivery_type, true)
         .await?
         .ok_or_else(|| not_found(&target.tenant_id, target.delivery_type))?;
-    let tenant = tenants::fetch(write.conn(), &target.tenant_id, false)
-        .await?
-        .ok_or_else(|| tenants::not_found(&target.tenant_id))?;
+    let tenant = tenants::require(write.conn(), &target.tenant_id, false).await?;
     require_active(tenant.enabled, config.state())?;
     // Again under the config's lock: one started since the check above.
     if let Some(running) = repository::unfinished(write.conn(), target).await?.first() {

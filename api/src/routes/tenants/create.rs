@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use utoipa::ToSchema;
 
-use super::{location, parse_display_name, Tenant};
+use super::{location, parse_display_name};
 use crate::audit::{self, Actor, Change, RequestId};
 use crate::auth::Principal;
 use crate::error::{ApiError, FieldError, Problem};
@@ -16,6 +16,7 @@ use crate::etag::etag;
 use crate::extract::JsonBody;
 use crate::idempotency::{self, IdempotencyKey, StoredResponse};
 use crate::state::AppState;
+use crate::tenants::{repository, NewTenant, Tenant};
 
 /// Body of `POST /v1/tenants`.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
@@ -29,12 +30,6 @@ pub struct CreateTenant {
     pub display_name: Option<String>,
     /// Defaults to true.
     pub enabled: Option<bool>,
-}
-
-struct NewTenant {
-    tenant_id: TenantId,
-    display_name: Option<String>,
-    enabled: bool,
 }
 
 impl CreateTenant {
@@ -118,7 +113,7 @@ async fn create(
     hash: &str,
 ) -> Result<Tenant, ApiError> {
     let mut tx = sqlx::Connection::begin(conn).await?;
-    if let Some(retired_at) = retired_at(&mut tx, &new.tenant_id).await? {
+    if let Some(retired_at) = repository::retired_at(&mut tx, &new.tenant_id).await? {
         return Err(ApiError::Conflict(format!(
             "tenant id '{}' was used before (deleted {}); a tenant id names one customer forever, \
              choose another",
@@ -126,7 +121,7 @@ async fn create(
             retired_at.format("%Y-%m-%d")
         )));
     }
-    let tenant = insert_tenant(&mut tx, new)
+    let tenant = repository::insert(&mut tx, new)
         .await
         .map_err(|err| match ApiError::from(err) {
             ApiError::Conflict(_) => ApiError::Conflict(format!("tenant '{}' already exists", new.tenant_id)),
@@ -134,7 +129,7 @@ async fn create(
         })?;
     // Again after the insert: a deletion of the same id that committed while the insert
     // waited on it retired the id after the first check looked.
-    if retired_at(&mut tx, &new.tenant_id).await?.is_some() {
+    if repository::retired_at(&mut tx, &new.tenant_id).await?.is_some() {
         return Err(ApiError::Conflict(format!(
             "tenant id '{}' was used before; a tenant id names one customer forever, choose another",
             new.tenant_id
@@ -159,34 +154,6 @@ async fn create(
     tx.commit().await?;
     tracing::info!(tenant_id = %tenant.tenant_id, actor = %actor.principal.subject, "tenant created");
     Ok(tenant)
-}
-
-/// When `tenant_id` was deleted, if it ever was: such an id is never created again.
-#[tracing::instrument(skip_all)]
-async fn retired_at(
-    conn: &mut PgConnection,
-    tenant_id: &TenantId,
-) -> Result<Option<chrono::DateTime<chrono::Utc>>, sqlx::Error> {
-    sqlx::query_scalar!(
-        "select retired_at from retired_tenant_ids where tenant_id = $1",
-        tenant_id.as_str()
-    )
-    .fetch_optional(conn)
-    .await
-}
-
-#[tracing::instrument(skip_all)]
-async fn insert_tenant(conn: &mut PgConnection, new: &NewTenant) -> Result<Tenant, sqlx::Error> {
-    sqlx::query_as!(
-        Tenant,
-        "insert into tenants (tenant_id, display_name, enabled) values ($1, $2, $3)
-         returning tenant_id, display_name, enabled, version, created_at, updated_at",
-        new.tenant_id.as_str(),
-        new.display_name,
-        new.enabled,
-    )
-    .fetch_one(conn)
-    .await
 }
 
 fn created(tenant: Tenant) -> Response {

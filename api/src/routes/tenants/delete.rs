@@ -3,15 +3,16 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 
-use super::{fetch, not_found};
+use super::not_found;
 use crate::audit::RequestId;
 use crate::auth::Principal;
-use crate::configs::repository;
+use crate::configs::repository as configs;
 use crate::error::{ApiError, Problem};
 use crate::etag::check_if_match;
 use crate::paths::TenantPath;
-use crate::routes::write::WriteTx;
 use crate::state::AppState;
+use crate::tenants::repository;
+use crate::unit_of_work::WriteTx;
 
 /// Delete a tenant and its delivery configs
 ///
@@ -43,10 +44,10 @@ pub async fn delete_tenant(
 ) -> Result<StatusCode, ApiError> {
     principal.require_operator()?;
     let mut write = WriteTx::begin(&state.db, &principal, &request_id).await?;
-    let current = fetch(write.conn(), &tenant_id, true).await?;
+    let current = repository::fetch(write.conn(), &tenant_id, true).await?;
     check_if_match(&headers, current.as_ref().map(|t| t.version))?;
     let current = current.ok_or_else(|| not_found(&tenant_id))?;
-    let deleted = repository::delete_all(write.conn(), &tenant_id).await?;
+    let deleted = configs::delete_all(write.conn(), &tenant_id).await?;
     for config in &deleted {
         write
             .config_changed(
@@ -58,15 +59,7 @@ pub async fn delete_tenant(
             )
             .await?;
     }
-    sqlx::query!("delete from tenants where tenant_id = $1", tenant_id.as_str())
-        .execute(write.conn())
-        .await?;
-    sqlx::query!(
-        "insert into retired_tenant_ids (tenant_id) values ($1) on conflict do nothing",
-        tenant_id.as_str()
-    )
-    .execute(write.conn())
-    .await?;
+    repository::delete_and_retire(write.conn(), &tenant_id).await?;
     let before = Some(current.audit_document());
     write.audit(&tenant_id, "tenant.deleted", before, None).await?;
     write.commit().await?;

@@ -4,12 +4,13 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
-use super::{fetch, not_found, Tenant};
+use super::require;
 use crate::auth::Principal;
 use crate::error::{ApiError, Problem};
 use crate::etag::etag;
 use crate::paths::TenantPath;
 use crate::state::AppState;
+use crate::tenants::Tenant;
 
 /// Read a tenant
 ///
@@ -32,8 +33,6 @@ pub async fn get_tenant(
 ) -> Result<Response, ApiError> {
     principal.require_tenant_access(&tenant_id)?;
     let mut conn = state.db.acquire().await?;
-    let tenant = fetch(&mut conn, &tenant_id, false)
-        .await?
-        .ok_or_else(|| not_found(&tenant_id))?;
+    let tenant = require(&mut conn, &tenant_id, false).await?;
     Ok(([(header::ETAG, etag(tenant.version))], axum::Json(tenant)).into_response())
 }

@@ -5,12 +5,12 @@ use axum::Json;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::Tenant;
 use crate::auth::Principal;
 use crate::error::{ApiError, Problem};
 use crate::extract::QueryParams;
 use crate::pagination::{paginate, PageParams};
 use crate::state::AppState;
+use crate::tenants::{repository, Tenant};
 
 /// A page of tenants, ordered by `tenant_id`.
 #[derive(Debug, Serialize, ToSchema)]
@@ -42,16 +42,8 @@ pub async fn list_tenants(
 ) -> Result<Json<TenantPage>, ApiError> {
     principal.require_operator()?;
     let page = params.parse()?;
-    let rows = sqlx::query_as!(
-        Tenant,
-        "select tenant_id, display_name, enabled, version, created_at, updated_at
-         from tenants where ($1::text is null or tenant_id > $1)
-         order by tenant_id limit $2",
-        page.after,
-        page.fetch_limit(),
-    )
-    .fetch_all(&state.db)
-    .await?;
+    let mut conn = state.db.acquire().await?;
+    let rows = repository::page(&mut conn, page.after.as_deref(), page.fetch_limit()).await?;
     let (items, next_cursor) = paginate(rows, &page, |t| t.tenant_id.clone());
     Ok(Json(TenantPage { items, next_cursor }))
 }

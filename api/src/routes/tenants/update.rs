@@ -3,13 +3,11 @@
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
-use logspoke_contract::TenantId;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sqlx::PgConnection;
 use utoipa::ToSchema;
 
-use super::{fetch, not_found, parse_display_name, Tenant};
+use super::{not_found, parse_display_name};
 use crate::audit::RequestId;
 use crate::auth::Principal;
 use crate::error::{ApiError, Problem};
@@ -17,8 +15,9 @@ use crate::etag::{check_if_match, etag};
 use crate::extract::{merge_patch, parse_value, require_known_fields, require_object, JsonBody};
 use crate::outbox;
 use crate::paths::TenantPath;
-use crate::routes::write::WriteTx;
 use crate::state::AppState;
+use crate::tenants::{repository, Tenant};
+use crate::unit_of_work::WriteTx;
 
 /// The changeable fields of a tenant, as a JSON merge patch (RFC 7396).
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
@@ -65,7 +64,7 @@ pub async fn update_tenant(
     // Field types first: a 422 is what a client can act on, whatever the state (404, 412).
     let _: UpdateTenant = parse_value(&patch)?;
     let mut write = WriteTx::begin(&state.db, &principal, &request_id).await?;
-    let Some(current) = fetch(write.conn(), &tenant_id, true).await? else {
+    let Some(current) = repository::fetch(write.conn(), &tenant_id, true).await? else {
         check_if_match(&headers, None)?;
         return Err(not_found(&tenant_id));
     };
@@ -75,7 +74,7 @@ pub async fn update_tenant(
     if display_name == current.display_name && enabled == current.enabled {
         return Ok(respond(current));
     }
-    let updated = store(write.conn(), &tenant_id, display_name, enabled).await?;
+    let updated = repository::update(write.conn(), &tenant_id, display_name, enabled).await?;
     let (before, after) = (current.audit_document(), updated.audit_document());
     write
         .audit(&tenant_id, "tenant.updated", Some(before), Some(after))
@@ -100,27 +99,6 @@ fn patched_fields(current: &Tenant, patch: &Value) -> Result<(Option<String>, bo
     let display_name =
         parse_display_name(merged.display_name).map_err(|e| ApiError::field("display_name", e))?;
     Ok((display_name, merged.enabled.unwrap_or(current.enabled)))
-}
-
-#[tracing::instrument(skip_all)]
-async fn store(
-    conn: &mut PgConnection,
-    tenant_id: &TenantId,
-    display_name: Option<String>,
-    enabled: bool,
-) -> Result<Tenant, sqlx::Error> {
-    sqlx::query_as!(
-        Tenant,
-        "update tenants set display_name = $2, enabled = $3,
-             version = nextval('change_version_seq'), updated_at = now()
-         where tenant_id = $1
-         returning tenant_id, display_name, enabled, version, created_at, updated_at",
-        tenant_id.as_str(),
-        display_name,
-        enabled,
-    )
-    .fetch_one(conn)
-    .await
 }
 
 fn respond(tenant: Tenant) -> Response {

@@ -1,5 +1,6 @@
-//! The per-process cache behind the health summary of config documents. A config read
-//! must never fail because of the ledger and should almost never wait for it:
+//! The health summary every config document carries ([`HealthSummary`]), and the
+//! per-process cache behind it. A config read must never fail because of the ledger and
+//! should almost never wait for it:
 //!
 //! - an item read is kept [`SummaryCache::ttl`] (5 s), per target, with "nothing recorded
 //!   yet" kept as an empty item; a request reads the targets it misses in one
@@ -16,10 +17,50 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use logspoke_contract::ledger::{HealthItem, Target};
+use chrono::{DateTime, Utc};
+use logspoke_contract::ledger::{HealthItem, HealthState, Target};
+use logspoke_contract::Cause;
+use logspoke_contract::EffectiveState;
+use serde::Serialize;
 use tokio::time::Instant;
+use utoipa::ToSchema;
 
 use super::{HealthError, HealthStore};
+
+/// The short view of a target's health each config document carries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[schema(example = json!({
+    "state": "failing",
+    "last_delivered_at": "2026-12-01T09:58:12.345Z",
+    "parked_objects": 3,
+    "last_error_cause": "log_group_missing"
+}))]
+pub struct HealthSummary {
+    /// `healthy`, `failing`, `idle` or `paused` (see the config's `…/health`).
+    pub state: HealthState,
+    /// When an object last reached the target.
+    #[schema(required = true)]
+    pub last_delivered_at: Option<DateTime<Utc>>,
+    /// Objects waiting for the target to work again.
+    pub parked_objects: u64,
+    /// The cause of the last failure.
+    #[schema(required = true)]
+    pub last_error_cause: Option<Cause>,
+}
+
+impl HealthSummary {
+    /// The summary of `item`'s target whose config is in `config_state`, at `now_ms`.
+    pub fn new(item: &HealthItem, config_state: EffectiveState, now_ms: i64) -> Self {
+        Self {
+            state: item.state(config_state, now_ms),
+            last_delivered_at: item
+                .last_delivered_at_ms
+                .and_then(DateTime::from_timestamp_millis),
+            parked_objects: item.parked_objects,
+            last_error_cause: item.last_error.as_ref().map(|e| e.cause),
+        }
+    }
+}
 
 /// Health items by target.
 type Items = HashMap<Target, HealthItem>;

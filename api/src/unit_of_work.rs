@@ -1,6 +1,7 @@
-//! The skeleton every write handler shares: one transaction in which the rows change,
-//! the change is audited and, when a config's read-model item changes, the outbox gets
-//! it. Either all of it commits or none of it does.
+//! The unit of work every write shares: one transaction in which the rows change, the
+//! change is audited and, when a config's read-model item changes, the outbox gets it.
+//! Either all of it commits or none of it does. It knows nothing of HTTP: it fails with
+//! a [`StoreError`], which the handlers turn into a response like any other.
 
 use logspoke_contract::{DeliveryType, TenantId};
 use serde_json::Value;
@@ -9,10 +10,9 @@ use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use crate::audit::{self, Actor, Change, RequestId};
 use crate::auth::Principal;
 use crate::configs::Config;
-use crate::error::ApiError;
 use crate::outbox;
 use crate::replays;
-use crate::routes::delivery_configs::audit_document;
+use crate::store::StoreError;
 
 /// An open write transaction on behalf of one principal and request.
 pub struct WriteTx<'a> {
@@ -26,7 +26,7 @@ impl<'a> WriteTx<'a> {
         db: &PgPool,
         principal: &'a Principal,
         request_id: &'a RequestId,
-    ) -> Result<Self, ApiError> {
+    ) -> Result<Self, StoreError> {
         Ok(Self {
             tx: db.begin().await?,
             actor: Actor {
@@ -53,7 +53,7 @@ impl<'a> WriteTx<'a> {
         action: &'static str,
         before: Option<Value>,
         after: Option<Value>,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), StoreError> {
         self.record(tenant_id, None, action, before, after).await
     }
 
@@ -66,7 +66,7 @@ impl<'a> WriteTx<'a> {
         action: &'static str,
         before: Option<Value>,
         after: Option<Value>,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), StoreError> {
         self.record(tenant_id, Some(delivery_type), action, before, after)
             .await
     }
@@ -81,9 +81,12 @@ impl<'a> WriteTx<'a> {
         action: &'static str,
         before: Option<&Config>,
         after: Option<&Config>,
-    ) -> Result<(), ApiError> {
-        let documents = (before.map(audit_document), after.map(audit_document));
-        self.record(tenant_id, Some(delivery_type), action, documents.0, documents.1)
+    ) -> Result<(), StoreError> {
+        let (old, new) = (
+            before.map(Config::audit_document),
+            after.map(Config::audit_document),
+        );
+        self.record(tenant_id, Some(delivery_type), action, old, new)
             .await?;
         if after.is_none() {
             for replay_id in
@@ -93,7 +96,7 @@ impl<'a> WriteTx<'a> {
                 outbox::enqueue_replay_cancel(&mut self.tx, tenant_id, delivery_type, &id).await?;
             }
         }
-        Ok(outbox::enqueue_state(&mut self.tx, tenant_id, delivery_type, after).await?)
+        outbox::enqueue_state(&mut self.tx, tenant_id, delivery_type, after).await
     }
 
     async fn record(
@@ -103,7 +106,7 @@ impl<'a> WriteTx<'a> {
         action: &'static str,
         before: Option<Value>,
         after: Option<Value>,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), StoreError> {
         let change = Change {
             tenant_id,
             action,
@@ -115,7 +118,7 @@ impl<'a> WriteTx<'a> {
     }
 
     /// Commits everything.
-    pub async fn commit(self) -> Result<(), ApiError> {
+    pub async fn commit(self) -> Result<(), StoreError> {
         Ok(self.tx.commit().await?)
     }
 }
