@@ -17,9 +17,9 @@ binaries run. Checks:
    with a `quantile` label, `_sum`, `_count`). A crate's metrics count for every binary
    that depends on it (Cargo.toml path dependencies).
 2. Every EXTERNAL metric is used somewhere (the allow-list cannot rot).
-3. Every alert has a summary, a description and a runbook_url whose #anchor is
-   `runbook-<alert name in lowercase>` and is a heading in
-   the top-level README.md (GitHub's anchor rules).
+3. Every alert has a summary, a description and a runbook_url that points at
+   docs/operations.md, whose #anchor is `runbook-<alert name in lowercase>` and is a
+   heading there (GitHub's anchor rules).
 4. With --scrape: GET /metrics of the running api (LOGSPOKE_E2E_API, a URL) and worker
    (LOGSPOKE_WORKER_LISTEN, host:port). Every metric family they serve must be one the
    scan predicts for that binary, with the same type (the scan and the binaries agree),
@@ -48,7 +48,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 MONITORING = ROOT / "k8s" / "monitoring"
-RUNBOOK_FILES = [ROOT / "README.md"]
+RUNBOOK_FILE = ROOT / "docs" / "operations.md"
 
 # Metrics that other exporters provide, with who and why. Keep every entry used (check 2).
 EXTERNAL = {
@@ -369,17 +369,17 @@ def slug(heading: str) -> str:
     return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
 
 
-def anchors() -> dict[str, str]:
-    found: dict[str, str] = {}
-    for path in RUNBOOK_FILES:
-        if not path.exists():
-            continue
-        fenced = False
-        for line in path.read_text().splitlines():
-            if line.startswith("```"):
-                fenced = not fenced
-            elif not fenced and (m := re.match(r"#{1,6}\s+(.*)", line)):
-                found.setdefault(slug(m.group(1)), rel(path))
+def anchors() -> set[str]:
+    """The anchors of the runbook page's headings (none when the page is missing)."""
+    found: set[str] = set()
+    if not RUNBOOK_FILE.exists():
+        return found
+    fenced = False
+    for line in RUNBOOK_FILE.read_text().splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        elif not fenced and (m := re.match(r"#{1,6}\s+(.*)", line)):
+            found.add(slug(m.group(1)))
     return found
 
 
@@ -396,14 +396,15 @@ def check_alerts(problems: list[str]) -> None:
                     if not str(notes.get(key, "")).strip():
                         problems.append(f"{where}: no {key} annotation")
                 url = str(notes.get("runbook_url", ""))
-                anchor = url.partition("#")[2]
+                page, _, anchor = url.partition("#")
                 want = f"runbook-{rule['alert'].lower()}"
-                if url and anchor != want:
+                if url and not page.endswith("/" + rel(RUNBOOK_FILE)):
+                    problems.append(f"{where}: runbook_url points at {page}, want …/{rel(RUNBOOK_FILE)}")
+                elif url and anchor != want:
                     problems.append(f"{where}: runbook_url anchor is #{anchor}, want #{want}")
                 elif url and anchor not in known:
-                    files = " or ".join(rel(p) for p in RUNBOOK_FILES)
                     problems.append(
-                        f"{where}: runbook_url #{anchor} is no heading in {files} "
+                        f"{where}: runbook_url #{anchor} is no heading in {rel(RUNBOOK_FILE)} "
                         f"(want \"### Runbook: {rule['alert']}\")"
                     )
 

@@ -6,6 +6,7 @@ mod audit;
 mod auth;
 mod aws;
 mod clusters;
+mod configuration_doc;
 mod delivery_configs;
 mod delivery_health;
 mod docs;

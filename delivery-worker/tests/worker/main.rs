@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod configuration_doc;
 mod delivery;
 mod lambda;
 mod world;
