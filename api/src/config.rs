@@ -1,5 +1,5 @@
 //! The api's settings, as clap arguments: each is a flag and an environment variable
-//! (names shared with the worker, scripts and tests; see the README), documented here
+//! (names shared with the worker, scripts and tests; see docs/configuration.md), documented here
 //! so that `--help` is generated. Each subcommand flattens only what it needs, so
 //! `openapi` runs with nothing set and `mint-token` with the token settings alone.
 //! A bad or missing value fails start-up with one line naming the variable

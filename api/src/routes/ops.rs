@@ -1,6 +1,6 @@
 //! Operational endpoints: liveness, readiness, metrics. Unauthenticated, outside `/v1`,
 //! and outside the OpenAPI document (which is for API clients; these are for the
-//! platform: kubelet probes and Prometheus, described in the README).
+//! platform: kubelet probes and Prometheus, described in docs/operations.md).
 
 use std::time::Duration;
 
