@@ -47,14 +47,17 @@ impl Components {
         let configs = Arc::new(TenantConfigs::default());
         let settings = &config.ledger;
         let chain = RoleChain::for_component(sdk.clone(), config.provider_role.clone(), "logspoke-worker");
-        let tuning = Tuning::new(Backoff::default(), config.max_decode_bytes);
-        let pipeline = Arc::new(Pipeline::new(
+        let tuning = Tuning::new(Backoff::default(), config.max_decode_bytes)
+            .with_max_object_bytes(config.bounds.max_object_bytes as u64);
+        let pipeline = Pipeline::new(
             configs.clone(),
             AwsDeliverer::new(Arc::new(CredentialCache::new(chain)), tuning),
             DynamoLedger::new(&sdk, &settings.table),
             Arc::new(DeliveryHealth::default()),
             settings.retention,
-        ));
+        )
+        .with_attempt_budget(config.bounds.attempt_seconds);
+        let pipeline = Arc::new(pipeline);
         // One name per process in the drain and replay leases.
         let owner = uuid::Uuid::new_v4().simple().to_string();
         Self {

@@ -82,6 +82,9 @@ pub struct WorkerArgs {
     /// The decode budget.
     #[command(flatten)]
     pub memory: MemoryLimits,
+    /// What one object may take.
+    #[command(flatten)]
+    pub bounds: ObjectBounds,
     /// Visibility kept on a message while it is processed, in seconds.
     #[arg(long, env = "LOGSPOKE_WORKER_VISIBILITY_SECONDS", default_value = "120", value_parser = values::positive_seconds)]
     pub visibility_seconds: Duration,
@@ -164,6 +167,8 @@ pub struct WorkerConfig {
     pub resync: Duration,
     /// Bytes lines over 128 KiB may hold at once across all objects of the process.
     pub max_decode_bytes: usize,
+    /// What one object may take.
+    pub bounds: ObjectBounds,
 }
 
 /// The delivery ledger and how often the worker writes health and probes parked targets.
@@ -216,6 +221,7 @@ impl WorkerArgs {
             },
             resync: self.resync_seconds,
             max_decode_bytes: self.memory.max_decode_bytes,
+            bounds: self.bounds.clone(),
         }
     }
 }
@@ -238,6 +244,48 @@ pub struct MemoryLimits {
         value_parser = values::byte_size
     )]
     pub max_decode_bytes: usize,
+}
+
+/// What one object may take, so that no file a collector stages can hold a worker's slot
+/// or memory without end.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
+pub struct ObjectBounds {
+    /// Bytes one staged object may decode to (gzip expands without bound): bytes, or a
+    /// number with KiB, MiB or GiB. A larger object is rejected as `too_large`, counted
+    /// and logged, and never retried.
+    ///
+    /// The collector stages at most 10 MB of events per object; the default is far above
+    /// that.
+    #[arg(
+        long,
+        env = "LOGSPOKE_WORKER_MAX_OBJECT_BYTES",
+        default_value_t = DEFAULT_MAX_OBJECT_BYTES,
+        value_parser = values::byte_size
+    )]
+    pub max_object_bytes: usize,
+    /// Seconds one attempt at an object may take; past them the attempt stops (its slot
+    /// and the message's visibility extension freed) and the object is retried after its
+    /// last acknowledged batch.
+    #[arg(
+        long,
+        env = "LOGSPOKE_WORKER_ATTEMPT_SECONDS",
+        default_value = "600",
+        value_parser = values::positive_seconds
+    )]
+    pub attempt_seconds: Duration,
+}
+
+/// Default of `LOGSPOKE_WORKER_MAX_OBJECT_BYTES`: 256 MiB, 25 times the collector's
+/// largest object.
+pub const DEFAULT_MAX_OBJECT_BYTES: usize = 256 * 1024 * 1024;
+
+impl Default for ObjectBounds {
+    fn default() -> Self {
+        Self {
+            max_object_bytes: DEFAULT_MAX_OBJECT_BYTES,
+            attempt_seconds: crate::pipeline::DEFAULT_ATTEMPT_BUDGET,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -333,12 +381,32 @@ mod tests {
                 "LOGSPOKE_WORKER_POLLERS",
                 "LOGSPOKE_WORKER_MAX_IN_FLIGHT",
                 "LOGSPOKE_WORKER_MAX_DECODE_BYTES",
+                "LOGSPOKE_WORKER_MAX_OBJECT_BYTES",
+                "LOGSPOKE_WORKER_ATTEMPT_SECONDS",
                 "LOGSPOKE_WORKER_VISIBILITY_SECONDS",
                 "LOGSPOKE_WORKER_RETRY_SECONDS",
                 "LOGSPOKE_WORKER_RESYNC_SECONDS",
             ]
         );
         WorkerArgs::command().debug_assert();
+    }
+
+    #[test]
+    fn objects_are_bounded_by_default_and_the_bounds_are_settable() {
+        let bounds = config(&REQUIRED).unwrap().bounds;
+        assert_eq!(bounds, ObjectBounds::default());
+        assert_eq!(bounds.max_object_bytes, 256 << 20);
+        let mut set = REQUIRED.to_vec();
+        set.extend([
+            ("LOGSPOKE_WORKER_MAX_OBJECT_BYTES", "64MiB"),
+            ("LOGSPOKE_WORKER_ATTEMPT_SECONDS", "30"),
+        ]);
+        let bounds = config(&set).unwrap().bounds;
+        assert_eq!(bounds.max_object_bytes, 64 << 20);
+        assert_eq!(bounds.attempt_seconds, Duration::from_secs(30));
+        let mut zero = REQUIRED.to_vec();
+        zero.push(("LOGSPOKE_WORKER_ATTEMPT_SECONDS", "0"));
+        assert!(config(&zero).is_err(), "a zero budget would stop every attempt");
     }
 
     #[test]

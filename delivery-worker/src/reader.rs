@@ -126,6 +126,10 @@ pub enum ReadError {
     /// The content is neither gzip nor NDJSON (its first non-blank byte is shown).
     #[error("the file is neither gzip nor NDJSON (first byte {0:#04x})")]
     NotNdjson(u8),
+    /// The content decodes to more than the object limit
+    /// ([`EventReader::with_max_object_bytes`]).
+    #[error("the file decodes to more than {0} bytes")]
+    TooLarge(u64),
     /// Reading the underlying source failed (e.g. the S3 body broke off): retriable.
     #[error("reading the file failed")]
     Io(#[source] io::Error),
@@ -154,18 +158,35 @@ pub fn decode<R: Read>(
     Ok(events.into_stats())
 }
 
-/// The source after sniffing: the sniffed bytes are put back in front of the rest.
-enum Source<R> {
+/// The source after sniffing (the sniffed bytes are put back in front of the rest), with
+/// the count of decoded bytes it produced and their limit.
+struct Source<R> {
+    format: Format<R>,
+    produced: u64,
+    limit: u64,
+}
+
+enum Format<R> {
     Plain(Chain<Cursor<Vec<u8>>, R>),
     Gzip(Box<MultiGzDecoder<Chain<Cursor<Vec<u8>>, R>>>),
 }
 
+/// The marker error a [`Source`] fails with past its limit (read back by [`classify`]).
+#[derive(Debug, thiserror::Error)]
+#[error("the decoded content exceeds its limit")]
+struct OverLimit;
+
 impl<R: Read> Read for Source<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Self::Plain(inner) => inner.read(buf),
-            Self::Gzip(inner) => inner.read(buf),
+        let read = match &mut self.format {
+            Format::Plain(inner) => inner.read(buf),
+            Format::Gzip(inner) => inner.read(buf),
+        }?;
+        self.produced = self.produced.saturating_add(read as u64);
+        if self.produced > self.limit {
+            return Err(io::Error::other(OverLimit));
         }
+        Ok(read)
     }
 }
 
@@ -198,10 +219,15 @@ impl<R: Read> EventReader<R> {
             .map_err(ReadError::Io)?;
         let gzip = head == GZIP_MAGIC;
         let rest = Cursor::new(head).chain(reader);
-        let source = if gzip {
-            Source::Gzip(Box::new(MultiGzDecoder::new(rest)))
+        let format = if gzip {
+            Format::Gzip(Box::new(MultiGzDecoder::new(rest)))
         } else {
-            Source::Plain(rest)
+            Format::Plain(rest)
+        };
+        let source = Source {
+            format,
+            produced: 0,
+            limit: u64::MAX,
         };
         Ok(Self {
             input: BufReader::with_capacity(READ_BUFFER_BYTES, source),
@@ -226,6 +252,15 @@ impl<R: Read> EventReader<R> {
     #[must_use]
     pub fn with_max_line_bytes(mut self, max_line_bytes: usize) -> Self {
         self.max_line_bytes = max_line_bytes.max(1);
+        self
+    }
+
+    /// Rejects the file as [`ReadError::TooLarge`] once it has decoded to more than
+    /// `max_object_bytes` (gzip's expansion is unbounded: a small file may inflate to
+    /// gigabytes). No limit unless set.
+    #[must_use]
+    pub fn with_max_object_bytes(mut self, max_object_bytes: u64) -> Self {
+        self.input.get_mut().limit = max_object_bytes;
         self
     }
 
@@ -296,8 +331,8 @@ impl<R: Read> EventReader<R> {
         self.input.consume(mem::take(&mut self.lent));
         release(&mut self.long);
         self.long_line = None;
-        let gzip = self.stats.gzip;
-        let buffered = self.input.fill_buf().map_err(|e| classify(gzip, e))?;
+        let (gzip, limit) = (self.stats.gzip, self.input.get_ref().limit);
+        let buffered = self.input.fill_buf().map_err(|e| classify(gzip, limit, e))?;
         if buffered.is_empty() {
             return Ok(None);
         }
@@ -344,10 +379,10 @@ impl<R: Read> EventReader<R> {
     /// the line turns out long, its reservation is taken and the buffer grown to the
     /// limit at once, before it is copied on.
     fn copy_line(&mut self) -> Result<(usize, Copied), ReadError> {
-        let gzip = self.stats.gzip;
+        let (gzip, limit) = (self.stats.gzip, self.input.get_ref().limit);
         let (mut consumed, mut copied) = (0, Copied::Short);
         loop {
-            let buffered = self.input.fill_buf().map_err(|e| classify(gzip, e))?;
+            let buffered = self.input.fill_buf().map_err(|e| classify(gzip, limit, e))?;
             if buffered.is_empty() {
                 return Ok((consumed, copied));
             }
@@ -359,7 +394,10 @@ impl<R: Read> EventReader<R> {
                 self.input.consume(take);
                 consumed += take;
                 if !ends {
-                    consumed += self.input.skip_until(b'\n').map_err(|e| classify(gzip, e))?;
+                    consumed += self
+                        .input
+                        .skip_until(b'\n')
+                        .map_err(|e| classify(gzip, limit, e))?;
                 }
                 return Ok((consumed, Copied::Oversized));
             }
@@ -473,9 +511,13 @@ fn check_start(content: &[u8], start_checked: &mut bool) -> Result<(), ReadError
     Ok(())
 }
 
-/// Maps a read failure to a file-level error. Inside gzip, an unexpected end means a
-/// truncated object and invalid data a corrupt one; anything else is source I/O.
-fn classify(gzip: bool, error: io::Error) -> ReadError {
+/// Maps a read failure to a file-level error. Past the object `limit` it is too large;
+/// inside gzip, an unexpected end means a truncated object and invalid data a corrupt
+/// one; anything else is source I/O.
+fn classify(gzip: bool, limit: u64, error: io::Error) -> ReadError {
+    if error.get_ref().is_some_and(|inner| inner.is::<OverLimit>()) {
+        return ReadError::TooLarge(limit);
+    }
     if !gzip {
         return ReadError::Io(error);
     }

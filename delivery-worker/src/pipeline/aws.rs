@@ -98,7 +98,8 @@ impl AwsDeliverer {
             .map_err(|e| TargetError::aws(Step::AssumeRole, &e, Some(external_id.as_str())))
     }
 
-    /// The staged object's body (and length), read with the worker's own credentials.
+    /// The staged object's body (and length), read with the worker's own credentials; an
+    /// object whose size alone is over the object limit is refused unread.
     async fn open(&self, object: &StagedObject) -> Result<(ByteStream, Option<i64>), TargetError> {
         let output = self
             .staging
@@ -110,6 +111,17 @@ impl AwsDeliverer {
             .map_err(AwsError::from);
         crate::telemetry::aws_call("GetObject", &output);
         let output = output.map_err(|e| TargetError::aws(Step::ReadStaged, &e, None))?;
+        let limit = self.tuning.max_object_bytes;
+        if let Some(length) = output
+            .content_length
+            .filter(|l| u64::try_from(*l).is_ok_and(|l| l > limit))
+        {
+            // Never read: its compressed bytes alone are past what it may decode to.
+            return Err(TargetError::Permanent(
+                "too_large",
+                format!("the staged object is {length} bytes, over the {limit}-byte object limit"),
+            ));
+        }
         Ok((output.body, output.content_length))
     }
 }

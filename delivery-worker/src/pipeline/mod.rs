@@ -108,7 +108,14 @@ pub struct Pipeline<D, L> {
     ledger: L,
     health: Arc<DeliveryHealth>,
     retention: Retention,
+    attempt_budget: Duration,
 }
+
+/// Default of `LOGSPOKE_WORKER_ATTEMPT_SECONDS`: how long one attempt at an object may
+/// take. A collector's largest object (10 MB of events) takes about a second; the budget
+/// leaves room for a slow or throttling destination, and bounds what a pathological object
+/// can hold a slot for.
+pub const DEFAULT_ATTEMPT_BUDGET: Duration = Duration::from_secs(600);
 
 impl<D: Deliverer, L: Ledger> Pipeline<D, L> {
     /// A pipeline delivering to the targets `configs` holds, through `deliverer`,
@@ -126,7 +133,16 @@ impl<D: Deliverer, L: Ledger> Pipeline<D, L> {
             ledger,
             health,
             retention,
+            attempt_budget: DEFAULT_ATTEMPT_BUDGET,
         }
+    }
+
+    /// The same pipeline, stopping each attempt at an object after `budget`: what it
+    /// had acknowledged stays recorded and the object is retried from there.
+    #[must_use]
+    pub fn with_attempt_budget(mut self, budget: Duration) -> Self {
+        self.attempt_budget = budget;
+        self
     }
 
     /// The ledger (for the drain's lease and the health flush).

@@ -15,6 +15,8 @@
 //! 3. **Send** to every target being sent to from one read of the object
 //!    ([`Deliverer::deliver`]); the sinks report each acknowledged batch to this module
 //!    ([`ProgressRecord`]), which writes it as an `in_progress` record.
+//!    An attempt has a time budget ([`Pipeline::with_attempt_budget`]): past it the attempt
+//!    is stopped, what it acknowledged stays recorded, and it is a retry.
 //! 4. **Classify and record**: delivered → a `delivered` record and the target's health;
 //!    never deliverable → a `rejected` record; refused by the customer's setup → parked
 //!    (live) or reported to the scheduler (drain, replay); a failure a retry may fix →
@@ -256,7 +258,11 @@ impl<D: Deliverer, L: Ledger> Pipeline<D, L> {
                 progress,
             })
             .collect();
-        let mut results = self.deliverer.deliver(object, &attempts).await;
+        let delivering = self.deliverer.deliver(object, &attempts);
+        let mut results = match tokio::time::timeout(self.attempt_budget, delivering).await {
+            Ok(results) => results,
+            Err(_) => vec![Err(self.out_of_time()); sends.len()],
+        };
         // A result short is a retry, never a silent success.
         results.resize_with(sends.len(), || Err(missing_result()));
         let recorded = progress
@@ -264,6 +270,22 @@ impl<D: Deliverer, L: Ledger> Pipeline<D, L> {
             .zip(results)
             .map(|(progress, result)| self.record(progress, result));
         join_all(recorded).await
+    }
+
+    /// The failure of an attempt stopped at its time budget: its slot (and the message's
+    /// visibility extension) is freed, and a later attempt resumes after the batches it
+    /// had acknowledged.
+    fn out_of_time(&self) -> TargetError {
+        let budget = self.attempt_budget.as_secs_f64();
+        tracing::warn!(
+            budget_s = budget,
+            "an attempt at an object ran out of its time budget"
+        );
+        metrics::counter!("logspoke_worker_attempts_out_of_time_total").increment(1);
+        TargetError::Transient(
+            Cause::AwsUnavailable,
+            format!("the attempt took longer than its time budget ({budget} s); it resumes after its last acknowledged batch"),
+        )
     }
 
     /// Records what `result` says of a delivery: in the ledger when it is final, in the

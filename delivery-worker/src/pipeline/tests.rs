@@ -309,3 +309,50 @@ async fn a_failed_attempt_resumes_after_the_acknowledged_batches() {
         }
     );
 }
+
+/// A deliverer that acknowledges the first batch of each target, then never answers
+/// again: a destination throttling without end, or an object that takes forever.
+struct Stalling;
+
+impl Deliverer for Stalling {
+    async fn deliver<P: Progress>(
+        &self,
+        _: &StagedObject,
+        attempts: &[Attempt<'_, P>],
+    ) -> Vec<Result<Delivered, TargetError>> {
+        for attempt in attempts {
+            attempt.progress.acked(1, 10_000).await;
+        }
+        std::future::pending().await
+    }
+}
+
+#[tokio::test]
+async fn an_attempt_past_its_time_budget_is_stopped_and_retried_after_what_it_acknowledged() {
+    let pipeline = Pipeline::new(
+        both_active(),
+        Stalling,
+        InMemoryLedger::default(),
+        Arc::default(),
+        Retention::default(),
+    )
+    .with_attempt_budget(Duration::from_millis(50));
+    let object = object(1);
+    let done = tokio::time::timeout(Duration::from_secs(30), pipeline.deliver(&object)).await;
+    assert_eq!(done, Ok(Outcome::Retry), "the attempt must end at its budget");
+    let cw = target(DeliveryType::Cloudwatch);
+    let record = pipeline.ledger().record_of(&cw, &object.key).unwrap();
+    assert_eq!(
+        record.state,
+        ObjectState::InProgress {
+            batches: 1,
+            events: 10_000
+        },
+        "what it acknowledged stays recorded, so the retry resumes after it"
+    );
+    let health = pipeline.health();
+    health.flush(pipeline.ledger()).await;
+    let reports = pipeline.ledger().reports.lock().unwrap().clone();
+    let (error, _) = reports[0].failed.clone().unwrap();
+    assert!(error.message.contains("time budget"), "{}", error.message);
+}

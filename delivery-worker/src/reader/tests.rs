@@ -456,3 +456,31 @@ fn one_byte_reads_give_the_same_long_lines_as_buffered_reads() {
     assert_eq!((stats.lines, stats.oversized_lines), (5, 1));
     assert_eq!(stats.bytes_in, data.len() as u64);
 }
+
+#[test]
+fn a_file_that_decodes_past_the_object_limit_is_rejected_as_too_large() {
+    // A small gzip file that inflates over tenfold: a bomb in miniature.
+    let data: String = (0..20_000).map(|n| line("x", n)).collect();
+    let file = gzip(data.as_bytes());
+    assert!(file.len() * 10 < data.len(), "{} → {}", file.len(), data.len());
+    let limit = 64 * 1024;
+    let mut events = EventReader::new(&file[..], FALLBACK_MS)
+        .unwrap()
+        .with_max_object_bytes(limit);
+    let err = drain(&mut events).unwrap_err();
+    assert!(matches!(err, ReadError::TooLarge(l) if l == limit), "{err:?}");
+    assert!(!err.is_retriable());
+    // Read no further than the limit and a read buffer past it.
+    assert!(events.stats().bytes_in <= limit, "{}", events.stats().bytes_in);
+    // A limit of exactly its decoded size lets the whole file through, gzip or not.
+    for input in [&file[..], data.as_bytes()] {
+        let mut events = EventReader::new(input, FALLBACK_MS)
+            .unwrap()
+            .with_max_object_bytes(data.len() as u64);
+        assert_eq!(drain(&mut events).unwrap().len(), 20_000);
+    }
+    let mut plain = EventReader::new(data.as_bytes(), FALLBACK_MS)
+        .unwrap()
+        .with_max_object_bytes(limit);
+    assert!(matches!(drain(&mut plain), Err(ReadError::TooLarge(_))));
+}

@@ -322,6 +322,40 @@ async fn a_truncated_file_is_rejected_with_a_reason_and_not_retried() {
 }
 
 #[tokio::test]
+async fn a_gzip_bomb_is_rejected_as_too_large_and_the_next_object_still_arrives() {
+    let (world, acme, tenant) = acme_with_cloudwatch().await;
+    // 8 MiB of one repeated line gzips to some 40 KiB; the worker may decode 1 MiB.
+    let worker = world
+        .start_worker_with(|config| config.bounds.max_object_bytes = 1 << 20)
+        .await;
+    let now = chrono::Utc::now().timestamp_millis();
+    let bomb: Vec<String> = (0..100_000).map(|_| line(now, &"x".repeat(64))).collect();
+    world
+        .stage(&format!("{tenant}/c1/app/bomb/1-bomb.json.gz"), &bomb)
+        .await;
+    let fine: Vec<String> = (0..20).map(|i| line(now + i, &format!("fine {i}"))).collect();
+    world
+        .stage(&format!("{tenant}/c1/app/fine/2-fine.json.gz"), &fine)
+        .await;
+    let events = acme
+        .wait_for_events("c1/app/fine", 20, Duration::from_secs(30))
+        .await;
+    assert_eq!(events.len(), 20);
+    assert!(
+        world.wait_drained(Duration::from_secs(20)).await,
+        "the bomb's message stayed"
+    );
+    assert_eq!(
+        metric("logspoke_worker_rejected_total{reason=\"too_large\"}"),
+        1.0
+    );
+    // Cut off at the limit: at most the first MiB of it went out.
+    let sent = acme.events("c1/app/bomb").await.len();
+    assert!(sent < 100_000 / 8, "{sent} events of the bomb were delivered");
+    worker.stop().await;
+}
+
+#[tokio::test]
 async fn a_worker_killed_mid_object_loses_no_events() {
     let (world, acme, tenant) = acme_with_cloudwatch().await;
     let start = chrono::Utc::now().timestamp_millis() - HOUR_MS;

@@ -74,6 +74,7 @@ impl World {
     pub fn worker_config(&self) -> WorkerConfig {
         WorkerConfig {
             max_decode_bytes: logspoke_delivery_worker::sinks::cloudwatch::DEFAULT_MAX_DECODE_BYTES,
+            bounds: logspoke_delivery_worker::config::ObjectBounds::default(),
             queue_url: self.queue_url.clone(),
             table: self.table.clone(),
             topic_arn: self.topic_arn.clone(),

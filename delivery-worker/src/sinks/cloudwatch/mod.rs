@@ -46,23 +46,34 @@ pub const fn long_line_cost(max_line_bytes: usize) -> usize {
 /// What a long line reserves at the reader's default line limit.
 pub const LONG_LINE_COST: usize = long_line_cost(DEFAULT_MAX_LINE_BYTES);
 
-/// How the sink works within its limits: how patiently it retries a throttled call, and
-/// the worker's decode budget that long lines are paid from. Built once per worker.
+/// How the sink works within its limits: how patiently it retries a throttled call, the
+/// worker's decode budget that long lines are paid from, and how far one object may
+/// decode. Built once per worker.
 #[derive(Debug, Clone)]
 pub struct Tuning {
     /// Retries of one `PutLogEvents` call.
     pub backoff: Backoff,
     /// What decoding may hold beyond each object's fixed buffers (`crate::budget`).
     pub budget: DecodeBudget,
+    /// Decoded bytes one object may have; past them it is rejected as `too_large`.
+    pub max_object_bytes: u64,
 }
 
 impl Tuning {
-    /// `backoff`, with a decode budget of `max_decode_bytes`.
+    /// `backoff`, with a decode budget of `max_decode_bytes` and no object limit.
     pub fn new(backoff: Backoff, max_decode_bytes: usize) -> Self {
         Self {
             backoff,
             budget: DecodeBudget::new(max_decode_bytes),
+            max_object_bytes: u64::MAX,
         }
+    }
+
+    /// The same, rejecting an object that decodes to more than `max_object_bytes`.
+    #[must_use]
+    pub fn with_max_object_bytes(mut self, max_object_bytes: u64) -> Self {
+        self.max_object_bytes = max_object_bytes;
+        self
     }
 }
 
@@ -93,8 +104,8 @@ pub async fn deliver<L: LogsApi, P: Progress>(
     progress: &P,
 ) -> Result<Delivered, TargetError> {
     let (tx, mut rx) = mpsc::channel::<Batch>(BATCHES_AHEAD);
-    let budget = tuning.budget.clone();
-    let decoding = tokio::task::spawn_blocking(move || decode_into(body, fallback_ms, budget, &tx));
+    let limits = (tuning.budget.clone(), tuning.max_object_bytes);
+    let decoding = tokio::task::spawn_blocking(move || decode_into(body, fallback_ms, limits, &tx));
     let mut sent_error = None;
     let mut delivered = Delivered {
         events: resume.events,
@@ -133,6 +144,7 @@ pub async fn deliver<L: LogsApi, P: Progress>(
             Cause::AwsUnavailable,
             format!("reading the object: {err}"),
         )),
+        Err(err @ ReadError::TooLarge(_)) => Err(TargetError::Permanent("too_large", err.to_string())),
         Err(err) => Err(TargetError::Permanent("unreadable_file", err.to_string())),
     }
 }
@@ -162,17 +174,19 @@ pub fn stream_name(layout: &ObjectKey, template: Option<&LogStreamTemplate>) -> 
 
 /// Decodes `body` and sends full batches into `tx`; stops early when the sender is gone.
 /// It waits for a free slot *before* packing on ([`Slot`]), so no full batch waits in its
-/// hands; long lines are paid for from the worker's decode `budget` (`crate::budget`),
+/// hands; long lines are paid for from the worker's decode budget (`crate::budget`), the
+/// object may decode to at most `max_object_bytes`,
 /// and each line's batches are handed over as they fill (a split message's piece by
 /// piece) before the next line is read, which ends its reservation.
 fn decode_into(
     body: ByteStream,
     fallback_ms: i64,
-    budget: DecodeBudget,
+    (budget, max_object_bytes): (DecodeBudget, u64),
     tx: &mpsc::Sender<Batch>,
 ) -> Result<(), ReadError> {
     let mut events = EventReader::new(SyncIoBridge::new(body.into_async_read()), fallback_ms)?
-        .with_budget(budget, LONG_LINE_COST);
+        .with_budget(budget, LONG_LINE_COST)
+        .with_max_object_bytes(max_object_bytes);
     let mut packer = Packer::new();
     let mut slot = Slot::free(tx);
     while let Some(event) = events.next_event()? {

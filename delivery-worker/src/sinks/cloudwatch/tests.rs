@@ -127,6 +127,27 @@ async fn a_truncated_file_is_rejected_for_good() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_object_decoding_past_the_object_limit_is_rejected_as_too_large() {
+    let logs = Recording::default();
+    let tuning = quick().with_max_object_bytes(100_000);
+    let err = deliver(
+        &logs,
+        TO,
+        ByteStream::from(gzip(25_000)),
+        START_MS,
+        &tuning,
+        Resume::default(),
+        &Acks::default(),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, TargetError::Permanent("too_large", _)), "{err:?}");
+    // Decoding stopped at the limit: the 25,000 events (about 1.5 MB) never all went out.
+    let sent: usize = logs.puts.lock().unwrap().iter().map(Vec::len).sum();
+    assert!(sent < 25_000, "{sent}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_resumed_attempt_sends_only_the_batches_not_yet_acknowledged() {
     let logs = Recording::default();
     let resume = Resume {
