@@ -128,10 +128,17 @@ def queue_depth(url):
     return sum(int(v) for v in attributes.values())
 
 
+def delivery_queues(*names):
+    """The URLs of the named settings that are set (the overflow lane's may not be)."""
+    return [os.environ[name] for name in names if os.environ.get(name)]
+
+
 def wait_drained(timeout=30):
+    """Waits until the delivery queue and the overflow lane hold no message."""
     deadline = time.monotonic() + timeout
+    queues = delivery_queues("LOGSPOKE_DELIVERY_QUEUE_URL", "LOGSPOKE_OVERFLOW_QUEUE_URL")
     while time.monotonic() < deadline:
-        if queue_depth(os.environ["LOGSPOKE_DELIVERY_QUEUE_URL"]) == 0:
+        if sum(queue_depth(url) for url in queues) == 0:
             return True
         time.sleep(0.3)
     return False

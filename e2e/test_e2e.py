@@ -7,7 +7,7 @@ import subprocess
 import time
 import unittest
 
-from harness import PROVIDER, Customer, call, client, queue_depth, stage, wait_drained
+from harness import PROVIDER, Customer, call, client, delivery_queues, queue_depth, stage, wait_drained
 
 HOUR_MS = 3_600_000
 
@@ -125,7 +125,9 @@ class EndToEnd(unittest.TestCase):
             time.sleep(0.5)
 
     def dead_letters(self):
-        return queue_depth(os.environ["LOGSPOKE_DELIVERY_QUEUE_URL"]) + queue_depth(os.environ["LOGSPOKE_DELIVERY_DLQ_URL"])
+        queues = delivery_queues("LOGSPOKE_DELIVERY_QUEUE_URL", "LOGSPOKE_DELIVERY_DLQ_URL",
+                                 "LOGSPOKE_OVERFLOW_QUEUE_URL", "LOGSPOKE_OVERFLOW_DLQ_URL")
+        return sum(queue_depth(url) for url in queues)
 
     def test_4_rotating_the_external_id_parks_logs_until_the_stack_is_updated(self):
         globex = self.customers["globex"]

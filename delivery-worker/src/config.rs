@@ -35,6 +35,10 @@ pub struct WorkerArgs {
     /// SQS queue of S3 object-created events.
     #[arg(long, env = "LOGSPOKE_DELIVERY_QUEUE_URL")]
     pub delivery_queue_url: QueueUrl,
+    /// SQS queue a tenant's messages past its share of the in-flight slots move to (the
+    /// provider stack's DeliveryOverflowQueueUrl); without it one lane serves everyone.
+    #[arg(long, env = "LOGSPOKE_OVERFLOW_QUEUE_URL")]
+    pub overflow_queue_url: Option<QueueUrl>,
     /// DynamoDB read model of delivery configs.
     #[arg(long, env = "LOGSPOKE_READ_MODEL_TABLE")]
     pub read_model_table: TableName,
@@ -79,6 +83,10 @@ pub struct WorkerArgs {
     /// Messages processed at once (about 5 MiB each).
     #[arg(long, env = "LOGSPOKE_WORKER_MAX_IN_FLIGHT", default_value = "16", value_parser = values::positive::<usize>)]
     pub max_in_flight: usize,
+    /// Percent of the in-flight slots one tenant may hold from the delivery queue (at
+    /// least one slot); with an overflow queue, its further messages move there.
+    #[arg(long, env = "LOGSPOKE_WORKER_TENANT_SHARE", default_value = "25", value_parser = percent)]
+    pub tenant_share: u8,
     /// The decode budget.
     #[command(flatten)]
     pub memory: MemoryLimits,
@@ -134,6 +142,19 @@ pub struct ReplayArgs {
     pub mode: logspoke_contract::replay::ReplayMode,
 }
 
+/// A percentage, 1 to 100.
+fn percent(raw: &str) -> Result<u8, String> {
+    match raw.trim().parse::<u8>() {
+        Ok(value @ 1..=100) => Ok(value),
+        _ => Err("a whole percentage from 1 to 100".into()),
+    }
+}
+
+/// The slots `percent` % of `max_in_flight` is, rounded up, at least one.
+pub fn share_of(max_in_flight: usize, percent: u8) -> usize {
+    (max_in_flight * usize::from(percent)).div_ceil(100).max(1)
+}
+
 fn rfc3339_ms(raw: &str) -> Result<i64, String> {
     chrono::DateTime::parse_from_rfc3339(raw)
         .map(|t| t.timestamp_millis())
@@ -149,6 +170,8 @@ fn replay_mode(raw: &str) -> Result<logspoke_contract::replay::ReplayMode, Strin
 pub struct WorkerConfig {
     /// The delivery queue.
     pub queue_url: String,
+    /// The overflow queue, if there is one.
+    pub overflow_queue_url: Option<String>,
     /// The read-model table.
     pub table: String,
     /// The config-change topic.
@@ -196,6 +219,7 @@ impl WorkerArgs {
     pub fn to_config(&self) -> WorkerConfig {
         WorkerConfig {
             queue_url: self.delivery_queue_url.to_string(),
+            overflow_queue_url: self.overflow_queue_url.as_ref().map(ToString::to_string),
             table: self.read_model_table.to_string(),
             topic_arn: self.config_topic_arn.to_string(),
             ledger: LedgerSettings {
@@ -215,6 +239,7 @@ impl WorkerArgs {
             poll: PollSettings {
                 pollers: self.pollers,
                 max_in_flight: self.max_in_flight,
+                tenant_share: share_of(self.max_in_flight, self.tenant_share),
                 visibility: self.visibility_seconds,
                 retry_delay: self.retry_seconds,
                 ..PollSettings::default()
@@ -368,6 +393,7 @@ mod tests {
             variables(&WorkerArgs::command()),
             [
                 "LOGSPOKE_DELIVERY_QUEUE_URL",
+                "LOGSPOKE_OVERFLOW_QUEUE_URL",
                 "LOGSPOKE_READ_MODEL_TABLE",
                 "LOGSPOKE_LEDGER_TABLE",
                 "LOGSPOKE_STAGING_RETENTION_DAYS",
@@ -380,6 +406,7 @@ mod tests {
                 "LOGSPOKE_CONFIG_QUEUE_PREFIX",
                 "LOGSPOKE_WORKER_POLLERS",
                 "LOGSPOKE_WORKER_MAX_IN_FLIGHT",
+                "LOGSPOKE_WORKER_TENANT_SHARE",
                 "LOGSPOKE_WORKER_MAX_DECODE_BYTES",
                 "LOGSPOKE_WORKER_MAX_OBJECT_BYTES",
                 "LOGSPOKE_WORKER_ATTEMPT_SECONDS",
@@ -389,6 +416,19 @@ mod tests {
             ]
         );
         WorkerArgs::command().debug_assert();
+    }
+
+    #[test]
+    fn a_tenants_share_is_a_rounded_up_percentage_of_the_slots() {
+        assert_eq!(config(&REQUIRED).unwrap().poll.tenant_share, 4, "25 % of 16");
+        assert_eq!(share_of(16, 25), 4);
+        assert_eq!(share_of(10, 25), 3);
+        assert_eq!(share_of(2, 1), 1, "never none");
+        assert_eq!(share_of(8, 100), 8);
+        let mut set = REQUIRED.to_vec();
+        set.push(("LOGSPOKE_WORKER_TENANT_SHARE", "0"));
+        assert!(config(&set).is_err());
+        assert_eq!(config(&REQUIRED).unwrap().overflow_queue_url, None);
     }
 
     #[test]

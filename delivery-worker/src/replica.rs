@@ -78,11 +78,21 @@ async fn run_subscribed(
     };
     let reporting = spawn_background(config, &components, &work_stopped);
     let queue = SqsQueue::new(&components.sdk, &config.queue_url);
+    let overflow = config
+        .overflow_queue_url
+        .as_deref()
+        .map(|url| SqsQueue::new(&components.sdk, url));
     readiness.ready.store(true, Ordering::Relaxed);
     tracing::info!(listen = %config.listen, "delivery worker started");
 
     let pipeline = components.pipeline.clone();
-    let receiving = tokio::spawn(sqs::run(queue, pipeline, config.poll.clone(), work_stopped));
+    let receiving = tokio::spawn(sqs::run_lanes(
+        queue,
+        overflow,
+        pipeline,
+        config.poll.clone(),
+        work_stopped,
+    ));
     shutdown.await;
     tracing::info!("stopping: finishing in-flight messages");
     readiness.ready.store(false, Ordering::Relaxed);

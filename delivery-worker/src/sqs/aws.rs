@@ -2,10 +2,12 @@
 
 use std::time::Duration;
 
-use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName};
+use aws_sdk_sqs::types::{
+    DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName, SendMessageBatchRequestEntry,
+};
 use logspoke_aws::AwsError;
 
-use super::{Queue, Received};
+use super::{Outgoing, Queue, Received};
 
 /// The delivery queue.
 #[derive(Debug, Clone)]
@@ -81,6 +83,52 @@ impl Queue for SqsQueue {
             );
         }
         Ok(output.failed().len())
+    }
+
+    async fn send(&self, messages: &[Outgoing]) -> Result<Vec<usize>, AwsError> {
+        if messages.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sent = self.send_batch(messages).await;
+        crate::telemetry::aws_call("SendMessageBatch", &sent);
+        sent
+    }
+}
+
+impl SqsQueue {
+    /// Sends `messages` in one `SendMessageBatch`; the indices of those sent.
+    async fn send_batch(&self, messages: &[Outgoing]) -> Result<Vec<usize>, AwsError> {
+        let entries = messages
+            .iter()
+            .enumerate()
+            .filter_map(|(i, message)| {
+                SendMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .message_body(&message.body)
+                    .set_message_group_id((!message.group.is_empty()).then(|| message.group.clone()))
+                    .build()
+                    .ok()
+            })
+            .collect();
+        let output = self
+            .client
+            .send_message_batch()
+            .queue_url(&self.url)
+            .set_entries(Some(entries))
+            .send()
+            .await?;
+        for failed in output.failed() {
+            tracing::warn!(
+                code = failed.code(),
+                message = failed.message(),
+                "SQS did not take a message"
+            );
+        }
+        Ok(output
+            .successful()
+            .iter()
+            .filter_map(|entry| entry.id().parse().ok())
+            .collect())
     }
 }
 

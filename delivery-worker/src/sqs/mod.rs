@@ -7,10 +7,22 @@
 //! receiver that cannot reach the queue backs off (jittered, doubling up to
 //! [`RECEIVE_BACKOFF`]'s cap) until a receive succeeds again.
 //!
+//! **Two lanes, so one tenant's backlog never delays another tenant.** A tenant may hold
+//! at most its share of the replica's slots ([`PollSettings::tenant_share`], [`share`])
+//! from the delivery queue; its further messages are moved, in one `SendMessageBatch`
+//! per received batch, to the overflow queue (with `MessageGroupId` = tenant, so an SQS
+//! fair queue serves each tenant its share there), and the delivery queue keeps moving:
+//! a quiet tenant's object waits behind at most a batch, not behind a backlog. The
+//! overflow lane is served with the slots nobody else waits for, without a share, so a
+//! tenant alone still uses every slot. A main-lane message waits for its slot in the
+//! process (its visibility kept), queued ahead of the overflow lane's next receive.
+//! Without an overflow queue there is one lane and no share applies.
+//!
 //! The loop needs only [`Queue`] of SQS (the real one is [`aws::SqsQueue`]) and a
 //! [`Pipeline`] to hand message bodies to, so the message rules are tested in process.
 
 pub mod aws;
+pub mod share;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -20,6 +32,10 @@ use logspoke_aws::AwsError;
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
+use logspoke_contract::TenantId;
+
+use self::share::{Held, Shares};
+use crate::event::{self, StagedObject};
 use crate::ledger::Ledger;
 use crate::pipeline::{Deliverer, Outcome, Pipeline};
 use logspoke_runtime::backoff::{Backoff, FailureStreak};
@@ -45,6 +61,9 @@ pub struct PollSettings {
     pub retry_delay: Duration,
     /// Long-poll wait.
     pub wait: Duration,
+    /// Slots one tenant may hold from the delivery queue before its further messages move
+    /// to the overflow lane (`LOGSPOKE_WORKER_TENANT_SHARE` of `max_in_flight`).
+    pub tenant_share: usize,
 }
 
 impl Default for PollSettings {
@@ -55,6 +74,7 @@ impl Default for PollSettings {
             visibility: Duration::from_secs(120),
             retry_delay: Duration::from_secs(30),
             wait: Duration::from_secs(20),
+            tenant_share: 4,
         }
     }
 }
@@ -88,71 +108,197 @@ pub trait Queue: Clone + Send + Sync + 'static {
 
     /// Deletes up to ten messages; returns how many the queue refused.
     fn delete(&self, receipts: &[String]) -> impl Future<Output = Result<usize, AwsError>> + Send;
+
+    /// Sends up to ten messages, each in its message group; returns the indices of those
+    /// the queue took.
+    fn send(&self, messages: &[Outgoing]) -> impl Future<Output = Result<Vec<usize>, AwsError>> + Send;
 }
 
-/// Receives and processes messages until `shutdown`, then lets in-flight work finish.
+/// A message to send: its group (the tenant) and body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    /// `MessageGroupId`: the tenant, so that a fair queue serves each tenant its share.
+    pub group: String,
+    /// The message body (the S3 event as received).
+    pub body: String,
+}
+
+/// Receives and processes messages until `shutdown`, then lets in-flight work finish
+/// (one lane: no tenant's messages are moved aside).
 pub async fn run<Q: Queue, D: Deliverer, L: Ledger>(
     queue: Q,
     pipeline: Arc<Pipeline<D, L>>,
     settings: PollSettings,
     shutdown: watch::Receiver<bool>,
 ) {
-    let permits = Arc::new(Semaphore::new(settings.max_in_flight.max(1)));
-    let (deletes, pending) = mpsc::channel::<String>(settings.max_in_flight.max(10) * 2);
-    let deleter = tokio::spawn(delete_in_batches(queue.clone(), pending));
+    run_lanes(queue, None, pipeline, settings, shutdown).await;
+}
+
+/// Receives and processes the delivery queue's messages, and with an `overflow` queue
+/// the messages it moves there, until `shutdown`; then lets in-flight work finish.
+pub async fn run_lanes<Q: Queue, D: Deliverer, L: Ledger>(
+    queue: Q,
+    overflow: Option<Q>,
+    pipeline: Arc<Pipeline<D, L>>,
+    settings: PollSettings,
+    shutdown: watch::Receiver<bool>,
+) {
+    let slots_total = settings.max_in_flight.max(1);
+    let work = Work {
+        pipeline,
+        slots: Arc::new(Semaphore::new(slots_total)),
+        shares: Arc::new(Shares::new(settings.tenant_share)),
+        settings: settings.clone(),
+    };
+    // Main-lane messages this replica holds at once: the slots and one batch waiting.
+    let admissions_total = slots_total + 10;
+    let admissions = Arc::new(Semaphore::new(admissions_total));
+    let (main, main_deleter) = Lane::start(queue, &settings);
+    let overflow = overflow.map(|queue| Lane::start(queue, &settings));
     let mut pollers = JoinSet::new();
     for _ in 0..settings.pollers.max(1) {
-        let worker = PollerTask {
-            queue: queue.clone(),
-            pipeline: pipeline.clone(),
-            settings: settings.clone(),
-            permits: permits.clone(),
-            deletes: deletes.clone(),
+        let poller = MainPoller {
+            lane: main.clone(),
+            overflow: overflow.as_ref().map(|(lane, _)| lane.clone()),
+            admissions: admissions.clone(),
+            work: work.clone(),
         };
-        pollers.spawn(worker.run(shutdown.clone()));
+        pollers.spawn(poller.run(shutdown.clone()));
     }
-    drop(deletes);
+    let overflow_deleter = overflow.map(|(lane, deleter)| {
+        for _ in 0..settings.pollers.div_ceil(4) {
+            let poller = OverflowPoller {
+                lane: lane.clone(),
+                work: work.clone(),
+            };
+            pollers.spawn(poller.run(shutdown.clone()));
+        }
+        deleter
+    });
+    drop(main);
     while pollers.join_next().await.is_some() {}
-    // In-flight messages hold permits; taking them all means every one has finished.
-    let _all = permits
-        .acquire_many(u32::try_from(settings.max_in_flight.max(1)).unwrap_or(1))
+    // Waiting messages hold admissions and running ones slots; taking them all means every
+    // one has finished.
+    let _admitted = admissions
+        .acquire_many(u32::try_from(admissions_total).unwrap_or(u32::MAX))
         .await;
-    let _ = deleter.await;
+    let slots = work.slots.clone();
+    drop(work);
+    let _all = slots.acquire_many(u32::try_from(slots_total).unwrap_or(1)).await;
+    let _ = main_deleter.await;
+    if let Some(deleter) = overflow_deleter {
+        let _ = deleter.await;
+    }
     tracing::info!("delivery queue drained");
 }
 
-struct PollerTask<Q, D, L> {
+/// How long the overflow lane's receive waits for a message: short, because it holds
+/// slots meanwhile.
+const OVERFLOW_WAIT: Duration = Duration::from_secs(1);
+
+/// One queue the replica receives from, and where its processed messages' receipts go to
+/// be deleted in batches.
+struct Lane<Q> {
     queue: Q,
-    pipeline: Arc<Pipeline<D, L>>,
-    settings: PollSettings,
-    permits: Arc<Semaphore>,
     deletes: mpsc::Sender<String>,
 }
 
-impl<Q: Queue, D: Deliverer, L: Ledger> PollerTask<Q, D, L> {
+impl<Q: Clone> Clone for Lane<Q> {
+    fn clone(&self) -> Self {
+        Self {
+            queue: self.queue.clone(),
+            deletes: self.deletes.clone(),
+        }
+    }
+}
+
+impl<Q: Queue> Lane<Q> {
+    /// The lane of `queue`, with its batch deleter running (it ends once every clone of
+    /// the lane is gone and the last receipts are deleted).
+    fn start(queue: Q, settings: &PollSettings) -> (Self, tokio::task::JoinHandle<()>) {
+        let (deletes, pending) = mpsc::channel::<String>(settings.max_in_flight.max(10) * 2);
+        let deleter = tokio::spawn(delete_in_batches(queue.clone(), pending));
+        (Self { queue, deletes }, deleter)
+    }
+}
+
+/// What processing a message needs, shared by both lanes.
+struct Work<D, L> {
+    pipeline: Arc<Pipeline<D, L>>,
+    /// The replica's in-flight slots (`max_in_flight`), shared by both lanes.
+    slots: Arc<Semaphore>,
+    /// What each tenant holds of them.
+    shares: Arc<Shares>,
+    settings: PollSettings,
+}
+
+impl<D, L> Clone for Work<D, L> {
+    fn clone(&self) -> Self {
+        Self {
+            pipeline: self.pipeline.clone(),
+            slots: self.slots.clone(),
+            shares: self.shares.clone(),
+            settings: self.settings.clone(),
+        }
+    }
+}
+
+/// One message and its objects (its body parsed once: parsing counts what it rejects).
+struct Parsed {
+    message: Received,
+    objects: Vec<StagedObject>,
+}
+
+impl Parsed {
+    fn of(message: Received) -> Self {
+        let objects = event::parse(&message.body).objects;
+        Self { message, objects }
+    }
+
+    /// The tenant whose share the message counts against (its first object's).
+    fn tenant(&self) -> Option<&TenantId> {
+        self.objects.first().map(|o| o.layout.tenant_id())
+    }
+}
+
+/// Receives the delivery queue: a tenant's message within its share is processed here; past
+/// its share it is moved to the overflow lane (when there is one).
+struct MainPoller<Q, D, L> {
+    lane: Lane<Q>,
+    overflow: Option<Lane<Q>>,
+    admissions: Arc<Semaphore>,
+    work: Work<D, L>,
+}
+
+impl<Q: Queue, D: Deliverer, L: Ledger> MainPoller<Q, D, L> {
     async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let mut failures = FailureStreak::new(RECEIVE_BACKOFF);
         while !*shutdown.borrow() {
-            let Ok(first) = self.permits.clone().acquire_owned().await else {
+            let Ok(first) = self.admissions.clone().acquire_owned().await else {
                 return;
             };
-            let mut held = vec![first];
-            while held.len() < 10 {
-                match self.permits.clone().try_acquire_owned() {
-                    Ok(permit) => held.push(permit),
+            let mut admitted = vec![first];
+            while admitted.len() < 10 {
+                match self.admissions.clone().try_acquire_owned() {
+                    Ok(admission) => admitted.push(admission),
                     Err(_) => break,
                 }
             }
             // Not cancelled by shutdown: a receive dropped mid-flight would leave its
             // messages invisible until their timeout. What it returns is still processed.
-            match self.queue.receive(held.len(), self.settings.wait).await {
+            match self
+                .lane
+                .queue
+                .receive(admitted.len(), self.work.settings.wait)
+                .await
+            {
                 Ok(messages) => {
                     failures.succeeded();
-                    self.dispatch(messages, held);
+                    self.dispatch(messages, admitted);
                 }
                 Err(err) => {
-                    // Other pollers may use the permits while this one waits.
-                    drop(held);
+                    // Other pollers may use the admissions while this one waits.
+                    drop(admitted);
                     let delay = failures.failed();
                     tracing::warn!(
                         error = %err,
@@ -168,48 +314,168 @@ impl<Q: Queue, D: Deliverer, L: Ledger> PollerTask<Q, D, L> {
         }
     }
 
-    fn dispatch(&self, messages: Vec<Received>, mut held: Vec<OwnedSemaphorePermit>) {
+    /// Starts each message within its tenant's share (waiting for a slot of its own) and
+    /// moves the others to the overflow lane in one batch.
+    fn dispatch(&self, messages: Vec<Received>, mut admitted: Vec<OwnedSemaphorePermit>) {
         metrics::counter!("logspoke_worker_messages_received_total").increment(messages.len() as u64);
-        for message in messages {
-            let Some(permit) = held.pop() else { break };
-            let task = MessageTask {
-                queue: self.queue.clone(),
-                pipeline: self.pipeline.clone(),
-                settings: self.settings.clone(),
-                deletes: self.deletes.clone(),
+        let mut moved = Vec::new();
+        for parsed in messages.into_iter().map(Parsed::of) {
+            let held = match (parsed.tenant(), &self.overflow) {
+                (None, _) => None,
+                (Some(tenant), None) => Some(self.work.shares.take(tenant)),
+                (Some(tenant), Some(_)) => match self.work.shares.try_take(tenant) {
+                    Some(held) => Some(held),
+                    None => {
+                        moved.push(parsed);
+                        continue;
+                    }
+                },
             };
-            tokio::spawn(task.run(message, permit));
+            let Some(admission) = admitted.pop() else { break };
+            let task = MessageTask {
+                lane: self.lane.clone(),
+                work: self.work.clone(),
+            };
+            tokio::spawn(task.run(parsed, Slot::Wait(admission), held));
+        }
+        if let (Some(overflow), false) = (&self.overflow, moved.is_empty()) {
+            tokio::spawn(divert(
+                self.lane.clone(),
+                overflow.queue.clone(),
+                moved,
+                self.work.settings.retry_delay,
+            ));
         }
     }
 }
 
+/// Moves `messages` from the delivery queue (`main`) to `overflow`, each in its tenant's
+/// message group (a fair queue in AWS serves each group its share); a message that could
+/// not be sent stays on the delivery queue and returns after `retry_delay`.
+async fn divert<Q: Queue>(main: Lane<Q>, overflow: Q, messages: Vec<Parsed>, retry_delay: Duration) {
+    let outgoing: Vec<Outgoing> = messages
+        .iter()
+        .map(|parsed| Outgoing {
+            group: parsed.tenant().map(ToString::to_string).unwrap_or_default(),
+            body: parsed.message.body.clone(),
+        })
+        .collect();
+    let sent = match overflow.send(&outgoing).await {
+        Ok(sent) => sent,
+        Err(err) => {
+            tracing::warn!(error = %err, count = messages.len(), "could not move messages to the overflow lane; they stay on the delivery queue");
+            Vec::new()
+        }
+    };
+    metrics::counter!("logspoke_worker_messages_diverted_total").increment(sent.len() as u64);
+    for (index, parsed) in messages.into_iter().enumerate() {
+        if sent.contains(&index) {
+            let _ = main.deletes.send(parsed.message.receipt).await;
+        } else if let Err(err) = main
+            .queue
+            .set_visibility(&parsed.message.receipt, retry_delay)
+            .await
+        {
+            tracing::warn!(error = %err, "could not shorten the visibility of a message left on the delivery queue");
+        }
+    }
+}
+
+/// Receives the overflow lane with the slots nobody else waits for: no share applies, so
+/// a tenant alone may use every slot.
+struct OverflowPoller<Q, D, L> {
+    lane: Lane<Q>,
+    work: Work<D, L>,
+}
+
+impl<Q: Queue, D: Deliverer, L: Ledger> OverflowPoller<Q, D, L> {
+    async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let mut failures = FailureStreak::new(RECEIVE_BACKOFF);
+        while !*shutdown.borrow() {
+            let Ok(first) = self.work.slots.clone().acquire_owned().await else {
+                return;
+            };
+            let mut held = vec![first];
+            while held.len() < 10 {
+                match self.work.slots.clone().try_acquire_owned() {
+                    Ok(slot) => held.push(slot),
+                    Err(_) => break,
+                }
+            }
+            match self.lane.queue.receive(held.len(), OVERFLOW_WAIT).await {
+                Ok(messages) => {
+                    failures.succeeded();
+                    metrics::counter!("logspoke_worker_messages_received_total")
+                        .increment(messages.len() as u64);
+                    for parsed in messages.into_iter().map(Parsed::of) {
+                        let Some(slot) = held.pop() else { break };
+                        let counted = parsed.tenant().map(|tenant| self.work.shares.take(tenant));
+                        let task = MessageTask {
+                            lane: self.lane.clone(),
+                            work: self.work.clone(),
+                        };
+                        tokio::spawn(task.run(parsed, Slot::Held(slot), counted));
+                    }
+                }
+                Err(err) => {
+                    drop(held);
+                    let delay = failures.failed();
+                    tracing::warn!(error = %err, "could not receive from the overflow lane; retrying");
+                    tokio::select! {
+                        () = tokio::time::sleep(delay) => {}
+                        Ok(()) = shutdown.changed() => {}
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// How a message gets its in-flight slot.
+enum Slot {
+    /// It holds one already (the overflow lane takes slots before receiving).
+    Held(OwnedSemaphorePermit),
+    /// It waits for one, holding its admission (and its visibility) meanwhile.
+    Wait(OwnedSemaphorePermit),
+}
+
 struct MessageTask<Q, D, L> {
-    queue: Q,
-    pipeline: Arc<Pipeline<D, L>>,
-    settings: PollSettings,
-    deletes: mpsc::Sender<String>,
+    lane: Lane<Q>,
+    work: Work<D, L>,
 }
 
 impl<Q: Queue, D: Deliverer, L: Ledger> MessageTask<Q, D, L> {
-    async fn run(self, message: Received, _permit: OwnedSemaphorePermit) {
+    async fn run(self, parsed: Parsed, slot: Slot, _share: Option<Held>) {
+        let Parsed { message, objects } = parsed;
         let receives = message.receive_count;
         if receives != 1 {
             // Targets that had succeeded before will receive the object again.
             metrics::counter!("logspoke_worker_redeliveries_total").increment(1);
         }
+        let delivering = async {
+            let _slot = match slot {
+                Slot::Held(slot) => slot,
+                Slot::Wait(_admission) => match self.work.slots.clone().acquire_owned().await {
+                    Ok(slot) => slot,
+                    Err(_) => return Outcome::Retry,
+                },
+            };
+            self.work.pipeline.deliver_all(&objects).await
+        };
         let outcome = tokio::select! {
-            outcome = self.pipeline.process(&message.body) => outcome,
+            outcome = delivering => outcome,
             () = self.keep_invisible(&message.receipt) => Outcome::Retry,
         };
         match outcome {
             Outcome::Done => {
-                let _ = self.deletes.send(message.receipt).await;
+                let _ = self.lane.deletes.send(message.receipt).await;
             }
             Outcome::Retry => {
                 tracing::info!(receives, "leaving a message for a retry");
                 if let Err(err) = self
+                    .lane
                     .queue
-                    .set_visibility(&message.receipt, self.settings.retry_delay)
+                    .set_visibility(&message.receipt, self.work.settings.retry_delay)
                     .await
                 {
                     tracing::warn!(error = %err, "could not shorten the visibility of a failed message");
@@ -220,10 +486,15 @@ impl<Q: Queue, D: Deliverer, L: Ledger> MessageTask<Q, D, L> {
 
     /// Extends the visibility timeout at half its length, for as long as processing runs.
     async fn keep_invisible(&self, receipt: &str) {
-        let period = self.settings.visibility / 2;
+        let period = self.work.settings.visibility / 2;
         loop {
             tokio::time::sleep(period).await;
-            if let Err(err) = self.queue.set_visibility(receipt, self.settings.visibility).await {
+            if let Err(err) = self
+                .lane
+                .queue
+                .set_visibility(receipt, self.work.settings.visibility)
+                .await
+            {
                 tracing::warn!(error = %err, "could not extend a message's visibility");
             }
         }

@@ -38,6 +38,8 @@ type Receive = Result<Vec<Received>, AwsError>;
 struct FakeQueue {
     batches: Arc<Mutex<VecDeque<Receive>>>,
     fates: Arc<Mutex<HashMap<String, Fate>>>,
+    /// Messages sent to this queue (the overflow lane), in order.
+    sent: Arc<Mutex<Vec<Outgoing>>>,
 }
 
 impl FakeQueue {
@@ -71,6 +73,22 @@ impl Queue for FakeQueue {
             .unwrap()
             .insert(receipt.to_owned(), Fate::RetryAfter(timeout));
         Ok(())
+    }
+
+    async fn send(&self, messages: &[Outgoing]) -> Result<Vec<usize>, AwsError> {
+        let mut sent = self.sent.lock().unwrap();
+        let mut batches = self.batches.lock().unwrap();
+        let mut batch = Vec::new();
+        for message in messages {
+            sent.push(message.clone());
+            batch.push(Received {
+                receipt: format!("overflow-{}", sent.len()),
+                body: message.body.clone(),
+                receive_count: 1,
+            });
+        }
+        batches.push_back(Ok(batch));
+        Ok((0..messages.len()).collect())
     }
 
     async fn delete(&self, receipts: &[String]) -> Result<usize, AwsError> {
@@ -179,6 +197,7 @@ fn settings() -> PollSettings {
         visibility: Duration::from_secs(120),
         retry_delay: Duration::from_secs(30),
         wait: Duration::from_secs(20),
+        tenant_share: 2,
     }
 }
 
@@ -337,4 +356,61 @@ async fn a_failed_receive_is_retried_and_what_follows_is_still_processed() {
     stop.send(true).unwrap();
     running.await.unwrap();
     assert_eq!(queue.fates().get("after the error"), Some(&Fate::Deleted));
+}
+
+#[tokio::test]
+async fn a_tenant_past_its_share_moves_to_the_overflow_lane_and_a_quiet_tenant_stays_in_the_main_lane() {
+    let message = |tenant: &str, n: usize| Received {
+        receipt: format!("{tenant}-{n}"),
+        body: s3_event(&[&format!("{tenant}/{CLUSTER}/app/pod-1/17000000{n:02}-u.json.gz")]),
+        receive_count: 1,
+    };
+    // Six objects of one tenant ahead of a quiet tenant's one, in one receive.
+    let mut batch: Vec<Received> = (0..6).map(|n| message("done", n)).collect();
+    batch.push(message("mixed-a", 0));
+    let main = FakeQueue::default();
+    main.batches.lock().unwrap().push_back(Ok(batch));
+    let overflow = FakeQueue::default();
+    let deliverer = Arc::new(deliverer());
+    let (stop, stopped) = watch::channel(false);
+    let running = tokio::spawn(run_lanes(
+        main.clone(),
+        Some(overflow.clone()),
+        pipeline(deliverer.clone()),
+        settings(),
+        stopped,
+    ));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while main.fates().len() < 7 || overflow.fates().len() < 4 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "unsettled: {:?} {:?}",
+            main.fates(),
+            overflow.fates()
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    stop.send(true).unwrap();
+    running.await.unwrap();
+
+    // Its share (two) ran from the delivery queue, the other four moved to the overflow
+    // lane in the tenant's message group; the quiet tenant's object was not moved.
+    let moved = overflow.sent.lock().unwrap().clone();
+    assert_eq!(moved.len(), 4);
+    assert!(moved.iter().all(|m| m.group == "done"), "{moved:?}");
+    assert!(moved.iter().all(|m| !m.body.contains("mixed-a")));
+    assert!(
+        main.fates().values().all(|fate| *fate == Fate::Deleted),
+        "{:?}",
+        main.fates()
+    );
+    assert!(
+        overflow.fates().values().all(|fate| *fate == Fate::Deleted),
+        "{:?}",
+        overflow.fates()
+    );
+    // Every object reached both targets once, from whichever lane.
+    let calls = deliverer.calls.lock().unwrap().clone();
+    let of = |tenant: &str| calls.iter().filter(|(t, ..)| t == tenant).count();
+    assert_eq!((of("done"), of("mixed-a")), (12, 2));
 }

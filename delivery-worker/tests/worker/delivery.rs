@@ -322,6 +322,62 @@ async fn a_truncated_file_is_rejected_with_a_reason_and_not_retried() {
 }
 
 #[tokio::test]
+async fn a_quiet_tenants_object_overtakes_another_tenants_backlog_through_the_overflow_lane() {
+    let world = World::create().await;
+    let acme = Customer::create("222222222222").await;
+    let globex = Customer::create("333333333333").await;
+    let (noisy, quiet) = (tenant(), tenant());
+    world
+        .put_item(&acme.item(&noisy, DeliveryType::Cloudwatch, 1))
+        .await;
+    world
+        .put_item(&globex.item(&quiet, DeliveryType::Cloudwatch, 1))
+        .await;
+    // The emulator's queue is strictly FIFO: 60 objects of one tenant, then one of another.
+    let now = chrono::Utc::now().timestamp_millis();
+    for n in 0..60 {
+        let lines: Vec<String> = (0..50)
+            .map(|i| line(now + i, &format!("noisy {n} {i}")))
+            .collect();
+        world
+            .stage(&format!("{noisy}/c1/app/p{n:02}/1-n.json.gz"), &lines)
+            .await;
+    }
+    world
+        .stage(&format!("{quiet}/c1/app/pod/1-q.json.gz"), &[line(now, "quiet")])
+        .await;
+    let worker = world
+        .start_worker_with(|config| {
+            config.overflow_queue_url = Some(world.overflow_queue_url.clone());
+            config.poll.max_in_flight = 2;
+            config.poll.tenant_share = 1;
+        })
+        .await;
+    let delivered = globex
+        .wait_for_events("c1/app/pod", 1, Duration::from_secs(30))
+        .await;
+    assert_eq!(delivered.len(), 1);
+    // When the quiet object arrived, most of the backlog had not: it had been moved aside.
+    let noisy_done = metric(&format!(
+        "logspoke_worker_objects_delivered_total{{tenant_id=\"{noisy}\""
+    ));
+    assert!(
+        noisy_done < 50.0,
+        "{noisy_done} of 60 backlog objects arrived first"
+    );
+    assert!(metric("logspoke_worker_messages_diverted_total") >= 1.0);
+    // And the backlog still arrives, every object once.
+    for n in 0..60 {
+        let events = acme
+            .wait_for_events(&format!("c1/app/p{n:02}"), 50, Duration::from_secs(60))
+            .await;
+        assert_eq!(events.len(), 50, "object {n}");
+    }
+    assert!(world.wait_drained(Duration::from_secs(20)).await);
+    worker.stop().await;
+}
+
+#[tokio::test]
 async fn a_gzip_bomb_is_rejected_as_too_large_and_the_next_object_still_arrives() {
     let (world, acme, tenant) = acme_with_cloudwatch().await;
     // 8 MiB of one repeated line gzips to some 40 KiB; the worker may decode 1 MiB.

@@ -27,6 +27,8 @@ pub struct World {
     pub provider: SdkConfig,
     pub staging_bucket: String,
     pub queue_url: String,
+    /// The overflow lane's queue (the worker uses it only when a test says so).
+    pub overflow_queue_url: String,
     pub table: String,
     pub ledger_table: String,
     pub topic_arn: String,
@@ -49,6 +51,14 @@ impl World {
             .queue_url
             .unwrap();
         wire_notifications(&provider, &staging_bucket, &queue_url).await;
+        let overflow_queue_url = sqs
+            .create_queue()
+            .queue_name(unique("overflow"))
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap();
         let table = unique("tenant-configs");
         create_read_model_table(&provider, &table).await;
         let ledger_table = unique("delivery-ledger");
@@ -65,6 +75,7 @@ impl World {
             provider,
             staging_bucket,
             queue_url,
+            overflow_queue_url,
             table,
             ledger_table,
             topic_arn,
@@ -76,6 +87,7 @@ impl World {
             max_decode_bytes: logspoke_delivery_worker::sinks::cloudwatch::DEFAULT_MAX_DECODE_BYTES,
             bounds: logspoke_delivery_worker::config::ObjectBounds::default(),
             queue_url: self.queue_url.clone(),
+            overflow_queue_url: None,
             table: self.table.clone(),
             topic_arn: self.topic_arn.clone(),
             ledger: LedgerSettings {
@@ -96,6 +108,7 @@ impl World {
                 visibility: Duration::from_secs(30),
                 retry_delay: Duration::from_secs(1),
                 wait: Duration::from_secs(1),
+                tenant_share: 2,
             },
             resync: Duration::from_secs(300),
         }
@@ -345,11 +358,16 @@ impl World {
             .unwrap();
     }
 
-    /// Messages still in the delivery queue (visible or in flight).
+    /// Messages still in the delivery queue or the overflow lane (visible or in flight).
     pub async fn queued(&self) -> u64 {
+        self.depth(&self.queue_url).await + self.depth(&self.overflow_queue_url).await
+    }
+
+    /// Messages in the queue at `url` (visible or in flight).
+    pub async fn depth(&self, url: &str) -> u64 {
         let attributes = aws_sdk_sqs::Client::new(&self.provider)
             .get_queue_attributes()
-            .queue_url(&self.queue_url)
+            .queue_url(url)
             .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
             .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
             .send()
