@@ -112,8 +112,9 @@ impl Cause {
 
     /// True when the failure says nothing about the customer's setup (throttling, AWS
     /// failing or not answering, a verification out of time): retrying later may succeed
-    /// with nothing changed. Delivery retries these through the queue and parks objects
-    /// for every other cause; a verification that failed only for these stores nothing.
+    /// with nothing changed. A verification that failed only for these stores nothing.
+    /// Delivery parks objects for every other cause and for `throttled` (the account's
+    /// quota is the customer's state), and retries the rest through the queue.
     pub fn is_transient(self) -> bool {
         matches!(self, Self::Throttled | Self::AwsUnavailable | Self::Timeout)
     }
@@ -160,8 +161,10 @@ impl Cause {
             }
             Self::Timeout => "The verification did not finish in time. Verify again.",
             Self::Throttled => {
-                "AWS throttled the calls; the worker retries, nothing to do. A verification can be run \
-                 again later."
+                "The account's CloudWatch Logs quota (PutLogEvents requests per second) is used up, \
+                 by this delivery or your own workloads: objects wait, parked, and are delivered as \
+                 the account accepts them. If it persists, raise the quota (Service Quotas). A \
+                 verification can be run again later."
             }
             Self::AwsUnavailable => {
                 "AWS failed or could not be reached; the worker retries, nothing to do. A verification can \

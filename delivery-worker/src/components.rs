@@ -7,7 +7,6 @@ use std::sync::Arc;
 use anyhow::Context;
 use aws_config::SdkConfig;
 use logspoke_aws::RoleChain;
-use logspoke_runtime::backoff::Backoff;
 
 use crate::config::WorkerConfig;
 use crate::credentials::CredentialCache;
@@ -18,7 +17,7 @@ use crate::pipeline::drain::Drainer;
 use crate::pipeline::Pipeline;
 use crate::replay::dynamo::{DynamoJobs, S3Staging};
 use crate::replay::ReplayRunner;
-use crate::sinks::cloudwatch::Tuning;
+use crate::sinks::cloudwatch::{self, Tuning};
 use crate::tenants::source::{self, DynamoReadModel};
 use crate::tenants::TenantConfigs;
 
@@ -47,7 +46,7 @@ impl Components {
         let configs = Arc::new(TenantConfigs::default());
         let settings = &config.ledger;
         let chain = RoleChain::for_component(sdk.clone(), config.provider_role.clone(), "logspoke-worker");
-        let tuning = Tuning::new(Backoff::default(), config.max_decode_bytes)
+        let tuning = Tuning::new(cloudwatch::service::RETRIES, config.max_decode_bytes)
             .with_max_object_bytes(config.bounds.max_object_bytes as u64);
         let pipeline = Pipeline::new(
             configs.clone(),

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use logspoke_aws::AwsError;
-use logspoke_contract::ledger::{HealthItem, ObjectRecord, ObjectState, ParkedObject, Target};
+use logspoke_contract::ledger::{Cause, HealthItem, ObjectRecord, ObjectState, ParkedObject, Target};
 
 use super::{HealthReport, Ledger, TargetLedger};
 
@@ -33,6 +33,16 @@ impl InMemoryLedger {
         records.get(&(target.partition(), object_key.to_owned())).cloned()
     }
 
+    /// The cause of the target's oldest parked object (the real table keeps the cause its
+    /// first parked object was parked for).
+    fn parked_cause(&self, target: &Target) -> Option<Cause> {
+        let parked = self.parked.lock().unwrap();
+        parked
+            .iter()
+            .find(|((pk, _), _)| *pk == target.partition())
+            .map(|(_, p)| p.cause)
+    }
+
     fn parked_count(&self, target: &Target) -> u64 {
         let parked = self.parked.lock().unwrap();
         parked.keys().filter(|(pk, _)| *pk == target.partition()).count() as u64
@@ -47,7 +57,7 @@ impl Ledger for InMemoryLedger {
             .map(|t| TargetLedger {
                 record: self.record_of(t, object_key),
                 parked_objects: self.parked_count(t),
-                parked_cause: None,
+                parked_cause: self.parked_cause(t),
             })
             .collect())
     }

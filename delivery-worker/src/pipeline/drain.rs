@@ -27,6 +27,9 @@ use crate::ledger::Ledger;
 /// Parked objects read per query.
 const PAGE: usize = 25;
 
+/// The first probe of a target parked because its account throttles.
+const THROTTLED_PROBE: Duration = Duration::from_secs(5);
+
 /// How a drain of one target ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Drain {
@@ -120,6 +123,9 @@ pub struct Drainer {
     /// The probe schedule: the first interval, doubling to the longest (no jitter: the
     /// lease spaces replicas).
     probe: Backoff,
+    /// The schedule of a target its account throttles: within seconds, so its parked
+    /// objects drain about as fast as the account accepts them.
+    throttled: Backoff,
     probes: Mutex<HashMap<Target, Probe>>,
 }
 
@@ -131,6 +137,11 @@ impl Drainer {
             probe: Backoff {
                 base: probe,
                 max: max_probe,
+                attempts: u32::MAX,
+            },
+            throttled: Backoff {
+                base: probe.min(THROTTLED_PROBE),
+                max: max_probe.min(THROTTLED_PROBE * 12),
                 attempts: u32::MAX,
             },
             probes: Mutex::new(HashMap::new()),
@@ -226,7 +237,12 @@ impl Drainer {
                     .get(target)
                     .filter(|p| p.version == version)
                     .map_or(1, |p| p.failures.saturating_add(1));
-                let delay = self.probe.bound(failures);
+                let schedule = if cause == Cause::Throttled {
+                    &self.throttled
+                } else {
+                    &self.probe
+                };
+                let delay = schedule.bound(failures);
                 tracing::info!(%target, cause = cause.as_str(), delay_s = delay.as_secs(), "a target with parked objects still refuses them");
                 Self::next_probe(&mut probes, target, version, failures, delay)
             }

@@ -18,9 +18,10 @@
 //!    An attempt has a time budget ([`Pipeline::with_attempt_budget`]): past it the attempt
 //!    is stopped, what it acknowledged stays recorded, and it is a retry.
 //! 4. **Classify and record**: delivered → a `delivered` record and the target's health;
-//!    never deliverable → a `rejected` record; refused by the customer's setup → parked
-//!    (live) or reported to the scheduler (drain, replay); a failure a retry may fix →
-//!    reported for a retry. A drained object is unparked once it is final.
+//!    never deliverable → a `rejected` record; refused by the customer's setup, or
+//!    throttled by the customer's account past the sink's quick retries → parked (live) or
+//!    reported to the scheduler (drain; a replay retries throttling); a failure a retry may
+//!    fix → reported for a retry. A drained object is unparked once it is final.
 
 use futures_util::future::join_all;
 use logspoke_contract::ledger::{Cause, Counters, ObjectRecord, ObjectState, ParkedObject, Target};
@@ -217,14 +218,16 @@ impl<D: Deliverer, L: Ledger> Pipeline<D, L> {
         result: Result<Delivered, TargetError>,
         purpose: Purpose<'_>,
     ) -> Delivery {
-        match result {
-            Ok(delivered) => Delivery::Sent(delivered),
-            Err(TargetError::Permanent(..)) => Delivery::Rejected,
-            Err(TargetError::Customer(cause, _)) if matches!(purpose, Purpose::Live) => {
-                self.park(object, route, cause).await
-            }
-            Err(err @ TargetError::Customer(..)) => Delivery::Refused(err),
-            Err(err @ TargetError::Transient(..)) => Delivery::Retry(err),
+        let err = match result {
+            Ok(delivered) => return Delivery::Sent(delivered),
+            Err(TargetError::Permanent(..)) => return Delivery::Rejected,
+            Err(err) => err,
+        };
+        match (err.parks(), purpose) {
+            (Some(cause), Purpose::Live) => self.park(object, route, cause).await,
+            (Some(_), Purpose::Drain(_)) => Delivery::Refused(err),
+            (_, Purpose::Replay(_)) if matches!(err, TargetError::Customer(..)) => Delivery::Refused(err),
+            _ => Delivery::Retry(err),
         }
     }
 

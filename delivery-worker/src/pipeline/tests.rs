@@ -92,9 +92,16 @@ fn throttled() -> Result<Delivered, TargetError> {
     ))
 }
 
+fn outage() -> Result<Delivered, TargetError> {
+    Err(TargetError::Transient(
+        Cause::AwsUnavailable,
+        "ServiceUnavailable".into(),
+    ))
+}
+
 #[tokio::test]
 async fn a_redelivered_message_re_sends_only_to_the_target_that_failed() {
-    let deliverer = Arc::new(FakeDeliverer::default().then(TENANT, DeliveryType::S3, vec![throttled()]));
+    let deliverer = Arc::new(FakeDeliverer::default().then(TENANT, DeliveryType::S3, vec![outage()]));
     let pipeline = pipeline(both_active(), &deliverer);
     let object = object(1);
     assert_eq!(pipeline.deliver(&object).await, Outcome::Retry);
@@ -124,7 +131,7 @@ async fn a_redelivered_message_re_sends_only_to_the_target_that_failed() {
 
 #[tokio::test]
 async fn an_object_with_two_targets_is_read_once_for_both() {
-    let deliverer = Arc::new(FakeDeliverer::default().then(TENANT, DeliveryType::S3, vec![throttled()]));
+    let deliverer = Arc::new(FakeDeliverer::default().then(TENANT, DeliveryType::S3, vec![outage()]));
     let pipeline = pipeline(both_active(), &deliverer);
     let object = object(1);
     assert_eq!(pipeline.deliver(&object).await, Outcome::Retry);
@@ -355,4 +362,40 @@ async fn an_attempt_past_its_time_budget_is_stopped_and_retried_after_what_it_ac
     let reports = pipeline.ledger().reports.lock().unwrap().clone();
     let (error, _) = reports[0].failed.clone().unwrap();
     assert!(error.message.contains("time budget"), "{}", error.message);
+}
+
+#[tokio::test]
+async fn a_throttled_object_is_parked_not_retried_and_drains_once_the_account_accepts() {
+    // The customer's account keeps throttling CloudWatch through the sink's quick retries.
+    let deliverer = Arc::new(FakeDeliverer::default().then(
+        TENANT,
+        DeliveryType::Cloudwatch,
+        vec![throttled(), throttled()],
+    ));
+    let pipeline = pipeline(both_active(), &deliverer);
+    assert_eq!(
+        pipeline.deliver(&object(1)).await,
+        Outcome::Done,
+        "the message is deleted: the object waits parked, never in the provider's DLQ"
+    );
+    // The next object queues behind it without a call.
+    assert_eq!(pipeline.deliver(&object(2)).await, Outcome::Done);
+    let cw = target(DeliveryType::Cloudwatch);
+    let parked = pipeline.ledger().parked(&cw, 10).await.unwrap();
+    assert_eq!(parked.len(), 2);
+    assert!(parked.iter().all(|p| p.cause == Cause::Throttled));
+    assert_eq!(deliverer.keys(TENANT, DeliveryType::Cloudwatch), [object(1).key]);
+    let (version, config) = pipeline
+        .configs
+        .config(&cw.tenant_id, DeliveryType::Cloudwatch)
+        .unwrap();
+    // Still throttled at the first probe: it stays parked.
+    assert_eq!(
+        pipeline.drain(&cw, version, &config).await,
+        Drain::Blocked(Cause::Throttled)
+    );
+    // The account accepts again: both arrive, in order.
+    assert_eq!(pipeline.drain(&cw, version, &config).await, Drain::Drained(2));
+    let sent = deliverer.keys(TENANT, DeliveryType::Cloudwatch);
+    assert_eq!(sent[sent.len() - 2..], [object(1).key, object(2).key]);
 }

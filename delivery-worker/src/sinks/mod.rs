@@ -40,6 +40,17 @@ impl TargetError {
         }
     }
 
+    /// The cause an object is parked for after this failure, if any: the customer's setup
+    /// refusing it, or the customer's account throttling it past the sink's few quick
+    /// retries (the account's quota is the customer's state: the object waits parked and
+    /// drains as the account accepts, instead of holding a slot or reaching the DLQ).
+    pub fn parks(&self) -> Option<Cause> {
+        match self {
+            Self::Customer(cause, _) | Self::Transient(cause @ Cause::Throttled, _) => Some(*cause),
+            Self::Transient(..) | Self::Permanent(..) => None,
+        }
+    }
+
     /// The cause recorded in the target's health.
     pub fn cause(&self) -> Option<Cause> {
         match self {

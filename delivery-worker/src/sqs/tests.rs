@@ -166,8 +166,8 @@ fn configs() -> TenantConfigs {
 fn deliverer() -> FakeDeliverer {
     let transient = || {
         Err(TargetError::Transient(
-            Cause::Throttled,
-            "ThrottlingException".into(),
+            Cause::AwsUnavailable,
+            "ServiceUnavailable".into(),
         ))
     };
     let permanent = || Err(TargetError::Permanent("unreadable_file", "truncated gzip".into()));

@@ -57,6 +57,16 @@ pub struct Sent {
     pub rejected: usize,
 }
 
+/// Retries of one `PutLogEvents` call that AWS throttled or failed: a few quick ones, at
+/// most 0.7 s of waiting in all. A call still throttled after them parks the object (the
+/// account's quota is the customer's state, `crate::pipeline::target`), so no attempt
+/// sleeps long in an in-flight slot.
+pub const RETRIES: Backoff = Backoff {
+    base: std::time::Duration::from_millis(100),
+    max: std::time::Duration::from_millis(400),
+    attempts: 4,
+};
+
 /// Sends `batch`, creating the stream once if needed and retrying transient failures.
 pub async fn send<L: LogsApi>(
     api: &L,
