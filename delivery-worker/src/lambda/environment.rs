@@ -12,7 +12,7 @@ use lambda_runtime::LambdaEvent;
 use metrics_exporter_prometheus::PrometheusHandle;
 
 use super::fresh::{self, Freshness};
-use super::{deadline_instant, emf, flush_metrics, Function, DEADLINE_MARGIN};
+use super::{deadline_instant, emf, flush_metrics, Function, Overflow, DEADLINE_MARGIN};
 use crate::components::Components;
 use crate::config::WorkerConfig;
 use crate::ledger::dynamo::DynamoLedger;
@@ -75,12 +75,15 @@ async fn function_of(config: &WorkerConfig, components: &Components) -> anyhow::
     let read_model = components.read_model.as_ref().clone();
     let fresh = Freshness::new(read_model, components.configs.clone(), loaded_at, fresh::MAX_AGE);
     let queue = SqsQueue::new(&components.sdk, &config.queue_url);
-    Ok(Function::new(
-        components.pipeline.clone(),
-        fresh,
-        queue,
-        config.poll.retry_delay,
-    ))
+    let function = Function::new(components.pipeline.clone(), fresh, queue, config.poll.retry_delay);
+    Ok(match config.overflow_queue_url.as_deref() {
+        None => function,
+        Some(url) => function.with_overflow(Overflow {
+            queue: SqsQueue::new(&components.sdk, url),
+            name: url.rsplit('/').next().unwrap_or_default().to_owned(),
+            share: config.poll.tenant_share,
+        }),
+    })
 }
 
 /// The function a cold start builds, with the SDK config `sdk`.

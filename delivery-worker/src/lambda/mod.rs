@@ -13,6 +13,10 @@
 //!   (`context.deadline`): what is not finished by then is reported failed, never cut
 //!   off mid-write by the runtime. A cut-off CloudWatch delivery resumes after its last
 //!   acknowledged batch, as after a crash.
+//! - **Fair batches.** With an overflow lane ([`Overflow`], ADR 12), a tenant's messages
+//!   past its share of a delivery-queue batch move to the overflow queue (reported done,
+//!   so the event source mapping deletes them); the overflow queue's own mapping feeds
+//!   them back, and nothing from it moves again.
 //! - **Config freshness** without a subscription ([`fresh`]), metrics as EMF log lines
 //!   ([`emf`]), and the background work of a replica (health flush, draining parked
 //!   objects, replay jobs) run after each batch in the time left.
@@ -24,6 +28,7 @@ pub mod emf;
 pub mod environment;
 pub mod fresh;
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -35,7 +40,7 @@ use self::fresh::Freshness;
 use crate::event::{self, StagedObject};
 use crate::ledger::Ledger;
 use crate::pipeline::{Deliverer, Outcome, Pipeline};
-use crate::sqs::Queue;
+use crate::sqs::{Outgoing, Queue};
 use crate::tenants::source::ReadModel;
 
 /// Time kept back from the function's deadline to record results and answer.
@@ -54,6 +59,29 @@ pub struct Function<D, L, R, Q> {
     margin: Duration,
     queue: Q,
     retry_delay: Duration,
+    overflow: Option<Overflow<Q>>,
+}
+
+/// The overflow lane as the function sees it (ADR 12): where a batch's messages past their
+/// tenant's share go, and how batches that come from it are told apart.
+pub struct Overflow<Q> {
+    /// The overflow queue.
+    pub queue: Q,
+    /// Its name (the last part of its URL and of its ARN).
+    pub name: String,
+    /// Messages of one tenant a batch of the delivery queue keeps; the rest move.
+    pub share: usize,
+}
+
+impl<Q> Overflow<Q> {
+    /// True when `record` was received from the overflow queue.
+    fn sent(&self, record: &SqsMessage) -> bool {
+        record
+            .event_source_arn
+            .as_deref()
+            .and_then(|arn| arn.rsplit(':').next())
+            .is_some_and(|name| name == self.name)
+    }
 }
 
 impl<D: Deliverer, L: Ledger, R: ReadModel, Q: Queue> Function<D, L, R, Q> {
@@ -68,7 +96,16 @@ impl<D: Deliverer, L: Ledger, R: ReadModel, Q: Queue> Function<D, L, R, Q> {
             margin: DEADLINE_MARGIN,
             queue,
             retry_delay,
+            overflow: None,
         }
+    }
+
+    /// The same function, moving a delivery-queue batch's messages past their tenant's
+    /// share to `overflow` (whose own event source mapping feeds them back).
+    #[must_use]
+    pub fn with_overflow(mut self, overflow: Overflow<Q>) -> Self {
+        self.overflow = Some(overflow);
+        self
     }
 
     /// The pipeline (for the work after a batch).
@@ -90,21 +127,35 @@ impl<D: Deliverer, L: Ledger, R: ReadModel, Q: Queue> Function<D, L, R, Q> {
             .iter()
             .map(|record| event::parse(record.body.as_deref().unwrap_or_default()).objects)
             .collect();
+        let moving = self.moving(batch, &objects);
         let tenants: Vec<TenantId> = objects
             .iter()
-            .flatten()
+            .zip(&moving)
+            .filter(|(_, moves)| !**moves)
+            .flat_map(|(objects, _)| objects)
             .map(|object| object.layout.tenant_id().clone())
             .collect();
         let unread = match tokio::time::timeout_at(stop_at.into(), self.fresh.refresh(&tenants)).await {
             Ok(unread) => unread,
             Err(_) => tenants,
         };
-        let outcomes = join_all(
+        let processing = join_all(
             objects
                 .iter()
-                .map(|objects| self.process(objects, &unread, stop_at)),
-        )
-        .await;
+                .zip(&moving)
+                .filter(|(_, moves)| !**moves)
+                .map(|(objects, _)| self.process(objects, &unread, stop_at)),
+        );
+        let (processed, moved) = tokio::join!(processing, self.move_to_overflow(batch, &objects, &moving));
+        let mut processed = processed.into_iter();
+        let mut moved = moved.into_iter();
+        let outcomes: Vec<Outcome> = moving
+            .iter()
+            .map(|moves| {
+                let next = if *moves { moved.next() } else { processed.next() };
+                next.unwrap_or(Outcome::Retry)
+            })
+            .collect();
         let retried: Vec<&SqsMessage> = batch
             .records
             .iter()
@@ -121,13 +172,90 @@ impl<D: Deliverer, L: Ledger, R: ReadModel, Q: Queue> Function<D, L, R, Q> {
         Ok(response)
     }
 
-    /// Makes a message to retry visible again after the retry delay.
+    /// Which records of a delivery-queue batch move to the overflow lane: those of a
+    /// tenant past the first `share` of its in the batch (none without a lane, none of a
+    /// batch from the lane).
+    fn moving(&self, batch: &SqsEvent, objects: &[Vec<StagedObject>]) -> Vec<bool> {
+        let Some(overflow) = &self.overflow else {
+            return vec![false; objects.len()];
+        };
+        let mut seen: HashMap<&TenantId, usize> = HashMap::new();
+        batch
+            .records
+            .iter()
+            .zip(objects)
+            .map(|(record, objects)| {
+                let Some(tenant) = objects.first().map(|o| o.layout.tenant_id()) else {
+                    return false;
+                };
+                if overflow.sent(record) {
+                    return false;
+                }
+                let count = seen.entry(tenant).or_default();
+                *count += 1;
+                *count > overflow.share
+            })
+            .collect()
+    }
+
+    /// Sends the `moving` records to the overflow lane in their tenant's message group; a
+    /// moved message is done here (the event source mapping deletes it), one that could
+    /// not be sent is retried.
+    async fn move_to_overflow(
+        &self,
+        batch: &SqsEvent,
+        objects: &[Vec<StagedObject>],
+        moving: &[bool],
+    ) -> Vec<Outcome> {
+        let Some(overflow) = &self.overflow else {
+            return Vec::new();
+        };
+        let outgoing: Vec<Outgoing> = batch
+            .records
+            .iter()
+            .zip(objects)
+            .zip(moving)
+            .filter(|(_, moves)| **moves)
+            .map(|((record, objects), _)| Outgoing {
+                group: objects
+                    .first()
+                    .map(|o| o.layout.tenant_id().to_string())
+                    .unwrap_or_default(),
+                body: record.body.clone().unwrap_or_default(),
+            })
+            .collect();
+        if outgoing.is_empty() {
+            return Vec::new();
+        }
+        let sent = match overflow.queue.send(&outgoing).await {
+            Ok(sent) => sent,
+            Err(err) => {
+                tracing::warn!(error = %err, count = outgoing.len(), "could not move messages to the overflow lane; they will be retried");
+                Vec::new()
+            }
+        };
+        metrics::counter!("logspoke_worker_messages_diverted_total").increment(sent.len() as u64);
+        (0..outgoing.len())
+            .map(|i| {
+                if sent.contains(&i) {
+                    Outcome::Done
+                } else {
+                    Outcome::Retry
+                }
+            })
+            .collect()
+    }
+
+    /// Makes a message to retry visible again after the retry delay, on the queue it came
+    /// from.
     async fn retry_soon(&self, record: &SqsMessage) {
         tracing::info!("leaving a message for a retry");
         let Some(receipt) = record.receipt_handle.as_deref() else {
             return;
         };
-        if let Err(err) = self.queue.set_visibility(receipt, self.retry_delay).await {
+        let from_overflow = self.overflow.as_ref().filter(|o| o.sent(record));
+        let queue = from_overflow.map_or(&self.queue, |o| &o.queue);
+        if let Err(err) = queue.set_visibility(receipt, self.retry_delay).await {
             tracing::warn!(error = %err, "could not shorten the visibility of a failed message");
         }
     }

@@ -194,3 +194,73 @@ async fn a_message_that_is_no_event_is_deleted_and_counted_once() {
         1.0
     );
 }
+
+#[tokio::test]
+async fn a_batch_moves_a_tenants_messages_past_its_share_to_the_overflow_lane() {
+    let world = World::create().await;
+    let acme = Customer::create("222222222222").await;
+    let globex = Customer::create("333333333333").await;
+    let (noisy, quiet) = (tenant(), tenant());
+    world
+        .put_item(&acme.item(&noisy, DeliveryType::Cloudwatch, 1))
+        .await;
+    world
+        .put_item(&globex.item(&quiet, DeliveryType::Cloudwatch, 1))
+        .await;
+    let now = chrono::Utc::now().timestamp_millis();
+    let mut bodies = Vec::new();
+    for pod in 0..6 {
+        let key = format!("{noisy}/c1/app/pod-{pod}/1-n.json.gz");
+        world.stage(&key, &[line(now, &format!("noisy {pod}"))]).await;
+        bodies.push(world.event_body(&key));
+    }
+    let key = format!("{quiet}/c1/app/pod/1-q.json.gz");
+    world.stage(&key, &[line(now, "quiet")]).await;
+    bodies.push(world.event_body(&key));
+
+    let mut config = world.worker_config();
+    config.overflow_queue_url = Some(world.overflow_queue_url.clone());
+    config.poll.tenant_share = 2;
+    logspoke_delivery_worker::telemetry::metrics_handle();
+    let function = lambda_function(&config, &world.provider).await.unwrap();
+    let response = function.handle(&batch(&bodies), in_a_minute()).await.unwrap();
+    // Nothing to retry: the noisy tenant's share (two) and the quiet tenant's object were
+    // delivered, the noisy tenant's other four moved to the overflow lane.
+    assert_eq!(failed(&response), Vec::<String>::new());
+    assert_eq!(globex.events("c1/app/pod").await.len(), 1);
+    let mut arrived = 0;
+    for pod in 0..6 {
+        arrived += usize::from(!acme.events(&format!("c1/app/pod-{pod}")).await.is_empty());
+    }
+    assert_eq!(arrived, 2);
+    assert_eq!(world.depth(&world.overflow_queue_url).await, 4);
+    // A batch of the overflow lane is delivered, none of it moved again.
+    let mut moved = Vec::new();
+    while moved.len() < 4 {
+        let messages = aws_sdk_sqs::Client::new(&world.provider)
+            .receive_message()
+            .queue_url(&world.overflow_queue_url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap();
+        moved.extend(
+            messages
+                .messages()
+                .iter()
+                .filter_map(|m| m.body().map(str::to_owned)),
+        );
+    }
+    let mut from_overflow = batch(&moved);
+    for record in &mut from_overflow.records {
+        let name = world.overflow_queue_url.rsplit('/').next().unwrap();
+        record.event_source_arn = Some(format!("arn:aws:sqs:eu-west-1:111111111111:{name}"));
+    }
+    let response = function.handle(&from_overflow, in_a_minute()).await.unwrap();
+    assert_eq!(failed(&response), Vec::<String>::new());
+    let mut arrived = 0;
+    for pod in 0..6 {
+        arrived += usize::from(!acme.events(&format!("c1/app/pod-{pod}")).await.is_empty());
+    }
+    assert_eq!(arrived, 6);
+}
