@@ -7,7 +7,9 @@ use logspoke_contract::ledger::Cause;
 use logspoke_contract::replay::{ReplayMode, ReplayState};
 use logspoke_contract::{DeliveryType, DesiredLogs, EffectiveState, ExternalId};
 
-use crate::world::{acme_with_cloudwatch, line, metric, tenant, Customer, World};
+use crate::world::{
+    acme_with_cloudwatch, line, metric, noisy_and_quiet, tenant, Customer, TwoTenants, World,
+};
 
 const HOUR_MS: i64 = 3_600_000;
 
@@ -323,16 +325,11 @@ async fn a_truncated_file_is_rejected_with_a_reason_and_not_retried() {
 
 #[tokio::test]
 async fn a_quiet_tenants_object_overtakes_another_tenants_backlog_through_the_overflow_lane() {
-    let world = World::create().await;
-    let acme = Customer::create("222222222222").await;
-    let globex = Customer::create("333333333333").await;
-    let (noisy, quiet) = (tenant(), tenant());
-    world
-        .put_item(&acme.item(&noisy, DeliveryType::Cloudwatch, 1))
-        .await;
-    world
-        .put_item(&globex.item(&quiet, DeliveryType::Cloudwatch, 1))
-        .await;
+    let TwoTenants {
+        world,
+        noisy: (acme, noisy),
+        quiet: (globex, quiet),
+    } = noisy_and_quiet().await;
     // The emulator's queue is strictly FIFO: 60 objects of one tenant, then one of another.
     let now = chrono::Utc::now().timestamp_millis();
     for n in 0..60 {

@@ -7,7 +7,9 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use logspoke_contract::{DeliveryType, EffectiveState, ExternalId};
 use logspoke_delivery_worker::lambda::environment::{lambda_function, LambdaFunction};
 
-use crate::world::{acme_with_cloudwatch, line, metric, tenant, Customer, World};
+use crate::world::{
+    acme_with_cloudwatch, line, metric, noisy_and_quiet, tenant, Customer, TwoTenants, World,
+};
 
 /// A batch of the delivery queue with these bodies, message ids `m0`, `m1`, ….
 fn batch(bodies: &[String]) -> SqsEvent {
@@ -197,16 +199,11 @@ async fn a_message_that_is_no_event_is_deleted_and_counted_once() {
 
 #[tokio::test]
 async fn a_batch_moves_a_tenants_messages_past_its_share_to_the_overflow_lane() {
-    let world = World::create().await;
-    let acme = Customer::create("222222222222").await;
-    let globex = Customer::create("333333333333").await;
-    let (noisy, quiet) = (tenant(), tenant());
-    world
-        .put_item(&acme.item(&noisy, DeliveryType::Cloudwatch, 1))
-        .await;
-    world
-        .put_item(&globex.item(&quiet, DeliveryType::Cloudwatch, 1))
-        .await;
+    let TwoTenants {
+        world,
+        noisy: (acme, noisy),
+        quiet: (globex, quiet),
+    } = noisy_and_quiet().await;
     let now = chrono::Utc::now().timestamp_millis();
     let mut bodies = Vec::new();
     for pod in 0..6 {

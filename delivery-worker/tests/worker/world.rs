@@ -690,6 +690,33 @@ pub async fn acme_with_cloudwatch() -> (World, Customer, TenantId) {
     (world, acme, tenant)
 }
 
+/// Two tenants in one world, each with its own customer account (222… and 333…) and an
+/// active CloudWatch config: a noisy one and a quiet one.
+pub struct TwoTenants {
+    pub world: World,
+    pub noisy: (Customer, TenantId),
+    pub quiet: (Customer, TenantId),
+}
+
+/// A fresh world with [`TwoTenants`].
+pub async fn noisy_and_quiet() -> TwoTenants {
+    let world = World::create().await;
+    let acme = Customer::create("222222222222").await;
+    let globex = Customer::create("333333333333").await;
+    let (noisy, quiet) = (tenant(), tenant());
+    world
+        .put_item(&acme.item(&noisy, DeliveryType::Cloudwatch, 1))
+        .await;
+    world
+        .put_item(&globex.item(&quiet, DeliveryType::Cloudwatch, 1))
+        .await;
+    TwoTenants {
+        world,
+        noisy: (acme, noisy),
+        quiet: (globex, quiet),
+    }
+}
+
 /// A Vector-like NDJSON line.
 pub fn line(timestamp_ms: i64, message: &str) -> String {
     let timestamp = chrono::DateTime::from_timestamp_millis(timestamp_ms).unwrap();
