@@ -34,27 +34,63 @@
 //! waits for its own sender). The wait blocks the decoding thread, which is a blocking-
 //! pool thread, never an async worker. A holder whose sender is slow (throttling) keeps
 //! its share meanwhile, which is why the default lets two long lines decode at a time.
+//!
+//! **A share per tenant.** While another tenant waits, one tenant may hold at most its
+//! share of the budget (`LOGSPOKE_WORKER_TENANT_SHARE` of it, and at least one long
+//! line); with nobody else waiting it may take it all. A waiting reader holds nothing, so
+//! what a tenant holds belongs to readers that will release it: no circular wait.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::pin;
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, Thread};
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-
 /// A pool of bytes that decoders reserve from before holding a long line. Cheap to clone
-/// (clones share the pool).
+/// (clones share the pool); [`DecodeBudget::for_tenant`] tags a clone with the tenant
+/// whose share its reservations count against.
 #[derive(Debug, Clone)]
 pub struct DecodeBudget {
-    permits: Arc<Semaphore>,
-    total: u32,
+    pool: Arc<Pool>,
+    tenant: Option<Arc<str>>,
+}
+
+#[derive(Debug)]
+struct Pool {
+    total: usize,
+    /// What one tenant may hold while another tenant waits (at least one request).
+    share: usize,
+    state: Mutex<State>,
+    freed: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    available: usize,
+    held: HashMap<Arc<str>, usize>,
+    waiting: HashMap<Arc<str>, usize>,
+}
+
+impl State {
+    /// Whether `tenant` may take `wanted` bytes now: they are free, and the tenant stays
+    /// within its share or nobody else waits.
+    fn grants(&self, tenant: Option<&Arc<str>>, wanted: usize, share: usize) -> bool {
+        if self.available < wanted {
+            return false;
+        }
+        let Some(tenant) = tenant else { return true };
+        let held = self.held.get(tenant).copied().unwrap_or(0);
+        let others_wait = self.waiting.iter().any(|(t, n)| t != tenant && *n > 0);
+        held + wanted <= share.max(wanted) || !others_wait
+    }
 }
 
 /// Bytes taken from a [`DecodeBudget`]; they return to it when this is dropped.
 #[derive(Debug)]
 pub struct Reservation {
-    _permits: Option<OwnedSemaphorePermit>,
+    pool: Arc<Pool>,
+    tenant: Option<Arc<str>>,
     bytes: usize,
 }
 
@@ -65,42 +101,100 @@ impl Reservation {
     }
 }
 
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        let mut state = self.pool.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.available += self.bytes;
+        if let Some(tenant) = &self.tenant {
+            if let Some(held) = state.held.get_mut(tenant) {
+                *held = held.saturating_sub(self.bytes);
+                if *held == 0 {
+                    state.held.remove(tenant);
+                }
+            }
+        }
+        drop(state);
+        self.pool.freed.notify_all();
+    }
+}
+
 impl DecodeBudget {
-    /// A budget of `bytes` (at least 1, at most `u32::MAX`: a permit is a byte and one
-    /// request may take them all).
+    /// A budget of `bytes` (at least 1; one request may take them all), with no tenant
+    /// holding more than all of it.
     pub fn new(bytes: usize) -> Self {
-        let total = u32::try_from(bytes).unwrap_or(u32::MAX).max(1);
-        Self {
-            permits: Arc::new(Semaphore::new(total as usize)),
+        Self::with_share(bytes, bytes)
+    }
+
+    /// A budget of `bytes` of which one tenant may hold at most `share` while another
+    /// tenant waits (and at least one request's worth); with nobody else waiting it may
+    /// take it all.
+    pub fn with_share(bytes: usize, share: usize) -> Self {
+        let total = bytes.max(1);
+        let pool = Pool {
             total,
+            share,
+            state: Mutex::new(State {
+                available: total,
+                ..State::default()
+            }),
+            freed: Condvar::new(),
+        };
+        Self {
+            pool: Arc::new(pool),
+            tenant: None,
+        }
+    }
+
+    /// This budget, with reservations counted against `tenant`'s share.
+    #[must_use]
+    pub fn for_tenant(&self, tenant: &str) -> Self {
+        Self {
+            pool: self.pool.clone(),
+            tenant: Some(Arc::from(tenant)),
         }
     }
 
     /// The budget's size in bytes.
     pub fn total(&self) -> usize {
-        self.total as usize
+        self.pool.total
     }
 
     /// Bytes not reserved right now.
     pub fn available(&self) -> usize {
-        self.permits.available_permits()
+        let state = self.pool.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.available
     }
 
     /// Waits (blocking this thread: call it from a blocking-pool thread) until `bytes`,
-    /// clamped to the whole budget so that it can always be granted, are free; requests
-    /// are served in order.
+    /// clamped to the whole budget so that it can always be granted, are free and this
+    /// budget's tenant may take them (within its share, or nobody else waits).
     pub fn reserve_blocking(&self, bytes: usize) -> Reservation {
-        let wanted = u32::try_from(bytes).unwrap_or(u32::MAX).min(self.total);
-        let permits = match self.permits.clone().try_acquire_many_owned(wanted) {
-            Ok(permits) => Some(permits),
-            Err(_) => {
-                metrics::counter!("logspoke_worker_decode_budget_waits_total").increment(1);
-                block_on(self.permits.clone().acquire_many_owned(wanted)).ok()
+        let pool = &self.pool;
+        let wanted = bytes.min(pool.total);
+        let tenant = self.tenant.as_ref();
+        let mut state = pool.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if !state.grants(tenant, wanted, pool.share) {
+            metrics::counter!("logspoke_worker_decode_budget_waits_total").increment(1);
+            if let Some(tenant) = tenant {
+                *state.waiting.entry(tenant.clone()).or_default() += 1;
             }
-        };
+            while !state.grants(tenant, wanted, pool.share) {
+                state = pool.freed.wait(state).unwrap_or_else(PoisonError::into_inner);
+            }
+            if let Some(count) = tenant.and_then(|t| state.waiting.get_mut(t)) {
+                *count -= 1;
+            }
+            // A tenant that held back for this one may go on now.
+            pool.freed.notify_all();
+        }
+        state.available -= wanted;
+        if let Some(tenant) = tenant {
+            *state.held.entry(tenant.clone()).or_default() += wanted;
+        }
         Reservation {
-            _permits: permits,
-            bytes: wanted as usize,
+            pool: pool.clone(),
+            tenant: tenant.cloned(),
+            bytes: wanted,
         }
     }
 }
@@ -146,6 +240,49 @@ mod tests {
         let budget = DecodeBudget::new(10);
         let held = budget.reserve_blocking(usize::MAX);
         assert_eq!((held.bytes(), budget.available()), (10, 0));
+    }
+
+    #[test]
+    fn a_tenant_past_its_share_waits_while_another_tenant_waits_and_takes_all_when_alone() {
+        let budget = DecodeBudget::with_share(100, 40);
+        let (noisy, quiet) = (budget.for_tenant("noisy"), budget.for_tenant("quiet"));
+        // Alone, the noisy tenant may take everything.
+        let first = noisy.reserve_blocking(40);
+        let second = noisy.reserve_blocking(40);
+        assert_eq!(budget.available(), 20);
+        // The quiet tenant waits for bytes; meanwhile the noisy one may take no more.
+        let (done, granted) = mpsc::channel();
+        let waiter = {
+            let (quiet, done) = (quiet.clone(), done.clone());
+            thread::spawn(move || {
+                let held = quiet.reserve_blocking(40);
+                done.send(("quiet", held.bytes())).ok();
+                thread::sleep(Duration::from_millis(200));
+            })
+        };
+        thread::sleep(Duration::from_millis(50));
+        let third = {
+            let noisy = noisy.clone();
+            thread::spawn(move || {
+                let held = noisy.reserve_blocking(20);
+                done.send(("noisy", held.bytes())).ok();
+            })
+        };
+        thread::sleep(Duration::from_millis(50));
+        drop(first);
+        // 60 bytes are free: the noisy tenant (past its share) yields to the quiet one.
+        assert_eq!(
+            granted.recv_timeout(Duration::from_secs(5)).ok(),
+            Some(("quiet", 40))
+        );
+        assert_eq!(
+            granted.recv_timeout(Duration::from_secs(5)).ok(),
+            Some(("noisy", 20))
+        );
+        waiter.join().ok();
+        third.join().ok();
+        drop(second);
+        assert_eq!(budget.available(), 100);
     }
 
     #[test]

@@ -46,7 +46,11 @@ impl Components {
         let configs = Arc::new(TenantConfigs::default());
         let settings = &config.ledger;
         let chain = RoleChain::for_component(sdk.clone(), config.provider_role.clone(), "logspoke-worker");
+        // A tenant's share of the decode budget is its share of the slots.
+        let budget_share =
+            config.max_decode_bytes * config.poll.tenant_share / config.poll.max_in_flight.max(1);
         let tuning = Tuning::new(cloudwatch::service::RETRIES, config.max_decode_bytes)
+            .with_budget_share(budget_share)
             .with_max_object_bytes(config.bounds.max_object_bytes as u64);
         let pipeline = Pipeline::new(
             configs.clone(),

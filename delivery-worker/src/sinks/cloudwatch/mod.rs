@@ -69,6 +69,14 @@ impl Tuning {
         }
     }
 
+    /// The same, with one tenant holding at most `share` bytes of the decode budget while
+    /// another tenant waits for it.
+    #[must_use]
+    pub fn with_budget_share(mut self, share: usize) -> Self {
+        self.budget = DecodeBudget::with_share(self.budget.total(), share);
+        self
+    }
+
     /// The same, rejecting an object that decodes to more than `max_object_bytes`.
     #[must_use]
     pub fn with_max_object_bytes(mut self, max_object_bytes: u64) -> Self {
@@ -104,7 +112,7 @@ pub async fn deliver<L: LogsApi, P: Progress>(
     progress: &P,
 ) -> Result<Delivered, TargetError> {
     let (tx, mut rx) = mpsc::channel::<Batch>(BATCHES_AHEAD);
-    let limits = (tuning.budget.clone(), tuning.max_object_bytes);
+    let limits = (tuning.budget.for_tenant(to.tenant_id), tuning.max_object_bytes);
     let decoding = tokio::task::spawn_blocking(move || decode_into(body, fallback_ms, limits, &tx));
     let mut sent_error = None;
     let mut delivered = Delivered {
