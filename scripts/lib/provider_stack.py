@@ -49,6 +49,11 @@ SETTINGS = (
     ("ApiRoleArn", "LOGSPOKE_API_ROLE_ARN"),
     ("WorkerRoleArn", "LOGSPOKE_WORKER_ROLE_ARN"),
 )
+# Outputs that a version of the template may lack, printed only when the stack has them:
+# the worker's overflow lane, which it serves when LOGSPOKE_OVERFLOW_QUEUE_URL is set.
+OPTIONAL_SETTINGS = (
+    ("DeliveryOverflowQueueUrl", "LOGSPOKE_OVERFLOW_QUEUE_URL"),
+)
 
 
 def log(message):
@@ -621,6 +626,9 @@ def main():
     print(f"LOGSPOKE_CUSTOMER_TEMPLATE_URL={template_url}")
     for key, setting in SETTINGS:
         print(f"{setting}={out[key]}")
+    for key, setting in OPTIONAL_SETTINGS:
+        if key in out:
+            print(f"{setting}={out[key]}")
     if "WorkerFunctionName" in out:
         print(f"LOGSPOKE_WORKER_FUNCTION_NAME={out['WorkerFunctionName']}")
     return 0
