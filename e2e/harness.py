@@ -1,9 +1,15 @@
-"""What the end-to-end tests drive: the running api over HTTP, the emulator through boto3
-as the provider and as customers. Configured by scripts/e2e through the environment."""
+"""What the end-to-end tests and the benches drive: the running api over HTTP (tokens,
+onboarding a customer as a customer does), the emulator through boto3 as the provider and
+as customers, and what the benches read of a running worker (CPU and memory from /proc,
+its /metrics). Configured by scripts/e2e and scripts/bench-* through the environment."""
 
+import functools
 import json
 import os
+import re
+import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -25,6 +31,29 @@ RUN = uuid.uuid4().hex[:6]
 def client(service, account):
     """A boto3 client acting as `account` (the tests retry a little more than the scripts)."""
     return Account(account, REGION, max_attempts=3).client(service)
+
+
+_provider_clients = {}
+_provider_lock = threading.Lock()
+
+
+def provider_client(service):
+    """One client of the provider account per service, shared by every thread (boto3
+    clients are thread-safe once made): making one costs tens of milliseconds of CPU,
+    which load generators staging thousands of objects from many threads cannot pay per
+    call or per thread. Its connection pool is sized for them, and it computes checksums
+    only where S3 requires one (the emulator checks none; the default CRC32 costs CPU)."""
+    with _provider_lock:
+        if service not in _provider_clients:
+            _provider_clients[service] = Account(PROVIDER, REGION, max_attempts=3).client(
+                service, max_pool_connections=64, request_checksum_calculation="when_required")
+        return _provider_clients[service]
+
+
+def mint_token(*args):
+    """A token for the running api, valid for an hour (`logspoke-api mint-token ARGS`)."""
+    return subprocess.run([os.environ["LOGSPOKE_E2E_API_BIN"], "mint-token", *args, "--ttl", "1h"],
+                          check=True, capture_output=True, text=True).stdout.strip()
 
 
 def call(method, path, token, body=None, content_type="application/json"):
@@ -49,24 +78,38 @@ def wait_for_stack(cfn, name):
 
 
 class Customer:
-    """A customer account: a log group, a bucket and the stack launched from the link."""
+    """A customer account: a log group, a bucket (unless `bucket` is False) and the stack
+    launched from the link."""
 
-    def __init__(self, tenant, account):
+    def __init__(self, tenant, account, bucket=True):
         self.tenant, self.account = tenant, account
         self.log_group = f"/logspoke/{tenant}"
-        self.bucket = f"{tenant}-logs-{RUN}"
+        self.bucket = f"{tenant}-logs-{RUN}" if bucket else None
         self.stack = f"Logspoke-{tenant}-delivery-role"
-        self.logs = client("logs", account)
-        self.s3 = client("s3", account)
-        self.cfn = client("cloudformation", account)
+
+    # Made when first used: a bench with hundreds of customers needs only some of them.
+    @functools.cached_property
+    def logs(self):
+        return client("logs", self.account)
+
+    @functools.cached_property
+    def s3(self):
+        return client("s3", self.account)
+
+    @functools.cached_property
+    def cfn(self):
+        return client("cloudformation", self.account)
 
     def prepare(self):
         self.logs.create_log_group(logGroupName=self.log_group)
-        self.s3.create_bucket(Bucket=self.bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+        if self.bucket:
+            self.s3.create_bucket(Bucket=self.bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
 
     def _parameters(self, link):
         params = quick_create_parameters(link)
-        params.update(LogGroupName=self.log_group, BucketName=self.bucket, BucketPrefix="k8s/")
+        params.update(LogGroupName=self.log_group)
+        if self.bucket:
+            params.update(BucketName=self.bucket, BucketPrefix="k8s/")
         return [{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(params.items())]
 
     def launch(self, link):
@@ -114,18 +157,53 @@ class Customer:
             time.sleep(0.5)
 
 
+def onboard(operator, customer, cluster, kinds=("cloudwatch",)):
+    """Onboards `customer` through the api as a customer does: the tenant, a registered
+    cluster (only registered clusters deliver), the stack of the onboarding link in the
+    customer's account, then a delivery config of each kind, verified. Returns the role."""
+    tenant = customer.tenant
+    expect_status(201, "create tenant", *call("POST", "/v1/tenants", operator, {"tenant_id": tenant}))
+    expect_status(201, "register cluster", *call("PUT", f"/v1/tenants/{tenant}/clusters/{cluster}", operator))
+    customer.prepare()
+    status, onboarding = call("POST", f"/v1/tenants/{tenant}/onboarding", operator, {"region": REGION})
+    expect_status(200, "onboarding", status, onboarding)
+    role = customer.launch(onboarding["quick_create_url"])
+    bodies = {"cloudwatch": {"log_group_name": customer.log_group},
+              "s3": {"bucket_name": customer.bucket, "bucket_prefix": "k8s/"}}
+    for kind in kinds:
+        body = {"target_region": REGION, "role_arn": role, **bodies[kind]}
+        expect_status(201, f"put {kind} config",
+                      *call("PUT", f"/v1/tenants/{tenant}/delivery-configs/{kind}", operator, body))
+    for kind in kinds:
+        status, config = call("POST", f"/v1/tenants/{tenant}/delivery-configs/{kind}/verify", operator)
+        expect_status(200, f"verify {kind}", status, config)
+        if config["state"] != "active":
+            raise AssertionError(f"{tenant}: {kind} config is {config['state']} after verify: {config}")
+    return role
+
+
+def expect_status(wanted, what, status, body):
+    if status != wanted:
+        raise AssertionError(f"{what}: {status} (expected {wanted}): {body}")
+
+
 def stage(tenant, cluster, application, pod, messages, start_ms, step_ms=1000, bad_line=False):
     """Stages a gzip NDJSON file as the collector would (scripts/stage-logs); returns its key."""
-    key, _ = stage_file(client("s3", PROVIDER), os.environ["LOGSPOKE_STAGING_BUCKET"], tenant, cluster,
+    key, _ = stage_file(provider_client("s3"), os.environ["LOGSPOKE_STAGING_BUCKET"], tenant, cluster,
                         application, pod, messages, start_ms, step_ms, bad_line)
     return key
 
 
-def queue_depth(url):
-    attributes = client("sqs", PROVIDER).get_queue_attributes(
+def queue_counts(url):
+    """(visible, in flight) messages of a provider queue."""
+    attributes = provider_client("sqs").get_queue_attributes(
         QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
     )["Attributes"]
-    return sum(int(v) for v in attributes.values())
+    return int(attributes["ApproximateNumberOfMessages"]), int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+
+def queue_depth(url):
+    return sum(queue_counts(url))
 
 
 def delivery_queues(*names):
@@ -158,3 +236,51 @@ def redrive_dlq():
             sqs.send_message(QueueUrl=os.environ["LOGSPOKE_DELIVERY_QUEUE_URL"], MessageBody=message["Body"])
             sqs.delete_message(QueueUrl=os.environ["LOGSPOKE_DELIVERY_DLQ_URL"], ReceiptHandle=message["ReceiptHandle"])
             moved += 1
+
+
+# ------------------------------------------------------------- the worker process ------
+# What the benches read of a running worker: its own CPU time and memory from /proc, and
+# its counters from /metrics (LOGSPOKE_WORKER_LISTEN).
+
+def cpu_seconds(pid):
+    """The process's own CPU time (user + system), from /proc/<pid>/stat."""
+    with open(f"/proc/{pid}/stat") as f:
+        # Fields after the command name, which is in parentheses and may contain spaces.
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def status_kb(pid, field):
+    """A kB field of /proc/<pid>/status, e.g. VmRSS or VmHWM (the peak)."""
+    with open(f"/proc/{pid}/status") as f:
+        return int(re.search(rf"{field}:\s+(\d+)", f.read()).group(1))
+
+
+def scrape():
+    """The worker's /metrics as {series: value}, a series being a sample's name and labels
+    as printed (`name{label="value",...}`)."""
+    with urllib.request.urlopen(f"http://{os.environ['LOGSPOKE_WORKER_LISTEN']}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    samples = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            series, _, value = line.rpartition(" ")
+            samples[series] = float(value)
+    return samples
+
+
+def metric(prefix, samples=None):
+    """The sum of the series that start with `prefix`: a name, or a name and its first
+    labels (`logspoke_worker_aws_calls_total{api="GetObject"`); from `samples` or a scrape."""
+    samples = scrape() if samples is None else samples
+    return sum(value for series, value in samples.items() if series.startswith(prefix))
+
+
+def aws_calls(samples):
+    """{api: calls} of `logspoke_worker_aws_calls_total`, every outcome counted."""
+    calls = {}
+    for series, value in samples.items():
+        found = re.match(r'logspoke_worker_aws_calls_total\{(?:.*,)?api="([^"]+)"', series)
+        if found:
+            calls[found.group(1)] = calls.get(found.group(1), 0) + value
+    return calls

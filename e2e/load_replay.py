@@ -7,45 +7,19 @@ lines: replay wall time and objects/s, whether progress only ever grew, and live
 delivery latency (p50, max) during the replay."""
 
 import os
-import subprocess
 import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from harness import PROVIDER, Customer, call, client, wait_drained
-from stage_logs import stage_file
+from harness import Customer, call, mint_token, onboard, stage, wait_drained
 
 OBJECTS = int(os.environ.get("REPLAY_OBJECTS", "10000"))
 
 
-_local = threading.local()
-
-
-def stage_file_raw(tenant, cluster, application, pod, messages, start_ms):
-    """Stages one object with this thread's own S3 client (clients are costly to make)."""
-    if not hasattr(_local, "s3"):
-        _local.s3 = client("s3", PROVIDER)
-    stage_file(_local.s3, os.environ["LOGSPOKE_STAGING_BUCKET"], tenant, cluster, application, pod, messages,
-               start_ms, 1000)
-
-
-def token():
-    return subprocess.run([os.environ["LOGSPOKE_E2E_API_BIN"], "mint-token", "--role", "operator", "--sub", "load"],
-                          check=True, capture_output=True, text=True).stdout.strip()
-
-
-def onboard(operator, tenant, account):
-    customer = Customer(tenant, account)
-    call("POST", "/v1/tenants", operator, {"tenant_id": tenant})
-    call("PUT", f"/v1/tenants/{tenant}/clusters/load", operator)
-    customer.prepare()
-    link = call("POST", f"/v1/tenants/{tenant}/onboarding", operator, {"region": "eu-west-1"})[1]["quick_create_url"]
-    role = customer.launch(link)
-    call("PUT", f"/v1/tenants/{tenant}/delivery-configs/cloudwatch", operator,
-         {"target_region": "eu-west-1", "role_arn": role, "log_group_name": customer.log_group})
-    status, config = call("POST", f"/v1/tenants/{tenant}/delivery-configs/cloudwatch/verify", operator)
-    assert status == 200 and config["state"] == "active", config
+def onboard_tenant(operator, tenant, account):
+    customer = Customer(tenant, account, bucket=False)
+    onboard(operator, customer, "load")
     return customer
 
 
@@ -64,7 +38,7 @@ def live_latencies(live, stop, out):
     while not stop.is_set():
         message = f"live {n}"
         put = time.monotonic()
-        stage_file_raw("live", "load", "app", "live", [message], int(time.time() * 1000))
+        stage("live", "load", "app", "live", [message], int(time.time() * 1000))
         while message not in {m for _, m in live.stream_events("load/app/live")}:
             if time.monotonic() - put > 60:
                 break
@@ -75,15 +49,15 @@ def live_latencies(live, stop, out):
 
 
 def main():
-    operator = token()
-    onboard(operator, "bulk", "222222222222")
-    live = onboard(operator, "live", "333333333333")
+    operator = mint_token("--role", "operator", "--sub", "load")
+    onboard_tenant(operator, "bulk", "222222222222")
+    live = onboard_tenant(operator, "live", "333333333333")
     enabled(operator, "bulk", False)
     time.sleep(2)
     since = int(time.time() * 1000) - 1000
     started = time.monotonic()
     with ThreadPoolExecutor(16) as pool:
-        list(pool.map(lambda i: stage_file_raw("bulk", "load", "app", f"pod-{i % 50}", [f"bulk {i}"], since),
+        list(pool.map(lambda i: stage("bulk", "load", "app", f"pod-{i % 50}", [f"bulk {i}"], since),
                       range(OBJECTS)))
     print(f"staged {OBJECTS} objects in {time.monotonic() - started:.0f} s", file=sys.stderr)
     assert wait_drained(timeout=600), "the skipped objects never left the queue"

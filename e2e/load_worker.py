@@ -15,15 +15,12 @@ The last line is a machine-readable summary with the peak RSS from /proc (VmHWM)
 
 import math
 import os
-import re
 import signal
-import subprocess
 import sys
 import threading
 import time
-import urllib.request
 
-from harness import Customer, call, stage, wait_drained
+from harness import Customer, cpu_seconds, metric, mint_token, onboard, stage, status_kb, wait_drained
 
 CASE = os.environ.get("LOAD_CASE", "lean")
 LONG = CASE == "long-lines"
@@ -36,48 +33,10 @@ IDLE_SECONDS = 5
 MESSAGE_BYTES = int(os.environ.get("LOAD_MESSAGE_BYTES", str(LINE_LIMIT - 512) if LONG else "200"))
 
 
-def token():
-    return subprocess.run([os.environ["LOGSPOKE_E2E_API_BIN"], "mint-token", "--role", "operator", "--sub", "load"],
-                          check=True, capture_output=True, text=True).stdout.strip()
-
-
-def onboard(operator):
+def onboard_loadtest(operator):
     customer = Customer("loadtest", "222222222222")
-    call("POST", "/v1/tenants", operator, {"tenant_id": "loadtest"})
-    # Only registered clusters deliver (an api without cluster registration says 404: fine).
-    call("PUT", "/v1/tenants/loadtest/clusters/load", operator)
-    customer.prepare()
-    link = call("POST", "/v1/tenants/loadtest/onboarding", operator, {"region": "eu-west-1"})[1]["quick_create_url"]
-    role = customer.launch(link)
-    call("PUT", "/v1/tenants/loadtest/delivery-configs/cloudwatch", operator,
-         {"target_region": "eu-west-1", "role_arn": role, "log_group_name": customer.log_group})
-    kinds = ["cloudwatch"]
-    if BOTH:
-        call("PUT", "/v1/tenants/loadtest/delivery-configs/s3", operator,
-             {"target_region": "eu-west-1", "role_arn": role, "bucket_name": customer.bucket, "bucket_prefix": "k8s/"})
-        kinds.append("s3")
-    for kind in kinds:
-        status, config = call("POST", f"/v1/tenants/loadtest/delivery-configs/{kind}/verify", operator)
-        assert status == 200 and config["state"] == "active", config
+    onboard(operator, customer, "load", ("cloudwatch", "s3") if BOTH else ("cloudwatch",))
     return customer
-
-
-def status_kb(pid, field):
-    with open(f"/proc/{pid}/status") as f:
-        return int(re.search(rf"{field}:\s+(\d+)", f.read()).group(1))
-
-
-def cpu_seconds(pid):
-    """The process's own CPU time (user + system), from /proc/<pid>/stat."""
-    with open(f"/proc/{pid}/stat") as f:
-        # Fields after the command name, which is in parentheses and may contain spaces.
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def metric(name):
-    text = urllib.request.urlopen(f"http://{os.environ['LOGSPOKE_WORKER_LISTEN']}/metrics").read().decode()
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name))
 
 
 def lean_messages():
@@ -101,8 +60,8 @@ def long_message(i):
 
 def main():
     pid = int(os.environ["LOAD_WORKER_PID"])
-    operator = token()
-    customer = onboard(operator)
+    operator = mint_token("--role", "operator", "--sub", "load")
+    customer = onboard_loadtest(operator)
     time.sleep(2)  # the config change reaches the worker
     idle = status_kb(pid, "VmRSS")
     # What the worker spends with nothing to do (long polls, timers, health flushes), so

@@ -3,18 +3,13 @@ emulator with the provider stack deployed, driven only through the public HTTP A
 AWS APIs. Run by scripts/e2e (which starts everything); tests run in order."""
 
 import os
-import subprocess
 import time
 import unittest
 
 from harness import PROVIDER, Customer, call, client, delivery_queues, queue_depth, stage, wait_drained
+from harness import mint_token as token
 
 HOUR_MS = 3_600_000
-
-
-def token(*args):
-    return subprocess.run([os.environ["LOGSPOKE_E2E_API_BIN"], "mint-token", *args, "--ttl", "1h"],
-                          check=True, capture_output=True, text=True).stdout.strip()
 
 
 class EndToEnd(unittest.TestCase):

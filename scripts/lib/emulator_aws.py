@@ -10,6 +10,7 @@ per-bucket host names.
 import os
 import re
 import sys
+import threading
 
 import boto3
 import botocore.exceptions
@@ -45,6 +46,14 @@ def check_account(account):
     return account
 
 
+# One boto3 session for every account: a session loads each service's model once, so that
+# a client made from it costs a third of one made from a session of its own (which counts
+# when a bench acts as hundreds of customer accounts). Sessions are not thread-safe: clients
+# are made under the lock.
+_session = None
+_session_lock = threading.Lock()
+
+
 class Account:
     """Clients acting as one emulator account in one region."""
 
@@ -52,11 +61,6 @@ class Account:
         self.account = check_account(account)
         self.region = region
         self.endpoint = endpoint_url()
-        self._session = boto3.session.Session(
-            aws_access_key_id=account,
-            aws_secret_access_key="test",
-            region_name=region,
-        )
         self._config = Config(
             s3={"addressing_style": "path"},
             retries={"max_attempts": max_attempts, "mode": "standard"},
@@ -64,8 +68,16 @@ class Account:
             read_timeout=60,
         )
 
-    def client(self, service):
-        return self._session.client(service, endpoint_url=self.endpoint, config=self._config)
+    def client(self, service, **config):
+        """A client of `service`; `config` adds botocore Config settings (e.g. a larger
+        max_pool_connections for a client that many threads share)."""
+        global _session
+        merged = self._config.merge(Config(**config)) if config else self._config
+        with _session_lock:
+            if _session is None:
+                _session = boto3.session.Session()
+            return _session.client(service, region_name=self.region, endpoint_url=self.endpoint, config=merged,
+                                   aws_access_key_id=self.account, aws_secret_access_key="test")
 
 
 def error_code(err):

@@ -1,4 +1,6 @@
-//! The real [`Queue`]: the delivery queue in SQS, with the worker's own credentials.
+//! The real [`Queue`]: the delivery queue in SQS, with the worker's own credentials. Each
+//! call is counted in `logspoke_worker_aws_calls_total` like the worker's other AWS calls,
+//! so that the SQS requests an object costs can be read off a running worker.
 
 use std::time::Duration;
 
@@ -36,8 +38,10 @@ impl Queue for SqsQueue {
             .wait_time_seconds(i32::try_from(wait.as_secs().min(20)).unwrap_or(20))
             .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
             .send()
-            .await?;
-        Ok(output
+            .await
+            .map_err(AwsError::from);
+        crate::telemetry::aws_call("ReceiveMessage", &output);
+        Ok(output?
             .messages
             .unwrap_or_default()
             .into_iter()
@@ -46,14 +50,18 @@ impl Queue for SqsQueue {
     }
 
     async fn set_visibility(&self, receipt: &str, timeout: Duration) -> Result<(), AwsError> {
-        self.client
+        let result = self
+            .client
             .change_message_visibility()
             .queue_url(&self.url)
             .receipt_handle(receipt)
             .visibility_timeout(i32::try_from(timeout.as_secs()).unwrap_or(43_200))
             .send()
-            .await?;
-        Ok(())
+            .await
+            .map(|_| ())
+            .map_err(AwsError::from);
+        crate::telemetry::aws_call("ChangeMessageVisibility", &result);
+        result
     }
 
     async fn delete(&self, receipts: &[String]) -> Result<usize, AwsError> {
@@ -74,7 +82,10 @@ impl Queue for SqsQueue {
             .queue_url(&self.url)
             .set_entries(Some(entries))
             .send()
-            .await?;
+            .await
+            .map_err(AwsError::from);
+        crate::telemetry::aws_call("DeleteMessageBatch", &output);
+        let output = output?;
         for failed in output.failed() {
             tracing::warn!(
                 code = failed.code(),
