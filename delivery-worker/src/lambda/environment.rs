@@ -80,7 +80,12 @@ async fn function_of(config: &WorkerConfig, components: &Components) -> anyhow::
         None => function,
         Some(url) => function.with_overflow(Overflow {
             queue: SqsQueue::new(&components.sdk, url),
-            name: url.rsplit('/').next().unwrap_or_default().to_owned(),
+            name: url
+                .trim_end_matches('/')
+                .rsplit('/')
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
             share: config.poll.tenant_share,
         }),
     })

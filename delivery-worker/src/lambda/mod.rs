@@ -127,7 +127,13 @@ impl<D: Deliverer, L: Ledger, R: ReadModel, Q: Queue> Function<D, L, R, Q> {
             .iter()
             .map(|record| event::parse(record.body.as_deref().unwrap_or_default()).objects)
             .collect();
-        let moving = self.moving(batch, &objects);
+        let mut moving = self.moving(batch, &objects);
+        // Moved first: a message the overflow lane did not take is processed here instead.
+        let sent = self.move_to_overflow(batch, &objects, &moving).await;
+        let mut taken = sent.iter();
+        for moves in moving.iter_mut().filter(|m| **m) {
+            *moves = taken.next().copied().unwrap_or(false);
+        }
         let tenants: Vec<TenantId> = objects
             .iter()
             .zip(&moving)
@@ -139,21 +145,20 @@ impl<D: Deliverer, L: Ledger, R: ReadModel, Q: Queue> Function<D, L, R, Q> {
             Ok(unread) => unread,
             Err(_) => tenants,
         };
-        let processing = join_all(
+        let processed = join_all(
             objects
                 .iter()
                 .zip(&moving)
                 .filter(|(_, moves)| !**moves)
                 .map(|(objects, _)| self.process(objects, &unread, stop_at)),
-        );
-        let (processed, moved) = tokio::join!(processing, self.move_to_overflow(batch, &objects, &moving));
+        )
+        .await;
         let mut processed = processed.into_iter();
-        let mut moved = moved.into_iter();
         let outcomes: Vec<Outcome> = moving
             .iter()
-            .map(|moves| {
-                let next = if *moves { moved.next() } else { processed.next() };
-                next.unwrap_or(Outcome::Retry)
+            .map(|moves| match moves {
+                true => Outcome::Done,
+                false => processed.next().unwrap_or(Outcome::Retry),
             })
             .collect();
         let retried: Vec<&SqsMessage> = batch
@@ -198,15 +203,15 @@ impl<D: Deliverer, L: Ledger, R: ReadModel, Q: Queue> Function<D, L, R, Q> {
             .collect()
     }
 
-    /// Sends the `moving` records to the overflow lane in their tenant's message group; a
-    /// moved message is done here (the event source mapping deletes it), one that could
-    /// not be sent is retried.
+    /// Sends the `moving` records to the overflow lane in their tenant's message group;
+    /// whether each was taken, in order (a moved message is done here: the event source
+    /// mapping deletes it).
     async fn move_to_overflow(
         &self,
         batch: &SqsEvent,
         objects: &[Vec<StagedObject>],
         moving: &[bool],
-    ) -> Vec<Outcome> {
+    ) -> Vec<bool> {
         let Some(overflow) = &self.overflow else {
             return Vec::new();
         };
@@ -230,20 +235,12 @@ impl<D: Deliverer, L: Ledger, R: ReadModel, Q: Queue> Function<D, L, R, Q> {
         let sent = match overflow.queue.send(&outgoing).await {
             Ok(sent) => sent,
             Err(err) => {
-                tracing::warn!(error = %err, count = outgoing.len(), "could not move messages to the overflow lane; they will be retried");
+                tracing::warn!(error = %err, count = outgoing.len(), "could not move messages to the overflow lane; processing them here");
                 Vec::new()
             }
         };
         metrics::counter!("logspoke_worker_messages_diverted_total").increment(sent.len() as u64);
-        (0..outgoing.len())
-            .map(|i| {
-                if sent.contains(&i) {
-                    Outcome::Done
-                } else {
-                    Outcome::Retry
-                }
-            })
-            .collect()
+        (0..outgoing.len()).map(|i| sent.contains(&i)).collect()
     }
 
     /// Makes a message to retry visible again after the retry delay, on the queue it came

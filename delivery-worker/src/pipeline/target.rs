@@ -20,8 +20,8 @@
 //! 4. **Classify and record**: delivered → a `delivered` record and the target's health;
 //!    never deliverable → a `rejected` record; refused by the customer's setup, or
 //!    throttled by the customer's account past the sink's quick retries → parked (live) or
-//!    reported to the scheduler (drain; a replay retries throttling); a failure a retry may
-//!    fix → reported for a retry. A drained object is unparked once it is final.
+//!    reported to the scheduler (drain, replay); a failure a retry may fix → reported for a
+//!    retry. A drained object is unparked once it is final.
 
 use futures_util::future::join_all;
 use logspoke_contract::ledger::{Cause, Counters, ObjectRecord, ObjectState, ParkedObject, Target};
@@ -113,8 +113,11 @@ fn plan(purpose: Purpose<'_>, ledger: &TargetLedger, version: i64, config: &Live
     match purpose {
         Purpose::Live if has || parked_for_it => Plan::Skip { duplicate },
         Purpose::Live if config.state != EffectiveState::Active => Plan::Park(Cause::AwaitingVerification),
-        // Behind the ones waiting already, so the target receives its objects in order.
-        Purpose::Live if ledger.parked_objects > 0 => {
+        // Behind the ones waiting already, so the target receives its objects in order —
+        // unless they wait for a throttling account: then live objects still try, in
+        // parallel at the rate the account accepts, and only those throttled park, so one
+        // tenant's traffic never queues through the drain one object at a time.
+        Purpose::Live if ledger.parked_objects > 0 && ledger.parked_cause != Some(Cause::Throttled) => {
             Plan::Park(ledger.parked_cause.unwrap_or(Cause::AwaitingVerification))
         }
         Purpose::Drain(_) if has => Plan::Skip { duplicate: false },
@@ -223,11 +226,10 @@ impl<D: Deliverer, L: Ledger> Pipeline<D, L> {
             Err(TargetError::Permanent(..)) => return Delivery::Rejected,
             Err(err) => err,
         };
-        match (err.parks(), purpose) {
-            (Some(cause), Purpose::Live) => self.park(object, route, cause).await,
-            (Some(_), Purpose::Drain(_)) => Delivery::Refused(err),
-            (_, Purpose::Replay(_)) if matches!(err, TargetError::Customer(..)) => Delivery::Refused(err),
-            _ => Delivery::Retry(err),
+        match (err, purpose) {
+            (TargetError::Customer(cause, _), Purpose::Live) => self.park(object, route, cause).await,
+            (err @ TargetError::Customer(..), _) => Delivery::Refused(err),
+            (err, _) => Delivery::Retry(err),
         }
     }
 

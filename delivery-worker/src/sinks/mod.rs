@@ -16,8 +16,11 @@ pub enum TargetError {
     /// A retry may succeed with nothing changed (throttling, an outage): the message is
     /// retried through the queue.
     Transient(Cause, String),
-    /// The customer's setup refuses the object (or the config awaits verification): the
-    /// object is parked for this target until the target works again.
+    /// The customer's setup refuses the object (or the config awaits verification), or the
+    /// customer's account throttles it past the sink's few quick retries (its quota is the
+    /// customer's state: the object waits parked and drains as the account accepts, instead
+    /// of holding a slot or reaching the provider's DLQ): the object is parked for this
+    /// target until the target works again.
     Customer(Cause, String),
     /// It never will; counted and logged as a rejection with this reason.
     Permanent(&'static str, String),
@@ -31,23 +34,18 @@ impl TargetError {
         let text = format!("{}: {}", step.action(), err.describe(secret));
         match classify(step, err) {
             cause if !cause.is_transient() => Self::Customer(cause, text),
+            // Throttled by the customer's own account (its log group or bucket): its quota
+            // is the customer's state. Throttling of the provider's own calls (the staging
+            // bucket, STS) stays a retry.
+            Cause::Throttled if matches!(step, Step::CloudWatch | Step::PutObject) => {
+                Self::Customer(Cause::Throttled, text)
+            }
             _ if step == Step::ReadStaged && err.code() == "NoSuchKey" => {
                 Self::Permanent("object_missing", text)
             }
             // Not the customer's doing and not known to pass: retried through the queue,
             // and after maxReceiveCount dead-lettered, nothing lost.
             cause => Self::Transient(cause, text),
-        }
-    }
-
-    /// The cause an object is parked for after this failure, if any: the customer's setup
-    /// refusing it, or the customer's account throttling it past the sink's few quick
-    /// retries (the account's quota is the customer's state: the object waits parked and
-    /// drains as the account accepts, instead of holding a slot or reaching the DLQ).
-    pub fn parks(&self) -> Option<Cause> {
-        match self {
-            Self::Customer(cause, _) | Self::Transient(cause @ Cause::Throttled, _) => Some(*cause),
-            Self::Transient(..) | Self::Permanent(..) => None,
         }
     }
 
@@ -100,8 +98,17 @@ mod tests {
 
     #[test]
     fn provider_side_failures_are_retried_not_parked() {
-        let throttled = TargetError::aws(Step::CloudWatch, &error("ThrottlingException", "rate"), None);
-        assert!(matches!(throttled, TargetError::Transient(Cause::Throttled, _)));
+        // The provider's own calls throttled: retried, never parked for the customer.
+        let staging = TargetError::aws(Step::ReadStaged, &error("SlowDown", "reduce your rate"), None);
+        assert!(
+            matches!(staging, TargetError::Transient(Cause::Throttled, _)),
+            "{staging:?}"
+        );
+        let sts = TargetError::aws(Step::AssumeRole, &error("Throttling", "Rate exceeded"), None);
+        assert!(
+            matches!(sts, TargetError::Transient(Cause::Throttled, _)),
+            "{sts:?}"
+        );
         let outage = AwsError {
             status: Some(503),
             ..error("ServiceUnavailable", "down")
@@ -119,6 +126,20 @@ mod tests {
             TargetError::aws(Step::ReadStaged, &error("NoSuchKey", "gone"), None),
             TargetError::Permanent("object_missing", _)
         ));
+    }
+
+    #[test]
+    fn the_customers_account_throttling_its_own_destination_parks() {
+        let logs = TargetError::aws(Step::CloudWatch, &error("ThrottlingException", "rate"), None);
+        assert!(
+            matches!(logs, TargetError::Customer(Cause::Throttled, _)),
+            "{logs:?}"
+        );
+        let bucket = TargetError::aws(Step::PutObject, &error("SlowDown", "reduce your rate"), None);
+        assert!(
+            matches!(bucket, TargetError::Customer(Cause::Throttled, _)),
+            "{bucket:?}"
+        );
     }
 
     #[test]

@@ -294,7 +294,7 @@ impl<Q: Queue, D: Deliverer, L: Ledger> MainPoller<Q, D, L> {
             {
                 Ok(messages) => {
                     failures.succeeded();
-                    self.dispatch(messages, admitted);
+                    self.dispatch(messages, admitted).await;
                 }
                 Err(err) => {
                     // Other pollers may use the admissions while this one waits.
@@ -315,9 +315,11 @@ impl<Q: Queue, D: Deliverer, L: Ledger> MainPoller<Q, D, L> {
     }
 
     /// Starts each message within its tenant's share (waiting for a slot of its own) and
-    /// moves the others to the overflow lane in one batch.
-    fn dispatch(&self, messages: Vec<Received>, mut admitted: Vec<OwnedSemaphorePermit>) {
+    /// moves the others to the overflow lane in one batch; one the lane did not take is
+    /// processed here instead (never returned to wait out its receives unprocessed).
+    async fn dispatch(&self, messages: Vec<Received>, mut admitted: Vec<OwnedSemaphorePermit>) {
         metrics::counter!("logspoke_worker_messages_received_total").increment(messages.len() as u64);
+        let mut kept = Vec::new();
         let mut moved = Vec::new();
         for parsed in messages.into_iter().map(Parsed::of) {
             let held = match (parsed.tenant(), &self.overflow) {
@@ -331,6 +333,15 @@ impl<Q: Queue, D: Deliverer, L: Ledger> MainPoller<Q, D, L> {
                     }
                 },
             };
+            kept.push((parsed, held));
+        }
+        if let Some(overflow) = &self.overflow {
+            for parsed in divert(&self.lane, &overflow.queue, moved).await {
+                let held = parsed.tenant().map(|tenant| self.work.shares.take(tenant));
+                kept.push((parsed, held));
+            }
+        }
+        for (parsed, held) in kept {
             let Some(admission) = admitted.pop() else { break };
             let task = MessageTask {
                 lane: self.lane.clone(),
@@ -338,21 +349,16 @@ impl<Q: Queue, D: Deliverer, L: Ledger> MainPoller<Q, D, L> {
             };
             tokio::spawn(task.run(parsed, Slot::Wait(admission), held));
         }
-        if let (Some(overflow), false) = (&self.overflow, moved.is_empty()) {
-            tokio::spawn(divert(
-                self.lane.clone(),
-                overflow.queue.clone(),
-                moved,
-                self.work.settings.retry_delay,
-            ));
-        }
     }
 }
 
 /// Moves `messages` from the delivery queue (`main`) to `overflow`, each in its tenant's
-/// message group (a fair queue in AWS serves each group its share); a message that could
-/// not be sent stays on the delivery queue and returns after `retry_delay`.
-async fn divert<Q: Queue>(main: Lane<Q>, overflow: Q, messages: Vec<Parsed>, retry_delay: Duration) {
+/// message group (a fair queue in AWS serves each group its share); returns those the
+/// overflow queue did not take.
+async fn divert<Q: Queue>(main: &Lane<Q>, overflow: &Q, messages: Vec<Parsed>) -> Vec<Parsed> {
+    if messages.is_empty() {
+        return messages;
+    }
     let outgoing: Vec<Outgoing> = messages
         .iter()
         .map(|parsed| Outgoing {
@@ -363,22 +369,20 @@ async fn divert<Q: Queue>(main: Lane<Q>, overflow: Q, messages: Vec<Parsed>, ret
     let sent = match overflow.send(&outgoing).await {
         Ok(sent) => sent,
         Err(err) => {
-            tracing::warn!(error = %err, count = messages.len(), "could not move messages to the overflow lane; they stay on the delivery queue");
+            tracing::warn!(error = %err, count = messages.len(), "could not move messages to the overflow lane; processing them here");
             Vec::new()
         }
     };
     metrics::counter!("logspoke_worker_messages_diverted_total").increment(sent.len() as u64);
+    let mut unsent = Vec::new();
     for (index, parsed) in messages.into_iter().enumerate() {
         if sent.contains(&index) {
             let _ = main.deletes.send(parsed.message.receipt).await;
-        } else if let Err(err) = main
-            .queue
-            .set_visibility(&parsed.message.receipt, retry_delay)
-            .await
-        {
-            tracing::warn!(error = %err, "could not shorten the visibility of a message left on the delivery queue");
+        } else {
+            unsent.push(parsed);
         }
     }
+    unsent
 }
 
 /// Receives the overflow lane with the slots nobody else waits for: no share applies, so

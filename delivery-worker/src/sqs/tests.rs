@@ -40,6 +40,8 @@ struct FakeQueue {
     fates: Arc<Mutex<HashMap<String, Fate>>>,
     /// Messages sent to this queue (the overflow lane), in order.
     sent: Arc<Mutex<Vec<Outgoing>>>,
+    /// Refuses every send (a missing queue, a missing permission).
+    refuses_sends: bool,
 }
 
 impl FakeQueue {
@@ -76,6 +78,13 @@ impl Queue for FakeQueue {
     }
 
     async fn send(&self, messages: &[Outgoing]) -> Result<Vec<usize>, AwsError> {
+        if self.refuses_sends {
+            return Err(AwsError::service(
+                "AccessDenied",
+                403,
+                "not authorized to perform sqs:SendMessage",
+            ));
+        }
         let mut sent = self.sent.lock().unwrap();
         let mut batches = self.batches.lock().unwrap();
         let mut batch = Vec::new();
@@ -413,4 +422,57 @@ async fn a_tenant_past_its_share_moves_to_the_overflow_lane_and_a_quiet_tenant_s
     let calls = deliverer.calls.lock().unwrap().clone();
     let of = |tenant: &str| calls.iter().filter(|(t, ..)| t == tenant).count();
     assert_eq!((of("done"), of("mixed-a")), (12, 2));
+}
+
+#[tokio::test]
+async fn messages_the_overflow_lane_does_not_take_are_processed_in_the_main_lane() {
+    let batch: Vec<Received> = (0..3)
+        .map(|n| Received {
+            receipt: format!("done-{n}"),
+            body: s3_event(&[&format!("done/{CLUSTER}/app/pod-1/17000000{n:02}-u.json.gz")]),
+            receive_count: 1,
+        })
+        .collect();
+    let main = FakeQueue::default();
+    main.batches.lock().unwrap().push_back(Ok(batch));
+    let overflow = FakeQueue {
+        refuses_sends: true,
+        ..FakeQueue::default()
+    };
+    let deliverer = Arc::new(deliverer());
+    let single = PollSettings {
+        tenant_share: 1,
+        ..settings()
+    };
+    let (stop, stopped) = watch::channel(false);
+    let running = tokio::spawn(run_lanes(
+        main.clone(),
+        Some(overflow.clone()),
+        pipeline(deliverer.clone()),
+        single,
+        stopped,
+    ));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while main.fates().len() < 3 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "unsettled: {:?}",
+            main.fates()
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    stop.send(true).unwrap();
+    running.await.unwrap();
+    // Delivered and deleted from the delivery queue, not left to wait out its receives
+    // unprocessed and reach the DLQ.
+    assert!(
+        main.fates().values().all(|fate| *fate == Fate::Deleted),
+        "{:?}",
+        main.fates()
+    );
+    assert_eq!(
+        deliverer.calls.lock().unwrap().len(),
+        6,
+        "three objects, two targets each"
+    );
 }
