@@ -173,7 +173,10 @@ class EndToEnd(unittest.TestCase):
         files = [[f"acme lost group {f:02d} line {i:02d}" for i in range(50)] for f in range(20)]
         for f, lines in enumerate(files):
             stage("acme", "c2", "billing", "lg", lines, start + f * 60_000)
-        failing = self.wait_health("acme", "cloudwatch", lambda h: h["parked_objects"] == 20)
+        # The parked count is written as objects park, the last error with the next health
+        # flush (every few seconds): wait for both.
+        failing = self.wait_health("acme", "cloudwatch",
+                                   lambda h: h["parked_objects"] == 20 and h.get("last_error") is not None)
         self.assertEqual(failing["parked_objects"], 20, failing)
         self.assertEqual(failing["state"], "failing", failing)
         self.assertEqual(failing["parked_cause"], "log_group_missing", failing)
