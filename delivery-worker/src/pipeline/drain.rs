@@ -1,7 +1,7 @@
 //! Draining parked objects once their target works again, in the order they were staged.
 //!
 //! Every replica looks at the targets with parked objects every few seconds
-//! ([`Drainer::run`]). A target whose config is active is probed by delivering its oldest
+//! ([`Drainer::tick`], run by the replica's timer and after each Lambda batch). A target whose config is active is probed by delivering its oldest
 //! parked object: at once when its config version changed (it was verified again),
 //! otherwise at most once per probe interval (a minute), backing off to 15 minutes while
 //! it keeps failing. A success drains the rest in order. A lease on the target's health
@@ -17,7 +17,6 @@ use std::time::Duration;
 use logspoke_contract::ledger::{Cause, ParkedObject, Target};
 use logspoke_contract::{EffectiveState, LiveConfig, ObjectKey};
 use logspoke_runtime::backoff::Backoff;
-use tokio::sync::watch;
 
 use super::{Deliverer, Delivery, Pipeline, Purpose, Route};
 use crate::clock::now_ms;
@@ -146,16 +145,6 @@ impl Drainer {
             },
             probes: Mutex::new(HashMap::new()),
         }
-    }
-
-    /// Looks for due targets every `tick` until `stopped`.
-    pub async fn run<D: Deliverer, L: Ledger>(
-        &self,
-        pipeline: &Pipeline<D, L>,
-        tick: Duration,
-        stopped: watch::Receiver<bool>,
-    ) {
-        logspoke_runtime::periodic::every(tick, stopped, || self.tick(pipeline)).await;
     }
 
     /// One look at the parked targets.

@@ -2,7 +2,7 @@
 //!
 //! The api publishes a replay as a job item in the ledger table
 //! (`logspoke_contract::replay`). Every replica looks for unfinished jobs every few
-//! seconds ([`ReplayRunner::run`]); one takes a job's lease (a conditional update) and
+//! seconds ([`ReplayRunner::tick`], run by the replica's timer and after each Lambda batch); one takes a job's lease (a conditional update) and
 //! runs it: it lists the tenant's prefix in the staging bucket, keeps the objects whose key
 //! timestamp is in the window, and delivers them to that one target, oldest first, through
 //! the same pipeline as live traffic ([`Pipeline::replay_one`]), at most
@@ -23,7 +23,6 @@ use logspoke_aws::AwsError;
 use logspoke_contract::replay::{replay_order_key, ReplayJob, ReplayProgress, ReplayState};
 use logspoke_contract::ObjectKey;
 use logspoke_runtime::backoff::Backoff;
-use tokio::sync::watch;
 
 use crate::clock::now_ms;
 use crate::event::StagedObject;
@@ -309,16 +308,6 @@ impl<J: Jobs, S: Staging> ReplayRunner<J, S> {
     /// quarter of them, at least one.
     pub fn concurrency(max_in_flight: usize) -> usize {
         (max_in_flight / 4).max(1)
-    }
-
-    /// Looks for jobs every `tick` until `stopped`.
-    pub async fn run<D: Deliverer, L: Ledger>(
-        &self,
-        pipeline: &Pipeline<D, L>,
-        tick: Duration,
-        stopped: watch::Receiver<bool>,
-    ) {
-        logspoke_runtime::periodic::every(tick, stopped, || self.tick(pipeline)).await;
     }
 
     /// Runs every open job this replica can take, one after the other.
