@@ -117,6 +117,29 @@ pub fn variables(command: &Command) -> Vec<String> {
     names
 }
 
+/// The environment variables and long flags of `command` (and its subcommands) that the
+/// section headed `## {section}` of a configuration page does not name in backticks: what
+/// a test holds such a page to, so it cannot fall behind `--help`.
+pub fn undocumented(command: &Command, page: &str, section: &str) -> Vec<String> {
+    fn flags(command: &Command) -> std::collections::BTreeSet<String> {
+        let own = command
+            .get_arguments()
+            .filter_map(Arg::get_long)
+            .map(|long| format!("--{long}"));
+        own.chain(command.get_subcommands().flat_map(flags)).collect()
+    }
+    let heading = format!("{section}\n");
+    let text = page
+        .split("\n## ")
+        .find(|part| part.starts_with(&heading))
+        .unwrap_or_default();
+    variables(command)
+        .into_iter()
+        .chain(flags(command))
+        .filter(|name| !text.contains(&format!("`{name}`")))
+        .collect()
+}
+
 /// The argument of `command` (or a subcommand) that reads `variable`.
 pub fn find_by_variable<'c>(command: &'c Command, variable: &str) -> Option<&'c Arg> {
     command
@@ -334,6 +357,17 @@ mod tests {
         );
         let password = find_by_variable(&command, "EXAMPLE_PASSWORD").unwrap();
         assert!(password.is_hide_env_values_set());
+    }
+
+    #[test]
+    fn undocumented_names_what_the_section_leaves_out() {
+        let command = Example::command();
+        let page = "# Settings\n\n## other\n\n`EXAMPLE_TABLE`\n\n## example\n\n\
+                    `EXAMPLE_LISTEN` `--listen` `EXAMPLE_PASSWORD` `--password` `EXAMPLE_PERIOD` `--period`\n";
+        let missing = undocumented(&command, page, "example");
+        assert!(missing.contains(&"EXAMPLE_TABLE".to_owned()), "{missing:?}");
+        assert!(!missing.contains(&"EXAMPLE_LISTEN".to_owned()), "{missing:?}");
+        assert!(undocumented(&command, page, "absent").contains(&"EXAMPLE_LISTEN".to_owned()));
     }
 
     #[test]
