@@ -59,7 +59,8 @@ impl Components {
             Arc::new(DeliveryHealth::default()),
             settings.retention,
         )
-        .with_attempt_budget(config.bounds.attempt_seconds);
+        .with_attempt_budget(config.bounds.attempt_seconds)
+        .with_destination_ceiling(config.poll.max_in_flight);
         let pipeline = Arc::new(pipeline);
         // One name per process in the drain and replay leases.
         let owner = uuid::Uuid::new_v4().simple().to_string();

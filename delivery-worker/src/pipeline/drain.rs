@@ -4,9 +4,12 @@
 //! ([`Drainer::tick`], run by the replica's timer and after each Lambda batch). A target whose config is active is probed by delivering its oldest
 //! parked object: at once when its config version changed (it was verified again),
 //! otherwise at most once per probe interval (a minute), backing off to 15 minutes while
-//! it keeps failing. A success drains the rest in order. A lease on the target's health
-//! item lets one replica drain a target at a time and spaces probes across replicas; a
-//! newer config version breaks the lease. Parked objects older than the staging bucket's
+//! it keeps failing. A success drains the rest in order, one turn of [`TURN`] objects at
+//! a time: each tick goes round the due targets, a turn each, until none has any left, so
+//! a target with a hundred thousand parked objects takes no more of a replica's drain than
+//! one with a single object (each tenant's share of the drain). A lease on the target's
+//! health item lets one replica drain a target at a time and spaces probes across
+//! replicas; a newer config version breaks the lease. Parked objects older than the staging bucket's
 //! retention are gone from the bucket: recorded as `rejected` (`expired`), counted and
 //! logged, never silently dropped.
 
@@ -26,6 +29,9 @@ use crate::ledger::Ledger;
 /// Parked objects read per query.
 const PAGE: usize = 25;
 
+/// Parked objects one target drains before the next due target has its turn.
+pub const TURN: u64 = PAGE as u64;
+
 /// The first probe of a target parked because its account throttles.
 const THROTTLED_PROBE: Duration = Duration::from_secs(5);
 
@@ -34,6 +40,9 @@ const THROTTLED_PROBE: Duration = Duration::from_secs(5);
 pub enum Drain {
     /// Nothing is parked any more (this many objects were delivered or expired).
     Drained(u64),
+    /// The turn is over (this many were delivered or expired) and objects are left: the
+    /// target continues at its next turn.
+    Paused(u64),
     /// The target still refuses: probe again later.
     Blocked(Cause),
     /// A failure a retry may fix (or the ledger could not be read): try again soon.
@@ -43,9 +52,22 @@ pub enum Drain {
 impl<D: Deliverer, L: Ledger> Pipeline<D, L> {
     /// Delivers `target`'s parked objects in order until none is left or one fails.
     pub async fn drain(&self, target: &Target, version: i64, config: &LiveConfig) -> Drain {
+        self.drain_turn(target, version, config, u64::MAX).await
+    }
+
+    /// Delivers up to `turn` of `target`'s parked objects in order, stopping early when
+    /// none is left or one fails.
+    pub async fn drain_turn(&self, target: &Target, version: i64, config: &LiveConfig, turn: u64) -> Drain {
         let mut done = 0;
         loop {
-            let page = match self.ledger().parked(target, PAGE).await {
+            if done >= turn {
+                return Drain::Paused(done);
+            }
+            let page = match self
+                .ledger()
+                .parked(target, PAGE.min(usize::try_from(turn - done).unwrap_or(PAGE)))
+                .await
+            {
                 Ok(page) => page,
                 Err(err) => {
                     tracing::warn!(%target, error = %err, "cannot read parked objects");
@@ -159,16 +181,24 @@ impl Drainer {
         let total: u64 = parked.iter().map(|h| h.parked_objects).sum();
         metrics::gauge!("logspoke_worker_parked_objects").set(total as f64);
         metrics::gauge!("logspoke_worker_parked_targets").set(parked.len() as f64);
-        for health in parked {
-            let target = health.target;
-            let Some((version, config)) = pipeline.configs().config(&target.tenant_id, target.delivery_type)
-            else {
-                continue;
-            };
-            if config.state != EffectiveState::Active || !self.due(&target, version) {
-                continue;
+        let mut due: Vec<Target> = parked.into_iter().map(|h| h.target).collect();
+        // Round after round, a turn for each due target, until none has objects left.
+        while !due.is_empty() {
+            let mut more = Vec::new();
+            for target in due {
+                let Some((version, config)) =
+                    pipeline.configs().config(&target.tenant_id, target.delivery_type)
+                else {
+                    continue;
+                };
+                if config.state != EffectiveState::Active || !self.due(&target, version) {
+                    continue;
+                }
+                if let Some(Drain::Paused(_)) = self.drain(pipeline, &target, version, &config).await {
+                    more.push(target);
+                }
             }
-            self.drain(pipeline, &target, version, &config).await;
+            due = more;
         }
     }
 
@@ -179,13 +209,14 @@ impl Drainer {
             .is_none_or(|p| p.version != version || now_ms() >= p.next_ms)
     }
 
+    /// One turn of `target` under the lease; `None` when another replica holds it.
     async fn drain<D: Deliverer, L: Ledger>(
         &self,
         pipeline: &Pipeline<D, L>,
         target: &Target,
         version: i64,
         config: &LiveConfig,
-    ) {
+    ) -> Option<Drain> {
         let now = now_ms();
         let hold = now + 10 * 60 * 1000;
         match pipeline
@@ -194,13 +225,13 @@ impl Drainer {
             .await
         {
             Ok(true) => {}
-            Ok(false) => return,
+            Ok(false) => return None,
             Err(err) => {
                 tracing::warn!(%target, error = %err, "cannot take the drain lease");
-                return;
+                return None;
             }
         }
-        let result = pipeline.drain(target, version, config).await;
+        let result = pipeline.drain_turn(target, version, config, TURN).await;
         let next = self.schedule(target, version, result);
         // Hold the lease until the next probe, so other replicas do not probe sooner.
         if let Err(err) = pipeline
@@ -210,6 +241,7 @@ impl Drainer {
         {
             tracing::warn!(%target, error = %err, "cannot renew the drain lease");
         }
+        Some(result)
     }
 
     /// Records how a drain ended; returns when the target is due again (ms since the epoch).
@@ -218,6 +250,10 @@ impl Drainer {
         match result {
             Drain::Drained(count) => {
                 tracing::info!(%target, count, "drained the parked objects of a target that works again");
+                probes.remove(target);
+                now_ms()
+            }
+            Drain::Paused(_) => {
                 probes.remove(target);
                 now_ms()
             }

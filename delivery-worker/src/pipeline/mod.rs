@@ -35,6 +35,7 @@ use crate::clock::now_ms;
 use crate::delivery_health::DeliveryHealth;
 use crate::event::{self, reject, StagedObject};
 use crate::ledger::Ledger;
+use crate::sinks::adaptive::DestinationLimits;
 pub use crate::sinks::{Delivered, Progress, Resume, TargetError};
 use crate::tenants::{Targets, TenantConfigs};
 
@@ -109,7 +110,13 @@ pub struct Pipeline<D, L> {
     health: Arc<DeliveryHealth>,
     retention: Retention,
     attempt_budget: Duration,
+    limits: DestinationLimits,
 }
+
+/// Concurrent deliveries to one destination (account, region, service) before it ever
+/// throttled, unless [`Pipeline::with_destination_ceiling`] says otherwise: the default of
+/// the replica's in-flight slots, so the limit binds only once the destination throttles.
+pub const DEFAULT_DESTINATION_CEILING: usize = 16;
 
 /// Default of `LOGSPOKE_WORKER_ATTEMPT_SECONDS`: how long one attempt at an object may
 /// take. A collector's largest object (10 MB of events) takes about a second; the budget
@@ -134,7 +141,22 @@ impl<D: Deliverer, L: Ledger> Pipeline<D, L> {
             health,
             retention,
             attempt_budget: DEFAULT_ATTEMPT_BUDGET,
+            limits: DestinationLimits::new(DEFAULT_DESTINATION_CEILING),
         }
+    }
+
+    /// The same pipeline, allowing up to `ceiling` concurrent deliveries to a destination
+    /// that has not throttled (the replica's in-flight slots): its adaptive limit starts
+    /// there ([`crate::sinks::adaptive`]).
+    #[must_use]
+    pub fn with_destination_ceiling(mut self, ceiling: usize) -> Self {
+        self.limits = DestinationLimits::new(ceiling);
+        self
+    }
+
+    /// The adaptive concurrency limits of the destinations this pipeline delivers to.
+    pub fn destination_limits(&self) -> &DestinationLimits {
+        &self.limits
     }
 
     /// The same pipeline, stopping each attempt at an object after `budget`: what it

@@ -16,7 +16,9 @@
 //!    ([`Deliverer::deliver`]); the sinks report each acknowledged batch to this module
 //!    ([`ProgressRecord`]), which writes it as an `in_progress` record.
 //!    An attempt has a time budget ([`Pipeline::with_attempt_budget`]): past it the attempt
-//!    is stopped, what it acknowledged stays recorded, and it is a retry.
+//!    is stopped, what it acknowledged stays recorded, and it is a retry. Each send holds a
+//!    permit of its destination's adaptive limit (`crate::sinks::adaptive`): a destination
+//!    at its limit is not called, the send ends throttled at once.
 //! 4. **Classify and record**: delivered → a `delivered` record and the target's health;
 //!    never deliverable → a `rejected` record; refused by the customer's setup, or
 //!    throttled by the customer's account past the sink's quick retries → parked (live) or
@@ -34,7 +36,29 @@ use super::{
 use crate::clock::now_ms;
 use crate::event::{reject, StagedObject};
 use crate::ledger::{Ledger, TargetLedger};
+use crate::sinks::adaptive::{Destination, Permit};
 use crate::sinks::TargetError;
+
+/// The refusal of a delivery to a destination at its adaptive limit: the customer's
+/// account throttled recent deliveries, so this one waits (parked, live) instead of adding
+/// to them.
+fn at_limit() -> TargetError {
+    metrics::counter!("logspoke_worker_deliveries_held_back_total").increment(1);
+    TargetError::Customer(
+        Cause::Throttled,
+        "the account throttled recent deliveries; this one waits until it accepts more".into(),
+    )
+}
+
+/// Tells the destination's adaptive limit how a delivery under `permit` ended.
+fn report(permit: Permit, result: Result<Delivered, TargetError>) -> Result<Delivered, TargetError> {
+    match &result {
+        Ok(_) => permit.accepted(),
+        Err(TargetError::Customer(Cause::Throttled, _)) => permit.throttled(),
+        Err(_) => drop(permit),
+    }
+    result
+}
 
 /// One target of an object: which, and under which config (and its version).
 #[derive(Debug, Clone)]
@@ -254,27 +278,55 @@ impl<D: Deliverer, L: Ledger> Pipeline<D, L> {
                 expires_at,
             })
             .collect();
+        // A destination at its adaptive limit is not called: the attempt is refused as
+        // throttled at once, freeing its slot (live parks it; the drain probes later).
+        let permits: Vec<Option<Permit>> = sends
+            .iter()
+            .map(|(route, _)| self.limits.try_acquire(&Destination::of(route.config)))
+            .collect();
         let attempts: Vec<Attempt<'_, ProgressRecord<'_, L>>> = sends
             .iter()
             .zip(&progress)
-            .map(|((route, resume), progress)| Attempt {
+            .zip(&permits)
+            .filter(|(_, permit)| permit.is_some())
+            .map(|(((route, resume), progress), _)| Attempt {
                 config: route.config,
                 resume: *resume,
                 progress,
             })
             .collect();
-        let delivering = self.deliverer.deliver(object, &attempts);
-        let mut results = match tokio::time::timeout(self.attempt_budget, delivering).await {
-            Ok(results) => results,
-            Err(_) => vec![Err(self.out_of_time()); sends.len()],
-        };
-        // A result short is a retry, never a silent success.
-        results.resize_with(sends.len(), || Err(missing_result()));
+        let mut delivered = self.attempt(object, &attempts).await.into_iter();
+        let results: Vec<Result<Delivered, TargetError>> = permits
+            .into_iter()
+            .map(|permit| match permit {
+                Some(permit) => report(permit, delivered.next().unwrap_or_else(|| Err(missing_result()))),
+                None => Err(at_limit()),
+            })
+            .collect();
         let recorded = progress
             .iter()
             .zip(results)
             .map(|(progress, result)| self.record(progress, result));
         join_all(recorded).await
+    }
+
+    /// Sends the object to the targets of `attempts` within the attempt's time budget:
+    /// one result per attempt (a short or late answer is a retry, never a success).
+    async fn attempt<P: Progress>(
+        &self,
+        object: &StagedObject,
+        attempts: &[Attempt<'_, P>],
+    ) -> Vec<Result<Delivered, TargetError>> {
+        if attempts.is_empty() {
+            return Vec::new();
+        }
+        let delivering = self.deliverer.deliver(object, attempts);
+        let mut results = match tokio::time::timeout(self.attempt_budget, delivering).await {
+            Ok(results) => results,
+            Err(_) => vec![Err(self.out_of_time()); attempts.len()],
+        };
+        results.resize_with(attempts.len(), || Err(missing_result()));
+        results
     }
 
     /// The failure of an attempt stopped at its time budget: its slot (and the message's

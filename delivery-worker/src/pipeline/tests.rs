@@ -405,3 +405,97 @@ async fn a_throttled_object_is_parked_not_retried_and_drains_once_the_account_ac
     let sent = deliverer.keys(TENANT, DeliveryType::Cloudwatch);
     assert_eq!(sent[sent.len() - 2..], [object(1).key, object(2).key]);
 }
+
+/// The CloudWatch destination of the test tenant's configs.
+fn logs_destination() -> crate::sinks::adaptive::Destination {
+    let configs = both_active();
+    let (_, config) = configs
+        .config(
+            &target(DeliveryType::Cloudwatch).tenant_id,
+            DeliveryType::Cloudwatch,
+        )
+        .unwrap();
+    crate::sinks::adaptive::Destination::of(&config)
+}
+
+#[tokio::test]
+async fn a_destination_at_its_adaptive_limit_is_not_called_and_the_object_parks_at_once() {
+    // One throttled delivery halves the account's limit from 2 to 1.
+    let deliverer =
+        Arc::new(FakeDeliverer::default().then(TENANT, DeliveryType::Cloudwatch, vec![throttled()]));
+    let pipeline = pipeline(both_active(), &deliverer).with_destination_ceiling(2);
+    assert_eq!(pipeline.deliver(&object(1)).await, Outcome::Done);
+    assert_eq!(pipeline.destination_limits().limit(&logs_destination()), 1.0);
+    // Another delivery is in flight to the account: the next object does not wait in its
+    // slot nor add to the throttling; it parks as throttled without a call.
+    let in_flight = pipeline
+        .destination_limits()
+        .try_acquire(&logs_destination())
+        .unwrap();
+    assert_eq!(pipeline.deliver(&object(2)).await, Outcome::Done);
+    assert_eq!(deliverer.keys(TENANT, DeliveryType::Cloudwatch), [object(1).key]);
+    assert_eq!(
+        deliverer.keys(TENANT, DeliveryType::S3).len(),
+        2,
+        "the bucket is another destination"
+    );
+    let cw = target(DeliveryType::Cloudwatch);
+    let parked = pipeline.ledger().parked(&cw, 10).await.unwrap();
+    assert_eq!(
+        parked.iter().map(|p| p.cause).collect::<Vec<_>>(),
+        [Cause::Throttled; 2]
+    );
+    // The drain is held to the same limit: blocked while the other delivery holds it,
+    // then both arrive in order.
+    let (version, config) = pipeline
+        .configs
+        .config(&cw.tenant_id, DeliveryType::Cloudwatch)
+        .unwrap();
+    assert_eq!(
+        pipeline.drain(&cw, version, &config).await,
+        Drain::Blocked(Cause::Throttled)
+    );
+    drop(in_flight);
+    assert_eq!(pipeline.drain(&cw, version, &config).await, Drain::Drained(2));
+    assert_eq!(
+        deliverer.keys(TENANT, DeliveryType::Cloudwatch),
+        [object(1).key, object(1).key, object(2).key]
+    );
+}
+
+#[tokio::test]
+async fn a_target_with_a_deep_backlog_drains_in_turns_so_other_targets_do_not_wait_behind_it() {
+    let configs = TenantConfigs::default();
+    configs.apply(item(
+        DeliveryType::Cloudwatch,
+        1,
+        EffectiveState::PendingVerification,
+    ));
+    let configs = Arc::new(configs);
+    let deliverer = Arc::new(FakeDeliverer::default());
+    let pipeline = pipeline(configs.clone(), &deliverer);
+    // CloudWatch (listed first) has 61 parked objects, S3 one.
+    for n in 1..=60 {
+        pipeline.deliver(&object(n)).await;
+    }
+    configs.apply(item(DeliveryType::S3, 1, EffectiveState::PendingVerification));
+    pipeline.deliver(&object(61)).await;
+    configs.apply(item(DeliveryType::Cloudwatch, 2, EffectiveState::Active));
+    configs.apply(item(DeliveryType::S3, 2, EffectiveState::Active));
+
+    let drainer = super::drain::Drainer::new("me".into(), Duration::from_secs(60), Duration::from_secs(900));
+    drainer.tick(&pipeline).await;
+    let calls = deliverer.calls.lock().unwrap().clone();
+    assert_eq!(calls.len(), 62, "one tick drains both targets entirely");
+    let s3_turn = calls
+        .iter()
+        .position(|(_, kind, _, _)| *kind == DeliveryType::S3)
+        .unwrap();
+    assert_eq!(
+        s3_turn,
+        super::drain::TURN as usize,
+        "the S3 target has its turn after one turn of the deep backlog, not after all of it"
+    );
+    let in_order: Vec<String> = (1..=61).map(|n| object(n).key).collect();
+    assert_eq!(deliverer.keys(TENANT, DeliveryType::Cloudwatch), in_order);
+}

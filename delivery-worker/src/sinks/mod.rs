@@ -1,6 +1,7 @@
 //! Destinations a tenant's logs are delivered to, one module per sink, and how a delivery
 //! to one of them fails.
 
+pub mod adaptive;
 pub mod cloudwatch;
 pub mod s3;
 
