@@ -194,6 +194,14 @@ def stage(tenant, cluster, application, pod, messages, start_ms, step_ms=1000, b
     return key
 
 
+def stage_body(tenant, cluster, application, pod, body):
+    """Stages `body` as it is (any bytes) under the contract layout; returns its key."""
+    key = f"{tenant}/{cluster}/{application}/{pod}/{int(time.time())}-{uuid.uuid4()}.json.gz"
+    provider_client("s3").put_object(Bucket=os.environ["LOGSPOKE_STAGING_BUCKET"], Key=key, Body=body,
+                                     ContentType="application/gzip")
+    return key
+
+
 def queue_counts(url):
     """(visible, in flight) messages of a provider queue."""
     attributes = provider_client("sqs").get_queue_attributes(

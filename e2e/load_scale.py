@@ -9,7 +9,11 @@ verified CloudWatch config, then:
 3. burst: tenant 0 stages SCALE_BURST (5,000) objects of 50 events as fast as it can; once
    the delivery queue holds half of them (or all are staged), each quiet tenant stages one
    more object;
-4. isolation: every log group but the burst tenant's holds exactly its own tenant's events
+4. gzip bomb: another tenant stages one small gzip object that expands to SCALE_BOMB_MIB
+   (1,024) MiB of tiny lines, past the worker's object limit, and each quiet tenant stages
+   one more object; the bomb must be rejected (`too_large`), never retried or
+   dead-lettered, while the quiet objects arrive as usual;
+5. isolation: every log group but the burst tenant's holds exactly its own tenant's events
    (each message starts with its tenant id). The burst tenant's is not read whole: the
    emulator's FilterLogEvents returns at most 10,000 events and has no next page.
 
@@ -24,6 +28,7 @@ an event reached another tenant's log group or an object never arrived."""
 import itertools
 import math
 import os
+import zlib
 import statistics
 import sys
 import threading
@@ -32,12 +37,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from harness import (RUN, Customer, aws_calls, cpu_seconds, metric, mint_token, onboard, queue_counts, scrape, stage,
-                     status_kb)
+                     stage_body, status_kb)
 
 TENANTS = max(2, int(os.environ.get("SCALE_TENANTS", "200")))
 BURST = int(os.environ.get("SCALE_BURST", "5000"))
 QUIET = max(1, min(int(os.environ.get("SCALE_QUIET", "20")), TENANTS - 1))
 WARM_OBJECTS, WARM_EVENTS, QUIET_EVENTS, BURST_EVENTS = 3, 20, 20, 50
+BOMB_MIB = int(os.environ.get("SCALE_BOMB_MIB", "1024"))
 FIRST_ACCOUNT = 300_000_000_000
 CLUSTER, APPLICATION = "scale", "app"
 # Tenants onboarded at once: each mostly waits for its stack.
@@ -47,6 +53,7 @@ THREADS = 16
 # 4 threads staged 97 objects/s and the worker kept up; 16 staged 270/s.
 STAGE_THREADS = int(os.environ.get("SCALE_STAGE_THREADS", "16"))
 QUEUE = os.environ["LOGSPOKE_DELIVERY_QUEUE_URL"]
+DLQS = [os.environ[name] for name in ("LOGSPOKE_DELIVERY_DLQ_URL", "LOGSPOKE_OVERFLOW_DLQ_URL") if os.environ.get(name)]
 OVERFLOW = os.environ.get("LOGSPOKE_OVERFLOW_QUEUE_URL")
 WORKER = int(os.environ["LOAD_WORKER_PID"]) if os.environ.get("LOAD_WORKER_PID") else None
 EMULATOR = int(os.environ["LOAD_EMULATOR_PID"]) if os.environ.get("LOAD_EMULATOR_PID") else None
@@ -333,6 +340,39 @@ def isolation(customers, expected):
     return foreign, found, missing, duplicates
 
 
+def gzip_bomb(mib, tenant):
+    """One valid event, then `mib` MiB of two-byte lines that are not JSON (each is parsed
+    and counted, none is sent): the most decoding work per staged byte. About 1 MiB of
+    gzip per GiB."""
+    deflate = zlib.compressobj(9, zlib.DEFLATED, 31)
+    chunk = b"{\n" * (512 * 1024)
+    parts = [deflate.compress(f'{{"message":"{tenant} the bomb\'s only event"}}\n'.encode())]
+    parts += [deflate.compress(chunk) for _ in range(mib)]
+    parts.append(deflate.flush())
+    return b"".join(parts)
+
+
+def bomb(bomber, quiet, body):
+    """Stages the bomb and, right after, one object per quiet tenant; waits until the bomb
+    is rejected (by the worker's counter) or, without the worker's metrics, until both
+    queues are empty. Returns the quiet probes and how long the bomb took (s), or None."""
+    probes = [Probe(c, "quiet-bomb", messages(c.tenant, "quiet beside the bomb", QUIET_EVENTS)) for c in quiet]
+    too_large = 'logspoke_worker_rejected_total{reason="too_large"'
+    rejected_before = metric(too_large) if WORKER else 0
+    began = time.monotonic()
+    stage_body(bomber.tenant, CLUSTER, APPLICATION, "bomb", body)
+    stage_all(probes, threads=len(probes))
+    deadline, took = began + 900, None
+    while time.monotonic() < deadline and took is None:
+        if WORKER and metric(too_large) > rejected_before:
+            took = time.monotonic() - began
+        elif not WORKER and sum(queue_counts(QUEUE)) == 0 and (not OVERFLOW or sum(queue_counts(OVERFLOW)) == 0):
+            took = time.monotonic() - began
+        else:
+            time.sleep(0.2)
+    return probes, took
+
+
 # ------------------------------------------------------------------------ report -------
 
 def latency_line(what, probes):
@@ -458,7 +498,24 @@ def main():
     print(latency_line(f"quiet-tenant latency under the burst ({QUIET} tenants, one object each)", under))
     report_burst(sampler, under, burst_began, staged, drained, quiet_at)
 
-    expected = {c.tenant: {m for p in warm + idle + under if p.customer is c for m in p.messages}
+    bomber = customers[QUIET + 1] if TENANTS > QUIET + 1 else quiet[-1]
+    body = gzip_bomb(BOMB_MIB, bomber.tenant)
+    before_bomb = Snapshot.take()
+    beside, bomb_s = bomb(bomber, quiet, body)
+    beside_missing = await_arrivals(beside, 600)
+    await_queue_empty(600)
+    after_bomb = Snapshot.take()
+    dead = sum(sum(queue_counts(url)) for url in DLQS)
+    worker_cpu = (f"; worker CPU {after_bomb.worker_cpu - before_bomb.worker_cpu:.1f} s over the phase"
+                  if WORKER else "")
+    outcome = (f"rejected as too_large {bomb_s:.1f} s after it was staged" if bomb_s is not None and WORKER
+               else f"both queues empty {bomb_s:.1f} s after it was staged" if bomb_s is not None
+               else "NOT rejected within 900 s")
+    print(f"summary: gzip bomb: {len(body) / 1024 / 1024:.1f} MiB of gzip expanding to {BOMB_MIB} MiB of "
+          f"two-byte lines; {outcome}{worker_cpu}; messages in the dead-letter queues: {dead}")
+    print(latency_line(f"quiet-tenant latency beside the bomb ({QUIET} tenants, one object each)", beside))
+
+    expected = {c.tenant: {m for p in warm + idle + under + beside if p.customer is c for m in p.messages}
                 for c in customers[1:]}
     foreign, found, missing, duplicates = isolation(customers[1:], expected)
     wanted = sum(len(m) for m in expected.values())
@@ -470,8 +527,8 @@ def main():
     report_cpu("under the burst", before, after)
     print(f"summary: wall clock: {time.monotonic() - began:.0f} s (onboarding {onboarding_s:.0f} s, "
           f"burst from the first staged to the last delivered {(drained - burst_began) / 1000:.0f} s)")
-    lost = len(warm_missing) + len(idle_missing) + len(under_missing)
-    return 1 if foreign or lost or missing else 0
+    lost = len(warm_missing) + len(idle_missing) + len(under_missing) + len(beside_missing)
+    return 1 if foreign or lost or missing or dead or bomb_s is None else 0
 
 
 if __name__ == "__main__":

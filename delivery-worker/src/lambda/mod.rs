@@ -13,10 +13,10 @@
 //!   (`context.deadline`): what is not finished by then is reported failed, never cut
 //!   off mid-write by the runtime. A cut-off CloudWatch delivery resumes after its last
 //!   acknowledged batch, as after a crash.
-//! - **Fair batches.** With an overflow lane ([`Overflow`], ADR 12), a tenant's messages
-//!   past its share of a delivery-queue batch move to the overflow queue (reported done,
-//!   so the event source mapping deletes them); the overflow queue's own mapping feeds
-//!   them back, and nothing from it moves again.
+//! - **Fair batches.** With an overflow lane ([`Overflow`], ADR 12), all the messages of a
+//!   tenant with more than its share of a delivery-queue batch move to the overflow queue
+//!   (reported done, so the event source mapping deletes them); the overflow queue's own
+//!   mapping feeds them back, and nothing from it moves again.
 //! - **Config freshness** without a subscription ([`fresh`]), metrics as EMF log lines
 //!   ([`emf`]), and the background work of a replica (health flush, draining parked
 //!   objects, replay jobs) run after each batch in the time left.
@@ -69,7 +69,8 @@ pub struct Overflow<Q> {
     pub queue: Q,
     /// Its name (the last part of its URL and of its ARN).
     pub name: String,
-    /// Messages of one tenant a batch of the delivery queue keeps; the rest move.
+    /// Messages of one tenant a batch of the delivery queue may hold and keep; a tenant
+    /// with more has all of them moved.
     pub share: usize,
 }
 
@@ -177,29 +178,35 @@ impl<D: Deliverer, L: Ledger, R: ReadModel, Q: Queue> Function<D, L, R, Q> {
         Ok(response)
     }
 
-    /// Which records of a delivery-queue batch move to the overflow lane: those of a
-    /// tenant past the first `share` of its in the batch (none without a lane, none of a
-    /// batch from the lane).
+    /// Which records of a delivery-queue batch move to the overflow lane: every record of
+    /// a tenant with more than `share` of them in the batch (none without a lane, none of a
+    /// batch from the lane). A batch is a sample of the queue's head: a tenant filling more
+    /// than its share of it has a backlog, and the event source mapping runs many batches
+    /// at once, so keeping even its share of each would give it `share` times the mapping's
+    /// concurrency while other tenants' messages wait behind; its backlog is served from
+    /// the overflow lane instead, and a batch of it costs only the move.
     fn moving(&self, batch: &SqsEvent, objects: &[Vec<StagedObject>]) -> Vec<bool> {
         let Some(overflow) = &self.overflow else {
             return vec![false; objects.len()];
         };
-        let mut seen: HashMap<&TenantId, usize> = HashMap::new();
-        batch
+        let tenants: Vec<Option<&TenantId>> = batch
             .records
             .iter()
             .zip(objects)
             .map(|(record, objects)| {
-                let Some(tenant) = objects.first().map(|o| o.layout.tenant_id()) else {
-                    return false;
-                };
-                if overflow.sent(record) {
-                    return false;
-                }
-                let count = seen.entry(tenant).or_default();
-                *count += 1;
-                *count > overflow.share
+                objects
+                    .first()
+                    .map(|o| o.layout.tenant_id())
+                    .filter(|_| !overflow.sent(record))
             })
+            .collect();
+        let mut in_batch: HashMap<&TenantId, usize> = HashMap::new();
+        for tenant in tenants.iter().flatten() {
+            *in_batch.entry(tenant).or_default() += 1;
+        }
+        tenants
+            .iter()
+            .map(|tenant| tenant.is_some_and(|t| in_batch.get(t).is_some_and(|n| *n > overflow.share)))
             .collect()
     }
 

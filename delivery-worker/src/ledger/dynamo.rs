@@ -106,7 +106,9 @@ impl DynamoLedger {
         }
     }
 
-    async fn add_parked(&self, target: &Target, delta: i64, cause: Option<&str>) -> Result<(), AwsError> {
+    /// Adds `delta` to the target's parked count (setting `cause` if it has none); returns
+    /// the new count.
+    async fn add_parked(&self, target: &Target, delta: i64, cause: Option<&str>) -> Result<i64, AwsError> {
         let mut update = self
             .client
             .update_item()
@@ -127,12 +129,40 @@ impl DynamoLedger {
         let result = update
             .update_expression(expression)
             .expression_attribute_names("#type", "type")
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(AwsError::from);
+        crate::telemetry::aws_call("UpdateItem", &result);
+        let count = result?
+            .attributes()
+            .and_then(|new| new.get("parked_objects"))
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        Ok(count)
+    }
+}
+
+impl DynamoLedger {
+    /// Removes the target's `parked_cause` once nothing is parked for it (a conditional
+    /// update: a park in between keeps it), so the next object parked for a new reason
+    /// names that reason, not one of a backlog long drained.
+    async fn forget_cause_once_empty(&self, target: &Target) -> Result<(), AwsError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(sdk_key(&target.health_key())))
+            .update_expression("REMOVE parked_cause")
+            .condition_expression("attribute_exists(parked_cause) AND parked_objects <= :zero")
+            .expression_attribute_values(":zero", n(0))
             .send()
             .await
             .map(|_| ())
             .map_err(AwsError::from);
         crate::telemetry::aws_call("UpdateItem", &result);
-        result
+        unless_condition_failed(result)
     }
 }
 
@@ -210,7 +240,7 @@ impl Ledger for DynamoLedger {
         match entry {
             Ok(()) => {
                 self.add_parked(&object.target, 1, Some(object.cause.as_str()))
-                    .await?
+                    .await?;
             }
             // Parked already (a redelivered message): counted once.
             Err(err) if err.is_condition_failed() => return Ok(()),
@@ -269,8 +299,10 @@ impl Ledger for DynamoLedger {
             .await
             .map_err(AwsError::from);
         crate::telemetry::aws_call("DeleteItem", &output);
-        if output?.attributes().is_some_and(|old| !old.is_empty()) {
-            self.add_parked(&object.target, -1, None).await?;
+        if output?.attributes().is_some_and(|old| !old.is_empty())
+            && self.add_parked(&object.target, -1, None).await? <= 0
+        {
+            self.forget_cause_once_empty(&object.target).await?;
         }
         Ok(())
     }

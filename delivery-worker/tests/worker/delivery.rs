@@ -575,6 +575,10 @@ async fn a_deleted_log_group_parks_the_files_and_each_event_arrives_once_in_orde
         .await
         .unwrap();
     assert!(drained.last_delivered_at_ms.is_some());
+    assert_eq!(
+        drained.parked_cause, None,
+        "nothing is parked: the next object parked names its own cause"
+    );
     worker.stop().await;
 }
 
