@@ -270,6 +270,28 @@ class EndToEnd(unittest.TestCase):
         self.assertEqual(queue_depth(dlq), dead_before, "rejected, not retried into the dead-letter queue")
         self.assertEqual(acme.stream_events("c1/billing/poison"), [])
 
+    def test_9_the_worker_role_makes_the_batch_calls_of_both_lanes(self):
+        # The worker moves a tenant's messages past its share to the overflow lane with
+        # SendMessageBatch and deletes and retries with the batch calls, as its role (the
+        # Lambda function always; a replica through IRSA). The emulator's own evaluator
+        # answers for the role's policy, whichever principal may assume it in this mode.
+        iam, sqs = client("iam", PROVIDER), client("sqs", PROVIDER)
+        role = os.environ["LOGSPOKE_WORKER_ROLE_ARN"]
+
+        def decisions(url, actions):
+            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            results = iam.simulate_principal_policy(PolicySourceArn=role, ActionNames=actions,
+                                                    ResourceArns=[arn])["EvaluationResults"]
+            return {r["EvalActionName"]: r["EvalDecision"] for r in results}
+
+        consumer = ["sqs:ReceiveMessage", "sqs:DeleteMessageBatch", "sqs:ChangeMessageVisibilityBatch"]
+        [delivery] = delivery_queues("LOGSPOKE_DELIVERY_QUEUE_URL")
+        self.assertEqual(decisions(delivery, consumer), {a: "allowed" for a in consumer})
+        self.assertNotEqual(decisions(delivery, ["sqs:SendMessageBatch"]), {"sqs:SendMessageBatch": "allowed"},
+                            "only SNS sends to the delivery queue")
+        for overflow in delivery_queues("LOGSPOKE_OVERFLOW_QUEUE_URL"):
+            lane = consumer + ["sqs:SendMessageBatch"]
+            self.assertEqual(decisions(overflow, lane), {a: "allowed" for a in lane})
 
 def iso(ms):
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms / 1000)) + f".{ms % 1000:03d}Z"
