@@ -264,7 +264,9 @@ async fn stale_if_match_is_refused_with_412() {
     app.create_tenant("acme").await;
     let first = app.create_cloudwatch_config("acme").await;
     let stale = first.headers()["etag"].to_str().unwrap().to_owned();
-    let second = app.put(CW, &op, &cloudwatch_body()).await;
+    let mut changed = cloudwatch_body();
+    changed["desired_logs"] = json!(["api"]);
+    let second = app.put(CW, &op, &changed).await;
     let current = second.headers()["etag"].to_str().unwrap().to_owned();
     assert_ne!(stale, current);
 
@@ -361,4 +363,47 @@ async fn a_patch_may_not_name_the_other_types_fields() {
         .unwrap();
     let body = problem(response, 422).await;
     assert_eq!(body["errors"][0]["field"], "bucket_name");
+}
+
+#[tokio::test]
+async fn a_write_that_changes_nothing_writes_no_version_audit_row_or_event() {
+    let app = TestApp::spawn().await;
+    let op = TestApp::operator_token();
+    app.create_tenant("acme").await;
+    let created = app.put(CW, &op, &cloudwatch_body()).await;
+    let etag = created.headers()["etag"].to_str().unwrap().to_owned();
+    let counts = |pool: sqlx::PgPool| async move {
+        let audit: i64 = sqlx::query_scalar("select count(*) from audit_events where tenant_id = 'acme'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        let outbox: i64 = sqlx::query_scalar("select count(*) from config_outbox where tenant_id = 'acme'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        (audit, outbox)
+    };
+    let before = counts(app.pool()).await;
+    for _ in 0..3 {
+        let patched = app.patch(CW, &op, &json!({"enabled": true})).await;
+        assert_eq!(patched.status(), 200);
+        assert_eq!(
+            patched.headers()["etag"].to_str().unwrap(),
+            etag,
+            "the same version"
+        );
+        let replaced = app.put(CW, &op, &cloudwatch_body()).await;
+        assert_eq!(replaced.status(), 200);
+        assert_eq!(replaced.headers()["etag"].to_str().unwrap(), etag);
+    }
+    assert_eq!(
+        counts(app.pool()).await,
+        before,
+        "no audit row and no published change"
+    );
+    // A real change still writes all three.
+    let changed = app.patch(CW, &op, &json!({"enabled": false})).await;
+    assert_ne!(changed.headers()["etag"].to_str().unwrap(), etag);
+    let (audit, outbox) = counts(app.pool()).await;
+    assert_eq!((audit, outbox), (before.0 + 1, before.1 + 1));
 }

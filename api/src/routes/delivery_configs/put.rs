@@ -72,7 +72,8 @@ pub async fn put_delivery_config(
 /// Where PUT and PATCH both end, once the settings are valid and the current config is
 /// read, locked and matched against `If-Match`: stores the settings (back to unverified
 /// when the role, region or destination changes), audits and publishes the change,
-/// commits, and answers with the stored config.
+/// commits, and answers with the stored config. Settings equal to the stored ones change
+/// nothing: no version, audit row or published event, and the same ETag.
 pub async fn store(
     state: &AppState,
     mut write: WriteTx<'_>,
@@ -81,6 +82,11 @@ pub async fn store(
     current: Option<&Config>,
     action: &'static str,
 ) -> Result<Response, ApiError> {
+    if let Some(unchanged) = current.filter(|c| c.settings == *settings) {
+        drop(write);
+        metrics::counter!("logspoke_api_unchanged_writes_total").increment(1);
+        return Ok(respond(state, unchanged, false).await);
+    }
     let reset = current.is_none_or(|c| settings.changes_target_of(&c.settings));
     let stored = repository::upsert(write.conn(), tenant_id, settings, reset).await?;
     let delivery_type = stored.delivery_type();
