@@ -37,6 +37,8 @@ pub struct Config {
     pub health: HealthConfig,
     /// What bounds a replay.
     pub replays: ReplayConfig,
+    /// Changes one tenant may make per minute (`crate::write_limit`).
+    pub tenant_writes_per_minute: u32,
 }
 
 /// What `serve` reads.
@@ -67,6 +69,11 @@ pub struct ServeArgs {
     /// What bounds a replay.
     #[command(flatten)]
     pub replays: ReplayConfig,
+    /// Changes (POST, PUT, PATCH, DELETE) one tenant's tokens may make per minute on a
+    /// replica, in a burst and then spread out; past them 429 with `Retry-After`.
+    /// Operators are not limited.
+    #[arg(long, env = "LOGSPOKE_TENANT_WRITES_PER_MINUTE", default_value = "60", value_parser = values::positive::<u32>)]
+    pub tenant_writes_per_minute: u32,
 }
 
 impl ServeArgs {
@@ -81,6 +88,7 @@ impl ServeArgs {
             publishing: self.publishing,
             health: self.health,
             replays: self.replays,
+            tenant_writes_per_minute: self.tenant_writes_per_minute,
         })
     }
 }
@@ -524,6 +532,7 @@ mod tests {
                 "LOGSPOKE_LEDGER_TABLE",
                 "LOGSPOKE_STAGING_RETENTION_DAYS",
                 "LOGSPOKE_REPLAYS_PER_TENANT_PER_DAY",
+                "LOGSPOKE_TENANT_WRITES_PER_MINUTE",
             ]
         );
         for secret in ["DATABASE_URL", "LOGSPOKE_JWT_SECRET"] {

@@ -28,6 +28,7 @@ pub mod telemetry;
 pub mod tenants;
 pub mod unit_of_work;
 pub mod verification;
+pub mod write_limit;
 
 /// The embedded migrations in `migrations/`, applied at start and by `migrate`.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");

@@ -137,22 +137,21 @@ fn apply_v1_conventions(openapi: &mut utoipa::openapi::OpenApi) {
         if !path.starts_with("/v1/") {
             continue;
         }
-        for operation in [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.patch,
-            &mut item.delete,
-        ]
-        .into_iter()
-        .flatten()
+        if let Some(operation) = &mut item.get {
+            add_conventions(operation, false);
+        }
+        for operation in [&mut item.put, &mut item.post, &mut item.patch, &mut item.delete]
+            .into_iter()
+            .flatten()
         {
-            add_conventions(operation);
+            add_conventions(operation, true);
         }
     }
 }
 
-fn add_conventions(operation: &mut Operation) {
+/// The standard problem responses of a `/v1` operation; a `change` (POST, PUT, PATCH,
+/// DELETE) may also meet the per-tenant write limit (`crate::write_limit`).
+fn add_conventions(operation: &mut Operation, change: bool) {
     operation.security = Some(vec![SecurityRequirement::new("bearer", Vec::<String>::new())]);
     let standard = [
         ("401", "Missing, malformed, expired or untrusted bearer token"),
@@ -169,7 +168,12 @@ fn add_conventions(operation: &mut Operation) {
     } else {
         &[]
     };
-    for (status, description) in standard.iter().chain(body_responses) {
+    let limited = [(
+        "429",
+        "Too many changes by this tenant for now (per-tenant write limit, or this operation's own); `Retry-After` says when to try again",
+    )];
+    let change_responses = if change { &limited[..] } else { &[] };
+    for (status, description) in standard.iter().chain(body_responses).chain(change_responses) {
         operation
             .responses
             .responses

@@ -84,6 +84,10 @@ pub fn app(state: AppState) -> Router {
         .route("/readyz", get(ops::get_readyz))
         .route("/metrics", get(ops::get_metrics))
         .merge(crate::routes::docs::router())
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::write_limit::limit_tenant_writes,
+        ))
         .route_layer(middleware::from_fn(impossible_tenant_is_not_found))
         .route_layer(middleware::from_fn(telemetry::track_requests))
         .fallback(|| async { ApiError::NotFound("there is no such route".into()) })

@@ -17,6 +17,7 @@ use crate::onboarding::template_check::{self, ConfigChecks};
 use crate::outbox::relay::{self, RelaySettings};
 use crate::outbox::sink::AwsReadModelSink;
 use crate::state::AppState;
+use crate::write_limit::WriteLimiter;
 use crate::{aws, router, telemetry, MIGRATOR};
 
 /// Opens the pool; connections are made lazily so the service starts (and reports
@@ -53,6 +54,7 @@ pub async fn state(config: &Config) -> anyhow::Result<AppState> {
         verify_limiter: Default::default(),
         health: HealthReader::new(ledger),
         replays: config.replays.clone(),
+        write_limiter: WriteLimiter::new(config.tenant_writes_per_minute),
     })
 }
 

@@ -35,6 +35,8 @@ pub struct AppState {
     pub health: HealthReader,
     /// What bounds a replay: how far back it may reach, how many a tenant may start.
     pub replays: crate::config::ReplayConfig,
+    /// Per-tenant limits on changes (in memory, per replica).
+    pub write_limiter: crate::write_limit::WriteLimiter,
 }
 
 impl FromRef<AppState> for Arc<Verifier> {

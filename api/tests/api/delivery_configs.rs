@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use crate::helpers::{cloudwatch_body, problem, s3_body, TestApp, ROLE_ARN};
+use crate::helpers::{cloudwatch_body, problem, s3_body, Options, TestApp, ROLE_ARN};
 
 const CW: &str = "/v1/tenants/acme/delivery-configs/cloudwatch";
 
@@ -406,4 +406,48 @@ async fn a_write_that_changes_nothing_writes_no_version_audit_row_or_event() {
     assert_ne!(changed.headers()["etag"].to_str().unwrap(), etag);
     let (audit, outbox) = counts(app.pool()).await;
     assert_eq!((audit, outbox), (before.0 + 1, before.1 + 1));
+}
+
+#[tokio::test]
+async fn a_tenant_past_its_write_limit_gets_429_and_other_tenants_and_operators_do_not() {
+    let app = TestApp::spawn_with(Options {
+        writes_per_minute: 2,
+        ..Options::default()
+    })
+    .await;
+    let op = TestApp::operator_token();
+    app.create_tenant("acme").await;
+    app.create_tenant("globex").await;
+    let acme = TestApp::tenant_token("acme");
+    let globex_path = "/v1/tenants/globex/delivery-configs/cloudwatch";
+    assert_eq!(app.put(CW, &acme, &cloudwatch_body()).await.status(), 201);
+    assert_eq!(
+        app.patch(CW, &acme, &json!({"enabled": false})).await.status(),
+        200
+    );
+    // The third change within the minute is refused before its handler runs.
+    let limited = app.patch(CW, &acme, &json!({"enabled": true})).await;
+    assert_eq!(limited.status(), 429);
+    let retry_after: u64 = limited.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=30).contains(&retry_after), "{retry_after}");
+    let body = problem(limited, 429).await;
+    assert!(body["detail"].as_str().unwrap().contains("acme"), "{body}");
+    let still: Value = app.get(CW, &acme).await.json().await.unwrap();
+    assert_eq!(still["enabled"], false, "the refused change was not made");
+    // Reading is not limited; another tenant and the operators are not held back.
+    assert_eq!(app.get(CW, &acme).await.status(), 200);
+    let globex = TestApp::tenant_token("globex");
+    let mut body = cloudwatch_body();
+    body["log_group_name"] = json!("/logspoke/globex");
+    assert_eq!(app.put(globex_path, &globex, &body).await.status(), 201);
+    for enabled in [true, false, true] {
+        assert_eq!(
+            app.patch(CW, &op, &json!({"enabled": enabled})).await.status(),
+            200
+        );
+    }
 }

@@ -14,6 +14,7 @@ use logspoke_api::delivery_health::{DynamoHealthStore, HealthReader};
 use logspoke_api::onboarding::link::TemplateUrl;
 use logspoke_api::state::AppState;
 use logspoke_api::verification::rate_limit::VerifyLimiter;
+use logspoke_api::write_limit::WriteLimiter;
 use logspoke_api::{server, telemetry, MIGRATOR};
 use serde_json::{json, Value};
 use sqlx::Connection;
@@ -107,6 +108,9 @@ pub struct Options {
     pub ledger_table: Option<String>,
     /// Replays a tenant may start per day.
     pub replays_per_day: u32,
+    /// Changes a tenant may make per minute; high by default, so tests that change one
+    /// tenant many times are not limited.
+    pub writes_per_minute: u32,
 }
 
 impl Default for Options {
@@ -118,6 +122,7 @@ impl Default for Options {
             verify_interval: Duration::ZERO,
             ledger_table: None,
             replays_per_day: 50,
+            writes_per_minute: 10_000,
         }
     }
 }
@@ -182,6 +187,7 @@ impl TestApp {
                 staging_retention_days: 90,
                 per_tenant_per_day: options.replays_per_day,
             },
+            write_limiter: WriteLimiter::new(options.writes_per_minute),
         };
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
