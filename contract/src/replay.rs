@@ -61,9 +61,9 @@ impl ReplayMode {
 pub enum ReplayState {
     /// Published, no worker has taken it yet.
     Queued,
-    /// A worker lists the window's objects in the staging bucket.
+    /// A worker lists the first page of the window's objects in the staging bucket.
     Listing,
-    /// A worker delivers them, oldest first.
+    /// A worker delivers them page by page (each pod's oldest first), listing on.
     Delivering,
     /// Every object of the window was delivered or skipped.
     Done,
@@ -115,7 +115,7 @@ impl ReplayState {
 pub struct ReplayProgress {
     /// Where it is.
     pub state: ReplayState,
-    /// Objects in the window (known once listing is done).
+    /// Objects of the window listed so far (final once the replay ends).
     pub objects_total: u64,
     /// Objects finished: delivered or skipped.
     pub objects_done: u64,
@@ -131,8 +131,9 @@ pub struct ReplayProgress {
     pub finished_at_ms: Option<i64>,
     /// Why it failed.
     pub error: Option<String>,
-    /// The staged sort key (`{unix seconds, 10 digits}#{object key}`) up to which every
-    /// object is finished: a worker that takes the job over resumes after it.
+    /// The staged key, in the bucket's listing order, up to which every object is
+    /// finished: a worker that takes the job over lists after it. Workers that sorted the
+    /// window wrote an order key (`{unix seconds, 10 digits}#{object key}`) instead.
     pub cursor: Option<String>,
 }
 

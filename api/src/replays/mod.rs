@@ -105,10 +105,12 @@ pub fn job_for(replay_id: Uuid, replay: &NewReplay, requested_at: DateTime<Utc>)
 /// Where a replay is, as the workers report it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Progress {
-    /// `queued` until a worker takes it; `listing` while the worker lists the window's
-    /// objects; `delivering`; then `done`, `failed` (see `error`) or `cancelled`.
+    /// `queued` until a worker takes it; `listing` until the first page of the window's
+    /// objects is listed; `delivering` (listing goes on page by page); then `done`,
+    /// `failed` (see `error`) or `cancelled`.
     pub state: ReplayState,
-    /// Objects in the window (known once listing is done).
+    /// Objects of the window listed so far: the listing goes on while objects are
+    /// delivered, so this is final once the replay ends.
     pub objects_total: u64,
     /// Objects finished: delivered, or skipped.
     pub objects_done: u64,

@@ -8,7 +8,7 @@ use logspoke_aws::read_model::{attributes_from_sdk, item_to_sdk, to_sdk};
 use logspoke_aws::AwsError;
 use logspoke_contract::replay::{ReplayJob, ReplayProgress, ENDED_JOB_TTL_SECONDS, REPLAY_PARTITION};
 
-use super::{Control, Jobs, KeyFilter, Staging, LEASE};
+use super::{Control, Jobs, Page, Staging, LEASE};
 use crate::clock::now_ms;
 use crate::ledger::dynamo::{n, s};
 
@@ -184,33 +184,26 @@ impl S3Staging {
 }
 
 impl Staging for S3Staging {
-    async fn list(&self, bucket: &str, prefix: &str, keep: KeyFilter<'_>) -> Result<Vec<String>, AwsError> {
-        let mut keys = Vec::new();
-        let mut token = None;
-        loop {
-            let output = self
-                .client
-                .list_objects_v2()
-                .bucket(bucket)
-                .prefix(prefix)
-                .set_continuation_token(token)
-                .send()
-                .await
-                .map_err(AwsError::from);
-            crate::telemetry::aws_call("ListObjectsV2", &output);
-            let output = output?;
-            keys.extend(
-                output
-                    .contents()
-                    .iter()
-                    .filter_map(|o| o.key())
-                    .filter(|key| keep(key))
-                    .map(str::to_owned),
-            );
-            token = output.next_continuation_token;
-            if token.is_none() {
-                return Ok(keys);
-            }
-        }
+    async fn page(&self, bucket: &str, prefix: &str, start_after: Option<&str>) -> Result<Page, AwsError> {
+        let output = self
+            .client
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(prefix)
+            .set_start_after(start_after.map(str::to_owned))
+            .send()
+            .await
+            .map_err(AwsError::from);
+        crate::telemetry::aws_call("ListObjectsV2", &output);
+        let output = output?;
+        Ok(Page {
+            keys: output
+                .contents()
+                .iter()
+                .filter_map(|o| o.key())
+                .map(str::to_owned)
+                .collect(),
+            more: output.is_truncated().unwrap_or(false),
+        })
     }
 }

@@ -3,15 +3,19 @@
 //! The api publishes a replay as a job item in the ledger table
 //! (`logspoke_contract::replay`). Every replica looks for unfinished jobs every few
 //! seconds ([`ReplayRunner::tick`], run by the replica's timer and after each Lambda batch); one takes a job's lease (a conditional update) and
-//! runs it: it lists the tenant's prefix in the staging bucket, keeps the objects whose key
-//! timestamp is in the window, and delivers them to that one target, oldest first, through
-//! the same pipeline as live traffic ([`Pipeline::replay_one`]), at most
-//! [`ReplayRunner::concurrency`] at a time — a quarter of the live in-flight slots, so
-//! live delivery of every tenant keeps three quarters. Progress, with a cursor up to which
-//! every object is finished, is written at least every [`PROGRESS_EVERY`] with the lease
-//! renewed; a replica that dies leaves the lease to expire ([`LEASE`]) and another one
-//! resumes after the cursor, skipping nothing. A cancellation is seen at the next progress
-//! write. `logspoke-worker replay` runs the same [`execute`] from a shell.
+//! runs it: it lists the tenant's prefix in the staging bucket one page at a time, keeps
+//! the objects whose key timestamp is in the window, and delivers each page's objects to
+//! that one target before listing the next page, in the bucket's order — each pod's
+//! objects are listed together and oldest first, since a staged key ends in its
+//! timestamp — through the same pipeline as live traffic ([`Pipeline::replay_one`]), at
+//! most [`ReplayRunner::concurrency`] at a time — a quarter of the live in-flight slots,
+//! so live delivery of every tenant keeps three quarters. A replay holds one page of keys
+//! (at most 1,000) and the objects in flight, whatever its window. Progress, with a cursor
+//! (the staged key up to which every object is finished), is written at least every
+//! [`PROGRESS_EVERY`] with the lease renewed; a replica that dies leaves the lease to
+//! expire ([`LEASE`]) and another one resumes listing after the cursor, skipping nothing
+//! and listing nothing twice. A cancellation is seen at the next progress write.
+//! `logspoke-worker replay` runs the same [`execute`] from a shell.
 
 pub mod dynamo;
 
@@ -61,20 +65,25 @@ pub trait Report: Send + Sync {
     fn report(&self, progress: &ReplayProgress) -> impl Future<Output = Control> + Send;
 }
 
-/// Which listed keys a replay keeps (those in its window), applied page by page.
-pub type KeyFilter<'a> = &'a (dyn Fn(&str) -> bool + Send + Sync);
+/// One page of a listing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Page {
+    /// Keys in the bucket's (lexicographic) order.
+    pub keys: Vec<String>,
+    /// Whether keys follow the last one.
+    pub more: bool,
+}
 
 /// The staged objects of a tenant, as the staging bucket lists them.
 pub trait Staging: Send + Sync {
-    /// The keys under `prefix` that `keep` accepts, in the bucket's (lexicographic)
-    /// order. Only those are held: a tenant's prefix spans the whole retention, a window
-    /// may be a minute of it.
-    fn list(
+    /// The first page of keys under `prefix` after `start_after` (all of them without
+    /// it), in the bucket's (lexicographic) order.
+    fn page(
         &self,
         bucket: &str,
         prefix: &str,
-        keep: KeyFilter<'_>,
-    ) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
+        start_after: Option<&str>,
+    ) -> impl Future<Output = Result<Page, AwsError>> + Send;
 }
 
 /// The job items, as narrow as the runner needs them.
@@ -100,23 +109,64 @@ pub trait Jobs: Send + Sync {
     ) -> impl Future<Output = Result<Control, AwsError>> + Send;
 }
 
-/// The window's objects of `job` after its cursor, in replay order: (order key, object).
-pub fn window(job: &ReplayJob, bucket: &str, keys: Vec<String>) -> Vec<(String, StagedObject)> {
-    let mut objects: Vec<(String, StagedObject)> = keys
-        .into_iter()
+/// The objects of `keys` (a page, in listing order) in `job`'s window, in that order,
+/// without those an earlier worker finished ([`Cursor::Ordered`]).
+pub fn window(job: &ReplayJob, bucket: &str, keys: &[String], cursor: &Cursor) -> Vec<StagedObject> {
+    keys.iter()
         .filter_map(|key| {
-            let (layout, staged) = in_window(job, &key)?;
-            let object = StagedObject {
+            let (layout, staged) = in_window(job, key)?;
+            if let Cursor::Ordered(done) = cursor {
+                if replay_order_key(staged, key) <= *done {
+                    return None;
+                }
+            }
+            Some(StagedObject {
                 bucket: bucket.to_owned(),
                 key: key.clone(),
                 event_time_ms: Some(staged.saturating_mul(1000)),
                 layout,
-            };
-            Some((replay_order_key(staged, &key), object))
+            })
         })
-        .collect();
-    objects.sort_by(|a, b| a.0.cmp(&b.0));
-    objects
+        .collect()
+}
+
+/// Where a job resumes, from the cursor in its progress.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cursor {
+    /// From the start of the listing.
+    Start,
+    /// After this staged key, in listing order.
+    After(String),
+    /// From the start, skipping the objects up to this order key
+    /// (`{unix seconds}#{key}`): the cursor of a job that workers before listing page by
+    /// page ran in (key timestamp, key) order.
+    Ordered(String),
+}
+
+impl Cursor {
+    /// The cursor `progress` holds.
+    pub fn of(progress: &ReplayProgress) -> Self {
+        match progress.cursor.as_deref() {
+            None => Self::Start,
+            Some(raw) if is_order_key(raw) => Self::Ordered(raw.to_owned()),
+            Some(key) => Self::After(key.to_owned()),
+        }
+    }
+
+    /// Where the listing starts.
+    fn start_after(&self) -> Option<&str> {
+        match self {
+            Self::After(key) => Some(key),
+            Self::Start | Self::Ordered(_) => None,
+        }
+    }
+}
+
+/// True for an order key (`{10 digits}#…`); a staged key starts with its tenant id,
+/// which has no `#`.
+fn is_order_key(raw: &str) -> bool {
+    raw.split_once('#')
+        .is_some_and(|(seconds, _)| seconds.len() == 10 && seconds.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// `key`'s layout and staged second when it is one of `job`'s objects: a staged-object
@@ -143,33 +193,74 @@ pub async fn execute<D: Deliverer, L: Ledger, S: Staging, R: Report>(
         return stopped(report, progress, stop).await;
     }
     let prefix = format!("{}/", job.target.tenant_id);
-    let keep = |key: &str| in_window(job, key).is_some();
-    let mut beat = tokio::time::Instant::now();
-    let listed = beating(report, &progress, &mut beat, staging.list(bucket, &prefix, &keep)).await;
-    let keys = match listed {
-        Ok(Ok(keys)) => keys,
-        Ok(Err(err)) => {
-            tracing::warn!(replay_id = %job.replay_id, error = %err, "cannot list the staging bucket for a replay");
-            let message = "the staged objects could not be listed; request the replay again later".to_owned();
-            return finish(report, progress, Some(message)).await;
-        }
-        Err(stop) => return stopped(report, progress, stop).await,
-    };
-    let objects = window(job, bucket, keys);
-    progress.objects_total = objects.len() as u64;
-    let cursor = progress.cursor.clone();
-    let todo: Vec<(String, StagedObject)> = objects
-        .into_iter()
-        .filter(|(order, _)| cursor.as_ref().is_none_or(|c| order > c))
-        .collect();
-    progress.objects_done = progress.objects_total - todo.len() as u64;
-    progress.state = ReplayState::Delivering;
-    if let stop @ (Control::Cancel | Control::Lost) = report.report(&progress).await {
-        return stopped(report, progress, stop).await;
+    let resume = Cursor::of(&progress);
+    if let Cursor::Ordered(_) = resume {
+        // Listed again from the start: what was found counts again as it is found.
+        progress.objects_total = progress.objects_done;
     }
+    let mut start_after = resume.start_after().map(str::to_owned);
+    let mut beat = tokio::time::Instant::now();
+    loop {
+        let listed = beating(
+            report,
+            &progress,
+            &mut beat,
+            staging.page(bucket, &prefix, start_after.as_deref()),
+        )
+        .await;
+        let page = match listed {
+            Ok(Ok(page)) => page,
+            Ok(Err(err)) => {
+                tracing::warn!(replay_id = %job.replay_id, error = %err, "cannot list the staging bucket for a replay");
+                let message =
+                    "the staged objects could not be listed; request the replay again later".to_owned();
+                return finish(report, progress, Some(message)).await;
+            }
+            Err(stop) => return stopped(report, progress, stop).await,
+        };
+        metrics::counter!("logspoke_worker_replay_pages_listed_total").increment(1);
+        let objects = window(job, bucket, &page.keys, &resume);
+        progress.objects_total += objects.len() as u64;
+        progress.state = ReplayState::Delivering;
+        if let Err(ended) = deliver_page(
+            pipeline,
+            job,
+            objects,
+            concurrency,
+            report,
+            &mut progress,
+            &mut beat,
+        )
+        .await
+        {
+            return ended;
+        }
+        // Every key of the page is finished, also those outside the window.
+        let Some(last) = page.keys.last() else { break };
+        progress.cursor = Some(last.clone());
+        if !page.more {
+            break;
+        }
+        start_after = Some(last.clone());
+    }
+    finish(report, progress, None).await
+}
+
+/// Delivers one page's `objects` (in listing order), moving the cursor past each as every
+/// object before it is finished; `Err` with the replay's end when it stops (failed,
+/// cancelled or taken over).
+async fn deliver_page<D: Deliverer, L: Ledger, R: Report>(
+    pipeline: &Pipeline<D, L>,
+    job: &ReplayJob,
+    objects: Vec<StagedObject>,
+    concurrency: usize,
+    report: &R,
+    progress: &mut ReplayProgress,
+    reported: &mut tokio::time::Instant,
+) -> Result<(), ReplayProgress> {
     let kind = job.target.delivery_type;
-    let mut results = stream::iter(todo)
-        .map(|(order, object)| async move {
+    let mut results = stream::iter(objects)
+        .map(|object| async move {
             let mut outcome = pipeline.replay_one(&object, kind, job.mode).await;
             for retry in 1..RETRY.attempts {
                 if !matches!(outcome, Replayed::Failed { retriable: true, .. }) {
@@ -178,18 +269,17 @@ pub async fn execute<D: Deliverer, L: Ledger, S: Staging, R: Report>(
                 tokio::time::sleep(RETRY.bound(retry)).await;
                 outcome = pipeline.replay_one(&object, kind, job.mode).await;
             }
-            (order, outcome)
+            (object.key, outcome)
         })
         .buffered(concurrency.max(1));
-    let mut reported = tokio::time::Instant::now();
     loop {
         // A slow object does not let the lease lapse: progress (with the cursor of what
         // is finished) is reported meanwhile.
-        let next = match beating(report, &progress, &mut reported, results.next()).await {
+        let next = match beating(report, progress, reported, results.next()).await {
             Ok(next) => next,
-            Err(stop) => return stopped(report, progress, stop).await,
+            Err(stop) => return Err(stopped(report, progress.clone(), stop).await),
         };
-        let Some((order, outcome)) = next else { break };
+        let Some((key, outcome)) = next else { return Ok(()) };
         match outcome {
             Replayed::Delivered(delivered) => {
                 progress.events += delivered.events;
@@ -197,18 +287,19 @@ pub async fn execute<D: Deliverer, L: Ledger, S: Staging, R: Report>(
             }
             Replayed::Skipped => progress.objects_skipped += 1,
             Replayed::NotWanted => {}
-            Replayed::Failed { message, .. } => return finish(report, progress, Some(message)).await,
+            Replayed::Failed { message, .. } => {
+                return Err(finish(report, progress.clone(), Some(message)).await)
+            }
         }
         progress.objects_done += 1;
-        progress.cursor = Some(order);
+        progress.cursor = Some(key);
         if reported.elapsed() >= PROGRESS_EVERY {
-            reported = tokio::time::Instant::now();
-            if let stop @ (Control::Cancel | Control::Lost) = report.report(&progress).await {
-                return stopped(report, progress, stop).await;
+            *reported = tokio::time::Instant::now();
+            if let stop @ (Control::Cancel | Control::Lost) = report.report(progress).await {
+                return Err(stopped(report, progress.clone(), stop).await);
             }
         }
     }
-    finish(report, progress, None).await
 }
 
 /// Awaits `work`, reporting `progress` whenever [`PROGRESS_EVERY`] passed since `last`

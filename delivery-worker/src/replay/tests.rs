@@ -17,16 +17,34 @@ use crate::tenants::TenantConfigs;
 
 const START_S: i64 = 1_795_338_000;
 
-struct Listing(Vec<String>);
+/// A bucket's keys, listed in S3's order a few keys per page; records each page's start.
+struct Listing {
+    keys: Vec<String>,
+    per_page: usize,
+    starts: Mutex<Vec<Option<String>>>,
+}
+
+fn listing(mut keys: Vec<String>, per_page: usize) -> Listing {
+    keys.sort();
+    Listing {
+        keys,
+        per_page,
+        starts: Mutex::default(),
+    }
+}
 
 impl Staging for Listing {
-    async fn list(&self, _: &str, prefix: &str, keep: KeyFilter<'_>) -> Result<Vec<String>, AwsError> {
-        Ok(self
-            .0
+    async fn page(&self, _: &str, prefix: &str, start_after: Option<&str>) -> Result<Page, AwsError> {
+        self.starts.lock().unwrap().push(start_after.map(str::to_owned));
+        let mut after = self
+            .keys
             .iter()
-            .filter(|k| k.starts_with(prefix) && keep(k))
-            .cloned()
-            .collect())
+            .filter(|k| k.starts_with(prefix) && start_after.is_none_or(|s| k.as_str() > s));
+        let keys: Vec<String> = after.by_ref().take(self.per_page).cloned().collect();
+        Ok(Page {
+            keys,
+            more: after.next().is_some(),
+        })
     }
 }
 
@@ -102,13 +120,82 @@ fn pipeline(deliverer: &Arc<FakeDeliverer>) -> Pipeline<Arc<FakeDeliverer>, InMe
 }
 
 #[test]
-fn the_window_holds_the_tenants_objects_of_the_hour_oldest_first() {
-    let mut shuffled = keys();
-    shuffled.reverse();
-    let window = window(&job(ReplayMode::Missing), "staging", shuffled);
-    let names: Vec<&str> = window.iter().map(|(_, o)| o.key.as_str()).collect();
+fn the_window_holds_the_tenants_objects_of_the_hour_in_listing_order() {
+    let window = window(&job(ReplayMode::Missing), "staging", &keys(), &Cursor::Start);
+    let names: Vec<&str> = window.iter().map(|o| o.key.as_str()).collect();
     let expected: Vec<String> = keys()[..6].to_vec();
     assert_eq!(names, expected);
+}
+
+/// Objects of two pods, interleaved in time; the bucket lists each pod's together.
+fn two_pods() -> Vec<String> {
+    (0..40)
+        .map(|i| format!("acme/c1/app/pod-{}/{}-{i:02}.json.gz", i % 2, START_S + 60 * i))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_replay_lists_a_page_at_a_time_and_keeps_each_pods_order() {
+    let deliverer = Arc::new(FakeDeliverer::default());
+    let pipeline = pipeline(&deliverer);
+    let staging = listing(two_pods(), 7);
+    let done = execute(
+        &pipeline,
+        &staging,
+        "staging",
+        &job(ReplayMode::All),
+        3,
+        &Reports::default(),
+    )
+    .await;
+    assert_eq!(done.state, ReplayState::Done);
+    assert_eq!((done.objects_total, done.objects_done), (40, 40));
+    // Six pages of at most seven keys, each listed after the last key of the one before:
+    // the replay never holds more than a page.
+    let starts = staging.starts.lock().unwrap().clone();
+    assert_eq!(starts.len(), 6);
+    assert_eq!(starts[0], None);
+    assert_eq!(starts[1].as_deref(), Some(staging.keys[6].as_str()));
+    let sent = deliverer.keys("acme", DeliveryType::Cloudwatch);
+    for pod in ["pod-0", "pod-1"] {
+        let of_pod: Vec<&String> = sent.iter().filter(|k| k.contains(pod)).collect();
+        let mut in_time = of_pod.clone();
+        in_time.sort_by_key(|k| ObjectKey::parse(k).unwrap().written_at_unix_seconds());
+        assert_eq!(of_pod.len(), 20);
+        assert_eq!(of_pod, in_time, "each pod's objects oldest first");
+    }
+    assert_eq!(done.cursor.as_deref(), staging.keys.last().map(String::as_str));
+}
+
+#[tokio::test]
+async fn a_job_from_workers_that_sorted_the_window_resumes_without_resending_what_they_finished() {
+    let deliverer = Arc::new(FakeDeliverer::default());
+    let pipeline = pipeline(&deliverer);
+    let mut resumed = job(ReplayMode::All);
+    // The ten oldest objects were finished in (timestamp, key) order.
+    let finished = format!(
+        "{:010}#acme/c1/app/pod-1/{}-09.json.gz",
+        START_S + 540,
+        START_S + 540
+    );
+    resumed.progress.cursor = Some(finished);
+    resumed.progress.objects_done = 10;
+    resumed.progress.objects_total = 40;
+    let done = execute(
+        &pipeline,
+        &listing(two_pods(), 7),
+        "staging",
+        &resumed,
+        2,
+        &Reports::default(),
+    )
+    .await;
+    assert_eq!((done.objects_total, done.objects_done), (40, 40));
+    let sent = deliverer.keys("acme", DeliveryType::Cloudwatch);
+    assert_eq!(sent.len(), 30);
+    assert!(sent
+        .iter()
+        .all(|k| ObjectKey::parse(k).unwrap().written_at_unix_seconds() >= Some(START_S + 600)));
 }
 
 #[tokio::test]
@@ -117,15 +204,19 @@ async fn a_missing_replay_sends_only_what_the_target_lacks_and_a_second_one_noth
     let pipeline = pipeline(&deliverer);
     // Two of the six the target has already.
     for key in &keys()[..2] {
-        let object = window(&job(ReplayMode::Missing), "staging", vec![key.clone()])
-            .remove(0)
-            .1;
+        let object = window(
+            &job(ReplayMode::Missing),
+            "staging",
+            std::slice::from_ref(key),
+            &Cursor::Start,
+        )
+        .remove(0);
         assert_eq!(pipeline.deliver(&object).await, crate::pipeline::Outcome::Done);
     }
     let reports = Reports::default();
     let done = execute(
         &pipeline,
-        &Listing(keys()),
+        &listing(keys(), 4),
         "staging",
         &job(ReplayMode::Missing),
         2,
@@ -148,7 +239,7 @@ async fn a_missing_replay_sends_only_what_the_target_lacks_and_a_second_one_noth
 
     let again = execute(
         &pipeline,
-        &Listing(keys()),
+        &listing(keys(), 4),
         "staging",
         &job(ReplayMode::Missing),
         2,
@@ -160,7 +251,7 @@ async fn a_missing_replay_sends_only_what_the_target_lacks_and_a_second_one_noth
 
     let all = execute(
         &pipeline,
-        &Listing(keys()),
+        &listing(keys(), 4),
         "staging",
         &job(ReplayMode::All),
         2,
@@ -180,12 +271,12 @@ async fn a_taken_over_replay_resumes_after_its_cursor() {
     let deliverer = Arc::new(FakeDeliverer::default());
     let pipeline = pipeline(&deliverer);
     let mut resumed = job(ReplayMode::All);
-    let order = window(&resumed, "staging", keys());
-    resumed.progress.cursor = Some(order[3].0.clone());
+    resumed.progress.cursor = Some(keys()[3].clone());
     resumed.progress.objects_done = 4;
+    resumed.progress.objects_total = 4;
     let done = execute(
         &pipeline,
-        &Listing(keys()),
+        &listing(keys(), 4),
         "staging",
         &resumed,
         3,
@@ -207,7 +298,7 @@ async fn a_cancelled_replay_stops_and_a_refusing_target_fails_it() {
     };
     let done = execute(
         &pipeline,
-        &Listing(keys()),
+        &listing(keys(), 4),
         "staging",
         &job(ReplayMode::All),
         1,
@@ -225,7 +316,7 @@ async fn a_cancelled_replay_stops_and_a_refusing_target_fails_it() {
     let pipeline = self::pipeline(&refusing);
     let failed = execute(
         &pipeline,
-        &Listing(keys()),
+        &listing(keys(), 4),
         "staging",
         &job(ReplayMode::Missing),
         1,
