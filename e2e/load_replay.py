@@ -3,8 +3,9 @@ stages REPLAY_OBJECTS small objects for `bulk` while its config is disabled (the
 skips them), enables it again and asks for a `missing` replay of the window. While the
 replay runs it stages one object a second for `live` and measures how long each takes
 to appear in live's log group, and it samples the replay's progress. Prints `summary:`
-lines: replay wall time and objects/s, whether progress only ever grew, and live's
-delivery latency (p50, max) during the replay."""
+lines: replay wall time and objects/s, whether progress only ever grew, live's
+delivery latency (p50, max) during the replay, and (with LOAD_WORKER_PID) how far the
+worker's resident memory rose above what it held before the replay."""
 
 import os
 import sys
@@ -12,9 +13,10 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from harness import Customer, call, mint_token, onboard, stage, wait_drained
+from harness import Customer, call, mint_token, onboard, stage, status_kb, wait_drained
 
 OBJECTS = int(os.environ.get("REPLAY_OBJECTS", "10000"))
+WORKER = int(os.environ["LOAD_WORKER_PID"]) if os.environ.get("LOAD_WORKER_PID") else None
 
 
 def onboard_tenant(operator, tenant, account):
@@ -72,7 +74,11 @@ def main():
                           {"since": iso(since), "until": iso(until)})
     assert status == 202, replay
     begun, done_seen = time.monotonic(), []
+    rss_before = status_kb(WORKER, "VmRSS") if WORKER else None
+    rss_peak = rss_before
     while True:
+        if WORKER:
+            rss_peak = max(rss_peak, status_kb(WORKER, "VmRSS"))
         status, replay = call("GET", f"/v1/tenants/bulk/delivery-configs/cloudwatch/replays/{replay['replay_id']}",
                               operator)
         done_seen.append(replay["objects_done"])
@@ -87,6 +93,10 @@ def main():
     print(f"summary: replay state {replay['state']}, {replay['objects_done']}/{replay['objects_total']} objects "
           f"({replay['objects_skipped']} skipped) in {wall:.0f} s = {replay['objects_done'] / wall:.0f} objects/s")
     print(f"summary: progress samples {len(done_seen)}, monotonic {monotonic}")
+    if WORKER:
+        print(f"summary: worker RSS during the replay: {rss_before / 1024:.1f} MiB before, peak {rss_peak / 1024:.1f} MiB "
+              f"(+{(rss_peak - rss_before) / 1024:.1f} MiB for a window of {replay['objects_total']} objects; sampled "
+              f"every second)")
     if latencies:
         print(f"summary: live tenant latency during the replay: p50 {latencies[len(latencies) // 2]:.1f} s, "
               f"max {latencies[-1]:.1f} s over {len(latencies)} objects")

@@ -5,9 +5,10 @@
 //! parked object: at once when its config version changed (it was verified again),
 //! otherwise at most once per probe interval (a minute), backing off to 15 minutes while
 //! it keeps failing. A success drains the rest in order, one turn of [`TURN`] objects at
-//! a time: each tick goes round the due targets, a turn each, until none has any left, so
-//! a target with a hundred thousand parked objects takes no more of a replica's drain than
-//! one with a single object (each tenant's share of the drain). A lease on the target's
+//! a time: each tick goes round the due targets, a turn each and [`CONCURRENT_TARGETS`]
+//! targets at once, until none has any left, so a target with a hundred thousand parked
+//! objects takes no more of a replica's drain than one with a single object (each
+//! tenant's share of the drain), and one slow target does not hold the others up. A lease on the target's
 //! health item lets one replica drain a target at a time and spaces probes across
 //! replicas; a newer config version breaks the lease. Parked objects older than the staging bucket's
 //! retention are gone from the bucket: recorded as `rejected` (`expired`), counted and
@@ -16,6 +17,8 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
+
+use futures_util::stream::{self, StreamExt};
 
 use logspoke_contract::ledger::{Cause, ParkedObject, Target};
 use logspoke_contract::{EffectiveState, LiveConfig, ObjectKey};
@@ -31,6 +34,9 @@ const PAGE: usize = 25;
 
 /// Parked objects one target drains before the next due target has its turn.
 pub const TURN: u64 = PAGE as u64;
+
+/// Targets a replica drains at once (each one object at a time, in order).
+pub const CONCURRENT_TARGETS: usize = 4;
 
 /// The first probe of a target parked because its account throttles.
 const THROTTLED_PROBE: Duration = Duration::from_secs(5);
@@ -184,21 +190,22 @@ impl Drainer {
         let mut due: Vec<Target> = parked.into_iter().map(|h| h.target).collect();
         // Round after round, a turn for each due target, until none has objects left.
         while !due.is_empty() {
-            let mut more = Vec::new();
-            for target in due {
-                let Some((version, config)) =
-                    pipeline.configs().config(&target.tenant_id, target.delivery_type)
-                else {
-                    continue;
-                };
-                if config.state != EffectiveState::Active || !self.due(&target, version) {
-                    continue;
-                }
-                if let Some(Drain::Paused(_)) = self.drain(pipeline, &target, version, &config).await {
-                    more.push(target);
-                }
-            }
-            due = more;
+            let turns = stream::iter(due)
+                .map(|target| async move {
+                    let (version, config) = pipeline
+                        .configs()
+                        .config(&target.tenant_id, target.delivery_type)?;
+                    if config.state != EffectiveState::Active || !self.due(&target, version) {
+                        return None;
+                    }
+                    let paused = matches!(
+                        self.drain(pipeline, &target, version, &config).await,
+                        Some(Drain::Paused(_))
+                    );
+                    paused.then_some(target)
+                })
+                .buffered(CONCURRENT_TARGETS);
+            due = turns.filter_map(std::future::ready).collect().await;
         }
     }
 

@@ -491,10 +491,9 @@ async fn a_target_with_a_deep_backlog_drains_in_turns_so_other_targets_do_not_wa
         .iter()
         .position(|(_, kind, _, _)| *kind == DeliveryType::S3)
         .unwrap();
-    assert_eq!(
-        s3_turn,
-        super::drain::TURN as usize,
-        "the S3 target has its turn after one turn of the deep backlog, not after all of it"
+    assert!(
+        s3_turn <= super::drain::TURN as usize,
+        "the S3 target has its turn within the deep backlog's first turn, not after all of it ({s3_turn})"
     );
     let in_order: Vec<String> = (1..=61).map(|n| object(n).key).collect();
     assert_eq!(deliverer.keys(TENANT, DeliveryType::Cloudwatch), in_order);
