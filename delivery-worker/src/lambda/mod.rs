@@ -13,10 +13,11 @@
 //!   (`context.deadline`): what is not finished by then is reported failed, never cut
 //!   off mid-write by the runtime. A cut-off CloudWatch delivery resumes after its last
 //!   acknowledged batch, as after a crash.
-//! - **Fair batches.** With an overflow lane ([`Overflow`], ADR 12), all the messages of a
-//!   tenant with more than its share of a delivery-queue batch move to the overflow queue
-//!   (reported done, so the event source mapping deletes them); the overflow queue's own
-//!   mapping feeds them back, and nothing from it moves again.
+//! - **Fair batches.** With an overflow lane ([`Overflow`], ADR 12), a tenant's messages
+//!   past its share of a delivery-queue batch move to the overflow queue, all of them when
+//!   it has more than twice its share there (reported done, so the event source mapping
+//!   deletes them); the overflow queue's own mapping feeds them back, and nothing from it
+//!   moves again.
 //! - **Config freshness** without a subscription ([`fresh`]), metrics as EMF log lines
 //!   ([`emf`]), and the background work of a replica (health flush, draining parked
 //!   objects, replay jobs) run after each batch in the time left.
@@ -69,8 +70,7 @@ pub struct Overflow<Q> {
     pub queue: Q,
     /// Its name (the last part of its URL and of its ARN).
     pub name: String,
-    /// Messages of one tenant a batch of the delivery queue may hold and keep; a tenant
-    /// with more has all of them moved.
+    /// Messages of one tenant a batch of the delivery queue keeps; past twice this, none.
     pub share: usize,
 }
 
@@ -178,13 +178,16 @@ impl<D: Deliverer, L: Ledger, R: ReadModel, Q: Queue> Function<D, L, R, Q> {
         Ok(response)
     }
 
-    /// Which records of a delivery-queue batch move to the overflow lane: every record of
-    /// a tenant with more than `share` of them in the batch (none without a lane, none of a
-    /// batch from the lane). A batch is a sample of the queue's head: a tenant filling more
-    /// than its share of it has a backlog, and the event source mapping runs many batches
-    /// at once, so keeping even its share of each would give it `share` times the mapping's
-    /// concurrency while other tenants' messages wait behind; its backlog is served from
-    /// the overflow lane instead, and a batch of it costs only the move.
+    /// Which records of a delivery-queue batch move to the overflow lane (none without a
+    /// lane, none of a batch from the lane). A tenant with at most `share` messages in the
+    /// batch keeps them; one with up to twice that keeps `share` and moves the rest (a
+    /// pod flush of a few more objects than its share stays mostly here). One with more
+    /// has a backlog: all of its messages move. A batch is a sample of the queue's head,
+    /// and the event source mapping runs many batches at once, so keeping even its share
+    /// of each would give a backlog `share` times the mapping's concurrency while other
+    /// tenants' messages wait behind; it is served from the overflow lane instead (a fair
+    /// queue in AWS, where each tenant's group gets its share), and a batch of it costs
+    /// only the move.
     fn moving(&self, batch: &SqsEvent, objects: &[Vec<StagedObject>]) -> Vec<bool> {
         let Some(overflow) = &self.overflow else {
             return vec![false; objects.len()];
@@ -204,9 +207,19 @@ impl<D: Deliverer, L: Ledger, R: ReadModel, Q: Queue> Function<D, L, R, Q> {
         for tenant in tenants.iter().flatten() {
             *in_batch.entry(tenant).or_default() += 1;
         }
+        let mut kept: HashMap<&TenantId, usize> = HashMap::new();
         tenants
             .iter()
-            .map(|tenant| tenant.is_some_and(|t| in_batch.get(t).is_some_and(|n| *n > overflow.share)))
+            .map(|tenant| {
+                let Some(tenant) = tenant else { return false };
+                let count = in_batch.get(tenant).copied().unwrap_or_default();
+                if count > 2 * overflow.share {
+                    return true;
+                }
+                let kept = kept.entry(tenant).or_default();
+                *kept += 1;
+                *kept > overflow.share
+            })
             .collect()
     }
 

@@ -302,7 +302,11 @@ impl Ledger for DynamoLedger {
         if output?.attributes().is_some_and(|old| !old.is_empty())
             && self.add_parked(&object.target, -1, None).await? <= 0
         {
-            self.forget_cause_once_empty(&object.target).await?;
+            // The object is unparked either way: a cause left behind names an empty
+            // backlog until the next park, which is no reason to retry the object.
+            if let Err(err) = self.forget_cause_once_empty(&object.target).await {
+                tracing::warn!(target = %object.target, error = %err, "cannot clear the parked cause of a drained target");
+            }
         }
         Ok(())
     }

@@ -38,6 +38,10 @@ pub const TURN: u64 = PAGE as u64;
 /// Targets a replica drains at once (each one object at a time, in order).
 pub const CONCURRENT_TARGETS: usize = 4;
 
+/// How long one tick starts new rounds of turns; the next tick lists the parked targets
+/// again.
+const TICK_BUDGET: Duration = Duration::from_secs(60);
+
 /// The first probe of a target parked because its account throttles.
 const THROTTLED_PROBE: Duration = Duration::from_secs(5);
 
@@ -188,8 +192,11 @@ impl Drainer {
         metrics::gauge!("logspoke_worker_parked_objects").set(total as f64);
         metrics::gauge!("logspoke_worker_parked_targets").set(parked.len() as f64);
         let mut due: Vec<Target> = parked.into_iter().map(|h| h.target).collect();
-        // Round after round, a turn for each due target, until none has objects left.
-        while !due.is_empty() {
+        // Round after round, a turn for each due target, until none has objects left or
+        // the tick has run for its budget (a target filling faster than it drains must not
+        // keep the tick from listing the targets parked since).
+        let started = tokio::time::Instant::now();
+        while !due.is_empty() && started.elapsed() < TICK_BUDGET {
             let turns = stream::iter(due)
                 .map(|target| async move {
                     let (version, config) = pipeline
@@ -204,7 +211,7 @@ impl Drainer {
                     );
                     paused.then_some(target)
                 })
-                .buffered(CONCURRENT_TARGETS);
+                .buffer_unordered(CONCURRENT_TARGETS);
             due = turns.filter_map(std::future::ready).collect().await;
         }
     }

@@ -75,7 +75,11 @@ impl<D: Deliverer, L: Ledger> Pipeline<D, L> {
             Some(Delivery::Sent(delivered)) => Replayed::Delivered(delivered),
             Some(Delivery::Skipped) => Replayed::Skipped,
             Some(Delivery::Rejected | Delivery::Expired) => Replayed::NotWanted,
-            Some(Delivery::Refused(err)) => failed(&err, false),
+            // A throttling account may accept it a moment later: retried like an outage.
+            Some(Delivery::Refused(err)) => {
+                let throttled = err.cause() == Some(logspoke_contract::ledger::Cause::Throttled);
+                failed(&err, throttled)
+            }
             Some(Delivery::Retry(err)) => failed(&err, true),
             Some(Delivery::Parked(_)) | None => failed(&super::missing_result(), true),
         }

@@ -498,3 +498,26 @@ async fn a_target_with_a_deep_backlog_drains_in_turns_so_other_targets_do_not_wa
     let in_order: Vec<String> = (1..=61).map(|n| object(n).key).collect();
     assert_eq!(deliverer.keys(TENANT, DeliveryType::Cloudwatch), in_order);
 }
+
+#[tokio::test]
+async fn a_replay_at_a_throttled_destinations_limit_may_retry_instead_of_failing() {
+    let deliverer =
+        Arc::new(FakeDeliverer::default().then(TENANT, DeliveryType::Cloudwatch, vec![throttled()]));
+    let pipeline = pipeline(both_active(), &deliverer).with_destination_ceiling(2);
+    assert_eq!(pipeline.deliver(&object(1)).await, Outcome::Done);
+    let _in_flight = pipeline
+        .destination_limits()
+        .try_acquire(&logs_destination())
+        .unwrap();
+    let replayed = pipeline
+        .replay_one(
+            &object(2),
+            DeliveryType::Cloudwatch,
+            logspoke_contract::replay::ReplayMode::All,
+        )
+        .await;
+    assert!(
+        matches!(replayed, super::replay::Replayed::Failed { retriable: true, .. }),
+        "{replayed:?}"
+    );
+}

@@ -194,10 +194,9 @@ pub async fn execute<D: Deliverer, L: Ledger, S: Staging, R: Report>(
     }
     let prefix = format!("{}/", job.target.tenant_id);
     let resume = Cursor::of(&progress);
-    if let Cursor::Ordered(_) = resume {
-        // Listed again from the start: what was found counts again as it is found.
-        progress.objects_total = progress.objects_done;
-    }
+    // Everything listed from here on is after what is finished (an earlier worker may
+    // have counted the rest of its page already): it counts as it is found.
+    progress.objects_total = progress.objects_done;
     let mut start_after = resume.start_after().map(str::to_owned);
     let mut beat = tokio::time::Instant::now();
     loop {

@@ -5,8 +5,9 @@
 //! and region; S3 requests per second per bucket prefix), shared with the customer's own
 //! workloads. The worker learns what the destination accepts instead of retrying into it:
 //!
-//! - The limit starts at the ceiling (the replica's in-flight slots), so it never binds a
-//!   destination that has not throttled.
+//! - The limit starts at the ceiling (the replica's in-flight slots) and binds only below
+//!   it: a destination that has not throttled (or has grown back) takes every delivery,
+//!   live, drain and replay together.
 //! - A delivery that ends throttled (past the sink's few quick retries) halves the limit,
 //!   down to 1: once per congestion event, so deliveries that were already in flight when
 //!   the limit was last cut, and end throttled too, do not cut it again.
@@ -16,9 +17,10 @@
 //!   refused at once as `throttled`, so live delivery parks the object and frees the slot,
 //!   and the parked objects drain at the rate the destination's limit lets through.
 //!
-//! Each replica (and each Lambda execution environment) learns on its own; a destination
-//! is one (account, region, service), so one tenant's throttled log group never limits
-//! another account, nor its bucket. Every path (live, drain, replay, Lambda) acquires its
+//! Each replica (and each Lambda execution environment) learns on its own. A destination
+//! is where the quota is: an account's CloudWatch Logs in a region, or one bucket — so one
+//! tenant's throttled log group never limits another account, nor any bucket. Tenants
+//! whose roles are in the same customer account share that account's quota, and its limit. Every path (live, drain, replay, Lambda) acquires its
 //! permit in one place, where an attempt is sent (`crate::pipeline::target`).
 
 use std::collections::HashMap;
@@ -35,11 +37,13 @@ pub enum Service {
     S3,
 }
 
-/// Where a delivery goes, as its quotas see it: a customer account's service in a region.
+/// Where a delivery goes, as its quotas see it: a customer account's CloudWatch Logs in a
+/// region, or an S3 bucket.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Destination {
-    /// The customer's account id.
-    pub account: String,
+    /// The customer's account id (CloudWatch Logs) or the bucket's name (S3, whose request
+    /// rates are per bucket and prefix, and whose bucket may be another account's).
+    pub scope: String,
     /// The target region.
     pub region: String,
     /// Which service.
@@ -47,15 +51,17 @@ pub struct Destination {
 }
 
 impl Destination {
-    /// Where `config` delivers: its role's account, its region and its service.
+    /// Where `config` delivers: its role's account's log groups in its region, or its
+    /// bucket.
     pub fn of(config: &LiveConfig) -> Self {
+        let (scope, service) = match &config.target {
+            DeliveryTarget::CloudWatch { .. } => (config.role_arn.account_id().to_owned(), Service::Logs),
+            DeliveryTarget::S3 { bucket_name, .. } => (bucket_name.as_str().to_owned(), Service::S3),
+        };
         Self {
-            account: config.role_arn.account_id().to_owned(),
+            scope,
             region: config.target_region.as_str().to_owned(),
-            service: match config.target {
-                DeliveryTarget::CloudWatch { .. } => Service::Logs,
-                DeliveryTarget::S3 { .. } => Service::S3,
-            },
+            service,
         }
     }
 }
@@ -104,7 +110,7 @@ impl DestinationLimits {
             in_flight: 0,
             epoch: 0,
         });
-        if aimd.in_flight as f64 >= aimd.limit.floor().max(1.0) {
+        if aimd.limit < ceiling && aimd.in_flight as f64 >= aimd.limit.floor().max(1.0) {
             return None;
         }
         aimd.in_flight += 1;
@@ -186,7 +192,7 @@ mod tests {
 
     fn logs(account: &str) -> Destination {
         Destination {
-            account: account.into(),
+            scope: account.into(),
             region: "eu-west-1".into(),
             service: Service::Logs,
         }
@@ -197,10 +203,14 @@ mod tests {
     }
 
     #[test]
-    fn a_destination_that_never_throttled_takes_up_to_the_ceiling() {
+    fn a_destination_that_never_throttled_takes_every_delivery() {
         let deliveries = DestinationLimits::new(4);
         let held = hold(&deliveries, &logs("222222222222"), 10);
-        assert_eq!(held.len(), 4);
+        assert_eq!(
+            held.len(),
+            10,
+            "live, drain and replay together may pass the ceiling"
+        );
         assert!(
             deliveries.try_acquire(&logs("333333333333")).is_some(),
             "another account"
@@ -277,8 +287,9 @@ mod tests {
 
     #[test]
     fn a_released_permit_frees_its_slot_and_leaves_the_limit() {
-        let deliveries = DestinationLimits::new(1);
+        let deliveries = DestinationLimits::new(2);
         let to = logs("222222222222");
+        hold(&deliveries, &to, 1).pop().expect("held").throttled();
         let permit = deliveries.try_acquire(&to).expect("free");
         assert!(deliveries.try_acquire(&to).is_none());
         drop(permit);
@@ -287,15 +298,21 @@ mod tests {
     }
 
     #[test]
-    fn one_accounts_logs_and_bucket_are_separate_destinations() {
+    fn one_accounts_logs_and_a_bucket_are_separate_destinations() {
         let deliveries = DestinationLimits::new(4);
         let to = logs("222222222222");
         hold(&deliveries, &to, 1).pop().expect("held").throttled();
+        assert_eq!(
+            hold(&deliveries, &to, 10).len(),
+            2,
+            "the throttled account, at its limit"
+        );
         let bucket = Destination {
+            scope: "tenant-logs".into(),
+            region: "eu-west-1".into(),
             service: Service::S3,
-            ..to.clone()
         };
         assert_eq!(deliveries.limit(&bucket), 4.0);
-        assert_eq!(hold(&deliveries, &bucket, 10).len(), 4);
+        assert_eq!(hold(&deliveries, &bucket, 10).len(), 10);
     }
 }
