@@ -270,7 +270,7 @@ class EndToEnd(unittest.TestCase):
         self.assertEqual(queue_depth(dlq), dead_before, "rejected, not retried into the dead-letter queue")
         self.assertEqual(acme.stream_events("c1/billing/poison"), [])
 
-    def test_9_the_worker_role_makes_the_batch_calls_of_both_lanes(self):
+    def test_9_the_worker_role_may_serve_both_lanes_and_find_open_replays(self):
         # The worker moves a tenant's messages past its share to the overflow lane with
         # SendMessageBatch and deletes and retries with the batch calls, as its role (the
         # Lambda function always; a replica through IRSA). The emulator's own evaluator
@@ -292,6 +292,12 @@ class EndToEnd(unittest.TestCase):
         for overflow in delivery_queues("LOGSPOKE_OVERFLOW_QUEUE_URL"):
             lane = consumer + ["sqs:SendMessageBatch"]
             self.assertEqual(decisions(overflow, lane), {a: "allowed" for a in lane})
+        # It finds replay jobs through the ledger's index of open jobs.
+        table = client("dynamodb", PROVIDER).describe_table(TableName=os.environ["LOGSPOKE_LEDGER_TABLE"])["Table"]
+        index = f"{table['TableArn']}/index/open-replay-jobs"
+        result = iam.simulate_principal_policy(PolicySourceArn=role, ActionNames=["dynamodb:Query"],
+                                               ResourceArns=[index])["EvaluationResults"][0]
+        self.assertEqual(result["EvalDecision"], "allowed", result)
 
 def iso(ms):
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms / 1000)) + f".{ms % 1000:03d}Z"

@@ -20,6 +20,15 @@ pub const REPLAY_PARTITION: &str = "replay";
 /// end), so the api can read how it ended.
 pub const ENDED_JOB_TTL_SECONDS: i64 = 30 * 24 * 3600;
 
+/// The sparse index of the jobs that are not final: its key attribute, set to
+/// [`REPLAY_PARTITION`] while a job may still run and removed when it ends, so a worker
+/// looking for work reads the open jobs only, never the ended ones kept for their
+/// progress documents.
+pub const OPEN_JOBS_ATTRIBUTE: &str = "open_jobs";
+
+/// The ledger table's index on [`OPEN_JOBS_ATTRIBUTE`] (and `sk`).
+pub const OPEN_JOBS_INDEX: &str = "open-replay-jobs";
+
 /// Which objects of the window a replay sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
@@ -242,6 +251,9 @@ impl ReplayJob {
         item.insert("requested_at_ms".into(), n(self.requested_at_ms));
         for (name, value) in self.progress.attributes() {
             item.insert(name.into(), value);
+        }
+        if !self.progress.state.is_final() {
+            item.insert(OPEN_JOBS_ATTRIBUTE.into(), s(REPLAY_PARTITION));
         }
         item
     }

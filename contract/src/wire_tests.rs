@@ -311,7 +311,7 @@ fn replay_jobs_match_their_golden_file_and_round_trip() {
             started_at_ms: Some(1_795_345_201_000),
             finished_at_ms: None,
             error: None,
-            cursor: Some(replay::replay_order_key(1_795_338_060, STAGED_KEY)),
+            cursor: Some(STAGED_KEY.into()),
         },
     };
     let attributes = job.to_attributes();
@@ -320,4 +320,25 @@ fn replay_jobs_match_their_golden_file_and_round_trip() {
         &serde_json::to_string_pretty(&attributes).unwrap(),
     );
     assert_eq!(replay::ReplayJob::from_attributes(&attributes).unwrap(), job);
+}
+
+#[test]
+fn only_a_job_that_may_still_run_is_in_the_index_of_open_jobs() {
+    let mut job = replay::ReplayJob {
+        replay_id: "r".into(),
+        target: ledger_target(),
+        since_ms: 0,
+        until_ms: 1,
+        mode: replay::ReplayMode::All,
+        cancelled: false,
+        requested_at_ms: 0,
+        progress: replay::ReplayProgress::queued(),
+    };
+    let open = job.to_attributes();
+    assert_eq!(
+        open.get(replay::OPEN_JOBS_ATTRIBUTE),
+        Some(&Attr::S(replay::REPLAY_PARTITION.into()))
+    );
+    job.progress.state = replay::ReplayState::Done;
+    assert!(!job.to_attributes().contains_key(replay::OPEN_JOBS_ATTRIBUTE));
 }

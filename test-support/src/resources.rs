@@ -3,10 +3,13 @@
 
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType,
 };
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
+
+use logspoke_contract::replay::{OPEN_JOBS_ATTRIBUTE, OPEN_JOBS_INDEX};
 
 use crate::REGION;
 
@@ -82,7 +85,8 @@ pub async fn create_read_model_table(sdk: &SdkConfig, table: &str) {
 }
 
 /// Creates a delivery-ledger table as the provider stack does: key (`pk`, `sk`), both
-/// strings, billed per request; a table `name` that exists already is left as it is. Its
+/// strings, billed per request, with the index of open replay jobs; a table `name` that
+/// exists already is left as it is. Its
 /// TTL on `expires_at` stays off (the emulator does not apply the stack's either), so no
 /// test item expires behind a test's back.
 pub async fn create_ledger_table(sdk: &SdkConfig, name: &str) {
@@ -91,8 +95,18 @@ pub async fn create_ledger_table(sdk: &SdkConfig, name: &str) {
         .table_name(name)
         .attribute_definitions(string_attribute("pk"))
         .attribute_definitions(string_attribute("sk"))
+        .attribute_definitions(string_attribute(OPEN_JOBS_ATTRIBUTE))
         .key_schema(key("pk", KeyType::Hash))
         .key_schema(key("sk", KeyType::Range))
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(OPEN_JOBS_INDEX)
+                .key_schema(key(OPEN_JOBS_ATTRIBUTE, KeyType::Hash))
+                .key_schema(key("sk", KeyType::Range))
+                .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                .build()
+                .unwrap(),
+        )
         .billing_mode(BillingMode::PayPerRequest)
         .send()
         .await;

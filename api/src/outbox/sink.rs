@@ -8,7 +8,7 @@ use std::future::Future;
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::AttributeValue;
 use logspoke_aws::read_model::item_to_sdk;
-use logspoke_contract::replay::{ReplayState, ENDED_JOB_TTL_SECONDS};
+use logspoke_contract::replay::{ReplayState, ENDED_JOB_TTL_SECONDS, OPEN_JOBS_ATTRIBUTE};
 use logspoke_contract::{Attributes, ConfigChanged};
 
 use crate::aws::error::{unless_condition_failed, AwsError};
@@ -134,9 +134,10 @@ impl ReadModelSink for AwsReadModelSink {
             .update_item()
             .table_name(&self.ledger_table)
             .set_key(Some(item_to_sdk(key)))
-            .update_expression(
-                "SET cancelled = :yes, #state = :cancelled, finished_at_ms = :now, expires_at = :ttl",
-            )
+            .update_expression(format!(
+                "SET cancelled = :yes, #state = :cancelled, finished_at_ms = :now, expires_at = :ttl \
+                 REMOVE {OPEN_JOBS_ATTRIBUTE}"
+            ))
             .condition_expression(
                 "attribute_exists(pk) AND (attribute_not_exists(#state) OR #state = :queued) \
                  AND (attribute_not_exists(lease_until_ms) OR lease_until_ms < :now)",

@@ -1,12 +1,16 @@
 //! Replay jobs in the ledger table and the staging bucket's listing, for real.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use logspoke_aws::read_model::{attributes_from_sdk, item_to_sdk, to_sdk};
 use logspoke_aws::AwsError;
-use logspoke_contract::replay::{ReplayJob, ReplayProgress, ENDED_JOB_TTL_SECONDS, REPLAY_PARTITION};
+use logspoke_contract::replay::{
+    ReplayJob, ReplayProgress, ENDED_JOB_TTL_SECONDS, OPEN_JOBS_ATTRIBUTE, OPEN_JOBS_INDEX, REPLAY_PARTITION,
+};
 
 use super::{Control, Jobs, Page, Staging, LEASE};
 use crate::clock::now_ms;
@@ -17,6 +21,9 @@ use crate::ledger::dynamo::{n, s};
 pub struct DynamoJobs {
     client: aws_sdk_dynamodb::Client,
     table: String,
+    /// Whether this process has looked through the whole partition once: jobs published
+    /// before the open-jobs index existed are found there (and indexed when taken).
+    looked_everywhere: Arc<AtomicBool>,
 }
 
 impl DynamoJobs {
@@ -25,6 +32,21 @@ impl DynamoJobs {
         Self {
             client: aws_sdk_dynamodb::Client::new(sdk),
             table: table.to_owned(),
+            looked_everywhere: Arc::default(),
+        }
+    }
+
+    /// The query of open jobs: the sparse index (eventually consistent: a new job shows
+    /// within about a second), or once per process the whole partition.
+    fn open_jobs_query(&self) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        let query = self.client.query().table_name(&self.table);
+        if self.looked_everywhere.swap(true, Ordering::Relaxed) {
+            query
+                .index_name(OPEN_JOBS_INDEX)
+                .key_condition_expression("#open = :pk")
+                .expression_attribute_names("#open", OPEN_JOBS_ATTRIBUTE)
+        } else {
+            query.key_condition_expression("pk = :pk").consistent_read(true)
         }
     }
 }
@@ -41,18 +63,15 @@ impl Jobs for DynamoJobs {
         let mut start = None;
         let mut values = HashMap::from([(":pk".to_owned(), s(REPLAY_PARTITION))]);
         final_states(&mut values);
+        let query = self.open_jobs_query();
         loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
+            let output = query
+                .clone()
                 .filter_expression(
                     "attribute_not_exists(#state) OR NOT #state IN (:done, :failed, :cancelled)",
                 )
                 .expression_attribute_names("#state", "state")
                 .set_expression_attribute_values(Some(values.clone()))
-                .consistent_read(true)
                 .set_exclusive_start_key(start)
                 .send()
                 .await
@@ -79,6 +98,7 @@ impl Jobs for DynamoJobs {
             (":me".to_owned(), s(owner)),
             (":now".to_owned(), n(now)),
             (":until".to_owned(), n(now + LEASE.as_millis() as i64)),
+            (":partition".to_owned(), s(REPLAY_PARTITION)),
         ]);
         final_states(&mut values);
         let result = self
@@ -86,7 +106,10 @@ impl Jobs for DynamoJobs {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(item_to_sdk(&ReplayJob::key_of(&job.replay_id))))
-            .update_expression("SET #owner = :me, lease_until_ms = :until")
+            // Indexed as open also when it was published before the index existed.
+            .update_expression(format!(
+                "SET #owner = :me, lease_until_ms = :until, {OPEN_JOBS_ATTRIBUTE} = :partition"
+            ))
             .condition_expression(
                 "attribute_exists(sk) AND (attribute_not_exists(lease_until_ms) OR lease_until_ms < :now \
                  OR #owner = :me) AND (attribute_not_exists(#state) OR NOT #state IN (:done, :failed, :cancelled))",
@@ -132,16 +155,18 @@ impl Jobs for DynamoJobs {
             values.insert(format!(":{name}"), to_sdk(&value));
             sets.push(format!("#{name} = :{name}"));
         }
+        let mut expression = String::new();
         if progress.state.is_final() {
             values.insert(":ttl".into(), n(now / 1000 + ENDED_JOB_TTL_SECONDS));
             sets.push("expires_at = :ttl".into());
+            expression = format!(" REMOVE {OPEN_JOBS_ATTRIBUTE}");
         }
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(item_to_sdk(&ReplayJob::key_of(&job.replay_id))))
-            .update_expression(format!("SET {}", sets.join(", ")))
+            .update_expression(format!("SET {}{expression}", sets.join(", ")))
             .condition_expression("#owner = :me")
             .set_expression_attribute_names(Some(names))
             .set_expression_attribute_values(Some(values))

@@ -233,7 +233,14 @@ impl World {
                 .unwrap();
             let attributes = logspoke_aws::read_model::attributes_from_sdk(&item).unwrap();
             let progress = ReplayJob::from_attributes(&attributes).unwrap().progress;
-            if progress.state.is_final() || Instant::now() > deadline {
+            if progress.state.is_final() {
+                assert!(
+                    !item.contains_key(logspoke_contract::replay::OPEN_JOBS_ATTRIBUTE),
+                    "an ended job leaves the index of open jobs"
+                );
+                return progress;
+            }
+            if Instant::now() > deadline {
                 return progress;
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
