@@ -41,11 +41,7 @@
 //! what a tenant holds belongs to readers that will release it: no circular wait.
 
 use std::collections::HashMap;
-use std::future::Future;
-use std::pin::pin;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
-use std::task::{Context, Poll, Wake, Waker};
-use std::thread::{self, Thread};
 
 /// A pool of bytes that decoders reserve from before holding a long line. Cheap to clone
 /// (clones share the pool); [`DecodeBudget::for_tenant`] tags a clone with the tenant
@@ -181,8 +177,13 @@ impl DecodeBudget {
             while !state.grants(tenant, wanted, pool.share) {
                 state = pool.freed.wait(state).unwrap_or_else(PoisonError::into_inner);
             }
-            if let Some(count) = tenant.and_then(|t| state.waiting.get_mut(t)) {
-                *count -= 1;
+            if let Some(tenant) = tenant {
+                if let Some(count) = state.waiting.get_mut(tenant) {
+                    *count -= 1;
+                    if *count == 0 {
+                        state.waiting.remove(tenant);
+                    }
+                }
             }
             // A tenant that held back for this one may go on now.
             pool.freed.notify_all();
@@ -199,29 +200,10 @@ impl DecodeBudget {
     }
 }
 
-/// Runs `future` to completion on this (non-async) thread, parking between polls: how a
-/// decoder waits for memory to free up (budget bytes, a slot for its next batch).
-pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
-    struct Unpark(Thread);
-    impl Wake for Unpark {
-        fn wake(self: Arc<Self>) {
-            self.0.unpark();
-        }
-    }
-    let waker = Waker::from(Arc::new(Unpark(thread::current())));
-    let mut cx = Context::from_waker(&waker);
-    let mut future = pin!(future);
-    loop {
-        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
-            return output;
-        }
-        thread::park();
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::mpsc;
+    use std::thread;
     use std::time::Duration;
 
     use super::*;

@@ -41,7 +41,7 @@ use self::fresh::Freshness;
 use crate::event::{self, StagedObject};
 use crate::ledger::Ledger;
 use crate::pipeline::{Deliverer, Outcome, Pipeline};
-use crate::sqs::{Outgoing, Queue};
+use crate::sqs::{send_to_overflow, Outgoing, Queue};
 use crate::tenants::source::ReadModel;
 
 /// Time kept back from the function's deadline to record results and answer.
@@ -252,15 +252,7 @@ impl<D: Deliverer, L: Ledger, R: ReadModel, Q: Queue> Function<D, L, R, Q> {
         if outgoing.is_empty() {
             return Vec::new();
         }
-        let sent = match overflow.queue.send(&outgoing).await {
-            Ok(sent) => sent,
-            Err(err) => {
-                tracing::warn!(error = %err, count = outgoing.len(), "could not move messages to the overflow lane; processing them here");
-                Vec::new()
-            }
-        };
-        metrics::counter!("logspoke_worker_messages_diverted_total").increment(sent.len() as u64);
-        (0..outgoing.len()).map(|i| sent.contains(&i)).collect()
+        send_to_overflow(&overflow.queue, &outgoing).await
     }
 
     /// Makes a message to retry visible again after the retry delay, on the queue it came

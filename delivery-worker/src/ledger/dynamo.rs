@@ -142,9 +142,7 @@ impl DynamoLedger {
             .unwrap_or(0);
         Ok(count)
     }
-}
 
-impl DynamoLedger {
     /// Removes the target's `parked_cause` once nothing is parked for it (a conditional
     /// update: a park in between keeps it), so the next object parked for a new reason
     /// names that reason, not one of a backlog long drained.

@@ -1,18 +1,19 @@
 //! Draining parked objects once their target works again, in the order they were staged.
 //!
 //! Every replica looks at the targets with parked objects every few seconds
-//! ([`Drainer::tick`], run by the replica's timer and after each Lambda batch). A target whose config is active is probed by delivering its oldest
-//! parked object: at once when its config version changed (it was verified again),
-//! otherwise at most once per probe interval (a minute), backing off to 15 minutes while
-//! it keeps failing. A success drains the rest in order, one turn of [`TURN`] objects at
-//! a time: each tick goes round the due targets, a turn each and [`CONCURRENT_TARGETS`]
-//! targets at once, until none has any left, so a target with a hundred thousand parked
-//! objects takes no more of a replica's drain than one with a single object (each
-//! tenant's share of the drain), and one slow target does not hold the others up. A lease on the target's
-//! health item lets one replica drain a target at a time and spaces probes across
-//! replicas; a newer config version breaks the lease. Parked objects older than the staging bucket's
-//! retention are gone from the bucket: recorded as `rejected` (`expired`), counted and
-//! logged, never silently dropped.
+//! ([`Drainer::tick`], run by the replica's timer and after each Lambda batch). A target
+//! whose config is active is probed by delivering its oldest parked object: at once when
+//! its config version changed (it was verified again), otherwise at most once per probe
+//! interval (a minute), backing off to 15 minutes while it keeps failing. A success
+//! drains the rest in order, one turn of [`TURN`] objects at a time: each tick goes round
+//! the due targets, a turn each and [`CONCURRENT_TARGETS`] targets at once, until none
+//! has any left, so a target with a hundred thousand parked objects takes no more of a
+//! replica's drain than one with a single object (each tenant's share of the drain), and
+//! one slow target does not hold the others up. A lease on the target's health item lets
+//! one replica drain a target at a time and spaces probes across replicas; a newer config
+//! version breaks the lease. Parked objects older than the staging bucket's retention are
+//! gone from the bucket: recorded as `rejected` (`expired`), counted and logged, never
+//! silently dropped.
 
 use std::collections::HashMap;
 use std::sync::Mutex;

@@ -2,8 +2,8 @@
 //!
 //! The api publishes a replay as a job item in the ledger table
 //! (`logspoke_contract::replay`). Every replica looks for unfinished jobs every few
-//! seconds ([`ReplayRunner::tick`], run by the replica's timer and after each Lambda batch); one takes a job's lease (a conditional update) and
-//! runs it: it lists the tenant's prefix in the staging bucket one page at a time, keeps
+//! seconds ([`ReplayRunner::tick`], run by the replica's timer and after each Lambda
+//! batch); one takes a job's lease (a conditional update) and runs it: it lists the tenant's prefix in the staging bucket one page at a time, keeps
 //! the objects whose key timestamp is in the window, and delivers each page's objects to
 //! that one target before listing the next page, in the bucket's order — each pod's
 //! objects are listed together and oldest first, since a staged key ends in its

@@ -366,23 +366,31 @@ async fn divert<Q: Queue>(main: &Lane<Q>, overflow: &Q, messages: Vec<Parsed>) -
             body: parsed.message.body.clone(),
         })
         .collect();
-    let sent = match overflow.send(&outgoing).await {
-        Ok(sent) => sent,
-        Err(err) => {
-            tracing::warn!(error = %err, count = messages.len(), "could not move messages to the overflow lane; processing them here");
-            Vec::new()
-        }
-    };
-    metrics::counter!("logspoke_worker_messages_diverted_total").increment(sent.len() as u64);
+    let taken = send_to_overflow(overflow, &outgoing).await;
     let mut unsent = Vec::new();
-    for (index, parsed) in messages.into_iter().enumerate() {
-        if sent.contains(&index) {
+    for (parsed, taken) in messages.into_iter().zip(taken) {
+        if taken {
             let _ = main.deletes.send(parsed.message.receipt).await;
         } else {
             unsent.push(parsed);
         }
     }
     unsent
+}
+
+/// Sends `outgoing` to the overflow queue, counted; whether each was taken, in order. A
+/// failed send takes none: the caller processes them itself, so no message waits out its
+/// receives unprocessed (the worker's receivers and the Lambda function alike).
+pub async fn send_to_overflow<Q: Queue>(overflow: &Q, outgoing: &[Outgoing]) -> Vec<bool> {
+    let sent = match overflow.send(outgoing).await {
+        Ok(sent) => sent,
+        Err(err) => {
+            tracing::warn!(error = %err, count = outgoing.len(), "could not move messages to the overflow lane; processing them here");
+            Vec::new()
+        }
+    };
+    metrics::counter!("logspoke_worker_messages_diverted_total").increment(sent.len() as u64);
+    (0..outgoing.len()).map(|i| sent.contains(&i)).collect()
 }
 
 /// Receives the overflow lane with the slots nobody else waits for: no share applies, so

@@ -11,7 +11,11 @@ pub mod packer;
 pub mod request;
 pub mod service;
 
-use std::sync::LazyLock;
+use std::future::Future;
+use std::pin::pin;
+use std::sync::{Arc, LazyLock};
+use std::task::{Context, Poll, Wake, Waker};
+use std::thread::{self, Thread};
 
 use aws_sdk_s3::primitives::ByteStream;
 use logspoke_contract::{LogStreamTemplate, ObjectKey};
@@ -23,7 +27,7 @@ use self::service::{send, LogsApi};
 use logspoke_contract::ledger::Cause;
 
 use super::{Delivered, Progress, Resume, Step, TargetError};
-use crate::budget::{block_on, DecodeBudget};
+use crate::budget::DecodeBudget;
 use crate::reader::{EventReader, ReadError, ReadStats, DEFAULT_MAX_LINE_BYTES};
 use logspoke_runtime::backoff::Backoff;
 
@@ -259,6 +263,26 @@ fn record_decoded(stats: &ReadStats, packed: &PackStats) {
         metrics::counter!("logspoke_worker_bad_lines_total").increment(stats.bad_lines);
     }
     metrics::counter!("logspoke_worker_split_events_total").increment(packed.split_events);
+}
+
+/// Runs `future` to completion on this (non-async) decoding thread, parking between
+/// polls: how the decoder waits for a slot for its next batch.
+fn block_on<F: Future>(future: F) -> F::Output {
+    struct Unpark(Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut future = pin!(future);
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return output;
+        }
+        thread::park();
+    }
 }
 
 #[cfg(test)]
