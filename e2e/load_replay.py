@@ -91,7 +91,8 @@ def main():
     latencies.sort()
     monotonic = done_seen == sorted(done_seen)
     print(f"summary: replay state {replay['state']}, {replay['objects_done']}/{replay['objects_total']} objects "
-          f"({replay['objects_skipped']} skipped) in {wall:.0f} s = {replay['objects_done'] / wall:.0f} objects/s")
+          f"({replay['objects_skipped']} skipped) in {wall:.0f} s = {replay['objects_done'] / wall:.0f} objects/s; "
+          f"listing: {replay.get('pages_listed')} ListObjectsV2 pages")
     print(f"summary: progress samples {len(done_seen)}, monotonic {monotonic}")
     if WORKER:
         print(f"summary: worker RSS during the replay: {rss_before / 1024:.1f} MiB before, peak {rss_peak / 1024:.1f} MiB "

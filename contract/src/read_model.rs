@@ -13,6 +13,14 @@
 //! its key is one of them. A cluster change republishes every config of the tenant. An
 //! item without the attribute (schema version 1) registers no cluster, so nothing is
 //! delivered through it until the api republishes it (`logspoke-api resync`).
+//!
+//! `delivery_version` is the version at which something delivery depends on last
+//! changed: the role, the ExternalId, the region, the destination, the effective state or
+//! a verification. It only grows and is at most `version`. The worker's drainer keys its
+//! "probe at once" and its drain lease on it, so a change that does not matter for
+//! delivery (an allow-list, a registered cluster) neither makes a failing target due nor
+//! takes a target away from the replica draining it. An item without the attribute reads
+//! it as its `version`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -225,6 +233,8 @@ pub struct ConfigItem {
     pub delivery_type: DeliveryType,
     /// Only grows; conditional writes compare it.
     pub version: i64,
+    /// The version at which something delivery depends on last changed (≤ `version`).
+    pub delivery_version: i64,
     /// `None` for a tombstone.
     pub config: Option<LiveConfig>,
     /// When the change was committed (RFC 3339).
@@ -246,6 +256,10 @@ impl ConfigItem {
         item.insert("tenant_id".into(), s(self.tenant_id.as_str()));
         item.insert("type".into(), s(self.delivery_type.as_str()));
         item.insert("version".into(), Attr::N(self.version.to_string()));
+        item.insert(
+            "delivery_version".into(),
+            Attr::N(self.delivery_version.to_string()),
+        );
         item.insert("schema_version".into(), Attr::N(ITEM_SCHEMA_VERSION.to_string()));
         item.insert("updated_at".into(), s(&self.updated_at));
         item.insert("deleted".into(), Attr::Bool(self.config.is_none()));
@@ -259,10 +273,16 @@ impl ConfigItem {
     pub fn from_attributes(item: &Attributes) -> Result<Self, ParseError> {
         let reader = Reader(item);
         let deleted = reader.bool("deleted")?;
+        let version = reader.n("version")?;
+        let delivery_version = match item.get("delivery_version") {
+            None => version,
+            Some(_) => reader.n("delivery_version")?,
+        };
         Ok(Self {
             tenant_id: TenantId::parse(reader.s("tenant_id")?).map_err(|e| reader.bad("tenant_id", e))?,
             delivery_type: DeliveryType::parse(reader.s("type")?).map_err(|e| reader.bad("type", e))?,
-            version: reader.n("version")?,
+            version,
+            delivery_version,
             updated_at: reader.s("updated_at")?.to_owned(),
             config: if deleted { None } else { Some(read_live(&reader)?) },
         })

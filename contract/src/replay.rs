@@ -134,6 +134,9 @@ pub struct ReplayProgress {
     pub events: u64,
     /// Bytes delivered.
     pub bytes: u64,
+    /// ListObjectsV2 pages the window's listing took so far (up to 1,000 staged keys of
+    /// the tenant each): what the listing cost, across every worker that ran the job.
+    pub pages_listed: u64,
     /// When a worker started it, ms since the epoch.
     pub started_at_ms: Option<i64>,
     /// When it ended, ms since the epoch.
@@ -156,6 +159,7 @@ impl ReplayProgress {
             objects_skipped: 0,
             events: 0,
             bytes: 0,
+            pages_listed: 0,
             started_at_ms: None,
             finished_at_ms: None,
             error: None,
@@ -172,6 +176,7 @@ impl ReplayProgress {
             ("objects_skipped", n(self.objects_skipped)),
             ("events", n(self.events)),
             ("bytes", n(self.bytes)),
+            ("pages_listed", n(self.pages_listed)),
         ];
         let optional = [
             ("started_at_ms", self.started_at_ms.map(n)),
@@ -198,6 +203,7 @@ impl ReplayProgress {
             objects_skipped: r.count("objects_skipped")?,
             events: r.count("events")?,
             bytes: r.count("bytes")?,
+            pages_listed: r.count("pages_listed")?,
             started_at_ms: r.opt_n("started_at_ms")?,
             finished_at_ms: r.opt_n("finished_at_ms")?,
             error: r.opt_s("error").map(str::to_owned),
@@ -309,6 +315,7 @@ mod tests {
             objects_skipped: 2,
             events: 600,
             bytes: 60_000,
+            pages_listed: 1,
             started_at_ms: Some(1_795_345_201_000),
             finished_at_ms: None,
             error: None,

@@ -27,6 +27,7 @@ fn cloudwatch_item() -> ConfigItem {
         tenant_id: TenantId::parse("acme").unwrap(),
         delivery_type: DeliveryType::Cloudwatch,
         version: 42,
+        delivery_version: 40,
         updated_at: "2026-11-22T12:00:00Z".into(),
         config: Some(LiveConfig {
             state: EffectiveState::Active,
@@ -51,6 +52,7 @@ fn s3_item() -> ConfigItem {
         tenant_id: TenantId::parse("acme").unwrap(),
         delivery_type: DeliveryType::S3,
         version: 43,
+        delivery_version: 43,
         updated_at: "2026-11-22T12:00:01Z".into(),
         config: Some(LiveConfig {
             state: EffectiveState::PendingVerification,
@@ -72,6 +74,7 @@ fn tombstone() -> ConfigItem {
         tenant_id: TenantId::parse("acme").unwrap(),
         delivery_type: DeliveryType::Cloudwatch,
         version: 44,
+        delivery_version: 44,
         updated_at: "2026-11-22T12:00:02Z".into(),
         config: None,
     }
@@ -308,6 +311,7 @@ fn replay_jobs_match_their_golden_file_and_round_trip() {
             objects_skipped: 2,
             events: 600,
             bytes: 60_000,
+            pages_listed: 1,
             started_at_ms: Some(1_795_345_201_000),
             finished_at_ms: None,
             error: None,

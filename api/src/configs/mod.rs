@@ -53,6 +53,14 @@ impl Settings {
             || self.target_region != current.target_region
             || !self.target.same_destination(&current.target)
     }
+
+    /// Whether storing these settings over `current` (`None`: a new config) matters for
+    /// delivery: a target change or the `enabled` flag. An edit of the allow-list or the
+    /// stream template does not, so it neither makes a failing target due at once nor
+    /// breaks the drain lease of the replica draining it.
+    pub fn matters_for_delivery(&self, current: Option<&Settings>) -> bool {
+        current.is_none_or(|c| self.changes_target_of(c) || self.enabled != c.enabled)
+    }
 }
 
 /// A stored delivery config.
@@ -66,6 +74,9 @@ pub struct Config {
     pub verification: Verification,
     /// Increases with every change; the ETag is this value quoted.
     pub version: i64,
+    /// The version at which something delivery depends on last changed (see
+    /// `logspoke_contract::ConfigItem::delivery_version`).
+    pub delivery_version: i64,
     /// When the config was created.
     pub created_at: DateTime<Utc>,
     /// When the config last changed.

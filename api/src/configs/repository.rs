@@ -91,26 +91,31 @@ pub async fn fetch_many(
 
 /// Inserts or replaces the config of the settings' type; every write takes a fresh
 /// version. With `reset_verification` the config returns to unverified (its role,
-/// region or destination changed).
+/// region or destination changed); with `delivery_changed` the new version is also its
+/// delivery version (see [`Settings::matters_for_delivery`]).
 #[tracing::instrument(skip_all)]
 pub async fn upsert(
     conn: &mut PgConnection,
     tenant_id: &TenantId,
     settings: &Settings,
     reset_verification: bool,
+    delivery_changed: bool,
 ) -> Result<Config, StoreError> {
     let target = settings.target.columns();
     let desired_logs = settings.desired_logs.to_strings();
     let row = sqlx::query_as!(
         ConfigRow,
-        "insert into delivery_configs (tenant_id, delivery_type, enabled, target_region, role_arn, desired_logs,
-                                       log_group_name, log_stream_template, bucket_name, bucket_prefix)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+        "with next as (select nextval('change_version_seq') as version)
+         insert into delivery_configs (tenant_id, delivery_type, enabled, target_region, role_arn, desired_logs,
+                                       log_group_name, log_stream_template, bucket_name, bucket_prefix,
+                                       version, delivery_version)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, (select version from next), (select version from next))
          on conflict (tenant_id, delivery_type) do update set
              enabled = excluded.enabled, target_region = excluded.target_region, role_arn = excluded.role_arn,
              desired_logs = excluded.desired_logs, log_group_name = excluded.log_group_name,
              log_stream_template = excluded.log_stream_template, bucket_name = excluded.bucket_name,
-             bucket_prefix = excluded.bucket_prefix, version = nextval('change_version_seq'), updated_at = now(),
+             bucket_prefix = excluded.bucket_prefix, version = excluded.version, updated_at = now(),
+             delivery_version = case when $12 then excluded.version else delivery_configs.delivery_version end,
              verification_status = case when $11 then 'unverified' else delivery_configs.verification_status end,
              verification_checked_at = case when $11 then null else delivery_configs.verification_checked_at end,
              verification_checks = case when $11 then '[]'::jsonb else delivery_configs.verification_checks end
@@ -126,6 +131,7 @@ pub async fn upsert(
         target.bucket_name,
         target.bucket_prefix,
         reset_verification,
+        delivery_changed,
     )
     .fetch_one(conn)
     .await?;
@@ -163,7 +169,8 @@ pub async fn delete_all(conn: &mut PgConnection, tenant_id: &TenantId) -> Result
 }
 
 /// Stores a verification result on the config, only if it is still at the version
-/// that was verified; `None` when it changed meanwhile.
+/// that was verified; `None` when it changed meanwhile. A verification matters for
+/// delivery: the new version is also the delivery version.
 #[tracing::instrument(skip_all)]
 pub async fn store_verification(
     conn: &mut PgConnection,
@@ -177,11 +184,12 @@ pub async fn store_verification(
     })?;
     let row = sqlx::query_as!(
         ConfigRow,
-        "update delivery_configs
+        "update delivery_configs c
          set verification_status = $4, verification_checked_at = now(), verification_checks = $5,
-             version = nextval('change_version_seq'), updated_at = now()
-         where tenant_id = $1 and delivery_type = $2 and version = $3
-         returning *",
+             version = next.version, delivery_version = next.version, updated_at = now()
+         from (select nextval('change_version_seq') as version) next
+         where c.tenant_id = $1 and c.delivery_type = $2 and c.version = $3
+         returning c.*",
         verified.tenant_id.as_str(),
         verified.delivery_type().as_str(),
         verified.version,

@@ -31,6 +31,7 @@ pub struct ConfigRow {
     pub verification_status: String,
     pub verification_checked_at: Option<DateTime<Utc>>,
     pub verification_checks: serde_json::Value,
+    pub delivery_version: i64,
 }
 
 impl ConfigRow {
@@ -81,6 +82,7 @@ impl TryFrom<ConfigRow> for Config {
                 checks,
             },
             version: row.version,
+            delivery_version: row.delivery_version,
             created_at: row.created_at,
             updated_at: row.updated_at,
         })
@@ -110,6 +112,7 @@ mod tests {
             verification_status: "verified".into(),
             verification_checked_at: Some(now),
             verification_checks: serde_json::json!([]),
+            delivery_version: 7,
         }
     }
 

@@ -46,17 +46,27 @@ pub async fn enqueue_state(
     config: Option<&Config>,
 ) -> Result<(), StoreError> {
     // The item says when the config last changed, so a resync republishes it unchanged.
-    let (version, updated_at, config) = match config {
+    let (version, delivery_version, updated_at, config) = match config {
         Some(config) => {
             let tenant = tenant_part(conn, tenant_id).await?;
-            (config.version, config.updated_at, Some(live(config, tenant)?))
+            let live = live(config, tenant)?;
+            (
+                config.version,
+                config.delivery_version,
+                config.updated_at,
+                Some(live),
+            )
         }
-        None => (next_version(conn).await?, chrono::Utc::now(), None),
+        None => {
+            let version = next_version(conn).await?;
+            (version, version, chrono::Utc::now(), None)
+        }
     };
     let item = ConfigItem {
         tenant_id: tenant_id.clone(),
         delivery_type,
         version,
+        delivery_version,
         config,
         updated_at: updated_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
     };
@@ -100,9 +110,15 @@ pub async fn enqueue_everything(db: &sqlx::PgPool) -> Result<usize, StoreError> 
 
 /// Gives every config of the tenant a new version and enqueues its item: after a change
 /// that alters all of them (the tenant's `enabled`, its registered clusters). A new
-/// version is needed because the read model keeps only strictly newer items.
-pub async fn republish_tenant(conn: &mut PgConnection, tenant_id: &TenantId) -> Result<(), StoreError> {
-    let types = bump_config_versions(conn, tenant_id).await?;
+/// version is needed because the read model keeps only strictly newer items. With
+/// `delivery_changed` (the tenant's `enabled`) it is also each config's delivery version;
+/// a cluster registration does not change how a target is delivered to.
+pub async fn republish_tenant(
+    conn: &mut PgConnection,
+    tenant_id: &TenantId,
+    delivery_changed: bool,
+) -> Result<(), StoreError> {
+    let types = bump_config_versions(conn, tenant_id, delivery_changed).await?;
     enqueue_all(conn, tenant_id, &types).await
 }
 
@@ -110,11 +126,18 @@ pub async fn republish_tenant(conn: &mut PgConnection, tenant_id: &TenantId) -> 
 async fn bump_config_versions(
     conn: &mut PgConnection,
     tenant_id: &TenantId,
+    delivery_changed: bool,
 ) -> Result<Vec<DeliveryType>, StoreError> {
     let types = sqlx::query_scalar!(
-        "update delivery_configs set version = nextval('change_version_seq'), updated_at = now()
-         where tenant_id = $1 returning delivery_type",
-        tenant_id.as_str()
+        "update delivery_configs c
+         set version = next.version, updated_at = now(),
+             delivery_version = case when $2 then next.version else c.delivery_version end
+         from (select delivery_type, nextval('change_version_seq') as version
+               from delivery_configs where tenant_id = $1) next
+         where c.tenant_id = $1 and c.delivery_type = next.delivery_type
+         returning c.delivery_type",
+        tenant_id.as_str(),
+        delivery_changed,
     )
     .fetch_all(conn)
     .await?;

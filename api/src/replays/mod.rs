@@ -120,6 +120,11 @@ pub struct Progress {
     pub events: u64,
     /// Bytes delivered.
     pub bytes: u64,
+    /// ListObjectsV2 pages the listing of the window took so far (up to 1,000 of the
+    /// tenant's staged objects each, in key order from the tenant's prefix): what the
+    /// replay cost to list.
+    #[serde(default)]
+    pub pages_listed: u64,
     /// When a worker started it.
     pub started_at: Option<DateTime<Utc>>,
     /// When it ended.
@@ -151,6 +156,7 @@ impl From<&ReplayProgress> for Progress {
             objects_skipped: progress.objects_skipped,
             events: progress.events,
             bytes: progress.bytes,
+            pages_listed: progress.pages_listed,
             started_at: time(progress.started_at_ms),
             finished_at: time(progress.finished_at_ms),
             error: progress.error.clone(),

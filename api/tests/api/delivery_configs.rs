@@ -408,6 +408,60 @@ async fn a_write_that_changes_nothing_writes_no_version_audit_row_or_event() {
     assert_eq!((audit, outbox), (before.0 + 1, before.1 + 1));
 }
 
+/// The `version` and `delivery_version` of the newest read-model item queued for acme's
+/// CloudWatch config.
+async fn queued_versions(app: &TestApp) -> (i64, i64) {
+    let item: Value = sqlx::query_scalar(
+        "select item from config_outbox where tenant_id = 'acme' and delivery_type = 'cloudwatch'
+         order by id desc limit 1",
+    )
+    .fetch_one(&app.pool())
+    .await
+    .unwrap();
+    let number = |name: &str| item[name]["N"].as_str().unwrap().parse::<i64>().unwrap();
+    (number("version"), number("delivery_version"))
+}
+
+#[tokio::test]
+async fn only_a_change_that_matters_for_delivery_moves_the_delivery_version() {
+    let app = TestApp::spawn().await;
+    let op = TestApp::operator_token();
+    app.create_tenant("acme").await;
+    app.put(CW, &op, &cloudwatch_body()).await;
+    let (created, delivery) = queued_versions(&app).await;
+    assert_eq!(delivery, created, "a new config");
+
+    // An allow-list edit and a cluster registration: new versions, the same delivery version.
+    let edited = app.patch(CW, &op, &json!({"desired_logs": ["payments"]})).await;
+    assert_eq!(edited.status(), 200);
+    let (version, unchanged) = queued_versions(&app).await;
+    assert!(version > created);
+    assert_eq!(
+        unchanged, delivery,
+        "an allow-list edit does not matter for delivery"
+    );
+    let registered = app
+        .put("/v1/tenants/acme/clusters/prod-eu-2", &op, &json!({}))
+        .await;
+    assert!(registered.status().is_success(), "{}", registered.status());
+    let (version, unchanged) = queued_versions(&app).await;
+    assert!(version > created);
+    assert_eq!(unchanged, delivery, "nor does a cluster registration");
+
+    // The role, the enabled flag, the tenant's enabled flag: each moves it.
+    let other_role = ROLE_ARN.replace("LogspokeDelivery", "LogspokeDelivery2");
+    for (path, change) in [
+        (CW, json!({"role_arn": other_role})),
+        (CW, json!({"enabled": false})),
+        ("/v1/tenants/acme", json!({"enabled": false})),
+    ] {
+        let changed = app.patch(path, &op, &change).await;
+        assert_eq!(changed.status(), 200, "{change}");
+        let (version, delivery) = queued_versions(&app).await;
+        assert_eq!(delivery, version, "{change} matters for delivery");
+    }
+}
+
 #[tokio::test]
 async fn a_tenant_past_its_write_limit_gets_429_and_other_tenants_and_operators_do_not() {
     let app = TestApp::spawn_with(Options {

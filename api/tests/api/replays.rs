@@ -133,6 +133,7 @@ fn progress(state: ReplayState, total: u64, done: u64, skipped: u64) -> ReplayPr
         objects_skipped: skipped,
         events: (done - skipped) * 10,
         bytes: (done - skipped) * 1_000,
+        pages_listed: 1,
         started_at_ms: Some(Utc::now().timestamp_millis() - 3_000),
         finished_at_ms: state.is_final().then(|| Utc::now().timestamp_millis()),
         error: None,

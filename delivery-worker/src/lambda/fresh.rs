@@ -173,6 +173,7 @@ mod tests {
             tenant_id: tenant(tenant_id),
             delivery_type: DeliveryType::S3,
             version,
+            delivery_version: version,
             config: None,
             updated_at: "2026-12-04T00:00:00Z".into(),
         }

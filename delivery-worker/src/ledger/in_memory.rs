@@ -1,5 +1,6 @@
 //! An in-process ledger for unit tests, with the conditions of the real one: final
-//! records are never replaced, a parked object is counted once.
+//! records are never replaced, a parked object is counted once, a drain lease is held by
+//! one owner until it expires or a newer delivery version breaks it.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -20,6 +21,16 @@ pub struct InMemoryLedger {
     pub reports: Mutex<Vec<HealthReport>>,
     /// Calls made, by name.
     pub calls: Mutex<Vec<&'static str>>,
+    /// Target → drain lease.
+    pub leases: Mutex<BTreeMap<String, Lease>>,
+}
+
+/// A drain lease as the health item holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub owner: String,
+    pub until_ms: i64,
+    pub version: i64,
 }
 
 impl InMemoryLedger {
@@ -138,8 +149,26 @@ impl Ledger for InMemoryLedger {
         Ok(items)
     }
 
-    async fn lease(&self, _: &Target, _: &str, _: i64, _: i64, _: i64) -> Result<bool, AwsError> {
-        Ok(true)
+    async fn lease(
+        &self,
+        target: &Target,
+        owner: &str,
+        version: i64,
+        now_ms: i64,
+        until_ms: i64,
+    ) -> Result<bool, AwsError> {
+        let mut leases = self.leases.lock().unwrap();
+        let held = leases.get(&target.partition());
+        let free = held.is_none_or(|l| l.until_ms < now_ms || l.owner == owner || l.version < version);
+        if free {
+            let lease = Lease {
+                owner: owner.to_owned(),
+                until_ms,
+                version,
+            };
+            leases.insert(target.partition(), lease);
+        }
+        Ok(free)
     }
 
     async fn report(&self, report: &HealthReport) -> Result<(), AwsError> {

@@ -91,7 +91,8 @@ pub trait Ledger: Send + Sync + 'static {
     fn parked_targets(&self) -> impl Future<Output = Result<Vec<HealthItem>, AwsError>> + Send;
 
     /// Takes (or renews) the target's drain lease for `owner` until `until_ms`; `false`
-    /// when another replica holds it under the same or a newer config `version`.
+    /// when another replica holds it, unexpired, under the same or a newer delivery
+    /// `version`.
     fn lease(
         &self,
         target: &Target,

@@ -3,17 +3,24 @@
 //! Every replica looks at the targets with parked objects every few seconds
 //! ([`Drainer::tick`], run by the replica's timer and after each Lambda batch). A target
 //! whose config is active is probed by delivering its oldest parked object: at once when
-//! its config version changed (it was verified again), otherwise at most once per probe
-//! interval (a minute), backing off to 15 minutes while it keeps failing. A success
-//! drains the rest in order, one turn of [`TURN`] objects at a time: each tick goes round
-//! the due targets, a turn each and [`CONCURRENT_TARGETS`] targets at once, until none
-//! has any left, so a target with a hundred thousand parked objects takes no more of a
-//! replica's drain than one with a single object (each tenant's share of the drain), and
-//! one slow target does not hold the others up. A lease on the target's health item lets
-//! one replica drain a target at a time and spaces probes across replicas; a newer config
-//! version breaks the lease. Parked objects older than the staging bucket's retention are
-//! gone from the bucket: recorded as `rejected` (`expired`), counted and logged, never
-//! silently dropped.
+//! something delivery depends on changed (its delivery version: it was verified again, its
+//! role, ExternalId, region, destination or enabled flag changed), otherwise at most once
+//! per probe interval (a minute), backing off to 15 minutes while it keeps failing. An
+//! edit that does not matter for delivery (an allow-list, a registered cluster) changes
+//! neither. A success drains the rest in order, one turn of [`TURN`] objects at a time:
+//! each tick goes round the due targets, a turn each and [`CONCURRENT_TARGETS`] targets at
+//! once, until none has any left, so a target with a hundred thousand parked objects takes
+//! no more of a replica's drain than one with a single object (each tenant's share of the
+//! drain), and one slow target does not hold the others up.
+//!
+//! A lease on the target's health item lets one replica drain a target at a time and
+//! spaces probes across replicas. It holds for [`LEASE_HOLD`] and is renewed while a turn
+//! works, so a turn longer than the hold never lets a second replica drain the same
+//! objects, and a replica that stops mid-turn (a crash, a Lambda invocation cut off)
+//! blocks the target for at most the hold. A newer delivery version breaks the lease; the
+//! replica that loses it stops its turn. Parked objects older than the staging bucket's
+//! retention are gone from the bucket: recorded as `rejected` (`expired`), counted and
+//! logged, never silently dropped.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -29,6 +36,7 @@ use super::{Deliverer, Delivery, Pipeline, Purpose, Route};
 use crate::clock::now_ms;
 use crate::event::StagedObject;
 use crate::ledger::Ledger;
+use crate::tenants::Versions;
 
 /// Parked objects read per query.
 const PAGE: usize = 25;
@@ -45,6 +53,9 @@ const TICK_BUDGET: Duration = Duration::from_secs(60);
 
 /// The first probe of a target parked because its account throttles.
 const THROTTLED_PROBE: Duration = Duration::from_secs(5);
+
+/// How long a drain lease holds unless renewed; a turn renews it every third of this.
+pub const LEASE_HOLD: Duration = Duration::from_secs(120);
 
 /// How a drain of one target ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,7 +152,7 @@ fn staged_object(parked: &ParkedObject) -> Option<StagedObject> {
 /// When to probe a blocked target next.
 #[derive(Debug, Clone, Copy)]
 struct Probe {
-    /// The config version it was blocked under: a newer one probes at once.
+    /// The delivery version it was blocked under: a newer one probes at once.
     version: i64,
     /// Probes in a row that found it blocked (the backoff's retry number).
     failures: u32,
@@ -159,6 +170,10 @@ pub struct Drainer {
     /// objects drain about as fast as the account accepts them.
     throttled: Backoff,
     probes: Mutex<HashMap<Target, Probe>>,
+    /// How long a lease holds unless renewed.
+    lease_hold: Duration,
+    /// Now, in ms since the epoch (the wall clock; tests drive their own).
+    clock: fn() -> i64,
 }
 
 impl Drainer {
@@ -177,7 +192,22 @@ impl Drainer {
                 attempts: u32::MAX,
             },
             probes: Mutex::new(HashMap::new()),
+            lease_hold: LEASE_HOLD,
+            clock: now_ms,
         }
+    }
+
+    /// The same drainer reading time from `clock` (a test's own) and holding leases for
+    /// `lease_hold`.
+    #[cfg(test)]
+    pub fn with_clock(mut self, clock: fn() -> i64, lease_hold: Duration) -> Self {
+        self.clock = clock;
+        self.lease_hold = lease_hold;
+        self
+    }
+
+    fn now(&self) -> i64 {
+        (self.clock)()
     }
 
     /// One look at the parked targets.
@@ -200,14 +230,14 @@ impl Drainer {
         while !due.is_empty() && started.elapsed() < TICK_BUDGET {
             let turns = stream::iter(due)
                 .map(|target| async move {
-                    let (version, config) = pipeline
-                        .configs()
-                        .config(&target.tenant_id, target.delivery_type)?;
-                    if config.state != EffectiveState::Active || !self.due(&target, version) {
+                    let held = pipeline.configs().held(&target.tenant_id, target.delivery_type)?;
+                    if held.config.state != EffectiveState::Active
+                        || !self.due(&target, held.versions.delivery)
+                    {
                         return None;
                     }
                     let paused = matches!(
-                        self.drain(pipeline, &target, version, &config).await,
+                        self.drain(pipeline, &target, held.versions, &held.config).await,
                         Some(Drain::Paused(_))
                     );
                     paused.then_some(target)
@@ -217,11 +247,12 @@ impl Drainer {
         }
     }
 
-    fn due(&self, target: &Target, version: i64) -> bool {
+    fn due(&self, target: &Target, delivery_version: i64) -> bool {
+        let now = self.now();
         let probes = self.probes.lock().unwrap_or_else(|p| p.into_inner());
         probes
             .get(target)
-            .is_none_or(|p| p.version != version || now_ms() >= p.next_ms)
+            .is_none_or(|p| p.version != delivery_version || now >= p.next_ms)
     }
 
     /// One turn of `target` under the lease; `None` when another replica holds it.
@@ -229,14 +260,11 @@ impl Drainer {
         &self,
         pipeline: &Pipeline<D, L>,
         target: &Target,
-        version: i64,
+        versions: Versions,
         config: &LiveConfig,
     ) -> Option<Drain> {
-        let now = now_ms();
-        let hold = now + 10 * 60 * 1000;
-        match pipeline
-            .ledger()
-            .lease(target, &self.owner, version, now, hold)
+        match self
+            .lease(pipeline, target, versions.delivery, self.hold_end())
             .await
         {
             Ok(true) => {}
@@ -246,36 +274,80 @@ impl Drainer {
                 return None;
             }
         }
-        let result = pipeline.drain_turn(target, version, config, TURN).await;
-        let next = self.schedule(target, version, result);
+        let turn = pipeline.drain_turn(target, versions.config, config, TURN);
+        let result = self.renewing(pipeline, target, versions.delivery, turn).await;
+        let next = self.schedule(target, versions.delivery, result);
         // Hold the lease until the next probe, so other replicas do not probe sooner.
-        if let Err(err) = pipeline
-            .ledger()
-            .lease(target, &self.owner, version, now_ms(), next)
-            .await
-        {
+        if let Err(err) = self.lease(pipeline, target, versions.delivery, next).await {
             tracing::warn!(%target, error = %err, "cannot renew the drain lease");
         }
         Some(result)
     }
 
+    /// Runs `turn`, renewing the lease every third of its hold. A lease another replica
+    /// took (under a newer delivery version) stops the turn: that replica drains now.
+    async fn renewing<D: Deliverer, L: Ledger>(
+        &self,
+        pipeline: &Pipeline<D, L>,
+        target: &Target,
+        delivery_version: i64,
+        turn: impl std::future::Future<Output = Drain>,
+    ) -> Drain {
+        let mut turn = std::pin::pin!(turn);
+        loop {
+            tokio::select! {
+                drain = &mut turn => return drain,
+                () = tokio::time::sleep(self.lease_hold / 3) => {
+                    match self.lease(pipeline, target, delivery_version, self.hold_end()).await {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            tracing::info!(%target, "another replica took the drain lease after a change that matters for delivery; this turn stops");
+                            return Drain::Interrupted;
+                        }
+                        // The lease still holds for two thirds of its time: the next
+                        // renewal may succeed.
+                        Err(err) => tracing::warn!(%target, error = %err, "cannot renew the drain lease"),
+                    }
+                }
+            }
+        }
+    }
+
+    fn hold_end(&self) -> i64 {
+        self.now() + i64::try_from(self.lease_hold.as_millis()).unwrap_or(i64::MAX)
+    }
+
+    async fn lease<D: Deliverer, L: Ledger>(
+        &self,
+        pipeline: &Pipeline<D, L>,
+        target: &Target,
+        delivery_version: i64,
+        until_ms: i64,
+    ) -> Result<bool, logspoke_aws::AwsError> {
+        pipeline
+            .ledger()
+            .lease(target, &self.owner, delivery_version, self.now(), until_ms)
+            .await
+    }
+
     /// Records how a drain ended; returns when the target is due again (ms since the epoch).
-    fn schedule(&self, target: &Target, version: i64, result: Drain) -> i64 {
+    fn schedule(&self, target: &Target, delivery_version: i64, result: Drain) -> i64 {
+        let now = self.now();
         let mut probes = self.probes.lock().unwrap_or_else(|p| p.into_inner());
         match result {
             Drain::Drained(count) => {
                 tracing::info!(%target, count, "drained the parked objects of a target that works again");
                 probes.remove(target);
-                now_ms()
+                now
             }
             Drain::Paused(_) => {
                 probes.remove(target);
-                now_ms()
+                now
             }
             Drain::Blocked(cause) => {
                 let failures = probes
                     .get(target)
-                    .filter(|p| p.version == version)
+                    .filter(|p| p.version == delivery_version)
                     .map_or(1, |p| p.failures.saturating_add(1));
                 let schedule = if cause == Cause::Throttled {
                     &self.throttled
@@ -284,22 +356,25 @@ impl Drainer {
                 };
                 let delay = schedule.bound(failures);
                 tracing::info!(%target, cause = cause.as_str(), delay_s = delay.as_secs(), "a target with parked objects still refuses them");
-                Self::next_probe(&mut probes, target, version, failures, delay)
+                Self::next_probe(&mut probes, target, delivery_version, failures, now, delay)
             }
-            Drain::Interrupted => Self::next_probe(&mut probes, target, version, 1, self.probe.bound(1)),
+            Drain::Interrupted => {
+                Self::next_probe(&mut probes, target, delivery_version, 1, now, self.probe.bound(1))
+            }
         }
     }
 
-    /// Schedules the target's next probe `delay` from now; returns when (ms since the
+    /// Schedules the target's next probe `delay` after `now`; returns when (ms since the
     /// epoch).
     fn next_probe(
         probes: &mut HashMap<Target, Probe>,
         target: &Target,
         version: i64,
         failures: u32,
+        now: i64,
         delay: Duration,
     ) -> i64 {
-        let next_ms = now_ms() + delay.as_millis() as i64;
+        let next_ms = now + delay.as_millis() as i64;
         let probe = Probe {
             version,
             failures,

@@ -26,6 +26,8 @@ pub struct FakeDeliverer {
     pub calls: Mutex<Vec<Call>>,
     /// Objects read, once per `deliver` call, however many targets it served.
     pub reads: Mutex<Vec<String>>,
+    /// How long each target's delivery takes (none by default).
+    pub delay: Option<std::time::Duration>,
 }
 
 impl FakeDeliverer {
@@ -37,6 +39,12 @@ impl FakeDeliverer {
         result: Result<Delivered, TargetError>,
     ) -> Self {
         self.always.insert((tenant.to_owned(), kind), result);
+        self
+    }
+
+    /// Takes `delay` over each target's delivery.
+    pub fn slow(mut self, delay: std::time::Duration) -> Self {
+        self.delay = Some(delay);
         self
     }
 
@@ -78,6 +86,9 @@ pub fn delivered() -> Delivered {
 impl FakeDeliverer {
     /// One target's answer, recorded as a call.
     async fn answer<P: Progress>(&self, object: &StagedObject, attempt: &Attempt<'_, P>) -> Answer {
+        if let Some(delay) = self.delay {
+            tokio::time::sleep(delay).await;
+        }
         let kind = attempt.config.target.delivery_type();
         let tenant = object.layout.tenant_id().to_string();
         self.calls

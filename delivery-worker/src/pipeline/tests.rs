@@ -33,6 +33,7 @@ fn item(kind: DeliveryType, version: i64, state: EffectiveState) -> ConfigItem {
         tenant_id: TenantId::parse(TENANT).unwrap(),
         delivery_type: kind,
         version,
+        delivery_version: version,
         config: Some(LiveConfig {
             state,
             target_region: Region::parse("eu-west-1").unwrap(),
@@ -497,6 +498,84 @@ async fn a_target_with_a_deep_backlog_drains_in_turns_so_other_targets_do_not_wa
     );
     let in_order: Vec<String> = (1..=61).map(|n| object(n).key).collect();
     assert_eq!(deliverer.keys(TENANT, DeliveryType::Cloudwatch), in_order);
+}
+
+/// Now on the test's paused tokio clock, in ms since the epoch (as the ledger stores it).
+fn paused_ms() -> i64 {
+    static START: std::sync::OnceLock<tokio::time::Instant> = std::sync::OnceLock::new();
+    let start = *START.get_or_init(tokio::time::Instant::now);
+    1_800_000_000_000 + tokio::time::Instant::now().duration_since(start).as_millis() as i64
+}
+
+fn drainer(owner: &str) -> super::drain::Drainer {
+    super::drain::Drainer::new(owner.into(), Duration::from_secs(60), Duration::from_secs(900))
+        .with_clock(paused_ms, Duration::from_secs(120))
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_turn_longer_than_the_lease_renews_it_so_a_second_replica_never_drains_the_same_objects() {
+    let configs = TenantConfigs::default();
+    configs.apply(item(DeliveryType::S3, 1, EffectiveState::PendingVerification));
+    let configs = Arc::new(configs);
+    // Ten parked objects of a minute each: a turn of ten minutes, five times the hold.
+    let deliverer = Arc::new(FakeDeliverer::default().slow(Duration::from_secs(60)));
+    let pipeline = pipeline(configs.clone(), &deliverer);
+    for n in 1..=10 {
+        pipeline.deliver(&object(n)).await;
+    }
+    configs.apply(item(DeliveryType::S3, 2, EffectiveState::Active));
+    let (first, second) = (drainer("replica-a"), drainer("replica-b"));
+    tokio::join!(first.tick(&pipeline), async {
+        tokio::time::sleep(Duration::from_secs(300)).await;
+        second.tick(&pipeline).await;
+    });
+    let in_order: Vec<String> = (1..=10).map(|n| object(n).key).collect();
+    assert_eq!(
+        deliverer.keys(TENANT, DeliveryType::S3),
+        in_order,
+        "each object once, in staged order, by the replica holding the lease"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_change_that_does_not_matter_for_delivery_neither_makes_a_target_due_nor_breaks_its_lease() {
+    let deliverer = Arc::new(FakeDeliverer::default().then(
+        TENANT,
+        DeliveryType::S3,
+        vec![bucket_missing(), bucket_missing()],
+    ));
+    let configs = both_active();
+    let pipeline = pipeline(configs.clone(), &deliverer);
+    pipeline.deliver(&object(1)).await;
+    let s3_calls = || deliverer.keys(TENANT, DeliveryType::S3).len();
+    let first = drainer("replica-a");
+    first.tick(&pipeline).await;
+    assert_eq!(s3_calls(), 2, "parked, then probed once: still blocked");
+
+    // The allow-list is edited: a new version, the same delivery version.
+    configs.apply(ConfigItem {
+        delivery_version: 1,
+        ..item(DeliveryType::S3, 2, EffectiveState::Active)
+    });
+    first.tick(&pipeline).await;
+    let second = drainer("replica-b");
+    second.tick(&pipeline).await;
+    assert_eq!(
+        s3_calls(),
+        2,
+        "neither the replica that probed nor another one probes again before the interval"
+    );
+
+    // The customer fixes the bucket and verifies again: due at once, the lease breaks.
+    configs.apply(item(DeliveryType::S3, 3, EffectiveState::Active));
+    second.tick(&pipeline).await;
+    assert_eq!(s3_calls(), 3);
+    assert!(pipeline
+        .ledger()
+        .parked(&target(DeliveryType::S3), 10)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 #[tokio::test]

@@ -218,6 +218,7 @@ pub async fn execute<D: Deliverer, L: Ledger, S: Staging, R: Report>(
             Err(stop) => return stopped(report, progress, stop).await,
         };
         metrics::counter!("logspoke_worker_replay_pages_listed_total").increment(1);
+        progress.pages_listed += 1;
         let objects = window(job, bucket, &page.keys, &resume);
         progress.objects_total += objects.len() as u64;
         progress.state = ReplayState::Delivering;

@@ -96,6 +96,7 @@ fn pipeline(deliverer: &Arc<FakeDeliverer>) -> Pipeline<Arc<FakeDeliverer>, InMe
         tenant_id: TenantId::parse("acme").unwrap(),
         delivery_type: DeliveryType::Cloudwatch,
         version: 1,
+        delivery_version: 1,
         config: Some(LiveConfig {
             state: EffectiveState::Active,
             target_region: Region::parse("eu-west-1").unwrap(),

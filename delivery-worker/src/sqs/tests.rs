@@ -124,6 +124,7 @@ fn item(tenant: &str, kind: DeliveryType, state: EffectiveState) -> ConfigItem {
         tenant_id: TenantId::parse(tenant).unwrap(),
         delivery_type: kind,
         version: 1,
+        delivery_version: 1,
         config: Some(LiveConfig {
             state,
             target_region: Region::parse("eu-west-1").unwrap(),

@@ -60,6 +60,23 @@ pub enum Targets {
     Deliver(Vec<(DeliveryType, LiveConfig)>),
 }
 
+/// A live config as held, with its versions.
+#[derive(Debug, Clone)]
+pub struct Held {
+    pub versions: Versions,
+    pub config: LiveConfig,
+}
+
+/// The two versions of a held config.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Versions {
+    /// The item's version: what delivery progress is recorded under.
+    pub config: i64,
+    /// The version at which something delivery depends on last changed: what the drainer
+    /// keys its "probe at once" and its lease on.
+    pub delivery: i64,
+}
+
 /// The in-memory read model.
 #[derive(Debug, Default)]
 pub struct TenantConfigs {
@@ -146,9 +163,22 @@ impl TenantConfigs {
     /// The live config of (tenant, type) and its version; `None` when there is none or it
     /// was deleted.
     pub fn config(&self, tenant_id: &TenantId, delivery_type: DeliveryType) -> Option<(i64, LiveConfig)> {
+        let held = self.held(tenant_id, delivery_type)?;
+        Some((held.versions.config, held.config))
+    }
+
+    /// The live config of (tenant, type) with both its versions; `None` when there is none
+    /// or it was deleted.
+    pub fn held(&self, tenant_id: &TenantId, delivery_type: DeliveryType) -> Option<Held> {
         let tenants = self.tenants.read().unwrap_or_else(|p| p.into_inner());
         let item = tenants.get(tenant_id)?.get(delivery_type)?;
-        Some((item.version, item.config.clone()?))
+        Some(Held {
+            versions: Versions {
+                config: item.version,
+                delivery: item.delivery_version,
+            },
+            config: item.config.clone()?,
+        })
     }
 
     /// Whether anything of `tenant_id` is held (a config, a tombstone or an unreadable mark).

@@ -15,6 +15,7 @@ fn item(tenant: &str, version: i64, state: EffectiveState, desired: &[&str]) -> 
         tenant_id: TenantId::parse(tenant).unwrap(),
         delivery_type: DeliveryType::Cloudwatch,
         version,
+        delivery_version: version,
         config: Some(LiveConfig {
             state,
             target_region: Region::parse("eu-west-1").unwrap(),

@@ -586,6 +586,7 @@ impl Customer {
             tenant_id: tenant.clone(),
             delivery_type,
             version,
+            delivery_version: version,
             config: Some(LiveConfig {
                 state: EffectiveState::Active,
                 target_region: logspoke_contract::Region::parse(REGION).unwrap(),

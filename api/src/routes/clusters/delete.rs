@@ -55,7 +55,7 @@ pub async fn delete_cluster(
     repository::delete(write.conn(), &tenant_id, &cluster_id).await?;
     let old = Some(Cluster::audit_document(&before));
     write.audit(&tenant_id, "cluster.deregistered", old, None).await?;
-    outbox::republish_tenant(write.conn(), &tenant_id).await?;
+    outbox::republish_tenant(write.conn(), &tenant_id, false).await?;
     write.commit().await?;
     tracing::info!(tenant_id = %tenant_id, cluster_id = %cluster_id, "cluster deregistered");
     Ok(StatusCode::NO_CONTENT)

@@ -80,7 +80,7 @@ pub async fn put_cluster(
         .audit(&tenant_id, action, old, Some(stored.audit_document()))
         .await?;
     if before.is_none() {
-        outbox::republish_tenant(write.conn(), &tenant_id).await?;
+        outbox::republish_tenant(write.conn(), &tenant_id, false).await?;
     }
     write.commit().await?;
     tracing::info!(tenant_id = %tenant_id, cluster_id = %cluster_id, "cluster registered");

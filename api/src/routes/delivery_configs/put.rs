@@ -88,7 +88,8 @@ pub async fn store(
         return Ok(respond(state, unchanged, false).await);
     }
     let reset = current.is_none_or(|c| settings.changes_target_of(&c.settings));
-    let stored = repository::upsert(write.conn(), tenant_id, settings, reset).await?;
+    let delivery_changed = settings.matters_for_delivery(current.map(|c| &c.settings));
+    let stored = repository::upsert(write.conn(), tenant_id, settings, reset, delivery_changed).await?;
     let delivery_type = stored.delivery_type();
     write
         .config_changed(tenant_id, delivery_type, action, current, Some(&stored))

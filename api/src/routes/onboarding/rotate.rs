@@ -77,11 +77,13 @@ async fn reset_verification(
     tenant_id: &TenantId,
 ) -> Result<Vec<DeliveryType>, StoreError> {
     let types = sqlx::query_scalar!(
-        "update delivery_configs
+        "update delivery_configs c
          set verification_status = 'unverified', verification_checked_at = null, verification_checks = '[]',
-             version = nextval('change_version_seq'), updated_at = now()
-         where tenant_id = $1
-         returning delivery_type",
+             version = next.version, delivery_version = next.version, updated_at = now()
+         from (select delivery_type, nextval('change_version_seq') as version
+               from delivery_configs where tenant_id = $1) next
+         where c.tenant_id = $1 and c.delivery_type = next.delivery_type
+         returning c.delivery_type",
         tenant_id.as_str()
     )
     .fetch_all(conn)

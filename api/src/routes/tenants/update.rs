@@ -81,7 +81,7 @@ pub async fn update_tenant(
         .await?;
     if enabled != current.enabled {
         // Every config's effective state follows the tenant: new versions for the read model.
-        outbox::republish_tenant(write.conn(), &tenant_id).await?;
+        outbox::republish_tenant(write.conn(), &tenant_id, true).await?;
     }
     write.commit().await?;
     tracing::info!(tenant_id = %tenant_id, enabled, "tenant updated");
