@@ -78,11 +78,11 @@ pub fn parse_value<T: DeserializeOwned>(document: &serde_json::Value) -> Result<
     parse_json(document.to_string().as_bytes())
 }
 
-/// Parses an optional JSON object body: no body and a JSON `null` both mean the
-/// defaults; anything but an object is a 422 naming `body`.
+/// Parses an optional JSON object body: no body means the defaults; anything but an
+/// object (a JSON `null` too: the documented schema is an object) is a 422 naming `body`.
 pub fn parse_optional_object<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
     let trimmed = body.trim_ascii();
-    if trimmed.is_empty() || trimmed == b"null" {
+    if trimmed.is_empty() {
         Ok(T::default())
     } else if trimmed.starts_with(b"{") {
         parse_json(body)

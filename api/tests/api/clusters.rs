@@ -102,6 +102,10 @@ async fn bad_cluster_ids_and_bodies_get_precise_problems() {
     )
     .await;
     problem(unknown_field, 422).await;
+    // The body is an object or nothing: a JSON `null` is neither.
+    let null = put_cluster(&app, &op, "/v1/tenants/acme/clusters/prod", Some(&Value::Null)).await;
+    let problem_doc = problem(null, 422).await;
+    assert_eq!(problem_doc["errors"][0]["field"], "body");
     let missing = put_cluster(&app, &op, "/v1/tenants/nobody/clusters/prod", None).await;
     problem(missing, 404).await;
 }

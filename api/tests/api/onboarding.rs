@@ -616,8 +616,9 @@ async fn onboarding_without_a_body_takes_the_defaults() {
         aws::link_parameters(no_body["quick_create_url"].as_str().unwrap())["LogGroupName"],
         "/logspoke/acme"
     );
-    let null: Value = app.post(path, &op, &Value::Null).await.json().await.unwrap();
-    assert_eq!(null, with_defaults);
+    // The documented body is an object or nothing: a JSON `null` is neither.
+    let null = problem(app.post(path, &op, &Value::Null).await, 422).await;
+    assert_eq!(null["errors"][0]["field"], "body");
     let body = problem(app.post(path, &op, &json!(["eu-west-1"])).await, 422).await;
     assert_eq!(body["errors"][0]["field"], "body");
 }

@@ -176,6 +176,25 @@ async fn a_stale_if_match_is_a_failed_precondition() {
 }
 
 #[tokio::test]
+async fn an_if_match_outside_its_documented_pattern_is_a_bad_request_not_a_failed_precondition() {
+    let app = TestApp::spawn().await;
+    app.create_tenant("acme").await;
+    for malformed in ["W/\"1\"", "\"abc\"", "\"\""] {
+        let response = app
+            .request(
+                reqwest::Method::DELETE,
+                "/v1/tenants/acme",
+                &TestApp::operator_token(),
+            )
+            .header("if-match", malformed)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{malformed}");
+    }
+}
+
+#[tokio::test]
 async fn a_body_over_the_limit_is_too_large() {
     let app = TestApp::spawn().await;
     let huge = json!({"tenant_id": "acme", "display_name": "x".repeat(100_000)});
