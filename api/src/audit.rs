@@ -9,21 +9,57 @@ use sqlx::PgConnection;
 
 use crate::auth::Principal;
 
-/// The `x-request-id` of the request (set by the request-id layer), kept with each
-/// audit row so a change can be traced to its request log.
+/// The request ids of a change: the server's own (set by the request-id layer for every
+/// request: a client's `x-request-id` never becomes it) and the one the client sent, kept
+/// apart and labelled as the client's so a change can be traced to both logs.
 #[derive(Debug, Clone, Default)]
-pub struct RequestId(pub Option<String>);
+pub struct RequestId {
+    /// The server's id of the request (its `x-request-id` in the api's logs and answer).
+    pub server: Option<String>,
+    /// The `x-request-id` the client sent, as sent (printable, at most 200 bytes).
+    pub client: Option<String>,
+}
+
+/// The `x-request-id` a client sent, taken off the request before the server sets its
+/// own (see [`take_client_request_id`]).
+#[derive(Debug, Clone)]
+pub struct ClientRequestId(pub String);
+
+/// Longest client request id kept.
+const CLIENT_REQUEST_ID_BYTES: usize = 200;
+
+/// Moves the client's `x-request-id` into a [`ClientRequestId`] extension, so the
+/// request-id layer always sets the server's own; an id that is not printable ASCII or is
+/// longer than 200 bytes is dropped.
+pub async fn take_client_request_id(
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    if let Some(value) = request.headers_mut().remove("x-request-id") {
+        let printable = value
+            .to_str()
+            .ok()
+            .filter(|v| !v.is_empty() && v.len() <= CLIENT_REQUEST_ID_BYTES)
+            .filter(|v| v.bytes().all(|b| b.is_ascii_graphic()));
+        if let Some(id) = printable {
+            let id = ClientRequestId(id.to_owned());
+            request.extensions_mut().insert(id);
+        }
+    }
+    next.run(request).await
+}
 
 impl<S: Send + Sync> FromRequestParts<S> for RequestId {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let id = parts
+        let server = parts
             .headers
             .get("x-request-id")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        Ok(Self(id))
+        let client = parts.extensions.get::<ClientRequestId>().map(|c| c.0.clone());
+        Ok(Self { server, client })
     }
 }
 
@@ -63,8 +99,9 @@ pub async fn record(
         crate::auth::Role::Tenant => "tenant",
     };
     sqlx::query!(
-        r#"insert into audit_events (tenant_id, actor, actor_role, action, delivery_type, before, after, request_id)
-           values ($1, $2, $3, $4, $5, $6, $7, $8)"#,
+        r#"insert into audit_events (tenant_id, actor, actor_role, action, delivery_type, before, after, request_id,
+                                    client_request_id)
+           values ($1, $2, $3, $4, $5, $6, $7, $8, $9)"#,
         change.tenant_id.as_str(),
         actor.principal.subject,
         role,
@@ -72,7 +109,8 @@ pub async fn record(
         change.delivery_type.map(DeliveryType::as_str),
         change.before,
         change.after,
-        actor.request_id.0,
+        actor.request_id.server,
+        actor.request_id.client,
     )
     .execute(conn)
     .await?;

@@ -151,6 +151,46 @@ pub async fn store(
     Ok(())
 }
 
+/// How often [`purge_expired`] runs.
+pub const PURGE_PERIOD: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Rows deleted per statement, so a large backlog never holds a long transaction.
+const PURGE_BATCH: i64 = 10_000;
+
+/// Deletes the keys past their 24 hours (no request can replay them any more), a batch
+/// at a time; returns how many.
+#[tracing::instrument(skip_all)]
+pub async fn purge_expired(db: &sqlx::PgPool) -> Result<u64, sqlx::Error> {
+    let mut purged = 0;
+    loop {
+        let deleted = sqlx::query!(
+            "delete from idempotency_keys where ctid in (
+                 select ctid from idempotency_keys where created_at <= now() - interval '24 hours' limit $1)",
+            PURGE_BATCH,
+        )
+        .execute(db)
+        .await?
+        .rows_affected();
+        purged += deleted;
+        if deleted < PURGE_BATCH as u64 {
+            return Ok(purged);
+        }
+    }
+}
+
+/// Purges expired keys every [`PURGE_PERIOD`] until `stopped`; a failure is logged and
+/// retried at the next period.
+pub async fn run_purge(db: sqlx::PgPool, stopped: tokio::sync::watch::Receiver<bool>) {
+    logspoke_runtime::periodic::every(PURGE_PERIOD, stopped, || async {
+        match purge_expired(&db).await {
+            Ok(0) => {}
+            Ok(purged) => tracing::info!(purged, "expired idempotency keys purged"),
+            Err(err) => tracing::warn!(error = %err, "cannot purge expired idempotency keys"),
+        }
+    })
+    .await;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

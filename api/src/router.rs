@@ -95,6 +95,7 @@ pub fn app(state: AppState) -> Router {
         .layer(
             ServiceBuilder::new()
                 .layer(SetSensitiveRequestHeadersLayer::new([header::AUTHORIZATION]))
+                .layer(middleware::from_fn(crate::audit::take_client_request_id))
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
                 .layer(
                     TraceLayer::new_for_http()
@@ -136,11 +137,16 @@ fn request_span(request: &Request) -> tracing::Span {
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
+    let client_request_id = request
+        .extensions()
+        .get::<crate::audit::ClientRequestId>()
+        .map_or("", |c| c.0.as_str());
     tracing::info_span!(
         "request",
         method = %request.method(),
         path = %request.uri().path(),
         request_id = %request_id,
+        client_request_id = %client_request_id,
     )
 }
 

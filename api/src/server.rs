@@ -95,6 +95,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         RelaySettings::default(),
         relay_stopped,
     ));
+    let purge = tokio::spawn(crate::idempotency::run_purge(
+        state.db.clone(),
+        stop_relay.subscribe(),
+    ));
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("LOGSPOKE_LISTEN: cannot bind {}", config.listen))?;
@@ -102,6 +106,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let served = serve(listener, state, shutdown_signal()).await;
     let _ = stop_relay.send(true);
     let _ = relay.await;
+    let _ = purge.await;
     served
 }
 

@@ -9,7 +9,10 @@
 //!   ([`keeps`], [`might_be_failing`]);
 //! - [`dynamodb`]: the store over DynamoDB (GetItem, BatchGetItem, Query);
 //! - [`summary`]: the per-process cache behind the config documents' summary, so that
-//!   reading health never fails a config request and rarely slows one.
+//!   reading health never fails a config request and rarely slows one;
+//! - [`TargetCache`]: what `GET …/health` read of a target in the last
+//!   [`TARGET_TTL`] (5 s), per replica, so a client polling it in a loop costs the ledger
+//!   at most one read of the target per replica every 5 s.
 //!
 //! The api only reads the ledger here; the workers write it (the outbox relay creates
 //! and cancels replay job items).
@@ -19,7 +22,10 @@ pub mod summary;
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use logspoke_contract::ledger::{
     bucket_start, CounterBucket, Counters, HealthItem, HealthState, Target, COUNTER_BUCKET_SECONDS,
@@ -176,11 +182,47 @@ pub fn might_be_failing(item: &HealthItem) -> bool {
     item.parked_objects > 0 || item.consecutive_failures > 0
 }
 
-/// Reads delivery health for the handlers: exact reads for the health endpoints, cached
-/// ones for the config documents' summary.
+/// How long a target's health read for `GET …/health` is answered from memory.
+pub const TARGET_TTL: Duration = Duration::from_secs(5);
+
+/// Targets whose reads are kept at most; past it, expired entries are dropped first and,
+/// if that is not enough, all of them (a burst of distinct targets then reads again).
+const TARGET_CACHE_ENTRIES: usize = 10_000;
+
+/// A target's health item and its counters, as read together.
+type TargetRead = (HealthItem, CounterWindows);
+
+/// A target's health item and counters as read, by target.
+#[derive(Default)]
+pub struct TargetCache {
+    reads: Mutex<HashMap<Target, (Instant, TargetRead)>>,
+}
+
+impl TargetCache {
+    fn get(&self, target: &Target) -> Option<TargetRead> {
+        let reads = self.reads.lock().unwrap_or_else(|p| p.into_inner());
+        let (at, read) = reads.get(target)?;
+        (at.elapsed() < TARGET_TTL).then(|| read.clone())
+    }
+
+    fn put(&self, target: &Target, read: &TargetRead) {
+        let mut reads = self.reads.lock().unwrap_or_else(|p| p.into_inner());
+        if reads.len() >= TARGET_CACHE_ENTRIES {
+            reads.retain(|_, (at, _)| at.elapsed() < TARGET_TTL);
+            if reads.len() >= TARGET_CACHE_ENTRIES {
+                reads.clear();
+            }
+        }
+        reads.insert(target.clone(), (Instant::now(), read.clone()));
+    }
+}
+
+/// Reads delivery health for the handlers: the health endpoints' reads (kept
+/// [`TARGET_TTL`] per target) and cached ones for the config documents' summary.
 pub struct HealthReader<S = DynamoHealthStore> {
     store: Arc<S>,
     summaries: Arc<SummaryCache>,
+    targets: Arc<TargetCache>,
 }
 
 impl<S> Clone for HealthReader<S> {
@@ -188,6 +230,7 @@ impl<S> Clone for HealthReader<S> {
         Self {
             store: self.store.clone(),
             summaries: self.summaries.clone(),
+            targets: self.targets.clone(),
         }
     }
 }
@@ -203,23 +246,29 @@ impl<S: HealthStore> HealthReader<S> {
         Self {
             store: Arc::new(store),
             summaries: Arc::new(cache),
+            targets: Arc::default(),
         }
     }
 
     /// One target's health item (empty when nothing was recorded yet) and its counters,
-    /// read together.
+    /// read together, or as read less than [`TARGET_TTL`] ago on this replica.
     pub async fn target(
         &self,
         target: &Target,
         now_ms: i64,
     ) -> Result<(HealthItem, CounterWindows), HealthError> {
+        if let Some(read) = self.targets.get(target) {
+            return Ok(read);
+        }
         let (from_s, to_s) = counter_range(now_ms);
         let (item, buckets) = tokio::try_join!(
             self.store.health(target),
             self.store.counter_buckets(target, from_s, to_s)
         )?;
         let item = item.unwrap_or_else(|| HealthItem::empty(target.clone()));
-        Ok((item, sum_counters(&buckets, now_ms)))
+        let read = (item, sum_counters(&buckets, now_ms));
+        self.targets.put(target, &read);
+        Ok(read)
     }
 
     /// The health items of `targets` for config documents, from the cache or one batched

@@ -268,3 +268,23 @@ async fn the_reader_sums_the_targets_counters_and_fills_in_an_empty_item() {
     assert_eq!(counters.last_day.objects, 3);
     assert!(reader.summaries(&[target("acme")]).await.is_some());
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_targets_health_is_read_once_per_ttl_however_often_it_is_asked_for() {
+    let store = FakeStore::with(vec![parked("acme", 3)]);
+    let reader = HealthReader::new(store);
+    for _ in 0..50 {
+        let (item, _) = reader.target(&target("acme"), NOW_MS).await.unwrap();
+        assert_eq!(item.parked_objects, 3);
+    }
+    assert_eq!(reader.store.reads(), 1, "one read for fifty requests");
+    tokio::time::sleep(super::TARGET_TTL).await;
+    reader.target(&target("acme"), NOW_MS).await.unwrap();
+    assert_eq!(
+        reader.store.reads(),
+        2,
+        "read again once the copy is older than the TTL"
+    );
+    reader.target(&target("globex"), NOW_MS).await.unwrap();
+    assert_eq!(reader.store.reads(), 3, "per target");
+}

@@ -18,6 +18,7 @@ async fn every_change_is_audited_with_actor_and_documents() {
         .await
         .unwrap();
     assert_eq!(response.status(), 201);
+    let server_id = response.headers()["x-request-id"].to_str().unwrap().to_owned();
     app.patch(path, &op, &json!({"enabled": false})).await;
     app.patch("/v1/tenants/acme", &op, &json!({"display_name": "Acme"}))
         .await;
@@ -50,9 +51,57 @@ async fn every_change_is_audited_with_actor_and_documents() {
     assert_eq!(updated["delivery_type"], "cloudwatch");
     assert_eq!(updated["before"]["enabled"], true);
     assert_eq!(updated["after"]["enabled"], false);
-    assert_eq!(items[3]["request_id"], "req-1234");
+    // The server's id is recorded as the request id; the client's is kept beside it.
+    assert_ne!(server_id, "req-1234");
+    assert_eq!(items[3]["request_id"], server_id.as_str());
+    assert_eq!(items[3]["client_request_id"], "req-1234");
+    assert_eq!(items[2]["client_request_id"], Value::Null);
     assert_eq!(items[3]["before"], Value::Null);
     assert_eq!(items[0]["after"], Value::Null);
+}
+
+#[tokio::test]
+async fn a_tenant_cannot_stamp_its_audit_rows_with_another_requests_id() {
+    let app = TestApp::spawn().await;
+    let op = TestApp::operator_token();
+    app.create_tenant("acme").await;
+    let by_operator = app
+        .request(reqwest::Method::PATCH, "/v1/tenants/acme", &op)
+        .header("content-type", "application/merge-patch+json")
+        .body(r#"{"display_name": "Acme"}"#)
+        .send()
+        .await
+        .unwrap();
+    let operators_id = by_operator.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let tenant = TestApp::tenant_token("acme");
+    let forged = app
+        .request(
+            reqwest::Method::PUT,
+            "/v1/tenants/acme/delivery-configs/cloudwatch",
+            &tenant,
+        )
+        .header("x-request-id", &operators_id)
+        .json(&cloudwatch_body())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 201);
+    assert_ne!(forged.headers()["x-request-id"], operators_id.as_str());
+
+    let audit: Value = app
+        .get("/v1/tenants/acme/audit-events", &op)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let stamped: Vec<&Value> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["request_id"] == operators_id.as_str())
+        .collect();
+    assert_eq!(stamped.len(), 1, "only the operator's own change carries its id");
+    assert_eq!(stamped[0]["actor_role"], "operator");
 }
 
 #[tokio::test]

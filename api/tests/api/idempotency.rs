@@ -99,3 +99,28 @@ async fn concurrent_retries_create_the_tenant_once() {
         .unwrap();
     assert_eq!(audit["items"].as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn keys_past_their_24_hours_are_purged_and_newer_ones_kept() {
+    let app = TestApp::spawn().await;
+    let op = TestApp::operator_token();
+    for (key, tenant) in [("old", "acme"), ("new", "globex")] {
+        let created = post_with_key(&app, &op, key, &json!({"tenant_id": tenant})).await;
+        assert_eq!(created.status(), 201);
+    }
+    sqlx::query(
+        "update idempotency_keys set created_at = now() - interval '25 hours' where idempotency_key = 'old'",
+    )
+    .execute(&app.pool())
+    .await
+    .unwrap();
+    let purged = logspoke_api::idempotency::purge_expired(&app.pool())
+        .await
+        .unwrap();
+    assert_eq!(purged, 1);
+    let left: Vec<String> = sqlx::query_scalar("select idempotency_key from idempotency_keys")
+        .fetch_all(&app.pool())
+        .await
+        .unwrap();
+    assert_eq!(left, ["new"]);
+}

@@ -34,8 +34,12 @@ pub struct AuditEvent {
     pub before: Option<serde_json::Value>,
     /// The resource after the change (absent for a deletion).
     pub after: Option<serde_json::Value>,
-    /// The `x-request-id` of the request that made the change.
+    /// The server's id of the request that made the change (its `x-request-id` in the
+    /// api's answer and logs).
     pub request_id: Option<String>,
+    /// The `x-request-id` the client sent with that request, as sent: the client's own
+    /// label, not checked by the api.
+    pub client_request_id: Option<String>,
     /// When the change was committed.
     pub occurred_at: DateTime<Utc>,
 }
@@ -87,7 +91,8 @@ pub async fn list_audit_events(
     };
     let rows = sqlx::query_as!(
         AuditEvent,
-        "select id, tenant_id, actor, actor_role, action, delivery_type, before, after, request_id, occurred_at
+        "select id, tenant_id, actor, actor_role, action, delivery_type, before, after, request_id,
+                client_request_id, occurred_at
          from audit_events
          where tenant_id = $1 and ($2::bigint is null or id < $2)
          order by id desc limit $3",

@@ -19,7 +19,8 @@ use crate::state::AppState;
 /// `Cause` schema says what to do about each), the objects parked until the
 /// target works again, and what was delivered in the last hour and day. A target
 /// nothing was recorded for yet is `idle` (`paused` when the config is not `active`)
-/// with zeros.
+/// with zeros. Each api replica reads a target's health at most once every 5 seconds and
+/// answers from that read meanwhile (the workers record it every 10 seconds).
 #[utoipa::path(
     get,
     path = "/v1/tenants/{tenant_id}/delivery-configs/{type}/health",
