@@ -443,9 +443,7 @@ class Smoke:
                                "Action": "sqs:SendMessage", "Resource": own_arn,
                                "Condition": {"ArnEquals": {"aws:SourceArn": topic}}}],
             })})
-            sub_arn = w_sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=own_arn,
-                                      Attributes={"RawMessageDelivery": "true"},
-                                      ReturnSubscriptionArn=True)["SubscriptionArn"]
+            sub_arn = self.subscribe(w_sns, topic, own_arn)
             try:
                 event = {"tenant_id": f"smoke-{run_id}", "type": "cloudwatch", "version": 1}
                 api.client("sns").publish(TopicArn=topic, Message=json.dumps(event))
@@ -480,16 +478,47 @@ class Smoke:
         finally:
             w_ddb.delete_item(TableName=table, Key=item_key)
         # The api's outbox relay creates and cancels replay jobs: the `replay` partition only.
-        # AWS enforces that with dynamodb:LeadingKeys; the emulator evaluates no condition of
-        # an identity policy (ADR 4, gap 9), so the condition is checked in the template.
+        # AWS enforces that with dynamodb:LeadingKeys, which the emulator leaves out of the
+        # request context (ADR 4, gap 9): there the policy's Null guard refuses the writes,
+        # and the account makes them. scripts/check-iam evaluates the condition.
         job_key = {"pk": {"S": "replay"}, "sk": {"S": f"smoke-{run_id}"}}
-        a_ddb.put_item(TableName=table, Item={**job_key, "state": {"S": "queued"}},
-                       ConditionExpression="attribute_not_exists(pk)")
-        a_ddb.update_item(TableName=table, Key=job_key, UpdateExpression="SET cancelled = :t",
-                          ExpressionAttributeValues={":t": {"BOOL": True}})
+        try:
+            self.replay_job_writes(a_ddb, table, job_key)
+            check.ok("api role creates and cancels replay jobs")
+        except botocore.exceptions.ClientError as err:
+            if error_code(err) not in ("AccessDenied", "AccessDeniedException"):
+                raise
+            check.gap("api role refused its replay-job writes: no dynamodb:LeadingKeys in the emulator's "
+                      "request context (emulator gap, ADR 0004); writing as the account")
+            self.replay_job_writes(self.provider.client("dynamodb"), table, job_key)
         w_ddb.delete_item(TableName=table, Key=job_key)
         expect(replay_writes_are_pinned(), "the api role's ledger writes are not limited to the replay partition")
-        check.ok("api role creates and cancels replay jobs, and only those (dynamodb:LeadingKeys = replay)")
+        check.ok("the api role's ledger writes are conditioned on dynamodb:LeadingKeys = replay")
+
+    @staticmethod
+    def replay_job_writes(ddb, table, job_key):
+        ddb.put_item(TableName=table, Item={**job_key, "state": {"S": "queued"}},
+                     ConditionExpression="attribute_not_exists(pk)")
+        ddb.update_item(TableName=table, Key=job_key, UpdateExpression="SET cancelled = :t",
+                        ExpressionAttributeValues={":t": {"BOOL": True}})
+
+    def subscribe(self, worker_sns, topic, queue_arn):
+        """The worker role may subscribe only its own queues, over sqs (sns:Protocol and
+        sns:Endpoint conditions); ministack 1.5.33 puts neither key in the request context,
+        so there the conditions fail and the account subscribes (ADR 0004; scripts/check-iam
+        evaluates them)."""
+        kwargs = {"TopicArn": topic, "Protocol": "sqs", "Endpoint": queue_arn,
+                  "Attributes": {"RawMessageDelivery": "true"}, "ReturnSubscriptionArn": True}
+        try:
+            sub_arn = worker_sns.subscribe(**kwargs)["SubscriptionArn"]
+            self.check.ok("worker role subscribes its own queue")
+            return sub_arn
+        except botocore.exceptions.ClientError as err:
+            if error_code(err) not in ("AuthorizationError", "AccessDenied"):
+                raise
+            self.check.gap("worker role refused sns:Subscribe: no sns:Protocol/sns:Endpoint in the emulator's "
+                           "request context (emulator gap, ADR 0004); subscribing as the account")
+            return self.provider.client("sns").subscribe(**kwargs)["SubscriptionArn"]
 
     def unsubscribe(self, worker_sns, sub_arn):
         """IAM authorizes sns:Unsubscribe on the topic, which the worker role allows; ministack

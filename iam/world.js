@@ -1,0 +1,282 @@
+// The accounts, stacks and principals the cases are evaluated in: one provider stack
+// (provider-regional.yaml) per parameter variant, two collected clusters
+// (collector-cluster-role.yaml) and three customers (customer-log-delivery-role.yaml),
+// each resolved with the values an operator or customer would give them, and the
+// resource policies IAM would consult for each resource.
+
+import { fileURLToPath } from 'node:url';
+import { loadTemplate, policyDocument, resolveStack } from './cfn.js';
+
+const TEMPLATES = fileURLToPath(new URL('../cloudformation/', import.meta.url));
+
+export const REGION = 'eu-west-1';
+export const PROVIDER = '111111111111';
+export const OUTSIDER = '999999999999';
+export const KMS_KEY = `arn:aws:kms:${REGION}:${PROVIDER}:key/3f1c2b7e-8d4a-4e6b-9a1f-5c2d7e8f9a0b`;
+const OIDC = `oidc.eks.${REGION}.amazonaws.com/id/8A1F3C5D7E9B2A4C6E8F0A1B3C5D7E9F`;
+
+/** The provider stack's variants: both WorkerModes, each with and without IRSA and SSE-KMS. */
+export const VARIANTS = [
+  { label: 'kubernetes, defaults', parameters: {} },
+  {
+    label: 'kubernetes, IRSA + SSE-KMS',
+    parameters: { OidcProviderHostPath: OIDC, StagingBucketKmsKeyArn: KMS_KEY, TemplateBucketName: `logspoke-templates-${PROVIDER}` },
+  },
+  {
+    label: 'lambda, zip',
+    parameters: { WorkerMode: 'lambda', WorkerCodeBucket: `logspoke-templates-${PROVIDER}`, WorkerCodeKey: 'worker/1.4.0.zip' },
+  },
+  {
+    label: 'lambda, image + IRSA + SSE-KMS',
+    parameters: {
+      WorkerMode: 'lambda',
+      WorkerImageUri: `${PROVIDER}.dkr.ecr.${REGION}.amazonaws.com/logspoke-worker:1.4.0`,
+      WorkerFunctionTimeoutSeconds: '900',
+      OidcProviderHostPath: OIDC,
+      StagingBucketKmsKeyArn: KMS_KEY,
+      TemplateBucketName: `logspoke-templates-${PROVIDER}`,
+    },
+  },
+];
+
+/** The collected clusters (ids as the collectors' site settings name them). */
+export const CLUSTERS = ['prod-eu-1', 'staging.eu-2'];
+
+/** The customers: what each one's quick-create link fills in. */
+export const CUSTOMERS = {
+  acme: {
+    account: '222222222222',
+    externalId: 'Qm7ZkR2vT9xLw4NcP8sJ3hYd6FgB1aUe',
+    parameters: { LogGroupName: '/k8s/acme-prod', BucketName: 'acme-k8s-logs', BucketPrefix: 'k8s/logs/', RoleName: 'LogspokeDelivery' },
+  },
+  globex: {
+    account: '333333333333',
+    externalId: 'Xv3Lq8Wd1Tn6Rb9Yk2Ps5Hm7Jc4Gf0Za',
+    parameters: { LogGroupName: 'globex-apps' },
+  },
+  initech: {
+    account: '444444444444',
+    externalId: 'Ep5Ns2Ku8Dw1Mz7Vb4Qt9Ly3Rh6Xc0Ja',
+    parameters: { BucketName: 'initech-audit-logs' },
+  },
+};
+
+const ALLOW_ALL = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] };
+
+const templates = {
+  provider: loadTemplate(`${TEMPLATES}provider-regional.yaml`),
+  collector: loadTemplate(`${TEMPLATES}collector-cluster-role.yaml`),
+  customer: loadTemplate(`${TEMPLATES}customer-log-delivery-role.yaml`),
+};
+
+/** Every stack of one provider variant, its principals and its resources' policies. */
+export function buildWorld(variant) {
+  const provider = resolveStack(templates.provider, {
+    stackName: 'logspoke',
+    account: PROVIDER,
+    region: REGION,
+    parameters: variant.parameters,
+  });
+  const out = provider.outputs;
+  const collectors = Object.fromEntries(
+    CLUSTERS.map((cluster) => [
+      cluster,
+      resolveStack(templates.collector, {
+        stackName: `logspoke-collector-${cluster.replace(/[^A-Za-z0-9-]/g, '-')}`,
+        account: PROVIDER,
+        region: REGION,
+        parameters: {
+          ClusterId: cluster,
+          StagingBucketName: out.StagingBucketName,
+          ...(provider.parameters.StagingBucketKmsKeyArn && { StagingBucketKmsKeyArn: provider.parameters.StagingBucketKmsKeyArn }),
+          ...(provider.parameters.OidcProviderHostPath && { OidcProviderHostPath: `oidc.eks.${REGION}.amazonaws.com/id/${cluster.replace(/\W/g, '').toUpperCase()}` }),
+        },
+      }),
+    ]),
+  );
+  const customers = Object.fromEntries(
+    Object.entries(CUSTOMERS).map(([name, c]) => [
+      name,
+      resolveStack(templates.customer, {
+        stackName: 'logspoke-delivery',
+        account: c.account,
+        region: REGION,
+        parameters: { ExternalId: c.externalId, ProviderRoleArn: out.ProviderRoleArn, ...c.parameters },
+      }),
+    ]),
+  );
+
+  const stacks = [provider, ...Object.values(collectors), ...Object.values(customers)];
+  const roles = new Map(); // role ARN → { stack, logicalId, properties }
+  const policies = new Map(); // resource ARN → resource policy
+  const owners = new Map(); // resource ARN or bucket name → owning account
+  for (const stack of stacks) {
+    for (const [logicalId, r] of Object.entries(stack.resources)) {
+      const where = `${stack.name}.${logicalId}`;
+      switch (r.type) {
+        case 'AWS::IAM::Role':
+          if (r.properties.ManagedPolicyArns || r.properties.PermissionsBoundary) {
+            throw new Error(`${where}: managed policies and boundaries are not modelled`);
+          }
+          roles.set(r.attributes.Arn, { stack, logicalId, properties: r.properties });
+          policies.set(r.attributes.Arn, policyDocument(r.properties.AssumeRolePolicyDocument, `${where} trust policy`));
+          owners.set(r.attributes.Arn, stack.account);
+          break;
+        case 'AWS::S3::Bucket':
+          owners.set(r.ref, stack.account);
+          break;
+        case 'AWS::S3::BucketPolicy':
+          policies.set(`bucket:${r.properties.Bucket}`, policyDocument(r.properties.PolicyDocument, where));
+          break;
+        case 'AWS::SNS::Topic':
+          // A topic without a TopicPolicy keeps the policy SNS gives every new topic.
+          policies.set(r.ref, defaultTopicPolicy(r.ref, stack.account));
+          break;
+        case 'AWS::SQS::QueuePolicy':
+          for (const url of r.properties.Queues) {
+            const queue = Object.values(stack.resources).find((q) => q.type === 'AWS::SQS::Queue' && q.ref === url);
+            if (!queue) throw new Error(`${where}: ${url} is not a queue of the stack`);
+            policies.set(queue.attributes.Arn, policyDocument(r.properties.PolicyDocument, where));
+          }
+          break;
+        default:
+      }
+    }
+  }
+  // A TopicPolicy replaces the topic's default policy.
+  for (const stack of stacks) {
+    for (const [logicalId, r] of Object.entries(stack.resources)) {
+      if (r.type === 'AWS::SNS::TopicPolicy') {
+        for (const topic of r.properties.Topics) policies.set(topic, policyDocument(r.properties.PolicyDocument, `${stack.name}.${logicalId}`));
+      }
+    }
+  }
+  for (const c of Object.values(CUSTOMERS)) {
+    if (c.parameters.BucketName) owners.set(c.parameters.BucketName, c.account);
+  }
+  if (provider.parameters.TemplateBucketName) owners.set(provider.parameters.TemplateBucketName, PROVIDER);
+  // The worker replicas' own config-change queues carry the policy the worker sets on
+  // them (delivery-worker/src/tenants/subscription.rs, allow_topic).
+  const configQueue = `arn:aws:sqs:${REGION}:${PROVIDER}:${out.ConfigQueueNamePrefix}5f0c3e9a1b7d4c62`;
+  policies.set(configQueue, {
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Effect: 'Allow',
+        Principal: { Service: 'sns.amazonaws.com' },
+        Action: 'sqs:SendMessage',
+        Resource: configQueue,
+        Condition: { ArnEquals: { 'aws:SourceArn': out.ConfigTopicArn } },
+      },
+    ],
+  });
+  // The KMS key's policy delegates to IAM in its account (the key's default policy).
+  policies.set(KMS_KEY, {
+    Version: '2012-10-17',
+    Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${PROVIDER}:root` }, Action: 'kms:*', Resource: '*' }],
+  });
+
+  const principals = {};
+  const addRole = (key, arn) => {
+    const role = roles.get(arn);
+    if (!role) throw new Error(`no role ${arn} in the stacks`);
+    principals[key] = rolePrincipal(key, arn, role.stack.account, identityPolicies(role));
+  };
+  addRole('api role', out.ApiRoleArn);
+  addRole('worker role', out.WorkerRoleArn);
+  addRole('provider role', out.ProviderRoleArn);
+  for (const [cluster, stack] of Object.entries(collectors)) addRole(`collector role of ${cluster}`, stack.outputs.CollectorRoleArn);
+  for (const [name, stack] of Object.entries(customers)) addRole(`${name}'s delivery role`, stack.outputs.RoleArn);
+  const admin = (key, account, roleName) =>
+    (principals[key] = rolePrincipal(key, `arn:aws:iam::${account}:role/${roleName}`, account, [{ name: 'admin', policy: ALLOW_ALL }]));
+  admin('an admin role of the provider account', PROVIDER, 'Admin');
+  admin('an admin role of another account', OUTSIDER, 'Admin');
+  admin("another account's role named like the provider role", OUTSIDER, 'LogspokeProvider');
+  for (const key of ['api role', 'worker role', 'provider role', `collector role of ${CLUSTERS[0]}`]) {
+    principals[`${key}, if it were allowed everything`] = {
+      ...principals[key],
+      key: `${key}, if it were allowed everything`,
+      identityPolicies: [...principals[key].identityPolicies, { name: 'admin', policy: ALLOW_ALL }],
+    };
+  }
+  for (const service of ['s3.amazonaws.com', 'sns.amazonaws.com', 'lambda.amazonaws.com']) {
+    principals[service] = { key: service, arn: service, service: true, identityPolicies: [] };
+  }
+
+  const lambda = provider.conditions.LambdaWorker;
+  return {
+    label: variant.label,
+    lambda,
+    kms: provider.conditions.UsesKms,
+    oidc: provider.conditions.HasOidc,
+    provider,
+    collectors,
+    customers,
+    out,
+    configQueue,
+    principals,
+    roles,
+    /** The resource policy IAM consults for `arn`, if any. */
+    resourcePolicy(arn) {
+      if (policies.has(arn)) return policies.get(arn);
+      const bucket = s3Bucket(arn);
+      return bucket ? policies.get(`bucket:${bucket}`) : undefined;
+    },
+    /** The account owning `arn` (S3 ARNs carry none: the bucket's), if known. */
+    owner(arn) {
+      if (owners.has(arn)) return owners.get(arn);
+      const bucket = s3Bucket(arn);
+      if (bucket) return owners.get(bucket);
+      const account = arn.split(':')[4];
+      return /^\d{12}$/.test(account) ? account : undefined;
+    },
+  };
+}
+
+function s3Bucket(arn) {
+  const m = /^arn:[^:]+:s3:::([^/]+)/.exec(arn);
+  return m ? m[1] : undefined;
+}
+
+function rolePrincipal(key, roleArn, account, identityPolicies) {
+  const name = roleArn.split('/').pop();
+  return { key, roleArn, account, arn: `arn:aws:sts::${account}:assumed-role/${name}/iam-suite`, identityPolicies };
+}
+
+function identityPolicies(role) {
+  return (role.properties.Policies ?? []).map((p) => ({
+    name: p.PolicyName,
+    policy: policyDocument(p.PolicyDocument, `${role.stack.name}.${role.logicalId} policy ${p.PolicyName}`),
+  }));
+}
+
+/**
+ * The policy SNS gives a topic that has no topic policy of its own: every principal of
+ * the owner's account may manage the topic, publish to it and subscribe to it (SNS
+ * writes this grant with the AWS:SourceOwner key; aws:PrincipalAccount is its meaning
+ * for a call made directly by a principal).
+ */
+function defaultTopicPolicy(topicArn, account) {
+  return {
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Sid: 'DefaultTopicPolicy',
+        Effect: 'Allow',
+        Principal: { AWS: '*' },
+        Action: [
+          'sns:GetTopicAttributes',
+          'sns:SetTopicAttributes',
+          'sns:AddPermission',
+          'sns:RemovePermission',
+          'sns:DeleteTopic',
+          'sns:Subscribe',
+          'sns:ListSubscriptionsByTopic',
+          'sns:Publish',
+        ],
+        Resource: topicArn,
+        Condition: { StringEquals: { 'aws:PrincipalAccount': account } },
+      },
+    ],
+  };
+}
