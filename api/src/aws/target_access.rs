@@ -108,8 +108,12 @@ impl TargetAccess for AwsTargetAccess {
             "Logspoke delivery verification for tenant {}: this role can write here. Safe to delete.\n",
             subject.tenant_id
         );
+        // The bucket must be the role's own account's, as for the worker's copies: a bucket
+        // of that name in another account refuses the probe instead of passing it.
+        let owner = subject.role_arn.account_id();
         s3.put_object()
             .bucket(bucket.as_str())
+            .expected_bucket_owner(owner)
             .key(&key)
             .body(body.into_bytes().into())
             .send()
@@ -117,6 +121,7 @@ impl TargetAccess for AwsTargetAccess {
             .map_err(|e| failed("s3:PutObject")(AwsError::from(e)))?;
         s3.delete_object()
             .bucket(bucket.as_str())
+            .expected_bucket_owner(owner)
             .key(&key)
             .send()
             .await

@@ -137,6 +137,8 @@ enum Sink<'c> {
     S3 {
         client: aws_sdk_s3::Client,
         bucket: &'c BucketName,
+        /// The account that must own the bucket: the tenant role's.
+        owner: &'c str,
         key: String,
     },
 }
@@ -172,6 +174,7 @@ impl AwsDeliverer {
                 Ok(Sink::S3 {
                     client,
                     bucket: bucket_name,
+                    owner: config.role_arn.account_id(),
                     key: s3::target_key(bucket_prefix, &object.layout),
                 })
             }
@@ -228,10 +231,15 @@ impl AwsDeliverer {
                 )
                 .await
             }
-            Sink::S3 { client, bucket, key } => {
-                s3::put(client, bucket, key, body, length)
+            Sink::S3 {
+                client,
+                bucket,
+                owner,
+                key,
+            } => {
+                s3::put(client, bucket, owner, key, body, length)
                     .await
-                    .map_err(|e| TargetError::aws(Step::PutObject, &e, None))?;
+                    .map_err(|e| TargetError::aws(Step::PutObject, &e, None).or_not_owned_by(owner))?;
                 Ok(Delivered {
                     bytes: length.and_then(|l| u64::try_from(l).ok()).unwrap_or(0),
                     batches: 1,

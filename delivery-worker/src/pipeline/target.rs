@@ -37,7 +37,7 @@ use crate::clock::now_ms;
 use crate::event::{reject, StagedObject};
 use crate::ledger::{Ledger, TargetLedger};
 use crate::sinks::adaptive::{Destination, Permit};
-use crate::sinks::TargetError;
+use crate::sinks::{TargetError, PROVIDER_SIDE};
 
 /// The refusal of a delivery to a destination at its adaptive limit: the customer's
 /// account throttled recent deliveries, so this one waits (parked, live) instead of adding
@@ -174,10 +174,7 @@ impl<D: Deliverer, L: Ledger> Pipeline<D, L> {
             Ok(_) => return vec![Delivery::Retry(missing_result()); routes.len()],
             Err(err) => {
                 tracing::warn!(error = %err, "cannot read the delivery ledger; the object will be retried");
-                let failed = TargetError::Transient(
-                    Cause::AwsUnavailable,
-                    format!("reading the delivery ledger: {err}"),
-                );
+                let failed = TargetError::Transient(Cause::AwsUnavailable, PROVIDER_SIDE.to_owned());
                 return vec![Delivery::Retry(failed); routes.len()];
             }
         };
@@ -400,7 +397,7 @@ impl<D: Deliverer, L: Ledger> Pipeline<D, L> {
                 tracing::warn!(target = %route.target, error = %err, "cannot park an object; it will be retried");
                 Delivery::Retry(TargetError::Transient(
                     Cause::AwsUnavailable,
-                    format!("parking the object: {err}"),
+                    PROVIDER_SIDE.to_owned(),
                 ))
             }
         }

@@ -11,6 +11,12 @@ use logspoke_contract::Cause;
 /// The AWS call that failed while delivering to a target (shared with `verify`).
 pub use logspoke_aws::Step;
 
+/// What a tenant reads of a failure on the provider's side (reading the staged object,
+/// the delivery ledger): the detail is in the worker's log, never in the tenant's health
+/// or replay.
+pub const PROVIDER_SIDE: &str = "a problem on our side (reading the staged object or the delivery ledger), \
+     not in your setup; retried automatically";
+
 /// Why delivering an object to one target did not succeed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TargetError {
@@ -32,7 +38,14 @@ impl TargetError {
     /// the causes `verify` reports ([`classify`]). The message never holds the
     /// ExternalId: `secret` is scrubbed from it.
     pub fn aws(step: Step, err: &AwsError, secret: Option<&str>) -> Self {
-        let text = format!("{}: {}", step.action(), err.describe(secret));
+        let text = if step == Step::ReadStaged {
+            // The provider's own bucket, role and key: AWS's text names them, which is for
+            // the operators' logs, not the tenant's health or replay.
+            tracing::warn!(error = %err.describe(secret), "reading a staged object failed");
+            PROVIDER_SIDE.to_owned()
+        } else {
+            format!("{}: {}", step.action(), err.describe(secret))
+        };
         match classify(step, err) {
             cause if !cause.is_transient() => Self::Customer(cause, text),
             // Throttled by the customer's own account (its log group or bucket): its quota
@@ -47,6 +60,18 @@ impl TargetError {
             // Not the customer's doing and not known to pass: retried through the queue,
             // and after maxReceiveCount dead-lettered, nothing lost.
             cause => Self::Transient(cause, text),
+        }
+    }
+
+    /// A refused write into the tenant's bucket names the other reason S3 refuses it: the
+    /// bucket is not owned by the role's account (`ExpectedBucketOwner`).
+    pub fn or_not_owned_by(self, owner: &str) -> Self {
+        match self {
+            Self::Customer(Cause::PermissionDenied, text) => Self::Customer(
+                Cause::PermissionDenied,
+                format!("{text} (the role may not write under the prefix, or the bucket is not owned by account {owner})"),
+            ),
+            other => other,
         }
     }
 
@@ -95,6 +120,31 @@ mod tests {
             missing,
             TargetError::Customer(Cause::LogGroupMissing, text) if text.starts_with("logs:PutLogEvents")
         ));
+    }
+
+    #[test]
+    fn a_provider_side_failure_tells_the_tenant_nothing_of_the_providers_roles_or_keys() {
+        let denied = error(
+            "AccessDenied",
+            "User: arn:aws:sts::111111111111:assumed-role/logspoke-worker/w-1 is not authorized to perform: \
+             kms:Decrypt on resource: arn:aws:kms:eu-west-1:111111111111:key/0b6e2f4c",
+        );
+        let failed = TargetError::aws(Step::ReadStaged, &denied, None);
+        assert!(matches!(failed, TargetError::Transient(..)), "{failed:?}");
+        for leak in ["arn:", "111111111111", "kms", "logspoke-worker"] {
+            assert!(!failed.message().contains(leak), "{leak} in {}", failed.message());
+        }
+        assert_eq!(failed.message(), PROVIDER_SIDE);
+    }
+
+    #[test]
+    fn a_write_refused_by_the_bucket_names_the_account_that_must_own_it() {
+        let refused = TargetError::aws(Step::PutObject, &error("AccessDenied", "Access Denied"), None)
+            .or_not_owned_by("222222222222");
+        assert!(
+            matches!(&refused, TargetError::Customer(Cause::PermissionDenied, text) if text.contains("not owned by account 222222222222")),
+            "{refused:?}"
+        );
     }
 
     #[test]

@@ -5,7 +5,11 @@
 //! other, never held in memory. Written by a role of the bucket owner's account, the copy
 //! is owned by the bucket owner (the `bucket-owner-full-control` outcome without an ACL
 //! header, which BucketOwnerEnforced buckets and the customer template do without). The
-//! key is the staged key under the configured prefix:
+//! copy is sent with `ExpectedBucketOwner` = the tenant role's account: a bucket of the
+//! same name in another account (deleted and re-created by someone else, or mistyped)
+//! refuses it (403) instead of receiving the tenant's logs, and the object is parked as
+//! `permission_denied` with a message saying so. The key is the staged key under the
+//! configured prefix:
 //! `{prefix}{tenant_id}/{cluster_id}/{application}/{pod_name}/{file}`.
 
 use aws_sdk_s3::primitives::ByteStream;
@@ -24,10 +28,12 @@ pub fn target_key(prefix: &BucketPrefix, layout: &ObjectKey) -> String {
     )
 }
 
-/// Writes `body` (of `length` bytes) as `key` in the tenant's bucket.
+/// Writes `body` (of `length` bytes) as `key` in the tenant's bucket, which must be
+/// owned by `owner` (the tenant role's account).
 pub async fn put(
     tenant_s3: &aws_sdk_s3::Client,
     bucket: &BucketName,
+    owner: &str,
     key: &str,
     body: ByteStream,
     length: Option<i64>,
@@ -40,6 +46,7 @@ pub async fn put(
     let result = tenant_s3
         .put_object()
         .bucket(bucket.as_str())
+        .expected_bucket_owner(owner)
         .key(key)
         .body(body)
         .set_content_length(length)
@@ -68,6 +75,59 @@ mod tests {
         assert_eq!(
             target_key(&root, &layout),
             "acme/c1/checkout/pod-7/1700000000-u.json.gz"
+        );
+    }
+
+    /// An S3 endpoint that answers one request with 200 and hands over its head.
+    async fn one_request_server() -> (String, tokio::sync::oneshot::Receiver<String>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut head = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = socket.read(&mut buf).await.unwrap();
+                head.extend_from_slice(&buf[..n]);
+            }
+            let _ = socket
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                .await;
+            let _ = tx.send(String::from_utf8_lossy(&head).to_ascii_lowercase());
+        });
+        (endpoint, rx)
+    }
+
+    #[tokio::test]
+    async fn a_copy_names_the_account_that_must_own_the_bucket() {
+        let (endpoint, head) = one_request_server().await;
+        let config = aws_sdk_s3::Config::builder()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .region(aws_sdk_s3::config::Region::new("eu-west-1"))
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                "AKID", "secret", None, None, "test",
+            ))
+            .endpoint_url(endpoint)
+            .force_path_style(true)
+            .build();
+        let client = aws_sdk_s3::Client::from_conf(config);
+        let bucket = BucketName::parse("acme-logs").unwrap();
+        put(
+            &client,
+            &bucket,
+            "222222222222",
+            "k8s/x.json.gz",
+            ByteStream::from_static(b"{}"),
+            Some(2),
+        )
+        .await
+        .unwrap();
+        let head = head.await.unwrap();
+        assert!(
+            head.contains("x-amz-expected-bucket-owner: 222222222222"),
+            "the copy must be refused by a bucket another account owns: {head}"
         );
     }
 }

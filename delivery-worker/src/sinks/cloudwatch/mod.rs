@@ -152,10 +152,13 @@ pub async fn deliver<L: LogsApi, P: Progress>(
     }
     match decoded {
         Ok(()) => Ok(delivered),
-        Err(err) if err.is_retriable() => Err(TargetError::Transient(
-            Cause::AwsUnavailable,
-            format!("reading the object: {err}"),
-        )),
+        Err(err) if err.is_retriable() => {
+            tracing::warn!(error = %err, "reading a staged object failed mid-stream");
+            Err(TargetError::Transient(
+                Cause::AwsUnavailable,
+                super::PROVIDER_SIDE.to_owned(),
+            ))
+        }
         Err(err @ ReadError::TooLarge(_)) => Err(TargetError::Permanent("too_large", err.to_string())),
         Err(err) => Err(TargetError::Permanent("unreadable_file", err.to_string())),
     }
