@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.join(ROOT, "scripts", "lib"))
 # scripts/customer; stage_file is the generator behind scripts/stage-logs.
 from emulator_aws import PROVIDER_ACCOUNT as PROVIDER, Account  # noqa: E402
 from stacks import outputs, quick_create_parameters, wait_stack  # noqa: E402
-from stage_logs import stage_file  # noqa: E402
+from stage_logs import DEFAULT_NAMESPACE as NAMESPACE, stage_file, staged_prefix  # noqa: E402
 
 CUSTOMER_TEMPLATE = os.path.join(ROOT, "cloudformation", "customer-log-delivery-role.yaml")
 RUN = uuid.uuid4().hex[:6]
@@ -187,16 +187,18 @@ def expect_status(wanted, what, status, body):
         raise AssertionError(f"{what}: {status} (expected {wanted}): {body}")
 
 
-def stage(tenant, cluster, application, pod, messages, start_ms, step_ms=1000, bad_line=False):
-    """Stages a gzip NDJSON file as the collector would (scripts/stage-logs); returns its key."""
+def stage(tenant, cluster, application, pod, messages, start_ms, step_ms=1000, bad_line=False, namespace=NAMESPACE):
+    """Stages a gzip NDJSON file as the collector would (scripts/stage-logs) for a pod of
+    `namespace` (None: as a collector of the previous release would, without it); returns
+    its key."""
     key, _ = stage_file(provider_client("s3"), os.environ["LOGSPOKE_STAGING_BUCKET"], tenant, cluster,
-                        application, pod, messages, start_ms, step_ms, bad_line)
+                        application, pod, messages, start_ms, step_ms, bad_line, namespace=namespace)
     return key
 
 
-def stage_body(tenant, cluster, application, pod, body):
+def stage_body(tenant, cluster, application, pod, body, namespace=NAMESPACE):
     """Stages `body` as it is (any bytes) under the contract layout; returns its key."""
-    key = f"{tenant}/{cluster}/{application}/{pod}/{int(time.time())}-{uuid.uuid4()}.json.gz"
+    key = f"{staged_prefix(tenant, cluster, namespace, application, pod)}{int(time.time())}-{uuid.uuid4()}.json.gz"
     provider_client("s3").put_object(Bucket=os.environ["LOGSPOKE_STAGING_BUCKET"], Key=key, Body=body,
                                      ContentType="application/gzip")
     return key

@@ -24,7 +24,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from harness import (RUN, Customer, aws_calls, call, cpu_seconds, expect_status, metric, mint_token, onboard,
+from harness import (NAMESPACE, RUN, Customer, aws_calls, call, cpu_seconds, expect_status, metric, mint_token, onboard,
                      queue_counts, scrape, stage)
 
 TARGETS = max(1, int(os.environ.get("DRAIN_TARGETS", "50")))
@@ -131,7 +131,7 @@ def recover(operator, customers):
 
 def delivered(customer):
     """{(stream, message): [ingestion times]} of the customer's drained events."""
-    streams = [f"{CLUSTER}/{APPLICATION}/{pod(p)}" for p in range(PODS)]
+    streams = [f"{CLUSTER}/{NAMESPACE}/{APPLICATION}/{pod(p)}" for p in range(PODS)]
     found, token = {}, None
     while True:
         kwargs = {"logGroupName": customer.log_group, "logStreamNames": streams}
@@ -169,7 +169,7 @@ def check(customer, events):
     missing = duplicated = disorder = 0
     first, last = None, None
     for p in range(PODS):
-        stream = f"{CLUSTER}/{APPLICATION}/{pod(p)}"
+        stream = f"{CLUSTER}/{NAMESPACE}/{APPLICATION}/{pod(p)}"
         previous = None
         for seq in range(p, OBJECTS, PODS):
             times = []

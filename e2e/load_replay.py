@@ -13,7 +13,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from harness import Customer, call, mint_token, onboard, stage, status_kb, wait_drained
+from harness import NAMESPACE, Customer, call, mint_token, onboard, stage, status_kb, wait_drained
 
 OBJECTS = int(os.environ.get("REPLAY_OBJECTS", "10000"))
 WORKER = int(os.environ["LOAD_WORKER_PID"]) if os.environ.get("LOAD_WORKER_PID") else None
@@ -41,7 +41,7 @@ def live_latencies(live, stop, out):
         message = f"live {n}"
         put = time.monotonic()
         stage("live", "load", "app", "live", [message], int(time.time() * 1000))
-        while message not in {m for _, m in live.stream_events("load/app/live")}:
+        while message not in {m for _, m in live.stream_events(f"load/{NAMESPACE}/app/live")}:
             if time.monotonic() - put > 60:
                 break
             time.sleep(0.1)

@@ -36,8 +36,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from harness import (RUN, Customer, aws_calls, cpu_seconds, metric, mint_token, onboard, queue_counts, scrape, stage,
-                     stage_body, status_kb)
+from harness import (NAMESPACE, RUN, Customer, aws_calls, cpu_seconds, metric, mint_token, onboard, queue_counts,
+                     scrape, stage, stage_body, status_kb)
 
 TENANTS = max(2, int(os.environ.get("SCALE_TENANTS", "200")))
 BURST = int(os.environ.get("SCALE_BURST", "5000"))
@@ -106,7 +106,7 @@ class Probe:
 
     @property
     def stream(self):
-        return f"{CLUSTER}/{APPLICATION}/{self.pod}"
+        return f"{CLUSTER}/{NAMESPACE}/{APPLICATION}/{self.pod}"
 
     @property
     def latency_s(self):

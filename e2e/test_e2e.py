@@ -6,7 +6,7 @@ import os
 import time
 import unittest
 
-from harness import PROVIDER, Customer, call, client, delivery_queues, queue_depth, stage, wait_drained
+from harness import NAMESPACE, PROVIDER, Customer, call, client, delivery_queues, queue_depth, stage, wait_drained
 from harness import mint_token as token
 
 HOUR_MS = 3_600_000
@@ -63,19 +63,23 @@ class EndToEnd(unittest.TestCase):
             "acme": [
                 stage("acme", "c1", "checkout", "p1", big, start, step_ms=9_000, bad_line=True),
                 stage("acme", "c2", "billing", "p2", [f"acme billing {i}" for i in range(50)], start),
+                # Staged by a collector of the previous release, without the namespace.
+                stage("acme", "c2", "billing", "old", ["acme billing before the upgrade"], start, namespace=None),
             ],
             "globex": [stage("globex", "c1", "web", "w1", [f"globex web {i}" for i in range(100)], start)],
         }
         # A cluster globex never registered (c2) stages under globex's prefix: rejected, never delivered.
         stage("globex", "c2", "web", "forged", ["forged into globex"], start)
-        checkout = acme.wait_events("c1/checkout/p1", 12_000)
+        checkout = acme.wait_events(f"c1/{NAMESPACE}/checkout/p1", 12_000)
         self.assertEqual(sorted({m for _, m in checkout}), big)
         in_time_order = [m for _, m in sorted(checkout, key=lambda e: e[0])]
         self.assertEqual(list(dict.fromkeys(in_time_order)), big)
-        self.assertEqual(len(acme.wait_events("c2/billing/p2", 50)), 50)
-        self.assertEqual(len(globex.wait_events("c1/web/w1", 100)), 100)
+        self.assertEqual(len(acme.wait_events(f"c2/{NAMESPACE}/billing/p2", 50)), 50)
+        # Into the stream name it had before the namespace joined the key.
+        self.assertEqual(len(acme.wait_events("c2/billing/old", 1)), 1)
+        self.assertEqual(len(globex.wait_events(f"c1/{NAMESPACE}/web/w1", 100)), 100)
         self.assertTrue(wait_drained())
-        self.assertNotIn("c2/web/forged", globex.streams())
+        self.assertNotIn(f"c2/{NAMESPACE}/web/forged", globex.streams())
         # Isolation: nothing of one tenant in the other's account.
         for name, customer in self.customers.items():
             other = "globex" if name == "acme" else "acme"
@@ -91,22 +95,36 @@ class EndToEnd(unittest.TestCase):
         time.sleep(2)
         stage("acme", "c3", "checkout", "p3", ["filtered out"], now)
         stage("acme", "c3", "billing", "p4", ["wanted"], now)
-        self.assertEqual([m for _, m in acme.wait_events("c3/billing/p4", 1)], ["wanted"])
+        self.assertEqual([m for _, m in acme.wait_events(f"c3/{NAMESPACE}/billing/p4", 1)], ["wanted"])
         self.assertTrue(wait_drained())
-        self.assertEqual(acme.stream_events("c3/checkout/p3"), [])
+        self.assertEqual(acme.stream_events(f"c3/{NAMESPACE}/checkout/p3"), [])
+
+        # A pod chooses its application label, not its namespace: "namespace/application"
+        # admits only that namespace (and no object whose key lacks the namespace).
+        self.api("PATCH", path, {"desired_logs": [f"{NAMESPACE}/billing"]}, status=200,
+                 content_type="application/merge-patch+json")
+        time.sleep(2)
+        stage("acme", "c3", "billing", "p7", ["billing of another namespace"], now, namespace="sandbox")
+        stage("acme", "c3", "billing", "p8", ["billing of an unknown namespace"], now, namespace=None)
+        stage("acme", "c3", "billing", "p9", ["billing of its namespace"], now)
+        self.assertEqual([m for _, m in acme.wait_events(f"c3/{NAMESPACE}/billing/p9", 1)],
+                         ["billing of its namespace"])
+        self.assertTrue(wait_drained())
+        self.assertEqual(acme.stream_events("c3/sandbox/billing/p7"), [])
+        self.assertEqual(acme.stream_events("c3/billing/p8"), [])
 
         self.api("PATCH", path, {"enabled": False}, status=200, content_type="application/merge-patch+json")
         time.sleep(2)
         stage("acme", "c3", "billing", "p5", ["while disabled"], now)
         self.assertTrue(wait_drained())
-        self.assertEqual(acme.stream_events("c3/billing/p5"), [])
+        self.assertEqual(acme.stream_events(f"c3/{NAMESPACE}/billing/p5"), [])
 
         config = self.api("PATCH", path, {"enabled": True}, status=200,
                           content_type="application/merge-patch+json")
         self.assertEqual(config["state"], "active")
         time.sleep(2)
         stage("acme", "c3", "billing", "p6", ["enabled again"], now)
-        self.assertEqual([m for _, m in acme.wait_events("c3/billing/p6", 1)], ["enabled again"])
+        self.assertEqual([m for _, m in acme.wait_events(f"c3/{NAMESPACE}/billing/p6", 1)], ["enabled again"])
 
     def health(self, tenant, kind):
         return self.api("GET", f"/v1/tenants/{tenant}/delivery-configs/{kind}/health", status=200)
@@ -133,7 +151,7 @@ class EndToEnd(unittest.TestCase):
         stage("globex", "c9", "web", "w9", ["after rotation"], int(time.time() * 1000))
         paused = self.wait_health("globex", "cloudwatch", lambda h: h["parked_objects"] == 1)
         self.assertEqual((paused["state"], paused["parked_cause"]), ("paused", "awaiting_verification"), paused)
-        self.assertEqual(globex.stream_events("c9/web/w9"), [])
+        self.assertEqual(globex.stream_events(f"c9/{NAMESPACE}/web/w9"), [])
         self.assertTrue(wait_drained())
         self.assertEqual(self.dead_letters(), 0, "parked in the ledger, not waiting in the queue or the DLQ")
 
@@ -141,7 +159,7 @@ class EndToEnd(unittest.TestCase):
         self.verify("globex", "cloudwatch")
         self.verify("globex", "s3")
         # No redrive: the worker drains the parked object once the config is active again.
-        self.assertEqual([m for _, m in globex.wait_events("c9/web/w9", 1)], ["after rotation"])
+        self.assertEqual([m for _, m in globex.wait_events(f"c9/{NAMESPACE}/web/w9", 1)], ["after rotation"])
         drained = self.wait_health("globex", "cloudwatch", lambda h: h["parked_objects"] == 0)
         self.assertEqual(drained["parked_objects"], 0, drained)
 
@@ -188,9 +206,9 @@ class EndToEnd(unittest.TestCase):
 
         acme.logs.create_log_group(logGroupName=acme.log_group)
         expected = [line for lines in files for line in lines]
-        events = acme.wait_events("c2/billing/lg", len(expected), timeout=90)
+        events = acme.wait_events(f"c2/{NAMESPACE}/billing/lg", len(expected), timeout=90)
         time.sleep(3)
-        events = acme.stream_events("c2/billing/lg")
+        events = acme.stream_events(f"c2/{NAMESPACE}/billing/lg")
         self.assertEqual([m for _, m in events], expected, "every event exactly once, in order")
         healthy = self.wait_health("acme", "cloudwatch", lambda h: h["state"] == "healthy")
         self.assertEqual((healthy["state"], healthy["parked_objects"]), ("healthy", 0), healthy)
@@ -227,7 +245,7 @@ class EndToEnd(unittest.TestCase):
         for f, lines in enumerate(files):
             stage("globex", "c1", "web", "replayed", lines, since + f * 10_000, step_ms=100)
         self.assertTrue(wait_drained())
-        self.assertEqual(globex.stream_events("c1/web/replayed"), [], "skipped while disabled")
+        self.assertEqual(globex.stream_events(f"c1/{NAMESPACE}/web/replayed"), [], "skipped while disabled")
         self.assertEqual(self.api("PATCH", path, {"enabled": True}, status=200, content_type=patch)["state"], "active")
         time.sleep(2)
         until = int(time.time() * 1000) + 1000
@@ -235,16 +253,16 @@ class EndToEnd(unittest.TestCase):
         first = self.wait_replay("globex", "cloudwatch", self.replay("globex", "cloudwatch", since, until)["replay_id"])
         self.assertEqual((first["state"], first["objects_total"], first["objects_skipped"]), ("done", 30, 0), first)
         expected = [line for lines in files for line in lines]
-        events = globex.wait_events("c1/web/replayed", len(expected))
+        events = globex.wait_events(f"c1/{NAMESPACE}/web/replayed", len(expected))
         self.assertEqual([m for _, m in events], expected, "those 30 files' events, in order, once")
 
         second = self.wait_replay("globex", "cloudwatch", self.replay("globex", "cloudwatch", since, until)["replay_id"])
         self.assertEqual((second["state"], second["objects_done"], second["objects_skipped"]), ("done", 30, 30), second)
-        self.assertEqual(len(globex.stream_events("c1/web/replayed")), len(expected), "nothing sent twice")
+        self.assertEqual(len(globex.stream_events(f"c1/{NAMESPACE}/web/replayed")), len(expected), "nothing sent twice")
 
         everything = self.replay("globex", "cloudwatch", since, until, mode="all")
         self.assertEqual(self.wait_replay("globex", "cloudwatch", everything["replay_id"])["state"], "done")
-        self.assertEqual(len(globex.wait_events("c1/web/replayed", 2 * len(expected))), 2 * len(expected))
+        self.assertEqual(len(globex.wait_events(f"c1/{NAMESPACE}/web/replayed", 2 * len(expected))), 2 * len(expected))
 
         acme = token("--role", "tenant", "--tenant-id", "acme", "--sub", "acme-admin")
         code, _ = call("POST", "/v1/tenants/globex/delivery-configs/cloudwatch/replays",
@@ -261,14 +279,15 @@ class EndToEnd(unittest.TestCase):
         dlq = os.environ["LOGSPOKE_DELIVERY_DLQ_URL"]
         dead_before = queue_depth(dlq)
         now = int(time.time() * 1000)
-        poison = f"acme/c1/billing/poison/{now // 1000}-poison.json.gz"
+        poison = f"acme/c1/{NAMESPACE}/billing/poison/{now // 1000}-poison.json.gz"
         client("s3", PROVIDER).put_object(Bucket=os.environ["LOGSPOKE_STAGING_BUCKET"], Key=poison,
                                           Body=b"this is not a gzip file")
         stage("acme", "c1", "billing", "after-poison", ["after the poison file"], now)
-        self.assertEqual([m for _, m in acme.wait_events("c1/billing/after-poison", 1)], ["after the poison file"])
+        after = acme.wait_events(f"c1/{NAMESPACE}/billing/after-poison", 1)
+        self.assertEqual([m for _, m in after], ["after the poison file"])
         self.assertTrue(wait_drained())
         self.assertEqual(queue_depth(dlq), dead_before, "rejected, not retried into the dead-letter queue")
-        self.assertEqual(acme.stream_events("c1/billing/poison"), [])
+        self.assertEqual(acme.stream_events(f"c1/{NAMESPACE}/billing/poison"), [])
 
     def test_9_the_worker_role_may_serve_both_lanes_and_find_open_replays(self):
         # The worker moves a tenant's messages past its share to the overflow lane with

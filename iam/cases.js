@@ -156,6 +156,9 @@ export function casesFor(w) {
     allow(g, who, 's3:PutObject', staged(own), "its own cluster's keys");
     allow(g, who, 's3:AbortMultipartUpload', staged(own), "its own cluster's keys (multipart)");
     allow(g, who, 's3:PutObject', staged(`globex/${cluster}/api/api-0/${stagedFile}`), "its own cluster's keys for another of its tenants");
+    allow(g, who, 's3:PutObject', staged(`acme/${cluster}/prod/checkout/checkout-7d9f-abcde/${stagedFile}`), "its own cluster's keys with a namespace");
+    deny(g, who, 's3:PutObject', staged(`acme/${other}/prod/checkout/pod-0/${stagedFile}`), "not another cluster's keys with a namespace");
+    deny(g, who, 's3:PutObject', staged(`acme/${other}/${cluster}/checkout/pod-0/${stagedFile}`), 'not its cluster id as the namespace of another cluster\'s key');
     const refused = [
       [`acme/${other}/checkout/pod-0/${stagedFile}`, "another cluster's keys"],
       [`acme/${other}/${cluster}/pod-0/${stagedFile}`, 'its cluster id as a later segment'],

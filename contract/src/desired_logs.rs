@@ -1,50 +1,129 @@
-//! Which applications' logs a tenant wants delivered.
+//! Which pods' logs a tenant wants delivered.
 
-use crate::{ApplicationName, ParseError};
+use std::fmt;
+
+use crate::{ApplicationName, NamespaceName, ParseError};
 use serde::{Deserialize, Serialize};
 
-/// The applications whose logs a delivery config forwards; empty means all of them.
+/// The logs a delivery config forwards; empty means all of them.
+///
+/// Each entry is either `application` or `namespace/application`. What an entry proves
+/// follows from who sets what: the `application` label is chosen by whoever runs the
+/// pod, so a bare `application` entry admits that label from *any* namespace of the
+/// tenant (any pod can claim it); the namespace is set from Kubernetes metadata, so a
+/// `namespace/application` entry admits only pods of that namespace. Objects staged
+/// before the namespace joined the key have no known namespace: only bare entries
+/// select them.
 ///
 /// Validated and de-duplicated on input so the worker's per-record filter is a plain
 /// lookup, and capped so a config stays small.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "Vec<String>", into = "Vec<String>")]
-pub struct DesiredLogs(Vec<ApplicationName>);
+pub struct DesiredLogs(Vec<DesiredLog>);
+
+/// One entry of [`DesiredLogs`]: an application, optionally confined to a namespace.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct DesiredLog {
+    namespace: Option<NamespaceName>,
+    application: ApplicationName,
+}
+
+impl DesiredLog {
+    /// The rule of [`DesiredLog::parse`] as an ECMA-262 pattern, for API documents: an
+    /// optional namespace name and `/`, then an application name.
+    pub const PATTERN: &'static str =
+        "^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?/)?[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$";
+
+    /// Validates `s` as `application` or `namespace/application`.
+    pub fn parse(s: &str) -> Result<Self, ParseError> {
+        let Some((namespace, application)) = s.split_once('/') else {
+            return Ok(Self {
+                namespace: None,
+                application: ApplicationName::parse(s)?,
+            });
+        };
+        if application.contains('/') {
+            return Err(ParseError::new(
+                "may contain at most one '/', between a namespace and an application",
+            ));
+        }
+        let namespace = NamespaceName::parse(namespace)
+            .map_err(|e| ParseError::new(format!("the namespace before '/' {}", e.message)))?;
+        let application = ApplicationName::parse(application)
+            .map_err(|e| ParseError::new(format!("the application after '/' {}", e.message)))?;
+        Ok(Self {
+            namespace: Some(namespace),
+            application,
+        })
+    }
+
+    /// The namespace the entry is confined to; `None` admits every namespace.
+    pub fn namespace(&self) -> Option<&NamespaceName> {
+        self.namespace.as_ref()
+    }
+
+    /// The application label the entry admits.
+    pub fn application(&self) -> &ApplicationName {
+        &self.application
+    }
+
+    /// Whether a pod of `namespace` (`None`: unknown, an object staged before the
+    /// namespace joined the key) labelled `application` matches this entry.
+    fn matches(&self, namespace: Option<&str>, application: &str) -> bool {
+        self.application.as_str() == application
+            && self
+                .namespace
+                .as_ref()
+                .is_none_or(|wanted| namespace == Some(wanted.as_str()))
+    }
+}
+
+impl fmt::Display for DesiredLog {
+    /// Writes the entry back as it is stored and returned by the API.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.namespace {
+            Some(namespace) => write!(f, "{namespace}/{}", self.application),
+            None => write!(f, "{}", self.application),
+        }
+    }
+}
 
 impl DesiredLogs {
     /// Most entries a list may have (counted before duplicates are removed).
     pub const MAX_ENTRIES: usize = 100;
 
-    /// Validates each entry as an [`ApplicationName`] and removes duplicates, keeping
-    /// the first occurrence. Errors name the zero-based index of the bad entry.
+    /// Validates each entry as a [`DesiredLog`] and removes duplicates, keeping the
+    /// first occurrence. Errors name the zero-based index of the bad entry.
     pub fn parse(items: &[String]) -> Result<Self, ParseError> {
         if items.len() > Self::MAX_ENTRIES {
             return Err(ParseError::new("must have at most 100 entries"));
         }
-        let mut names: Vec<ApplicationName> = Vec::with_capacity(items.len());
+        let mut entries: Vec<DesiredLog> = Vec::with_capacity(items.len());
         for (index, item) in items.iter().enumerate() {
-            let name = ApplicationName::parse(item).map_err(|e| e.in_entry(index))?;
-            if !names.contains(&name) {
-                names.push(name);
+            let entry = DesiredLog::parse(item).map_err(|e| e.in_entry(index))?;
+            if !entries.contains(&entry) {
+                entries.push(entry);
             }
         }
-        Ok(Self(names))
+        Ok(Self(entries))
     }
 
-    /// Whether logs from `application` should be delivered: an exact, case-sensitive
-    /// match, or always when the list is empty.
-    pub fn allows(&self, application: &str) -> bool {
-        self.0.is_empty() || self.0.iter().any(|name| name.as_str() == application)
+    /// Whether logs of a pod in `namespace` (`None` when the object's key has none)
+    /// labelled `application` should be delivered: some entry names the application
+    /// (exact, case-sensitive) and either no namespace or this one; always when the list
+    /// is empty.
+    pub fn allows(&self, namespace: Option<&str>, application: &str) -> bool {
+        self.0.is_empty() || self.0.iter().any(|entry| entry.matches(namespace, application))
     }
 
-    /// The listed applications, in the order first given.
-    pub fn as_slice(&self) -> &[ApplicationName] {
+    /// The entries, in the order first given.
+    pub fn as_slice(&self) -> &[DesiredLog] {
         &self.0
     }
 
-    /// The listed applications as strings, the form Postgres stores and the API returns.
+    /// The entries as strings, the form Postgres stores and the API returns.
     pub fn to_strings(&self) -> Vec<String> {
-        self.0.iter().map(|name| name.as_str().to_owned()).collect()
+        self.0.iter().map(DesiredLog::to_string).collect()
     }
 
     /// True when every application is wanted.
@@ -63,7 +142,7 @@ impl TryFrom<Vec<String>> for DesiredLogs {
 
 impl From<DesiredLogs> for Vec<String> {
     fn from(value: DesiredLogs) -> Self {
-        value.0.into_iter().map(String::from).collect()
+        value.to_strings()
     }
 }
 
@@ -83,9 +162,18 @@ mod tests {
 
     #[test]
     fn accepts_and_deduplicates_lists() {
-        let cases: [(&[&str], &[&str]); 6] = [
+        let cases: [(&[&str], &[&str]); 9] = [
             (&[], &[]),
             (&["checkout"], &["checkout"]),
+            (&["prod/checkout"], &["prod/checkout"]),
+            (
+                &["prod/checkout", "checkout", "prod/checkout"],
+                &["prod/checkout", "checkout"],
+            ),
+            (
+                &["prod/checkout", "dev/checkout"],
+                &["prod/checkout", "dev/checkout"],
+            ),
             (&["a", "b", "c"], &["a", "b", "c"]),
             (&["b", "a", "b", "a"], &["b", "a"]),
             (&["x", "x", "x"], &["x"]),
@@ -105,7 +193,7 @@ mod tests {
 
     #[test]
     fn rejects_invalid_lists_naming_the_entry() {
-        let cases: [(&[&str], &str); 5] = [
+        let cases: [(&[&str], &str); 11] = [
             (&[""], "entry 0: must not be empty"),
             (&["a", "b", "c", ""], "entry 3: must not be empty"),
             (
@@ -117,8 +205,26 @@ mod tests {
                 "entry 2: may contain only letters, digits, '.', '_' and '-'",
             ),
             (
-                &["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "a/b"],
-                "entry 10: may contain only letters, digits, '.', '_' and '-'",
+                &["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "a/b/c"],
+                "entry 10: may contain at most one '/', between a namespace and an application",
+            ),
+            (&["/app"], "entry 0: the namespace before '/' must not be empty"),
+            (&["prod/"], "entry 0: the application after '/' must not be empty"),
+            (
+                &["Prod/app"],
+                "entry 0: the namespace before '/' may contain only lowercase letters, digits and '-'",
+            ),
+            (
+                &["ok", "prod_eu/app"],
+                "entry 1: the namespace before '/' may contain only lowercase letters, digits and '-'",
+            ),
+            (
+                &["-prod/app"],
+                "entry 0: the namespace before '/' must start and end with a lowercase letter or digit",
+            ),
+            (
+                &["prod/app:1"],
+                "entry 0: the application after '/' may contain only letters, digits, '.', '_' and '-'",
             ),
         ];
         for (input, message) in cases {
@@ -145,15 +251,45 @@ mod tests {
             (&["checkout"], "", false),
         ];
         for (list, application, expected) in cases {
-            let allows = DesiredLogs::parse(&strings(list)).map(|logs| logs.allows(application));
+            let allows =
+                DesiredLogs::parse(&strings(list)).map(|logs| logs.allows(Some("prod"), application));
             assert_eq!(allows, Ok(expected), "list {list:?}, application {application:?}");
         }
     }
 
+    /// A bare application admits that label from any namespace: any pod may carry it.
+    #[test]
+    fn an_application_entry_admits_every_namespace_and_keys_without_one() {
+        let logs = DesiredLogs::parse(&strings(&["payments"])).unwrap();
+        assert!(logs.allows(Some("prod"), "payments"));
+        assert!(logs.allows(Some("sandbox"), "payments"));
+        assert!(logs.allows(None, "payments"));
+    }
+
+    /// A pod chooses its application label but not its namespace.
+    #[test]
+    fn a_namespaced_entry_admits_only_its_namespace() {
+        let logs = DesiredLogs::parse(&strings(&["prod/payments"])).unwrap();
+        assert!(logs.allows(Some("prod"), "payments"));
+        assert!(!logs.allows(Some("sandbox"), "payments"));
+        assert!(!logs.allows(Some("prod"), "checkout"));
+        assert!(!logs.allows(Some("prod-2"), "payments"));
+    }
+
+    /// An object staged before the namespace joined the key may come from any namespace.
+    #[test]
+    fn a_namespaced_entry_does_not_admit_keys_without_a_namespace() {
+        let logs = DesiredLogs::parse(&strings(&["prod/payments"])).unwrap();
+        assert!(!logs.allows(None, "payments"));
+        let both = DesiredLogs::parse(&strings(&["prod/payments", "checkout"])).unwrap();
+        assert!(!both.allows(None, "payments"));
+        assert!(both.allows(None, "checkout"));
+    }
+
     #[test]
     fn serde_is_a_json_array_through_parse() -> Result<(), serde_json::Error> {
-        let logs: DesiredLogs = serde_json::from_str(r#"["a","b","a"]"#)?;
-        assert_eq!(serde_json::to_string(&logs)?, r#"["a","b"]"#);
+        let logs: DesiredLogs = serde_json::from_str(r#"["a","ns/b","a"]"#)?;
+        assert_eq!(serde_json::to_string(&logs)?, r#"["a","ns/b"]"#);
         assert!(serde_json::from_str::<DesiredLogs>(r#"["ok",""]"#).is_err());
         assert_eq!(serde_json::from_str::<DesiredLogs>("[]")?, DesiredLogs::default());
         Ok(())

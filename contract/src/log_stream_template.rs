@@ -2,21 +2,26 @@
 
 use crate::error::quoted;
 use crate::newtype::str_conversions;
-use crate::{LogStreamName, ParseError, TenantId};
+use crate::{LogStreamName, NamespaceName, ObjectKey, ParseError};
 use serde::{Deserialize, Serialize};
 
 /// Longest template accepted, matching the longest stream name.
 const MAX_LEN: usize = 512;
 /// The placeholders, as listed in error messages.
-const ALLOWED: &str = "{cluster_id}, {application}, {pod_name}, {tenant_id}";
+const ALLOWED: &str = "{cluster_id}, {namespace}, {application}, {pod_name}, {tenant_id}";
 
 /// How the worker names the stream for a pod's logs, e.g.
-/// `{cluster_id}/{application}/{pod_name}`.
+/// `{cluster_id}/{namespace}/{application}/{pod_name}`.
 ///
 /// Checked when the tenant saves it so a typo in a placeholder is reported then, not
-/// silently written into every stream name. Placeholders: `{cluster_id}`,
+/// silently written into every stream name. Placeholders: `{cluster_id}`, `{namespace}`,
 /// `{application}`, `{pod_name}`, `{tenant_id}`; literal text must not contain `:` or
 /// `*` (substituted values are sanitized instead).
+///
+/// What a stream name proves depends on the placeholders: the tenant, the cluster and
+/// the namespace are set by the provider, while the application and the pod name are
+/// chosen by whoever runs the pod. A template without `{namespace}` therefore lets pods
+/// of every namespace of the tenant write into the same streams; the default has it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct LogStreamTemplate {
@@ -35,6 +40,7 @@ enum Part {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum Placeholder {
     ClusterId,
+    Namespace,
     Application,
     PodName,
     TenantId,
@@ -45,6 +51,7 @@ impl Placeholder {
     fn from_name(name: &str) -> Option<Self> {
         match name {
             "cluster_id" => Some(Self::ClusterId),
+            "namespace" => Some(Self::Namespace),
             "application" => Some(Self::Application),
             "pod_name" => Some(Self::PodName),
             "tenant_id" => Some(Self::TenantId),
@@ -56,12 +63,19 @@ impl Placeholder {
 impl LogStreamTemplate {
     /// The rule of [`LogStreamTemplate::parse`] as an ECMA-262 pattern (with a length of
     /// 1 to 512 characters), for API documents.
-    pub const PATTERN: &'static str = r"^([^:*{}]|\{(cluster_id|application|pod_name|tenant_id)\})+$";
+    pub const PATTERN: &'static str =
+        r"^([^:*{}]|\{(cluster_id|namespace|application|pod_name|tenant_id)\})+$";
     /// Longest template, in characters.
     pub const MAX_CHARS: usize = MAX_LEN;
 
-    /// The template used when a tenant does not set one.
-    pub const DEFAULT: &'static str = "{cluster_id}/{application}/{pod_name}";
+    /// The template used when a tenant does not set one: every namespace's pods write
+    /// into streams of their own, whatever application label they choose.
+    pub const DEFAULT: &'static str = "{cluster_id}/{namespace}/{application}/{pod_name}";
+
+    /// The template used instead of [`LogStreamTemplate::DEFAULT`] for objects staged
+    /// before the namespace joined the key: the default of that release, so their logs
+    /// go on into the streams they had always gone to (and never into a namespace's).
+    pub const LEGACY_DEFAULT: &'static str = "{cluster_id}/{application}/{pod_name}";
 
     /// Validates `s` as a stream name template.
     pub fn parse(s: &str) -> Result<Self, ParseError> {
@@ -87,23 +101,21 @@ impl LogStreamTemplate {
         &self.template
     }
 
-    /// Fills in the placeholders and sanitizes the result into a stream name; `None`
-    /// when the result is empty (e.g. `{pod_name}` with an empty pod name).
-    pub fn render(
-        &self,
-        tenant_id: &TenantId,
-        cluster_id: &str,
-        application: &str,
-        pod_name: &str,
-    ) -> Option<LogStreamName> {
+    /// Fills in the placeholders from the staged object's key and sanitizes the result
+    /// into a stream name; `None` when the result is empty. `{namespace}` renders empty
+    /// for a key staged before the namespace joined the layout.
+    pub fn render(&self, key: &ObjectKey) -> Option<LogStreamName> {
         let mut name = String::new();
         for part in &self.parts {
             name.push_str(match part {
                 Part::Literal(text) => text,
-                Part::Placeholder(Placeholder::ClusterId) => cluster_id,
-                Part::Placeholder(Placeholder::Application) => application,
-                Part::Placeholder(Placeholder::PodName) => pod_name,
-                Part::Placeholder(Placeholder::TenantId) => tenant_id.as_str(),
+                Part::Placeholder(Placeholder::ClusterId) => key.cluster_id(),
+                Part::Placeholder(Placeholder::Namespace) => {
+                    key.namespace().map_or("", NamespaceName::as_str)
+                }
+                Part::Placeholder(Placeholder::Application) => key.application(),
+                Part::Placeholder(Placeholder::PodName) => key.pod_name(),
+                Part::Placeholder(Placeholder::TenantId) => key.tenant_id().as_str(),
             });
         }
         LogStreamName::sanitized(&name)
@@ -150,6 +162,8 @@ impl Default for LogStreamTemplate {
             parts: vec![
                 Part::Placeholder(Placeholder::ClusterId),
                 Part::Literal("/".to_owned()),
+                Part::Placeholder(Placeholder::Namespace),
+                Part::Literal("/".to_owned()),
                 Part::Placeholder(Placeholder::Application),
                 Part::Literal("/".to_owned()),
                 Part::Placeholder(Placeholder::PodName),
@@ -178,10 +192,12 @@ mod tests {
             LogStreamTemplate::parse,
             &[
                 LogStreamTemplate::DEFAULT,
+                LogStreamTemplate::LEGACY_DEFAULT,
                 "{pod_name}",
                 "{tenant_id}",
+                "{namespace}",
                 "static-name",
-                "{tenant_id}/{cluster_id}/{application}/{pod_name}",
+                "{tenant_id}/{cluster_id}/{namespace}/{application}/{pod_name}",
                 "{application}{pod_name}",
                 "k8s/{cluster_id}-{application}",
                 "{pod_name}/{pod_name}",
@@ -196,10 +212,10 @@ mod tests {
         let too_long = "t".repeat(513);
         let unclosed = "has a '{' without a matching '}'";
         let unopened = "has a '}' without a matching '{'";
-        let allowed = "allowed: {cluster_id}, {application}, {pod_name}, {tenant_id}";
+        let allowed = "allowed: {cluster_id}, {namespace}, {application}, {pod_name}, {tenant_id}";
         let unknown = |name: &str| format!("unknown placeholder '{name}'; {allowed}");
-        let (namespace, empty, upper, spaced) = (
-            unknown("{namespace}"),
+        let (pod, empty, upper, spaced) = (
+            unknown("{pod}"),
             unknown("{}"),
             unknown("{POD_NAME}"),
             unknown("{ pod_name }"),
@@ -210,7 +226,7 @@ mod tests {
             &[
                 ("", "must be 1 to 512 characters"),
                 (&too_long, "must be 1 to 512 characters"),
-                ("{namespace}/{pod_name}", &namespace),
+                ("{namespace}/{pod}", &pod),
                 ("{}", &empty),
                 ("{POD_NAME}", &upper),
                 ("{ pod_name }", &spaced),
@@ -235,34 +251,55 @@ mod tests {
 
     #[test]
     fn render_substitutes_and_sanitizes() -> Result<(), ParseError> {
-        let tenant = TenantId::parse("acme")?;
-        let over_long = "p".repeat(600);
-        let truncated = format!("c/a/{}", "p".repeat(508));
-        let cases: [(&str, [&str; 3], Option<&str>); 7] = [
+        let over_long = "p".repeat(250);
+        let over_long_key = format!("acme/{over_long}/ns/{over_long}/{over_long}/1-x.json.gz");
+        let truncated = format!("{over_long}/ns/{over_long}/{}", "p".repeat(512 - 505));
+        let default = LogStreamTemplate::DEFAULT;
+        let legacy_default = LogStreamTemplate::LEGACY_DEFAULT;
+        let cases: [(&str, &str, Option<&str>); 11] = [
             (
-                LogStreamTemplate::DEFAULT,
-                ["prod", "checkout", "checkout-1"],
+                default,
+                "acme/prod/shop/checkout/checkout-1/1-x.json.gz",
+                Some("prod/shop/checkout/checkout-1"),
+            ),
+            (
+                legacy_default,
+                "acme/prod/checkout/checkout-1/1-x.json.gz",
                 Some("prod/checkout/checkout-1"),
             ),
-            ("{tenant_id}-{pod_name}", ["c", "a", "p"], Some("acme-p")),
-            ("static", ["c", "a", "p"], Some("static")),
-            ("{pod_name}", ["c", "a", ""], None),
-            ("{pod_name}", ["c", "a", "ns:pod*1"], Some("ns_pod_1")),
-            ("{application}", ["c", "weird:app", "p"], Some("weird_app")),
-            (
-                LogStreamTemplate::DEFAULT,
-                ["c", "a", &over_long],
-                Some(&truncated),
-            ),
+            ("{tenant_id}-{pod_name}", "acme/c/ns/a/p/f", Some("acme-p")),
+            ("{namespace}.{application}", "acme/c/ns/a/p/f", Some("ns.a")),
+            ("static", "acme/c/ns/a/p/f", Some("static")),
+            // A key without a namespace renders {namespace} empty.
+            ("{namespace}/{application}", "acme/c/a/p/f", Some("/a")),
+            ("{namespace}", "acme/c/a/p/f", None),
+            ("{pod_name}", "acme/c/ns/a/ns:pod*1/f", Some("ns_pod_1")),
+            ("{application}", "acme/c/ns/weird:app/p/f", Some("weird_app")),
+            ("{cluster_id}", "acme/c:1/ns/a/p/f", Some("c_1")),
+            (default, &over_long_key, Some(&truncated)),
         ];
-        for (template, [cluster, application, pod], expected) in cases {
-            let rendered = LogStreamTemplate::parse(template)?.render(&tenant, cluster, application, pod);
+        for (template, key, expected) in cases {
+            let key = ObjectKey::parse(key)?;
+            let rendered = LogStreamTemplate::parse(template)?.render(&key);
             assert_eq!(
                 rendered.as_ref().map(LogStreamName::as_str),
                 expected,
-                "template {template:?}"
+                "template {template:?}, key {key}"
             );
         }
+        Ok(())
+    }
+
+    #[test]
+    fn two_namespaces_never_share_a_default_stream() -> Result<(), ParseError> {
+        let template = LogStreamTemplate::default();
+        let render = |key: &str| -> Result<Option<String>, ParseError> {
+            Ok(template.render(&ObjectKey::parse(key)?).map(|n| n.to_string()))
+        };
+        let prod = render("acme/c/prod/payments/payments-1/1-x.json.gz")?;
+        let sandbox = render("acme/c/sandbox/payments/payments-1/1-x.json.gz")?;
+        assert_eq!(prod.as_deref(), Some("c/prod/payments/payments-1"));
+        assert_eq!(sandbox.as_deref(), Some("c/sandbox/payments/payments-1"));
         Ok(())
     }
 

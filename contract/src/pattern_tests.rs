@@ -8,7 +8,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::{
-    ApplicationName, BucketName, BucketPrefix, LogGroupName, LogStreamTemplate, ParseError, RoleArn, TenantId,
+    ApplicationName, BucketName, BucketPrefix, DesiredLog, LogGroupName, LogStreamTemplate, NamespaceName,
+    ParseError, RoleArn, TenantId,
 };
 
 /// Draws strings of up to `max_len` characters from `alphabet`, with a bias towards the
@@ -106,6 +107,55 @@ fn application_name_pattern_matches_the_parser() {
 }
 
 #[test]
+fn namespace_name_pattern_matches_the_parser() {
+    let edge = strings(&[
+        "a",
+        "a-b",
+        "-a",
+        "a-",
+        "A",
+        "a.b",
+        "",
+        "é",
+        &"a".repeat(63),
+        &"a".repeat(64),
+    ]);
+    let alphabet = ["a", "Z", "0", "-", "_", ".", "é", "/"];
+    let random = samples(&alphabet, 63, 20_000, 7);
+    let accepts = |s: &str| ok(NamespaceName::parse(s));
+    assert_agrees(
+        NamespaceName::PATTERN,
+        None,
+        accepts,
+        edge.into_iter().chain(random),
+    );
+}
+
+#[test]
+fn desired_log_pattern_matches_the_parser() {
+    let edge = strings(&[
+        "app",
+        "prod/app",
+        "prod/App.v2",
+        "Prod/app",
+        "/app",
+        "prod/",
+        "a/b/c",
+        "-a/b",
+        "a/-b",
+        "",
+        "/",
+        &format!("{}/{}", "n".repeat(63), "a".repeat(63)),
+        &format!("{}/a", "n".repeat(64)),
+        &format!("n/{}", "a".repeat(64)),
+    ]);
+    let alphabet = ["a", "Z", "0", "-", "_", ".", "/", "/", " ", "é"];
+    let random = samples(&alphabet, 20, 20_000, 8);
+    let accepts = |s: &str| ok(DesiredLog::parse(s));
+    assert_agrees(DesiredLog::PATTERN, None, accepts, edge.into_iter().chain(random));
+}
+
+#[test]
 fn log_group_name_pattern_matches_the_parser() {
     let edge = strings(&["/a", "#", "", " ", "a:b", "é", &"a".repeat(512), &"a".repeat(513)]);
     let alphabet = ["a", "Z", "9", ".", "-", "_", "/", "#", ":", "*", " ", "é"];
@@ -143,6 +193,7 @@ fn log_stream_template_pattern_matches_the_parser() {
         "{",
         "}",
         "{pod_name}",
+        "{namespace}",
         "{cluster_id}",
         "{tenant_id}",
         ":",

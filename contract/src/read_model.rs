@@ -299,9 +299,9 @@ fn live_attributes(config: &LiveConfig, item: &mut Attributes) {
     }
     let logs = config
         .desired_logs
-        .as_slice()
-        .iter()
-        .map(|a| s(a.as_str()))
+        .to_strings()
+        .into_iter()
+        .map(Attr::S)
         .collect();
     item.insert("desired_logs".into(), Attr::L(logs));
     let clusters = config.clusters.iter().map(|c| s(c.as_str())).collect();

@@ -7,7 +7,7 @@
 //! The config is read as text (no YAML dependency): the lines looked for are written in a
 //! fixed form there, and a test fails loudly if one is not found.
 
-use crate::{ObjectKey, ParseError, TenantId};
+use crate::{NamespaceName, ObjectKey, ParseError, TenantId};
 
 const VECTOR_CONFIG: &str = include_str!("../../k8s/collector/base/vector.yaml");
 /// The collector's kustomization: the default site settings.
@@ -19,11 +19,12 @@ const TENANT_LABEL_POLICY: &str = include_str!("../../k8s/collector/base/tenant-
 const TENANT_LABEL: &str = "logspoke.io/tenant";
 
 /// Field values of a sample event after the collector's `route` transform: the tenant
-/// from its namespace's tenant label, the cluster from the site settings, the
-/// application from a pod label, the pod's name.
-const SAMPLE: [(&str, &str); 4] = [
+/// from its namespace's tenant label, the cluster from the site settings, the pod's
+/// namespace from its metadata, the application from a pod label, the pod's name.
+const SAMPLE: [(&str, &str); 5] = [
     ("tenant_id", "acme"),
     ("cluster_id", "prod-eu-1"),
+    ("namespace", "shop"),
     ("application", "checkout"),
     ("pod_name", "checkout-7d9f-abcde"),
 ];
@@ -90,11 +91,12 @@ fn template_fields(template: &str) -> Vec<&str> {
 #[test]
 fn vector_key_template_renders_to_a_parsable_object_key() -> Result<(), ParseError> {
     let prefix = render(&sink_option("key_prefix"), &SAMPLE);
-    assert_eq!(prefix, "acme/prod-eu-1/checkout/checkout-7d9f-abcde/");
+    assert_eq!(prefix, "acme/prod-eu-1/shop/checkout/checkout-7d9f-abcde/");
 
     let key = ObjectKey::parse(&format!("{prefix}{FILE_NAME}"))?;
     assert_eq!(key.tenant_id(), &TenantId::parse("acme")?);
     assert_eq!(key.cluster_id(), "prod-eu-1");
+    assert_eq!(key.namespace(), Some(&NamespaceName::parse("shop")?));
     assert_eq!(key.application(), "checkout");
     assert_eq!(key.pod_name(), "checkout-7d9f-abcde");
     assert_eq!(key.file(), FILE_NAME);
@@ -103,16 +105,38 @@ fn vector_key_template_renders_to_a_parsable_object_key() -> Result<(), ParseErr
 }
 
 #[test]
-fn vector_key_template_is_the_four_key_segments_and_a_slash() {
+fn vector_key_template_is_the_five_key_segments_and_a_slash() {
     let template = sink_option("key_prefix");
     let fields = template_fields(&template);
-    assert_eq!(fields, ["tenant_id", "cluster_id", "application", "pod_name"]);
+    assert_eq!(
+        fields,
+        ["tenant_id", "cluster_id", "namespace", "application", "pod_name"]
+    );
     // Nothing but the fields and separators: any literal text would shift the segments.
     let named: Vec<(&str, &str)> = fields.iter().map(|f| (*f, *f)).collect();
     assert_eq!(
         render(&template, &named),
-        "tenant_id/cluster_id/application/pod_name/"
+        "tenant_id/cluster_id/namespace/application/pod_name/"
     );
+}
+
+/// A pod chooses its labels but not its namespace: the namespace segment must come from
+/// the pod's Kubernetes metadata, and be checked as a namespace name (which a pod label
+/// need not be) so every key the collector writes parses.
+#[test]
+fn vector_takes_the_namespace_from_the_pods_metadata_only() {
+    let assignments: Vec<&str> = VECTOR_CONFIG
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("namespace ="))
+        .collect();
+    assert_eq!(
+        assignments,
+        [r#"namespace = string(.kubernetes.pod_namespace) ?? """#]
+    );
+    assert!(VECTOR_CONFIG.contains(&format!("if !match(namespace, r'{}') {{", NamespaceName::PATTERN)));
+    // The source must keep the pod's namespace on the event for the remap to read.
+    assert!(VECTOR_CONFIG.contains("      pod_namespace: .kubernetes.pod_namespace\n"));
 }
 
 #[test]
@@ -178,5 +202,6 @@ fn vector_drops_lines_whose_keys_its_role_may_not_write() {
     const ROLE_TEMPLATE: &str = include_str!("../../cloudformation/collector-cluster-role.yaml");
     assert!(ROLE_TEMPLATE.contains("${StagingBucketName}/*/${ClusterId}/*\n"));
     assert!(ROLE_TEMPLATE.contains("${StagingBucketName}/*/*/${ClusterId}/*\n"));
-    assert!(VECTOR_CONFIG.contains("if application == cluster_id || pod_name == cluster_id {"));
+    assert!(VECTOR_CONFIG
+        .contains("if namespace == cluster_id || application == cluster_id || pod_name == cluster_id {"));
 }

@@ -113,22 +113,27 @@ pub(crate) mod tests {
     #[test]
     fn good_keys_become_objects_and_bad_ones_are_rejected() {
         let parsed = parse(&body(&[
+            "acme/c1/ns/app/pod-1/1-a.json.gz",
             "acme/c1/app/pod-1/1-a.json.gz",
-            "acme//app/pod/f.json.gz",
+            "acme//ns/app/pod/f.json.gz",
+            "acme/c1/Ns/app/pod/f.json.gz",
             "nope",
         ]));
-        assert_eq!(parsed.objects.len(), 1);
-        assert_eq!(parsed.rejected, 2);
+        assert_eq!(parsed.objects.len(), 2);
+        assert_eq!(parsed.rejected, 3);
         let object = &parsed.objects[0];
         assert_eq!(object.layout.tenant_id().as_str(), "acme");
+        assert_eq!(object.layout.namespace().map(|n| n.as_str()), Some("ns"));
         assert_eq!(object.layout.application(), "app");
         assert_eq!(object.event_time_ms, Some(1_795_341_600_000));
+        // Staged by a collector of the previous release: still delivered.
+        assert_eq!(parsed.objects[1].layout.namespace(), None);
     }
 
     #[test]
     fn keys_are_decoded_as_s3_encodes_them() {
-        let parsed = parse(&body(&["acme/c1/my+app/pod%2B1/1-a.json.gz"]));
-        assert_eq!(parsed.objects[0].key, "acme/c1/my app/pod+1/1-a.json.gz");
+        let parsed = parse(&body(&["acme/c1/ns/my+app/pod%2B1/1-a.json.gz"]));
+        assert_eq!(parsed.objects[0].key, "acme/c1/ns/my app/pod+1/1-a.json.gz");
     }
 
     #[test]

@@ -30,12 +30,14 @@ pub struct DeliveryConfig {
     /// The customer's role Logspoke assumes to deliver.
     #[schema(example = "arn:aws:iam::222222222222:role/logspoke/LogspokeDelivery")]
     pub role_arn: String,
-    /// Application allow-list; empty means every application.
+    /// Allow-list of `application` (any namespace) and `namespace/application` entries;
+    /// empty means every application.
     pub desired_logs: Vec<String>,
     /// CloudWatch only: the customer's log group.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_group_name: Option<String>,
-    /// CloudWatch only: stream name template (default `{cluster_id}/{application}/{pod_name}`).
+    /// CloudWatch only: stream name template (default
+    /// `{cluster_id}/{namespace}/{application}/{pod_name}`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_stream_template: Option<String>,
     /// S3 only: the customer's bucket.

@@ -5,8 +5,8 @@
 //! replaces the field's whole schema: the description a client reads is the one here.
 
 use logspoke_contract::{
-    ApplicationName, BucketName, BucketPrefix, DesiredLogs, LogGroupName, LogStreamTemplate, Partition,
-    Region, RoleArn, TenantId,
+    BucketName, BucketPrefix, DesiredLog, DesiredLogs, LogGroupName, LogStreamTemplate, Partition, Region,
+    RoleArn, TenantId,
 };
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, Type};
 use utoipa::openapi::{Ref, RefOr};
@@ -77,13 +77,19 @@ pub fn customer_role_arn() -> Schema {
         .into()
 }
 
-/// An application allow-list.
-pub fn application_names() -> Schema {
-    let item = "An application name (a Kubernetes label value)";
+/// An allow-list of applications, each optionally confined to a namespace.
+pub fn desired_logs() -> Schema {
+    let item = "`application` (a Kubernetes label value) or `namespace/application` (a Kubernetes \
+        namespace name, '/', a label value)";
     ArrayBuilder::new()
-        .items(string(ApplicationName::PATTERN, item))
+        .items(string(DesiredLog::PATTERN, item).examples(["prod/payments", "checkout"]))
         .description(Some(
-            "Applications whose logs are delivered, at most 100 (duplicates removed); empty means every application",
+            "Which pods' logs are delivered, at most 100 entries (duplicates removed); empty means \
+             all of them. `namespace/application` admits only pods of that namespace with that \
+             application label. A bare `application` admits pods with that label in any of the \
+             tenant's namespaces: the label is chosen by whoever runs the pod, so it proves only \
+             the label; the namespace is set by the cluster. Objects staged before keys carried \
+             the namespace are admitted only by bare entries.",
         ))
         .max_items(Some(DesiredLogs::MAX_ENTRIES))
         .into()
@@ -99,8 +105,13 @@ pub fn log_group_name() -> Schema {
 
 /// A log stream name template.
 pub fn log_stream_template() -> Schema {
-    let description = "Stream name template with the placeholders {tenant_id}, {cluster_id}, {application}, \
-        {pod_name}; no ':' or '*' outside them. Default {cluster_id}/{application}/{pod_name}";
+    let description = "Stream name template with the placeholders {tenant_id}, {cluster_id}, {namespace}, \
+        {application}, {pod_name}; no ':' or '*' outside them. Default \
+        {cluster_id}/{namespace}/{application}/{pod_name} ({cluster_id}/{application}/{pod_name} for \
+        objects staged before keys carried the namespace, for which {namespace} is empty). The \
+        tenant, cluster and namespace are set by the provider; the application and pod name by \
+        whoever runs the pod, so a template without {namespace} lets every namespace's pods share \
+        streams";
     string(LogStreamTemplate::PATTERN, description)
         .min_length(Some(1))
         .max_length(Some(LogStreamTemplate::MAX_CHARS))

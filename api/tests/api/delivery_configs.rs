@@ -203,6 +203,29 @@ async fn every_invalid_field_is_listed() {
     );
 }
 
+/// An entry may confine an application to a namespace; a namespace no Kubernetes
+/// namespace could have is refused, naming the entry.
+#[tokio::test]
+async fn desired_logs_entries_may_name_a_namespace() {
+    let app = TestApp::spawn().await;
+    let op = TestApp::operator_token();
+    app.create_tenant("acme").await;
+    let mut body = cloudwatch_body();
+    body["desired_logs"] = json!(["prod/payments", "checkout", "prod/payments"]);
+    let created = app.put(CW, &op, &body).await;
+    assert_eq!(created.status(), 201);
+    let created: Value = created.json().await.unwrap();
+    assert_eq!(created["desired_logs"], json!(["prod/payments", "checkout"]));
+
+    body["desired_logs"] = json!(["checkout", "Prod/payments"]);
+    let problem = problem(app.put(CW, &op, &body).await, 422).await;
+    assert_eq!(problem["errors"][0]["field"], "desired_logs");
+    assert_eq!(
+        problem["errors"][0]["message"],
+        "entry 1: the namespace before '/' may contain only lowercase letters, digits and '-'"
+    );
+}
+
 #[tokio::test]
 async fn region_must_be_in_the_role_partition() {
     let app = TestApp::spawn().await;

@@ -260,7 +260,7 @@ async fn a_burst_of_changes_lands_in_the_read_model_and_events_arrive_in_order()
         let item = &items[key];
         assert_eq!(item.version, *version, "{key:?}");
         assert_eq!(
-            item.config.as_ref().unwrap().desired_logs.as_slice()[0].as_str(),
+            item.config.as_ref().unwrap().desired_logs.as_slice()[0].to_string(),
             "app9"
         );
     }

@@ -232,10 +232,7 @@ impl<D: Deliverer, L: Ledger> Pipeline<D, L> {
     /// object that has none to go to now (logged and counted here).
     fn route(&self, object: &StagedObject) -> Result<Vec<(DeliveryType, i64, LiveConfig)>, Outcome> {
         let layout = &object.layout;
-        match self
-            .configs
-            .targets(layout.tenant_id(), layout.cluster_id(), layout.application())
-        {
+        match self.configs.targets(layout) {
             Targets::UnknownTenant => {
                 reject(
                     "unknown_tenant",

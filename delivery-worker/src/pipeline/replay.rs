@@ -36,20 +36,16 @@ impl<D: Deliverer, L: Ledger> Pipeline<D, L> {
     /// `missing` skips what the ledger shows the target has; `all` sends it again.
     pub async fn replay_one(&self, object: &StagedObject, kind: DeliveryType, mode: ReplayMode) -> Replayed {
         let layout = &object.layout;
-        let targets =
-            match self
-                .configs()
-                .targets(layout.tenant_id(), layout.cluster_id(), layout.application())
-            {
-                Targets::Deliver(targets) => targets,
-                Targets::UnreadableConfig => {
-                    return Replayed::Failed {
-                        message: "a read-model item of the tenant cannot be parsed".into(),
-                        retriable: true,
-                    }
+        let targets = match self.configs().targets(layout) {
+            Targets::Deliver(targets) => targets,
+            Targets::UnreadableConfig => {
+                return Replayed::Failed {
+                    message: "a read-model item of the tenant cannot be parsed".into(),
+                    retriable: true,
                 }
-                Targets::UnknownTenant | Targets::UnregisteredCluster => return Replayed::NotWanted,
-            };
+            }
+            Targets::UnknownTenant | Targets::UnregisteredCluster => return Replayed::NotWanted,
+        };
         let Some((_, config)) = targets.into_iter().find(|(k, _)| *k == kind) else {
             return Replayed::NotWanted;
         };

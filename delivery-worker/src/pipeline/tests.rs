@@ -69,7 +69,7 @@ fn pipeline(configs: Arc<TenantConfigs>, deliverer: &Arc<FakeDeliverer>) -> Test
 fn object(n: u32) -> StagedObject {
     // Staged ten days ago (inside the default retention), one second apart.
     let staged_s = 1_795_341_600 + i64::from(n);
-    let key = format!("{TENANT}/c1/app/pod/{staged_s}-{n:03}.json.gz");
+    let key = format!("{TENANT}/c1/ns/app/pod/{staged_s}-{n:03}.json.gz");
     StagedObject {
         bucket: "staging".into(),
         layout: ObjectKey::parse(&key).unwrap(),

@@ -10,7 +10,10 @@
 //! refuses it (403) instead of receiving the tenant's logs, and the object is parked as
 //! `permission_denied` with a message saying so. The key is the staged key under the
 //! configured prefix:
-//! `{prefix}{tenant_id}/{cluster_id}/{application}/{pod_name}/{file}`.
+//! `{prefix}{tenant_id}/{cluster_id}/{namespace}/{application}/{pod_name}/{file}`, or
+//! without the namespace for an object staged before the namespace joined the key (the
+//! copy keeps the layout it was staged in, so one namespace's copies never mix with
+//! another's).
 
 use aws_sdk_s3::primitives::ByteStream;
 use logspoke_aws::AwsError;
@@ -18,14 +21,7 @@ use logspoke_contract::{BucketName, BucketPrefix, ObjectKey};
 
 /// Where the copy goes in the tenant's bucket.
 pub fn target_key(prefix: &BucketPrefix, layout: &ObjectKey) -> String {
-    format!(
-        "{prefix}{}/{}/{}/{}/{}",
-        layout.tenant_id(),
-        layout.cluster_id(),
-        layout.application(),
-        layout.pod_name(),
-        layout.file()
-    )
+    format!("{prefix}{layout}")
 }
 
 /// Writes `body` (of `length` bytes) as `key` in the tenant's bucket, which must be
@@ -65,16 +61,26 @@ mod tests {
 
     #[test]
     fn copies_keep_the_staged_key_under_the_prefix() {
+        let layout = ObjectKey::parse("acme/c1/shop/checkout/pod-7/1700000000-u.json.gz").unwrap();
+        let prefix = BucketPrefix::parse("k8s/logs").unwrap();
+        assert_eq!(
+            target_key(&prefix, &layout),
+            "k8s/logs/acme/c1/shop/checkout/pod-7/1700000000-u.json.gz"
+        );
+        let root = BucketPrefix::parse("").unwrap();
+        assert_eq!(
+            target_key(&root, &layout),
+            "acme/c1/shop/checkout/pod-7/1700000000-u.json.gz"
+        );
+    }
+
+    #[test]
+    fn copies_of_keys_without_a_namespace_keep_their_layout() {
         let layout = ObjectKey::parse("acme/c1/checkout/pod-7/1700000000-u.json.gz").unwrap();
         let prefix = BucketPrefix::parse("k8s/logs").unwrap();
         assert_eq!(
             target_key(&prefix, &layout),
             "k8s/logs/acme/c1/checkout/pod-7/1700000000-u.json.gz"
-        );
-        let root = BucketPrefix::parse("").unwrap();
-        assert_eq!(
-            target_key(&root, &layout),
-            "acme/c1/checkout/pod-7/1700000000-u.json.gz"
         );
     }
 

@@ -17,7 +17,9 @@ pub mod subscription;
 use std::collections::HashMap;
 use std::sync::RwLock;
 
-use logspoke_contract::{ConfigItem, DeliveryType, EffectiveState, LiveConfig, TenantId};
+use logspoke_contract::{
+    ConfigItem, DeliveryType, EffectiveState, LiveConfig, NamespaceName, ObjectKey, TenantId,
+};
 
 /// What the cache knows of one tenant.
 #[derive(Debug, Default, Clone)]
@@ -54,7 +56,8 @@ pub enum Targets {
     UnregisteredCluster,
     /// One of the tenant's read-model items could not be parsed: hold the object.
     UnreadableConfig,
-    /// The enabled configs that want this application (possibly none: all disabled):
+    /// The enabled configs that want this namespace's application (possibly none: all
+    /// disabled, or no `desired_logs` entry matches):
     /// active ones, and ones waiting for verification (new, or the ExternalId was
     /// rotated), for which the object is parked rather than dropped.
     Deliver(Vec<(DeliveryType, LiveConfig)>),
@@ -125,11 +128,15 @@ impl TenantConfigs {
             .map(|item| item.version)
     }
 
-    /// The active configs of `tenant_id` that list `cluster_id` and whose `desired_logs`
-    /// allow `application`.
-    pub fn targets(&self, tenant_id: &TenantId, cluster_id: &str, application: &str) -> Targets {
+    /// The configs of the key's tenant that list its cluster and whose `desired_logs`
+    /// allow its namespace and application. The whole key is matched, not the
+    /// application alone: a pod chooses its application label, so only the namespace
+    /// (from Kubernetes metadata) tells one namespace's `payments` from another's.
+    pub fn targets(&self, key: &ObjectKey) -> Targets {
+        let (cluster_id, application) = (key.cluster_id(), key.application());
+        let namespace = key.namespace().map(NamespaceName::as_str);
         let tenants = self.tenants.read().unwrap_or_else(|p| p.into_inner());
-        let Some(entry) = tenants.get(tenant_id) else {
+        let Some(entry) = tenants.get(key.tenant_id()) else {
             return Targets::UnknownTenant;
         };
         if !entry.unreadable.is_empty() {
@@ -150,7 +157,7 @@ impl TenantConfigs {
         }
         let wanted: Vec<(DeliveryType, &LiveConfig)> = bound
             .into_iter()
-            .filter(|(_, config)| config.desired_logs.allows(application))
+            .filter(|(_, config)| config.desired_logs.allows(namespace, application))
             .collect();
         let enabled = wanted
             .into_iter()

@@ -1,6 +1,6 @@
 use logspoke_contract::{
     ClusterId, DeliveryTarget, DeliveryType, DesiredLogs, EffectiveState, ExternalId, LiveConfig,
-    LogGroupName, Region, RoleArn, TenantId,
+    LogGroupName, ObjectKey, Region, RoleArn, TenantId,
 };
 
 use super::source::{apply_loaded, UnreadableItem};
@@ -43,6 +43,18 @@ fn acme() -> TenantId {
     TenantId::parse("acme").unwrap()
 }
 
+/// A key of acme's pod in `cluster`, namespace `prod`, labelled `application`.
+fn key(cluster: &str, application: &str) -> ObjectKey {
+    in_namespace(cluster, Some("prod"), application)
+}
+
+/// A key of acme's pod in `cluster` and `namespace` (`None`: a key staged before the
+/// namespace joined the layout), labelled `application`.
+fn in_namespace(cluster: &str, namespace: Option<&str>, application: &str) -> ObjectKey {
+    let text = ObjectKey::format(&acme(), cluster, namespace, application, "pod-1", "1-x.json.gz");
+    ObjectKey::parse(&text).unwrap()
+}
+
 fn delivered(targets: Targets) -> usize {
     match targets {
         Targets::Deliver(list) => list.len(),
@@ -56,9 +68,9 @@ fn an_older_version_never_replaces_a_newer_one() {
     assert!(configs.apply(item("acme", 5, EffectiveState::Active, &[])));
     assert!(!configs.apply(item("acme", 4, EffectiveState::Disabled, &[])));
     assert!(!configs.apply(item("acme", 5, EffectiveState::Disabled, &[])));
-    assert_eq!(delivered(configs.targets(&acme(), CLUSTER, "app")), 1);
+    assert_eq!(delivered(configs.targets(&key(CLUSTER, "app"))), 1);
     assert!(configs.apply(item("acme", 6, EffectiveState::Disabled, &[])));
-    assert_eq!(delivered(configs.targets(&acme(), CLUSTER, "app")), 0);
+    assert_eq!(delivered(configs.targets(&key(CLUSTER, "app"))), 0);
     assert_eq!(configs.version(&acme(), DeliveryType::Cloudwatch), Some(6));
 }
 
@@ -66,11 +78,39 @@ fn an_older_version_never_replaces_a_newer_one() {
 fn only_active_configs_wanting_the_application_are_targets() {
     let configs = TenantConfigs::default();
     configs.apply(item("acme", 1, EffectiveState::Active, &["checkout"]));
-    assert_eq!(delivered(configs.targets(&acme(), CLUSTER, "checkout")), 1);
-    assert_eq!(delivered(configs.targets(&acme(), CLUSTER, "billing")), 0);
+    assert_eq!(delivered(configs.targets(&key(CLUSTER, "checkout"))), 1);
+    assert_eq!(delivered(configs.targets(&key(CLUSTER, "billing"))), 0);
     let disabled = TenantConfigs::default();
     disabled.apply(item("acme", 1, EffectiveState::Disabled, &[]));
-    assert_eq!(delivered(disabled.targets(&acme(), CLUSTER, "checkout")), 0);
+    assert_eq!(delivered(disabled.targets(&key(CLUSTER, "checkout"))), 0);
+}
+
+/// A pod chooses its application label, not its namespace: a `sandbox` pod calling
+/// itself `payments` is not what `prod/payments` asks for.
+#[test]
+fn a_namespaced_entry_does_not_take_another_namespaces_application() {
+    let configs = TenantConfigs::default();
+    configs.apply(item("acme", 1, EffectiveState::Active, &["prod/payments"]));
+    let prod = in_namespace(CLUSTER, Some("prod"), "payments");
+    let sandbox = in_namespace(CLUSTER, Some("sandbox"), "payments");
+    assert_eq!(delivered(configs.targets(&prod)), 1);
+    assert_eq!(delivered(configs.targets(&sandbox)), 0);
+}
+
+/// A bare application entry matches the label in every namespace (the label is all it
+/// names); objects staged before the namespace joined the key match only such entries.
+#[test]
+fn an_application_entry_takes_every_namespace_and_keys_without_one() {
+    let configs = TenantConfigs::default();
+    configs.apply(item("acme", 1, EffectiveState::Active, &["payments"]));
+    for namespace in [Some("prod"), Some("sandbox"), None] {
+        let key = in_namespace(CLUSTER, namespace, "payments");
+        assert_eq!(delivered(configs.targets(&key)), 1, "{namespace:?}");
+    }
+    let scoped = TenantConfigs::default();
+    scoped.apply(item("acme", 1, EffectiveState::Active, &["prod/payments"]));
+    let legacy = in_namespace(CLUSTER, None, "payments");
+    assert_eq!(delivered(scoped.targets(&legacy)), 0);
 }
 
 #[test]
@@ -81,7 +121,7 @@ fn unverified_configs_are_targets_so_their_objects_are_parked_not_dropped() {
     ] {
         let configs = TenantConfigs::default();
         configs.apply(item("acme", 1, state, &["checkout"]));
-        match configs.targets(&acme(), CLUSTER, "checkout") {
+        match configs.targets(&key(CLUSTER, "checkout")) {
             Targets::Deliver(targets) => {
                 assert_eq!(targets.len(), 1, "{state:?}");
                 assert_eq!(targets[0].1.state, state);
@@ -89,7 +129,7 @@ fn unverified_configs_are_targets_so_their_objects_are_parked_not_dropped() {
             other => panic!("{state:?}: {other:?}"),
         }
         // An application the config does not want is not parked for it.
-        assert_eq!(delivered(configs.targets(&acme(), CLUSTER, "billing")), 0);
+        assert_eq!(delivered(configs.targets(&key(CLUSTER, "billing"))), 0);
         assert_eq!(
             configs.config(&acme(), DeliveryType::Cloudwatch).map(|(v, _)| v),
             Some(1)
@@ -100,10 +140,10 @@ fn unverified_configs_are_targets_so_their_objects_are_parked_not_dropped() {
 #[test]
 fn unknown_tenants_are_told_apart_from_deleted_configs() {
     let configs = TenantConfigs::default();
-    assert_eq!(configs.targets(&acme(), CLUSTER, "app"), Targets::UnknownTenant);
+    assert_eq!(configs.targets(&key(CLUSTER, "app")), Targets::UnknownTenant);
     configs.apply(item("acme", 1, EffectiveState::Active, &[]));
     configs.apply(tombstone("acme", 2));
-    assert_eq!(delivered(configs.targets(&acme(), CLUSTER, "app")), 0);
+    assert_eq!(delivered(configs.targets(&key(CLUSTER, "app"))), 0);
     // A replayed upsert older than the tombstone does not resurrect the config.
     assert!(!configs.apply(item("acme", 1, EffectiveState::Active, &[])));
     assert_eq!(configs.len(), 1);
@@ -114,17 +154,17 @@ fn objects_of_an_unregistered_cluster_reach_no_target() {
     let configs = TenantConfigs::default();
     configs.apply(item("acme", 1, EffectiveState::Active, &[]));
     assert_eq!(
-        configs.targets(&acme(), "prod-eu-2", "app"),
+        configs.targets(&key("prod-eu-2", "app")),
         Targets::UnregisteredCluster
     );
     // Also when the tenant's config is merely awaiting verification.
     let pending = TenantConfigs::default();
     pending.apply(item("acme", 1, EffectiveState::PendingVerification, &[]));
     assert_eq!(
-        pending.targets(&acme(), "prod-eu-2", "app"),
+        pending.targets(&key("prod-eu-2", "app")),
         Targets::UnregisteredCluster
     );
-    assert_eq!(delivered(configs.targets(&acme(), CLUSTER, "app")), 1);
+    assert_eq!(delivered(configs.targets(&key(CLUSTER, "app"))), 1);
 }
 
 #[test]
@@ -138,7 +178,7 @@ fn each_config_is_bound_by_its_own_cluster_list() {
         config.clusters.insert(ClusterId::parse("prod-eu-2").unwrap());
     }
     configs.apply(s3);
-    match configs.targets(&acme(), "prod-eu-2", "app") {
+    match configs.targets(&key("prod-eu-2", "app")) {
         Targets::Deliver(list) => {
             assert_eq!(
                 list.iter().map(|(t, _)| *t).collect::<Vec<_>>(),
@@ -147,7 +187,7 @@ fn each_config_is_bound_by_its_own_cluster_list() {
         }
         other => panic!("{other:?}"),
     }
-    assert_eq!(delivered(configs.targets(&acme(), CLUSTER, "app")), 2);
+    assert_eq!(delivered(configs.targets(&key(CLUSTER, "app"))), 2);
 }
 
 #[test]
@@ -158,18 +198,12 @@ fn an_unreadable_item_holds_its_tenant_instead_of_making_it_unknown() {
         delivery_type: Some(DeliveryType::Cloudwatch),
     };
     assert!(apply_loaded(&configs, Err(unreadable)));
-    assert_eq!(
-        configs.targets(&acme(), CLUSTER, "app"),
-        Targets::UnreadableConfig
-    );
+    assert_eq!(configs.targets(&key(CLUSTER, "app")), Targets::UnreadableConfig);
     // Held while another type's item is fine, too.
     let mut s3 = item("acme", 3, EffectiveState::Active, &[]);
     s3.delivery_type = DeliveryType::S3;
     apply_loaded(&configs, Ok(s3));
-    assert_eq!(
-        configs.targets(&acme(), CLUSTER, "app"),
-        Targets::UnreadableConfig
-    );
+    assert_eq!(configs.targets(&key(CLUSTER, "app")), Targets::UnreadableConfig);
     // A stale readable item (older than one held) does not clear it...
     apply_loaded(&configs, Ok(item("acme", 5, EffectiveState::Active, &[])));
     apply_loaded(
@@ -183,13 +217,10 @@ fn an_unreadable_item_holds_its_tenant_instead_of_making_it_unknown() {
         &configs,
         Ok(item("acme", 4, EffectiveState::Active, &[]))
     ));
-    assert_eq!(
-        configs.targets(&acme(), CLUSTER, "app"),
-        Targets::UnreadableConfig
-    );
+    assert_eq!(configs.targets(&key(CLUSTER, "app")), Targets::UnreadableConfig);
     // ...a newer readable item of the same (tenant, type) does.
     apply_loaded(&configs, Ok(item("acme", 6, EffectiveState::Active, &[])));
-    assert_eq!(delivered(configs.targets(&acme(), CLUSTER, "app")), 2);
+    assert_eq!(delivered(configs.targets(&key(CLUSTER, "app"))), 2);
     // An item whose tenant cannot be read marks nobody.
     let nobody = UnreadableItem {
         tenant_id: None,

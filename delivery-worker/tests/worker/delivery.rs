@@ -28,11 +28,11 @@ async fn a_file_reaches_cloudwatch_in_order_and_s3_and_its_message_is_deleted() 
         .collect();
     lines.swap(0, 11_999);
     lines.push("this line is not JSON".into());
-    let key = format!("{tenant}/cluster-1/checkout/pod-a/1700000000-u1.json.gz");
+    let key = format!("{tenant}/cluster-1/shop/checkout/pod-a/1700000000-u1.json.gz");
     world.stage(&key, &lines).await;
 
     let events = acme
-        .wait_for_events("cluster-1/checkout/pod-a", 12_000, Duration::from_secs(60))
+        .wait_for_events("cluster-1/shop/checkout/pod-a", 12_000, Duration::from_secs(60))
         .await;
     assert_eq!(events.len(), 12_000);
     assert!(events.iter().all(|(_, m)| m.ends_with(TAIL)), "{:?}", events[0]);
@@ -222,6 +222,42 @@ async fn a_tenant_with_a_broken_role_has_its_object_parked_and_others_still_rece
         .wait_for_events("c1/app/pod", 1, Duration::from_secs(30))
         .await;
     assert_eq!(delivered.len(), 1);
+    worker.stop().await;
+}
+
+/// A pod chooses its application label but not its namespace: `sandbox`'s `payments`
+/// neither passes a `prod/payments` allow-list nor reaches `prod`'s streams, and an
+/// object staged before the namespace joined the key (its namespace unknown) does not
+/// pass it either.
+#[tokio::test]
+async fn a_pod_cannot_pass_for_another_namespaces_application() {
+    let (world, acme, tenant) = acme_with_cloudwatch().await;
+    let mut item = acme.item(&tenant, DeliveryType::Cloudwatch, 2);
+    item.config.as_mut().unwrap().desired_logs = DesiredLogs::parse(&["prod/payments".into()]).unwrap();
+    world.put_item(&item).await;
+    let worker = world.start_worker().await;
+    let now = chrono::Utc::now().timestamp_millis();
+
+    let staged = [
+        ("sandbox/payments", "forged"),
+        ("payments", "namespace unknown"),
+        ("prod/payments", "real"),
+    ];
+    for (n, (path, message)) in staged.into_iter().enumerate() {
+        let key = format!("{tenant}/c1/{path}/payments-1/1-{n}.json.gz");
+        world.stage(&key, &[line(now, message)]).await;
+    }
+    let events = acme
+        .wait_for_events("c1/prod/payments/payments-1", 1, Duration::from_secs(30))
+        .await;
+    assert_eq!(
+        events.iter().map(|(_, m)| m.as_str()).collect::<Vec<_>>(),
+        ["real"]
+    );
+    assert!(world.wait_drained(Duration::from_secs(20)).await);
+    assert!(acme.events("c1/sandbox/payments/payments-1").await.is_empty());
+    assert!(acme.events("c1/payments/payments-1").await.is_empty());
+    assert_eq!(acme.events("c1/prod/payments/payments-1").await.len(), 1);
     worker.stop().await;
 }
 

@@ -88,17 +88,19 @@ pub struct DeliveryConfigInput {
     #[schema(schema_with = fields::customer_role_arn)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub role_arn: Option<String>,
-    /// Application names (Kubernetes label values), at most 100, duplicates removed;
+    /// Entries `application` (a Kubernetes label value, any namespace) or
+    /// `namespace/application` (only that namespace), at most 100, duplicates removed;
     /// empty (the default) means every application.
-    #[schema(schema_with = fields::application_names)]
+    #[schema(schema_with = fields::desired_logs)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub desired_logs: Option<Vec<String>>,
     /// CloudWatch: 1–512 of `[.\-_/#A-Za-z0-9]`.
     #[schema(schema_with = fields::log_group_name)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_group_name: Option<String>,
-    /// CloudWatch: placeholders `{tenant_id}`, `{cluster_id}`, `{application}`,
-    /// `{pod_name}`; no `:` or `*` outside them. Default `{cluster_id}/{application}/{pod_name}`.
+    /// CloudWatch: placeholders `{tenant_id}`, `{cluster_id}`, `{namespace}`, `{application}`,
+    /// `{pod_name}`; no `:` or `*` outside them. Default
+    /// `{cluster_id}/{namespace}/{application}/{pod_name}`.
     #[schema(schema_with = fields::log_stream_template)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_stream_template: Option<String>,

@@ -226,6 +226,10 @@ fn desired_logs_table() {
         (too_many, false),
         (vec!["".into()], false),
         (vec!["has space".into()], false),
+        (vec!["prod/payments".into(), "payments".into()], true),
+        (vec!["Prod/payments".into()], false),
+        (vec!["prod/".into()], false),
+        (vec!["a/b/c".into()], false),
     ];
     for (logs, ok) in cases {
         let input = DeliveryConfigInput {
@@ -280,16 +284,21 @@ fn fields_of_the_other_type_are_refused() {
 #[test]
 fn stream_template_placeholders_are_checked() {
     let input = DeliveryConfigInput {
-        log_stream_template: Some("{cluster_id}/{namespace}".into()),
+        log_stream_template: Some("{cluster_id}/{container}".into()),
         ..cloudwatch()
     };
     assert_eq!(
         rejected_fields(&input, DeliveryType::Cloudwatch),
         vec!["log_stream_template"]
     );
-    let input = DeliveryConfigInput {
-        log_stream_template: Some("{tenant_id}-{application}".into()),
-        ..cloudwatch()
-    };
-    assert!(input.parse(DeliveryType::Cloudwatch, &provider()).is_ok());
+    for template in ["{tenant_id}-{application}", "{cluster_id}/{namespace}/{pod_name}"] {
+        let input = DeliveryConfigInput {
+            log_stream_template: Some(template.into()),
+            ..cloudwatch()
+        };
+        assert!(
+            input.parse(DeliveryType::Cloudwatch, &provider()).is_ok(),
+            "{template}"
+        );
+    }
 }

@@ -168,19 +168,22 @@ pub async fn deliver<L: LogsApi, P: Progress>(
 static DEFAULT_TEMPLATE: LazyLock<Option<LogStreamTemplate>> =
     LazyLock::new(|| LogStreamTemplate::parse(LogStreamTemplate::DEFAULT).ok());
 
-/// The stream an object goes to: the config's template (or the default) rendered for the
-/// object's key. A template that renders empty can never work: permanent.
+/// The default template for keys staged before the namespace joined the layout, parsed
+/// once: their logs go on into the streams they went to before the upgrade.
+static LEGACY_DEFAULT_TEMPLATE: LazyLock<Option<LogStreamTemplate>> =
+    LazyLock::new(|| LogStreamTemplate::parse(LogStreamTemplate::LEGACY_DEFAULT).ok());
+
+/// The stream an object goes to: the config's template (or the default for the key's
+/// layout) rendered for the object's key. A template that renders empty can never work:
+/// permanent.
 pub fn stream_name(layout: &ObjectKey, template: Option<&LogStreamTemplate>) -> Result<String, TargetError> {
+    let default = match layout.namespace() {
+        Some(_) => DEFAULT_TEMPLATE.as_ref(),
+        None => LEGACY_DEFAULT_TEMPLATE.as_ref(),
+    };
     template
-        .or(DEFAULT_TEMPLATE.as_ref())
-        .and_then(|t| {
-            t.render(
-                layout.tenant_id(),
-                layout.cluster_id(),
-                layout.application(),
-                layout.pod_name(),
-            )
-        })
+        .or(default)
+        .and_then(|t| t.render(layout))
         .map(|name| name.to_string())
         .ok_or_else(|| {
             TargetError::Permanent("bad_stream_name", "the stream name template renders empty".into())

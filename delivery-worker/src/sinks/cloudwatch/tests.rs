@@ -176,6 +176,28 @@ async fn a_resumed_attempt_sends_only_the_batches_not_yet_acknowledged() {
 
 #[test]
 fn streams_are_named_by_the_template_or_the_default() {
+    let layout = ObjectKey::parse("acme/c1/shop/checkout/pod-7/1700000000-u.json.gz").unwrap();
+    assert_eq!(stream_name(&layout, None).unwrap(), "c1/shop/checkout/pod-7");
+    let custom = LogStreamTemplate::parse("{tenant_id}-{namespace}-{application}").unwrap();
+    assert_eq!(stream_name(&layout, Some(&custom)).unwrap(), "acme-shop-checkout");
+}
+
+/// A pod chooses its application label: one in `sandbox` calling itself `payments`
+/// must not write into the streams of `prod`'s `payments`.
+#[test]
+fn a_pod_cannot_write_into_another_namespaces_default_stream() {
+    let prod = ObjectKey::parse("acme/c1/prod/payments/payments-1/1700000000-u.json.gz").unwrap();
+    let sandbox = ObjectKey::parse("acme/c1/sandbox/payments/payments-1/1700000000-u.json.gz").unwrap();
+    let prod_stream = stream_name(&prod, None).unwrap();
+    assert_eq!(prod_stream, "c1/prod/payments/payments-1");
+    assert_ne!(stream_name(&sandbox, None).unwrap(), prod_stream);
+}
+
+/// Objects staged by collectors of the previous release (and parked or replayed ones)
+/// go on into the streams they went to before, which no namespaced object's default
+/// stream can be (those have one more '/'-separated part).
+#[test]
+fn keys_without_a_namespace_keep_the_streams_they_had() {
     let layout = ObjectKey::parse("acme/c1/checkout/pod-7/1700000000-u.json.gz").unwrap();
     assert_eq!(stream_name(&layout, None).unwrap(), "c1/checkout/pod-7");
     let custom = LogStreamTemplate::parse("{tenant_id}-{application}").unwrap();
