@@ -7,11 +7,15 @@
 //! binaries share it, so every name a test creates is unique ([`unique`]) and what both
 //! create (the provider role) is created idempotently, the same way.
 //!
+//! [`recording_s3`] is not the emulator: a local endpoint that records what each request
+//! carries, for what the emulator does not check.
+//!
 //! A dev-dependency only: panics are how these helpers report a broken test set-up.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod customer;
 mod provider;
+pub mod recording_s3;
 mod resources;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};

@@ -138,3 +138,48 @@ fn local_error(message: String) -> AwsError {
         kind: super::error::AwsErrorKind::Other,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use aws_config::{BehaviorVersion, Region, SdkConfig};
+    use logspoke_contract::{DeliveryTarget, RoleArn, TenantId};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn the_s3_probe_names_the_account_that_must_own_the_bucket() {
+        let (endpoint, heads) = logspoke_test_support::recording_s3::start().await;
+        let sdk = SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("eu-west-1"))
+            .endpoint_url(endpoint)
+            .build();
+        let provider = RoleArn::parse("arn:aws:iam::111111111111:role/logspoke-provider").unwrap();
+        let access = AwsTargetAccess::new(RoleChain::new(sdk, provider));
+        let bucket = BucketName::parse("acme-logs").unwrap();
+        let prefix = BucketPrefix::parse("k8s/").unwrap();
+        let subject = Subject {
+            tenant_id: TenantId::parse("acme").unwrap(),
+            role_arn: RoleArn::parse("arn:aws:iam::222222222222:role/logspoke/Delivery").unwrap(),
+            external_id: ExternalId::generate(),
+            region: logspoke_contract::Region::parse("eu-west-1").unwrap(),
+            target: DeliveryTarget::S3 {
+                bucket_name: bucket.clone(),
+                bucket_prefix: prefix.clone(),
+            },
+        };
+        let session = CustomerSession(Credentials::new("AKID", "secret", None, None, "test"));
+        access
+            .probe_s3(&session, &subject, &bucket, &prefix)
+            .await
+            .unwrap();
+        let heads = heads.lock().unwrap().clone();
+        assert_eq!(heads.len(), 2, "the marker put and deleted: {heads:?}");
+        for head in heads {
+            assert!(
+                head.contains("x-amz-expected-bucket-owner: 222222222222"),
+                "a bucket of that name in another account must refuse the probe: {head}"
+            );
+        }
+    }
+}

@@ -84,31 +84,9 @@ mod tests {
         );
     }
 
-    /// An S3 endpoint that answers one request with 200 and hands over its head.
-    async fn one_request_server() -> (String, tokio::sync::oneshot::Receiver<String>) {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let endpoint = format!("http://{}", listener.local_addr().unwrap());
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        tokio::spawn(async move {
-            let (mut socket, _) = listener.accept().await.unwrap();
-            let mut head = Vec::new();
-            let mut buf = [0u8; 4096];
-            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                let n = socket.read(&mut buf).await.unwrap();
-                head.extend_from_slice(&buf[..n]);
-            }
-            let _ = socket
-                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
-                .await;
-            let _ = tx.send(String::from_utf8_lossy(&head).to_ascii_lowercase());
-        });
-        (endpoint, rx)
-    }
-
     #[tokio::test]
     async fn a_copy_names_the_account_that_must_own_the_bucket() {
-        let (endpoint, head) = one_request_server().await;
+        let (endpoint, heads) = logspoke_test_support::recording_s3::start().await;
         let config = aws_sdk_s3::Config::builder()
             .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
             .region(aws_sdk_s3::config::Region::new("eu-west-1"))
@@ -130,7 +108,7 @@ mod tests {
         )
         .await
         .unwrap();
-        let head = head.await.unwrap();
+        let head = heads.lock().unwrap().pop().unwrap();
         assert!(
             head.contains("x-amz-expected-bucket-owner: 222222222222"),
             "the copy must be refused by a bucket another account owns: {head}"
