@@ -32,7 +32,7 @@ impl DesiredLog {
     /// The rule of [`DesiredLog::parse`] as an ECMA-262 pattern, for API documents: an
     /// optional namespace name and `/`, then an application name.
     pub const PATTERN: &'static str =
-        "^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?/)?[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$";
+        "^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?/)?[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$";
 
     /// Validates `s` as `application` or `namespace/application`.
     pub fn parse(s: &str) -> Result<Self, ParseError> {

@@ -16,6 +16,7 @@ mod cause;
 mod cluster_id;
 mod delivery_type;
 mod desired_logs;
+mod dns_label;
 mod error;
 mod events;
 mod external_id;

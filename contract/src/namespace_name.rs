@@ -1,5 +1,6 @@
 //! Kubernetes namespace names.
 
+use crate::dns_label;
 use crate::newtype::string_newtype;
 use crate::ParseError;
 use serde::{Deserialize, Serialize};
@@ -20,28 +21,11 @@ pub struct NamespaceName(String);
 
 impl NamespaceName {
     /// The rule of [`NamespaceName::parse`] as an ECMA-262 pattern, for API documents.
-    pub const PATTERN: &'static str = "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$";
-    /// Longest namespace name, in characters.
-    pub const MAX_CHARS: usize = 63;
+    pub const PATTERN: &'static str = dns_label::PATTERN;
 
     /// Validates `s` as a Kubernetes namespace name.
     pub fn parse(s: &str) -> Result<Self, ParseError> {
-        if s.is_empty() {
-            return Err(ParseError::new("must not be empty"));
-        }
-        if s.len() > Self::MAX_CHARS {
-            return Err(ParseError::new("must be at most 63 characters"));
-        }
-        if !s.bytes().all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'-')) {
-            return Err(ParseError::new(
-                "may contain only lowercase letters, digits and '-'",
-            ));
-        }
-        if s.starts_with('-') || s.ends_with('-') {
-            return Err(ParseError::new(
-                "must start and end with a lowercase letter or digit",
-            ));
-        }
+        dns_label::check(s)?;
         Ok(Self(s.to_owned()))
     }
 }

@@ -1,5 +1,6 @@
 //! The tenant identifier.
 
+use crate::dns_label;
 use crate::newtype::string_newtype;
 use crate::ParseError;
 use serde::{Deserialize, Serialize};
@@ -15,30 +16,11 @@ pub struct TenantId(String);
 
 impl TenantId {
     /// The rule of [`TenantId::parse`] as an ECMA-262 pattern, for API documents.
-    pub const PATTERN: &'static str = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$";
+    pub const PATTERN: &'static str = dns_label::PATTERN;
 
     /// Validates `s` as a tenant id.
     pub fn parse(s: &str) -> Result<Self, ParseError> {
-        let len = s.chars().count();
-        if len == 0 {
-            return Err(ParseError::new("must not be empty"));
-        }
-        if len > 63 {
-            return Err(ParseError::new("must be at most 63 characters"));
-        }
-        if !s
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        {
-            return Err(ParseError::new(
-                "may contain only lowercase letters, digits and '-'",
-            ));
-        }
-        if s.starts_with('-') || s.ends_with('-') {
-            return Err(ParseError::new(
-                "must start and end with a lowercase letter or digit",
-            ));
-        }
+        dns_label::check(s)?;
         Ok(Self(s.to_owned()))
     }
 }
