@@ -24,12 +24,7 @@ async fn every_change_is_audited_with_actor_and_documents() {
         .await;
     app.delete(path, &op).await;
 
-    let audit: Value = app
-        .get("/v1/tenants/acme/audit-events", &op)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let audit: Value = app.audit_trail("acme", &op).await;
     let items = audit["items"].as_array().unwrap();
     let actions: Vec<&str> = items.iter().map(|e| e["action"].as_str().unwrap()).collect();
     assert_eq!(
@@ -88,12 +83,7 @@ async fn a_tenant_cannot_stamp_its_audit_rows_with_another_requests_id() {
     assert_eq!(forged.status(), 201);
     assert_ne!(forged.headers()["x-request-id"], operators_id.as_str());
 
-    let audit: Value = app
-        .get("/v1/tenants/acme/audit-events", &op)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let audit: Value = app.audit_trail("acme", &op).await;
     let stamped: Vec<&Value> = audit["items"]
         .as_array()
         .unwrap()

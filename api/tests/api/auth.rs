@@ -204,12 +204,7 @@ async fn tenant_token_manages_its_own_configs_and_reads_its_tenant_and_audit() {
         app.get("/v1/tenants/acme/delivery-configs", &acme).await.status(),
         200
     );
-    let audit: Value = app
-        .get("/v1/tenants/acme/audit-events", &acme)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let audit: Value = app.audit_trail("acme", &acme).await;
     assert_eq!(audit["items"][0]["actor"], "acme-admin");
     assert_eq!(audit["items"][0]["actor_role"], "tenant");
     assert_eq!(app.delete(path, &acme).await.status(), 204);

@@ -50,12 +50,7 @@ async fn operators_register_list_and_deregister_clusters_with_an_audit_trail() {
         problem["detail"],
         "cluster 'prod-eu-1' is not registered for tenant 'acme'"
     );
-    let trail: Value = app
-        .get("/v1/tenants/acme/audit-events", &op)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let trail: Value = app.audit_trail("acme", &op).await;
     assert_eq!(
         actions(&trail)[..3],
         ["cluster.deregistered", "cluster.updated", "cluster.registered"]

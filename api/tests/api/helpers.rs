@@ -209,6 +209,12 @@ impl TestApp {
         }
     }
 
+    /// The first page of `tenant`'s audit trail as `token` reads it (newest first).
+    pub async fn audit_trail(&self, tenant: &str, token: &str) -> Value {
+        let path = format!("/v1/tenants/{tenant}/audit-events");
+        self.get(&path, token).await.json().await.unwrap()
+    }
+
     /// A new pool on the test database (for relays and direct checks).
     pub fn pool(&self) -> sqlx::PgPool {
         server::pool(&self._db.url, 5).unwrap()

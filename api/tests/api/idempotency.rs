@@ -28,12 +28,7 @@ async fn a_retry_with_the_same_key_replays_the_first_response() {
     assert_eq!(retry.json::<Value>().await.unwrap(), first_body);
     // Without the key, the same request is a plain duplicate.
     problem(app.post("/v1/tenants", &op, &body).await, 409).await;
-    let audit: Value = app
-        .get("/v1/tenants/acme/audit-events", &op)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let audit: Value = app.audit_trail("acme", &op).await;
     assert_eq!(audit["items"].as_array().unwrap().len(), 1);
 }
 
@@ -91,12 +86,7 @@ async fn concurrent_retries_create_the_tenant_once() {
     while let Some(status) = attempts.join_next().await {
         assert_eq!(status.unwrap(), 201);
     }
-    let audit: Value = app
-        .get("/v1/tenants/acme/audit-events", &op)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let audit: Value = app.audit_trail("acme", &op).await;
     assert_eq!(audit["items"].as_array().unwrap().len(), 1);
 }
 

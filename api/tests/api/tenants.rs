@@ -232,12 +232,7 @@ async fn deleting_a_tenant_deletes_and_audits_its_configs() {
         .await;
     assert_eq!(s3.status(), 201);
     assert_eq!(app.delete("/v1/tenants/acme", &op).await.status(), 204);
-    let audit: Value = app
-        .get("/v1/tenants/acme/audit-events", &op)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let audit: Value = app.audit_trail("acme", &op).await;
     let actions: Vec<&str> = audit["items"]
         .as_array()
         .unwrap()
@@ -266,12 +261,7 @@ async fn deleting_a_tenant_deletes_and_audits_its_configs() {
         "{problem}"
     );
     // The old trail stays readable to operators.
-    let trail: Value = app
-        .get("/v1/tenants/acme/audit-events", &op)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let trail: Value = app.audit_trail("acme", &op).await;
     assert_eq!(trail["items"].as_array().unwrap().len(), 6);
 }
 
