@@ -5,6 +5,7 @@ its /metrics). Configured by scripts/e2e and scripts/bench-* through the environ
 
 import functools
 import json
+import math
 import os
 import re
 import subprocess
@@ -202,6 +203,12 @@ def stage_body(tenant, cluster, application, pod, body, namespace=NAMESPACE):
     provider_client("s3").put_object(Bucket=os.environ["LOGSPOKE_STAGING_BUCKET"], Key=key, Body=body,
                                      ContentType="application/gzip")
     return key
+
+
+def percentile(values, p):
+    """Nearest-rank percentile of `values` (p in 0..100)."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
 
 def queue_counts(url):

@@ -25,7 +25,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from harness import (NAMESPACE, RUN, Customer, aws_calls, call, cpu_seconds, expect_status, metric, mint_token, onboard,
-                     queue_counts, scrape, stage)
+                     percentile, queue_counts, scrape, stage)
 
 TARGETS = max(1, int(os.environ.get("DRAIN_TARGETS", "50")))
 OBJECTS = max(1, int(os.environ.get("DRAIN_OBJECTS", "40")))
@@ -203,11 +203,6 @@ def overlap(intervals):
         previous = at
     span = max(b for _, b in intervals) - min(a for a, _ in intervals)
     return most, weighted / span if span else float(most)
-
-
-def percentile(values, p):
-    ordered = sorted(values)
-    return ordered[max(0, -(-len(ordered) * p // 100) - 1)]
 
 
 def main():

@@ -26,7 +26,6 @@ set (the stack's DeliveryOverflowQueueUrl) that queue's depth is sampled too. Ex
 an event reached another tenant's log group or an object never arrived."""
 
 import itertools
-import math
 import os
 import zlib
 import statistics
@@ -36,8 +35,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from harness import (NAMESPACE, RUN, Customer, aws_calls, cpu_seconds, metric, mint_token, onboard, queue_counts,
-                     scrape, stage, stage_body, status_kb)
+from harness import (NAMESPACE, RUN, Customer, aws_calls, cpu_seconds, metric, mint_token, onboard, percentile,
+                     queue_counts, scrape, stage, stage_body, status_kb)
 
 TENANTS = max(2, int(os.environ.get("SCALE_TENANTS", "200")))
 BURST = int(os.environ.get("SCALE_BURST", "5000"))
@@ -87,12 +86,6 @@ def messages(tenant, label, count):
     """`count` messages that name their tenant first: the isolation check reads that."""
     return [f"{tenant} {label} event {k:02d} run {RUN}: INFO checkout order placed for cart c-12345 in 12 ms"
             for k in range(count)]
-
-
-def percentile(values, p):
-    """Nearest-rank percentile of `values` (p in 0..100)."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
 
 @dataclass
