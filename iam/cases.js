@@ -1,9 +1,10 @@
 // The matrix: who may do what, for one world (one provider variant with its collector
 // and customer stacks). Each case names a principal of the world, an action, one
 // resource, optional request context keys, and the decision IAM must reach; `why` says
-// what the case protects. Cases whose answer depends on the variant compute `expect`.
+// what the case protects. Cases whose answer depends on the variant compute `expect`;
+// the multi-region cases exist only in the variant with a replica region (w.replica).
 
-import { CLUSTERS, CUSTOMERS, OUTSIDER, PROVIDER, REGION } from './world.js';
+import { CLUSTERS, CUSTOMERS, OUTSIDER, PROVIDER, REGION, REPLICA_CLUSTERS } from './world.js';
 
 export function casesFor(w) {
   const cases = [];
@@ -324,6 +325,28 @@ export function casesFor(w) {
     for (const who of [collector(CLUSTERS[0]), 'provider role', 'an admin role of another account']) {
       deny(g, who, 'sns:Subscribe', configTopic, 'only worker roles subscribe', { context: { 'sns:Protocol': 'sqs', 'sns:Endpoint': w.configQueue } });
     }
+    // WorkersSubscribeTheirOwnQueues grants the account (aws:PrincipalArn NamePrefix-worker-*),
+    // which lets in only roles whose own policy allows Subscribe too.
+    const ownQueue = { context: { 'sns:Protocol': 'sqs', 'sns:Endpoint': w.configQueue } };
+    when(!w.lambda)(g, 'worker role', 'sns:Subscribe', configTopic, w.lambda
+      ? "not the Lambda function's role: the topic's grant is to the account, and the role's own policy has no Subscribe"
+      : 'the worker role subscribes its own queue (its own policy allows it)', ownQueue);
+    deny(g, 'a role of the provider account named like a worker role, without policies', 'sns:Subscribe', configTopic,
+      'a name matching NamePrefix-worker-* is not enough: the grant is to the account, the role needs its own Allow', ownQueue);
+    // The Denies: a role of this account whose own policy allows everything is held to
+    // worker roles, sqs and NamePrefix-config-* queues all the same.
+    for (const who of ['an admin role of the provider account', 'api role, if it were allowed everything',
+      `collector role of ${CLUSTERS[0]}, if it were allowed everything`, 'provider role, if it were allowed everything']) {
+      deny(g, who, 'sns:Subscribe', configTopic, 'no role but a worker role subscribes, whatever its own policy allows (NoOtherSubscribers)', ownQueue);
+    }
+    const broadWorker = 'worker role, if it were allowed everything';
+    allow(g, broadWorker, 'sns:Subscribe', configTopic, 'a worker role allowed everything still subscribes its own queue', ownQueue);
+    deny(g, broadWorker, 'sns:Subscribe', configTopic, 'only over sqs, whatever its own policy allows (OnlyOverSqs)',
+      { context: { 'sns:Protocol': 'https', 'sns:Endpoint': 'https://collector.example.net/hook' } });
+    deny(g, broadWorker, 'sns:Subscribe', configTopic, 'only queues named NamePrefix-config-*, whatever its own policy allows (OnlyConfigQueues)',
+      { context: { 'sns:Protocol': 'sqs', 'sns:Endpoint': deliveryQueue } });
+    deny(g, broadWorker, 'sns:Subscribe', configTopic, 'no queue of another account, whatever its own policy allows (OnlyConfigQueues)',
+      { context: { 'sns:Protocol': 'sqs', 'sns:Endpoint': `arn:aws:sqs:${REGION}:${OUTSIDER}:${out.ConfigQueueNamePrefix}5f0c3e9a1b7d4c62` } });
     for (const who of ['api role', 'worker role', collector(CLUSTERS[0]), 'provider role', 'an admin role of another account']) {
       for (const action of ['sns:SetTopicAttributes', 'sns:DeleteTopic', 'sns:AddPermission', 'sns:RemovePermission', 'sns:GetTopicAttributes', 'sns:ListSubscriptionsByTopic']) {
         deny(g, who, action, configTopic, 'nobody else manages or inspects the topic through its policy');
@@ -345,6 +368,123 @@ export function casesFor(w) {
     allow(g, 'sns.amazonaws.com', 'sqs:SendMessage', w.configQueue, "config-changes delivers to a worker's own queue (the policy the worker sets)", fromTopic(configTopic));
     deny(g, 'sns.amazonaws.com', 'sqs:SendMessage', w.configQueue, "no other topic delivers to a worker's own queue", fromTopic(payloadsTopic));
     deny(g, 'an admin role of another account', 'sqs:SendMessage', w.configQueue, "no other account sends to a worker's own queue");
+  }
+
+  // ----------------------------------------------- replica region (global read model) --
+  // The provider stack of a second region with ReadModelMode global-replica: no
+  // config-changes topic of its own; its workers subscribe queues of their own region to
+  // the primary's topic (whose topic policy is the resource policy here), its api
+  // publishes there; the primary's api reads and writes replay jobs in every region's
+  // ledger.
+  if (w.replica) {
+    const r = w.replica;
+    const at = ` (${r.stack.region})`;
+    const here = r.stack.region;
+    const prefix = w.provider.parameters.NamePrefix;
+    const rworker = `worker role${at}`;
+    const rapi = `api role${at}`;
+    const rcollector = `collector role of ${REPLICA_CLUSTERS[0]}${at}`;
+    const primaryTopic = w.provider.resources.ConfigTopic.ref;
+    const primaryPayloads = payloadsTopic;
+    const replicaPayloads = r.out.LogPayloadsTopicArn;
+    const rres = (logicalId) => r.stack.resources[logicalId].attributes.Arn;
+    const subscribe = (protocol, endpoint) => ({ context: { 'sns:Protocol': protocol, 'sns:Endpoint': endpoint } });
+    const ownQueue = subscribe('sqs', r.configQueue);
+    const queueName = r.configQueue.split(':').pop();
+
+    {
+      const g = `replica region ${here}: its workers and the primary's config-changes topic`;
+      allow(g, rworker, 'sns:Subscribe', primaryTopic, `subscribes a ${prefix}-config-* queue of its own region to the primary's topic over sqs`, ownQueue);
+      allow(g, rworker, 'sns:Unsubscribe', primaryTopic, "removes its subscription from the primary's topic");
+      for (const [protocol, endpoint, why] of [
+        ['sqs', `arn:aws:sqs:${here}:${OUTSIDER}:${queueName}`, 'no queue of another account, even one named like its own'],
+        ['sqs', `arn:aws:sqs:${here}:${PROVIDER}:other-5f0c3e9a1b7d4c62`, 'no queue outside its name prefix'],
+        ['sqs', `arn:aws:sqs:${here}:${PROVIDER}:${prefix}-delivery-5f0c3e9a1b7d4c62`, `no queue named ${prefix}-* but not ${prefix}-config-*`],
+        ['sqs', rres('DeliveryQueue'), "not its region's delivery queue"],
+        ['sqs', `arn:aws:sqs:${REGION}:${PROVIDER}:${queueName}`, "no queue of another region (the primary's), although the topic policy names any region"],
+        ['https', 'https://collector.example.net/hook', 'no HTTPS endpoint'],
+        ['lambda', `arn:aws:lambda:${here}:${PROVIDER}:function:anything`, 'no function'],
+      ]) {
+        deny(g, rworker, 'sns:Subscribe', primaryTopic, `subscribes only its own queues over sqs: ${why}`, subscribe(protocol, endpoint));
+      }
+      deny(g, rworker, 'sns:Subscribe', primaryPayloads, "does not subscribe its queue to the primary's log-payloads topic", ownQueue);
+      deny(g, rworker, 'sns:Subscribe', replicaPayloads, "does not subscribe its queue to its own region's log-payloads topic", ownQueue);
+      deny(g, rworker, 'sns:Subscribe', `arn:aws:sns:${here}:${PROVIDER}:config-changes`, "no config-changes topic of its own region (its stack creates none; one of that name would be someone else's)", ownQueue);
+      deny(g, rworker, 'sns:Publish', primaryTopic, "publishes no config changes to the primary's topic");
+      for (const who of [rapi, rcollector, 'provider role', 'an admin role of another account']) {
+        deny(g, who, 'sns:Subscribe', primaryTopic, "only worker roles subscribe to the primary's topic", ownQueue);
+      }
+      for (const who of [rcollector, 'an admin role of another account']) {
+        deny(g, who, 'sns:Publish', primaryTopic, "only the api publishes to the primary's topic");
+      }
+      allow(g, rapi, 'sns:Publish', primaryTopic, "the replica region's api publishes its config changes to the primary's topic");
+      deny(g, rapi, 'sns:Publish', primaryPayloads, "the replica region's api publishes no staged-object notifications");
+      deny(g, rapi, 'sns:Publish', `arn:aws:sns:${here}:${PROVIDER}:config-changes`, 'no config-changes topic of its own region');
+      for (const action of ['sqs:CreateQueue', 'sqs:SetQueueAttributes', 'sqs:ReceiveMessage', 'sqs:DeleteQueue']) {
+        allow(g, rworker, action, r.configQueue, 'manages its own config-change queue in its own region');
+      }
+      deny(g, rworker, 'sqs:CreateQueue', `arn:aws:sqs:${REGION}:${PROVIDER}:${queueName}`, "creates no config-change queue in the primary's region");
+      const fromTopic = (arn) => ({ context: { 'aws:SourceArn': arn, 'aws:SourceAccount': PROVIDER } });
+      allow(g, 'sns.amazonaws.com', 'sqs:SendMessage', r.configQueue, "the primary's config-changes topic delivers to the replica worker's queue (its stack's ConfigTopicArn)", fromTopic(primaryTopic));
+      deny(g, 'sns.amazonaws.com', 'sqs:SendMessage', r.configQueue, "no other topic delivers to the replica worker's queue", fromTopic(replicaPayloads));
+      allow(g, 'sns.amazonaws.com', 'sqs:SendMessage', rres('DeliveryQueue'), "the replica region's log-payloads delivers to its own delivery queue", fromTopic(replicaPayloads));
+      deny(g, 'sns.amazonaws.com', 'sqs:SendMessage', rres('DeliveryQueue'), "the primary's log-payloads does not deliver to the replica region's queue", fromTopic(primaryPayloads));
+    }
+
+    {
+      const g = `replica region ${here}: every region's delivery ledger`;
+      const keys = (...k) => ({ context: { 'dynamodb:LeadingKeys': k } });
+      const replicaLedger = rres('DeliveryLedgerTable');
+      for (const action of ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query']) {
+        allow(g, 'api role', action, replicaLedger, "the primary's api reads the replica region's ledger (delivery health, replay progress)", keys('health'));
+        allow(g, rapi, action, ledger, "the replica region's api reads the primary's ledger", keys('health'));
+      }
+      allow(g, 'api role', 'dynamodb:PutItem', replicaLedger, "the primary's api creates replay jobs in the replica region's ledger (partition replay)", keys('replay'));
+      allow(g, 'api role', 'dynamodb:UpdateItem', replicaLedger, "the primary's api cancels replay jobs in the replica region's ledger (partition replay)", keys('replay'));
+      for (const action of ['dynamodb:PutItem', 'dynamodb:UpdateItem']) {
+        deny(g, 'api role', action, replicaLedger, "writes no health item in the replica region's ledger", keys('health'));
+      }
+      deny(g, 'api role', 'dynamodb:PutItem', replicaLedger, "writes no delivery record in the replica region's ledger", keys('acme#cloudwatch'));
+      deny(g, 'api role', 'dynamodb:PutItem', replicaLedger, 'writes no item of another partition next to a replay job', keys('replay', 'acme#s3'));
+      deny(g, 'api role', 'dynamodb:PutItem', replicaLedger, 'writes nothing when the request names no partition key (Null guard)', { context: { 'dynamodb:LeadingKeys': null } });
+      deny(g, 'api role', 'dynamodb:DeleteItem', replicaLedger, "deletes nothing from the replica region's ledger", keys('replay'));
+      deny(g, 'api role', 'dynamodb:Scan', replicaLedger, "never scans the replica region's ledger");
+      deny(g, 'api role', 'dynamodb:Query', `${replicaLedger}/index/open-replay-jobs`, "the replica region's workers' index of open replay jobs is theirs");
+      const elsewhere = (account, name) => `arn:aws:dynamodb:${here}:${account}:table/${name}`;
+      for (const [arn, why] of [
+        [elsewhere(PROVIDER, `${prefix}-delivery-ledger-archive`), 'no table whose name only starts like the ledger'],
+        [elsewhere(PROVIDER, 'delivery-ledger'), 'no table of another name'],
+        [elsewhere(PROVIDER, 'tenant-configs'), 'not the read model replica there'],
+      ]) {
+        deny(g, 'api role', 'dynamodb:GetItem', arn, why, keys('health'));
+        deny(g, 'api role', 'dynamodb:PutItem', arn, why, keys('replay'));
+      }
+      // Another account's table of the ledger's name whose resource policy lets the
+      // provider account in: only the api's own policy can refuse it.
+      const foreign = elsewhere(OUTSIDER, `${prefix}-delivery-ledger`);
+      const letsProviderIn = {
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${PROVIDER}:root` }, Action: 'dynamodb:*', Resource: foreign }],
+      };
+      deny(g, 'api role', 'dynamodb:GetItem', foreign, "no ledger of another account, even one whose policy lets the provider's account in", { ...keys('health'), resourcePolicy: letsProviderIn });
+      deny(g, 'api role', 'dynamodb:PutItem', foreign, "no ledger of another account, even one whose policy lets the provider's account in", { ...keys('replay'), resourcePolicy: letsProviderIn });
+      const partition = keys('acme#cloudwatch');
+      allow(g, rworker, 'dynamodb:PutItem', replicaLedger, "the replica region's worker keeps its own region's ledger", partition);
+      deny(g, rworker, 'dynamodb:PutItem', ledger, "the replica region's worker does not write the primary's ledger", partition);
+      deny(g, 'worker role', 'dynamodb:GetItem', replicaLedger, "the primary's worker does not read the replica region's ledger", partition);
+      allow(g, rworker, 'dynamodb:Query', `${replicaLedger}/index/open-replay-jobs`, "the replica region's worker finds its region's open replay jobs");
+      allow(g, rworker, 'dynamodb:GetItem', elsewhere(PROVIDER, out.ReadModelTableName), "the replica region's worker reads its region's replica of the read model");
+      deny(g, rworker, 'dynamodb:PutItem', elsewhere(PROVIDER, out.ReadModelTableName), 'and never writes it');
+    }
+
+    {
+      const g = `replica region ${here}: its roles and the provider role`;
+      allow(g, rworker, 'sts:AssumeRole', providerRole, "the replica region's worker assumes the primary stack's provider role (CreateProviderRole false)");
+      allow(g, rapi, 'sts:AssumeRole', providerRole, "the replica region's api assumes the provider role");
+      deny(g, rcollector, 'sts:AssumeRole', providerRole, "no collector role of the replica region");
+      deny(g, 'provider role', 'sts:AssumeRole', r.out.WorkerRoleArn, "the provider role never assumes the replica region's workload roles", { context: externalId('acme') });
+      deny(g, rworker, 'sts:AssumeRole', customerRole('acme'), 'assumes customer roles only through the provider role', { context: externalId('acme') });
+    }
   }
 
   // ------------------------------------------------------- trust of the provider's roles

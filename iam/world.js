@@ -2,7 +2,9 @@
 // (provider-regional.yaml) per parameter variant, two collected clusters
 // (collector-cluster-role.yaml) and three customers (customer-log-delivery-role.yaml),
 // each resolved with the values an operator or customer would give them, and the
-// resource policies IAM would consult for each resource.
+// resource policies IAM would consult for each resource. A variant with a `replica`
+// adds the provider stack of a second region (ReadModelMode global-replica) and a
+// cluster collected there, evaluated together with the primary region's resources.
 
 import { fileURLToPath } from 'node:url';
 import { loadTemplate, policyDocument, resolveStack } from './cfn.js';
@@ -10,12 +12,18 @@ import { loadTemplate, policyDocument, resolveStack } from './cfn.js';
 const TEMPLATES = fileURLToPath(new URL('../cloudformation/', import.meta.url));
 
 export const REGION = 'eu-west-1';
+/** The second region of the multi-region variant (ReadModelMode global-replica). */
+export const REPLICA_REGION = 'eu-central-1';
 export const PROVIDER = '111111111111';
 export const OUTSIDER = '999999999999';
 export const KMS_KEY = `arn:aws:kms:${REGION}:${PROVIDER}:key/3f1c2b7e-8d4a-4e6b-9a1f-5c2d7e8f9a0b`;
 const OIDC = `oidc.eks.${REGION}.amazonaws.com/id/8A1F3C5D7E9B2A4C6E8F0A1B3C5D7E9F`;
 
-/** The provider stack's variants: both WorkerModes, each with and without IRSA and SSE-KMS. */
+/**
+ * The provider stack's variants: both WorkerModes, each with and without IRSA and SSE-KMS;
+ * and a global read model whose replica region has a provider stack of its own
+ * (`replica`: that stack's region and parameters).
+ */
 export const VARIANTS = [
   { label: 'kubernetes, defaults', parameters: {} },
   {
@@ -37,10 +45,20 @@ export const VARIANTS = [
       TemplateBucketName: `logspoke-templates-${PROVIDER}`,
     },
   },
+  {
+    label: `kubernetes, global read model + replica region ${REPLICA_REGION}`,
+    parameters: { ReadModelMode: 'global-primary', ReadModelReplica1Region: REPLICA_REGION },
+    replica: {
+      region: REPLICA_REGION,
+      parameters: { ReadModelMode: 'global-replica', PrimaryRegion: REGION, CreateProviderRole: 'false' },
+    },
+  },
 ];
 
 /** The collected clusters (ids as the collectors' site settings name them). */
 export const CLUSTERS = ['prod-eu-1', 'staging.eu-2'];
+/** The cluster collected in the replica region (multi-region variant only). */
+export const REPLICA_CLUSTERS = ['prod-fra-1'];
 
 /** The customers: what each one's quick-create link fills in. */
 export const CUSTOMERS = {
@@ -78,22 +96,17 @@ export function buildWorld(variant) {
     parameters: variant.parameters,
   });
   const out = provider.outputs;
-  const collectors = Object.fromEntries(
-    CLUSTERS.map((cluster) => [
-      cluster,
-      resolveStack(templates.collector, {
-        stackName: `logspoke-collector-${cluster.replace(/[^A-Za-z0-9-]/g, '-')}`,
-        account: PROVIDER,
-        region: REGION,
-        parameters: {
-          ClusterId: cluster,
-          StagingBucketName: out.StagingBucketName,
-          ...(provider.parameters.StagingBucketKmsKeyArn && { StagingBucketKmsKeyArn: provider.parameters.StagingBucketKmsKeyArn }),
-          ...(provider.parameters.OidcProviderHostPath && { OidcProviderHostPath: `oidc.eks.${REGION}.amazonaws.com/id/${cluster.replace(/\W/g, '').toUpperCase()}` }),
-        },
-      }),
-    ]),
-  );
+  const collectors = collectorStacks(provider, CLUSTERS);
+  // The replica region's provider stack: the same account and NamePrefix, no provider
+  // role of its own (IAM is global), no config-changes topic (the primary's).
+  const replica = variant.replica && resolveStack(templates.provider, {
+    stackName: 'logspoke',
+    account: PROVIDER,
+    region: variant.replica.region,
+    parameters: variant.replica.parameters,
+  });
+  if (replica) checkReplicaRules(variant.replica);
+  const replicaCollectors = replica ? collectorStacks(replica, REPLICA_CLUSTERS) : {};
   const customers = Object.fromEntries(
     Object.entries(CUSTOMERS).map(([name, c]) => [
       name,
@@ -107,6 +120,7 @@ export function buildWorld(variant) {
   );
 
   const stacks = [provider, ...Object.values(collectors), ...Object.values(customers)];
+  if (replica) stacks.push(replica, ...Object.values(replicaCollectors));
   const roles = new Map(); // role ARN → { stack, logicalId, properties }
   const policies = new Map(); // resource ARN → resource policy
   const owners = new Map(); // resource ARN or bucket name → owning account
@@ -156,20 +170,25 @@ export function buildWorld(variant) {
   }
   if (provider.parameters.TemplateBucketName) owners.set(provider.parameters.TemplateBucketName, PROVIDER);
   // The worker replicas' own config-change queues carry the policy the worker sets on
-  // them (delivery-worker/src/tenants/subscription.rs, allow_topic).
-  const configQueue = `arn:aws:sqs:${REGION}:${PROVIDER}:${out.ConfigQueueNamePrefix}5f0c3e9a1b7d4c62`;
-  policies.set(configQueue, {
-    Version: '2012-10-17',
-    Statement: [
-      {
-        Effect: 'Allow',
-        Principal: { Service: 'sns.amazonaws.com' },
-        Action: 'sqs:SendMessage',
-        Resource: configQueue,
-        Condition: { ArnEquals: { 'aws:SourceArn': out.ConfigTopicArn } },
-      },
-    ],
-  });
+  // them (delivery-worker/src/tenants/subscription.rs, allow_topic): only the topic of
+  // its stack's ConfigTopicArn (in a replica region, the primary's) may send.
+  const ownConfigQueue = (stack) => {
+    const queue = `arn:aws:sqs:${stack.region}:${PROVIDER}:${stack.outputs.ConfigQueueNamePrefix}5f0c3e9a1b7d4c62`;
+    policies.set(queue, {
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Effect: 'Allow',
+          Principal: { Service: 'sns.amazonaws.com' },
+          Action: 'sqs:SendMessage',
+          Resource: queue,
+          Condition: { ArnEquals: { 'aws:SourceArn': stack.outputs.ConfigTopicArn } },
+        },
+      ],
+    });
+    return queue;
+  };
+  const configQueue = ownConfigQueue(provider);
   // The KMS key's policy delegates to IAM in its account (the key's default policy).
   policies.set(KMS_KEY, {
     Version: '2012-10-17',
@@ -186,12 +205,27 @@ export function buildWorld(variant) {
   addRole('worker role', out.WorkerRoleArn);
   addRole('provider role', out.ProviderRoleArn);
   for (const [cluster, stack] of Object.entries(collectors)) addRole(`collector role of ${cluster}`, stack.outputs.CollectorRoleArn);
+  if (replica) {
+    const at = ` (${replica.region})`;
+    addRole(`api role${at}`, replica.outputs.ApiRoleArn);
+    addRole(`worker role${at}`, replica.outputs.WorkerRoleArn);
+    for (const [cluster, stack] of Object.entries(replicaCollectors)) addRole(`collector role of ${cluster}${at}`, stack.outputs.CollectorRoleArn);
+  }
   for (const [name, stack] of Object.entries(customers)) addRole(`${name}'s delivery role`, stack.outputs.RoleArn);
   const admin = (key, account, roleName) =>
     (principals[key] = rolePrincipal(key, `arn:aws:iam::${account}:role/${roleName}`, account, [{ name: 'admin', policy: ALLOW_ALL }]));
   admin('an admin role of the provider account', PROVIDER, 'Admin');
   admin('an admin role of another account', OUTSIDER, 'Admin');
   admin("another account's role named like the provider role", OUTSIDER, 'LogspokeProvider');
+  // Named like a worker role (NamePrefix-worker-REGION) of a region without a stack,
+  // without any policy of its own.
+  const prefix = provider.parameters.NamePrefix;
+  principals['a role of the provider account named like a worker role, without policies'] = rolePrincipal(
+    'a role of the provider account named like a worker role, without policies',
+    `arn:aws:iam::${PROVIDER}:role/${prefix}-worker-ap-southeast-2`,
+    PROVIDER,
+    [],
+  );
   for (const key of ['api role', 'worker role', 'provider role', `collector role of ${CLUSTERS[0]}`]) {
     principals[`${key}, if it were allowed everything`] = {
       ...principals[key],
@@ -214,6 +248,8 @@ export function buildWorld(variant) {
     customers,
     out,
     configQueue,
+    /** The replica region's stack (multi-region variant only), as { stack, out, configQueue, collectors }. */
+    replica: replica && { stack: replica, out: replica.outputs, configQueue: ownConfigQueue(replica), collectors: replicaCollectors },
     principals,
     roles,
     /** The resource policy IAM consults for `arn`, if any. */
@@ -231,6 +267,48 @@ export function buildWorld(variant) {
       return /^\d{12}$/.test(account) ? account : undefined;
     },
   };
+}
+
+/** The collector stacks of `clusters`, in the region of (and for) the provider stack `provider`. */
+function collectorStacks(provider, clusters) {
+  const region = provider.region;
+  return Object.fromEntries(
+    clusters.map((cluster) => [
+      cluster,
+      resolveStack(templates.collector, {
+        stackName: `logspoke-collector-${cluster.replace(/[^A-Za-z0-9-]/g, '-')}`,
+        account: PROVIDER,
+        region,
+        parameters: {
+          ClusterId: cluster,
+          StagingBucketName: provider.outputs.StagingBucketName,
+          ...(provider.parameters.StagingBucketKmsKeyArn && { StagingBucketKmsKeyArn: provider.parameters.StagingBucketKmsKeyArn }),
+          ...(provider.parameters.OidcProviderHostPath && { OidcProviderHostPath: `oidc.eks.${region}.amazonaws.com/id/${cluster.replace(/\W/g, '').toUpperCase()}` }),
+        },
+      }),
+    ]),
+  );
+}
+
+/**
+ * The replica region's stack is only evaluated as deployed correctly: its Rules must
+ * refuse the parameters of a stack that would name no topic, or its own region's.
+ */
+function checkReplicaRules({ region, parameters }) {
+  for (const [given, rule] of [
+    [{ ...parameters, PrimaryRegion: '' }, 'ReplicaNeedsPrimaryRegion'],
+    [{ ...parameters, PrimaryRegion: region }, 'ReplicaNeedsPrimaryRegion'],
+    [{ PrimaryRegion: REGION }, 'PrimaryRegionOnlyForReplicas'],
+  ]) {
+    let accepted = true;
+    try {
+      resolveStack(templates.provider, { stackName: 'logspoke', account: PROVIDER, region, parameters: given });
+    } catch (err) {
+      if (!err.message.startsWith(`rule ${rule}:`)) throw err;
+      accepted = false;
+    }
+    if (accepted) throw new Error(`the provider stack in ${region} accepts ${JSON.stringify(given)}: rule ${rule} should refuse it`);
+  }
 }
 
 function s3Bucket(arn) {

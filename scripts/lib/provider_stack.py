@@ -131,6 +131,25 @@ def retype_event_source_mapping(provider, function, stack):
         client.update_event_source_mapping(UUID=mapping["UUID"], ScalingConfig={"MaximumConcurrency": limit})
 
 
+def add_read_model_replicas(provider, stack):
+    """With ReadModelMode global-primary, makes sure each ReadModelReplica region has its
+    replica of tenant-configs. The emulator's CloudFormation creates a GlobalTable's local
+    table only (ADR 4); its DynamoDB does replicate once UpdateTable adds a replica, which
+    is what AWS's CloudFormation does for the stack. Idempotent."""
+    params = {p["ParameterKey"]: p["ParameterValue"] for p in stack.get("Parameters", [])}
+    if params.get("ReadModelMode") != "global-primary":
+        return
+    table = outputs(stack).get("ReadModelTableName", "tenant-configs")
+    ddb = provider.client("dynamodb")
+    held = {r["RegionName"] for r in ddb.describe_table(TableName=table)["Table"].get("Replicas", [])}
+    for key in ("ReadModelReplica1Region", "ReadModelReplica2Region"):
+        region = params.get(key, "")
+        if not region or region in held:
+            continue
+        ddb.update_table(TableName=table, ReplicaUpdates=[{"Create": {"RegionName": region}}])
+        log(f"added a replica of {table} in {region} (UpdateTable: the emulator's GlobalTable makes none)")
+
+
 def stack_parameters(provider, overrides):
     params = {"TemplateBucketName": CUSTOMER_TEMPLATE_BUCKET}
     # The bucket policy denies requests without TLS; the emulator speaks plain HTTP.
@@ -143,13 +162,23 @@ def stack_parameters(provider, overrides):
     return [{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(params.items())]
 
 
+def publish_template(provider, template):
+    """Uploads a stack template to the template bucket under its content hash; returns its
+    URL. CloudFormation takes at most 51,200 bytes inline (TemplateBody) and 1 MB from S3,
+    and the provider's template is near the first limit."""
+    with open(template, "rb") as f:
+        body = f.read()
+    key = f"stacks/{hashlib.sha256(body).hexdigest()[:16]}-{os.path.basename(template)}"
+    provider.client("s3").put_object(Bucket=CUSTOMER_TEMPLATE_BUCKET, Key=key, Body=body,
+                                      ContentType="application/x-yaml")
+    return f"{provider.endpoint}/{CUSTOMER_TEMPLATE_BUCKET}/{key}"
+
+
 def deploy(provider, name, parameters, template=TEMPLATE_FILE):
     cfn = provider.client("cloudformation")
-    with open(template, encoding="utf-8") as f:
-        body = f.read()
     common = {
         "StackName": name,
-        "TemplateBody": body,
+        "TemplateURL": publish_template(provider, template),
         "Parameters": parameters,
         "Capabilities": ["CAPABILITY_NAMED_IAM"],
     }
@@ -645,6 +674,7 @@ def main():
         overrides = {**publish_worker_code(provider, args.lambda_worker), **overrides}
     stack = deploy(provider, args.stack_name, stack_parameters(provider, overrides))
     out = outputs_of(stack)
+    add_read_model_replicas(provider, stack)
     if "WorkerFunctionName" in out:
         retype_event_source_mapping(provider, out["WorkerFunctionName"], stack)
     if args.smoke:

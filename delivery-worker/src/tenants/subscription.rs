@@ -5,6 +5,14 @@
 //! the config topic, and removes both when it stops. An event only says "this key has a
 //! new version": the replica then reads the item itself (consistently) and applies it if
 //! it is newer, so duplicated or reordered events are harmless.
+//!
+//! Regions: the api publishes to one topic, the primary region's; every region's
+//! replicas subscribe their own (local) queues to it, SNS delivering across regions, so a
+//! change reaches every region's workers, not only the primary's (ADR 4, "Regions"). A
+//! replica outside the primary reads its own region's replica of the global read model,
+//! which may not have the change yet when the event arrives: [`apply`] re-reads it until
+//! it holds the event's version (bounded by [`CATCH_UP`]), so a change is never applied
+//! from a stale copy, and leaves the message for a later receive if it never does.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,14 +21,26 @@ use aws_config::SdkConfig;
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, QueueAttributeName};
 use logspoke_aws::AwsError;
 use logspoke_contract::ConfigChanged;
+use logspoke_runtime::backoff::Backoff;
 use tokio::sync::watch;
 
-use super::source::{self, ReadModel};
+use super::source::{self, Loaded, ReadModel};
 use super::TenantConfigs;
 
 /// Longest a change event waits in a replica's queue (SQS's minimum retention); a replica
 /// that was away longer catches up by its periodic resync.
 const RETENTION_SECONDS: &str = "60";
+
+/// How a change event waits for this region's copy of the read model to hold its
+/// version: re-read after 50 ms, doubling to at most 1 s, 8 reads in all (about 3.6 s of
+/// waiting; a DynamoDB global table replicates in about a second). Past that the message
+/// is left on the queue and read again after its visibility timeout, and the periodic
+/// resync remains the safety net.
+pub const CATCH_UP: Backoff = Backoff {
+    base: Duration::from_millis(50),
+    max: Duration::from_secs(1),
+    attempts: 8,
+};
 
 /// This replica's queue and its subscription to the config topic.
 #[derive(Debug, Clone)]
@@ -34,9 +54,11 @@ pub struct Subscription {
 
 impl Subscription {
     /// Creates the replica's queue `{prefix}{random}` and subscribes it to `topic_arn`.
+    /// The topic may be in another region (the primary's): the subscription is made
+    /// there, the queue stays in this replica's region.
     pub async fn create(sdk: &SdkConfig, topic_arn: &str, prefix: &str) -> Result<Self, AwsError> {
         let sqs = aws_sdk_sqs::Client::new(sdk);
-        let sns = aws_sdk_sns::Client::new(sdk);
+        let sns = sns_client_for(sdk, topic_arn);
         let name = format!("{prefix}{}", &uuid::Uuid::new_v4().simple().to_string()[..16]);
         let queue_url = sqs
             .create_queue()
@@ -176,7 +198,31 @@ fn parse_event(body: &str) -> Option<ConfigChanged> {
     ConfigChanged::from_json(envelope.get("Message")?.as_str()?).ok()
 }
 
-/// Reads and applies the item an event names; false when it should be retried.
+/// An SNS client in the region of `topic_arn` (SNS only subscribes in the topic's own
+/// region); this replica's region when the ARN names none.
+fn sns_client_for(sdk: &SdkConfig, topic_arn: &str) -> aws_sdk_sns::Client {
+    match topic_region(topic_arn) {
+        Some(region) if sdk.region().is_none_or(|own| own.as_ref() != region) => {
+            let config = aws_sdk_sns::config::Builder::from(sdk)
+                .region(aws_sdk_sns::config::Region::new(region.to_owned()))
+                .build();
+            aws_sdk_sns::Client::from_conf(config)
+        }
+        _ => aws_sdk_sns::Client::new(sdk),
+    }
+}
+
+/// The region field of an SNS topic ARN (`arn:PARTITION:sns:REGION:ACCOUNT:NAME`).
+fn topic_region(topic_arn: &str) -> Option<&str> {
+    let mut fields = topic_arn.split(':');
+    let region = fields.nth(3)?;
+    (!region.is_empty()).then_some(region)
+}
+
+/// Reads and applies the item an event names; false when it should be retried. The
+/// item is read until it holds the event's version or a newer one (a deletion is a
+/// tombstone at a new version, so an item that is missing or older means this region's
+/// replica of the read model is behind), at most [`CATCH_UP`]`.attempts` times.
 async fn apply<R: ReadModel>(event: &ConfigChanged, source: &R, configs: &TenantConfigs) -> bool {
     if configs
         .version(&event.tenant_id, event.delivery_type)
@@ -184,23 +230,37 @@ async fn apply<R: ReadModel>(event: &ConfigChanged, source: &R, configs: &Tenant
     {
         return true;
     }
-    match source.get(&event.tenant_id, event.delivery_type).await {
-        Ok(Some(loaded)) => {
-            // An unreadable item is logged and counted where it was parsed.
-            let version = loaded.as_ref().ok().map(|item| item.version);
-            if source::apply_loaded(configs, loaded) && version.is_some() {
-                tracing::info!(tenant_id = %event.tenant_id, delivery_type = event.delivery_type.as_str(),
-                    version, "applied a config change");
-                metrics::counter!("logspoke_worker_config_changes_applied_total").increment(1);
-            }
-            true
+    for read in 1..=CATCH_UP.attempts {
+        if read > 1 {
+            tokio::time::sleep(CATCH_UP.bound(read - 1)).await;
         }
-        Ok(None) => true,
-        Err(err) => {
-            tracing::warn!(tenant_id = %event.tenant_id, error = %err, "could not read a changed config; will retry");
-            false
+        match source.get(&event.tenant_id, event.delivery_type).await {
+            Ok(Some(Ok(item))) if item.version >= event.version => return applied(event, configs, Ok(item)),
+            // Logged and counted where it was parsed; its tenant is held until it is fixed.
+            Ok(Some(Err(unreadable))) => return applied(event, configs, Err(unreadable)),
+            Ok(_) => metrics::counter!("logspoke_worker_config_change_rereads_total").increment(1),
+            Err(err) => {
+                tracing::warn!(tenant_id = %event.tenant_id, error = %err, "could not read a changed config; will retry");
+                return false;
+            }
         }
     }
+    tracing::warn!(tenant_id = %event.tenant_id, delivery_type = event.delivery_type.as_str(),
+        version = event.version, reads = CATCH_UP.attempts,
+        "this region's read model does not hold a changed config yet; the change event is retried later");
+    metrics::counter!("logspoke_worker_config_changes_behind_total").increment(1);
+    false
+}
+
+/// Applies what [`apply`] read (a no-op when something as new is held); always true.
+fn applied(event: &ConfigChanged, configs: &TenantConfigs, loaded: Loaded) -> bool {
+    let version = loaded.as_ref().ok().map(|item| item.version);
+    if source::apply_loaded(configs, loaded) && version.is_some() {
+        tracing::info!(tenant_id = %event.tenant_id, delivery_type = event.delivery_type.as_str(),
+            version, "applied a config change");
+        metrics::counter!("logspoke_worker_config_changes_applied_total").increment(1);
+    }
+    true
 }
 
 async fn queue_arn(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> Result<String, AwsError> {
@@ -230,4 +290,139 @@ pub fn allow_topic(queue_arn: &str, topic_arn: &str) -> String {
         }]
     })
     .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+    use std::sync::Mutex;
+
+    use logspoke_contract::{ChangeKind, DeliveryType, EffectiveState, TenantId};
+
+    use super::super::source::{Loaded, ReadModel};
+    use super::super::tests::item;
+    use super::*;
+
+    /// A region's replica of the read model that answers reads from a script: each
+    /// `get` takes the next answer (the last one repeats), as a replica that catches up
+    /// with the primary after some reads would.
+    struct LaggingReplica {
+        answers: Mutex<VecDeque<Option<i64>>>,
+        reads: Mutex<u32>,
+    }
+
+    impl LaggingReplica {
+        fn new(answers: &[Option<i64>]) -> Self {
+            Self {
+                answers: Mutex::new(answers.iter().copied().collect()),
+                reads: Mutex::new(0),
+            }
+        }
+
+        fn reads(&self) -> u32 {
+            *self.reads.lock().unwrap()
+        }
+    }
+
+    impl ReadModel for LaggingReplica {
+        async fn scan(&self) -> Result<Vec<Loaded>, AwsError> {
+            unimplemented!("a change event reads one item")
+        }
+
+        async fn tenant(&self, _: &TenantId) -> Result<Vec<Loaded>, AwsError> {
+            unimplemented!("a change event reads one item")
+        }
+
+        async fn get(&self, _: &TenantId, _: DeliveryType) -> Result<Option<Loaded>, AwsError> {
+            *self.reads.lock().unwrap() += 1;
+            let mut answers = self.answers.lock().unwrap();
+            let answer = if answers.len() > 1 {
+                answers.pop_front().flatten()
+            } else {
+                answers.front().copied().flatten()
+            };
+            Ok(answer.map(|version| Ok(item("acme", version, EffectiveState::Disabled, &[]))))
+        }
+    }
+
+    fn changed(version: i64) -> ConfigChanged {
+        ConfigChanged {
+            schema_version: 1,
+            tenant_id: TenantId::parse("acme").unwrap(),
+            delivery_type: DeliveryType::Cloudwatch,
+            version,
+            change: ChangeKind::Upserted,
+            occurred_at: "2026-12-07T10:00:00Z".into(),
+        }
+    }
+
+    fn held(configs: &TenantConfigs) -> Option<i64> {
+        configs.version(&TenantId::parse("acme").unwrap(), DeliveryType::Cloudwatch)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_change_is_applied_once_this_regions_read_model_holds_its_version_not_from_a_stale_copy() {
+        let configs = TenantConfigs::default();
+        configs.apply(item("acme", 1, EffectiveState::Active, &[]));
+        // The replica still has version 1 for two reads, then the disable (version 2).
+        let replica = LaggingReplica::new(&[Some(1), Some(1), Some(2)]);
+
+        assert!(apply(&changed(2), &replica, &configs).await);
+
+        assert_eq!(replica.reads(), 3);
+        assert_eq!(held(&configs), Some(2));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_new_config_the_replica_does_not_have_yet_is_read_again_rather_than_taken_as_gone() {
+        let configs = TenantConfigs::default();
+        let replica = LaggingReplica::new(&[None, Some(1)]);
+
+        assert!(apply(&changed(1), &replica, &configs).await);
+
+        assert_eq!(held(&configs), Some(1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_replica_that_never_catches_up_leaves_the_event_for_a_later_receive_within_the_bound() {
+        let configs = TenantConfigs::default();
+        configs.apply(item("acme", 1, EffectiveState::Active, &[]));
+        let replica = LaggingReplica::new(&[Some(1)]);
+        let started = tokio::time::Instant::now();
+
+        assert!(
+            !apply(&changed(2), &replica, &configs).await,
+            "the message must stay on the queue"
+        );
+
+        assert_eq!(replica.reads(), CATCH_UP.attempts);
+        assert_eq!(held(&configs), Some(1));
+        let waited = started.elapsed();
+        assert!(waited <= Duration::from_secs(4), "waited {waited:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_event_for_a_version_already_held_reads_nothing() {
+        let configs = TenantConfigs::default();
+        configs.apply(item("acme", 3, EffectiveState::Active, &[]));
+        let replica = LaggingReplica::new(&[Some(1)]);
+
+        assert!(apply(&changed(2), &replica, &configs).await);
+
+        assert_eq!(replica.reads(), 0);
+    }
+
+    #[test]
+    fn the_subscription_is_made_in_the_topics_region() {
+        assert_eq!(
+            topic_region("arn:aws:sns:eu-west-1:111111111111:config-changes"),
+            Some("eu-west-1")
+        );
+        assert_eq!(
+            topic_region("arn:aws-cn:sns:cn-north-1:111111111111:config-changes"),
+            Some("cn-north-1")
+        );
+        assert_eq!(topic_region("arn:aws:sns::111111111111:x"), None);
+        assert_eq!(topic_region("not-an-arn"), None);
+    }
 }

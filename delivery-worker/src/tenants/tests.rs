@@ -9,7 +9,7 @@ use super::*;
 /// The cluster every test item registers.
 const CLUSTER: &str = "prod-eu-1";
 
-fn item(tenant: &str, version: i64, state: EffectiveState, desired: &[&str]) -> ConfigItem {
+pub(super) fn item(tenant: &str, version: i64, state: EffectiveState, desired: &[&str]) -> ConfigItem {
     let desired: Vec<String> = desired.iter().map(|s| (*s).to_owned()).collect();
     ConfigItem {
         tenant_id: TenantId::parse(tenant).unwrap(),
