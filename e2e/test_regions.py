@@ -183,9 +183,10 @@ class TwoRegions(unittest.TestCase):
                 break
             time.sleep(0.5)
         self.assertEqual((replay["state"], replay["objects_total"], replay["objects_done"]), ("done", 3, 3), replay)
-        by_region = {r["region"]: r for r in replay["regions"]}
-        self.assertEqual(by_region[PRIMARY]["objects_total"], 1, replay)
-        self.assertEqual(by_region[REPLICA]["objects_total"], 2, replay)
+        by_region = {r["region"]: r["progress"] for r in replay["regions"]}
+        self.assertEqual((by_region[PRIMARY]["state"], by_region[PRIMARY]["objects_total"]), ("done", 1), replay)
+        self.assertEqual((by_region[REPLICA]["state"], by_region[REPLICA]["objects_total"]), ("done", 2), replay)
+        self.assertEqual(replay["unreadable_regions"], [], replay)
         # `all` sends each object again: every event twice, from both regions.
         self.assertEqual(len(self.wait_count("west-replayed", 8)), 8)
         self.assertEqual(len(self.wait_count("central-replayed", 12)), 12)

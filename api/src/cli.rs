@@ -132,6 +132,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 publishing.read_model_table.as_str(),
                 publishing.config_topic_arn.as_str(),
                 ledger.ledger_table.as_str(),
+                &server::delivery_regions(&ledger, &sdk)?,
             );
             let settings = crate::outbox::relay::RelaySettings::default();
             let sent = crate::outbox::relay::drain(&db, &sink, &settings).await?;
@@ -228,7 +229,8 @@ mod tests {
                 "DATABASE_URL",
                 "LOGSPOKE_READ_MODEL_TABLE",
                 "LOGSPOKE_CONFIG_TOPIC_ARN",
-                "LOGSPOKE_LEDGER_TABLE"
+                "LOGSPOKE_LEDGER_TABLE",
+                "LOGSPOKE_DELIVERY_REGIONS"
             ]
         );
         let parsed = logspoke_runtime::config::try_parse::<Cli, _, _>(["logspoke-api", "openapi"]);

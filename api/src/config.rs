@@ -8,7 +8,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use logspoke_contract::RoleArn;
+use logspoke_contract::{Region, RoleArn};
 use logspoke_runtime::config::Secret;
 use logspoke_runtime::values::{self, TableName, TopicArn};
 
@@ -123,6 +123,65 @@ pub struct HealthConfig {
     /// replay jobs).
     #[arg(long = "ledger-table", env = "LOGSPOKE_LEDGER_TABLE")]
     pub ledger_table: TableName,
+    /// Provider regions whose delivery ledgers (each the ledger table in that region)
+    /// health and replay progress are read from, and replay jobs written into,
+    /// comma-separated, e.g. eu-west-1,us-east-1; documents list the regions in this
+    /// order. Default: the api's own AWS region only.
+    #[arg(long = "delivery-regions", env = "LOGSPOKE_DELIVERY_REGIONS", value_parser = DeliveryRegions::parse)]
+    pub delivery_regions: Option<DeliveryRegions>,
+}
+
+/// `LOGSPOKE_DELIVERY_REGIONS`: one or more known regions of one partition (the api's
+/// credentials are of one), each once, in the order the documents list them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryRegions(Vec<Region>);
+
+impl DeliveryRegions {
+    /// Parses `eu-west-1,us-east-1` (blanks around names are ignored).
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let mut regions: Vec<Region> = Vec::new();
+        for name in raw.split(',').map(str::trim) {
+            if name.is_empty() {
+                return Err("has an empty region name; separate region names with single commas".into());
+            }
+            let region = Region::parse(name).map_err(|e| e.to_string())?;
+            if regions.contains(&region) {
+                return Err(format!("lists {name} twice"));
+            }
+            if let Some(first) = regions.first().filter(|f| f.partition() != region.partition()) {
+                return Err(format!(
+                    "mixes partitions ({first} is in {}, {name} in {}); list regions of one partition",
+                    first.partition(),
+                    region.partition()
+                ));
+            }
+            regions.push(region);
+        }
+        Ok(Self(regions))
+    }
+
+    /// The regions, in the order given.
+    pub fn as_slice(&self) -> &[Region] {
+        &self.0
+    }
+}
+
+impl HealthConfig {
+    /// The regions whose ledgers the api reads and writes: those set, else `own` (the
+    /// api's AWS region, as the SDK resolved it), which must then be a known region.
+    pub fn regions(&self, own: Option<&str>) -> Result<Vec<Region>, ConfigError> {
+        if let Some(regions) = &self.delivery_regions {
+            return Ok(regions.as_slice().to_vec());
+        }
+        let own = own.and_then(|name| Region::parse(name).ok()).ok_or_else(|| {
+            ConfigError::new(
+                "LOGSPOKE_DELIVERY_REGIONS",
+                "is not set, and the api's AWS region (AWS_REGION) is not a known region to default to; \
+                 set one of them",
+            )
+        })?;
+        Ok(vec![own])
+    }
 }
 
 /// What bounds a replay.
@@ -482,6 +541,59 @@ mod tests {
     }
 
     #[test]
+    fn delivery_regions_are_known_regions_of_one_partition_each_listed_once() {
+        let regions = |value: &str| {
+            config(&[
+                ("DATABASE_URL", "postgres://x"),
+                ("LOGSPOKE_JWT_SECRET", SECRET),
+                ("LOGSPOKE_DELIVERY_REGIONS", value),
+            ])
+            .map(|c| c.health.regions(Some("eu-west-1")).unwrap())
+        };
+        let names =
+            |value: &str| -> Vec<&str> { regions(value).unwrap().iter().map(|r| r.as_str()).collect() };
+        assert_eq!(names("us-east-1"), ["us-east-1"]);
+        assert_eq!(
+            names("us-east-1,eu-west-1"),
+            ["us-east-1", "eu-west-1"],
+            "in the order given"
+        );
+        assert_eq!(names(" eu-west-1 , ap-south-1 "), ["eu-west-1", "ap-south-1"]);
+        assert_eq!(
+            names("cn-north-1,cn-northwest-1"),
+            ["cn-north-1", "cn-northwest-1"]
+        );
+        let refused = [
+            ("eu-west-1,eu-west-1", "twice"),
+            ("eu-west-1,us-east1", "not a known AWS region"),
+            ("eu-west-1,,us-east-1", "empty region name"),
+            ("eu-west-1,", "empty region name"),
+            ("eu-west-1,cn-north-1", "partition"),
+        ];
+        for (value, words) in refused {
+            let err = regions(value).unwrap_err();
+            assert_eq!(err.variable, "LOGSPOKE_DELIVERY_REGIONS", "{value}");
+            assert!(err.message.contains(words), "{value}: {err}");
+        }
+    }
+
+    #[test]
+    fn without_delivery_regions_the_apis_own_region_is_the_only_one() {
+        for unset in [None, Some("  ")] {
+            let mut vars = vec![("DATABASE_URL", "postgres://x"), ("LOGSPOKE_JWT_SECRET", SECRET)];
+            vars.extend(unset.map(|blank| ("LOGSPOKE_DELIVERY_REGIONS", blank)));
+            let health = config(&vars).unwrap().health;
+            assert_eq!(health.delivery_regions, None);
+            let own = health.regions(Some("ap-southeast-2")).unwrap();
+            assert_eq!(own, [Region::parse("ap-southeast-2").unwrap()]);
+            for unknown in [None, Some("moon-base-1")] {
+                let err = health.regions(unknown).unwrap_err();
+                assert_eq!(err.variable, "LOGSPOKE_DELIVERY_REGIONS");
+            }
+        }
+    }
+
+    #[test]
     fn jwks_must_be_https_except_on_loopback_hosts_or_a_file_path() {
         let jwks = |value: &str| config(&[("DATABASE_URL", "postgres://x"), ("LOGSPOKE_JWT_JWKS", value)]);
         for refused in [
@@ -530,6 +642,7 @@ mod tests {
                 "LOGSPOKE_READ_MODEL_TABLE",
                 "LOGSPOKE_CONFIG_TOPIC_ARN",
                 "LOGSPOKE_LEDGER_TABLE",
+                "LOGSPOKE_DELIVERY_REGIONS",
                 "LOGSPOKE_STAGING_RETENTION_DAYS",
                 "LOGSPOKE_REPLAYS_PER_TENANT_PER_DAY",
                 "LOGSPOKE_TENANT_WRITES_PER_MINUTE",

@@ -4,6 +4,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use aws_config::SdkConfig;
+use logspoke_contract::Region;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
 use tokio::net::TcpListener;
@@ -11,7 +13,7 @@ use tokio::net::TcpListener;
 use crate::auth::jwt::Verifier;
 use crate::aws::chain::RoleChain;
 use crate::aws::target_access::AwsTargetAccess;
-use crate::config::Config;
+use crate::config::{Config, ConfigError, HealthConfig};
 use crate::delivery_health::{DynamoHealthStore, HealthReader};
 use crate::onboarding::template_check::{self, ConfigChecks};
 use crate::outbox::relay::{self, RelaySettings};
@@ -42,7 +44,8 @@ pub async fn state(config: &Config) -> anyhow::Result<AppState> {
     let db = pool(&config.database_url, config.db_max_connections)?;
     let verifier = Verifier::from_config(&config.jwt).await?;
     let sdk = aws::load_sdk_config().await;
-    let ledger = DynamoHealthStore::new(&sdk, config.health.ledger_table.as_str());
+    let regions = delivery_regions(&config.health, &sdk)?;
+    let health = health_reader(&sdk, config.health.ledger_table.as_str(), &regions);
     let chain = RoleChain::new(sdk, config.onboarding.provider_role_arn.clone());
     Ok(AppState {
         db,
@@ -52,10 +55,30 @@ pub async fn state(config: &Config) -> anyhow::Result<AppState> {
         aws: AwsTargetAccess::new(chain),
         config_checks: Arc::new(ConfigChecks::default()),
         verify_limiter: Default::default(),
-        health: HealthReader::new(ledger),
+        health,
         replays: config.replays.clone(),
         write_limiter: WriteLimiter::new(config.tenant_writes_per_minute),
     })
+}
+
+/// The provider regions whose ledgers the api reads and writes replay jobs into:
+/// `LOGSPOKE_DELIVERY_REGIONS`, else the SDK's own region.
+pub fn delivery_regions(health: &HealthConfig, sdk: &SdkConfig) -> Result<Vec<Region>, ConfigError> {
+    health.regions(sdk.region().map(|region| region.as_ref()))
+}
+
+/// A reader of `table` in each of `regions` (same credentials and endpoint as `sdk`).
+pub fn health_reader(sdk: &SdkConfig, table: &str, regions: &[Region]) -> HealthReader {
+    let stores = regions
+        .iter()
+        .map(|region| {
+            (
+                *region,
+                DynamoHealthStore::new(&aws::in_region(sdk, *region), table),
+            )
+        })
+        .collect();
+    HealthReader::new(stores)
 }
 
 /// Serves on an already bound listener until `shutdown` resolves.
@@ -88,6 +111,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         config.publishing.read_model_table.as_str(),
         config.publishing.config_topic_arn.as_str(),
         config.health.ledger_table.as_str(),
+        &state.health.regions(),
     );
     let relay = tokio::spawn(relay::run(
         state.db.clone(),

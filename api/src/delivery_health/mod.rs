@@ -3,29 +3,36 @@
 //! endpoints and for the summary every config document embeds; and the progress the
 //! workers write into replay job items (`contract::replay`), read for replay documents.
 //!
-//! - this module: the narrow [`HealthStore`] the code needs from the ledger table, the
-//!   [`HealthReader`] built on it, and the pure rules: which counter buckets a window
-//!   holds and how they add up ([`sum_counters`]), and which targets a state filter keeps
-//!   ([`keeps`], [`might_be_failing`]);
+//! Each provider region has its own ledger (the table `LOGSPOKE_LEDGER_TABLE` in that
+//! region: its workers record what they delivered there), and the api reads every
+//! region configured in `LOGSPOKE_DELIVERY_REGIONS` (by default its own) at once.
+//!
+//! - this module: the narrow [`HealthStore`] the code needs from one region's ledger
+//!   table, and the pure rules: which counter buckets a window holds and how they add up
+//!   ([`sum_counters`]), and which targets a state filter keeps ([`keeps`],
+//!   [`might_be_failing`]);
+//! - [`reader`]: the [`HealthReader`] over every region's store, with what `GET …/health`
+//!   read of a target in the last [`TARGET_TTL`] (5 s), per replica, so a client polling
+//!   it in a loop costs the ledgers at most one read of the target per replica every 5 s;
+//! - [`regions`]: reading every region at once, where a region that does not answer
+//!   never fails the others' answer ([`UnreadableRegion`]);
+//! - [`merge`]: one target's items from several regions as one view ([`TargetHealth`]);
+//! - [`pages`]: the operators' list, merged from the regions' pages by sort key;
 //! - [`dynamodb`]: the store over DynamoDB (GetItem, BatchGetItem, Query);
 //! - [`summary`]: the per-process cache behind the config documents' summary, so that
-//!   reading health never fails a config request and rarely slows one;
-//! - [`TargetCache`]: what `GET …/health` read of a target in the last
-//!   [`TARGET_TTL`] (5 s), per replica, so a client polling it in a loop costs the ledger
-//!   at most one read of the target per replica every 5 s.
+//!   reading health never fails a config request and rarely slows one.
 //!
 //! The api only reads the ledger here; the workers write it (the outbox relay creates
 //! and cancels replay job items).
 
 pub mod dynamodb;
+pub mod merge;
+pub mod pages;
+pub mod reader;
+pub mod regions;
 pub mod summary;
 
-use std::collections::HashMap;
 use std::future::Future;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
-
-use tokio::time::Instant;
 
 use logspoke_contract::ledger::{
     bucket_start, CounterBucket, Counters, HealthItem, HealthState, Target, COUNTER_BUCKET_SECONDS,
@@ -35,7 +42,9 @@ use logspoke_contract::replay::ReplayJob;
 
 use crate::aws::error::AwsError;
 pub use dynamodb::DynamoHealthStore;
-use summary::{SummaryCache, SummaryError};
+pub use merge::{RegionItem, TargetHealth};
+pub use reader::{HealthReader, RegionalPage, TARGET_TTL};
+pub use regions::{Regional, UnreadableRegion};
 
 /// The counters' long window.
 pub const DAY_MS: i64 = 24 * 60 * 60 * 1000;
@@ -180,128 +189,6 @@ pub fn prefilter(filter: Option<HealthState>) -> Option<Prefilter> {
 /// objects or failures since its last delivery.
 pub fn might_be_failing(item: &HealthItem) -> bool {
     item.parked_objects > 0 || item.consecutive_failures > 0
-}
-
-/// How long a target's health read for `GET …/health` is answered from memory.
-pub const TARGET_TTL: Duration = Duration::from_secs(5);
-
-/// Targets whose reads are kept at most; past it, expired entries are dropped first and,
-/// if that is not enough, all of them (a burst of distinct targets then reads again).
-const TARGET_CACHE_ENTRIES: usize = 10_000;
-
-/// A target's health item and its counters, as read together.
-type TargetRead = (HealthItem, CounterWindows);
-
-/// A target's health item and counters as read, by target.
-#[derive(Default)]
-pub struct TargetCache {
-    reads: Mutex<HashMap<Target, (Instant, TargetRead)>>,
-}
-
-impl TargetCache {
-    fn get(&self, target: &Target) -> Option<TargetRead> {
-        let reads = self.reads.lock().unwrap_or_else(|p| p.into_inner());
-        let (at, read) = reads.get(target)?;
-        (at.elapsed() < TARGET_TTL).then(|| read.clone())
-    }
-
-    fn put(&self, target: &Target, read: &TargetRead) {
-        let mut reads = self.reads.lock().unwrap_or_else(|p| p.into_inner());
-        if reads.len() >= TARGET_CACHE_ENTRIES {
-            reads.retain(|_, (at, _)| at.elapsed() < TARGET_TTL);
-            if reads.len() >= TARGET_CACHE_ENTRIES {
-                reads.clear();
-            }
-        }
-        reads.insert(target.clone(), (Instant::now(), read.clone()));
-    }
-}
-
-/// Reads delivery health for the handlers: the health endpoints' reads (kept
-/// [`TARGET_TTL`] per target) and cached ones for the config documents' summary.
-pub struct HealthReader<S = DynamoHealthStore> {
-    store: Arc<S>,
-    summaries: Arc<SummaryCache>,
-    targets: Arc<TargetCache>,
-}
-
-impl<S> Clone for HealthReader<S> {
-    fn clone(&self) -> Self {
-        Self {
-            store: self.store.clone(),
-            summaries: self.summaries.clone(),
-            targets: self.targets.clone(),
-        }
-    }
-}
-
-impl<S: HealthStore> HealthReader<S> {
-    /// A reader over `store` with the default summary cache.
-    pub fn new(store: S) -> Self {
-        Self::with_cache(store, SummaryCache::default())
-    }
-
-    /// A reader over `store` with its own summary cache settings.
-    pub fn with_cache(store: S, cache: SummaryCache) -> Self {
-        Self {
-            store: Arc::new(store),
-            summaries: Arc::new(cache),
-            targets: Arc::default(),
-        }
-    }
-
-    /// One target's health item (empty when nothing was recorded yet) and its counters,
-    /// read together, or as read less than [`TARGET_TTL`] ago on this replica.
-    pub async fn target(
-        &self,
-        target: &Target,
-        now_ms: i64,
-    ) -> Result<(HealthItem, CounterWindows), HealthError> {
-        if let Some(read) = self.targets.get(target) {
-            return Ok(read);
-        }
-        let (from_s, to_s) = counter_range(now_ms);
-        let (item, buckets) = tokio::try_join!(
-            self.store.health(target),
-            self.store.counter_buckets(target, from_s, to_s)
-        )?;
-        let item = item.unwrap_or_else(|| HealthItem::empty(target.clone()));
-        let read = (item, sum_counters(&buckets, now_ms));
-        self.targets.put(target, &read);
-        Ok(read)
-    }
-
-    /// The health items of `targets` for config documents, from the cache or one batched
-    /// read; `None` when they could not be read (logged once here), so the documents go
-    /// without their summary. A target nothing was recorded for has an empty item.
-    pub async fn summaries(&self, targets: &[Target]) -> Option<HashMap<Target, HealthItem>> {
-        match self.summaries.read(&*self.store, targets).await {
-            Ok(items) => Some(items),
-            Err(SummaryError::BackingOff) => None,
-            Err(SummaryError::Failed(err)) => {
-                tracing::warn!(
-                    error = %err,
-                    targets = targets.len(),
-                    "delivery health could not be read; the config documents go without their health summary"
-                );
-                None
-            }
-        }
-    }
-
-    /// One Query of the `health` partition.
-    pub async fn page(&self, query: &PageQuery) -> Result<HealthPage, HealthError> {
-        self.store.health_page(query).await
-    }
-
-    /// The replay job items of `ids`, by id.
-    pub async fn replay_jobs(&self, ids: &[String]) -> Result<HashMap<String, ReplayJob>, HealthError> {
-        if ids.is_empty() {
-            return Ok(HashMap::new());
-        }
-        let jobs = self.store.replay_jobs(ids).await?;
-        Ok(jobs.into_iter().map(|job| (job.replay_id.clone(), job)).collect())
-    }
 }
 
 #[cfg(test)]

@@ -9,7 +9,9 @@
 //!   documents go without a summary and no request reads the ledger for the next
 //!   [`SummaryCache::ttl`] (so an outage costs one slow request per replica every 5 s,
 //!   not one per request);
-//! - the map is swept of expired entries when it grows past [`MAX_ENTRIES`].
+//! - the map is swept of expired entries when it grows past [`MAX_ENTRIES`];
+//! - each region's ledger has its own cache ([`super::HealthReader`]), so a region
+//!   that fails backs off alone and the summary is made of the others.
 //!
 //! Concurrent misses of one target may each read it; at most a handful per TTL.
 
@@ -25,7 +27,7 @@ use serde::Serialize;
 use tokio::time::Instant;
 use utoipa::ToSchema;
 
-use super::{HealthError, HealthStore};
+use super::{HealthError, HealthStore, TargetHealth};
 
 /// The short view of a target's health each config document carries.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
@@ -49,10 +51,13 @@ pub struct HealthSummary {
 }
 
 impl HealthSummary {
-    /// The summary of `item`'s target whose config is in `config_state`, at `now_ms`.
-    pub fn new(item: &HealthItem, config_state: EffectiveState, now_ms: i64) -> Self {
+    /// The summary of a target, combined across the regions read (see [`super::merge`]),
+    /// whose config is in `config_state`, at `now_ms`. A region that could not be read
+    /// is simply not in it: the summary is a glance, `…/health` names what is missing.
+    pub fn new(health: &TargetHealth, config_state: EffectiveState, now_ms: i64) -> Self {
+        let item = health.merged();
         Self {
-            state: item.state(config_state, now_ms),
+            state: health.state(config_state, now_ms),
             last_delivered_at: item
                 .last_delivered_at_ms
                 .and_then(DateTime::from_timestamp_millis),

@@ -1,9 +1,10 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use logspoke_contract::ledger::LastError;
-use logspoke_contract::{Cause, DeliveryType, EffectiveState, TenantId};
+use logspoke_contract::replay::{ReplayMode, ReplayProgress};
+use logspoke_contract::{Cause, DeliveryType, EffectiveState, Region, TenantId};
 
 use super::summary::{SummaryCache, SummaryError};
 use super::*;
@@ -134,9 +135,10 @@ fn the_failing_prefilter_never_drops_a_failing_target() {
 #[derive(Default)]
 struct FakeStore {
     items: Mutex<Vec<HealthItem>>,
-    batch_reads: AtomicUsize,
+    batch_reads: Arc<AtomicUsize>,
     fail: Mutex<Option<AwsError>>,
     delay: Option<Duration>,
+    jobs: Vec<ReplayJob>,
 }
 
 impl FakeStore {
@@ -177,11 +179,16 @@ impl HealthStore for FakeStore {
         Ok(vec![bucket(bucket_start(NOW_MS), 3)])
     }
 
-    async fn replay_jobs(
-        &self,
-        _: &[String],
-    ) -> Result<Vec<logspoke_contract::replay::ReplayJob>, HealthError> {
-        Ok(Vec::new())
+    async fn replay_jobs(&self, ids: &[String]) -> Result<Vec<ReplayJob>, HealthError> {
+        if let Some(err) = self.fail.lock().unwrap().clone() {
+            return Err(HealthError::Aws(err));
+        }
+        Ok(self
+            .jobs
+            .iter()
+            .filter(|job| ids.contains(&job.replay_id))
+            .cloned()
+            .collect())
     }
 
     async fn health_page(&self, _: &PageQuery) -> Result<HealthPage, HealthError> {
@@ -259,11 +266,22 @@ async fn a_slow_ledger_is_given_up_on_after_the_timeout() {
     assert!(started.elapsed() < Duration::from_secs(5));
 }
 
+fn region(name: &str) -> Region {
+    Region::parse(name).unwrap()
+}
+
+/// A reader over one region.
+fn one_region(store: FakeStore) -> HealthReader<FakeStore> {
+    HealthReader::new(vec![(region("eu-west-1"), store)])
+}
+
 #[tokio::test]
 async fn the_reader_sums_the_targets_counters_and_fills_in_an_empty_item() {
-    let reader = HealthReader::new(FakeStore::default());
-    let (item, counters) = reader.target(&target("acme"), NOW_MS).await.unwrap();
-    assert_eq!(item, HealthItem::empty(target("acme")));
+    let reader = one_region(FakeStore::default());
+    let health = reader.target(&target("acme"), NOW_MS).await.unwrap();
+    assert_eq!(health.merged(), HealthItem::empty(target("acme")));
+    assert_eq!(health.regions.len(), 1);
+    let counters = health.counters().unwrap();
     assert_eq!(counters.last_hour.objects, 3);
     assert_eq!(counters.last_day.objects, 3);
     assert!(reader.summaries(&[target("acme")]).await.is_some());
@@ -272,19 +290,143 @@ async fn the_reader_sums_the_targets_counters_and_fills_in_an_empty_item() {
 #[tokio::test(start_paused = true)]
 async fn a_targets_health_is_read_once_per_ttl_however_often_it_is_asked_for() {
     let store = FakeStore::with(vec![parked("acme", 3)]);
-    let reader = HealthReader::new(store);
+    let reads = store.batch_reads.clone();
+    let reader = one_region(store);
     for _ in 0..50 {
-        let (item, _) = reader.target(&target("acme"), NOW_MS).await.unwrap();
-        assert_eq!(item.parked_objects, 3);
+        let health = reader.target(&target("acme"), NOW_MS).await.unwrap();
+        assert_eq!(health.merged().parked_objects, 3);
     }
-    assert_eq!(reader.store.reads(), 1, "one read for fifty requests");
+    assert_eq!(reads.load(Ordering::SeqCst), 1, "one read for fifty requests");
     tokio::time::sleep(super::TARGET_TTL).await;
     reader.target(&target("acme"), NOW_MS).await.unwrap();
     assert_eq!(
-        reader.store.reads(),
+        reads.load(Ordering::SeqCst),
         2,
         "read again once the copy is older than the TTL"
     );
     reader.target(&target("globex"), NOW_MS).await.unwrap();
-    assert_eq!(reader.store.reads(), 3, "per target");
+    assert_eq!(reads.load(Ordering::SeqCst), 3, "per target");
+}
+
+fn failing_store() -> FakeStore {
+    let store = FakeStore::default();
+    *store.fail.lock().unwrap() = Some(AwsError::service("ResourceNotFoundException", 400, "no table"));
+    store
+}
+
+/// A reader over eu-west-1 (acme healthy), us-east-1 (acme parked) and ap-south-1 (its
+/// ledger cannot be read).
+fn three_regions() -> HealthReader<FakeStore> {
+    let mut healthy = HealthItem::empty(target("acme"));
+    healthy.last_delivered_at_ms = Some(NOW_MS - 1_000);
+    HealthReader::new(vec![
+        (region("eu-west-1"), FakeStore::with(vec![healthy])),
+        (region("us-east-1"), FakeStore::with(vec![parked("acme", 2)])),
+        (region("ap-south-1"), failing_store()),
+    ])
+}
+
+#[tokio::test]
+async fn a_target_failing_in_one_region_is_failing_and_an_unreadable_region_is_named() {
+    let reader = three_regions();
+    let health = reader.target(&target("acme"), NOW_MS).await.unwrap();
+    let regions: Vec<Region> = health.regions.iter().map(|r| r.region).collect();
+    assert_eq!(regions, [region("eu-west-1"), region("us-east-1")]);
+    assert_eq!(health.unreadable, [region("ap-south-1")]);
+    assert_eq!(health.state(EffectiveState::Active, NOW_MS), HealthState::Failing);
+    let merged = health.merged();
+    assert_eq!(merged.parked_objects, 2);
+    assert_eq!(merged.last_delivered_at_ms, Some(NOW_MS - 1_000));
+    assert_eq!(
+        health.counters().unwrap().last_hour.objects,
+        6,
+        "both regions' counters"
+    );
+
+    let summaries = reader.summaries(&[target("acme")]).await.unwrap();
+    let summary = &summaries[&target("acme")];
+    assert_eq!(summary.regions.len(), 2);
+    assert_eq!(summary.unreadable, [region("ap-south-1")]);
+    assert_eq!(summary.merged().parked_objects, 2);
+}
+
+#[tokio::test]
+async fn a_read_fails_only_when_no_region_answers_and_then_as_the_first_did() {
+    let reader = HealthReader::new(vec![
+        (region("eu-west-1"), failing_store()),
+        (region("us-east-1"), FakeStore::default()),
+    ]);
+    let health = reader.target(&target("acme"), NOW_MS).await.unwrap();
+    assert_eq!(health.unreadable, [region("eu-west-1")]);
+    let none = HealthReader::new(vec![
+        (region("eu-west-1"), failing_store()),
+        (region("us-east-1"), {
+            let store = FakeStore::default();
+            *store.fail.lock().unwrap() = Some(AwsError::service("ThrottlingException", 400, "slow down"));
+            store
+        }),
+    ]);
+    let err = none.target(&target("acme"), NOW_MS).await.unwrap_err();
+    assert!(err.to_string().contains("ResourceNotFoundException"), "{err}");
+    assert!(none.summaries(&[target("acme")]).await.is_none());
+    assert!(none.replay_jobs(&["r1".to_owned()]).await.is_err());
+}
+
+fn job(id: &str, objects_done: u64) -> ReplayJob {
+    ReplayJob {
+        replay_id: id.into(),
+        target: target("acme"),
+        since_ms: NOW_MS - HOUR_MS,
+        until_ms: NOW_MS,
+        mode: ReplayMode::Missing,
+        cancelled: false,
+        requested_at_ms: NOW_MS,
+        progress: ReplayProgress {
+            objects_done,
+            ..ReplayProgress::queued()
+        },
+    }
+}
+
+#[tokio::test]
+async fn replay_jobs_are_read_from_every_region_by_id() {
+    let reader = HealthReader::new(vec![
+        (
+            region("eu-west-1"),
+            FakeStore {
+                jobs: vec![job("r1", 4), job("r2", 1)],
+                ..FakeStore::default()
+            },
+        ),
+        (
+            region("us-east-1"),
+            FakeStore {
+                jobs: vec![job("r1", 6)],
+                ..FakeStore::default()
+            },
+        ),
+        (region("ap-south-1"), failing_store()),
+    ]);
+    let jobs = reader
+        .replay_jobs(&["r1".to_owned(), "r2".to_owned()])
+        .await
+        .unwrap();
+    assert_eq!(jobs.unreadable, [region("ap-south-1")]);
+    let done: Vec<(Region, Option<u64>, Option<u64>)> = jobs
+        .read
+        .iter()
+        .map(|(region, jobs)| {
+            let done = |id: &str| jobs.get(id).map(|job| job.progress.objects_done);
+            (*region, done("r1"), done("r2"))
+        })
+        .collect();
+    assert_eq!(
+        done,
+        [
+            (region("eu-west-1"), Some(4), Some(1)),
+            (region("us-east-1"), Some(6), None)
+        ]
+    );
+    let none = reader.replay_jobs(&[]).await.unwrap();
+    assert_eq!(none.read.len(), 3, "nothing to read: every region answers empty");
 }

@@ -60,6 +60,12 @@ pub fn region() -> RefOr<Schema> {
     region_ref("The target's AWS region; it must be in the role ARN's partition (aws, aws-cn, aws-us-gov)")
 }
 
+/// A provider region: one regional stack, whose workers deliver what its clusters
+/// stage there and record it in that region's delivery ledger.
+pub fn delivery_region() -> RefOr<Schema> {
+    region_ref("The provider region: its workers deliver what is staged there and record it in its own delivery ledger")
+}
+
 /// The onboarding stack's region, or `null` for the default.
 pub fn stack_region() -> Schema {
     let description = "Region whose CloudFormation console the link opens (the stack's region). The role's \

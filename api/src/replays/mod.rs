@@ -6,20 +6,28 @@
 //! document and keeps the final one, so that a replay's outcome outlives its job item
 //! (which expires 30 days after it ends).
 //!
+//! The relay publishes the job into the ledger of every configured provider region
+//! (`LOGSPOKE_DELIVERY_REGIONS`): each region's workers replay what was staged there, and
+//! the document combines the regions' progress ([`regions`]).
+//!
 //! This module holds the pure rules: which windows may be replayed ([`check_window`]),
 //! the job a request becomes ([`job_for`]), and where a replay stands given what Postgres
-//! and the ledger say ([`standing`]).
+//! and the regions' ledgers say ([`standing`]).
 
+pub mod regions;
 pub mod repository;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use logspoke_contract::ledger::Target;
 use logspoke_contract::replay::{ReplayJob, ReplayMode, ReplayProgress, ReplayState, ENDED_JOB_TTL_SECONDS};
-use logspoke_contract::{DeliveryType, TenantId};
+use logspoke_contract::{DeliveryType, Region, TenantId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+pub use regions::{RegionProgress, RegionalProgress};
+
+use crate::delivery_health::UnreadableRegion;
 use crate::error::FieldError;
 
 /// How long after it ended a job item stays in the ledger (its TTL), in days.
@@ -130,7 +138,9 @@ pub struct Progress {
     /// When it ended.
     pub finished_at: Option<DateTime<Utc>>,
     /// Why it failed; objects before the failure stay delivered, and a new `missing`
-    /// replay of the window continues where it stopped.
+    /// replay of the window continues where it stopped. Combined over several regions:
+    /// the first failed region's reason, prefixed with its name (`us-east-1: …`), shown
+    /// as soon as that region failed, also while others still run.
     pub error: Option<String>,
 }
 
@@ -183,19 +193,19 @@ pub struct StoredReplay {
     pub requested_at: DateTime<Utc>,
     /// When a cancellation was asked for.
     pub cancel_requested_at: Option<DateTime<Utc>>,
-    /// The progress once it ended, as the api last read it.
-    pub final_progress: Option<Progress>,
+    /// The progress once it ended, as the api last read it (with each region's).
+    pub final_progress: Option<RegionalProgress>,
 }
 
 /// Where a replay stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Standing {
     /// Postgres already holds its final progress.
-    Recorded(Progress),
-    /// The ledger says this; `newly_final` when it ended and Postgres does not know yet.
+    Recorded(RegionalProgress),
+    /// The ledgers say this; `newly_final` when it ended and Postgres does not know yet.
     Reported {
-        /// The progress.
-        progress: Progress,
+        /// The progress, combined and per region.
+        progress: RegionalProgress,
         /// Record it in Postgres.
         newly_final: bool,
     },
@@ -203,27 +213,52 @@ pub enum Standing {
 
 impl Standing {
     /// The progress to show.
-    pub fn progress(&self) -> &Progress {
+    pub fn progress(&self) -> &RegionalProgress {
         match self {
             Self::Recorded(progress) | Self::Reported { progress, .. } => progress,
         }
     }
 }
 
-/// Where `replay` stands at `now`, given its job item (`None`: the ledger has none, or
-/// an item of another target, which cannot be this replay's). A job the ledger has not
-/// got yet is queued (the outbox has not published it), unless its cancellation was asked
-/// for a while ago; one it no longer has, requested longer ago than job items are kept,
-/// ended unseen and expired.
-pub fn standing(replay: &StoredReplay, job: Option<&ReplayJob>, now: DateTime<Utc>) -> Standing {
+/// Where `replay` stands at `now`, given its job item in each region read (`jobs`, in
+/// configured order) and whether some region could not be read (`unread`): each
+/// region's progress ([`region_progress`]), combined ([`regions::combine`]). It is newly
+/// final once every region ended and every region was read.
+pub fn standing(
+    replay: &StoredReplay,
+    jobs: &[(Region, Option<&ReplayJob>)],
+    unread: bool,
+    now: DateTime<Utc>,
+) -> Standing {
     if let Some(progress) = &replay.final_progress {
         return Standing::Recorded(progress.clone());
     }
+    let regions = jobs
+        .iter()
+        .map(|(region, job)| RegionProgress {
+            region: *region,
+            progress: region_progress(replay, *job, now),
+        })
+        .collect();
+    let progress = RegionalProgress::of(regions, unread);
+    let newly_final = progress.progress.is_final();
+    Standing::Reported {
+        progress,
+        newly_final,
+    }
+}
+
+/// Where `replay` stands in one region at `now`, given that region's job item (`None`:
+/// the ledger has none, or an item of another target, which cannot be this replay's).
+/// A job the ledger has not got yet is queued (the relay has not reached the region
+/// yet), unless its cancellation was asked for a while ago; one it no longer has,
+/// requested longer ago than job items are kept, ended unseen and expired.
+pub fn region_progress(replay: &StoredReplay, job: Option<&ReplayJob>, now: DateTime<Utc>) -> Progress {
     let job = job.filter(|job| job.target == replay.target);
     let cancelled_unseen = replay
         .cancel_requested_at
         .is_some_and(|at| now - at > TimeDelta::minutes(CANCELLED_UNSEEN_MINUTES));
-    let progress = match job {
+    match job {
         Some(job) => Progress::from(&job.progress),
         None if cancelled_unseen => Progress {
             state: ReplayState::Cancelled,
@@ -239,16 +274,45 @@ pub fn standing(replay: &StoredReplay, job: Option<&ReplayJob>, now: DateTime<Ut
             ..Progress::queued()
         },
         None => Progress::queued(),
-    };
-    let newly_final = progress.is_final();
-    Standing::Reported {
-        progress,
-        newly_final,
     }
 }
 
 /// A replay as the API returns it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({
+    "replay_id": "0193a5c2-7d4e-7b3a-9c1f-2e8d4b6a1c30",
+    "tenant_id": "acme",
+    "type": "cloudwatch",
+    "since": "2026-12-01T00:00:00Z",
+    "until": "2026-12-01T06:00:00Z",
+    "mode": "missing",
+    "state": "delivering",
+    "objects_total": 130,
+    "objects_done": 52,
+    "objects_skipped": 4,
+    "events": 480_000,
+    "bytes": 192_000_000,
+    "pages_listed": 2,
+    "started_at": "2026-12-01T10:00:02.125Z",
+    "finished_at": null,
+    "error": null,
+    "regions": [
+        {"region": "eu-west-1", "progress": {
+            "state": "delivering", "objects_total": 100, "objects_done": 22, "objects_skipped": 4,
+            "events": 180_000, "bytes": 72_000_000, "pages_listed": 1,
+            "started_at": "2026-12-01T10:00:02.125Z", "finished_at": null, "error": null
+        }},
+        {"region": "us-east-1", "progress": {
+            "state": "done", "objects_total": 30, "objects_done": 30, "objects_skipped": 0,
+            "events": 300_000, "bytes": 120_000_000, "pages_listed": 1,
+            "started_at": "2026-12-01T10:00:03.500Z", "finished_at": "2026-12-01T10:01:10.250Z", "error": null
+        }}
+    ],
+    "unreadable_regions": [],
+    "requested_by": "acme-admin",
+    "requested_at": "2026-12-01T10:00:00.870Z",
+    "cancel_requested_at": null
+}))]
 pub struct Replay {
     /// The replay's id.
     pub replay_id: Uuid,
@@ -264,9 +328,20 @@ pub struct Replay {
     pub until: DateTime<Utc>,
     /// `missing` sends only what the target does not have; `all` sends everything again.
     pub mode: ReplayMode,
-    /// Where it is.
+    /// Where it is, combined over the provider regions (see `regions`).
     #[serde(flatten)]
     pub progress: Progress,
+    /// Each provider region's part, in the configured order: every region's workers
+    /// replay the window's objects staged there. The top-level progress combines them:
+    /// counts add up; it has ended only once every region's part ended (then `failed`
+    /// if one failed, else `cancelled` if one was cancelled, else `done`); until then it
+    /// is `delivering` if a region delivers, else `listing` if one lists, else `queued`.
+    /// Empty for replays that ended before regions were reported.
+    pub regions: Vec<RegionProgress>,
+    /// The provider regions whose delivery ledger could not be read: their part is
+    /// missing, and the replay is not shown as ended until it is read (empty when every
+    /// region was read).
+    pub unreadable_regions: Vec<UnreadableRegion>,
     /// Who asked for it (the token subject).
     pub requested_by: String,
     /// When it was asked for.
@@ -277,8 +352,8 @@ pub struct Replay {
 }
 
 impl Replay {
-    /// The document of `replay` with `progress`.
-    pub fn new(replay: &StoredReplay, progress: Progress) -> Self {
+    /// The document of `replay` with `progress`, missing the regions `unreadable`.
+    pub fn new(replay: &StoredReplay, progress: RegionalProgress, unreadable: &[Region]) -> Self {
         Self {
             replay_id: replay.replay_id,
             tenant_id: replay.target.tenant_id.clone(),
@@ -286,7 +361,9 @@ impl Replay {
             since: replay.since,
             until: replay.until,
             mode: replay.mode,
-            progress,
+            progress: progress.progress,
+            regions: progress.regions,
+            unreadable_regions: UnreadableRegion::all(unreadable),
             requested_by: replay.requested_by.clone(),
             requested_at: replay.requested_at,
             cancel_requested_at: replay.cancel_requested_at,

@@ -8,7 +8,7 @@ use logspoke_contract::{DeliveryType, TenantId};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::{NewReplay, Progress, StoredReplay};
+use super::{NewReplay, RegionalProgress, StoredReplay};
 use crate::store::StoreError;
 
 /// A row as Postgres returns it.
@@ -34,7 +34,7 @@ impl TryFrom<Row> for StoredReplay {
             DeliveryType::parse(&row.delivery_type).map_err(|e| StoreError::corrupt("delivery type", e))?;
         let final_progress = row
             .final_progress
-            .map(serde_json::from_value::<Progress>)
+            .map(serde_json::from_value::<RegionalProgress>)
             .transpose()
             .map_err(|e| StoreError::corrupt("replay progress", e))?;
         Ok(Self {
@@ -147,12 +147,14 @@ pub async fn unfinished(conn: &mut PgConnection, target: &Target) -> Result<Vec<
     stored(rows)
 }
 
-/// Records how a replay ended (once: a recorded end is never replaced).
+/// Records how a replay ended (once: a recorded end is never replaced), with each
+/// region's part (`final_progress` holds the combined fields and `regions`; rows recorded
+/// before regions were read have no `regions`, read as none).
 #[tracing::instrument(skip_all)]
 pub async fn record_final(
     conn: &mut PgConnection,
     replay_id: Uuid,
-    progress: &Progress,
+    progress: &RegionalProgress,
 ) -> Result<(), StoreError> {
     let document = serde_json::to_value(progress).map_err(|source| StoreError::Encode {
         what: "replay progress",

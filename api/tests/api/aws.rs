@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use aws_config::SdkConfig;
 use aws_credential_types::Credentials;
-use logspoke_contract::RoleArn;
+use logspoke_contract::{Region, RoleArn};
 pub use logspoke_test_support::{
     endpoint, provider_role_arn, sdk, unique, CUSTOMER, CUSTOMER_TEMPLATE, OTHER_CUSTOMER, PROVIDER, REGION,
     ROLE_PATH,
@@ -19,6 +19,11 @@ use logspoke_test_support::{ensure_bucket, ensure_provider_role, require_emulato
 
 pub const TEMPLATE_BUCKET: &str = "logspoke-templates";
 pub const TEMPLATE_KEY: &str = "customer-log-delivery-role.yaml";
+
+/// The emulator's region (`REGION`): the api's own in the tests.
+pub fn home_region() -> Region {
+    Region::parse(REGION).unwrap()
+}
 
 /// Path-style URL of the published template (the emulator resolves path-style URLs).
 pub fn template_url() -> String {

@@ -5,7 +5,7 @@
 use aws_config::SdkConfig;
 use chrono::DateTime;
 use logspoke_contract::ledger::{bucket_start, CounterBucket, Counters, HealthItem, LastError, Target};
-use logspoke_contract::{Attributes, Cause, DeliveryType, TenantId};
+use logspoke_contract::{Attributes, Cause, DeliveryType, Region, TenantId};
 use serde_json::{json, Value};
 
 use crate::aws::{self, PROVIDER, REGION};
@@ -28,6 +28,26 @@ impl Ledger {
         let table = aws::unique("delivery-ledger");
         logspoke_test_support::create_ledger_table(&sdk, &table).await;
         Self { sdk, table }
+    }
+
+    /// The same table in `region` (each provider region has its own ledger).
+    async fn also_in(&self, region: &str) -> Self {
+        let sdk = logspoke_api::aws::in_region(&self.sdk, Region::parse(region).unwrap());
+        logspoke_test_support::create_ledger_table(&sdk, &self.table).await;
+        Self {
+            sdk,
+            table: self.table.clone(),
+        }
+    }
+
+    /// An app reading this ledger in each of `regions`.
+    async fn app_in(&self, regions: &[&str]) -> TestApp {
+        TestApp::spawn_with(Options {
+            ledger_table: Some(self.table.clone()),
+            delivery_regions: regions.iter().map(|r| Region::parse(r).unwrap()).collect(),
+            ..Options::default()
+        })
+        .await
     }
 
     /// An app reading this ledger.
@@ -278,6 +298,19 @@ async fn a_target_nothing_was_recorded_for_is_idle_with_zeros() {
             "parked_objects": 0,
             "parked_cause": null,
             "counters": {"last_hour": zeros(), "last_day": zeros()},
+            "regions": [{
+                "region": "eu-west-1",
+                "state": "idle",
+                "last_delivered_at": null,
+                "last_event_time": null,
+                "lag_seconds": null,
+                "last_error": null,
+                "consecutive_failures": 0,
+                "parked_objects": 0,
+                "parked_cause": null,
+                "counters": {"last_hour": zeros(), "last_day": zeros()},
+            }],
+            "unreadable_regions": [],
         })
     );
 }
@@ -466,4 +499,149 @@ async fn operators_list_failing_targets_across_tenants_page_by_page() {
     problem(refused, 403).await;
     let bad = app.get("/v1/delivery-health?state=broken", &operator).await;
     problem(bad, 400).await;
+}
+
+#[tokio::test]
+async fn a_target_failing_in_another_region_is_failing_with_every_region_listed() {
+    let west = Ledger::create().await;
+    let east = west.also_in("us-east-1").await;
+    let now = now_ms();
+    let acme = target("acme", DeliveryType::Cloudwatch);
+    west.put_health(&healthy("acme", now)).await;
+    west.put_bucket(&acme, now, 5).await;
+    east.put_health(&failing("acme", now)).await;
+    east.put_bucket(&acme, now, 1).await;
+    // globex is healthy everywhere; initech recorded nothing in us-east-1.
+    west.put_health(&healthy("globex", now)).await;
+    east.put_health(&healthy("globex", now)).await;
+    west.put_health(&healthy("initech", now)).await;
+    let app = west.app_in(&[REGION, "us-east-1"]).await;
+    for tenant in ["acme", "globex", "initech"] {
+        active_config(&app, tenant, "cloudwatch").await;
+    }
+
+    let health = get_json(
+        &app,
+        &health_path("acme", "cloudwatch"),
+        &TestApp::tenant_token("acme"),
+    )
+    .await;
+    assert_eq!(health["state"], "failing", "{health:#}");
+    assert_eq!(health["parked_objects"], 3);
+    assert_eq!(health["parked_cause"], "log_group_missing");
+    assert_eq!(health["last_error"]["cause"], "log_group_missing");
+    assert_eq!(
+        ms(&health["last_delivered_at"]),
+        now - MINUTE_MS,
+        "the latest of any region"
+    );
+    assert_eq!(
+        health["lag_seconds"], 2.0,
+        "the lag of the region that delivered last"
+    );
+    assert_eq!(
+        health["counters"]["last_hour"]["objects"], 6,
+        "both regions' counters"
+    );
+    assert_eq!(health["unreadable_regions"], json!([]));
+    let regions = health["regions"].as_array().unwrap();
+    let states: Vec<(&Value, &Value, &Value)> = regions
+        .iter()
+        .map(|r| (&r["region"], &r["state"], &r["parked_objects"]))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            (&json!("eu-west-1"), &json!("healthy"), &json!(0)),
+            (&json!("us-east-1"), &json!("failing"), &json!(3)),
+        ]
+    );
+    assert_eq!(regions[0]["counters"]["last_hour"]["objects"], 5);
+    assert_eq!(regions[1]["counters"]["last_hour"]["objects"], 1);
+    assert_eq!(regions[1]["last_error"]["cause"], "log_group_missing");
+    assert_eq!(ms(&regions[1]["last_delivered_at"]), now - 2 * HOUR_MS);
+
+    // The config document's summary and the operators' list combine the regions too.
+    let config = get_json(
+        &app,
+        &config_path("acme", "cloudwatch"),
+        &TestApp::tenant_token("acme"),
+    )
+    .await;
+    assert_eq!(config["health"]["state"], "failing", "{config:#}");
+    assert_eq!(config["health"]["parked_objects"], 3);
+    let operator = TestApp::operator_token();
+    let page = get_json(&app, "/v1/delivery-health?state=failing", &operator).await;
+    assert_eq!(page["unreadable_regions"], json!([]));
+    let items = page["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{page:#}");
+    assert_eq!(items[0]["tenant_id"], "acme");
+    let listed: Vec<&Value> = items[0]["regions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["state"])
+        .collect();
+    assert_eq!(
+        listed,
+        [&json!("healthy"), &json!("failing")],
+        "the healthy region read too"
+    );
+    assert!(items[0].get("counters").is_none() && items[0]["regions"][0].get("counters").is_none());
+    let everything = get_json(&app, "/v1/delivery-health", &operator).await;
+    let initech = &everything["items"][2];
+    assert_eq!(initech["tenant_id"], "initech", "{everything:#}");
+    assert_eq!(initech["state"], "healthy");
+    assert_eq!(initech["regions"][1]["region"], "us-east-1");
+    assert_eq!(initech["regions"][1]["state"], "idle", "nothing recorded there");
+}
+
+#[tokio::test]
+async fn a_region_whose_ledger_cannot_be_read_is_named_and_the_others_answer() {
+    let west = Ledger::create().await;
+    let now = now_ms();
+    west.put_health(&failing("acme", now)).await;
+    // No ledger table in ap-south-1.
+    let app = west.app_in(&[REGION, "ap-south-1"]).await;
+    active_config(&app, "acme", "cloudwatch").await;
+    let unreadable = json!([{
+        "region": "ap-south-1",
+        "reason": "the delivery ledger of this region could not be read; retry later"
+    }]);
+
+    let health = get_json(
+        &app,
+        &health_path("acme", "cloudwatch"),
+        &TestApp::operator_token(),
+    )
+    .await;
+    assert_eq!(health["state"], "failing");
+    assert_eq!(health["unreadable_regions"], unreadable, "{health:#}");
+    let regions: Vec<&Value> = health["regions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["region"])
+        .collect();
+    assert_eq!(regions, [&json!("eu-west-1")]);
+
+    let page = get_json(
+        &app,
+        "/v1/delivery-health?state=failing",
+        &TestApp::operator_token(),
+    )
+    .await;
+    assert_eq!(page["unreadable_regions"], unreadable);
+    assert_eq!(page["items"][0]["tenant_id"], "acme");
+    assert_eq!(page["items"][0]["unreadable_regions"], unreadable);
+    let config = get_json(
+        &app,
+        &config_path("acme", "cloudwatch"),
+        &TestApp::operator_token(),
+    )
+    .await;
+    assert_eq!(
+        config["health"]["state"], "failing",
+        "a summary of the regions read"
+    );
 }

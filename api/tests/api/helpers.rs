@@ -10,12 +10,12 @@ use logspoke_api::auth::jwt::Verifier;
 use logspoke_api::aws::chain::RoleChain;
 use logspoke_api::aws::target_access::AwsTargetAccess;
 use logspoke_api::config::{JwtConfig, JwtKeySource, OnboardingConfig, ReplayConfig, DEFAULT_JWT_LEEWAY};
-use logspoke_api::delivery_health::{DynamoHealthStore, HealthReader};
 use logspoke_api::onboarding::link::TemplateUrl;
 use logspoke_api::state::AppState;
 use logspoke_api::verification::rate_limit::VerifyLimiter;
 use logspoke_api::write_limit::WriteLimiter;
 use logspoke_api::{server, telemetry, MIGRATOR};
+use logspoke_contract::Region;
 use serde_json::{json, Value};
 use sqlx::Connection;
 use tokio::io::copy_bidirectional;
@@ -111,6 +111,9 @@ pub struct Options {
     /// Changes a tenant may make per minute; high by default, so tests that change one
     /// tenant many times are not limited.
     pub writes_per_minute: u32,
+    /// The provider regions whose ledgers are read (`LOGSPOKE_DELIVERY_REGIONS`); the
+    /// emulator's region by default.
+    pub delivery_regions: Vec<Region>,
 }
 
 impl Default for Options {
@@ -123,6 +126,7 @@ impl Default for Options {
             ledger_table: None,
             replays_per_day: 50,
             writes_per_minute: 10_000,
+            delivery_regions: vec![crate::aws::home_region()],
         }
     }
 }
@@ -172,7 +176,7 @@ impl TestApp {
         let ledger_table = options
             .ledger_table
             .unwrap_or_else(|| crate::aws::unique("no-ledger"));
-        let health = HealthReader::new(DynamoHealthStore::new(&sdk, &ledger_table));
+        let health = server::health_reader(&sdk, &ledger_table, &options.delivery_regions);
         let chain = RoleChain::new(sdk, onboarding.provider_role_arn.clone());
         let state = AppState {
             db: server::pool(&url, 5).unwrap(),

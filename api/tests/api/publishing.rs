@@ -10,7 +10,7 @@ use aws_config::SdkConfig;
 use logspoke_api::aws::error::AwsError;
 use logspoke_api::outbox::relay::{self, RelaySettings};
 use logspoke_api::outbox::sink::{AwsReadModelSink, ReadModelSink, WriteOutcome};
-use logspoke_contract::{Attributes, ConfigChanged, ConfigItem, EffectiveState};
+use logspoke_contract::{Attributes, ConfigChanged, ConfigItem, EffectiveState, Region};
 use serde_json::json;
 use tokio::sync::watch;
 
@@ -55,7 +55,18 @@ impl Publishing {
     }
 
     pub fn sink(&self) -> AwsReadModelSink {
-        AwsReadModelSink::new(&self.sdk, &self.table, &self.topic_arn, &self.ledger_table)
+        self.sink_in(&[aws::home_region()])
+    }
+
+    /// A sink writing replay jobs into the ledger table of each of `regions`.
+    pub fn sink_in(&self, regions: &[Region]) -> AwsReadModelSink {
+        AwsReadModelSink::new(
+            &self.sdk,
+            &self.table,
+            &self.topic_arn,
+            &self.ledger_table,
+            regions,
+        )
     }
 
     /// Every item of the table, by (tenant, type).
@@ -288,6 +299,7 @@ async fn changes_made_while_aws_is_unreachable_are_all_published_once_it_is_back
         &publishing.table,
         &publishing.topic_arn,
         &publishing.ledger_table,
+        &[aws::home_region()],
     ));
     let app = TestApp::spawn().await;
     proxy.set_up(false);

@@ -7,9 +7,10 @@ use logspoke_api::aws::error::AwsError;
 use logspoke_api::outbox::relay;
 use logspoke_api::outbox::sink::{ReadModelSink, WriteOutcome};
 use logspoke_contract::replay::{ReplayJob, ReplayMode, ReplayProgress, ReplayState};
-use logspoke_contract::{Attributes, ConfigChanged};
+use logspoke_contract::{Attributes, ConfigChanged, Region};
 use serde_json::{json, Value};
 
+use crate::aws;
 use crate::delivery_health::{active_config, config_path};
 use crate::helpers::{problem, Options, TestApp};
 use crate::publishing::{fast, Publishing};
@@ -48,8 +49,12 @@ impl Replays {
 
     /// The job item of `replay_id`, as a worker reads it.
     async fn job(&self, replay_id: &str) -> Option<ReplayJob> {
-        let item = self
-            .dynamodb()
+        self.job_in(&self.dynamodb(), replay_id).await
+    }
+
+    /// The job item of `replay_id` in the ledger `dynamodb` reaches.
+    async fn job_in(&self, dynamodb: &aws_sdk_dynamodb::Client, replay_id: &str) -> Option<ReplayJob> {
+        let item = dynamodb
             .get_item()
             .table_name(&self.publishing.ledger_table)
             .set_key(Some(logspoke_aws::read_model::item_to_sdk(&ReplayJob::key_of(
@@ -66,9 +71,22 @@ impl Replays {
 
     /// Writes `progress` into the job item, as the worker running it does.
     async fn report(&self, replay_id: &str, progress: ReplayProgress) {
-        let mut job = self.job(replay_id).await.expect("the job was published");
+        self.report_in(&self.dynamodb(), replay_id, progress).await;
+    }
+
+    /// Writes `progress` into the job item in the ledger `dynamodb` reaches.
+    async fn report_in(
+        &self,
+        dynamodb: &aws_sdk_dynamodb::Client,
+        replay_id: &str,
+        progress: ReplayProgress,
+    ) {
+        let mut job = self
+            .job_in(dynamodb, replay_id)
+            .await
+            .expect("the job was published");
         job.progress = progress;
-        self.dynamodb()
+        dynamodb
             .put_item()
             .table_name(&self.publishing.ledger_table)
             .set_item(Some(logspoke_aws::read_model::item_to_sdk(&job.to_attributes())))
@@ -543,4 +561,119 @@ async fn a_tenant_starts_at_most_its_daily_quota_of_replays() {
         problem["detail"].as_str().unwrap().contains("24 hours"),
         "{problem}"
     );
+}
+
+#[tokio::test]
+async fn a_replay_runs_in_every_region_and_its_document_adds_up_their_progress() {
+    let regions = [aws::home_region(), Region::parse("us-east-1").unwrap()];
+    let t = Replays::start_with(Options {
+        delivery_regions: regions.to_vec(),
+        ..Options::default()
+    })
+    .await;
+    let east_sdk = logspoke_api::aws::in_region(&t.publishing.sdk, regions[1]);
+    logspoke_test_support::create_ledger_table(&east_sdk, &t.publishing.ledger_table).await;
+    let west = t.dynamodb();
+    let east = aws_sdk_dynamodb::Client::new(&east_sdk);
+    active_config(&t.app, "acme", "cloudwatch").await;
+    let token = TestApp::tenant_token("acme");
+
+    let replay = t.start_replay("acme", &token).await;
+    let id = replay["replay_id"].as_str().unwrap().to_owned();
+    let location = format!("{}/{id}", replays_path("acme", "cloudwatch"));
+    assert_eq!(replay["state"], "queued");
+    let queued: Vec<(&Value, &Value)> = replay["regions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (&r["region"], &r["progress"]["state"]))
+        .collect();
+    assert_eq!(
+        queued,
+        [
+            (&json!("eu-west-1"), &json!("queued")),
+            (&json!("us-east-1"), &json!("queued"))
+        ]
+    );
+    assert_eq!(replay["unreadable_regions"], json!([]));
+
+    // The relay writes the same job into both regions' ledgers.
+    relay::drain(&t.app.pool(), &t.publishing.sink_in(&regions), &fast())
+        .await
+        .unwrap();
+    let west_job = t.job_in(&west, &id).await.expect("published in eu-west-1");
+    let east_job = t.job_in(&east, &id).await.expect("published in us-east-1");
+    assert_eq!(west_job, east_job);
+
+    t.report_in(&west, &id, progress(ReplayState::Delivering, 30, 12, 2))
+        .await;
+    t.report_in(&east, &id, progress(ReplayState::Done, 10, 10, 0))
+        .await;
+    let running = t.get(&location, &token).await;
+    assert_eq!(running["state"], "delivering", "{running:#}");
+    assert_eq!(
+        [
+            &running["objects_total"],
+            &running["objects_done"],
+            &running["objects_skipped"]
+        ],
+        [40, 22, 2]
+    );
+    assert_eq!(running["events"], 200);
+    assert_eq!(running["pages_listed"], 2);
+    assert!(
+        running["finished_at"].is_null(),
+        "us-east-1 ended, eu-west-1 has not"
+    );
+    assert_eq!(running["regions"][0]["progress"]["objects_done"], 12);
+    assert_eq!(running["regions"][1]["progress"]["state"], "done");
+    problem(t.request("acme", &last_hour(), &token).await, 409).await;
+
+    t.report_in(&west, &id, progress(ReplayState::Done, 30, 30, 2))
+        .await;
+    let done = t.get(&location, &token).await;
+    assert_eq!(done["state"], "done", "{done:#}");
+    assert_eq!(done["objects_done"], 40);
+    assert!(done["finished_at"].is_string());
+    // Recorded with each region's part: the document outlives both job items.
+    for dynamodb in [&west, &east] {
+        dynamodb
+            .delete_item()
+            .table_name(&t.publishing.ledger_table)
+            .set_key(Some(logspoke_aws::read_model::item_to_sdk(&ReplayJob::key_of(
+                &id,
+            ))))
+            .send()
+            .await
+            .unwrap();
+    }
+    assert_eq!(t.get(&location, &token).await, done);
+}
+
+#[tokio::test]
+async fn a_replay_whose_region_cannot_be_read_names_it_and_does_not_end() {
+    let regions = [aws::home_region(), Region::parse("ap-south-1").unwrap()];
+    let t = Replays::start_with(Options {
+        delivery_regions: regions.to_vec(),
+        ..Options::default()
+    })
+    .await;
+    active_config(&t.app, "acme", "cloudwatch").await;
+    let token = TestApp::tenant_token("acme");
+    let replay = t.start_replay("acme", &token).await;
+    let id = replay["replay_id"].as_str().unwrap().to_owned();
+    let location = format!("{}/{id}", replays_path("acme", "cloudwatch"));
+    // Published into eu-west-1 only (ap-south-1 has no ledger table).
+    t.publish().await;
+    t.report(&id, progress(ReplayState::Done, 3, 3, 0)).await;
+    let read = t.get(&location, &token).await;
+    assert_eq!(read["state"], "queued", "{read:#}");
+    assert_eq!(
+        read["unreadable_regions"],
+        json!([{"region": "ap-south-1", "reason": "the delivery ledger of this region could not be read; retry later"}])
+    );
+    assert_eq!(read["regions"].as_array().unwrap().len(), 1);
+    assert_eq!(read["regions"][0]["progress"]["state"], "done");
+    assert_eq!(read["objects_done"], 3);
+    problem(t.request("acme", &last_hour(), &token).await, 409).await;
 }

@@ -21,6 +21,11 @@ use crate::state::AppState;
 /// nothing was recorded for yet is `idle` (`paused` when the config is not `active`)
 /// with zeros. Each api replica reads a target's health at most once every 5 seconds and
 /// answers from that read meanwhile (the workers record it every 10 seconds).
+///
+/// Every provider region's workers record their own deliveries: the top-level fields
+/// combine the regions (failing anywhere is `failing`), `regions` has each region's
+/// own. A region whose ledger cannot be read is named in `unreadable_regions` and left
+/// out; only when no region can be read is the answer 503.
 #[utoipa::path(
     get,
     path = "/v1/tenants/{tenant_id}/delivery-configs/{type}/health",
@@ -29,7 +34,7 @@ use crate::state::AppState;
     responses(
         (status = 200, description = "The target's delivery health", body = DeliveryHealth),
         (status = 404, description = "No such tenant, type or config", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The delivery ledger could not be read; retry later",
+        (status = 503, description = "No region's delivery ledger could be read; retry later",
             body = Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
     )
@@ -49,11 +54,6 @@ pub async fn get_delivery_health(
     drop(conn);
     let target = Target::new(path.tenant_id, path.delivery_type);
     let now_ms = chrono::Utc::now().timestamp_millis();
-    let (item, counters) = state.health.target(&target, now_ms).await?;
-    Ok(Json(DeliveryHealth::new(
-        &item,
-        config.state(),
-        now_ms,
-        Some(counters.into()),
-    )))
+    let health = state.health.target(&target, now_ms).await?;
+    Ok(Json(DeliveryHealth::new(&health, config.state(), now_ms)))
 }

@@ -45,7 +45,7 @@ pub async fn with_health(state: &AppState, configs: &[Config]) -> Vec<DeliveryCo
             document.health = items
                 .as_mut()
                 .and_then(|items| items.remove(target))
-                .map(|item| HealthSummary::new(&item, config.state(), now_ms));
+                .map(|health| HealthSummary::new(&health, config.state(), now_ms));
             document
         })
         .collect()

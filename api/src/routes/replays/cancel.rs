@@ -16,8 +16,9 @@ use crate::unit_of_work::WriteTx;
 
 /// Cancel a replay of a delivery config
 ///
-/// Asks the worker running the replay to stop; it does within a few seconds and the
-/// replay ends `cancelled` (objects delivered before stay delivered). Cancelling a
+/// Asks the workers running the replay (in every provider region) to stop; they do
+/// within a few seconds and the replay ends `cancelled` (objects delivered before stay
+/// delivered). Cancelling a
 /// replay whose cancellation was already asked for answers the same again; one that
 /// has ended is a 409.
 #[utoipa::path(
@@ -84,7 +85,7 @@ async fn request(
         drop(write);
         let now = stored(state, target, replay.replay_id).await?;
         if let Some(progress) = now.final_progress {
-            return Err(ended(replay, &progress));
+            return Err(ended(replay, &progress.progress));
         }
         return now.cancel_requested_at.ok_or_else(|| {
             ApiError::Internal(anyhow::anyhow!(

@@ -20,7 +20,7 @@ use crate::extract::JsonBody;
 use crate::idempotency::{self, IdempotencyKey, StoredResponse};
 use crate::outbox;
 use crate::paths::ConfigPath;
-use crate::replays::{check_window, job_for, repository, NewReplay, Progress, Replay};
+use crate::replays::{check_window, job_for, repository, NewReplay, RegionalProgress, Replay};
 use crate::routes::delivery_configs::not_found;
 use crate::routes::tenants;
 use crate::state::AppState;
@@ -79,7 +79,9 @@ impl ReplayRequest {
 /// tenant's registered clusters and `desired_logs`. A `missing` replay (the default)
 /// sends only objects the delivery ledger does not show as delivered to this target, so
 /// it fills gaps and never duplicates; an `all` replay sends every object again
-/// (duplicates by request). A worker runs it; follow its progress at the `Location`.
+/// (duplicates by request). In every provider region a worker replays the window's
+/// objects staged there; follow the combined progress, and each region's, at the
+/// `Location`.
 ///
 /// The config must be `active`. One replay per config runs at a time (409 while one has
 /// not ended; cancel it or wait). The window may not be empty or reversed, longer than
@@ -174,11 +176,12 @@ async fn create(
     require_active(tenant.enabled, config.state())?;
     // Again under the config's lock: one started since the check above.
     if let Some(running) = repository::unfinished(write.conn(), target).await?.first() {
-        return Err(running_conflict(&Replay::new(running, Progress::queued()), None));
+        let queued = RegionalProgress::queued(&state.health.regions());
+        return Err(running_conflict(&Replay::new(running, queued, &[]), None));
     }
     refuse_over_quota(write.conn(), &target.tenant_id, state.replays.per_tenant_per_day).await?;
     let stored = repository::insert(write.conn(), Uuid::now_v7(), new, &principal.subject).await?;
-    let replay = Replay::new(&stored, Progress::queued());
+    let replay = Replay::new(&stored, RegionalProgress::queued(&state.health.regions()), &[]);
     let document = serde_json::to_value(&replay).map_err(|e| ApiError::Internal(e.into()))?;
     write
         .audit_of_config(

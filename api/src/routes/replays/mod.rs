@@ -1,5 +1,6 @@
 //! Replays of a delivery config: `…/delivery-configs/{type}/replays`. The rules are in
-//! [`crate::replays`]; these handlers authorize, store, publish and read progress back.
+//! [`crate::replays`]; these handlers authorize, store, publish and read progress back
+//! from every provider region's ledger.
 
 pub mod cancel;
 pub mod create;
@@ -13,7 +14,7 @@ use logspoke_contract::ledger::Target;
 use logspoke_contract::replay::ReplayState;
 
 use crate::error::ApiError;
-use crate::replays::{repository, standing, Replay, Standing, StoredReplay};
+use crate::replays::{repository, standing, RegionalProgress, Replay, Standing, StoredReplay};
 use crate::state::AppState;
 
 /// The 404 for a replay that does not exist (or belongs to another config).
@@ -35,8 +36,10 @@ pub async fn stored(
         .ok_or_else(|| not_found(replay_id))
 }
 
-/// The documents of `replays`: progress from the ledger for those that have not ended
-/// (one batched read), and the end recorded in Postgres when it is new.
+/// The documents of `replays`: progress from every region's ledger for those that have
+/// not ended (one batched read per region), and the end recorded in Postgres when it is
+/// new. A region that cannot be read is named in each open replay's document, which then
+/// does not end; only when no region can be read is this an error.
 pub async fn documents(state: &AppState, replays: &[StoredReplay]) -> Result<Vec<Replay>, ApiError> {
     let open: Vec<String> = replays
         .iter()
@@ -47,7 +50,17 @@ pub async fn documents(state: &AppState, replays: &[StoredReplay]) -> Result<Vec
     let now = chrono::Utc::now();
     let mut documents = Vec::with_capacity(replays.len());
     for replay in replays {
-        let standing = standing(replay, jobs.get(&replay.replay_id.to_string()), now);
+        let id = replay.replay_id.to_string();
+        let regions: Vec<_> = jobs
+            .read
+            .iter()
+            .map(|(region, jobs)| (*region, jobs.get(&id)))
+            .collect();
+        let standing = standing(replay, &regions, !jobs.unreadable.is_empty(), now);
+        let unreadable = match &standing {
+            Standing::Recorded(_) => &[][..],
+            Standing::Reported { .. } => &jobs.unreadable[..],
+        };
         if let Standing::Reported {
             progress,
             newly_final: true,
@@ -55,14 +68,14 @@ pub async fn documents(state: &AppState, replays: &[StoredReplay]) -> Result<Vec
         {
             record_final(state, replay, progress).await;
         }
-        documents.push(Replay::new(replay, standing.progress().clone()));
+        documents.push(Replay::new(replay, standing.progress().clone(), unreadable));
     }
     Ok(documents)
 }
 
 /// Keeps how a replay ended. A failure only means it is read from the ledger again next
 /// time, so it is logged, not returned.
-async fn record_final(state: &AppState, replay: &StoredReplay, progress: &crate::replays::Progress) {
+async fn record_final(state: &AppState, replay: &StoredReplay, progress: &RegionalProgress) {
     let recorded = match state.db.acquire().await {
         Ok(mut conn) => repository::record_final(&mut conn, replay.replay_id, progress)
             .await
