@@ -340,21 +340,25 @@ pub struct Counters {
     pub duplicates_avoided: u64,
     /// Parked objects the staging bucket deleted before the target worked again.
     pub expired_objects: u64,
+    /// Events the config's filter removed (not delivered, not billed to the customer).
+    #[serde(default)]
+    pub events_filtered: u64,
 }
 
 impl Counters {
     /// Attribute names, in the order of [`Counters::values`].
-    pub const NAMES: [&'static str; 6] = [
+    pub const NAMES: [&'static str; 7] = [
         "objects",
         "events",
         "bytes",
         "rejected_events",
         "duplicates_avoided",
         "expired_objects",
+        "events_filtered",
     ];
 
     /// The values, in the order of [`Counters::NAMES`].
-    pub fn values(&self) -> [u64; 6] {
+    pub fn values(&self) -> [u64; 7] {
         [
             self.objects,
             self.events,
@@ -362,6 +366,7 @@ impl Counters {
             self.rejected_events,
             self.duplicates_avoided,
             self.expired_objects,
+            self.events_filtered,
         ]
     }
 
@@ -378,6 +383,7 @@ impl Counters {
         self.rejected_events += other.rejected_events;
         self.duplicates_avoided += other.duplicates_avoided;
         self.expired_objects += other.expired_objects;
+        self.events_filtered += other.events_filtered;
     }
 
     fn read(r: &Reader<'_>) -> Result<Self, ParseError> {
@@ -388,6 +394,7 @@ impl Counters {
             rejected_events: r.count("rejected_events")?,
             duplicates_avoided: r.count("duplicates_avoided")?,
             expired_objects: r.count("expired_objects")?,
+            events_filtered: r.count("events_filtered")?,
         })
     }
 }

@@ -20,10 +20,12 @@ mod dns_label;
 mod error;
 mod events;
 mod external_id;
+mod filter;
 pub mod ledger;
 mod log_group_name;
 mod log_stream_name;
 mod log_stream_template;
+mod message_format;
 mod namespace_name;
 mod newtype;
 mod object_key;
@@ -54,9 +56,14 @@ pub use desired_logs::{DesiredLog, DesiredLogs};
 pub use error::ParseError;
 pub use events::{ChangeKind, ConfigChanged, EVENT_SCHEMA_VERSION};
 pub use external_id::ExternalId;
+pub use filter::{
+    Filter, FilterError, FilterField, FilterRuleSpec, FilterSpec, LineFields, MAX_PATTERN_BYTES,
+    MAX_REGEX_BYTES, MAX_RULES,
+};
 pub use log_group_name::LogGroupName;
 pub use log_stream_name::LogStreamName;
 pub use log_stream_template::LogStreamTemplate;
+pub use message_format::{MessageField, MessageFormat};
 pub use namespace_name::NamespaceName;
 pub use object_key::ObjectKey;
 pub use partition::Partition;

@@ -21,6 +21,11 @@
 //! delivery (an allow-list, a registered cluster) neither makes a failing target due nor
 //! takes a target away from the replica draining it. An item without the attribute reads
 //! it as its `version`.
+//!
+//! Line shaping: `filter` (the config's filter as a JSON string, absent when it has no
+//! rule) and, for a `json` message format, `message_format` = `json` with
+//! `message_fields` (a list); absent, every line is delivered as its text. A worker of a
+//! release before these attributes would ignore them, so workers upgrade first.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -28,12 +33,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::attrs::Reader;
 use crate::{
-    BucketName, BucketPrefix, ClusterId, DeliveryType, DesiredLogs, ExternalId, LogGroupName,
-    LogStreamTemplate, ParseError, Region, RoleArn, TenantId,
+    BucketName, BucketPrefix, ClusterId, DeliveryType, DesiredLogs, ExternalId, Filter, LogGroupName,
+    LogStreamTemplate, MessageFormat, ParseError, Region, RoleArn, TenantId,
 };
 
 /// Version of the item layout, stored in every item as `schema_version`.
-pub const ITEM_SCHEMA_VERSION: u32 = 2;
+pub const ITEM_SCHEMA_VERSION: u32 = 3;
 
 /// One DynamoDB attribute value, serialised exactly as DynamoDB JSON (`{"S": "…"}`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -215,6 +220,10 @@ pub struct LiveConfig {
     pub target: DeliveryTarget,
     /// The clusters registered for the tenant: the only ones whose objects it receives.
     pub clusters: BTreeSet<ClusterId>,
+    /// Which lines it delivers (the default: all of them).
+    pub filter: Filter,
+    /// The shape of CloudWatch messages (the default: the line's text).
+    pub message_format: MessageFormat,
 }
 
 impl LiveConfig {
@@ -306,6 +315,17 @@ fn live_attributes(config: &LiveConfig, item: &mut Attributes) {
     item.insert("desired_logs".into(), Attr::L(logs));
     let clusters = config.clusters.iter().map(|c| s(c.as_str())).collect();
     item.insert("clusters".into(), Attr::L(clusters));
+    if !config.filter.is_empty() {
+        let spec = serde_json::to_string(&config.filter).unwrap_or_default();
+        item.insert("filter".into(), s(&spec));
+    }
+    if let Some(fields) = config.message_format.field_names() {
+        item.insert("message_format".into(), s(config.message_format.as_str()));
+        item.insert(
+            "message_fields".into(),
+            Attr::L(fields.into_iter().map(Attr::S).collect()),
+        );
+    }
     let columns = config.target.columns();
     let targets = [
         ("log_group_name", columns.log_group_name),
@@ -350,7 +370,31 @@ fn read_live(reader: &Reader<'_>) -> Result<LiveConfig, ParseError> {
             .map(|c| ClusterId::parse(c))
             .collect::<Result<_, _>>()
             .map_err(|e| reader.bad("clusters", e))?,
+        filter: read_filter(reader)?,
+        message_format: read_message_format(reader)?,
     })
+}
+
+/// The `filter` attribute (a JSON object); absent: every line.
+fn read_filter(reader: &Reader<'_>) -> Result<Filter, ParseError> {
+    match reader.opt_s("filter") {
+        None => Ok(Filter::default()),
+        Some(json) => {
+            serde_json::from_str(json).map_err(|e| reader.bad("filter", ParseError::new(e.to_string())))
+        }
+    }
+}
+
+/// `message_format` and `message_fields`; absent: raw.
+fn read_message_format(reader: &Reader<'_>) -> Result<MessageFormat, ParseError> {
+    let Some(format) = reader.opt_s("message_format") else {
+        return Ok(MessageFormat::Raw);
+    };
+    let fields = match reader.0.get("message_fields") {
+        None => None,
+        Some(_) => Some(reader.strings("message_fields")?),
+    };
+    MessageFormat::parse(format, fields.as_deref()).map_err(|(name, e)| reader.bad(name, e))
 }
 
 #[cfg(test)]

@@ -43,6 +43,12 @@ fn cloudwatch_item() -> ConfigItem {
                 .into_iter()
                 .map(|c| ClusterId::parse(c).unwrap())
                 .collect(),
+            filter: serde_json::from_str(
+                r#"{"include":[{"field":"namespace","equals":"payments"}],"exclude":[{"field":"message","regex":"^DEBUG"}]}"#,
+            )
+            .unwrap(),
+            message_format: crate::MessageFormat::parse("json", Some(&["namespace".to_owned(), "pod".to_owned()]))
+                .unwrap(),
         }),
     }
 }
@@ -65,6 +71,8 @@ fn s3_item() -> ConfigItem {
                 bucket_prefix: BucketPrefix::parse("k8s").unwrap(),
             },
             clusters: Default::default(),
+            filter: crate::Filter::default(),
+            message_format: crate::MessageFormat::default(),
         }),
     }
 }
@@ -258,6 +266,7 @@ fn ledger_items_match_their_golden_files_and_round_trip() {
             rejected_events: 2,
             duplicates_avoided: 1,
             expired_objects: 0,
+            events_filtered: 7,
         },
         expires_at: 1_795_514_400,
     };

@@ -192,7 +192,7 @@ fn ms(value: &Value) -> i64 {
 }
 
 fn zeros() -> Value {
-    json!({"objects": 0, "events": 0, "bytes": 0, "rejected_events": 0, "duplicates_avoided": 0, "expired_objects": 0})
+    json!({"objects": 0, "events": 0, "bytes": 0, "rejected_events": 0, "duplicates_avoided": 0, "expired_objects": 0, "events_filtered": 0})
 }
 
 #[tokio::test]
@@ -239,11 +239,11 @@ async fn a_tenant_reads_its_failing_targets_health_with_cause_parked_objects_and
     // of 3 hours ago; the bucket of 25 hours ago counts nowhere.
     assert_eq!(
         health["counters"]["last_hour"],
-        json!({"objects": 3, "events": 30, "bytes": 300, "rejected_events": 2, "duplicates_avoided": 0, "expired_objects": 0})
+        json!({"objects": 3, "events": 30, "bytes": 300, "rejected_events": 2, "duplicates_avoided": 0, "expired_objects": 0, "events_filtered": 0})
     );
     assert_eq!(
         health["counters"]["last_day"],
-        json!({"objects": 7, "events": 70, "bytes": 700, "rejected_events": 3, "duplicates_avoided": 0, "expired_objects": 0})
+        json!({"objects": 7, "events": 70, "bytes": 700, "rejected_events": 3, "duplicates_avoided": 0, "expired_objects": 0, "events_filtered": 0})
     );
 }
 

@@ -42,6 +42,8 @@ fn item(kind: DeliveryType, version: i64, state: EffectiveState) -> ConfigItem {
             desired_logs: DesiredLogs::default(),
             target,
             clusters: [ClusterId::parse("c1").unwrap()].into_iter().collect(),
+            filter: logspoke_contract::Filter::default(),
+            message_format: logspoke_contract::MessageFormat::default(),
         }),
         updated_at: "2026-11-22T10:00:00.000Z".into(),
     }

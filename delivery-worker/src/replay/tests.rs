@@ -108,6 +108,8 @@ fn pipeline(deliverer: &Arc<FakeDeliverer>) -> Pipeline<Arc<FakeDeliverer>, InMe
                 log_stream_template: None,
             },
             clusters: [ClusterId::parse("c1").unwrap()].into_iter().collect(),
+            filter: logspoke_contract::Filter::default(),
+            message_format: logspoke_contract::MessageFormat::default(),
         }),
         updated_at: "2026-11-22T10:00:00.000Z".into(),
     });

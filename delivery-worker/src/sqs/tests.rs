@@ -133,6 +133,8 @@ fn item(tenant: &str, kind: DeliveryType, state: EffectiveState) -> ConfigItem {
             desired_logs: DesiredLogs::default(),
             target,
             clusters: [ClusterId::parse(CLUSTER).unwrap()].into_iter().collect(),
+            filter: logspoke_contract::Filter::default(),
+            message_format: logspoke_contract::MessageFormat::default(),
         }),
         updated_at: "2026-11-22T10:00:00.000Z".into(),
     }

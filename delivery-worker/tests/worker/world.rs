@@ -598,6 +598,8 @@ impl Customer {
                     .iter()
                     .map(|c| logspoke_contract::ClusterId::parse(c).unwrap())
                     .collect(),
+                filter: logspoke_contract::Filter::default(),
+                message_format: logspoke_contract::MessageFormat::default(),
             }),
             updated_at: "2026-11-22T10:00:00.000Z".into(),
         }

@@ -34,8 +34,8 @@ use crate::openapi::fields;
     "parked_objects": 3,
     "parked_cause": "log_group_missing",
     "counters": {
-        "last_hour": {"objects": 41, "events": 120_500, "bytes": 48_200_000, "rejected_events": 0, "duplicates_avoided": 1, "expired_objects": 0},
-        "last_day": {"objects": 1_210, "events": 3_610_000, "bytes": 1_440_000_000, "rejected_events": 12, "duplicates_avoided": 4, "expired_objects": 0}
+        "last_hour": {"objects": 41, "events": 120_500, "bytes": 48_200_000, "rejected_events": 0, "duplicates_avoided": 1, "expired_objects": 0, "events_filtered": 0},
+        "last_day": {"objects": 1_210, "events": 3_610_000, "bytes": 1_440_000_000, "rejected_events": 12, "duplicates_avoided": 4, "expired_objects": 0, "events_filtered": 0}
     },
     "regions": [
         {
@@ -49,8 +49,8 @@ use crate::openapi::fields;
             "parked_objects": 0,
             "parked_cause": null,
             "counters": {
-                "last_hour": {"objects": 41, "events": 120_500, "bytes": 48_200_000, "rejected_events": 0, "duplicates_avoided": 1, "expired_objects": 0},
-                "last_day": {"objects": 1_200, "events": 3_600_000, "bytes": 1_430_000_000, "rejected_events": 12, "duplicates_avoided": 4, "expired_objects": 0}
+                "last_hour": {"objects": 41, "events": 120_500, "bytes": 48_200_000, "rejected_events": 0, "duplicates_avoided": 1, "expired_objects": 0, "events_filtered": 0},
+                "last_day": {"objects": 1_200, "events": 3_600_000, "bytes": 1_430_000_000, "rejected_events": 12, "duplicates_avoided": 4, "expired_objects": 0, "events_filtered": 0}
             }
         },
         {
@@ -68,8 +68,8 @@ use crate::openapi::fields;
             "parked_objects": 3,
             "parked_cause": "log_group_missing",
             "counters": {
-                "last_hour": {"objects": 0, "events": 0, "bytes": 0, "rejected_events": 0, "duplicates_avoided": 0, "expired_objects": 0},
-                "last_day": {"objects": 10, "events": 10_000, "bytes": 10_000_000, "rejected_events": 0, "duplicates_avoided": 0, "expired_objects": 0}
+                "last_hour": {"objects": 0, "events": 0, "bytes": 0, "rejected_events": 0, "duplicates_avoided": 0, "expired_objects": 0, "events_filtered": 0},
+                "last_day": {"objects": 10, "events": 10_000, "bytes": 10_000_000, "rejected_events": 0, "duplicates_avoided": 0, "expired_objects": 0, "events_filtered": 0}
             }
         }
     ],
