@@ -65,6 +65,10 @@ pub fn finish(mut document: utoipa::openapi::OpenApi) -> serde_json::Value {
     let mut document = serde_json::to_value(document).unwrap_or_default();
     document["components"]["schemas"]["Region"] =
         serde_json::to_value(fields::region_component()).unwrap_or_default();
+    document["components"]["schemas"]["Filter"] =
+        serde_json::to_value(fields::filter_component()).unwrap_or_default();
+    document["components"]["schemas"]["FilterRule"] =
+        serde_json::to_value(fields::filter_rule_component()).unwrap_or_default();
     per_type::split(&mut document);
     optional_bodies_as_plain_references(&mut document);
     tighten_parameters(&mut document);

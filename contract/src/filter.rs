@@ -12,7 +12,7 @@
 //! Regular expressions run in time linear in the input (the `regex` crate has no
 //! backtracking), and are bounded when compiled: a pattern of at most
 //! [`MAX_PATTERN_BYTES`], a compiled program of at most [`MAX_REGEX_BYTES`]. At most
-//! [`MAX_RULES`] rules in all. A line without a `container` (or an object key without a
+//! [`MAX_RULES`] rules in each of `include` and `exclude`. A line without a `container` (or an object key without a
 //! namespace, from the release before it joined the key) matches no rule on that field.
 //!
 //! The filter travels as a JSON object (`{"include": [...], "exclude": [...]}`) in the
@@ -23,8 +23,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// Rules in `include` and `exclude` together, at most.
-pub const MAX_RULES: usize = 20;
+/// Rules in each of `include` and `exclude`, at most.
+pub const MAX_RULES: usize = 10;
 /// Longest pattern of a rule, in bytes.
 pub const MAX_PATTERN_BYTES: usize = 256;
 /// Largest compiled regular expression, in bytes (the `regex` crate's size limit).
@@ -32,7 +32,6 @@ pub const MAX_REGEX_BYTES: usize = 64 * 1024;
 
 /// A field of a staged line that a rule matches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum FilterField {
     /// The pod's namespace.
@@ -62,11 +61,9 @@ impl FilterField {
 
 /// One rule as written: a field and exactly one of `equals`, `contains`, `regex`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct FilterRuleSpec {
     /// The field the rule looks at.
-    #[cfg_attr(feature = "utoipa", schema(value_type = FilterField))]
     pub field: Option<FilterField>,
     /// Matches when the field is exactly this.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -82,7 +79,6 @@ pub struct FilterRuleSpec {
 
 /// A filter as written: the rules of [`Filter`] before validation.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct FilterSpec {
     /// Lines to deliver: when any rule is given, only lines matching at least one.
@@ -259,14 +255,13 @@ pub struct Filter {
 impl Filter {
     /// Validates a filter as written; each problem names the rule it is in.
     pub fn parse(spec: &FilterSpec) -> Result<Self, FilterError> {
-        let rules = spec.include.len() + spec.exclude.len();
-        if rules > MAX_RULES {
-            return Err(FilterError {
-                path: String::new(),
-                message: format!("has {rules} rules; at most {MAX_RULES} in include and exclude together"),
-            });
-        }
         let parse = |list: &[FilterRuleSpec], name: &str| {
+            if list.len() > MAX_RULES {
+                return Err(FilterError {
+                    path: name.to_owned(),
+                    message: format!("has {} rules; at most {MAX_RULES}", list.len()),
+                });
+            }
             list.iter()
                 .enumerate()
                 .map(|(i, rule)| Rule::parse(rule, &format!("{name}[{i}]")))
@@ -486,7 +481,7 @@ mod tests {
             include: vec![rule(FilterField::Pod, "equals", "p"); MAX_RULES + 1],
             ..FilterSpec::default()
         };
-        assert_eq!(Filter::parse(&many).unwrap_err().path, "");
+        assert_eq!(Filter::parse(&many).unwrap_err().path, "include");
         assert!(Filter::parse(&FilterSpec {
             include: vec![rule(FilterField::Pod, "equals", "p"); MAX_RULES],
             ..FilterSpec::default()

@@ -42,6 +42,9 @@ from logspoke_client.models import (  # noqa: E402
     CreateTenant,
     DeliveryConfigList,
     EffectiveState,
+    Filter,
+    FilterRule,
+    FilterRuleField,
     Onboarding,
     OnboardingRequest,
     Problem,
@@ -142,15 +145,18 @@ def customer_configures(api: AuthenticatedClient, customer: Customer, role_arn: 
     assert config.state == EffectiveState.ACTIVE, config
     step(f"verified: {', '.join(f'{c.name} {c.status}' for c in config.verification.checks)}")
 
+    # A filter: no health checks' lines (they cost the customer ingestion and say nothing).
+    no_health_checks = Filter(exclude=[FilterRule(field=FilterRuleField.MESSAGE, contains="GET /healthz")])
     patched = patch_cloudwatch_delivery_config.sync_detailed(
-        tenant, client=api, body=CloudWatchConfigPatch(desired_logs=["checkout"]),
+        tenant, client=api, body=CloudWatchConfigPatch(desired_logs=["checkout"], filter_=no_health_checks),
         if_match=verified.headers["etag"])
     config = expect(patched, 200, CloudWatchDeliveryConfig)
     assert config.desired_logs == ["checkout"] and config.state == EffectiveState.ACTIVE, config
+    assert [(r.field, r.contains) for r in config.filter_.exclude] == [(FilterRuleField.MESSAGE, "GET /healthz")], config
     current = get_cloudwatch_delivery_config.sync_detailed(tenant, client=api)
     assert expect(current, 200, CloudWatchDeliveryConfig).version == config.version
     assert current.headers["etag"] == patched.headers["etag"] == f'"{config.version}"', current.headers
-    step("patched desired_logs with If-Match")
+    step("patched desired_logs and a filter with If-Match")
 
 
 def invalid_config_is_refused(api: AuthenticatedClient, customer: Customer, role_arn: str) -> None:

@@ -3,7 +3,7 @@
 //! type for both, so the audit trail shows a config exactly as a client saw it.
 
 use chrono::{DateTime, Utc};
-use logspoke_contract::{DeliveryType, EffectiveState, TenantId};
+use logspoke_contract::{DeliveryType, EffectiveState, FilterSpec, MessageField, TenantId};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -40,12 +40,24 @@ pub struct DeliveryConfig {
     /// `{cluster_id}/{namespace}/{application}/{pod_name}`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_stream_template: Option<String>,
+    /// CloudWatch only: `raw` (each event's message is the log line's text) or `json`
+    /// (an object with the text as `message` and the fields of `message_fields`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "raw")]
+    pub message_format: Option<String>,
+    /// CloudWatch only, with `json`: the metadata fields each message carries.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_fields: Option<Vec<MessageField>>,
     /// S3 only: the customer's bucket.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bucket_name: Option<String>,
     /// S3 only: key prefix inside the bucket, normalised to end in `/` (or empty).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bucket_prefix: Option<String>,
+    /// Which log lines are delivered: when `include` has rules, only lines matching one;
+    /// never lines matching an `exclude` rule. Empty lists: every line.
+    #[schema(schema_with = crate::openapi::fields::filter)]
+    pub filter: FilterSpec,
     /// The last trial AssumeRole; reset when the role, region or target changes.
     pub verification: Verification,
     /// Increases with every change; not a count. One sequence numbers every tenant and
@@ -78,8 +90,16 @@ impl From<&Config> for DeliveryConfig {
             desired_logs: settings.desired_logs.to_strings(),
             log_group_name: owned(target.log_group_name),
             log_stream_template: owned(target.log_stream_template),
+            message_format: target
+                .log_group_name
+                .map(|_| settings.message_format.as_str().to_owned()),
+            message_fields: settings
+                .message_format
+                .field_names()
+                .map(|_| settings.message_format.fields().to_vec()),
             bucket_name: owned(target.bucket_name),
             bucket_prefix: owned(target.bucket_prefix),
+            filter: settings.filter.spec(),
             verification: config.verification.clone(),
             version: config.version,
             created_at: config.created_at,

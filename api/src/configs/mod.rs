@@ -13,7 +13,8 @@ pub mod row;
 
 use chrono::{DateTime, Utc};
 use logspoke_contract::{
-    DeliveryTarget, DeliveryType, DesiredLogs, EffectiveState, Region, RoleArn, TenantId,
+    DeliveryTarget, DeliveryType, DesiredLogs, EffectiveState, Filter, MessageFormat, Region, RoleArn,
+    TenantId,
 };
 
 use crate::verification::{Verification, VerificationStatus};
@@ -42,6 +43,11 @@ pub struct Settings {
     pub desired_logs: DesiredLogs,
     /// Type-specific target.
     pub target: DeliveryTarget,
+    /// Which lines are delivered (applies to objects delivered after it changed, replays
+    /// included).
+    pub filter: Filter,
+    /// CloudWatch: the shape of each message (`raw` for S3).
+    pub message_format: MessageFormat,
 }
 
 impl Settings {
@@ -55,8 +61,8 @@ impl Settings {
     }
 
     /// Whether storing these settings over `current` (`None`: a new config) matters for
-    /// delivery: a target change or the `enabled` flag. An edit of the allow-list or the
-    /// stream template does not, so it neither makes a failing target due at once nor
+    /// delivery: a target change or the `enabled` flag. An edit of the allow-list, the
+    /// filter, the message format or the stream template does not, so it neither makes a failing target due at once nor
     /// breaks the drain lease of the replica draining it.
     pub fn matters_for_delivery(&self, current: Option<&Settings>) -> bool {
         current.is_none_or(|c| self.changes_target_of(c) || self.enabled != c.enabled)
@@ -96,13 +102,18 @@ impl Config {
 }
 
 /// The writable fields every config has, whatever its type.
-pub const COMMON_FIELDS: [&str; 4] = ["enabled", "target_region", "role_arn", "desired_logs"];
+pub const COMMON_FIELDS: [&str; 5] = ["enabled", "target_region", "role_arn", "desired_logs", "filter"];
 
 /// The writable fields of a type's target: a body of the other type may not name them.
-pub fn target_fields(delivery_type: DeliveryType) -> [&'static str; 2] {
+pub fn target_fields(delivery_type: DeliveryType) -> &'static [&'static str] {
     match delivery_type {
-        DeliveryType::Cloudwatch => ["log_group_name", "log_stream_template"],
-        DeliveryType::S3 => ["bucket_name", "bucket_prefix"],
+        DeliveryType::Cloudwatch => &[
+            "log_group_name",
+            "log_stream_template",
+            "message_format",
+            "message_fields",
+        ],
+        DeliveryType::S3 => &["bucket_name", "bucket_prefix"],
     }
 }
 
@@ -110,7 +121,7 @@ pub fn target_fields(delivery_type: DeliveryType) -> [&'static str; 2] {
 pub fn writable_fields(delivery_type: DeliveryType) -> Vec<&'static str> {
     COMMON_FIELDS
         .into_iter()
-        .chain(target_fields(delivery_type))
+        .chain(target_fields(delivery_type).iter().copied())
         .collect()
 }
 

@@ -103,18 +103,29 @@ pub async fn upsert(
 ) -> Result<Config, StoreError> {
     let target = settings.target.columns();
     let desired_logs = settings.desired_logs.to_strings();
+    let filter = (!settings.filter.is_empty())
+        .then(|| serde_json::to_value(&settings.filter))
+        .transpose()
+        .map_err(|source| StoreError::Encode {
+            what: "filter",
+            source,
+        })?;
+    let message_fields = settings.message_format.field_names();
     let row = sqlx::query_as!(
         ConfigRow,
         "with next as (select nextval('change_version_seq') as version)
          insert into delivery_configs (tenant_id, delivery_type, enabled, target_region, role_arn, desired_logs,
                                        log_group_name, log_stream_template, bucket_name, bucket_prefix,
-                                       version, delivery_version)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, (select version from next), (select version from next))
+                                       version, delivery_version, filter, message_format, message_fields)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, (select version from next), (select version from next),
+                 $13, $14, $15)
          on conflict (tenant_id, delivery_type) do update set
              enabled = excluded.enabled, target_region = excluded.target_region, role_arn = excluded.role_arn,
              desired_logs = excluded.desired_logs, log_group_name = excluded.log_group_name,
              log_stream_template = excluded.log_stream_template, bucket_name = excluded.bucket_name,
              bucket_prefix = excluded.bucket_prefix, version = excluded.version, updated_at = now(),
+             filter = excluded.filter, message_format = excluded.message_format,
+             message_fields = excluded.message_fields,
              delivery_version = case when $12 then excluded.version else delivery_configs.delivery_version end,
              verification_status = case when $11 then 'unverified' else delivery_configs.verification_status end,
              verification_checked_at = case when $11 then null else delivery_configs.verification_checked_at end,
@@ -132,6 +143,9 @@ pub async fn upsert(
         target.bucket_prefix,
         reset_verification,
         delivery_changed,
+        filter,
+        settings.message_format.as_str(),
+        message_fields.as_deref(),
     )
     .fetch_one(conn)
     .await?;

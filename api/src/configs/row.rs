@@ -4,7 +4,8 @@
 
 use chrono::{DateTime, Utc};
 use logspoke_contract::{
-    DeliveryTarget, DeliveryType, DesiredLogs, Region, RoleArn, TargetColumns, TenantId,
+    DeliveryTarget, DeliveryType, DesiredLogs, Filter, MessageFormat, Region, RoleArn, TargetColumns,
+    TenantId,
 };
 
 use super::{Config, Settings};
@@ -32,6 +33,9 @@ pub struct ConfigRow {
     pub verification_checked_at: Option<DateTime<Utc>>,
     pub verification_checks: serde_json::Value,
     pub delivery_version: i64,
+    pub filter: Option<serde_json::Value>,
+    pub message_format: String,
+    pub message_fields: Option<Vec<String>>,
 }
 
 impl ConfigRow {
@@ -52,6 +56,14 @@ impl ConfigRow {
             desired_logs: DesiredLogs::parse(&self.desired_logs)
                 .map_err(|e| StoreError::corrupt("desired logs", e))?,
             target,
+            filter: match &self.filter {
+                None => Filter::default(),
+                Some(filter) => {
+                    serde_json::from_value(filter.clone()).map_err(|e| StoreError::corrupt("filter", e))?
+                }
+            },
+            message_format: MessageFormat::parse(&self.message_format, self.message_fields.as_deref())
+                .map_err(|(_, e)| StoreError::corrupt("message format", e))?,
         })
     }
 }
@@ -113,6 +125,9 @@ mod tests {
             verification_checked_at: Some(now),
             verification_checks: serde_json::json!([]),
             delivery_version: 7,
+            filter: None,
+            message_format: "raw".into(),
+            message_fields: None,
         }
     }
 

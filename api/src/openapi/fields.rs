@@ -5,10 +5,12 @@
 //! replaces the field's whole schema: the description a client reads is the one here.
 
 use logspoke_contract::{
-    BucketName, BucketPrefix, DesiredLog, DesiredLogs, LogGroupName, LogStreamTemplate, Partition, Region,
-    RoleArn, TenantId,
+    BucketName, BucketPrefix, DesiredLog, DesiredLogs, FilterField, LogGroupName, LogStreamTemplate,
+    MessageField, Partition, Region, RoleArn, TenantId, MAX_PATTERN_BYTES, MAX_RULES,
 };
-use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, Type};
+use utoipa::openapi::schema::{
+    AdditionalProperties, ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, Type,
+};
 use utoipa::openapi::{Ref, RefOr};
 
 fn string(pattern: &str, description: &str) -> ObjectBuilder {
@@ -98,6 +100,109 @@ pub fn desired_logs() -> Schema {
              the namespace are admitted only by bare entries.",
         ))
         .max_items(Some(DesiredLogs::MAX_ENTRIES))
+        .into()
+}
+
+/// The `FilterRule` component: a field and exactly one of `equals`, `contains`, `regex`.
+pub fn filter_rule_component() -> Schema {
+    let fields = [
+        FilterField::Namespace,
+        FilterField::Application,
+        FilterField::Container,
+        FilterField::Pod,
+        FilterField::Message,
+    ]
+    .map(FilterField::as_str);
+    let pattern = |min: usize, description: &str| {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length(Some(min))
+            .max_length(Some(MAX_PATTERN_BYTES))
+            .description(Some(description))
+    };
+    ObjectBuilder::new()
+        .description(Some(
+            "A field and exactly one of equals, contains or regex. namespace, application and pod come \
+             from the staged object's key (set from Kubernetes metadata), container and message from \
+             each line; a line without the field matches no rule on it.",
+        ))
+        .property(
+            "field",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(fields)),
+        )
+        .required("field")
+        .property("equals", pattern(0, "Matches when the field is exactly this"))
+        .property("contains", pattern(1, "Matches when the field contains this"))
+        .property(
+            "regex",
+            pattern(
+                1,
+                "Matches when this regular expression is found in the field: Rust regex syntax \
+                 (no look-around or back-references), linear-time matching, at most 64 KiB compiled",
+            ),
+        )
+        .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+        .examples([serde_json::json!({"field": "message", "regex": "^(ERROR|WARN)"})])
+        .into()
+}
+
+/// The `Filter` component: which log lines a config delivers.
+pub fn filter_component() -> Schema {
+    let list = |description: &str| {
+        ArrayBuilder::new()
+            .items(Ref::from_schema_name("FilterRule"))
+            .max_items(Some(MAX_RULES))
+            .description(Some(description))
+    };
+    ObjectBuilder::new()
+        .description(Some(
+            "Which log lines are delivered: when include has rules, only lines matching at least one; \
+             never lines matching an exclude rule. Empty: every line. Filtered lines are counted in \
+             the target's health (events_filtered).",
+        ))
+        .property(
+            "include",
+            list("Deliver only lines matching one of these (none: every line)"),
+        )
+        .property("exclude", list("Never deliver lines matching one of these"))
+        .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+        .examples([serde_json::json!({
+            "include": [{"field": "namespace", "equals": "payments"}],
+            "exclude": [{"field": "message", "contains": "GET /healthz"}]
+        })])
+        .into()
+}
+
+/// A config's filter (absent: every line).
+pub fn filter() -> RefOr<Schema> {
+    RefOr::Ref(Ref::from_schema_name("Filter"))
+}
+
+/// CloudWatch's message format.
+pub fn message_format() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(["raw", "json"]))
+        .description(Some(
+            "raw (the default): each event's message is the log line's text. json: an object with the \
+             text as message and the metadata fields of message_fields, for CloudWatch Logs Insights",
+        ))
+        .into()
+}
+
+/// The fields of a `json` message.
+pub fn message_fields() -> Schema {
+    ArrayBuilder::new()
+        .items(Ref::from_schema_name("MessageField"))
+        .min_items(Some(1))
+        .max_items(Some(MessageField::ALL.len()))
+        .unique_items(true)
+        .description(Some(
+            "Only with message_format json: the metadata fields each message carries, written in the \
+             order cluster, namespace, application, container, pod (default: all of them)",
+        ))
         .into()
 }
 

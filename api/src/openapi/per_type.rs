@@ -167,7 +167,7 @@ fn split_schemas(schemas: &mut Map<String, Value>) {
 fn own_properties(schema: &Value, delivery_type: DeliveryType, also: &[&str]) -> Map<String, Value> {
     let wanted: Vec<&str> = COMMON_FIELDS
         .into_iter()
-        .chain(target_fields(delivery_type))
+        .chain(target_fields(delivery_type).iter().copied())
         .chain(also.iter().copied())
         .collect();
     schema

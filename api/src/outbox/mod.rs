@@ -193,8 +193,8 @@ fn live(config: &Config, tenant: TenantPart) -> Result<LiveConfig, StoreError> {
             .map(|c| ClusterId::parse(c))
             .collect::<Result<_, _>>()
             .map_err(|e| StoreError::corrupt("cluster id", e))?,
-        filter: logspoke_contract::Filter::default(),
-        message_format: logspoke_contract::MessageFormat::default(),
+        filter: settings.filter,
+        message_format: settings.message_format,
     })
 }
 

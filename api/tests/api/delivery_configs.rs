@@ -22,7 +22,12 @@ async fn put_creates_then_replaces() {
       "created_at": "[time]",
       "desired_logs": [],
       "enabled": true,
+      "filter": {
+        "exclude": [],
+        "include": []
+      },
       "log_group_name": "/logspoke/acme",
+      "message_format": "raw",
       "role_arn": "arn:aws:iam::222222222222:role/logspoke/LogspokeDelivery",
       "state": "pending_verification",
       "target_region": "eu-west-1",
@@ -527,4 +532,72 @@ async fn a_tenant_past_its_write_limit_gets_429_and_other_tenants_and_operators_
             200
         );
     }
+}
+
+/// A filter's and a message format's problems are named down to the rule and its part;
+/// what was stored is shown as written, and the audit trail records it.
+#[tokio::test]
+async fn filters_and_message_formats_are_validated_shown_and_audited() {
+    let app = TestApp::spawn().await;
+    let op = TestApp::operator_token();
+    app.create_tenant("acme").await;
+    let mut body = cloudwatch_body();
+    body["filter"] = json!({
+        "include": [{"field": "message", "contains": "ERROR"}, {"field": "message", "regex": "(unclosed"}],
+        "exclude": [{"field": "pod", "equals": "a", "contains": "b"}, {"field": "node", "equals": "x"}]
+    });
+    body["message_fields"] = json!(["pod"]);
+    let refused = problem(app.put(CW, &op, &body).await, 422).await;
+    let errors: Vec<(&str, &str)> = refused["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["field"].as_str().unwrap(), e["message"].as_str().unwrap()))
+        .collect();
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    // An unknown field fails the rule's shape as a whole (serde), naming `filter`.
+    assert_eq!(errors[0].0, "filter");
+    assert_eq!(
+        errors[1],
+        ("message_fields", "only applies with message_format json")
+    );
+
+    body["filter"]["exclude"] = json!([{"field": "pod", "equals": "a", "contains": "b"}]);
+    let refused = problem(app.put(CW, &op, &body).await, 422).await;
+    assert_eq!(refused["errors"][0]["field"], "filter.include[1].regex");
+    assert!(refused["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("is not a valid regular expression"));
+
+    body["filter"] = json!({"include": [{"field": "message", "regex": "^(ERROR|WARN)"}],
+                            "exclude": [{"field": "container", "equals": "istio-proxy"}]});
+    body["message_format"] = json!("json");
+    let created = app.put(CW, &op, &body).await;
+    assert_eq!(created.status(), 201);
+    let created: Value = created.json().await.unwrap();
+    assert_eq!(created["filter"], body["filter"]);
+    assert_eq!(
+        (&created["message_format"], &created["message_fields"]),
+        (&json!("json"), &json!(["pod"]))
+    );
+    let trail = app.audit_trail("acme", &op).await;
+    let last = trail["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|e| e["action"] == "delivery_config.created");
+    assert_eq!(last.unwrap()["after"]["filter"], body["filter"], "{trail}");
+
+    let s3 = app
+        .put(
+            "/v1/tenants/acme/delivery-configs/s3",
+            &op,
+            &json!({"target_region": "eu-west-1", "role_arn": ROLE_ARN, "bucket_name": "acme-logs",
+                    "message_format": "json", "filter": {"exclude": [{"field": "namespace", "equals": "kube-system"}]}}),
+        )
+        .await;
+    let refused = problem(s3, 422).await;
+    assert_eq!(refused["errors"][0]["field"], "message_format");
 }

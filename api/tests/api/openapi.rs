@@ -102,6 +102,7 @@ fn each_delivery_type_has_its_own_operations_and_body() {
             "bucket_prefix",
             "desired_logs",
             "enabled",
+            "filter",
             "role_arn",
             "target_region"
         ]
@@ -121,8 +122,11 @@ fn each_delivery_type_has_its_own_operations_and_body() {
         [
             "desired_logs",
             "enabled",
+            "filter",
             "log_group_name",
             "log_stream_template",
+            "message_fields",
+            "message_format",
             "role_arn",
             "target_region"
         ]

@@ -508,3 +508,56 @@ impl<S: ReadModelSink> ReadModelSink for Recording<S> {
         self.inner.cancel_replay(key).await
     }
 }
+
+/// A config's filter and message format travel to the read model as the worker reads
+/// them; changing them moves the version (the worker applies them to objects delivered
+/// after) but not the delivery version.
+#[tokio::test]
+async fn a_filter_and_message_format_reach_the_read_model() {
+    let publishing = Publishing::create().await;
+    let app = TestApp::spawn().await;
+    let _relay = Relay::start(&app, publishing.sink());
+    let op = TestApp::operator_token();
+    app.create_tenant("acme").await;
+    let mut body = cloudwatch_body();
+    body["filter"] = json!({
+        "include": [{"field": "namespace", "equals": "payments"}],
+        "exclude": [{"field": "message", "regex": "^DEBUG"}]
+    });
+    body["message_format"] = json!("json");
+    body["message_fields"] = json!(["pod", "namespace"]);
+    let path = "/v1/tenants/acme/delivery-configs/cloudwatch";
+    assert_eq!(app.put(path, &op, &body).await.status(), 201);
+    wait_until_drained(&app, Duration::from_secs(30)).await;
+    let items = publishing.items().await;
+    let item = &items[&("acme".to_owned(), "cloudwatch".to_owned())];
+    let config = item.config.as_ref().unwrap();
+    assert_eq!(serde_json::to_value(&config.filter).unwrap(), body["filter"]);
+    assert_eq!(
+        config.message_format.fields(),
+        [
+            logspoke_contract::MessageField::Namespace,
+            logspoke_contract::MessageField::Pod
+        ]
+    );
+
+    let patched = app
+        .patch(
+            path,
+            &op,
+            &json!({"filter": null, "message_format": "raw", "message_fields": null}),
+        )
+        .await;
+    assert_eq!(patched.status(), 200);
+    wait_until_drained(&app, Duration::from_secs(30)).await;
+    let items = publishing.items().await;
+    let after = &items[&("acme".to_owned(), "cloudwatch".to_owned())];
+    let config = after.config.as_ref().unwrap();
+    assert!(config.filter.is_empty());
+    assert_eq!(config.message_format, logspoke_contract::MessageFormat::Raw);
+    assert!(after.version > item.version);
+    assert_eq!(
+        after.delivery_version, item.delivery_version,
+        "not a change that matters for delivery"
+    );
+}

@@ -141,7 +141,12 @@ async function customerConfigures(api: Api, tenant: string, roleArn: string, log
   step(`verified: ${verified.verification.checks.map((c) => `${c.name} ${c.status}`).join(", ")}`);
 
   const etag = verify.response.headers.get("etag") ?? "";
-  const patch: Schemas["CloudWatchConfigPatch"] = { desired_logs: ["checkout"] };
+  // Messages as JSON with the namespace and pod, for CloudWatch Logs Insights queries.
+  const patch: Schemas["CloudWatchConfigPatch"] = {
+    desired_logs: ["checkout"],
+    message_format: "json",
+    message_fields: ["namespace", "pod"],
+  };
   const patched = expect(
     await api.PATCH(configPath, {
       params: { path, header: { "If-Match": etag } },
@@ -154,9 +159,14 @@ async function customerConfigures(api: Api, tenant: string, roleArn: string, log
     "patch_cloudwatch_delivery_config",
   );
   check(patched.desired_logs.join() === "checkout" && patched.state === "active", "patched config", patched);
+  check(
+    patched.message_format === "json" && (patched.message_fields ?? []).join() === "namespace,pod",
+    "patched message format",
+    patched,
+  );
   const current = expect(await api.GET(configPath, { params: { path } }), 200, "get_cloudwatch_delivery_config");
   check(current.version === patched.version, "get config after patch", current);
-  step("patched desired_logs with If-Match");
+  step("patched desired_logs and the message format with If-Match");
 }
 
 /** A 422 reads as the typed problem, naming the field. */

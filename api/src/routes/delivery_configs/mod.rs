@@ -11,8 +11,8 @@ pub mod verify;
 use chrono::Utc;
 use logspoke_contract::ledger::Target;
 use logspoke_contract::{
-    BucketName, BucketPrefix, DeliveryTarget, DeliveryType, DesiredLogs, LogGroupName, LogStreamTemplate,
-    Region, RoleArn, TenantId,
+    BucketName, BucketPrefix, DeliveryTarget, DeliveryType, DesiredLogs, Filter, FilterSpec, LogGroupName,
+    LogStreamTemplate, MessageFormat, Region, RoleArn, TenantId,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -61,8 +61,13 @@ impl DeliveryConfigInput {
             target_region: Some(view.target_region),
             role_arn: Some(view.role_arn),
             desired_logs: Some(view.desired_logs),
+            filter: (!config.settings.filter.is_empty())
+                .then(|| serde_json::to_value(&view.filter).ok())
+                .flatten(),
             log_group_name: view.log_group_name,
             log_stream_template: view.log_stream_template,
+            message_format: view.message_format,
+            message_fields: config.settings.message_format.field_names(),
             bucket_name: view.bucket_name,
             bucket_prefix: view.bucket_prefix,
         }
@@ -94,6 +99,11 @@ pub struct DeliveryConfigInput {
     #[schema(schema_with = fields::desired_logs)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub desired_logs: Option<Vec<String>>,
+    /// Which log lines are delivered: `{"include": [rule…], "exclude": [rule…]}`, each
+    /// rule `{"field": …, "equals"|"contains"|"regex": …}`. Absent: every line.
+    #[schema(schema_with = fields::filter)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filter: Option<serde_json::Value>,
     /// CloudWatch: 1–512 of `[.\-_/#A-Za-z0-9]`.
     #[schema(schema_with = fields::log_group_name)]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -104,6 +114,14 @@ pub struct DeliveryConfigInput {
     #[schema(schema_with = fields::log_stream_template)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_stream_template: Option<String>,
+    /// CloudWatch: `raw` (the default: the line's text) or `json`.
+    #[schema(schema_with = fields::message_format)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_format: Option<String>,
+    /// CloudWatch, with `json`: the fields each message carries (default: all).
+    #[schema(schema_with = fields::message_fields)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_fields: Option<Vec<String>>,
     /// S3: a bucket name following the S3 naming rules.
     #[schema(schema_with = fields::bucket_name)]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -168,21 +186,74 @@ impl DeliveryConfigInput {
             "desired_logs",
             DesiredLogs::parse(self.desired_logs.as_deref().unwrap_or_default()),
         );
+        let filter = self.parse_filter(&mut errors);
+        let message_format = self.parse_message_format(delivery_type, &mut errors);
         let target = self.parse_target(delivery_type, &mut errors);
-        match (role_arn, target_region, desired_logs, target) {
-            (Some(role_arn), Some(target_region), Some(desired_logs), Some(target))
-                if errors.0.is_empty() =>
-            {
-                Ok(Settings {
-                    enabled: self.enabled.unwrap_or(true),
-                    target_region,
-                    role_arn,
-                    desired_logs,
-                    target,
-                })
-            }
+        match (
+            role_arn,
+            target_region,
+            desired_logs,
+            target,
+            filter,
+            message_format,
+        ) {
+            (
+                Some(role_arn),
+                Some(target_region),
+                Some(desired_logs),
+                Some(target),
+                Some(filter),
+                Some(message_format),
+            ) if errors.0.is_empty() => Ok(Settings {
+                enabled: self.enabled.unwrap_or(true),
+                target_region,
+                role_arn,
+                desired_logs,
+                target,
+                filter,
+                message_format,
+            }),
             _ => Err(ApiError::Validation(errors.0)),
         }
+    }
+
+    /// The filter, each problem named by where it is (`filter.include[2].regex`).
+    fn parse_filter(&self, errors: &mut Errors) -> Option<Filter> {
+        let Some(value) = &self.filter else {
+            return Some(Filter::default());
+        };
+        let spec: FilterSpec = errors.check("filter", serde_json::from_value(value.clone()))?;
+        Filter::parse(&spec)
+            .map_err(|e| {
+                let field = if e.path.is_empty() {
+                    "filter".to_owned()
+                } else {
+                    format!("filter.{}", e.path)
+                };
+                errors.0.push(FieldError::new(&field, e.message));
+            })
+            .ok()
+    }
+
+    /// CloudWatch's message format; S3 configs take none.
+    fn parse_message_format(
+        &self,
+        delivery_type: DeliveryType,
+        errors: &mut Errors,
+    ) -> Option<MessageFormat> {
+        if delivery_type == DeliveryType::S3 {
+            errors.forbid("message_format", self.message_format.as_ref(), delivery_type);
+            if self.message_fields.is_some() {
+                errors
+                    .0
+                    .push(FieldError::new("message_fields", "does not apply to s3 configs"));
+            }
+            return Some(MessageFormat::Raw);
+        }
+        let format = self.message_format.as_deref().unwrap_or("raw");
+        MessageFormat::parse(format, self.message_fields.as_deref())
+            .map_err(|(field, e)| errors.0.push(FieldError::new(field, e.message)))
+            .ok()
     }
 
     fn parse_target(&self, delivery_type: DeliveryType, errors: &mut Errors) -> Option<DeliveryTarget> {
