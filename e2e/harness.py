@@ -106,17 +106,20 @@ class Customer:
         if self.bucket:
             self.s3.create_bucket(Bucket=self.bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
 
-    def _parameters(self, link):
+    def _parameters(self, link, as_linked=False):
+        """The link's parameters, with this customer's log group and bucket as its configs
+        name them; or, `as_linked`, exactly the link's (what the console fills in)."""
         params = quick_create_parameters(link)
-        params.update(LogGroupName=self.log_group)
-        if self.bucket:
-            params.update(BucketName=self.bucket, BucketPrefix="k8s/")
+        if not as_linked:
+            params.update(LogGroupName=self.log_group)
+            if self.bucket:
+                params.update(BucketName=self.bucket, BucketPrefix="k8s/")
         return [{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(params.items())]
 
-    def launch(self, link):
+    def launch(self, link, as_linked=False):
         with open(CUSTOMER_TEMPLATE, encoding="utf-8") as f:
             body = f.read()
-        self.cfn.create_stack(StackName=self.stack, TemplateBody=body, Parameters=self._parameters(link),
+        self.cfn.create_stack(StackName=self.stack, TemplateBody=body, Parameters=self._parameters(link, as_linked),
                               Capabilities=["CAPABILITY_NAMED_IAM"])
         return wait_for_stack(self.cfn, self.stack)["RoleArn"]
 
@@ -273,10 +276,12 @@ def status_kb(pid, field):
         return int(re.search(rf"{field}:\s+(\d+)", f.read()).group(1))
 
 
-def scrape():
+def scrape(listen=None):
     """The worker's /metrics as {series: value}, a series being a sample's name and labels
-    as printed (`name{label="value",...}`)."""
-    with urllib.request.urlopen(f"http://{os.environ['LOGSPOKE_WORKER_LISTEN']}/metrics", timeout=10) as response:
+    as printed (`name{label="value",...}`); `listen` picks another worker than
+    LOGSPOKE_WORKER_LISTEN's."""
+    listen = listen or os.environ["LOGSPOKE_WORKER_LISTEN"]
+    with urllib.request.urlopen(f"http://{listen}/metrics", timeout=10) as response:
         text = response.read().decode()
     samples = {}
     for line in text.splitlines():

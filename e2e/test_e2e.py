@@ -8,6 +8,7 @@ import unittest
 
 from harness import NAMESPACE, PROVIDER, Customer, call, client, delivery_queues, queue_depth, stage, wait_drained
 from harness import mint_token as token
+from stacks import describe as describe_stack
 
 HOUR_MS = 3_600_000
 
@@ -317,6 +318,40 @@ class EndToEnd(unittest.TestCase):
         result = iam.simulate_principal_policy(PolicySourceArn=role, ActionNames=["dynamodb:Query"],
                                                ResourceArns=[index])["EvaluationResults"][0]
         self.assertEqual(result["EvalDecision"], "allowed", result)
+
+    def test_10_a_stack_that_creates_its_log_group_verifies_with_no_manual_step(self):
+        # A third customer, onboarded without creating anything by hand: the stack of the
+        # link creates the log group (retention 14 days), launched with the link's
+        # parameters exactly as the console fills them in (no prepare()).
+        initech = Customer("initech", "444444444444", bucket=False)
+        self.api("POST", "/v1/tenants", {"tenant_id": "initech"}, status=201)
+        self.api("PUT", "/v1/tenants/initech/clusters/c1", status=201)
+        body = {"region": "eu-west-1", "delivery_types": ["cloudwatch"], "create_log_group": {"retention_days": 14}}
+        onboarding = self.api("POST", "/v1/tenants/initech/onboarding", body, status=200)
+        self.assertEqual({k: v for k, v in onboarding["parameters"].items() if k not in ("ExternalId", "ProviderRoleArn")},
+                         {"LogGroupName": initech.log_group, "CreateLogGroup": "true", "LogGroupRetentionDays": "14"})
+        self.assertEqual(initech.logs.describe_log_groups(logGroupNamePrefix=initech.log_group)["logGroups"], [])
+
+        role = initech.launch(onboarding["quick_create_url"], as_linked=True)
+        [group] = initech.logs.describe_log_groups(logGroupNamePrefix=initech.log_group)["logGroups"]
+        self.assertEqual((group["logGroupName"], group.get("retentionInDays")), (initech.log_group, 14))
+        self.api("PUT", "/v1/tenants/initech/delivery-configs/cloudwatch",
+                 {"target_region": "eu-west-1", "role_arn": role, "log_group_name": initech.log_group}, status=201)
+        self.verify("initech", "cloudwatch")
+        time.sleep(2)
+        stage("initech", "c1", "web", "w1", ["initech web, delivered into the group its stack made"],
+              int(time.time() * 1000))
+        self.assertEqual([m for _, m in initech.wait_events(f"c1/{NAMESPACE}/web/w1", 1)],
+                         ["initech web, delivered into the group its stack made"])
+
+        # The group holds the customer's logs: deleting the stack (the role) keeps it.
+        initech.cfn.delete_stack(StackName=initech.stack)
+        deadline = time.monotonic() + 30
+        while describe_stack(initech.cfn, initech.stack) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        self.assertIsNone(describe_stack(initech.cfn, initech.stack))
+        self.assertEqual(len(initech.stream_events(f"c1/{NAMESPACE}/web/w1")), 1, "the group and its events are kept")
+
 
 def iso(ms):
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms / 1000)) + f".{ms % 1000:03d}Z"
