@@ -4,7 +4,7 @@
 // what the case protects. Cases whose answer depends on the variant compute `expect`;
 // the multi-region cases exist only in the variant with a replica region (w.replica).
 
-import { CLUSTERS, CUSTOMERS, OUTSIDER, PROVIDER, REGION, REPLICA_CLUSTERS } from './world.js';
+import { CLUSTERS, CUSTOMER_KMS_KEYS, CUSTOMERS, OUTSIDER, PROVIDER, REGION, REPLICA_CLUSTERS } from './world.js';
 
 export function casesFor(w) {
   const cases = [];
@@ -146,6 +146,49 @@ export function casesFor(w) {
       resourcePolicy: { ...anyoneWrites, Statement: [{ ...anyoneWrites.Statement[0], Resource: ib('*') }] },
     });
     deny(gi, "initech's delivery role", 'logs:CreateLogStream', `${group(initech.account, REGION, 'anything')}:log-stream:s`, 'no log group access without a log group');
+
+    // hooli's stack created its log group (with a KMS key) and an SSE-KMS bucket.
+    const hooli = CUSTOMERS.hooli;
+    const hw = "hooli's delivery role";
+    const gh = 'hooli (log group and SSE-KMS bucket created by the stack) may';
+    const hooliStack = w.customers.hooli;
+    const createdGroup = hooliStack.resources.LogGroup;
+    if (!createdGroup || !hooliStack.resources.Bucket) throw new Error("hooli's stack creates no log group or no bucket");
+    const hooliGroup = group(hooli.account, REGION, hooli.parameters.LogGroupName);
+    allow(gh, hw, 'logs:CreateLogStream', `${hooliGroup}:log-stream:${CLUSTERS[0]}/web/web-0`, 'create streams in the group its stack created');
+    allow(gh, hw, 'logs:PutLogEvents', `${hooliGroup}:log-stream:${CLUSTERS[0]}/web/web-0`, 'write events into the group its stack created');
+    deny(gh, hw, 'logs:PutLogEvents', `${group(hooli.account, REGION, `${hooli.parameters.LogGroupName}-other`)}:log-stream:s`, 'not a group whose name starts with the created one');
+    deny(gh, hw, 'logs:PutLogEvents', `${group(hooli.account, REGION, '/hooli/other')}:log-stream:s`, 'not another group of the account');
+    for (const action of ['logs:DeleteLogGroup', 'logs:PutRetentionPolicy', 'logs:DeleteRetentionPolicy', 'logs:AssociateKmsKey', 'logs:DisassociateKmsKey', 'logs:CreateLogGroup']) {
+      deny(gh, hw, action, hooliGroup, 'not change or delete the group its stack created (retention, key)');
+    }
+    // CloudWatch Logs uses the group's key as its own service principal: the role needs,
+    // and has, no KMS permission for it.
+    for (const action of ['kms:GenerateDataKey', 'kms:Decrypt', 'kms:Encrypt']) {
+      deny(gh, hw, action, CUSTOMER_KMS_KEYS.logGroup, "no use of the log group's key", { context: { 'kms:ViaService': `logs.${REGION}.amazonaws.com` } });
+    }
+    const hb = (k) => `arn:aws:s3:::${hooli.parameters.BucketName}/${k}`;
+    allow(gh, hw, 's3:PutObject', hb(`logspoke/hooli/${CLUSTERS[0]}/web/web-0/${stagedFile}`), 'put objects under its prefix in the bucket its stack created');
+    deny(gh, hw, 's3:PutObject', hb(`other/${stagedFile}`), 'not outside its prefix');
+    const s3Here = { 'kms:ViaService': `s3.${REGION}.amazonaws.com` };
+    allow(gh, hw, 'kms:GenerateDataKey', CUSTOMER_KMS_KEYS.bucket, "data keys of the bucket's key through S3 (SSE-KMS PutObject)", { context: s3Here });
+    deny(gh, hw, 'kms:GenerateDataKey', CUSTOMER_KMS_KEYS.bucket, "no data keys of the bucket's key outside S3 (kms:ViaService)");
+    deny(gh, hw, 'kms:GenerateDataKey', CUSTOMER_KMS_KEYS.bucket, 'no data keys through another service', { context: { 'kms:ViaService': `sqs.${REGION}.amazonaws.com` } });
+    deny(gh, hw, 'kms:GenerateDataKey', CUSTOMER_KMS_KEYS.bucket, "no data keys through another region's S3", { context: { 'kms:ViaService': 's3.us-east-1.amazonaws.com' } });
+    deny(gh, hw, 'kms:GenerateDataKey', CUSTOMER_KMS_KEYS.other, 'no data keys of another key of the account, even through S3', { context: s3Here });
+    for (const action of ['kms:Decrypt', 'kms:Encrypt', 'kms:ReEncryptFrom', 'kms:CreateGrant', 'kms:PutKeyPolicy']) {
+      deny(gh, hw, action, CUSTOMER_KMS_KEYS.bucket, "only data keys (single PutObject calls need no kms:Decrypt; it reads nothing)", { context: s3Here });
+    }
+    for (const [action, resource] of [['s3:DeleteBucket', `arn:aws:s3:::${hooli.parameters.BucketName}`], ['s3:PutLifecycleConfiguration', `arn:aws:s3:::${hooli.parameters.BucketName}`], ['s3:PutEncryptionConfiguration', `arn:aws:s3:::${hooli.parameters.BucketName}`]]) {
+      deny(gh, hw, action, resource, 'not change or delete the bucket its stack created');
+    }
+    // The other customers' roles have no KMS permission at all.
+    deny(gh, "acme's delivery role", 'kms:GenerateDataKey', CUSTOMER_KMS_KEYS.bucket, "another customer's role: no use of hooli's key", { context: s3Here });
+    deny('acme (log group and bucket prefix) may', "acme's delivery role", 'kms:GenerateDataKey', `arn:aws:kms:${REGION}:${acme.account}:key/5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c8d`,
+      'no KMS permission without a bucket the stack created with a key', {
+        context: s3Here,
+        resourcePolicy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${acme.account}:root` }, Action: 'kms:*', Resource: '*' }] },
+      });
   }
 
   // ------------------------------------------------------------ collector roles -------

@@ -66,6 +66,13 @@ const RESOURCE_TYPES = {
     attributes: { Arn: (r) => `arn:${r.partition}:s3:::${r.name}` },
   },
   'AWS::S3::BucketPolicy': {},
+  'AWS::Logs::LogGroup': {
+    nameProperty: 'LogGroupName',
+    maxNameLength: 512,
+    ref: (r) => r.name,
+    // CloudFormation's Arn of a log group ends in ":*" (DescribeLogGroups' `arn`).
+    attributes: { Arn: (r) => `arn:${r.partition}:logs:${r.region}:${r.account}:log-group:${r.name}:*` },
+  },
   'AWS::SNS::Topic': {
     nameProperty: 'TopicName',
     ref: (r) => r.topicArn(),

@@ -1,10 +1,11 @@
 // The accounts, stacks and principals the cases are evaluated in: one provider stack
 // (provider-regional.yaml) per parameter variant, two collected clusters
-// (collector-cluster-role.yaml) and three customers (customer-log-delivery-role.yaml),
-// each resolved with the values an operator or customer would give them, and the
-// resource policies IAM would consult for each resource. A variant with a `replica`
-// adds the provider stack of a second region (ReadModelMode global-replica) and a
-// cluster collected there, evaluated together with the primary region's resources.
+// (collector-cluster-role.yaml) and four customers (customer-log-delivery-role.yaml; one
+// stack creates its log group and SSE-KMS bucket), each resolved with the values an
+// operator or customer would give them, and the resource policies IAM would consult for
+// each resource. A variant with a `replica` adds the provider stack of a second region
+// (ReadModelMode global-replica) and a cluster collected there, evaluated together with
+// the primary region's resources.
 
 import { fileURLToPath } from 'node:url';
 import { loadTemplate, policyDocument, resolveStack } from './cfn.js';
@@ -77,6 +78,30 @@ export const CUSTOMERS = {
     externalId: 'Ep5Ns2Ku8Dw1Mz7Vb4Qt9Ly3Rh6Xc0Ja',
     parameters: { BucketName: 'initech-audit-logs' },
   },
+  // The stack creates both destinations: the log group (with its own KMS key, which
+  // CloudWatch Logs uses itself) and an SSE-KMS bucket.
+  hooli: {
+    account: '555555555555',
+    externalId: 'Hq2Wm7Zt4Kc9Pv1Xd6Ns3Br8Lf5Gj0Ya',
+    parameters: {
+      LogGroupName: '/hooli/k8s',
+      CreateLogGroup: 'true',
+      LogGroupRetentionDays: '90',
+      LogGroupKmsKeyArn: `arn:aws:kms:${REGION}:555555555555:key/0c4f6a1e-2b3d-4e5f-8a9b-1c2d3e4f5a6b`,
+      BucketName: 'hooli-k8s-logs',
+      BucketPrefix: 'logspoke/',
+      CreateBucket: 'true',
+      BucketExpirationDays: '365',
+      BucketKmsKeyArn: `arn:aws:kms:${REGION}:555555555555:key/7e8f9a0b-1c2d-4e3f-9a5b-6c7d8e9f0a1b`,
+    },
+  },
+};
+
+/** KMS keys of the customers' account (hooli's), each with the default key policy. */
+export const CUSTOMER_KMS_KEYS = {
+  bucket: CUSTOMERS.hooli.parameters.BucketKmsKeyArn,
+  logGroup: CUSTOMERS.hooli.parameters.LogGroupKmsKeyArn,
+  other: `arn:aws:kms:${REGION}:555555555555:key/2d3e4f5a-6b7c-4d8e-9f0a-1b2c3d4e5f6a`,
 };
 
 const ALLOW_ALL = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] };
@@ -107,6 +132,7 @@ export function buildWorld(variant) {
   });
   if (replica) checkReplicaRules(variant.replica);
   const replicaCollectors = replica ? collectorStacks(replica, REPLICA_CLUSTERS) : {};
+  checkCustomerRules(out.ProviderRoleArn);
   const customers = Object.fromEntries(
     Object.entries(CUSTOMERS).map(([name, c]) => [
       name,
@@ -194,6 +220,15 @@ export function buildWorld(variant) {
     Version: '2012-10-17',
     Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${PROVIDER}:root` }, Action: 'kms:*', Resource: '*' }],
   });
+
+  // The customer's keys delegate to IAM in their account (the default key policy).
+  for (const key of Object.values(CUSTOMER_KMS_KEYS)) {
+    const account = key.split(':')[4];
+    policies.set(key, {
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${account}:root` }, Action: 'kms:*', Resource: '*' }],
+    });
+  }
 
   const principals = {};
   const addRole = (key, arn) => {
@@ -308,6 +343,32 @@ function checkReplicaRules({ region, parameters }) {
       accepted = false;
     }
     if (accepted) throw new Error(`the provider stack in ${region} accepts ${JSON.stringify(given)}: rule ${rule} should refuse it`);
+  }
+}
+
+/**
+ * The customer stack is evaluated only as launched with consistent parameters: its Rules
+ * must refuse a Create* without the name of what to create, and settings of a created
+ * destination for one it does not create.
+ */
+function checkCustomerRules(providerRoleArn) {
+  const base = { ExternalId: CUSTOMERS.hooli.externalId, ProviderRoleArn: providerRoleArn };
+  const key = CUSTOMER_KMS_KEYS.bucket;
+  for (const [given, rule] of [
+    [{ BucketName: 'b-logs', CreateLogGroup: 'true' }, 'LogGroupToCreate'],
+    [{ LogGroupName: 'g', CreateBucket: 'true' }, 'BucketToCreate'],
+    [{ LogGroupName: 'g', LogGroupKmsKeyArn: key }, 'LogGroupKeyOnlyWhenCreated'],
+    [{ BucketName: 'b-logs', BucketKmsKeyArn: key }, 'BucketSettingsOnlyWhenCreated'],
+    [{ BucketName: 'b-logs', BucketExpirationDays: '30' }, 'BucketSettingsOnlyWhenCreated'],
+  ]) {
+    let accepted = true;
+    try {
+      resolveStack(templates.customer, { stackName: 'logspoke-delivery', account: CUSTOMERS.hooli.account, region: REGION, parameters: { ...base, ...given } });
+    } catch (err) {
+      if (!err.message.startsWith(`rule ${rule}:`)) throw err;
+      accepted = false;
+    }
+    if (accepted) throw new Error(`the customer stack accepts ${JSON.stringify(given)}: rule ${rule} should refuse it`);
   }
 }
 

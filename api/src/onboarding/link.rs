@@ -13,16 +13,40 @@ const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
 /// Longest template URL CloudFormation accepts.
 pub const MAX_TEMPLATE_URL: usize = 1024;
 
-/// Template parameters the quick-create link fills. The template must declare each one
-/// (the console silently drops unknown `param_` names, which would leave the customer's
-/// role without the ExternalId condition value, or with a wider S3 grant than the
-/// config's prefix); `template_check` compares them with the published template.
-pub const PARAMETERS: [&str; 5] = [
-    "ExternalId",
-    "ProviderRoleArn",
-    "LogGroupName",
-    "BucketName",
-    "BucketPrefix",
+/// The tenant's ExternalId, which the role's trust policy requires.
+pub const EXTERNAL_ID: &str = "ExternalId";
+/// The provider role the customer's role trusts.
+pub const PROVIDER_ROLE_ARN: &str = "ProviderRoleArn";
+/// The log group the role may write (empty: none).
+pub const LOG_GROUP_NAME: &str = "LogGroupName";
+/// `true`: the stack creates that log group.
+pub const CREATE_LOG_GROUP: &str = "CreateLogGroup";
+/// The created log group's retention in days (0: never expire).
+pub const LOG_GROUP_RETENTION_DAYS: &str = "LogGroupRetentionDays";
+/// The bucket the role may write (empty: none).
+pub const BUCKET_NAME: &str = "BucketName";
+/// The prefix the role may write under, normalised (empty: the whole bucket).
+pub const BUCKET_PREFIX: &str = "BucketPrefix";
+/// `true`: the stack creates that bucket.
+pub const CREATE_BUCKET: &str = "CreateBucket";
+/// After how many days the created bucket deletes delivered objects (0: never).
+pub const BUCKET_EXPIRATION_DAYS: &str = "BucketExpirationDays";
+
+/// Template parameters the quick-create link fills (each only when it has a value). The
+/// template must declare each one (the console silently drops unknown `param_` names,
+/// which would leave the customer's role without the ExternalId condition value, with a
+/// wider S3 grant than the config's prefix, or without the log group it was asked to
+/// create); `template_check` compares them with the published template.
+pub const PARAMETERS: [&str; 9] = [
+    EXTERNAL_ID,
+    PROVIDER_ROLE_ARN,
+    LOG_GROUP_NAME,
+    CREATE_LOG_GROUP,
+    LOG_GROUP_RETENTION_DAYS,
+    BUCKET_NAME,
+    BUCKET_PREFIX,
+    CREATE_BUCKET,
+    BUCKET_EXPIRATION_DAYS,
 ];
 
 /// A validated `LOGSPOKE_CUSTOMER_TEMPLATE_URL`: an https URL of an S3 object (plain

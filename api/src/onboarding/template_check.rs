@@ -173,11 +173,40 @@ mod tests {
             ("ExternalId", false),
             ("ProviderRoleArn", false),
             ("LogGroupName", true),
+            ("CreateLogGroup", true),
+            ("LogGroupRetentionDays", true),
+            ("LogGroupKmsKeyArn", true),
+            ("BucketName", true),
+            ("BucketPrefix", true),
+            ("CreateBucket", true),
+            ("BucketExpirationDays", true),
+            ("BucketKmsKeyArn", true),
+            ("RoleName", true),
+        ]);
+        assert_eq!(compare_parameters(&params), Ok(()));
+    }
+
+    #[test]
+    fn a_template_that_cannot_create_the_destination_fails() {
+        // A template of before CreateLogGroup: the link's request to create the group
+        // would be dropped, and verification would find no log group.
+        let old = declared(&[
+            ("ExternalId", false),
+            ("ProviderRoleArn", false),
+            ("LogGroupName", true),
             ("BucketName", true),
             ("BucketPrefix", true),
             ("RoleName", true),
         ]);
-        assert_eq!(compare_parameters(&params), Ok(()));
+        let err = compare_parameters(&old).unwrap_err();
+        for name in [
+            "CreateLogGroup",
+            "LogGroupRetentionDays",
+            "CreateBucket",
+            "BucketExpirationDays",
+        ] {
+            assert!(err.contains(name), "{err}");
+        }
     }
 
     #[test]
@@ -223,6 +252,10 @@ mod tests {
         let params = committed_template_parameters();
         assert!(params.len() >= link::PARAMETERS.len(), "{params:?}");
         assert_eq!(compare_parameters(&params), Ok(()), "{params:?}");
+        // The KMS keys are chosen in the console: optional, never filled by the links.
+        for name in ["LogGroupKmsKeyArn", "BucketKmsKeyArn", "RoleName"] {
+            assert!(params.contains(&(name.to_owned(), true)), "{name}: {params:?}");
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 
 use crate::aws::{self, CUSTOMER, OTHER_CUSTOMER, REGION};
-use crate::helpers::{problem, TestApp};
+use crate::helpers::{problem, s3_body, TestApp};
 
 /// A tenant onboarded for CloudWatch: the log group exists in `account` and a stack was
 /// created from the link with `ExternalId` overridden when `external_id` is given.
@@ -122,6 +122,9 @@ async fn onboarding_link_creates_a_role_that_verifies() {
     assert_eq!(parameters["LogGroupName"], t.log_group);
     assert!(!parameters.contains_key("BucketName"));
     assert!(!parameters.contains_key("BucketPrefix"));
+    // Not asked to: the stack creates nothing (the template's defaults say so).
+    assert!(!parameters.contains_key("CreateLogGroup"));
+    assert!(!parameters.contains_key("CreateBucket"));
     let url = t.link["quick_create_url"].as_str().unwrap();
     assert!(url.starts_with(&format!(
         "https://{REGION}.console.aws.amazon.com/cloudformation/home?region={REGION}#"
@@ -674,4 +677,206 @@ async fn configuration_checks_find_a_template_or_role_that_does_not_match() {
         "{checks:?}"
     );
     assert!(checks[0].message.contains("ExternalId"), "{}", checks[0].message);
+}
+
+/// The onboarding link of `tenant` for `body`, as an operator.
+async fn link_for(app: &TestApp, tenant: &str, body: Value) -> Value {
+    let response = app
+        .post(
+            &format!("/v1/tenants/{tenant}/onboarding"),
+            &TestApp::operator_token(),
+            &body,
+        )
+        .await;
+    assert_eq!(response.status(), 200, "{body}");
+    response.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_stack_that_creates_its_log_group_verifies_without_a_manual_step() {
+    aws::bootstrap_provider().await;
+    let app = TestApp::spawn().await;
+    let tenant = aws::unique("t");
+    app.create_tenant(&tenant).await;
+    let link = link_for(
+        &app,
+        &tenant,
+        json!({"region": REGION, "create_log_group": {"retention_days": 14}}),
+    )
+    .await;
+    let parameters = aws::link_parameters(link["quick_create_url"].as_str().unwrap());
+    let group = format!("/logspoke/{tenant}");
+    assert_eq!(parameters["LogGroupName"], group);
+    assert_eq!(parameters["CreateLogGroup"], "true");
+    assert_eq!(parameters["LogGroupRetentionDays"], "14");
+    // Without a config, both types are wanted; nothing asks for a bucket to be created.
+    assert!(!parameters.contains_key("CreateBucket"), "{parameters:?}");
+    assert_eq!(link["parameters"]["CreateLogGroup"], "true");
+
+    // No create_log_group call: the stack makes the group.
+    let role = aws::create_customer_stack(CUSTOMER, &parameters).await;
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&aws::sdk(CUSTOMER).await);
+    let groups = logs
+        .describe_log_groups()
+        .log_group_name_prefix(&group)
+        .send()
+        .await
+        .unwrap();
+    let created = &groups.log_groups()[0];
+    assert_eq!(created.log_group_name(), Some(group.as_str()));
+    assert_eq!(created.retention_in_days(), Some(14));
+
+    let path = format!("/v1/tenants/{tenant}/delivery-configs/cloudwatch");
+    let body = json!({"target_region": REGION, "role_arn": role.to_string(), "log_group_name": group});
+    let op = TestApp::operator_token();
+    assert_eq!(app.put(&path, &op, &body).await.status(), 201);
+    let verified: Value = app
+        .post(&format!("{path}/verify"), &op, &json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(verified["state"], "active", "{verified:#}");
+}
+
+#[tokio::test]
+async fn a_stack_creates_the_bucket_the_s3_config_names() {
+    aws::bootstrap_provider().await;
+    let app = TestApp::spawn().await;
+    let tenant = aws::unique("t");
+    app.create_tenant(&tenant).await;
+    let bucket = aws::unique("acme-logs");
+    let path = format!("/v1/tenants/{tenant}/delivery-configs/s3");
+    let placeholder = format!("arn:aws:iam::{CUSTOMER}:role/logspoke/to-be-created");
+    let body = json!({"target_region": REGION, "role_arn": placeholder, "bucket_name": bucket, "bucket_prefix": "k8s"});
+    let op = TestApp::operator_token();
+    assert_eq!(app.put(&path, &op, &body).await.status(), 201);
+    let link = link_for(&app, &tenant, json!({"create_bucket": {"expiration_days": 90}})).await;
+    let parameters = aws::link_parameters(link["quick_create_url"].as_str().unwrap());
+    let expected: BTreeMap<String, String> = [
+        ("BucketName", bucket.as_str()),
+        ("BucketPrefix", "k8s/"),
+        ("CreateBucket", "true"),
+        ("BucketExpirationDays", "90"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let targets: BTreeMap<String, String> = parameters
+        .clone()
+        .into_iter()
+        .filter(|(k, _)| !["ExternalId", "ProviderRoleArn"].contains(&k.as_str()))
+        .collect();
+    assert_eq!(targets, expected);
+
+    // The bucket does not exist before the stack; the stack's role verifies against it.
+    let role = aws::create_customer_stack(CUSTOMER, &parameters).await;
+    let response = app
+        .patch(&path, &op, &json!({"role_arn": role.to_string()}))
+        .await;
+    assert!(response.status().is_success(), "{:?}", response.text().await);
+    let verified: Value = app
+        .post(&format!("{path}/verify"), &op, &json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(verified["state"], "active", "{verified:#}");
+
+    // Asking for a log group too adds CloudWatch to the configured type.
+    let both = link_for(
+        &app,
+        &tenant,
+        json!({"create_log_group": {}, "create_bucket": {}}),
+    )
+    .await;
+    let both = aws::link_parameters(both["quick_create_url"].as_str().unwrap());
+    assert_eq!(both["LogGroupName"], format!("/logspoke/{tenant}"));
+    assert_eq!(both["CreateLogGroup"], "true");
+    assert_eq!(both["CreateBucket"], "true");
+    assert!(
+        !both.contains_key("LogGroupRetentionDays"),
+        "the template's default applies"
+    );
+    assert!(
+        !both.contains_key("BucketExpirationDays"),
+        "the template's default applies"
+    );
+}
+
+#[tokio::test]
+async fn onboarding_refuses_destinations_the_stack_cannot_create() {
+    aws::bootstrap_provider().await;
+    let app = TestApp::spawn().await;
+    app.create_tenant("acme").await;
+    let op = TestApp::operator_token();
+    let path = "/v1/tenants/acme/onboarding";
+    let field_of = |body: &Value| body["errors"][0]["field"].as_str().unwrap().to_owned();
+    for (body, field) in [
+        (
+            json!({"region": REGION, "create_log_group": {"retention_days": 2}}),
+            "create_log_group.retention_days",
+        ),
+        (
+            json!({"region": REGION, "create_log_group": {"retention_days": -1}}),
+            "create_log_group.retention_days",
+        ),
+        (
+            json!({"region": REGION, "create_log_group": {"retention": 30}}),
+            "create_log_group.retention",
+        ),
+        (
+            json!({"region": REGION, "create_log_group": true}),
+            "create_log_group",
+        ),
+        (
+            json!({"region": REGION, "create_bucket": {"expiration_days": 36_501}}),
+            "create_bucket.expiration_days",
+        ),
+    ] {
+        let problem = problem(app.post(path, &op, &body).await, 422).await;
+        assert_eq!(field_of(&problem), field, "{body}: {problem}");
+    }
+
+    // The bucket's name comes from the S3 config, and the bucket is made in the stack's
+    // region: both depend on what is stored.
+    let body = problem(
+        app.post(path, &op, &json!({"region": REGION, "create_bucket": {}}))
+            .await,
+        409,
+    )
+    .await;
+    assert!(
+        body["detail"].as_str().unwrap().contains("no S3 delivery config"),
+        "{body}"
+    );
+    let s3 = app
+        .put("/v1/tenants/acme/delivery-configs/s3", &op, &s3_body())
+        .await;
+    assert_eq!(s3.status(), 201); // in us-east-1
+    let body = problem(
+        app.post(path, &op, &json!({"region": REGION, "create_bucket": {}}))
+            .await,
+        409,
+    )
+    .await;
+    assert!(body["detail"].as_str().unwrap().contains("us-east-1"), "{body}");
+    let link = link_for(&app, "acme", json!({"region": "us-east-1", "create_bucket": {}})).await;
+    assert_eq!(link["parameters"]["BucketName"], "acme-logs");
+    assert_eq!(link["parameters"]["CreateBucket"], "true");
+
+    // A refused request issues no ExternalId: the first link carries the one issued above.
+    let audit: Value = app
+        .get("/v1/tenants/acme/audit-events", &op)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let issued = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "tenant.external_id_issued")
+        .count();
+    assert_eq!(issued, 1, "{audit:#}");
 }
