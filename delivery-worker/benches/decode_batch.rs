@@ -4,6 +4,11 @@
 //!
 //! Two line shapes, both with ~200-byte messages: `slim` carries a few Kubernetes fields,
 //! `vector` the full metadata Vector's `kubernetes_logs` source attaches (~900-byte lines).
+//! A third, `collector`, is the line the collector stages today (`container`, `message`,
+//! `namespace`, `timestamp`); on it `pack` is measured as for the others, and `shaped`
+//! runs the sink's own loop (`pack_events`) with a config's line shaping: a message
+//! filter (`exclude` lines starting with `DEBUG`, a fifth of them) and `json` messages
+//! with every field (so the reader also reads each line's `container`).
 //! The setup prints the compressed and decompressed size per event so MB/s can be derived
 //! from the reported events/s.
 
@@ -16,9 +21,12 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use flate2::write::GzEncoder;
 use flate2::Compression;
-use logspoke_delivery_worker::reader;
+use logspoke_contract::{Filter, MessageFormat, ObjectKey};
+use logspoke_delivery_worker::filter::LineFilter;
+use logspoke_delivery_worker::reader::{self, EventReader};
+use logspoke_delivery_worker::sinks::cloudwatch::message::Messages;
 use logspoke_delivery_worker::sinks::cloudwatch::packer::{Batch, Packer};
-use logspoke_delivery_worker::sinks::cloudwatch::request;
+use logspoke_delivery_worker::sinks::cloudwatch::{pack_events, request};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -66,12 +74,19 @@ fn rfc3339(ms: i64) -> String {
     format!("2026-11-22T{h:02}:{m:02}:{s:02}.{:03}456789Z", ms % 1000)
 }
 
-/// The staged object: `EVENTS` lines with the given metadata, gzip-compressed.
+/// The staged object: `EVENTS` lines with the given metadata (none: the collector's
+/// line), gzip-compressed.
 fn staged_file(metadata: &str) -> (Vec<u8>, usize) {
     let mut rng = StdRng::seed_from_u64(1);
     let mut ndjson = Vec::new();
     for i in 0..EVENTS {
         let ms = START_MS + (i as i64) * 7 % 86_000_000;
+        if metadata.is_empty() {
+            let line = serde_json::json!({ "container": "orders", "message": message(&mut rng, i),
+                "namespace": "shop", "timestamp": rfc3339(ms) });
+            writeln!(ndjson, "{line}").unwrap();
+            continue;
+        }
         let line = serde_json::json!({ "message": message(&mut rng, i), "timestamp": rfc3339(ms) });
         let line = line.to_string();
         // Put the metadata first, as Vector's alphabetical key order does for `file`/`kubernetes`.
@@ -106,6 +121,37 @@ fn decode_pack(file: &[u8], encode: bool) -> usize {
     sent
 }
 
+/// A config's line shaping for the collector's object: drop `DEBUG` lines, `json`
+/// messages with every field.
+fn shaping() -> (LineFilter, Messages) {
+    let layout =
+        ObjectKey::parse("acme/prod-eu-1/shop/orders/orders-7d9f8c6b5-x2x7q/1795341600-u.json.gz").unwrap();
+    let filter: Filter =
+        serde_json::from_str(r#"{"exclude": [{"field": "message", "regex": "^DEBUG"}]}"#).unwrap();
+    let format = MessageFormat::parse("json", None).unwrap();
+    (
+        LineFilter::for_object(&filter, &layout),
+        Messages::new(&format, &layout),
+    )
+}
+
+/// The sink's loop with `shaping`: decode, filter, shape, pack; returns the events sent.
+fn decode_shape_pack(file: &[u8], (lines, mut messages): (LineFilter, Messages)) -> usize {
+    let needs_container = lines.needs_container() || messages.needs_container();
+    let mut events = EventReader::new(file, START_MS)
+        .unwrap()
+        .with_container(needs_container);
+    let (mut packer, mut sent) = (Packer::new(), 0);
+    let filtered = pack_events(&mut events, (&lines, &mut messages), &mut packer, |batch| {
+        sent += batch.len();
+        true
+    })
+    .unwrap();
+    sent += packer.finish().map_or(0, |batch| batch.len());
+    assert_eq!(sent + filtered as usize, EVENTS);
+    sent
+}
+
 fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("decode_pack");
     group
@@ -113,7 +159,11 @@ fn bench(c: &mut Criterion) {
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(3));
     group.throughput(Throughput::Elements(EVENTS as u64));
-    for (name, metadata) in [("slim", SLIM_METADATA), ("vector", VECTOR_METADATA)] {
+    for (name, metadata) in [
+        ("slim", SLIM_METADATA),
+        ("vector", VECTOR_METADATA),
+        ("collector", ""),
+    ] {
         let (file, plain_bytes) = staged_file(metadata);
         eprintln!(
             "{name}: {EVENTS} events, {} B/event decompressed, {} B/event gzip ({} KiB file)",
@@ -130,6 +180,12 @@ fn bench(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("pack+encode", name), &file, |b, file| {
             b.iter(|| decode_pack(file, true));
         });
+        if metadata.is_empty() {
+            let shaped = shaping();
+            group.bench_with_input(BenchmarkId::new("shaped", name), &file, |b, file| {
+                b.iter(|| decode_shape_pack(file, shaped.clone()));
+            });
+        }
     }
     group.finish();
 }

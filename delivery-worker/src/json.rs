@@ -1,5 +1,6 @@
-//! Bytes of JSON strings, shared by the reader's scanner and the request encoder: which
-//! bytes a JSON string cannot hold raw, found a word or a SIMD register at a time.
+//! Bytes of JSON strings, shared by the reader's scanner, the request encoder and the
+//! JSON message format: which bytes a JSON string cannot hold raw, found a word or a SIMD
+//! register at a time, and how they are escaped.
 
 const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
 const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
@@ -56,6 +57,89 @@ pub fn quote_or_backslash(text: &[u8]) -> Option<usize> {
         at += 8;
     }
     memchr::memchr2(b'"', b'\\', text.get(at..)?).map(|end| end + at)
+}
+
+/// The longest escape [`escape_within`] writes (`\u00XX`): a room of at least this many
+/// bytes always takes at least one character.
+pub const MAX_ESCAPE_BYTES: usize = 6;
+
+/// Appends as much of `text` to `out`, escaped for a JSON string body, as fits in `room`
+/// bytes, never cutting a character or an escape; returns how many bytes of `text` it
+/// took. Escapes as the request encoder does: `"` and `\` with a backslash, `\n`, `\r`,
+/// `\t`, other control characters as `\u00XX`, everything else (all of UTF-8 above
+/// U+001F) as it is.
+pub fn escape_within(out: &mut String, text: &str, room: usize) -> usize {
+    let (mut taken, mut written) = (0, 0);
+    while taken < text.len() {
+        let rest = &text[taken..];
+        let run = plain_run(rest.as_bytes());
+        if run > 0 {
+            let mut fit = run.min(room - written);
+            while !rest.is_char_boundary(fit) {
+                fit -= 1;
+            }
+            out.push_str(&rest[..fit]);
+            (taken, written) = (taken + fit, written + fit);
+            if fit < run {
+                return taken;
+            }
+            continue;
+        }
+        let escape = escaped(rest.as_bytes()[0]);
+        if written + escape.len() > room {
+            return taken;
+        }
+        out.push_str(escape.as_str());
+        (taken, written) = (taken + 1, written + escape.len());
+    }
+    taken
+}
+
+/// The escape of one byte a JSON string cannot hold raw (`"`, `\`, a control character).
+fn escaped(byte: u8) -> Escape {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    match byte {
+        b'"' => Escape::short(b'"'),
+        b'\\' => Escape::short(b'\\'),
+        b'\n' => Escape::short(b'n'),
+        b'\r' => Escape::short(b'r'),
+        b'\t' => Escape::short(b't'),
+        control => Escape {
+            bytes: [
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[usize::from(control >> 4)],
+                HEX[usize::from(control & 0xf)],
+            ],
+            len: 6,
+        },
+    }
+}
+
+/// One escape, without an allocation.
+struct Escape {
+    bytes: [u8; MAX_ESCAPE_BYTES],
+    len: usize,
+}
+
+impl Escape {
+    fn short(byte: u8) -> Self {
+        Self {
+            bytes: [b'\\', byte, 0, 0, 0, 0],
+            len: 2,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Escapes are ASCII.
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or_default()
+    }
 }
 
 /// What one pass over a line tells the scanner.
@@ -144,6 +228,53 @@ mod tests {
             assert_eq!(seen(&with), (false, false), "at {at}");
         }
         assert_eq!(seen(b""), (false, true));
+    }
+
+    /// `text` escaped in parts of at most `room` bytes.
+    fn parts(text: &str, room: usize) -> Vec<String> {
+        let (mut parts, mut taken) = (Vec::new(), 0);
+        while taken < text.len() {
+            let mut part = String::new();
+            let took = escape_within(&mut part, &text[taken..], room);
+            assert!(took > 0 && part.len() <= room, "{part:?}");
+            taken += took;
+            parts.push(part);
+        }
+        parts
+    }
+
+    #[test]
+    fn escaped_text_is_what_serde_reads_back_in_parts_within_their_room() {
+        let controls: String = (0u8..0x20).map(char::from).collect();
+        let text = format!("say \"hi\" \\ path/é 日本 😀 {controls} \u{7f} \u{2028} end");
+        let mut whole = String::new();
+        assert_eq!(escape_within(&mut whole, &text, usize::MAX), text.len());
+        let read: String = serde_json::from_str(&format!("\"{whole}\"")).unwrap();
+        assert_eq!(read, text);
+        assert!(whole.contains(r#"\"hi\""#) && whole.contains(r"\n") && whole.contains(r"\u001f"));
+        assert!(whole.contains("😀"), "non-ASCII stays as it is");
+        for room in MAX_ESCAPE_BYTES..40 {
+            let parts = parts(&text, room);
+            let read: String = parts
+                .iter()
+                .map(|p| serde_json::from_str::<String>(&format!("\"{p}\"")).unwrap())
+                .collect();
+            assert_eq!(read, text, "room {room}");
+        }
+    }
+
+    #[test]
+    fn a_part_ends_before_an_escape_or_character_that_does_not_fit() {
+        let mut out = String::new();
+        assert_eq!(escape_within(&mut out, "ab\ncd", 3), 2);
+        assert_eq!(out, "ab");
+        out.clear();
+        assert_eq!(
+            escape_within(&mut out, "a😀", 4),
+            1,
+            "the 4-byte character needs 4 more"
+        );
+        assert_eq!(escape_within(&mut String::new(), "\u{1}", 5), 0);
     }
 
     #[test]

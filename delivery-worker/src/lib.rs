@@ -3,9 +3,10 @@
 //! The modules follow the data flow: [`sqs`] receives S3 events from the delivery queue,
 //! [`event`] parses them into staged objects, [`tenants`] holds the delivery configs
 //! (read model + change events) that [`pipeline`] routes each object by; per object and
-//! target, [`pipeline::target`] decides from the [`ledger`] what the target needs, and the
-//! object streams — with the tenant's role from [`credentials`] — through the [`reader`]
-//! (gzip NDJSON → events) into the [`sinks`] (CloudWatch Logs batches, S3 copies).
+//! target, [`pipeline::target`] decides from the [`ledger`] what the target needs and from
+//! its [`filter`] which lines it gets, and the object streams — with the tenant's role
+//! from [`credentials`] — through the [`reader`] (gzip NDJSON → events) into the
+//! [`sinks`] (CloudWatch Logs batches, S3 copies).
 //! [`delivery_health`] gathers what each target saw. [`lambda`] runs the same pipeline
 //! behind the Lambda runtime API instead of [`sqs`]. [`components`] builds the parts once
 //! for the long-running [`replica`], the Lambda function and the one-off [`cli`] commands.
@@ -18,6 +19,7 @@ pub mod config;
 pub mod credentials;
 pub mod delivery_health;
 pub mod event;
+pub mod filter;
 mod json;
 pub mod lambda;
 pub mod ledger;

@@ -28,6 +28,13 @@
 //! - A line with no `timestamp` (or `null`) is not bad: it gets the caller's fallback
 //!   time (the object's time) and is counted in [`ReadStats::missing_timestamp`], because
 //!   dropping a log line for lack of a time is worse than a slightly wrong time.
+//! - A line's `container` is read only when asked for ([`EventReader::with_container`]:
+//!   a filter or a message format looks at it), so a target that needs neither pays
+//!   nothing for it; asked for or not, it never changes which lines are bad.
+//! - A target that writes lines as they were staged (the S3 copy of a filtered object)
+//!   reads them with [`EventReader::next_line_event`]; a long line is then decoded from a
+//!   copy so that its staged bytes stay intact ([`EventReader::with_raw_lines`]), which
+//!   doubles what such a line holds (its reservation says so).
 
 mod line;
 mod scan;
@@ -55,13 +62,17 @@ pub const LONG_LINE_BYTES: usize = READ_BUFFER_BYTES;
 /// CloudWatch packer splits anything over the 1 MiB per-event limit.
 pub const DEFAULT_MAX_LINE_BYTES: usize = 8 * 1024 * 1024;
 
-/// One log record as the reader lends it: what CloudWatch's `InputLogEvent` needs.
+/// One log record as the reader lends it: what CloudWatch's `InputLogEvent` needs, and
+/// the container that wrote it when the reader was asked for it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Event<'a> {
     /// Milliseconds since the Unix epoch (UTC).
     pub timestamp_ms: i64,
     /// The log line's text; never empty when produced by the reader.
     pub message: Cow<'a, str>,
+    /// The line's `container` ([`EventReader::with_container`]); `None` when not asked
+    /// for or the line has none.
+    pub container: Option<Cow<'a, str>>,
 }
 
 /// An [`Event`] that owns its message, for callers that keep events (tests, tools).
@@ -89,6 +100,7 @@ impl LogEvent {
         Event {
             timestamp_ms: self.timestamp_ms,
             message: Cow::Borrowed(&self.message),
+            container: None,
         }
     }
 }
@@ -200,6 +212,10 @@ pub struct EventReader<R> {
     line: Vec<u8>,
     scratch: Vec<u8>,
     long: Vec<u8>,
+    /// A long line's decoded copy, when its staged bytes are kept ([`Self::with_raw_lines`]).
+    long_copy: Vec<u8>,
+    want_container: bool,
+    keep_raw: bool,
     line_number: u64,
     max_line_bytes: usize,
     budget: Option<(DecodeBudget, usize)>,
@@ -235,6 +251,9 @@ impl<R: Read> EventReader<R> {
             line: Vec::with_capacity(INITIAL_LINE_BYTES),
             scratch: Vec::with_capacity(INITIAL_LINE_BYTES),
             long: Vec::new(),
+            long_copy: Vec::new(),
+            want_container: false,
+            keep_raw: false,
             line_number: 0,
             max_line_bytes: DEFAULT_MAX_LINE_BYTES,
             budget: None,
@@ -264,6 +283,21 @@ impl<R: Read> EventReader<R> {
         self
     }
 
+    /// Reads each line's `container` into its event (a filter or message format needs it).
+    #[must_use]
+    pub fn with_container(mut self, want_container: bool) -> Self {
+        self.want_container = want_container;
+        self
+    }
+
+    /// Keeps each line's staged bytes intact for [`Self::next_line_event`]: a long line is
+    /// then decoded from a copy, so it holds twice its size (reserve for that).
+    #[must_use]
+    pub fn with_raw_lines(mut self) -> Self {
+        self.keep_raw = true;
+        self
+    }
+
     /// Reserves `bytes_per_long_line` from `budget` before reading each long line, and
     /// holds it until the next line is read (see the module doc).
     #[must_use]
@@ -278,15 +312,46 @@ impl<R: Read> EventReader<R> {
         let Some((parsed, held)) = self.next_good_line()? else {
             return Ok(None);
         };
+        let timestamp_ms = self.count_event(parsed.timestamp_ms);
+        Ok(Some(self.event(parsed, held, timestamp_ms)))
+    }
+
+    /// [`Self::next_event`] with the line's bytes as staged, without its `\n` (a `\r`
+    /// before it stays). A long line's bytes are its staged ones only for a reader built
+    /// [`Self::with_raw_lines`]; otherwise its message has been decoded over them.
+    pub fn next_line_event(&mut self) -> Result<Option<(Event<'_>, &[u8])>, ReadError> {
+        let Some((parsed, held)) = self.next_good_line()? else {
+            return Ok(None);
+        };
+        let timestamp_ms = self.count_event(parsed.timestamp_ms);
+        let raw = match held {
+            Held::ReadBuffer => self
+                .input
+                .buffer()
+                .get(..self.lent.saturating_sub(1))
+                .unwrap_or_default(),
+            Held::Line => without_newline(&self.line),
+            Held::Long => without_newline(&self.long),
+        };
+        Ok(Some((self.event(parsed, held, timestamp_ms), raw)))
+    }
+
+    /// Counts a good line; its time (the fallback when it has none).
+    fn count_event(&mut self, timestamp_ms: Option<i64>) -> i64 {
         self.stats.lines += 1;
         self.stats.events += 1;
-        let timestamp_ms = parsed.timestamp_ms.unwrap_or_else(|| {
+        timestamp_ms.unwrap_or_else(|| {
             self.stats.missing_timestamp += 1;
             self.fallback_timestamp_ms
-        });
+        })
+    }
+
+    /// The event of a good line held where `held` says, lent from there.
+    fn event(&self, parsed: line::Parsed, held: Held, timestamp_ms: i64) -> Event<'_> {
         let line = match held {
             Held::ReadBuffer => self.input.buffer(),
             Held::Line => &self.line[..],
+            Held::Long if self.keep_raw => &self.long_copy[..],
             Held::Long => &self.long[..],
         };
         let message = match parsed.message {
@@ -294,10 +359,15 @@ impl<R: Read> EventReader<R> {
             line::MessageAt::Scratch => text(&self.scratch),
             line::MessageAt::Owned(message) => Cow::Owned(message),
         };
-        Ok(Some(Event {
+        let container = parsed.container.map(|at| match at {
+            line::ContainerAt::Line(range) => text(&line[range]),
+            line::ContainerAt::Owned(container) => Cow::Owned(container),
+        });
+        Event {
             timestamp_ms,
             message,
-        }))
+            container,
+        }
     }
 
     /// Skips blank and bad lines up to the next good one; where its line is held.
@@ -330,6 +400,7 @@ impl<R: Read> EventReader<R> {
         // its reservation go.
         self.input.consume(mem::take(&mut self.lent));
         release(&mut self.long);
+        release(&mut self.long_copy);
         self.long_line = None;
         let (gzip, limit) = (self.stats.gzip, self.input.get_ref().limit);
         let buffered = self.input.fill_buf().map_err(|e| classify(gzip, limit, e))?;
@@ -340,9 +411,12 @@ impl<R: Read> EventReader<R> {
             return self.next_line_copied().map(Some);
         };
         let outcome = match buffered.get(..newline) {
-            Some(line) if newline <= self.max_line_bytes => {
-                judge(line, &mut self.scratch, &mut self.start_checked, Held::ReadBuffer)?
-            }
+            Some(line) if newline <= self.max_line_bytes => judge(
+                line,
+                &mut self.scratch,
+                &mut self.start_checked,
+                (Held::ReadBuffer, self.want_container),
+            )?,
             _ => LineKind::Oversized,
         };
         self.lent = newline + 1;
@@ -359,12 +433,20 @@ impl<R: Read> EventReader<R> {
         self.count_line(read);
         match copied {
             Copied::Short => {
-                let line = self.line.strip_suffix(b"\n").unwrap_or(&self.line);
-                judge(line, &mut self.scratch, &mut self.start_checked, Held::Line)
+                let line = without_newline(&self.line);
+                let how = (Held::Line, self.want_container);
+                judge(line, &mut self.scratch, &mut self.start_checked, how)
             }
             Copied::Long => {
                 self.long = mem::replace(&mut self.line, Vec::with_capacity(INITIAL_LINE_BYTES));
-                judge_in_place(&mut self.long, &mut self.start_checked)
+                let decoded = if self.keep_raw {
+                    // Decoded from a copy, so the staged bytes stay for the caller.
+                    self.long_copy.extend_from_slice(&self.long);
+                    &mut self.long_copy
+                } else {
+                    &mut self.long
+                };
+                judge_in_place(decoded, &mut self.start_checked, self.want_container)
             }
             Copied::Oversized => {
                 self.line = Vec::with_capacity(INITIAL_LINE_BYTES);
@@ -444,6 +526,11 @@ fn release(buffer: &mut Vec<u8>) {
     *buffer = Vec::new();
 }
 
+/// `line` without its trailing `\n`, if it has one.
+fn without_newline(line: &[u8]) -> &[u8] {
+    line.strip_suffix(b"\n").unwrap_or(line)
+}
+
 /// A message checked to be UTF-8 when its line was judged. It is checked again here (safe
 /// code cannot skip that), which cannot fail; if it did, the text would be kept, not lost.
 fn text(bytes: &[u8]) -> Cow<'_, str> {
@@ -479,28 +566,35 @@ enum Held {
     Long,
 }
 
-/// Judges one line (without its `\n`). The first non-blank line of the file also decides
-/// whether the content is NDJSON at all.
+/// Judges one line (without its `\n`), held where `held` says, with its `container` when
+/// `want_container`. The first non-blank line of the file also decides whether the
+/// content is NDJSON at all.
 fn judge(
     line: &[u8],
     scratch: &mut Vec<u8>,
     start_checked: &mut bool,
-    held: Held,
+    (held, want_container): (Held, bool),
 ) -> Result<LineKind, ReadError> {
     let Some(content) = line::content(line) else {
         return Ok(LineKind::Blank);
     };
     check_start(content, start_checked)?;
-    Ok(line::parse(content, scratch).map_or(LineKind::Bad, |parsed| LineKind::Event(parsed, held)))
+    Ok(line::parse(content, scratch, want_container)
+        .map_or(LineKind::Bad, |parsed| LineKind::Event(parsed, held)))
 }
 
 /// [`judge`] for a long line, in its own buffer, where its message is unescaped in place.
-fn judge_in_place(line: &mut [u8], start_checked: &mut bool) -> Result<LineKind, ReadError> {
+fn judge_in_place(
+    line: &mut [u8],
+    start_checked: &mut bool,
+    want_container: bool,
+) -> Result<LineKind, ReadError> {
     let Some(content) = line::content(line) else {
         return Ok(LineKind::Blank);
     };
     check_start(content, start_checked)?;
-    Ok(line::parse_in_place(line).map_or(LineKind::Bad, |parsed| LineKind::Event(parsed, Held::Long)))
+    Ok(line::parse_in_place(line, want_container)
+        .map_or(LineKind::Bad, |parsed| LineKind::Event(parsed, Held::Long)))
 }
 
 fn check_start(content: &[u8], start_checked: &mut bool) -> Result<(), ReadError> {

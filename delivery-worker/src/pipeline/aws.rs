@@ -1,7 +1,9 @@
 //! The real [`Deliverer`]: the tenant's role from the credential cache, the object from
 //! the staging bucket (with the worker's own credentials, read once for all the targets
 //! being sent to, [`tee`]), then each target's sink with clients built for the tenant's
-//! account and region. Those clients are kept with the
+//! account and region, given the lines the attempt's filter keeps (a target whose filter
+//! removes the whole object needs no role and no client: its lines are only counted,
+//! [`crate::sinks::discard`]). Those clients are kept with the
 //! credentials they were built from ([`TenantClients`]) and built again only when the
 //! credentials are renewed: a client is cheap to use but not to build, and a replay of
 //! small objects would build one per object.
@@ -20,9 +22,10 @@ use super::{tee, Attempt, Delivered, Deliverer, Progress, TargetError};
 use crate::clock::now_ms;
 use crate::credentials::CredentialCache;
 use crate::event::StagedObject;
+use crate::sinks::cloudwatch::message::Messages;
 use crate::sinks::cloudwatch::service::AwsLogs;
-use crate::sinks::cloudwatch::{self, Destination, Tuning};
-use crate::sinks::{s3, Step};
+use crate::sinks::cloudwatch::{self, Destination, Source, Tuning};
+use crate::sinks::{discard, s3, Step};
 
 /// Delivers objects to tenants' CloudWatch Logs and S3 targets.
 pub struct AwsDeliverer {
@@ -127,8 +130,10 @@ impl AwsDeliverer {
 }
 
 /// A target ready for the object: clients built from the tenant role's credentials and
-/// where in the target the object goes.
+/// where in the target the object goes, or nothing to send.
 enum Sink<'c> {
+    /// The filter removes every line: they are counted, nothing is sent.
+    Discard,
     CloudWatch {
         logs: AwsLogs,
         group: &'c str,
@@ -144,9 +149,17 @@ enum Sink<'c> {
 }
 
 impl AwsDeliverer {
-    /// The sink `config` describes, with the tenant role's credentials (assumed, or from
-    /// the cache).
-    async fn sink<'c>(&self, object: &StagedObject, config: &'c LiveConfig) -> Result<Sink<'c>, TargetError> {
+    /// The sink `attempt`'s config describes, with the tenant role's credentials (assumed,
+    /// or from the cache); none for an attempt whose filter removes the whole object.
+    async fn sink<'c, P>(
+        &self,
+        object: &StagedObject,
+        attempt: &Attempt<'c, P>,
+    ) -> Result<Sink<'c>, TargetError> {
+        if attempt.lines.drops_all() {
+            return Ok(Sink::Discard);
+        }
+        let config: &'c LiveConfig = attempt.config;
         let credentials = self.assume(object, config).await?;
         let sdk = self.credentials.sdk();
         let key = (config.role_arn.to_string(), config.target_region.to_string());
@@ -212,24 +225,22 @@ impl AwsDeliverer {
         body: ByteStream,
         length: Option<i64>,
     ) -> Result<Delivered, TargetError> {
+        let tenant_id = object.layout.tenant_id().as_str();
         match sink {
+            Sink::Discard => discard::count(body, &self.tuning, tenant_id).await,
             Sink::CloudWatch { logs, group, stream } => {
                 let to = Destination {
                     group,
                     stream,
-                    tenant_id: object.layout.tenant_id().as_str(),
+                    tenant_id,
                 };
-                let fallback_ms = object.event_time_ms.unwrap_or_else(now_ms);
-                cloudwatch::deliver(
-                    logs,
-                    to,
+                let source = Source {
                     body,
-                    fallback_ms,
-                    &self.tuning,
-                    attempt.resume,
-                    attempt.progress,
-                )
-                .await
+                    fallback_ms: object.event_time_ms.unwrap_or_else(now_ms),
+                    lines: attempt.lines.clone(),
+                    messages: Messages::new(&attempt.config.message_format, &object.layout),
+                };
+                cloudwatch::deliver(logs, to, source, &self.tuning, attempt.resume, attempt.progress).await
             }
             Sink::S3 {
                 client,
@@ -237,14 +248,18 @@ impl AwsDeliverer {
                 owner,
                 key,
             } => {
-                s3::put(client, bucket, owner, key, body, length)
-                    .await
-                    .map_err(|e| TargetError::aws(Step::PutObject, &e, None).or_not_owned_by(owner))?;
-                Ok(Delivered {
-                    bytes: length.and_then(|l| u64::try_from(l).ok()).unwrap_or(0),
-                    batches: 1,
-                    ..Delivered::default()
-                })
+                let to = s3::Destination {
+                    tenant_id,
+                    client,
+                    bucket,
+                    owner,
+                    key,
+                };
+                if attempt.lines.keeps_all() {
+                    s3::copy(&to, body, length).await
+                } else {
+                    s3::copy_filtered(&to, body, attempt.lines.clone(), &self.tuning).await
+                }
             }
         }
     }
@@ -256,7 +271,7 @@ impl Deliverer for AwsDeliverer {
         object: &StagedObject,
         attempts: &[Attempt<'_, P>],
     ) -> Vec<Result<Delivered, TargetError>> {
-        let sinks = join_all(attempts.iter().map(|a| self.sink(object, a.config))).await;
+        let sinks = join_all(attempts.iter().map(|a| self.sink(object, a))).await;
         let mut results: Vec<Option<Result<Delivered, TargetError>>> = Vec::with_capacity(attempts.len());
         let mut ready = Vec::with_capacity(attempts.len());
         for (sink, attempt) in sinks.into_iter().zip(attempts) {

@@ -26,6 +26,9 @@ pub struct FakeDeliverer {
     pub calls: Mutex<Vec<Call>>,
     /// Objects read, once per `deliver` call, however many targets it served.
     pub reads: Mutex<Vec<String>>,
+    /// What each call's filter made of the object's lines: `keep_all`, `drop_all` or
+    /// `per_line`, with the target type, in call order.
+    pub lines: Mutex<Vec<(DeliveryType, &'static str)>>,
     /// How long each target's delivery takes (none by default).
     pub delay: Option<std::time::Duration>,
 }
@@ -80,6 +83,7 @@ pub fn delivered() -> Delivered {
         bytes: 100,
         rejected_events: 0,
         batches: 1,
+        events_filtered: 0,
     }
 }
 
@@ -91,6 +95,12 @@ impl FakeDeliverer {
         }
         let kind = attempt.config.target.delivery_type();
         let tenant = object.layout.tenant_id().to_string();
+        let lines = match &attempt.lines {
+            crate::filter::LineFilter::KeepAll => "keep_all",
+            crate::filter::LineFilter::DropAll => "drop_all",
+            crate::filter::LineFilter::PerLine(_) => "per_line",
+        };
+        self.lines.lock().unwrap().push((kind, lines));
         self.calls
             .lock()
             .unwrap()

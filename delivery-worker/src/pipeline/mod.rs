@@ -14,6 +14,11 @@
 //!   target works again;
 //! - replays ([`replay`]): one target's objects of a time window.
 //!
+//! That unit also decides, per object and target, which lines the target's filter keeps
+//! ([`crate::filter::LineFilter`], carried to the sinks with each [`Attempt`]) and counts
+//! the ones it removed in the target's health (`events_filtered`): every path filters
+//! alike because every path goes through it.
+//!
 //! The delivery to a target sits behind [`Deliverer`], whose real implementation
 //! ([`aws::AwsDeliverer`]) assumes the tenant's role and runs the sinks.
 
@@ -34,6 +39,7 @@ pub use self::target::{Delivery, Purpose, Route};
 use crate::clock::now_ms;
 use crate::delivery_health::DeliveryHealth;
 use crate::event::{self, reject, StagedObject};
+use crate::filter::LineFilter;
 use crate::ledger::Ledger;
 use crate::sinks::adaptive::DestinationLimits;
 pub use crate::sinks::{Delivered, Progress, Resume, TargetError};
@@ -67,6 +73,9 @@ pub trait Deliverer: Send + Sync + 'static {
 pub struct Attempt<'a, P> {
     /// The target's config.
     pub config: &'a LiveConfig,
+    /// Which of the object's lines the target receives (its config's filter, applied to
+    /// this object).
+    pub lines: LineFilter,
     /// What an earlier attempt had acknowledged.
     pub resume: Resume,
     /// Where acknowledged batches are reported.

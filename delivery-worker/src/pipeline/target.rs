@@ -13,13 +13,16 @@
 //!    receives its objects in order; otherwise send it, after the CloudWatch batches an
 //!    earlier attempt under the same config version had acknowledged.
 //! 3. **Send** to every target being sent to from one read of the object
-//!    ([`Deliverer::deliver`]); the sinks report each acknowledged batch to this module
+//!    ([`Deliverer::deliver`]), each with the lines its filter keeps of it
+//!    ([`LineFilter::for_object`]); the sinks report each acknowledged batch to this module
 //!    ([`ProgressRecord`]), which writes it as an `in_progress` record.
 //!    An attempt has a time budget ([`Pipeline::with_attempt_budget`]): past it the attempt
 //!    is stopped, what it acknowledged stays recorded, and it is a retry. Each send holds a
 //!    permit of its destination's adaptive limit (`crate::sinks::adaptive`): a destination
 //!    at its limit is not called, the send ends throttled at once.
-//! 4. **Classify and record**: delivered → a `delivered` record and the target's health;
+//! 4. **Classify and record**: delivered → a `delivered` record and the target's health
+//!    (with the lines its filter removed, `events_filtered`; an object it emptied is
+//!    delivered with 0 events);
 //!    never deliverable → a `rejected` record; refused by the customer's setup, or
 //!    throttled by the customer's account past the sink's quick retries → parked (live) or
 //!    reported to the scheduler (drain, replay); a failure a retry may fix → reported for a
@@ -35,6 +38,7 @@ use super::{
 };
 use crate::clock::now_ms;
 use crate::event::{reject, StagedObject};
+use crate::filter::LineFilter;
 use crate::ledger::{Ledger, TargetLedger};
 use crate::sinks::adaptive::{Destination, Permit};
 use crate::sinks::{TargetError, PROVIDER_SIDE};
@@ -288,6 +292,7 @@ impl<D: Deliverer, L: Ledger> Pipeline<D, L> {
             .filter(|(_, permit)| permit.is_some())
             .map(|(((route, resume), progress), _)| Attempt {
                 config: route.config,
+                lines: LineFilter::for_object(&route.config.filter, &object.layout),
                 resume: *resume,
                 progress,
             })
@@ -492,13 +497,18 @@ impl<D: Deliverer, L: Ledger> Pipeline<D, L> {
             metrics::histogram!("logspoke_worker_delivery_lag_seconds", "tenant_id" => tenant.clone())
                 .record(lag);
         }
-        metrics::counter!("logspoke_worker_objects_delivered_total", "tenant_id" => tenant, "target" => kind)
+        metrics::counter!("logspoke_worker_objects_delivered_total", "tenant_id" => tenant.clone(), "target" => kind)
             .increment(1);
+        if delivered.events_filtered > 0 {
+            metrics::counter!("logspoke_worker_events_filtered_total", "tenant_id" => tenant, "target" => kind)
+                .increment(delivered.events_filtered);
+        }
         let counters = Counters {
             objects: 1,
             events: delivered.events,
             bytes: delivered.bytes,
             rejected_events: delivered.rejected_events,
+            events_filtered: delivered.events_filtered,
             ..Counters::default()
         };
         self.health.delivered(target, object.event_time_ms, counters);

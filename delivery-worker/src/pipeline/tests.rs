@@ -602,3 +602,120 @@ async fn a_replay_at_a_throttled_destinations_limit_may_retry_instead_of_failing
         "{replayed:?}"
     );
 }
+
+/// Both targets active, the CloudWatch one with `filter`.
+fn both_active_filtering(filter: serde_json::Value) -> Arc<TenantConfigs> {
+    let configs = TenantConfigs::default();
+    let mut cloudwatch = item(DeliveryType::Cloudwatch, 1, EffectiveState::Active);
+    if let Some(config) = cloudwatch.config.as_mut() {
+        config.filter = serde_json::from_value(filter).unwrap();
+    }
+    configs.apply(cloudwatch);
+    configs.apply(item(DeliveryType::S3, 1, EffectiveState::Active));
+    Arc::new(configs)
+}
+
+/// What the target's health counted, summed over its buckets.
+async fn counted(pipeline: &TestPipeline, kind: DeliveryType) -> logspoke_contract::ledger::Counters {
+    pipeline.health().flush(pipeline.ledger()).await;
+    let reports = pipeline.ledger().reports.lock().unwrap().clone();
+    let mut sum = logspoke_contract::ledger::Counters::default();
+    for report in reports.iter().filter(|r| r.target == target(kind)) {
+        for (_, counters) in &report.counters {
+            sum.add(counters);
+        }
+    }
+    sum
+}
+
+#[tokio::test]
+async fn every_path_sends_with_what_the_targets_filter_makes_of_the_object() {
+    // `object` is staged in namespace `ns`: a namespace rule decides for the whole object,
+    // a message rule for each line; the S3 target has no filter.
+    let deliverer = Arc::new(FakeDeliverer::default());
+    let drop_ns = serde_json::json!({"exclude": [{"field": "namespace", "equals": "ns"}]});
+    let pipeline = pipeline(both_active_filtering(drop_ns), &deliverer);
+    assert_eq!(pipeline.deliver(&object(1)).await, Outcome::Done);
+    let per_line = serde_json::json!({"include": [{"field": "message", "contains": "ERROR"}]});
+    let replaying = self::pipeline(both_active_filtering(per_line), &deliverer);
+    let replayed = replaying
+        .replay_one(
+            &object(2),
+            DeliveryType::Cloudwatch,
+            logspoke_contract::replay::ReplayMode::All,
+        )
+        .await;
+    assert!(
+        matches!(replayed, super::replay::Replayed::Delivered(_)),
+        "{replayed:?}"
+    );
+    assert_eq!(
+        *deliverer.lines.lock().unwrap(),
+        [
+            (DeliveryType::Cloudwatch, "drop_all"),
+            (DeliveryType::S3, "keep_all"),
+            (DeliveryType::Cloudwatch, "per_line"),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn lines_a_filter_removed_are_counted_in_the_targets_health() {
+    let filtered = Delivered {
+        events: 5,
+        bytes: 50,
+        events_filtered: 7,
+        batches: 1,
+        ..Delivered::default()
+    };
+    let deliverer = Arc::new(FakeDeliverer::default().always(TENANT, DeliveryType::Cloudwatch, Ok(filtered)));
+    let pipeline = pipeline(both_active(), &deliverer);
+    assert_eq!(pipeline.deliver(&object(1)).await, Outcome::Done);
+    assert_eq!(pipeline.deliver(&object(2)).await, Outcome::Done);
+    let counters = counted(&pipeline, DeliveryType::Cloudwatch).await;
+    assert_eq!(
+        (counters.objects, counters.events, counters.events_filtered),
+        (2, 10, 14)
+    );
+    assert_eq!(counted(&pipeline, DeliveryType::S3).await.events_filtered, 0);
+}
+
+#[tokio::test]
+async fn an_object_its_filter_empties_is_recorded_delivered_never_parked_or_retried() {
+    let emptied = Delivered {
+        events_filtered: 3,
+        ..Delivered::default()
+    };
+    let deliverer = Arc::new(
+        FakeDeliverer::default()
+            .always(TENANT, DeliveryType::Cloudwatch, Ok(emptied))
+            .always(TENANT, DeliveryType::S3, Ok(emptied)),
+    );
+    let pipeline = pipeline(both_active(), &deliverer);
+    let object = object(1);
+    assert_eq!(pipeline.deliver(&object).await, Outcome::Done);
+    for kind in [DeliveryType::Cloudwatch, DeliveryType::S3] {
+        let record = pipeline.ledger().record_of(&target(kind), &object.key).unwrap();
+        assert!(
+            matches!(
+                record.state,
+                ObjectState::Delivered {
+                    events: 0,
+                    bytes: 0,
+                    ..
+                }
+            ),
+            "{record:?}"
+        );
+        assert!(pipeline
+            .ledger()
+            .parked(&target(kind), 10)
+            .await
+            .unwrap()
+            .is_empty());
+        assert_eq!(counted(&pipeline, kind).await.events_filtered, 3);
+    }
+    // A redelivered message finds it delivered: nothing is sent again.
+    assert_eq!(pipeline.deliver(&object).await, Outcome::Done);
+    assert_eq!(deliverer.calls.lock().unwrap().len(), 2);
+}

@@ -1,6 +1,7 @@
 //! One NDJSON line → message and timestamp, borrowing from the line wherever it can.
 //!
-//! Only `message` and `timestamp` are materialised. The fast path ([`super::scan`]) finds
+//! Only `message` and `timestamp` are materialised, and `container` when the reader is
+//! asked for it (a filter or message format looks at it). The fast path ([`super::scan`]) finds
 //! them in one pass and checks the rest is JSON without building anything; a message
 //! without escapes is then borrowed from the line, one with escapes is unescaped into the
 //! reader's scratch buffer, so a common line costs no allocation. Anything the fast path
@@ -11,6 +12,10 @@
 //! A long line is not copied at all ([`parse_in_place`]): the message is unescaped (or
 //! compacted) in place to the front of the reader's buffer and borrowed from there. All
 //! three functions give the same results.
+//!
+//! `container` is the top-level `container` string; a line has none when it lacks the
+//! field, when the field is not a string, or when it is given twice. It never makes a
+//! line bad: a line's judgement is the same whether it is asked for or not.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -33,6 +38,17 @@ pub(super) struct BadLine;
 pub(super) struct Parsed {
     pub(super) timestamp_ms: Option<i64>,
     pub(super) message: MessageAt,
+    /// Only when asked for.
+    pub(super) container: Option<ContainerAt>,
+}
+
+/// Where a good line's `container` is.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum ContainerAt {
+    /// These bytes of the line, checked to be UTF-8.
+    Line(Range<usize>),
+    /// Its own string: one with escapes, or one of a line serde reads.
+    Owned(String),
 }
 
 /// Where a good line's message is, so that the reader can lend it out once it has
@@ -73,17 +89,32 @@ fn first_byte(line: &[u8]) -> Option<u8> {
     line.iter().copied().find(|b| !b.is_ascii_whitespace())
 }
 
-/// Parses one non-blank line; an unescaped message may be left in `scratch`.
-pub(super) fn parse(line: &[u8], scratch: &mut Vec<u8>) -> Result<Parsed, BadLine> {
-    match parse_fast(line, scratch) {
+/// Parses one non-blank line (with its `container` when `want_container`); an unescaped
+/// message may be left in `scratch`.
+pub(super) fn parse(line: &[u8], scratch: &mut Vec<u8>, want_container: bool) -> Result<Parsed, BadLine> {
+    let fast = if want_container {
+        parse_fast::<true>(line, scratch)
+    } else {
+        parse_fast::<false>(line, scratch)
+    };
+    match fast {
         Some(parsed) => Ok(parsed),
-        None => parse_slow(line),
+        None => parse_slow(line, want_container),
     }
 }
 
-/// The fast path: `None` whenever serde has to decide.
-fn parse_fast(line: &[u8], scratch: &mut Vec<u8>) -> Option<Parsed> {
-    let fields = scan::scan(line)?;
+/// The fast path (with the container when `CONTAINER`): `None` whenever serde has to
+/// decide.
+fn parse_fast<const CONTAINER: bool>(line: &[u8], scratch: &mut Vec<u8>) -> Option<Parsed> {
+    let fields = scan::scan::<CONTAINER>(line)?;
+    let container = match fields.container {
+        Some(range) if fields.ascii || std::str::from_utf8(&line[range.clone()]).is_ok() => {
+            Some(ContainerAt::Line(range))
+        }
+        // Not UTF-8: serde's judgement (it has none).
+        Some(_) => return None,
+        None => None,
+    };
     let timestamp_ms = match fields.timestamp {
         Some(raw) => timestamp_value(&line[raw])?,
         None => None,
@@ -102,6 +133,7 @@ fn parse_fast(line: &[u8], scratch: &mut Vec<u8>) -> Option<Parsed> {
     good.then_some(Parsed {
         timestamp_ms,
         message,
+        container,
     })
 }
 
@@ -120,7 +152,7 @@ fn timestamp_value(raw: &[u8]) -> Option<Option<i64>> {
 }
 
 /// Parses one non-blank line with serde: the reference for [`parse`].
-pub(super) fn parse_slow(line: &[u8]) -> Result<Parsed, BadLine> {
+pub(super) fn parse_slow(line: &[u8], want_container: bool) -> Result<Parsed, BadLine> {
     if first_byte(line) != Some(b'{') {
         return Err(BadLine);
     }
@@ -136,15 +168,32 @@ pub(super) fn parse_slow(line: &[u8]) -> Result<Parsed, BadLine> {
     Ok(Parsed {
         timestamp_ms: fields.timestamp.map(|t| t.0),
         message: MessageAt::Owned(message.into_owned()),
+        container: want_container.then(|| container_slow(line)).flatten(),
     })
+}
+
+/// The `container` of a good line, read by serde: a string, else none (also when the
+/// field is given twice, which serde refuses).
+fn container_slow(line: &[u8]) -> Option<ContainerAt> {
+    #[derive(Deserialize)]
+    struct Field<'a> {
+        #[serde(borrow, default)]
+        container: Option<&'a RawValue>,
+    }
+    let field: Field<'_> = serde_json::from_slice(line).ok()?;
+    serde_json::from_str::<String>(field.container?.get())
+        .ok()
+        .map(ContainerAt::Owned)
 }
 
 /// [`parse`] for a long line, in its own buffer: the message is unescaped (or compacted)
 /// to the buffer's front and borrowed from there, so a long line is never held twice.
-pub(super) fn parse_in_place(line: &mut [u8]) -> Result<Parsed, BadLine> {
+pub(super) fn parse_in_place(line: &mut [u8], want_container: bool) -> Result<Parsed, BadLine> {
     if first_byte(line) != Some(b'{') {
         return Err(BadLine);
     }
+    // Read before the message overwrites the line; owned, as the buffer is reused.
+    let container = want_container.then(|| container_slow(line)).flatten();
     let (raw, timestamp_ms) = {
         let fields: RawFields<'_> = serde_json::from_slice(line).map_err(|_| BadLine)?;
         let raw = fields.message.ok_or(BadLine)?.get();
@@ -165,6 +214,7 @@ pub(super) fn parse_in_place(line: &mut [u8]) -> Result<Parsed, BadLine> {
     Ok(Parsed {
         timestamp_ms,
         message: MessageAt::Line(0..len),
+        container,
     })
 }
 
@@ -355,11 +405,12 @@ fn hex4(digits: Option<&[u8]>) -> Result<u32, BadLine> {
 mod tests {
     use super::*;
 
-    /// A good line's timestamp and message text.
-    #[derive(Debug, PartialEq, Eq)]
+    /// A good line's timestamp, message text and container.
+    #[derive(Debug, Clone, PartialEq, Eq)]
     struct Owned {
         timestamp_ms: Option<i64>,
         message: String,
+        container: Option<String>,
     }
 
     fn owned(parsed: Parsed, line: &[u8], scratch: &[u8]) -> Owned {
@@ -369,24 +420,72 @@ mod tests {
             MessageAt::Scratch => text(scratch),
             MessageAt::Owned(message) => message,
         };
+        let container = parsed.container.map(|at| match at {
+            ContainerAt::Line(range) => text(&line[range]),
+            ContainerAt::Owned(container) => container,
+        });
         Owned {
             timestamp_ms: parsed.timestamp_ms,
             message,
+            container,
         }
     }
 
-    /// [`parse`], after checking it agrees with serde's [`parse_slow`].
+    /// [`parse`] with the container, after checking it agrees with serde's
+    /// [`parse_slow`], and that without the container it judges the line the same.
     fn parse_str(line: &str) -> Result<Owned, BadLine> {
         let (line, mut scratch) = (line.as_bytes(), Vec::new());
-        let parsed = parse(line, &mut scratch).map(|p| owned(p, line, &scratch));
-        let slow = parse_slow(line).map(|p| owned(p, line, &[]));
+        let parsed = parse(line, &mut scratch, true).map(|p| owned(p, line, &scratch));
+        let slow = parse_slow(line, true).map(|p| owned(p, line, &[]));
         assert_eq!(parsed, slow, "{}", String::from_utf8_lossy(line));
+        let without = parse(line, &mut scratch, false).map(|p| owned(p, line, &scratch));
+        let expected = match &parsed {
+            Ok(p) => Ok(Owned {
+                container: None,
+                ..p.clone()
+            }),
+            Err(_) => Err(BadLine),
+        };
+        assert_eq!(without, expected, "{}", String::from_utf8_lossy(line));
         parsed
     }
 
     fn in_place(mut line: Vec<u8>) -> Result<Owned, BadLine> {
-        let parsed = parse_in_place(&mut line)?;
+        let parsed = parse_in_place(&mut line, true)?;
         Ok(owned(parsed, &line, &[]))
+    }
+
+    #[test]
+    fn the_container_is_read_as_serde_reads_it_and_never_makes_a_line_bad() {
+        let container = |line: &str| parse_str(line).unwrap().container;
+        assert_eq!(
+            container(r#"{"container":"app","message":"m"}"#),
+            Some("app".into())
+        );
+        assert_eq!(
+            container(r#"{"message":"m","container":"a\"b\u00e9"}"#),
+            Some("a\"bé".into())
+        );
+        assert_eq!(
+            container(r#"{"message":"m","container":"日本"}"#),
+            Some("日本".into())
+        );
+        assert_eq!(
+            container(r#"{"message":"m","container":""}"#),
+            Some(String::new())
+        );
+        for none in [
+            r#"{"message":"m"}"#,
+            r#"{"message":"m","container":null}"#,
+            r#"{"message":"m","container":7}"#,
+            r#"{"message":"m","container":{"name":"app"}}"#,
+            r#"{"message":"m","container":"a","container":"b"}"#,
+            r#"{"message":{"x":1},"container":["app"]}"#,
+        ] {
+            assert_eq!(container(none), None, "{none}");
+        }
+        let long = format!(r#"{{"container":"app","message":"{}"}}"#, "x\\n".repeat(10));
+        assert_eq!(in_place(long.into_bytes()).unwrap().container, Some("app".into()));
     }
 
     #[test]
@@ -397,7 +496,8 @@ mod tests {
             parsed,
             Owned {
                 timestamp_ms: Some(1_000_000),
-                message: "hello".into()
+                message: "hello".into(),
+                container: None,
             }
         );
     }
@@ -518,7 +618,7 @@ mod tests {
     fn a_line_given_up_becomes_its_message_without_a_copy() {
         let line = format!(r#"{{"message":"{}","timestamp":1}}"#, "é\\n\\\"".repeat(100_000));
         let mut line = line.into_bytes();
-        let parsed = parse_in_place(&mut line).unwrap();
+        let parsed = parse_in_place(&mut line, false).unwrap();
         let MessageAt::Line(range) = parsed.message else {
             panic!("the message was copied: {:?}", parsed.message);
         };
@@ -529,11 +629,11 @@ mod tests {
     fn a_common_line_costs_no_allocation() {
         let mut scratch = Vec::new();
         let line = br#"{"kubernetes":{"pod_name":"p"},"message":"plain","timestamp":"2026-01-01T00:00:00Z"}"#;
-        let parsed = parse(line, &mut scratch).unwrap();
+        let parsed = parse(line, &mut scratch, false).unwrap();
         let start = line.windows(5).position(|w| w == b"plain").unwrap();
         assert_eq!(parsed.message, MessageAt::Line(start..start + 5));
         let escaped = br#"{"message":"say \"hi\"","timestamp":1}"#;
-        let parsed = parse(escaped, &mut scratch).unwrap();
+        let parsed = parse(escaped, &mut scratch, false).unwrap();
         assert_eq!(
             (parsed.message, &scratch[..]),
             (MessageAt::Scratch, &b"say \"hi\""[..])
@@ -548,6 +648,7 @@ mod tests {
         use rand::{Rng, SeedableRng};
         let seeds = [
             r#"{"kubernetes":{"pod_name":"p","labels":{"a":"b","c":[1,2.5,-3e2,true,false,null]}},"message":"hello world","timestamp":"2026-11-22T10:11:12.123456789Z"}"#,
+            r#"{"container":"app","message":"hello","namespace":"shop","timestamp":"2026-11-22T10:11:12.123Z"}"#,
             r#"{"message":"a \"q\" \\ \/ \b\f\n\r\t \u00e9 \ud83d\ude00 ✓","timestamp":1700000000123}"#,
             r#" { "file" : "/var/log/x.log" , "message" : "x" , "stream" : "stdout" , "timestamp" : 1.5e9 } "#,
             r#"{"timestamp":"1700000000","message":"é ü 日本","source_type":"kubernetes_logs","empty":{},"list":[]}"#,
@@ -570,10 +671,10 @@ mod tests {
                     }
                 }
                 let mut scratch = Vec::new();
-                let slow = parse_slow(&line).map(|p| owned(p, &line, &[]));
+                let slow = parse_slow(&line, true).map(|p| owned(p, &line, &[]));
                 cases += 1;
                 well_formed += usize::from(slow.is_ok());
-                if let Some(fast) = parse_fast(&line, &mut scratch) {
+                if let Some(fast) = parse_fast::<true>(&line, &mut scratch) {
                     answered += 1;
                     let fast = owned(fast, &line, &scratch);
                     assert_eq!(Ok(fast), slow, "{}", String::from_utf8_lossy(&line));

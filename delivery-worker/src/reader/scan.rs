@@ -1,13 +1,15 @@
 //! The fast path for one NDJSON line: a single pass that finds the top-level `message`
-//! and `timestamp` values and checks the rest of the line is JSON, without building
-//! anything for the fields it skips (the Kubernetes metadata is most of a line).
+//! and `timestamp` values (and `container`, only when asked: a filter or message format
+//! needs it) and checks the rest of the line is JSON, without building anything for the
+//! fields it skips (the Kubernetes metadata is most of a line).
 //!
 //! It is *sound, not complete*: whenever it answers, serde_json would have answered the
 //! same for the line (`super::line::parse_slow`, the reference); whenever a line is
 //! anything but the common case it gives up and the caller asks serde. It gives up on:
 //! a key with an escape or a non-ASCII byte (serde compares unescaped, UTF-8-checked
 //! keys), a repeated `message` or `timestamp` (serde's duplicate-field error), a
-//! `message` that is not a string (structured messages take serde's second pass), any
+//! `message` that is not a string (structured messages take serde's second pass), and —
+//! when asked for it — a repeated `container` or one with escapes to undo, any
 //! syntax it does not accept, nesting deeper than [`MAX_DEPTH`], and every line that would
 //! turn out bad, so that why a line is bad is always serde's judgement.
 //!
@@ -38,10 +40,15 @@ pub(super) struct Fields {
     pub(super) ascii: bool,
     /// The `timestamp` value's JSON text, if the line has one.
     pub(super) timestamp: Option<Range<usize>>,
+    /// The `container` string's body (no escapes in it), when asked for and the line has
+    /// one; a `container` that is not a string is none.
+    pub(super) container: Option<Range<usize>>,
 }
 
-/// Scans `line` (one JSON object, without its line ending); `None` means "ask serde".
-pub(super) fn scan(line: &[u8]) -> Option<Fields> {
+/// Scans `line` (one JSON object, without its line ending), finding its `container` too
+/// when `CONTAINER` (a constant, so that a reader not asked for it runs the loop it ran
+/// before there was a container to look for); `None` means "ask serde".
+pub(super) fn scan<const CONTAINER: bool>(line: &[u8]) -> Option<Fields> {
     let survey = survey(line);
     if survey.control {
         return None;
@@ -50,6 +57,7 @@ pub(super) fn scan(line: &[u8]) -> Option<Fields> {
     s.whitespace();
     s.eat(b'{')?;
     let (mut message, mut timestamp) = (None, None);
+    let (mut container, mut container_seen) = (None, false);
     loop {
         s.whitespace();
         let (key, escaped) = s.string()?;
@@ -69,6 +77,11 @@ pub(super) fn scan(line: &[u8]) -> Option<Fields> {
                 timestamp = Some(start..s.at);
             }
             b"timestamp" => return None,
+            b"container" if CONTAINER && !container_seen => {
+                container_seen = true;
+                container = s.container_string()?;
+            }
+            b"container" if CONTAINER => return None,
             _ => s.value(1)?,
         }
         s.whitespace();
@@ -88,6 +101,7 @@ pub(super) fn scan(line: &[u8]) -> Option<Fields> {
         message_escaped,
         ascii: survey.ascii,
         timestamp,
+        container,
     })
 }
 
@@ -132,6 +146,19 @@ impl Scanner<'_> {
             }
             escaped = true;
             self.escape()?;
+        }
+    }
+
+    /// A `container` value: a string's body when it holds no escape (serde unescapes the
+    /// rare one that does), `None` for any other JSON value.
+    fn container_string(&mut self) -> Option<Option<Range<usize>>> {
+        if self.peek() != Some(b'"') {
+            self.value(1)?;
+            return Some(None);
+        }
+        match self.string()? {
+            (_, true) => None,
+            (body, false) => Some(Some(body)),
         }
     }
 
@@ -240,10 +267,30 @@ mod tests {
     #[test]
     fn finds_both_fields_among_nested_metadata() {
         let line = br#"{"kubernetes":{"labels":{"a":"b"},"ids":[1,-2.5e3,true,null]},"message":"hi","timestamp":"2026-01-01T00:00:00Z"}"#;
-        let fields = scan(line).unwrap();
+        let fields = scan::<false>(line).unwrap();
         assert_eq!(&line[fields.message.clone()], b"hi");
         assert!(!fields.message_escaped);
         assert_eq!(&line[fields.timestamp.unwrap()], br#""2026-01-01T00:00:00Z""#);
+        assert_eq!(fields.container, None, "not asked for");
+    }
+
+    #[test]
+    fn finds_the_container_only_when_asked() {
+        let line = br#"{"container":"app","message":"hi","timestamp":1}"#;
+        assert_eq!(scan::<false>(line).unwrap().container, None);
+        let found = scan::<true>(line).unwrap().container.unwrap();
+        assert_eq!(&line[found], b"app");
+        // Not a string: no container, and the line is still an event.
+        let number = br#"{"container":7,"message":"hi"}"#;
+        assert_eq!(scan::<true>(number).unwrap().container, None);
+        // Repeated keys are serde's to judge, as are escapes to undo, only when asked.
+        for line in [
+            &br#"{"container":"a","container":"b","message":"m"}"#[..],
+            br#"{"container":"a\"b","message":"m"}"#,
+        ] {
+            assert_eq!(scan::<true>(line), None);
+            assert!(scan::<false>(line).is_some());
+        }
     }
 
     #[test]
@@ -267,7 +314,7 @@ mod tests {
             r#"["message"]"#,
             "",
         ] {
-            assert_eq!(scan(line.as_bytes()), None, "{line}");
+            assert_eq!(scan::<true>(line.as_bytes()), None, "{line}");
         }
     }
 }

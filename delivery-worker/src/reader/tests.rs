@@ -484,3 +484,74 @@ fn a_file_that_decodes_past_the_object_limit_is_rejected_as_too_large() {
         .with_max_object_bytes(limit);
     assert!(matches!(drain(&mut plain), Err(ReadError::TooLarge(_))));
 }
+
+/// Every line's container and staged bytes, read with `reader` built as `build` says.
+fn containers_and_raw(
+    input: &mut dyn Read,
+    build: impl FnOnce(EventReader<&mut dyn Read>) -> EventReader<&mut dyn Read>,
+) -> Vec<(Option<String>, String, Vec<u8>)> {
+    let mut reader = build(EventReader::new(input, FALLBACK_MS).unwrap());
+    let mut lines = Vec::new();
+    while let Some((event, raw)) = reader.next_line_event().unwrap() {
+        let container = event.container.map(|c| c.into_owned());
+        lines.push((container, event.message.into_owned(), raw.to_vec()));
+    }
+    lines
+}
+
+#[test]
+fn the_container_is_read_only_when_asked_for_wherever_the_line_is_held() {
+    let long = format!(
+        r#"{{"container":"big","message":"{}"}}"#,
+        "é\\n".repeat(LONG_LINE_BYTES)
+    );
+    let data = [
+        r#"{"container":"app","message":"a","timestamp":1}"#,
+        r#"{"message":"no container"}"#,
+        r#"{"container":"es\"caped","message":"b"}"#,
+        &long,
+    ]
+    .join("\n");
+    let asked = |input: &mut dyn Read| containers_and_raw(input, |r| r.with_container(true));
+    let buffered = asked(&mut data.as_bytes());
+    assert_eq!(buffered, asked(&mut OneByteAtATime(data.as_bytes())));
+    let containers: Vec<Option<&str>> = buffered.iter().map(|(c, _, _)| c.as_deref()).collect();
+    assert_eq!(containers, [Some("app"), None, Some("es\"caped"), Some("big")]);
+    let not_asked = containers_and_raw(&mut data.as_bytes(), |r| r);
+    assert!(not_asked.iter().all(|(c, _, _)| c.is_none()));
+    let messages = |lines: &[(Option<String>, String, Vec<u8>)]| -> Vec<String> {
+        lines.iter().map(|(_, m, _)| m.clone()).collect()
+    };
+    assert_eq!(messages(&not_asked), messages(&buffered));
+}
+
+#[test]
+fn raw_lines_are_the_staged_bytes_also_for_long_lines() {
+    let long = format!(
+        r#"{{"message":"{}","timestamp":1}}"#,
+        "\\\"é\\n".repeat(LONG_LINE_BYTES)
+    );
+    let staged = [
+        r#"{ "message" : "spaced" }"#.to_owned() + "\r",
+        long.clone(),
+        "not json".to_owned(),
+        String::new(),
+        r#"{"message":"last, without a newline"}"#.to_owned(),
+    ];
+    let data = staged.join("\n");
+    let run = |input: &mut dyn Read| containers_and_raw(input, |r| r.with_raw_lines());
+    let buffered = run(&mut data.as_bytes());
+    assert_eq!(buffered, run(&mut OneByteAtATime(data.as_bytes())));
+    let raw: Vec<&[u8]> = buffered.iter().map(|(_, _, raw)| &raw[..]).collect();
+    let expected: Vec<&[u8]> = [0, 1, 4].iter().map(|&i| staged[i].as_bytes()).collect();
+    assert_eq!(raw, expected);
+    assert_eq!(
+        buffered[1].1,
+        "\"é\n".repeat(LONG_LINE_BYTES),
+        "the message is decoded all the same"
+    );
+    // Once read on, a long line's buffers are given back.
+    let mut reader = EventReader::new(data.as_bytes(), 0).unwrap().with_raw_lines();
+    while reader.next_line_event().unwrap().is_some() {}
+    assert_eq!((reader.long.capacity(), reader.long_copy.capacity()), (0, 0));
+}

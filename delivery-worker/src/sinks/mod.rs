@@ -3,10 +3,13 @@
 
 pub mod adaptive;
 pub mod cloudwatch;
+pub mod discard;
 pub mod s3;
 
 use logspoke_aws::{classify, AwsError};
 use logspoke_contract::Cause;
+
+use crate::reader::{ReadError, ReadStats};
 
 /// The AWS call that failed while delivering to a target (shared with `verify`).
 pub use logspoke_aws::Step;
@@ -207,12 +210,40 @@ mod tests {
 pub struct Delivered {
     /// Events the target accepted (CloudWatch; 0 for S3).
     pub events: u64,
-    /// Bytes delivered: message bytes for CloudWatch, the object's bytes for S3.
+    /// Bytes delivered: message bytes for CloudWatch (as formatted), the bytes written
+    /// for S3.
     pub bytes: u64,
     /// Events CloudWatch refused one by one.
     pub rejected_events: u64,
     /// Batches acknowledged, those of an earlier attempt included.
     pub batches: u64,
+    /// Lines the target's filter removed (`crate::filter`), over the whole object.
+    pub events_filtered: u64,
+}
+
+/// The failure of a delivery whose read of the staged object failed: a retry when the
+/// reader says one may pass (the body broke off), else the object is never deliverable.
+pub fn read_failed(err: ReadError) -> TargetError {
+    match err {
+        err if err.is_retriable() => {
+            tracing::warn!(error = %err, "reading a staged object failed mid-stream");
+            TargetError::Transient(Cause::AwsUnavailable, PROVIDER_SIDE.to_owned())
+        }
+        err @ ReadError::TooLarge(_) => TargetError::Permanent("too_large", err.to_string()),
+        err => TargetError::Permanent("unreadable_file", err.to_string()),
+    }
+}
+
+/// Logs and counts the lines of an object that are not log events.
+pub fn record_bad_lines(stats: &ReadStats) {
+    if stats.bad_lines > 0 {
+        tracing::warn!(
+            bad_lines = stats.bad_lines,
+            first_bad_line = stats.first_bad_line,
+            "skipped lines that are not log events"
+        );
+        metrics::counter!("logspoke_worker_bad_lines_total").increment(stats.bad_lines);
+    }
 }
 
 /// Where a sink reports each batch the target acknowledged, so that a later attempt

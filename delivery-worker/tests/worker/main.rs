@@ -7,4 +7,5 @@
 mod configuration_doc;
 mod delivery;
 mod lambda;
+mod shaping;
 mod world;

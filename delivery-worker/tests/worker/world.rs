@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use aws_config::SdkConfig;
 use aws_sdk_sqs::types::QueueAttributeName;
-use logspoke_contract::ledger::{HealthItem, Target};
+use logspoke_contract::ledger::{CounterBucket, Counters, HealthItem, Target, COUNTER_PREFIX};
 use logspoke_contract::replay::{ReplayJob, ReplayMode, ReplayProgress};
 use logspoke_contract::{
     BucketName, BucketPrefix, ConfigChanged, ConfigItem, DeliveryTarget, DeliveryType, DesiredLogs,
@@ -171,6 +171,46 @@ impl World {
         let item = output.item?;
         let attributes = logspoke_aws::read_model::attributes_from_sdk(&item).unwrap();
         Some(HealthItem::from_attributes(&attributes).unwrap())
+    }
+
+    /// The target's counters as workers wrote them, summed over their buckets.
+    pub async fn counters(&self, tenant: &TenantId, delivery_type: DeliveryType) -> Counters {
+        use aws_sdk_dynamodb::types::AttributeValue;
+        let target = Target::new(tenant.clone(), delivery_type);
+        let output = aws_sdk_dynamodb::Client::new(&self.provider)
+            .query()
+            .table_name(&self.ledger_table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :counters)")
+            .expression_attribute_values(":pk", AttributeValue::S(target.partition()))
+            .expression_attribute_values(":counters", AttributeValue::S(COUNTER_PREFIX.to_owned()))
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap();
+        let mut sum = Counters::default();
+        for item in output.items() {
+            let attributes = logspoke_aws::read_model::attributes_from_sdk(item).unwrap();
+            sum.add(&CounterBucket::from_attributes(&attributes).unwrap().counters);
+        }
+        sum
+    }
+
+    /// Waits until the target's counters satisfy `done` (or `timeout` passes).
+    pub async fn wait_for_counters(
+        &self,
+        tenant: &TenantId,
+        delivery_type: DeliveryType,
+        timeout: Duration,
+        done: impl Fn(&Counters) -> bool,
+    ) -> Counters {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let counters = self.counters(tenant, delivery_type).await;
+            if done(&counters) || Instant::now() > deadline {
+                return counters;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
     }
 
     /// Waits until the target's health satisfies `done` (or `timeout` passes).
@@ -647,12 +687,12 @@ impl Customer {
         }
     }
 
-    /// Keys in the customer's bucket.
     /// The bytes of the object `key` in the customer's bucket.
     pub async fn object(&self, key: &str) -> Vec<u8> {
         body_of(&self.sdk, &self.bucket, key).await
     }
 
+    /// Keys in the customer's bucket.
     pub async fn objects(&self) -> Vec<String> {
         let listed = s3(&self.sdk)
             .list_objects_v2()

@@ -1,17 +1,22 @@
 //! CloudWatch Logs sink: one staged object streamed through the decoder into a log
-//! stream. Events are packed into `PutLogEvents` calls within AWS's limits ([`packer`])
-//! and sent with stream creation, retries and rejection counting ([`service`]); this
-//! module drives the two for one object and counts what was delivered.
+//! stream. The lines the target's filter keeps ([`crate::filter`]) are shaped into
+//! messages ([`message`]), packed into `PutLogEvents` calls within AWS's limits
+//! ([`packer`]) and sent with stream creation, retries and rejection counting
+//! ([`service`]); this module drives them for one object and counts what was delivered
+//! and what the filter removed. An object whose every line the filter removes sends
+//! nothing and is delivered (0 events).
 //!
 //! Decoding and packing run on a blocking thread and hand full batches to the sending
 //! task through a channel [`BATCHES_AHEAD`] deep, so an object holds a bounded number of
 //! batches however large it is, and a failed send stops the decoder.
 
+pub mod message;
 pub mod packer;
 pub mod request;
 pub mod service;
 
 use std::future::Future;
+use std::io::Read;
 use std::pin::pin;
 use std::sync::{Arc, LazyLock};
 use std::task::{Context, Poll, Wake, Waker};
@@ -22,12 +27,14 @@ use logspoke_contract::{LogStreamTemplate, ObjectKey};
 use tokio::sync::mpsc;
 use tokio_util::io::SyncIoBridge;
 
+use self::message::Messages;
 use self::packer::{Batch, PackStats, Packer, MAX_BATCH_BYTES, MAX_BATCH_EVENTS, MAX_MESSAGE_BYTES};
 use self::service::{send, LogsApi};
 use logspoke_contract::ledger::Cause;
 
 use super::{Delivered, Progress, Resume, Step, TargetError};
 use crate::budget::DecodeBudget;
+use crate::filter::LineFilter;
 use crate::reader::{EventReader, ReadError, ReadStats, DEFAULT_MAX_LINE_BYTES};
 use logspoke_runtime::backoff::Backoff;
 
@@ -100,24 +107,48 @@ pub struct Destination<'a> {
     pub tenant_id: &'a str,
 }
 
-/// Streams `body` (gzip NDJSON) into `to`, sending each batch as soon as it is full and
-/// reporting each acknowledged batch to `progress`. The first `resume.batches` batches
-/// were acknowledged by an earlier attempt: they are decoded (packing is deterministic
-/// for the same object and fallback time) but not sent again. Lines without a timestamp
-/// get `fallback_ms`. A failed send ends the attempt; an unreadable file is permanent
-/// unless the reader says a retry may pass.
+/// A staged object as the sink reads it: its body, the time of lines without one, which
+/// lines go and the shape of their messages.
+pub struct Source {
+    /// The staged object's body (gzip NDJSON).
+    pub body: ByteStream,
+    /// The time of lines without a timestamp (the object's time).
+    pub fallback_ms: i64,
+    /// Which lines the target receives.
+    pub lines: LineFilter,
+    /// The shape of their messages.
+    pub messages: Messages,
+}
+
+impl Source {
+    /// Every line of `body`, as its text.
+    pub fn raw(body: ByteStream, fallback_ms: i64) -> Self {
+        Self {
+            body,
+            fallback_ms,
+            lines: LineFilter::KeepAll,
+            messages: Messages::Raw,
+        }
+    }
+}
+
+/// Streams `source` into `to`, sending each batch as soon as it is full and reporting
+/// each acknowledged batch to `progress`. The first `resume.batches` batches were
+/// acknowledged by an earlier attempt: they are decoded (packing is deterministic for the
+/// same object, fallback time, filter and format, which an attempt under the same config
+/// version has) but not sent again. A failed send ends the attempt; an unreadable file is
+/// permanent unless the reader says a retry may pass.
 pub async fn deliver<L: LogsApi, P: Progress>(
     logs: &L,
     to: Destination<'_>,
-    body: ByteStream,
-    fallback_ms: i64,
+    source: Source,
     tuning: &Tuning,
     resume: Resume,
     progress: &P,
 ) -> Result<Delivered, TargetError> {
     let (tx, mut rx) = mpsc::channel::<Batch>(BATCHES_AHEAD);
     let limits = (tuning.budget.for_tenant(to.tenant_id), tuning.max_object_bytes);
-    let decoding = tokio::task::spawn_blocking(move || decode_into(body, fallback_ms, limits, &tx));
+    let decoding = tokio::task::spawn_blocking(move || decode_into(source, limits, &tx));
     let mut sent_error = None;
     let mut delivered = Delivered {
         events: resume.events,
@@ -150,18 +181,11 @@ pub async fn deliver<L: LogsApi, P: Progress>(
     if let Some(err) = sent_error {
         return Err(err);
     }
-    match decoded {
-        Ok(()) => Ok(delivered),
-        Err(err) if err.is_retriable() => {
-            tracing::warn!(error = %err, "reading a staged object failed mid-stream");
-            Err(TargetError::Transient(
-                Cause::AwsUnavailable,
-                super::PROVIDER_SIDE.to_owned(),
-            ))
-        }
-        Err(err @ ReadError::TooLarge(_)) => Err(TargetError::Permanent("too_large", err.to_string())),
-        Err(err) => Err(TargetError::Permanent("unreadable_file", err.to_string())),
-    }
+    let filtered = decoded.map_err(super::read_failed)?;
+    Ok(Delivered {
+        events_filtered: filtered,
+        ..delivered
+    })
 }
 
 /// The template of configs that do not set one, parsed once.
@@ -190,34 +214,59 @@ pub fn stream_name(layout: &ObjectKey, template: Option<&LogStreamTemplate>) -> 
         })
 }
 
-/// Decodes `body` and sends full batches into `tx`; stops early when the sender is gone.
-/// It waits for a free slot *before* packing on ([`Slot`]), so no full batch waits in its
-/// hands; long lines are paid for from the worker's decode budget (`crate::budget`), the
-/// object may decode to at most `max_object_bytes`,
-/// and each line's batches are handed over as they fill (a split message's piece by
-/// piece) before the next line is read, which ends its reservation.
+/// Decodes `source` and sends full batches into `tx`; stops early when the sender is
+/// gone; returns the lines the filter removed. It waits for a free slot *before* packing
+/// on ([`Slot`]), so no full batch waits in its hands; long lines are paid for from the
+/// worker's decode budget (`crate::budget`), the object may decode to at most
+/// `max_object_bytes`, and each line's batches are handed over as they fill (a split
+/// message's piece by piece) before the next line is read, which ends its reservation.
 fn decode_into(
-    body: ByteStream,
-    fallback_ms: i64,
+    mut source: Source,
     (budget, max_object_bytes): (DecodeBudget, u64),
     tx: &mpsc::Sender<Batch>,
-) -> Result<(), ReadError> {
-    let mut events = EventReader::new(SyncIoBridge::new(body.into_async_read()), fallback_ms)?
+) -> Result<u64, ReadError> {
+    let body = SyncIoBridge::new(source.body.into_async_read());
+    let needs_container = source.lines.needs_container() || source.messages.needs_container();
+    let mut events = EventReader::new(body, source.fallback_ms)?
+        .with_container(needs_container)
         .with_budget(budget, LONG_LINE_COST)
         .with_max_object_bytes(max_object_bytes);
     let mut packer = Packer::new();
     let mut slot = Slot::free(tx);
-    while let Some(event) = events.next_event()? {
-        packer.push(event, |batch| slot.send(batch));
-        if slot.is_gone() {
-            return Ok(());
-        }
-    }
+    let (lines, messages) = (&source.lines, &mut source.messages);
+    let filtered = pack_events(&mut events, (lines, messages), &mut packer, |batch| {
+        slot.send(batch);
+        !slot.is_gone()
+    })?;
     if let Some(batch) = packer.finish() {
         slot.send(batch);
     }
-    record_decoded(events.stats(), packer.stats());
-    Ok(())
+    record_decoded(events.stats(), packer.stats(), &source.messages, filtered);
+    Ok(filtered)
+}
+
+/// Packs the events of `events` that `lines` keeps, as `messages` shapes them, handing
+/// each full batch to `emit` until it answers `false` (its receiver is gone); returns the
+/// lines `lines` removed. The packer's last batch is left to the caller
+/// ([`Packer::finish`]). Public for the decode benchmark.
+pub fn pack_events<R: Read>(
+    events: &mut EventReader<R>,
+    (lines, messages): (&LineFilter, &mut Messages),
+    packer: &mut Packer,
+    mut emit: impl FnMut(Batch) -> bool,
+) -> Result<u64, ReadError> {
+    let (mut filtered, mut open) = (0, true);
+    while let Some(event) = events.next_event()? {
+        if !lines.keeps(&event) {
+            filtered += 1;
+            continue;
+        }
+        messages.push(event, packer, &mut |batch| open = open && emit(batch));
+        if !open {
+            break;
+        }
+    }
+    Ok(filtered)
 }
 
 /// The decoder's place in the channel to the sender: it holds a free slot before it packs
@@ -259,16 +308,16 @@ fn record_batch(tenant_id: &str, batch: &Batch, accepted: usize, rejected: usize
     );
 }
 
-fn record_decoded(stats: &ReadStats, packed: &PackStats) {
-    if stats.bad_lines > 0 {
-        tracing::warn!(
-            bad_lines = stats.bad_lines,
-            first_bad_line = stats.first_bad_line,
-            "skipped lines that are not log events"
+fn record_decoded(stats: &ReadStats, packed: &PackStats, messages: &Messages, filtered: u64) {
+    super::record_bad_lines(stats);
+    metrics::counter!("logspoke_worker_split_events_total")
+        .increment(packed.split_events + messages.split_events());
+    if filtered > 0 {
+        tracing::debug!(
+            events_filtered = filtered,
+            "the target's filter removed lines of an object"
         );
-        metrics::counter!("logspoke_worker_bad_lines_total").increment(stats.bad_lines);
     }
-    metrics::counter!("logspoke_worker_split_events_total").increment(packed.split_events);
 }
 
 /// Runs `future` to completion on this (non-async) decoding thread, parking between

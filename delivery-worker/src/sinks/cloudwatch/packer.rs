@@ -27,6 +27,9 @@
 //!   batches rather than unbounded buffering.
 //! - Empty messages are passed through (CloudWatch rejects them); the reader never
 //!   produces one.
+//! - What is pushed is what is sent and counted: a `json` message format is applied
+//!   before packing (`super::message`), which keeps its messages within the per-event
+//!   limit itself, as complete JSON objects.
 
 use std::mem;
 use std::ops::Range;
@@ -90,6 +93,7 @@ impl Batch {
         self.entries.iter().map(|entry| Event {
             timestamp_ms: entry.timestamp_ms,
             message: self.text.get(entry.message.clone()).unwrap_or_default().into(),
+            container: None,
         })
     }
 }

@@ -73,9 +73,16 @@ async fn every_event_of_an_object_is_sent_in_batches_within_the_event_limit() {
     let logs = Recording::default();
     let body = ByteStream::from(gzip(25_000));
     let acks = Acks::default();
-    let delivered = deliver(&logs, TO, body, START_MS, &quick(), Resume::default(), &acks)
-        .await
-        .unwrap();
+    let delivered = deliver(
+        &logs,
+        TO,
+        Source::raw(body, START_MS),
+        &quick(),
+        Resume::default(),
+        &acks,
+    )
+    .await
+    .unwrap();
     assert_eq!((delivered.batches, delivered.events), (3, 25_000));
     assert_eq!(*acks.0.lock().unwrap(), [(1, 10_000), (2, 20_000), (3, 25_000)]);
     let puts = logs.puts.lock().unwrap();
@@ -94,9 +101,16 @@ async fn a_refused_send_stops_the_object_and_leaves_it_for_a_retry() {
     };
     let body = ByteStream::from(gzip(25_000));
     let acks = Acks::default();
-    let err = deliver(&logs, TO, body, START_MS, &quick(), Resume::default(), &acks)
-        .await
-        .unwrap_err();
+    let err = deliver(
+        &logs,
+        TO,
+        Source::raw(body, START_MS),
+        &quick(),
+        Resume::default(),
+        &acks,
+    )
+    .await
+    .unwrap_err();
     assert!(
         matches!(&err, TargetError::Customer(Cause::PermissionDenied, text) if text.starts_with("logs:PutLogEvents")),
         "{err:?}"
@@ -112,8 +126,7 @@ async fn a_truncated_file_is_rejected_for_good() {
     let err = deliver(
         &Recording::default(),
         TO,
-        ByteStream::from(bytes),
-        START_MS,
+        Source::raw(ByteStream::from(bytes), START_MS),
         &quick(),
         Resume::default(),
         &Acks::default(),
@@ -133,8 +146,7 @@ async fn an_object_decoding_past_the_object_limit_is_rejected_as_too_large() {
     let err = deliver(
         &logs,
         TO,
-        ByteStream::from(gzip(25_000)),
-        START_MS,
+        Source::raw(ByteStream::from(gzip(25_000)), START_MS),
         &tuning,
         Resume::default(),
         &Acks::default(),
@@ -158,8 +170,7 @@ async fn a_resumed_attempt_sends_only_the_batches_not_yet_acknowledged() {
     let delivered = deliver(
         &logs,
         TO,
-        ByteStream::from(gzip(25_000)),
-        START_MS,
+        Source::raw(ByteStream::from(gzip(25_000)), START_MS),
         &quick(),
         resume,
         &acks,
@@ -172,6 +183,107 @@ async fn a_resumed_attempt_sends_only_the_batches_not_yet_acknowledged() {
     assert_eq!(puts[0][0], "event 20000");
     assert_eq!((delivered.batches, delivered.events), (3, 25_000));
     assert_eq!(*acks.0.lock().unwrap(), [(3, 25_000)]);
+}
+
+/// A file of `count` lines written by containers `app` and `sidecar` in turn, half of
+/// them `DEBUG`.
+fn gzip_with_containers(count: usize) -> Vec<u8> {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    for i in 0..count {
+        let container = if i % 2 == 0 { "app" } else { "sidecar" };
+        let level = if i % 4 < 2 { "DEBUG" } else { "INFO" };
+        let line = serde_json::json!({"container": container, "message": format!("{level} event {i:05}"),
+            "namespace": "shop", "timestamp": START_MS + i as i64});
+        writeln!(gz, "{line}").unwrap();
+    }
+    gz.finish().unwrap()
+}
+
+fn filter(spec: serde_json::Value) -> LineFilter {
+    let filter: logspoke_contract::Filter = serde_json::from_value(spec).unwrap();
+    LineFilter::for_object(&filter, &ObjectKey::parse(KEY).unwrap())
+}
+
+const KEY: &str = "acme/c1/shop/checkout/pod-7/1700000000-u.json.gz";
+
+fn shaped(bytes: Vec<u8>, lines: LineFilter, messages: Messages) -> Source {
+    Source {
+        body: ByteStream::from(bytes),
+        fallback_ms: START_MS,
+        lines,
+        messages,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_filter_sends_only_the_lines_it_keeps_and_counts_the_others() {
+    let logs = Recording::default();
+    let lines = filter(
+        serde_json::json!({"include": [{"field": "container", "equals": "app"}],
+        "exclude": [{"field": "message", "regex": "^DEBUG"}]}),
+    );
+    let source = shaped(gzip_with_containers(1_000), lines, Messages::Raw);
+    let delivered = deliver(&logs, TO, source, &quick(), Resume::default(), &Acks::default())
+        .await
+        .unwrap();
+    // Of every four lines: app DEBUG, sidecar DEBUG, app INFO, sidecar INFO.
+    assert_eq!((delivered.events, delivered.events_filtered), (250, 750));
+    let puts = logs.puts.lock().unwrap();
+    let sent: Vec<&String> = puts.iter().flatten().collect();
+    assert_eq!(sent.len(), 250);
+    assert!(sent.iter().all(|m| m.starts_with("INFO")), "{:?}", sent[0]);
+    assert_eq!(sent[0], "INFO event 00002");
+    assert_eq!(
+        delivered.bytes,
+        sent.iter().map(|m| m.len() as u64 + 26).sum::<u64>()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_object_whose_every_line_is_filtered_sends_nothing_and_is_delivered() {
+    let logs = Recording::default();
+    let acks = Acks::default();
+    let lines = filter(serde_json::json!({"exclude": [{"field": "message", "contains": "event"}]}));
+    let source = shaped(gzip_with_containers(300), lines, Messages::Raw);
+    let delivered = deliver(&logs, TO, source, &quick(), Resume::default(), &acks)
+        .await
+        .unwrap();
+    assert_eq!(
+        delivered,
+        Delivered {
+            events_filtered: 300,
+            ..Delivered::default()
+        }
+    );
+    assert!(logs.puts.lock().unwrap().is_empty());
+    assert!(acks.0.lock().unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_messages_carry_the_kept_lines_with_their_fields() {
+    let logs = Recording::default();
+    let format = logspoke_contract::MessageFormat::parse("json", None).unwrap();
+    let messages = Messages::new(&format, &ObjectKey::parse(KEY).unwrap());
+    let lines = filter(serde_json::json!({"include": [{"field": "container", "equals": "sidecar"}]}));
+    let delivered = deliver(
+        &logs,
+        TO,
+        shaped(gzip_with_containers(4), lines, messages),
+        &quick(),
+        Resume::default(),
+        &Acks::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!((delivered.events, delivered.events_filtered), (2, 2));
+    let puts = logs.puts.lock().unwrap();
+    assert_eq!(
+        puts[0],
+        [
+            r#"{"message":"DEBUG event 00001","cluster":"c1","namespace":"shop","application":"checkout","container":"sidecar","pod":"pod-7"}"#,
+            r#"{"message":"INFO event 00003","cluster":"c1","namespace":"shop","application":"checkout","container":"sidecar","pod":"pod-7"}"#,
+        ]
+    );
 }
 
 #[test]
