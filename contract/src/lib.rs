@@ -21,6 +21,7 @@ mod error;
 mod events;
 mod external_id;
 mod filter;
+mod key_layout;
 pub mod ledger;
 mod log_group_name;
 mod log_stream_name;
@@ -60,6 +61,7 @@ pub use filter::{
     Filter, FilterError, FilterField, FilterRuleSpec, FilterSpec, LineFields, MAX_PATTERN_BYTES,
     MAX_REGEX_BYTES, MAX_RULES,
 };
+pub use key_layout::{KeyLayout, HIVE_DEFAULT_PARTITION};
 pub use log_group_name::LogGroupName;
 pub use log_stream_name::LogStreamName;
 pub use log_stream_template::LogStreamTemplate;

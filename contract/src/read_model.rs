@@ -24,7 +24,8 @@
 //!
 //! Line shaping: `filter` (the config's filter as a JSON string, absent when it has no
 //! rule) and, for a `json` message format, `message_format` = `json` with
-//! `message_fields` (a list); absent, every line is delivered as its text. A worker of a
+//! `message_fields` (a list); absent, every line is delivered as its text. An S3 item's
+//! `key_layout` (`hive`; absent: `staged`) says how copies are laid out. A worker of a
 //! release before these attributes would ignore them, so workers upgrade first.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -33,8 +34,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::attrs::Reader;
 use crate::{
-    BucketName, BucketPrefix, ClusterId, DeliveryType, DesiredLogs, ExternalId, Filter, LogGroupName,
-    LogStreamTemplate, MessageFormat, ParseError, Region, RoleArn, TenantId,
+    BucketName, BucketPrefix, ClusterId, DeliveryType, DesiredLogs, ExternalId, Filter, KeyLayout,
+    LogGroupName, LogStreamTemplate, MessageFormat, ParseError, Region, RoleArn, TenantId,
 };
 
 /// Version of the item layout, stored in every item as `schema_version`.
@@ -224,6 +225,8 @@ pub struct LiveConfig {
     pub filter: Filter,
     /// The shape of CloudWatch messages (the default: the line's text).
     pub message_format: MessageFormat,
+    /// S3: how copies are laid out under the prefix (the default: the staged key).
+    pub key_layout: KeyLayout,
 }
 
 impl LiveConfig {
@@ -326,6 +329,9 @@ fn live_attributes(config: &LiveConfig, item: &mut Attributes) {
             Attr::L(fields.into_iter().map(Attr::S).collect()),
         );
     }
+    if config.key_layout != KeyLayout::Staged {
+        item.insert("key_layout".into(), s(config.key_layout.as_str()));
+    }
     let columns = config.target.columns();
     let targets = [
         ("log_group_name", columns.log_group_name),
@@ -372,6 +378,12 @@ fn read_live(reader: &Reader<'_>) -> Result<LiveConfig, ParseError> {
             .map_err(|e| reader.bad("clusters", e))?,
         filter: read_filter(reader)?,
         message_format: read_message_format(reader)?,
+        key_layout: reader
+            .opt_s("key_layout")
+            .map(KeyLayout::parse)
+            .transpose()
+            .map_err(|e| reader.bad("key_layout", e))?
+            .unwrap_or_default(),
     })
 }
 

@@ -49,6 +49,7 @@ fn cloudwatch_item() -> ConfigItem {
             .unwrap(),
             message_format: crate::MessageFormat::parse("json", Some(&["namespace".to_owned(), "pod".to_owned()]))
                 .unwrap(),
+            key_layout: crate::KeyLayout::default(),
         }),
     }
 }
@@ -73,6 +74,7 @@ fn s3_item() -> ConfigItem {
             clusters: Default::default(),
             filter: crate::Filter::default(),
             message_format: crate::MessageFormat::default(),
+            key_layout: crate::KeyLayout::Hive,
         }),
     }
 }

@@ -54,6 +54,11 @@ pub struct DeliveryConfig {
     /// S3 only: key prefix inside the bucket, normalised to end in `/` (or empty).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bucket_prefix: Option<String>,
+    /// S3 only: `staged` (the staged key under the prefix) or `hive`
+    /// (`cluster=…/namespace=…/dt=YYYY-MM-DD/hour=HH/` partitions).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "hive")]
+    pub key_layout: Option<String>,
     /// Which log lines are delivered: when `include` has rules, only lines matching one;
     /// never lines matching an `exclude` rule. Empty lists: every line.
     #[schema(schema_with = crate::openapi::fields::filter)]
@@ -99,6 +104,9 @@ impl From<&Config> for DeliveryConfig {
                 .map(|_| settings.message_format.fields().to_vec()),
             bucket_name: owned(target.bucket_name),
             bucket_prefix: owned(target.bucket_prefix),
+            key_layout: target
+                .bucket_name
+                .map(|_| settings.key_layout.as_str().to_owned()),
             filter: settings.filter.spec(),
             verification: config.verification.clone(),
             version: config.version,

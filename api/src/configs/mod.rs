@@ -13,8 +13,8 @@ pub mod row;
 
 use chrono::{DateTime, Utc};
 use logspoke_contract::{
-    DeliveryTarget, DeliveryType, DesiredLogs, EffectiveState, Filter, MessageFormat, Region, RoleArn,
-    TenantId,
+    DeliveryTarget, DeliveryType, DesiredLogs, EffectiveState, Filter, KeyLayout, MessageFormat, Region,
+    RoleArn, TenantId,
 };
 
 use crate::verification::{Verification, VerificationStatus};
@@ -48,6 +48,8 @@ pub struct Settings {
     pub filter: Filter,
     /// CloudWatch: the shape of each message (`raw` for S3).
     pub message_format: MessageFormat,
+    /// S3: how copies are laid out under the prefix (`staged` for CloudWatch).
+    pub key_layout: KeyLayout,
 }
 
 impl Settings {
@@ -113,7 +115,7 @@ pub fn target_fields(delivery_type: DeliveryType) -> &'static [&'static str] {
             "message_format",
             "message_fields",
         ],
-        DeliveryType::S3 => &["bucket_name", "bucket_prefix"],
+        DeliveryType::S3 => &["bucket_name", "bucket_prefix", "key_layout"],
     }
 }
 

@@ -116,16 +116,17 @@ pub async fn upsert(
         "with next as (select nextval('change_version_seq') as version)
          insert into delivery_configs (tenant_id, delivery_type, enabled, target_region, role_arn, desired_logs,
                                        log_group_name, log_stream_template, bucket_name, bucket_prefix,
-                                       version, delivery_version, filter, message_format, message_fields)
+                                       version, delivery_version, filter, message_format, message_fields,
+                                       key_layout)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, (select version from next), (select version from next),
-                 $13, $14, $15)
+                 $13, $14, $15, $16)
          on conflict (tenant_id, delivery_type) do update set
              enabled = excluded.enabled, target_region = excluded.target_region, role_arn = excluded.role_arn,
              desired_logs = excluded.desired_logs, log_group_name = excluded.log_group_name,
              log_stream_template = excluded.log_stream_template, bucket_name = excluded.bucket_name,
              bucket_prefix = excluded.bucket_prefix, version = excluded.version, updated_at = now(),
              filter = excluded.filter, message_format = excluded.message_format,
-             message_fields = excluded.message_fields,
+             message_fields = excluded.message_fields, key_layout = excluded.key_layout,
              delivery_version = case when $12 then excluded.version else delivery_configs.delivery_version end,
              verification_status = case when $11 then 'unverified' else delivery_configs.verification_status end,
              verification_checked_at = case when $11 then null else delivery_configs.verification_checked_at end,
@@ -146,6 +147,7 @@ pub async fn upsert(
         filter,
         settings.message_format.as_str(),
         message_fields.as_deref(),
+        settings.key_layout.as_str(),
     )
     .fetch_one(conn)
     .await?;

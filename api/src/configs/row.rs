@@ -4,8 +4,8 @@
 
 use chrono::{DateTime, Utc};
 use logspoke_contract::{
-    DeliveryTarget, DeliveryType, DesiredLogs, Filter, MessageFormat, Region, RoleArn, TargetColumns,
-    TenantId,
+    DeliveryTarget, DeliveryType, DesiredLogs, Filter, KeyLayout, MessageFormat, Region, RoleArn,
+    TargetColumns, TenantId,
 };
 
 use super::{Config, Settings};
@@ -36,6 +36,7 @@ pub struct ConfigRow {
     pub filter: Option<serde_json::Value>,
     pub message_format: String,
     pub message_fields: Option<Vec<String>>,
+    pub key_layout: String,
 }
 
 impl ConfigRow {
@@ -64,6 +65,8 @@ impl ConfigRow {
             },
             message_format: MessageFormat::parse(&self.message_format, self.message_fields.as_deref())
                 .map_err(|(_, e)| StoreError::corrupt("message format", e))?,
+            key_layout: KeyLayout::parse(&self.key_layout)
+                .map_err(|e| StoreError::corrupt("key layout", e))?,
         })
     }
 }
@@ -128,6 +131,7 @@ mod tests {
             filter: None,
             message_format: "raw".into(),
             message_fields: None,
+            key_layout: "staged".into(),
         }
     }
 

@@ -5,8 +5,8 @@
 //! replaces the field's whole schema: the description a client reads is the one here.
 
 use logspoke_contract::{
-    BucketName, BucketPrefix, DesiredLog, DesiredLogs, FilterField, LogGroupName, LogStreamTemplate,
-    MessageField, Partition, Region, RoleArn, TenantId, MAX_PATTERN_BYTES, MAX_RULES,
+    BucketName, BucketPrefix, DesiredLog, DesiredLogs, FilterField, KeyLayout, LogGroupName,
+    LogStreamTemplate, MessageField, Partition, Region, RoleArn, TenantId, MAX_PATTERN_BYTES, MAX_RULES,
 };
 use utoipa::openapi::schema::{
     AdditionalProperties, ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, Type,
@@ -188,6 +188,20 @@ pub fn message_format() -> Schema {
         .description(Some(
             "raw (the default): each event's message is the log line's text. json: an object with the \
              text as message and the metadata fields of message_fields, for CloudWatch Logs Insights",
+        ))
+        .into()
+}
+
+/// An S3 config's key layout.
+pub fn key_layout() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(KeyLayout::ALL.map(KeyLayout::as_str)))
+        .description(Some(
+            "staged (the default): copies keep the staged key under the prefix, \
+             {prefix}{tenant}/{cluster}/{namespace}/{application}/{pod}/{file}. hive: Hive-style partitions \
+             Athena and Glue read without a crawler, {prefix}cluster=…/namespace=…/dt=YYYY-MM-DD/hour=HH/{file}, \
+             by the date and hour (UTC) of the object's first event",
         ))
         .into()
 }

@@ -195,6 +195,7 @@ fn live(config: &Config, tenant: TenantPart) -> Result<LiveConfig, StoreError> {
             .map_err(|e| StoreError::corrupt("cluster id", e))?,
         filter: settings.filter,
         message_format: settings.message_format,
+        key_layout: settings.key_layout,
     })
 }
 

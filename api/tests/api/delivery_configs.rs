@@ -601,3 +601,34 @@ async fn filters_and_message_formats_are_validated_shown_and_audited() {
     let refused = problem(s3, 422).await;
     assert_eq!(refused["errors"][0]["field"], "message_format");
 }
+
+/// An S3 config may lay its copies out as Hive partitions; the layout is S3's alone.
+#[tokio::test]
+async fn an_s3_config_takes_a_key_layout_and_a_cloudwatch_config_does_not() {
+    let app = TestApp::spawn().await;
+    let op = TestApp::operator_token();
+    app.create_tenant("acme").await;
+    let s3 = "/v1/tenants/acme/delivery-configs/s3";
+    let created = app.put(s3, &op, &s3_body()).await;
+    assert_eq!(created.status(), 201);
+    let created: Value = created.json().await.unwrap();
+    assert_eq!(created["key_layout"], "staged");
+
+    let mut body = s3_body();
+    body["key_layout"] = json!("hive");
+    let replaced: Value = app.put(s3, &op, &body).await.json().await.unwrap();
+    assert_eq!(replaced["key_layout"], "hive");
+
+    body["key_layout"] = json!("parquet");
+    let refused = problem(app.put(s3, &op, &body).await, 422).await;
+    assert_eq!(refused["errors"][0]["field"], "key_layout");
+
+    let mut cloudwatch = cloudwatch_body();
+    cloudwatch["key_layout"] = json!("hive");
+    let refused = problem(app.put(CW, &op, &cloudwatch).await, 422).await;
+    assert_eq!(refused["errors"][0]["field"], "key_layout");
+    assert_eq!(
+        refused["errors"][0]["message"],
+        "does not apply to cloudwatch configs"
+    );
+}

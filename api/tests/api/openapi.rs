@@ -103,6 +103,7 @@ fn each_delivery_type_has_its_own_operations_and_body() {
             "desired_logs",
             "enabled",
             "filter",
+            "key_layout",
             "role_arn",
             "target_region"
         ]

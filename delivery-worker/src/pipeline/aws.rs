@@ -16,7 +16,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use futures_util::future::join_all;
 use logspoke_aws::clients;
 use logspoke_aws::AwsError;
-use logspoke_contract::{BucketName, DeliveryTarget, LiveConfig};
+use logspoke_contract::{BucketName, Cause, DeliveryTarget, LiveConfig};
 
 use super::{tee, Attempt, Delivered, Deliverer, Progress, TargetError};
 use crate::clock::now_ms;
@@ -101,6 +101,30 @@ impl AwsDeliverer {
             .map_err(|e| TargetError::aws(Step::AssumeRole, &e, Some(external_id.as_str())))
     }
 
+    /// The time of the object's first event, for a key laid out by it: a ranged read of
+    /// its first [`s3::FIRST_EVENT_BYTES`] with the worker's own credentials.
+    async fn first_event_ms(&self, object: &StagedObject) -> Result<i64, TargetError> {
+        let output = self
+            .staging
+            .get_object()
+            .bucket(&object.bucket)
+            .key(&object.key)
+            .range(format!("bytes=0-{}", s3::FIRST_EVENT_BYTES - 1))
+            .send()
+            .await
+            .map_err(AwsError::from);
+        crate::telemetry::aws_call("GetObject", &output);
+        let output = output.map_err(|e| TargetError::aws(Step::ReadStaged, &e, None))?;
+        let head = output.body.collect().await.map_err(|e| {
+            TargetError::Transient(
+                Cause::AwsUnavailable,
+                format!("reading the staged object's first bytes: {e}"),
+            )
+        })?;
+        let fallback = object.event_time_ms.unwrap_or_else(now_ms);
+        Ok(s3::first_event_ms(&head.into_bytes(), fallback))
+    }
+
     /// The staged object's body (and length), read with the worker's own credentials; an
     /// object whose size alone is over the object limit is refused unread.
     async fn open(&self, object: &StagedObject) -> Result<(ByteStream, Option<i64>), TargetError> {
@@ -181,6 +205,10 @@ impl AwsDeliverer {
                 bucket_name,
                 bucket_prefix,
             } => {
+                let first_event_ms = match config.key_layout.needs_first_event() {
+                    true => self.first_event_ms(object).await?,
+                    false => 0,
+                };
                 let client = cached(&self.clients.s3, key, credentials, |c| {
                     clients::tenant_s3(sdk, c, &config.target_region)
                 });
@@ -188,7 +216,7 @@ impl AwsDeliverer {
                     client,
                     bucket: bucket_name,
                     owner: config.role_arn.account_id(),
-                    key: s3::target_key(bucket_prefix, &object.layout),
+                    key: s3::target_key(config.key_layout, bucket_prefix, &object.layout, first_event_ms),
                 })
             }
         }

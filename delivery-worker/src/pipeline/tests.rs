@@ -44,6 +44,7 @@ fn item(kind: DeliveryType, version: i64, state: EffectiveState) -> ConfigItem {
             clusters: [ClusterId::parse("c1").unwrap()].into_iter().collect(),
             filter: logspoke_contract::Filter::default(),
             message_format: logspoke_contract::MessageFormat::default(),
+            key_layout: logspoke_contract::KeyLayout::default(),
         }),
         updated_at: "2026-11-22T10:00:00.000Z".into(),
     }

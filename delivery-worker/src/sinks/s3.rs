@@ -23,6 +23,12 @@
 //! are left out (and counted as bad lines, as CloudWatch does). An object the filter
 //! empties is not written at all; it counts as delivered, its lines as filtered.
 //!
+//! **Key layout.** The config's [`KeyLayout`] names the copy's key: the staged key under
+//! the prefix, or Hive-style partitions by cluster, namespace and the date and hour of
+//! the object's first event, which [`first_event_ms`] reads from the object's first bytes
+//! (a ranged read, before the copy is written; the object's own time when its first line
+//! does not end within them or has no timestamp).
+//!
 //! The filtered copy is compressed into memory and written with one `PutObject`: the
 //! customer's role may only `s3:PutObject`, so a multipart upload that failed midway
 //! could not be aborted (`s3:AbortMultipartUpload`) and would leave invisible parts
@@ -42,7 +48,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use logspoke_aws::AwsError;
-use logspoke_contract::{BucketName, BucketPrefix, Cause, ObjectKey};
+use logspoke_contract::{BucketName, BucketPrefix, Cause, KeyLayout, ObjectKey};
 use tokio_util::io::SyncIoBridge;
 
 use super::cloudwatch::Tuning;
@@ -77,9 +83,45 @@ pub struct Destination<'a> {
     pub key: &'a str,
 }
 
-/// Where the copy goes in the tenant's bucket.
-pub fn target_key(prefix: &BucketPrefix, layout: &ObjectKey) -> String {
-    format!("{prefix}{layout}")
+/// How much of a staged object [`first_event_ms`] reads: the first line of a collector's
+/// object ends well within it.
+pub const FIRST_EVENT_BYTES: usize = 64 * 1024;
+
+/// Where the copy goes in the tenant's bucket (`first_event_ms` dates a Hive key).
+pub fn target_key(
+    layout: KeyLayout,
+    prefix: &BucketPrefix,
+    object: &ObjectKey,
+    first_event_ms: i64,
+) -> String {
+    layout.key(prefix, object, first_event_ms)
+}
+
+/// The time of the first event in `head`, the first bytes of a staged object (gzip or
+/// not, cut anywhere); `fallback` when its first line does not end within them, is not
+/// a log event or has no timestamp.
+pub fn first_event_ms(head: &[u8], fallback: i64) -> i64 {
+    let mut text = Vec::with_capacity(FIRST_EVENT_BYTES);
+    if head.starts_with(&[0x1f, 0x8b]) {
+        // A cut stream ends in an error once its bytes run out; what was inflated until
+        // then is what counts, so the error itself is of no interest.
+        let _ = flate2::read::MultiGzDecoder::new(head)
+            .take(FIRST_EVENT_BYTES as u64 * 4)
+            .read_to_end(&mut text);
+    } else {
+        text.extend_from_slice(head);
+    }
+    let Some(end) = memchr::memchr(b'\n', &text) else {
+        return fallback;
+    };
+    let mut reader = match EventReader::new(&text[..=end], fallback) {
+        Ok(reader) => reader,
+        Err(_) => return fallback,
+    };
+    match reader.next_event() {
+        Ok(Some(event)) => event.timestamp_ms,
+        _ => fallback,
+    }
 }
 
 /// The content type of a byte-for-byte copy, from its key.
@@ -271,14 +313,41 @@ mod tests {
         let layout = ObjectKey::parse("acme/c1/shop/checkout/pod-7/1700000000-u.json.gz").unwrap();
         let prefix = BucketPrefix::parse("k8s/logs").unwrap();
         assert_eq!(
-            target_key(&prefix, &layout),
+            target_key(KeyLayout::Staged, &prefix, &layout, 0),
             "k8s/logs/acme/c1/shop/checkout/pod-7/1700000000-u.json.gz"
         );
         let root = BucketPrefix::parse("").unwrap();
         assert_eq!(
-            target_key(&root, &layout),
+            target_key(KeyLayout::Staged, &root, &layout, 0),
             "acme/c1/shop/checkout/pod-7/1700000000-u.json.gz"
         );
+    }
+
+    #[test]
+    fn the_first_events_time_is_read_from_the_first_bytes_however_they_were_cut() {
+        let lines = "{\"message\":\"a\",\"timestamp\":\"2023-11-14T22:13:20.500Z\"}\n{\"message\":\"b\"}\n";
+        let staged = gzip(lines.as_bytes());
+        assert_eq!(first_event_ms(&staged, 7), 1_700_000_000_500);
+        // Cut in the middle of the gzip stream, after the first line's bytes.
+        let mut long = lines.to_owned();
+        long.push_str(&"{\"message\":\"filler\"}\n".repeat(20_000));
+        let staged = gzip(long.as_bytes());
+        assert!(staged.len() > 200);
+        assert_eq!(first_event_ms(&staged[..staged.len() / 2], 7), 1_700_000_000_500);
+        assert_eq!(
+            first_event_ms(lines.as_bytes(), 7),
+            1_700_000_000_500,
+            "plain NDJSON"
+        );
+    }
+
+    #[test]
+    fn without_a_whole_first_line_or_its_timestamp_the_objects_time_dates_the_key() {
+        assert_eq!(first_event_ms(b"{\"message\":\"cut befo", 7), 7);
+        assert_eq!(first_event_ms(b"{\"message\":\"no time\"}\n", 7), 7);
+        assert_eq!(first_event_ms(b"not json\n", 7), 7);
+        assert_eq!(first_event_ms(&[0x1f, 0x8b, 0, 1, 2], 7), 7);
+        assert_eq!(first_event_ms(b"", 7), 7);
     }
 
     #[test]
@@ -286,7 +355,7 @@ mod tests {
         let layout = ObjectKey::parse("acme/c1/checkout/pod-7/1700000000-u.json.gz").unwrap();
         let prefix = BucketPrefix::parse("k8s/logs").unwrap();
         assert_eq!(
-            target_key(&prefix, &layout),
+            target_key(KeyLayout::Staged, &prefix, &layout, 0),
             "k8s/logs/acme/c1/checkout/pod-7/1700000000-u.json.gz"
         );
     }

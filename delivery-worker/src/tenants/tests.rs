@@ -29,6 +29,7 @@ pub(super) fn item(tenant: &str, version: i64, state: EffectiveState, desired: &
             clusters: [ClusterId::parse(CLUSTER).unwrap()].into_iter().collect(),
             filter: logspoke_contract::Filter::default(),
             message_format: logspoke_contract::MessageFormat::default(),
+            key_layout: logspoke_contract::KeyLayout::default(),
         }),
         updated_at: "2026-11-22T10:00:00.000Z".into(),
     }

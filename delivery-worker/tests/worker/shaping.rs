@@ -193,6 +193,45 @@ async fn an_s3_target_with_a_filter_receives_only_the_kept_lines() {
     worker.stop().await;
 }
 
+/// A Hive-layout target: each copy lands under its cluster, namespace and the date and
+/// hour of its first event (not the staged file's time), byte for byte as staged.
+#[tokio::test]
+async fn a_hive_layout_object_lands_under_its_first_events_date_and_hour() {
+    let world = World::create().await;
+    let acme = Customer::create("222222222222").await;
+    let tenant = tenant();
+    let mut item = acme.item(&tenant, DeliveryType::S3, 1);
+    item.config.as_mut().unwrap().key_layout = logspoke_contract::KeyLayout::Hive;
+    world.put_item(&item).await;
+    let worker = world.start_worker().await;
+
+    // First event 2026-12-06T23:59:59.900Z, the file staged (named) an hour later.
+    let first = 1_796_601_599_900;
+    let lines: Vec<String> = (0..3)
+        .map(|i| collector_line(first + i * 100, Some("app"), &format!("line {i}")))
+        .collect();
+    let staged = format!("{tenant}/c1/shop/checkout/pod-a/1796605200-u1.json.gz");
+    world.stage(&staged, &lines).await;
+    let legacy = format!("{tenant}/c1/checkout/pod-b/1796605200-u2.json.gz");
+    world.stage(&legacy, &lines[..1]).await;
+
+    let hive = "k8s/cluster=c1/namespace=shop/dt=2026-12-06/hour=23/1796605200-u1.json.gz";
+    let copy = wait_for_object(&acme, hive, Duration::from_secs(60)).await;
+    let mut text = String::new();
+    flate2::read::MultiGzDecoder::new(&copy[..])
+        .read_to_string(&mut text)
+        .unwrap();
+    let expected: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    assert_eq!(text, expected, "byte for byte as staged");
+    let unknown =
+        "k8s/cluster=c1/namespace=__HIVE_DEFAULT_PARTITION__/dt=2026-12-06/hour=23/1796605200-u2.json.gz";
+    wait_for_object(&acme, unknown, Duration::from_secs(60)).await;
+    let mut objects = acme.objects().await;
+    objects.sort();
+    assert_eq!(objects, vec![unknown.to_owned(), hive.to_owned()]);
+    worker.stop().await;
+}
+
 /// The bytes of `key` in the customer's bucket once it is there.
 async fn wait_for_object(customer: &Customer, key: &str, timeout: Duration) -> Vec<u8> {
     let deadline = Instant::now() + timeout;

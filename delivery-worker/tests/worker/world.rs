@@ -640,6 +640,7 @@ impl Customer {
                     .collect(),
                 filter: logspoke_contract::Filter::default(),
                 message_format: logspoke_contract::MessageFormat::default(),
+                key_layout: logspoke_contract::KeyLayout::default(),
             }),
             updated_at: "2026-11-22T10:00:00.000Z".into(),
         }

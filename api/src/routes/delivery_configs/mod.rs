@@ -11,8 +11,8 @@ pub mod verify;
 use chrono::Utc;
 use logspoke_contract::ledger::Target;
 use logspoke_contract::{
-    BucketName, BucketPrefix, DeliveryTarget, DeliveryType, DesiredLogs, Filter, FilterSpec, LogGroupName,
-    LogStreamTemplate, MessageFormat, Region, RoleArn, TenantId,
+    BucketName, BucketPrefix, DeliveryTarget, DeliveryType, DesiredLogs, Filter, FilterSpec, KeyLayout,
+    LogGroupName, LogStreamTemplate, MessageFormat, Region, RoleArn, TenantId,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -70,6 +70,7 @@ impl DeliveryConfigInput {
             message_fields: config.settings.message_format.field_names(),
             bucket_name: view.bucket_name,
             bucket_prefix: view.bucket_prefix,
+            key_layout: view.key_layout,
         }
     }
 }
@@ -131,6 +132,11 @@ pub struct DeliveryConfigInput {
     #[schema(schema_with = fields::bucket_prefix)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bucket_prefix: Option<String>,
+    /// S3: `staged` (the default: the staged key under the prefix) or `hive`
+    /// (`cluster=…/namespace=…/dt=YYYY-MM-DD/hour=HH/{file}`, by the first event's time).
+    #[schema(schema_with = fields::key_layout)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_layout: Option<String>,
 }
 
 /// Collects field errors while parsing, so one response lists every bad field.
@@ -188,22 +194,16 @@ impl DeliveryConfigInput {
         );
         let filter = self.parse_filter(&mut errors);
         let message_format = self.parse_message_format(delivery_type, &mut errors);
+        let key_layout = self.parse_key_layout(delivery_type, &mut errors);
         let target = self.parse_target(delivery_type, &mut errors);
-        match (
-            role_arn,
-            target_region,
-            desired_logs,
-            target,
-            filter,
-            message_format,
-        ) {
+        let shaping = filter.zip(message_format).zip(key_layout);
+        match (role_arn, target_region, desired_logs, target, shaping) {
             (
                 Some(role_arn),
                 Some(target_region),
                 Some(desired_logs),
                 Some(target),
-                Some(filter),
-                Some(message_format),
+                Some(((filter, message_format), key_layout)),
             ) if errors.0.is_empty() => Ok(Settings {
                 enabled: self.enabled.unwrap_or(true),
                 target_region,
@@ -212,6 +212,7 @@ impl DeliveryConfigInput {
                 target,
                 filter,
                 message_format,
+                key_layout,
             }),
             _ => Err(ApiError::Validation(errors.0)),
         }
@@ -233,6 +234,18 @@ impl DeliveryConfigInput {
                 errors.0.push(FieldError::new(&field, e.message));
             })
             .ok()
+    }
+
+    /// An S3 config's key layout; CloudWatch configs take none.
+    fn parse_key_layout(&self, delivery_type: DeliveryType, errors: &mut Errors) -> Option<KeyLayout> {
+        if delivery_type == DeliveryType::Cloudwatch {
+            errors.forbid("key_layout", self.key_layout.as_ref(), delivery_type);
+            return Some(KeyLayout::Staged);
+        }
+        errors.check(
+            "key_layout",
+            KeyLayout::parse(self.key_layout.as_deref().unwrap_or("staged")),
+        )
     }
 
     /// CloudWatch's message format; S3 configs take none.
