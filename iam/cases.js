@@ -145,6 +145,11 @@ export function casesFor(w) {
       owner: OUTSIDER,
       resourcePolicy: { ...anyoneWrites, Statement: [{ ...anyoneWrites.Statement[0], Resource: ib('*') }] },
     });
+    // An existing bucket with the config's KMS key: data keys through this region's S3 only.
+    const initechKey = initech.parameters.BucketKmsKeyArn;
+    allow(gi, "initech's delivery role", 'kms:GenerateDataKey', initechKey, "data keys of its config's key through S3 (SSE-KMS copies into an existing bucket)", { context: { 'kms:ViaService': `s3.${REGION}.amazonaws.com` } });
+    deny(gi, "initech's delivery role", 'kms:GenerateDataKey', initechKey, 'no data keys outside S3 (kms:ViaService)');
+    deny(gi, "initech's delivery role", 'kms:Decrypt', initechKey, 'reads nothing', { context: { 'kms:ViaService': `s3.${REGION}.amazonaws.com` } });
     deny(gi, "initech's delivery role", 'logs:CreateLogStream', `${group(initech.account, REGION, 'anything')}:log-stream:s`, 'no log group access without a log group');
 
     // hooli's stack created its log group (with a KMS key) and an SSE-KMS bucket.
@@ -185,7 +190,7 @@ export function casesFor(w) {
     // The other customers' roles have no KMS permission at all.
     deny(gh, "acme's delivery role", 'kms:GenerateDataKey', CUSTOMER_KMS_KEYS.bucket, "another customer's role: no use of hooli's key", { context: s3Here });
     deny('acme (log group and bucket prefix) may', "acme's delivery role", 'kms:GenerateDataKey', `arn:aws:kms:${REGION}:${acme.account}:key/5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c8d`,
-      'no KMS permission without a bucket the stack created with a key', {
+      'no KMS permission without a BucketKmsKeyArn', {
         context: s3Here,
         resourcePolicy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${acme.account}:root` }, Action: 'kms:*', Resource: '*' }] },
       });

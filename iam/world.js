@@ -76,7 +76,8 @@ export const CUSTOMERS = {
   initech: {
     account: '444444444444',
     externalId: 'Ep5Ns2Ku8Dw1Mz7Vb4Qt9Ly3Rh6Xc0Ja',
-    parameters: { BucketName: 'initech-audit-logs' },
+    // An existing bucket; its S3 config encrypts the copies with one of its keys.
+    parameters: { BucketName: 'initech-audit-logs', BucketKmsKeyArn: `arn:aws:kms:${REGION}:444444444444:key/3f1e2d4c-5b6a-4789-8a0b-1c2d3e4f5a6b` },
   },
   // The stack creates both destinations: the log group (with its own KMS key, which
   // CloudWatch Logs uses itself) and an SSE-KMS bucket.
@@ -97,8 +98,9 @@ export const CUSTOMERS = {
   },
 };
 
-/** KMS keys of the customers' account (hooli's), each with the default key policy. */
+/** KMS keys of the customers' accounts (hooli's, and initech's bucket key), each with the default key policy. */
 export const CUSTOMER_KMS_KEYS = {
+  initechBucket: CUSTOMERS.initech.parameters.BucketKmsKeyArn,
   bucket: CUSTOMERS.hooli.parameters.BucketKmsKeyArn,
   logGroup: CUSTOMERS.hooli.parameters.LogGroupKmsKeyArn,
   other: `arn:aws:kms:${REGION}:555555555555:key/2d3e4f5a-6b7c-4d8e-9f0a-1b2c3d4e5f6a`,
@@ -349,7 +351,8 @@ function checkReplicaRules({ region, parameters }) {
 /**
  * The customer stack is evaluated only as launched with consistent parameters: its Rules
  * must refuse a Create* without the name of what to create, and settings of a created
- * destination for one it does not create.
+ * destination for one it does not create (BucketKmsKeyArn is not one: it is the key of
+ * the copies, also for an existing bucket).
  */
 function checkCustomerRules(providerRoleArn) {
   const base = { ExternalId: CUSTOMERS.hooli.externalId, ProviderRoleArn: providerRoleArn };
@@ -358,7 +361,6 @@ function checkCustomerRules(providerRoleArn) {
     [{ BucketName: 'b-logs', CreateLogGroup: 'true' }, 'LogGroupToCreate'],
     [{ LogGroupName: 'g', CreateBucket: 'true' }, 'BucketToCreate'],
     [{ LogGroupName: 'g', LogGroupKmsKeyArn: key }, 'LogGroupKeyOnlyWhenCreated'],
-    [{ BucketName: 'b-logs', BucketKmsKeyArn: key }, 'BucketSettingsOnlyWhenCreated'],
     [{ BucketName: 'b-logs', BucketExpirationDays: '30' }, 'BucketSettingsOnlyWhenCreated'],
   ]) {
     let accepted = true;

@@ -38,6 +38,7 @@ mod region;
 pub mod replay;
 mod role_arn;
 mod s3_event;
+mod s3_options;
 mod tenant_id;
 #[cfg(test)]
 mod test_support;
@@ -76,4 +77,5 @@ pub use read_model::{
 pub use region::Region;
 pub use role_arn::{RoleArn, CUSTOMER_ROLE_PATH};
 pub use s3_event::{decode_s3_event_key, parse_message_body, EventError, MessageContent, ObjectCreated};
+pub use s3_options::{KmsKeyArn, StorageClass};
 pub use tenant_id::TenantId;

@@ -25,7 +25,8 @@
 //! Line shaping: `filter` (the config's filter as a JSON string, absent when it has no
 //! rule) and, for a `json` message format, `message_format` = `json` with
 //! `message_fields` (a list); absent, every line is delivered as its text. An S3 item's
-//! `key_layout` (`hive`; absent: `staged`) says how copies are laid out. A worker of a
+//! `key_layout` (`hive`; absent: `staged`) says how copies are laid out, `storage_class`
+//! and `kms_key_arn` how they are stored. A worker of a
 //! release before these attributes would ignore them, so workers upgrade first.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -34,8 +35,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::attrs::Reader;
 use crate::{
-    BucketName, BucketPrefix, ClusterId, DeliveryType, DesiredLogs, ExternalId, Filter, KeyLayout,
-    LogGroupName, LogStreamTemplate, MessageFormat, ParseError, Region, RoleArn, TenantId,
+    BucketName, BucketPrefix, ClusterId, DeliveryType, DesiredLogs, ExternalId, Filter, KeyLayout, KmsKeyArn,
+    LogGroupName, LogStreamTemplate, MessageFormat, ParseError, Region, RoleArn, StorageClass, TenantId,
 };
 
 /// Version of the item layout, stored in every item as `schema_version`.
@@ -227,6 +228,11 @@ pub struct LiveConfig {
     pub message_format: MessageFormat,
     /// S3: how copies are laid out under the prefix (the default: the staged key).
     pub key_layout: KeyLayout,
+    /// S3: the copies' storage class (`None`: the bucket's default, STANDARD).
+    pub storage_class: Option<StorageClass>,
+    /// S3: the KMS key copies are encrypted with (`None`: the bucket's default
+    /// encryption).
+    pub kms_key_arn: Option<KmsKeyArn>,
 }
 
 impl LiveConfig {
@@ -332,6 +338,12 @@ fn live_attributes(config: &LiveConfig, item: &mut Attributes) {
     if config.key_layout != KeyLayout::Staged {
         item.insert("key_layout".into(), s(config.key_layout.as_str()));
     }
+    if let Some(class) = config.storage_class {
+        item.insert("storage_class".into(), s(class.as_str()));
+    }
+    if let Some(key) = &config.kms_key_arn {
+        item.insert("kms_key_arn".into(), s(key.as_str()));
+    }
     let columns = config.target.columns();
     let targets = [
         ("log_group_name", columns.log_group_name),
@@ -384,6 +396,16 @@ fn read_live(reader: &Reader<'_>) -> Result<LiveConfig, ParseError> {
             .transpose()
             .map_err(|e| reader.bad("key_layout", e))?
             .unwrap_or_default(),
+        storage_class: reader
+            .opt_s("storage_class")
+            .map(StorageClass::parse)
+            .transpose()
+            .map_err(|e| reader.bad("storage_class", e))?,
+        kms_key_arn: reader
+            .opt_s("kms_key_arn")
+            .map(KmsKeyArn::parse)
+            .transpose()
+            .map_err(|e| reader.bad("kms_key_arn", e))?,
     })
 }
 

@@ -50,6 +50,8 @@ fn cloudwatch_item() -> ConfigItem {
             message_format: crate::MessageFormat::parse("json", Some(&["namespace".to_owned(), "pod".to_owned()]))
                 .unwrap(),
             key_layout: crate::KeyLayout::default(),
+            storage_class: None,
+            kms_key_arn: None,
         }),
     }
 }
@@ -75,6 +77,13 @@ fn s3_item() -> ConfigItem {
             filter: crate::Filter::default(),
             message_format: crate::MessageFormat::default(),
             key_layout: crate::KeyLayout::Hive,
+            storage_class: Some(crate::StorageClass::StandardIa),
+            kms_key_arn: Some(
+                crate::KmsKeyArn::parse(
+                    "arn:aws:kms:us-east-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+                )
+                .unwrap(),
+            ),
         }),
     }
 }

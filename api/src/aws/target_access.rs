@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use aws_credential_types::Credentials;
 use aws_sdk_cloudwatchlogs::types::InputLogEvent;
+use aws_sdk_s3::types::ServerSideEncryption;
 use logspoke_contract::{BucketName, BucketPrefix, ExternalId, LogGroupName};
 
 use super::chain::{session_name, RoleChain};
@@ -111,10 +112,14 @@ impl TargetAccess for AwsTargetAccess {
         // The bucket must be the role's own account's, as for the worker's copies: a bucket
         // of that name in another account refuses the probe instead of passing it.
         let owner = subject.role_arn.account_id();
+        let (class, kms_key) = &subject.storage;
         s3.put_object()
             .bucket(bucket.as_str())
             .expected_bucket_owner(owner)
             .key(&key)
+            .set_storage_class(class.map(|c| c.as_str().into()))
+            .set_server_side_encryption(kms_key.as_ref().map(|_| ServerSideEncryption::AwsKms))
+            .set_ssekms_key_id(kms_key.as_ref().map(|k| k.as_str().to_owned()))
             .body(body.into_bytes().into())
             .send()
             .await
@@ -167,6 +172,15 @@ mod tests {
                 bucket_name: bucket.clone(),
                 bucket_prefix: prefix.clone(),
             },
+            storage: (
+                Some(logspoke_contract::StorageClass::StandardIa),
+                Some(
+                    logspoke_contract::KmsKeyArn::parse(
+                        "arn:aws:kms:eu-west-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+                    )
+                    .unwrap(),
+                ),
+            ),
         };
         let session = CustomerSession(Credentials::new("AKID", "secret", None, None, "test"));
         access
@@ -175,6 +189,25 @@ mod tests {
             .unwrap();
         let heads = heads.lock().unwrap().clone();
         assert_eq!(heads.len(), 2, "the marker put and deleted: {heads:?}");
+        // The marker is written as the worker writes copies: a role that may not use
+        // the key fails verification, not the first delivery. (Heads are recorded lowercased.)
+        assert!(
+            heads[0].contains("x-amz-storage-class: standard_ia"),
+            "{}",
+            heads[0]
+        );
+        assert!(
+            heads[0].contains("x-amz-server-side-encryption: aws:kms"),
+            "{}",
+            heads[0]
+        );
+        assert!(
+            heads[0].contains(
+                "x-amz-server-side-encryption-aws-kms-key-id: arn:aws:kms:eu-west-1:222222222222:key/"
+            ),
+            "{}",
+            heads[0]
+        );
         for head in heads {
             assert!(
                 head.contains("x-amz-expected-bucket-owner: 222222222222"),

@@ -59,6 +59,14 @@ pub struct DeliveryConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(example = "hive")]
     pub key_layout: Option<String>,
+    /// S3 only: the copies' storage class (absent: the bucket's default, STANDARD).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "STANDARD_IA")]
+    pub storage_class: Option<String>,
+    /// S3 only: the KMS key the copies are encrypted with (absent: the bucket's default
+    /// encryption).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kms_key_arn: Option<String>,
     /// Which log lines are delivered: when `include` has rules, only lines matching one;
     /// never lines matching an `exclude` rule. Empty lists: every line.
     #[schema(schema_with = crate::openapi::fields::filter)]
@@ -107,6 +115,8 @@ impl From<&Config> for DeliveryConfig {
             key_layout: target
                 .bucket_name
                 .map(|_| settings.key_layout.as_str().to_owned()),
+            storage_class: settings.storage_class.map(|c| c.as_str().to_owned()),
+            kms_key_arn: settings.kms_key_arn.as_ref().map(|k| k.as_str().to_owned()),
             filter: settings.filter.spec(),
             verification: config.verification.clone(),
             version: config.version,

@@ -13,8 +13,8 @@ pub mod row;
 
 use chrono::{DateTime, Utc};
 use logspoke_contract::{
-    DeliveryTarget, DeliveryType, DesiredLogs, EffectiveState, Filter, KeyLayout, MessageFormat, Region,
-    RoleArn, TenantId,
+    DeliveryTarget, DeliveryType, DesiredLogs, EffectiveState, Filter, KeyLayout, KmsKeyArn, MessageFormat,
+    Region, RoleArn, StorageClass, TenantId,
 };
 
 use crate::verification::{Verification, VerificationStatus};
@@ -50,6 +50,10 @@ pub struct Settings {
     pub message_format: MessageFormat,
     /// S3: how copies are laid out under the prefix (`staged` for CloudWatch).
     pub key_layout: KeyLayout,
+    /// S3: the copies' storage class (`None`: the bucket's default).
+    pub storage_class: Option<StorageClass>,
+    /// S3: the KMS key the copies are encrypted with (`None`: the bucket's default).
+    pub kms_key_arn: Option<KmsKeyArn>,
 }
 
 impl Settings {
@@ -60,6 +64,7 @@ impl Settings {
         self.role_arn != current.role_arn
             || self.target_region != current.target_region
             || !self.target.same_destination(&current.target)
+            || self.kms_key_arn != current.kms_key_arn
     }
 
     /// Whether storing these settings over `current` (`None`: a new config) matters for
@@ -115,7 +120,13 @@ pub fn target_fields(delivery_type: DeliveryType) -> &'static [&'static str] {
             "message_format",
             "message_fields",
         ],
-        DeliveryType::S3 => &["bucket_name", "bucket_prefix", "key_layout"],
+        DeliveryType::S3 => &[
+            "bucket_name",
+            "bucket_prefix",
+            "key_layout",
+            "storage_class",
+            "kms_key_arn",
+        ],
     }
 }
 

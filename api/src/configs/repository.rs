@@ -117,9 +117,9 @@ pub async fn upsert(
          insert into delivery_configs (tenant_id, delivery_type, enabled, target_region, role_arn, desired_logs,
                                        log_group_name, log_stream_template, bucket_name, bucket_prefix,
                                        version, delivery_version, filter, message_format, message_fields,
-                                       key_layout)
+                                       key_layout, storage_class, kms_key_arn)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, (select version from next), (select version from next),
-                 $13, $14, $15, $16)
+                 $13, $14, $15, $16, $17, $18)
          on conflict (tenant_id, delivery_type) do update set
              enabled = excluded.enabled, target_region = excluded.target_region, role_arn = excluded.role_arn,
              desired_logs = excluded.desired_logs, log_group_name = excluded.log_group_name,
@@ -127,6 +127,7 @@ pub async fn upsert(
              bucket_prefix = excluded.bucket_prefix, version = excluded.version, updated_at = now(),
              filter = excluded.filter, message_format = excluded.message_format,
              message_fields = excluded.message_fields, key_layout = excluded.key_layout,
+             storage_class = excluded.storage_class, kms_key_arn = excluded.kms_key_arn,
              delivery_version = case when $12 then excluded.version else delivery_configs.delivery_version end,
              verification_status = case when $11 then 'unverified' else delivery_configs.verification_status end,
              verification_checked_at = case when $11 then null else delivery_configs.verification_checked_at end,
@@ -148,6 +149,8 @@ pub async fn upsert(
         settings.message_format.as_str(),
         message_fields.as_deref(),
         settings.key_layout.as_str(),
+        settings.storage_class.map(|c| c.as_str()),
+        settings.kms_key_arn.as_ref().map(|k| k.as_str()),
     )
     .fetch_one(conn)
     .await?;

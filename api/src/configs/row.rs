@@ -4,8 +4,8 @@
 
 use chrono::{DateTime, Utc};
 use logspoke_contract::{
-    DeliveryTarget, DeliveryType, DesiredLogs, Filter, KeyLayout, MessageFormat, Region, RoleArn,
-    TargetColumns, TenantId,
+    DeliveryTarget, DeliveryType, DesiredLogs, Filter, KeyLayout, KmsKeyArn, MessageFormat, Region, RoleArn,
+    StorageClass, TargetColumns, TenantId,
 };
 
 use super::{Config, Settings};
@@ -37,6 +37,8 @@ pub struct ConfigRow {
     pub message_format: String,
     pub message_fields: Option<Vec<String>>,
     pub key_layout: String,
+    pub storage_class: Option<String>,
+    pub kms_key_arn: Option<String>,
 }
 
 impl ConfigRow {
@@ -67,6 +69,18 @@ impl ConfigRow {
                 .map_err(|(_, e)| StoreError::corrupt("message format", e))?,
             key_layout: KeyLayout::parse(&self.key_layout)
                 .map_err(|e| StoreError::corrupt("key layout", e))?,
+            storage_class: self
+                .storage_class
+                .as_deref()
+                .map(StorageClass::parse)
+                .transpose()
+                .map_err(|e| StoreError::corrupt("storage class", e))?,
+            kms_key_arn: self
+                .kms_key_arn
+                .as_deref()
+                .map(KmsKeyArn::parse)
+                .transpose()
+                .map_err(|e| StoreError::corrupt("KMS key ARN", e))?,
         })
     }
 }
@@ -132,6 +146,8 @@ mod tests {
             message_format: "raw".into(),
             message_fields: None,
             key_layout: "staged".into(),
+            storage_class: None,
+            kms_key_arn: None,
         }
     }
 

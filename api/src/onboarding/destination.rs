@@ -7,8 +7,10 @@
 //! - The names are the ones the link already fills: the CloudWatch config's log group (or
 //!   `/logspoke/{tenant}`), and the S3 config's bucket, so a bucket is created only for a
 //!   tenant with an S3 config, in that config's region (the stack's).
-//! - Only settings of the created destination are filled here; KMS keys are the
-//!   customer's own choice in the console (the template checks their ARNs).
+//! - Only settings of the created destination are filled here; the log group's KMS key
+//!   is the customer's own choice in the console (the template checks its ARN), the
+//!   bucket's is the S3 config's `kms_key_arn`, which the link fills whether or not the
+//!   stack creates the bucket (the role needs it to encrypt the copies).
 //! - A setting the request leaves out is left out of the link too, and the template's
 //!   default applies (retention 30 days; objects kept).
 

@@ -31,13 +31,16 @@ pub const BUCKET_PREFIX: &str = "BucketPrefix";
 pub const CREATE_BUCKET: &str = "CreateBucket";
 /// After how many days the created bucket deletes delivered objects (0: never).
 pub const BUCKET_EXPIRATION_DAYS: &str = "BucketExpirationDays";
+/// The KMS key the copies are encrypted with (the S3 config's `kms_key_arn`): the role
+/// gets `kms:GenerateDataKey` on it through S3, and a created bucket uses it by default.
+pub const BUCKET_KMS_KEY_ARN: &str = "BucketKmsKeyArn";
 
 /// Template parameters the quick-create link fills (each only when it has a value). The
 /// template must declare each one (the console silently drops unknown `param_` names,
 /// which would leave the customer's role without the ExternalId condition value, with a
 /// wider S3 grant than the config's prefix, or without the log group it was asked to
 /// create); `template_check` compares them with the published template.
-pub const PARAMETERS: [&str; 9] = [
+pub const PARAMETERS: [&str; 10] = [
     EXTERNAL_ID,
     PROVIDER_ROLE_ARN,
     LOG_GROUP_NAME,
@@ -47,6 +50,7 @@ pub const PARAMETERS: [&str; 9] = [
     BUCKET_PREFIX,
     CREATE_BUCKET,
     BUCKET_EXPIRATION_DAYS,
+    BUCKET_KMS_KEY_ARN,
 ];
 
 /// A validated `LOGSPOKE_CUSTOMER_TEMPLATE_URL`: an https URL of an S3 object (plain

@@ -252,7 +252,8 @@ mod tests {
         let params = committed_template_parameters();
         assert!(params.len() >= link::PARAMETERS.len(), "{params:?}");
         assert_eq!(compare_parameters(&params), Ok(()), "{params:?}");
-        // The KMS keys are chosen in the console: optional, never filled by the links.
+        // Optional: the log group's key is chosen in the console, the bucket's comes from
+        // the S3 config when it names one.
         for name in ["LogGroupKmsKeyArn", "BucketKmsKeyArn", "RoleName"] {
             assert!(params.contains(&(name.to_owned(), true)), "{name}: {params:?}");
         }

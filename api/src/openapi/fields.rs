@@ -5,8 +5,9 @@
 //! replaces the field's whole schema: the description a client reads is the one here.
 
 use logspoke_contract::{
-    BucketName, BucketPrefix, DesiredLog, DesiredLogs, FilterField, KeyLayout, LogGroupName,
-    LogStreamTemplate, MessageField, Partition, Region, RoleArn, TenantId, MAX_PATTERN_BYTES, MAX_RULES,
+    BucketName, BucketPrefix, DesiredLog, DesiredLogs, FilterField, KeyLayout, KmsKeyArn, LogGroupName,
+    LogStreamTemplate, MessageField, Partition, Region, RoleArn, StorageClass, TenantId, MAX_PATTERN_BYTES,
+    MAX_RULES,
 };
 use utoipa::openapi::schema::{
     AdditionalProperties, ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, Type,
@@ -204,6 +205,29 @@ pub fn key_layout() -> Schema {
              by the date and hour (UTC) of the object's first event",
         ))
         .into()
+}
+
+/// An S3 config's storage class.
+pub fn storage_class() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(StorageClass::ALL.map(StorageClass::as_str)))
+        .description(Some(
+            "The storage class of the copies (default: the bucket's, STANDARD); GLACIER and DEEP_ARCHIVE \
+             objects must be restored before they can be read",
+        ))
+        .into()
+}
+
+/// An S3 config's KMS key.
+pub fn kms_key_arn() -> Schema {
+    string(
+        KmsKeyArn::PATTERN,
+        "A KMS key (not an alias) in target_region to encrypt the copies with (SSE-KMS); the delivery role \
+         needs kms:GenerateDataKey on it through S3, which the onboarding stack grants (BucketKmsKeyArn)",
+    )
+    .examples(["arn:aws:kms:eu-west-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab"])
+    .into()
 }
 
 /// The fields of a `json` message.

@@ -196,6 +196,8 @@ fn live(config: &Config, tenant: TenantPart) -> Result<LiveConfig, StoreError> {
         filter: settings.filter,
         message_format: settings.message_format,
         key_layout: settings.key_layout,
+        storage_class: settings.storage_class,
+        kms_key_arn: settings.kms_key_arn,
     })
 }
 

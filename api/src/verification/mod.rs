@@ -18,7 +18,8 @@ use std::future::Future;
 use chrono::{DateTime, Utc};
 use logspoke_aws::{classify, Step};
 use logspoke_contract::{
-    BucketName, BucketPrefix, Cause, DeliveryTarget, ExternalId, LogGroupName, Region, RoleArn, TenantId,
+    BucketName, BucketPrefix, Cause, DeliveryTarget, ExternalId, KmsKeyArn, LogGroupName, Region, RoleArn,
+    StorageClass, TenantId,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -142,6 +143,9 @@ pub struct Subject {
     pub region: Region,
     /// What to probe.
     pub target: DeliveryTarget,
+    /// S3: the storage class and KMS key the worker writes copies with, which the
+    /// probe's marker is written with too (a role that may not use the key fails here).
+    pub storage: (Option<StorageClass>, Option<KmsKeyArn>),
 }
 
 /// An assumed customer-role session, opaque to the verification logic.

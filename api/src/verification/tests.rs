@@ -146,6 +146,7 @@ fn subject(target: DeliveryTarget) -> Subject {
         external_id: ExternalId::parse("Secret0123456789Secret0123456789ab").unwrap(),
         region: Region::parse("eu-west-1").unwrap(),
         target,
+        storage: (None, None),
     }
 }
 

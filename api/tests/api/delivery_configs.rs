@@ -632,3 +632,61 @@ async fn an_s3_config_takes_a_key_layout_and_a_cloudwatch_config_does_not() {
         "does not apply to cloudwatch configs"
     );
 }
+
+/// An S3 config may name its copies' storage class and a KMS key of the bucket's region;
+/// both are shown, audited and refused with one error per field when wrong.
+#[tokio::test]
+async fn an_s3_config_takes_a_storage_class_and_a_kms_key_of_its_region() {
+    let app = TestApp::spawn().await;
+    let op = TestApp::operator_token();
+    app.create_tenant("acme").await;
+    let s3 = "/v1/tenants/acme/delivery-configs/s3";
+    let key = "arn:aws:kms:us-east-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    let mut body = s3_body();
+    body["storage_class"] = json!("STANDARD_IA");
+    body["kms_key_arn"] = json!(key);
+    let created = app.put(s3, &op, &body).await;
+    assert_eq!(created.status(), 201);
+    let created: Value = created.json().await.unwrap();
+    assert_eq!(
+        (&created["storage_class"], &created["kms_key_arn"]),
+        (&json!("STANDARD_IA"), &json!(key))
+    );
+    let trail = app.audit_trail("acme", &op).await;
+    let created = trail["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "delivery_config.created");
+    assert_eq!(created.unwrap()["after"]["kms_key_arn"], key, "{trail}");
+
+    body["storage_class"] = json!("standard");
+    body["kms_key_arn"] = json!("arn:aws:kms:us-east-1:222222222222:alias/logs");
+    let refused = problem(app.put(s3, &op, &body).await, 422).await;
+    let fields: Vec<&str> = refused["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["storage_class", "kms_key_arn"], "{refused:#}");
+
+    body["storage_class"] = json!("GLACIER_IR");
+    body["kms_key_arn"] = json!(key.replace("us-east-1", "eu-west-1"));
+    let refused = problem(app.put(s3, &op, &body).await, 422).await;
+    assert_eq!(refused["errors"][0]["field"], "kms_key_arn");
+    assert_eq!(
+        refused["errors"][0]["message"],
+        "must be a key in the target_region us-east-1 (where the bucket is)"
+    );
+
+    let mut cloudwatch = cloudwatch_body();
+    cloudwatch["storage_class"] = json!("STANDARD");
+    cloudwatch["kms_key_arn"] = json!(key);
+    let refused = problem(app.put(CW, &op, &cloudwatch).await, 422).await;
+    assert_eq!(refused["errors"].as_array().unwrap().len(), 2, "{refused:#}");
+    assert_eq!(
+        refused["errors"][0]["message"],
+        "does not apply to cloudwatch configs"
+    );
+}

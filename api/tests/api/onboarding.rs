@@ -361,11 +361,9 @@ async fn an_s3_link_scopes_the_role_to_the_configs_bucket_prefix() {
     aws::create_bucket(CUSTOMER, &bucket).await;
     // The S3 config first (with a role still to be created), so that the link is filled
     // from it: the bucket, and the prefix as the api stores it.
-    let path = format!("/v1/tenants/{tenant}/delivery-configs/s3");
-    let placeholder = format!("arn:aws:iam::{CUSTOMER}:role/logspoke/to-be-created");
-    let body = json!({"target_region": REGION, "role_arn": placeholder, "bucket_name": bucket, "bucket_prefix": "/k8s//prod"});
+    let path =
+        s3_config_before_the_role(&app, &tenant, &bucket, json!({"bucket_prefix": "/k8s//prod"})).await;
     let op = TestApp::operator_token();
-    assert_eq!(app.put(&path, &op, &body).await.status(), 201);
     let link: Value = app
         .post(&format!("/v1/tenants/{tenant}/onboarding"), &op, &json!({}))
         .await
@@ -680,6 +678,21 @@ async fn configuration_checks_find_a_template_or_role_that_does_not_match() {
 }
 
 /// The onboarding link of `tenant` for `body`, as an operator.
+/// Puts `tenant`'s S3 config (`fields` over a placeholder role and `bucket` in
+/// [`REGION`]) before its stack exists, so that the link is filled from it; the path of
+/// the config.
+async fn s3_config_before_the_role(app: &TestApp, tenant: &str, bucket: &str, fields: Value) -> String {
+    let path = format!("/v1/tenants/{tenant}/delivery-configs/s3");
+    let placeholder = format!("arn:aws:iam::{CUSTOMER}:role/logspoke/to-be-created");
+    let mut body = json!({"target_region": REGION, "role_arn": placeholder, "bucket_name": bucket});
+    body.as_object_mut()
+        .unwrap()
+        .extend(fields.as_object().unwrap().clone());
+    let response = app.put(&path, &TestApp::operator_token(), &body).await;
+    assert_eq!(response.status(), 201, "{:?}", response.text().await);
+    path
+}
+
 async fn link_for(app: &TestApp, tenant: &str, body: Value) -> Value {
     let response = app
         .post(
@@ -746,11 +759,8 @@ async fn a_stack_creates_the_bucket_the_s3_config_names() {
     let tenant = aws::unique("t");
     app.create_tenant(&tenant).await;
     let bucket = aws::unique("acme-logs");
-    let path = format!("/v1/tenants/{tenant}/delivery-configs/s3");
-    let placeholder = format!("arn:aws:iam::{CUSTOMER}:role/logspoke/to-be-created");
-    let body = json!({"target_region": REGION, "role_arn": placeholder, "bucket_name": bucket, "bucket_prefix": "k8s"});
+    let path = s3_config_before_the_role(&app, &tenant, &bucket, json!({"bucket_prefix": "k8s"})).await;
     let op = TestApp::operator_token();
-    assert_eq!(app.put(&path, &op, &body).await.status(), 201);
     let link = link_for(&app, &tenant, json!({"create_bucket": {"expiration_days": 90}})).await;
     let parameters = aws::link_parameters(link["quick_create_url"].as_str().unwrap());
     let expected: BTreeMap<String, String> = [
@@ -879,4 +889,38 @@ async fn onboarding_refuses_destinations_the_stack_cannot_create() {
         .filter(|e| e["action"] == "tenant.external_id_issued")
         .count();
     assert_eq!(issued, 1, "{audit:#}");
+}
+
+/// An S3 config whose copies are encrypted with a customer key: the link hands the key to
+/// the stack (which lets the role use it, through S3 only) for an existing bucket, and
+/// `verify` writes its marker the way the worker writes copies, with that key.
+#[tokio::test]
+async fn an_s3_configs_kms_key_reaches_the_stack_and_verifies() {
+    aws::bootstrap_provider().await;
+    let app = TestApp::spawn().await;
+    let tenant = aws::unique("t");
+    app.create_tenant(&tenant).await;
+    let bucket = aws::unique("acme-logs");
+    aws::create_bucket(CUSTOMER, &bucket).await;
+    let key = format!("arn:aws:kms:{REGION}:{CUSTOMER}:key/1234abcd-12ab-34cd-56ef-1234567890ab");
+    let fields = json!({"bucket_prefix": "k8s", "kms_key_arn": key, "storage_class": "STANDARD_IA"});
+    let path = s3_config_before_the_role(&app, &tenant, &bucket, fields).await;
+    let op = TestApp::operator_token();
+    let link = link_for(&app, &tenant, json!({})).await;
+    let parameters = aws::link_parameters(link["quick_create_url"].as_str().unwrap());
+    assert_eq!(parameters["BucketKmsKeyArn"], key);
+    assert!(!parameters.contains_key("CreateBucket"), "{parameters:?}");
+
+    let role = aws::create_customer_stack(CUSTOMER, &parameters).await;
+    let response = app
+        .patch(&path, &op, &json!({"role_arn": role.to_string()}))
+        .await;
+    assert!(response.status().is_success(), "{:?}", response.text().await);
+    let verified: Value = app
+        .post(&format!("{path}/verify"), &op, &json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(verified["state"], "active", "{verified:#}");
 }

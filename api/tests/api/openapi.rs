@@ -104,7 +104,9 @@ fn each_delivery_type_has_its_own_operations_and_body() {
             "enabled",
             "filter",
             "key_layout",
+            "kms_key_arn",
             "role_arn",
+            "storage_class",
             "target_region"
         ]
     );

@@ -282,6 +282,8 @@ impl AwsDeliverer {
                     bucket,
                     owner,
                     key,
+                    storage_class: attempt.config.storage_class,
+                    kms_key_arn: attempt.config.kms_key_arn.as_ref(),
                 };
                 if attempt.lines.keeps_all() {
                     s3::copy(&to, body, length).await

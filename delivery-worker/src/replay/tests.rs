@@ -111,6 +111,8 @@ fn pipeline(deliverer: &Arc<FakeDeliverer>) -> Pipeline<Arc<FakeDeliverer>, InMe
             filter: logspoke_contract::Filter::default(),
             message_format: logspoke_contract::MessageFormat::default(),
             key_layout: logspoke_contract::KeyLayout::default(),
+            storage_class: None,
+            kms_key_arn: None,
         }),
         updated_at: "2026-11-22T10:00:00.000Z".into(),
     });

@@ -45,10 +45,11 @@
 use std::io::{self, Read, Write};
 
 use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::ServerSideEncryption;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use logspoke_aws::AwsError;
-use logspoke_contract::{BucketName, BucketPrefix, Cause, KeyLayout, ObjectKey};
+use logspoke_contract::{BucketName, BucketPrefix, Cause, KeyLayout, KmsKeyArn, ObjectKey, StorageClass};
 use tokio_util::io::SyncIoBridge;
 
 use super::cloudwatch::Tuning;
@@ -81,6 +82,10 @@ pub struct Destination<'a> {
     pub owner: &'a str,
     /// The copy's key ([`target_key`]).
     pub key: &'a str,
+    /// The copy's storage class (`None`: the bucket's default).
+    pub storage_class: Option<StorageClass>,
+    /// The KMS key the copy is encrypted with (`None`: the bucket's default encryption).
+    pub kms_key_arn: Option<&'a KmsKeyArn>,
 }
 
 /// How much of a staged object [`first_event_ms`] reads: the first line of a collector's
@@ -293,6 +298,9 @@ async fn put(
         .bucket(to.bucket.as_str())
         .expected_bucket_owner(to.owner)
         .key(to.key)
+        .set_storage_class(to.storage_class.map(|c| c.as_str().into()))
+        .set_server_side_encryption(to.kms_key_arn.map(|_| ServerSideEncryption::AwsKms))
+        .set_ssekms_key_id(to.kms_key_arn.map(|k| k.as_str().to_owned()))
         .body(body)
         .set_content_length(length)
         .content_type(content_type)
@@ -380,6 +388,8 @@ mod tests {
             bucket,
             owner: "222222222222",
             key: "k8s/x.json.gz",
+            storage_class: None,
+            kms_key_arn: None,
         }
     }
 
@@ -495,6 +505,41 @@ mod tests {
                 "the copy must be refused by a bucket another account owns: {head}"
             );
             assert!(head.contains("content-type: application/gzip"), "{head}");
+        }
+    }
+
+    /// Both kinds of copy are written in the config's storage class and encrypted with
+    /// its KMS key.
+    #[tokio::test]
+    async fn copies_carry_the_configs_storage_class_and_kms_key() {
+        let (endpoint, heads) = logspoke_test_support::recording_s3::start().await;
+        let client = recording_client(endpoint);
+        let bucket = BucketName::parse("acme-logs").unwrap();
+        let key =
+            KmsKeyArn::parse("arn:aws:kms:eu-west-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab")
+                .unwrap();
+        let to = Destination {
+            storage_class: Some(StorageClass::GlacierIr),
+            kms_key_arn: Some(&key),
+            ..destination(&client, &bucket)
+        };
+        copy(&to, ByteStream::from_static(b"{}"), Some(2)).await.unwrap();
+        let staged = gzip(b"{\"message\":\"keep\"}\n{\"message\":\"drop\"}\n");
+        copy_filtered(&to, ByteStream::from(staged), keeping("keep"), &quick())
+            .await
+            .unwrap();
+        let heads = heads.lock().unwrap().clone();
+        assert_eq!(heads.len(), 2);
+        for head in &heads {
+            assert!(head.contains("x-amz-storage-class: glacier_ir"), "{head}");
+            assert!(head.contains("x-amz-server-side-encryption: aws:kms"), "{head}");
+            assert!(
+                head.contains(&format!(
+                    "x-amz-server-side-encryption-aws-kms-key-id: {}",
+                    key.as_str()
+                )),
+                "{head}"
+            );
         }
     }
 

@@ -136,6 +136,8 @@ fn item(tenant: &str, kind: DeliveryType, state: EffectiveState) -> ConfigItem {
             filter: logspoke_contract::Filter::default(),
             message_format: logspoke_contract::MessageFormat::default(),
             key_layout: logspoke_contract::KeyLayout::default(),
+            storage_class: None,
+            kms_key_arn: None,
         }),
         updated_at: "2026-11-22T10:00:00.000Z".into(),
     }

@@ -12,7 +12,7 @@ use chrono::Utc;
 use logspoke_contract::ledger::Target;
 use logspoke_contract::{
     BucketName, BucketPrefix, DeliveryTarget, DeliveryType, DesiredLogs, Filter, FilterSpec, KeyLayout,
-    LogGroupName, LogStreamTemplate, MessageFormat, Region, RoleArn, TenantId,
+    KmsKeyArn, LogGroupName, LogStreamTemplate, MessageFormat, Region, RoleArn, StorageClass, TenantId,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -71,6 +71,8 @@ impl DeliveryConfigInput {
             bucket_name: view.bucket_name,
             bucket_prefix: view.bucket_prefix,
             key_layout: view.key_layout,
+            storage_class: view.storage_class,
+            kms_key_arn: view.kms_key_arn,
         }
     }
 }
@@ -137,6 +139,15 @@ pub struct DeliveryConfigInput {
     #[schema(schema_with = fields::key_layout)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key_layout: Option<String>,
+    /// S3: the copies' storage class (default: the bucket's, STANDARD).
+    #[schema(schema_with = fields::storage_class)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub storage_class: Option<String>,
+    /// S3: a KMS key ARN (in `target_region`) to encrypt the copies with; the role needs
+    /// `kms:GenerateDataKey` on it through S3 (the onboarding stack grants it).
+    #[schema(schema_with = fields::kms_key_arn)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kms_key_arn: Option<String>,
 }
 
 /// Collects field errors while parsing, so one response lists every bad field.
@@ -195,15 +206,16 @@ impl DeliveryConfigInput {
         let filter = self.parse_filter(&mut errors);
         let message_format = self.parse_message_format(delivery_type, &mut errors);
         let key_layout = self.parse_key_layout(delivery_type, &mut errors);
+        let storage = self.parse_storage(delivery_type, target_region.as_ref(), &mut errors);
         let target = self.parse_target(delivery_type, &mut errors);
-        let shaping = filter.zip(message_format).zip(key_layout);
+        let shaping = filter.zip(message_format).zip(key_layout).zip(storage);
         match (role_arn, target_region, desired_logs, target, shaping) {
             (
                 Some(role_arn),
                 Some(target_region),
                 Some(desired_logs),
                 Some(target),
-                Some(((filter, message_format), key_layout)),
+                Some((((filter, message_format), key_layout), (storage_class, kms_key_arn))),
             ) if errors.0.is_empty() => Ok(Settings {
                 enabled: self.enabled.unwrap_or(true),
                 target_region,
@@ -213,6 +225,8 @@ impl DeliveryConfigInput {
                 filter,
                 message_format,
                 key_layout,
+                storage_class,
+                kms_key_arn,
             }),
             _ => Err(ApiError::Validation(errors.0)),
         }
@@ -246,6 +260,40 @@ impl DeliveryConfigInput {
             "key_layout",
             KeyLayout::parse(self.key_layout.as_deref().unwrap_or("staged")),
         )
+    }
+
+    /// An S3 config's storage class and KMS key (the key in the target's region, where
+    /// the bucket is); CloudWatch configs take neither.
+    fn parse_storage(
+        &self,
+        delivery_type: DeliveryType,
+        region: Option<&Region>,
+        errors: &mut Errors,
+    ) -> Option<(Option<StorageClass>, Option<KmsKeyArn>)> {
+        if delivery_type == DeliveryType::Cloudwatch {
+            errors.forbid("storage_class", self.storage_class.as_ref(), delivery_type);
+            errors.forbid("kms_key_arn", self.kms_key_arn.as_ref(), delivery_type);
+            return Some((None, None));
+        }
+        let class = match &self.storage_class {
+            None => Some(None),
+            Some(c) => errors.check("storage_class", StorageClass::parse(c)).map(Some),
+        };
+        let key = match &self.kms_key_arn {
+            None => Some(None),
+            Some(k) => errors
+                .check("kms_key_arn", KmsKeyArn::parse(k))
+                .and_then(|key| match region {
+                    Some(region) if key.region() != region.as_str() => {
+                        let message =
+                            format!("must be a key in the target_region {region} (where the bucket is)");
+                        errors.0.push(FieldError::new("kms_key_arn", message));
+                        None
+                    }
+                    _ => Some(Some(key)),
+                }),
+        };
+        class.zip(key)
     }
 
     /// CloudWatch's message format; S3 configs take none.

@@ -262,6 +262,7 @@ fn subject(config: &Config, external_id: ExternalId) -> Subject {
         external_id,
         region: config.settings.target_region,
         target: config.settings.target.clone(),
+        storage: (config.settings.storage_class, config.settings.kms_key_arn.clone()),
     }
 }
 

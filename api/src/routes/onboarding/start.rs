@@ -277,6 +277,11 @@ fn target_parameters(
             link::BUCKET_PREFIX,
             targets.bucket_prefix.clone().unwrap_or_default(),
         ));
+        // Copies encrypted with the config's key need kms:GenerateDataKey on it.
+        parameters.push((
+            link::BUCKET_KMS_KEY_ARN,
+            targets.bucket_kms_key_arn.clone().unwrap_or_default(),
+        ));
         parameters.extend(creates.bucket.iter().flat_map(NewBucket::parameters));
     }
     parameters
@@ -292,6 +297,7 @@ struct Targets {
     log_group_region: Option<String>,
     bucket_name: Option<String>,
     bucket_prefix: Option<String>,
+    bucket_kms_key_arn: Option<String>,
     bucket_region: Option<String>,
 }
 
@@ -310,6 +316,11 @@ async fn configured_targets(conn: &mut PgConnection, tenant_id: &TenantId) -> Re
             DeliveryType::S3 => {
                 targets.bucket_name = owned(columns.bucket_name);
                 targets.bucket_prefix = owned(columns.bucket_prefix);
+                targets.bucket_kms_key_arn = config
+                    .settings
+                    .kms_key_arn
+                    .as_ref()
+                    .map(|k| k.as_str().to_owned());
                 targets.bucket_region = region;
             }
         }
