@@ -21,7 +21,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "scripts", "lib"))
 # The emulator client, stack waits and link parsing of scripts/provider-stack and
 # scripts/customer; stage_file is the generator behind scripts/stage-logs.
-from emulator_aws import PROVIDER_ACCOUNT as PROVIDER, Account  # noqa: E402
+from emulator_aws import PROVIDER_ACCOUNT as PROVIDER, Account, subscribe_queue  # noqa: E402
 from stacks import outputs, quick_create_parameters, wait_stack  # noqa: E402
 from stage_logs import DEFAULT_NAMESPACE as NAMESPACE, stage_file, staged_prefix  # noqa: E402
 
@@ -80,13 +80,15 @@ def wait_for_stack(cfn, name):
 
 class Customer:
     """A customer account: a log group, a bucket (unless `bucket` is False) and the stack
-    launched from the link."""
+    launched from the link (with a notification topic e-mailing `notify`, if given: its
+    ARN is `topic` once launched)."""
 
-    def __init__(self, tenant, account, bucket=True):
+    def __init__(self, tenant, account, bucket=True, notify=None):
         self.tenant, self.account = tenant, account
         self.log_group = f"/logspoke/{tenant}"
         self.bucket = f"{tenant}-logs-{RUN}" if bucket else None
         self.stack = f"Logspoke-{tenant}-delivery-role"
+        self.notify, self.topic = notify, None
 
     # Made when first used: a bench with hundreds of customers needs only some of them.
     @functools.cached_property
@@ -114,6 +116,8 @@ class Customer:
             params.update(LogGroupName=self.log_group)
             if self.bucket:
                 params.update(BucketName=self.bucket, BucketPrefix="k8s/")
+        if self.notify:
+            params.update(NotificationEmail=self.notify)
         return [{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(params.items())]
 
     def launch(self, link, as_linked=False):
@@ -121,7 +125,9 @@ class Customer:
             body = f.read()
         self.cfn.create_stack(StackName=self.stack, TemplateBody=body, Parameters=self._parameters(link, as_linked),
                               Capabilities=["CAPABILITY_NAMED_IAM"])
-        return wait_for_stack(self.cfn, self.stack)["RoleArn"]
+        stack_outputs = wait_for_stack(self.cfn, self.stack)
+        self.topic = stack_outputs.get("NotificationTopicArn")
+        return stack_outputs["RoleArn"]
 
     def update(self, link):
         with open(CUSTOMER_TEMPLATE, encoding="utf-8") as f:
@@ -129,6 +135,30 @@ class Customer:
         self.cfn.update_stack(StackName=self.stack, TemplateBody=body, Parameters=self._parameters(link),
                               Capabilities=["CAPABILITY_NAMED_IAM"])
         wait_for_stack(self.cfn, self.stack)
+
+    @functools.cached_property
+    def inbox(self):
+        """A queue of the account subscribed to the notification topic: what the stack's
+        e-mail subscription receives, readable in the emulator."""
+        return subscribe_queue(client("sqs", self.account), client("sns", self.account), f"{self.tenant}-inbox",
+                               self.topic)
+
+    def notifications(self, until=None, timeout=60):
+        """The notifications that reached the topic, in arrival order, until one satisfies
+        `until` (or, without it, those already there)."""
+        sqs, received = client("sqs", self.account), []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            wait = 1 if until else 0
+            batch = sqs.receive_message(QueueUrl=self.inbox, MaxNumberOfMessages=10, WaitTimeSeconds=wait)
+            for message in batch.get("Messages", []):
+                received.append(json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=self.inbox, ReceiptHandle=message["ReceiptHandle"])
+            if until is None and not batch.get("Messages"):
+                return received
+            if until and any(until(n) for n in received):
+                return received
+        return received
 
     def stream_events(self, stream):
         """(timestamp, message) of every event in `stream`, in stored order; [] if none."""

@@ -20,7 +20,8 @@ class EndToEnd(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.operator = token("--role", "operator", "--sub", "e2e")
-        cls.customers = {"acme": Customer("acme", "222222222222"), "globex": Customer("globex", "333333333333")}
+        cls.customers = {"acme": Customer("acme", "222222222222", notify="ops@acme.example"),
+                         "globex": Customer("globex", "333333333333")}
 
     def api(self, method, path, body=None, token=None, status=None, **kwargs):
         code, document = call(method, path, token or self.operator, body, **kwargs)
@@ -53,6 +54,10 @@ class EndToEnd(unittest.TestCase):
                      {**common, "bucket_name": customer.bucket, "bucket_prefix": "k8s/"}, status=201)
             self.verify(tenant, "cloudwatch")
             self.verify(tenant, "s3")
+            if customer.topic:
+                target = {"topic_arn": customer.topic, "role_arn": role}
+                self.api("PUT", f"/v1/tenants/{tenant}/notification-target", target, status=201)
+                self.assertEqual(customer.notifications(), [], "subscribed before anything was sent")
         # A config change reaches every worker within 2 s (DESIGN.md section 8).
         time.sleep(2)
 
@@ -187,6 +192,8 @@ class EndToEnd(unittest.TestCase):
 
     def test_6_a_deleted_log_group_parks_twenty_files_until_it_is_back(self):
         acme = self.customers["acme"]
+        earlier = acme.notifications()
+        self.assertNotIn("target_failing", [n["kind"] for n in earlier], "nothing failed before")
         acme.logs.delete_log_group(logGroupName=acme.log_group)
         start = int(time.time() * 1000) - HOUR_MS
         files = [[f"acme lost group {f:02d} line {i:02d}" for i in range(50)] for f in range(20)]
@@ -204,6 +211,13 @@ class EndToEnd(unittest.TestCase):
         self.assertEqual(self.dead_letters(), 0, "nothing may enter the DLQ")
         failing_list = self.api("GET", "/v1/delivery-health?state=failing", status=200)["items"]
         self.assertIn(("acme", "cloudwatch"), [(h["tenant_id"], h["type"]) for h in failing_list])
+        # The customer is told, once, with the cause and what to do.
+        told = acme.notifications(until=lambda n: n["kind"] == "target_failing")
+        self.assertEqual([n["kind"] for n in told], ["target_failing"], told)
+        self.assertEqual((told[0]["cause"], told[0]["delivery_type"]), ("log_group_missing", "cloudwatch"), told)
+        # The notifier reads health through a 5 s cache: let it see all twenty parked before
+        # they drain (the recovery tells the most it saw).
+        time.sleep(7)
 
         acme.logs.create_log_group(logGroupName=acme.log_group)
         expected = [line for lines in files for line in lines]
@@ -213,6 +227,12 @@ class EndToEnd(unittest.TestCase):
         self.assertEqual([m for _, m in events], expected, "every event exactly once, in order")
         healthy = self.wait_health("acme", "cloudwatch", lambda h: h["state"] == "healthy")
         self.assertEqual((healthy["state"], healthy["parked_objects"]), ("healthy", 0), healthy)
+        # And told once more when it works again, with what drained.
+        told = acme.notifications(until=lambda n: n["kind"] == "target_recovered")
+        self.assertEqual([(n["kind"], n.get("drained_objects")) for n in told], [("target_recovered", 20)], told)
+        sent = self.api("GET", "/v1/tenants/acme/notifications", status=200)["items"]
+        self.assertEqual([n["kind"] for n in sent][:2], ["target_recovered", "target_failing"])
+        self.assertTrue(all(n["sent_at"] for n in sent), sent)
 
     def replay(self, tenant, kind, since_ms, until_ms, mode=None, token=None):
         body = {"since": iso(since_ms), "until": iso(until_ms)}

@@ -187,6 +187,17 @@ export function casesFor(w) {
     for (const [action, resource] of [['s3:DeleteBucket', `arn:aws:s3:::${hooli.parameters.BucketName}`], ['s3:PutLifecycleConfiguration', `arn:aws:s3:::${hooli.parameters.BucketName}`], ['s3:PutEncryptionConfiguration', `arn:aws:s3:::${hooli.parameters.BucketName}`]]) {
       deny(gh, hw, action, resource, 'not change or delete the bucket its stack created');
     }
+    // Notifications: publish to the topic its stack created, nothing else of SNS.
+    const hooliTopic = hooliStack.outputs.NotificationTopicArn;
+    allow(gh, hw, 'sns:Publish', hooliTopic, 'publish notifications to the topic its stack created');
+    for (const action of ['sns:Subscribe', 'sns:SetTopicAttributes', 'sns:DeleteTopic', 'sns:ListSubscriptionsByTopic']) {
+      deny(gh, hw, action, hooliTopic, 'not subscribe, read or change the notification topic');
+    }
+    deny(gh, hw, 'sns:Publish', `arn:aws:sns:${REGION}:${hooli.account}:other-topic`, 'not publish to another topic of the account');
+    deny(gh, "acme's delivery role", 'sns:Publish', hooliTopic, "another customer's role: not publish to hooli's topic");
+    allow('acme (log group and bucket prefix) may', "acme's delivery role", 'sns:Publish', acme.parameters.NotificationTopicArn, 'publish notifications to the existing topic it was given');
+    deny('acme (log group and bucket prefix) may', "acme's delivery role", 'sns:Publish', `arn:aws:sns:${REGION}:${acme.account}:acme-billing`, 'not publish to another topic of the account');
+    deny('initech (whole bucket, no log group) may', "initech's delivery role", 'sns:Publish', `arn:aws:sns:${REGION}:${CUSTOMERS.initech.account}:alerts`, 'no SNS permission without a notification topic');
     // The other customers' roles have no KMS permission at all.
     deny(gh, "acme's delivery role", 'kms:GenerateDataKey', CUSTOMER_KMS_KEYS.bucket, "another customer's role: no use of hooli's key", { context: s3Here });
     deny('acme (log group and bucket prefix) may', "acme's delivery role", 'kms:GenerateDataKey', `arn:aws:kms:${REGION}:${acme.account}:key/5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c8d`,

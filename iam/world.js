@@ -66,7 +66,11 @@ export const CUSTOMERS = {
   acme: {
     account: '222222222222',
     externalId: 'Qm7ZkR2vT9xLw4NcP8sJ3hYd6FgB1aUe',
-    parameters: { LogGroupName: '/k8s/acme-prod', BucketName: 'acme-k8s-logs', BucketPrefix: 'k8s/logs/', RoleName: 'LogspokeDelivery' },
+    parameters: {
+      LogGroupName: '/k8s/acme-prod', BucketName: 'acme-k8s-logs', BucketPrefix: 'k8s/logs/', RoleName: 'LogspokeDelivery',
+      // An existing topic of its account for notifications.
+      NotificationTopicArn: `arn:aws:sns:${REGION}:222222222222:acme-alerts`,
+    },
   },
   globex: {
     account: '333333333333',
@@ -94,6 +98,8 @@ export const CUSTOMERS = {
       CreateBucket: 'true',
       BucketExpirationDays: '365',
       BucketKmsKeyArn: `arn:aws:kms:${REGION}:555555555555:key/7e8f9a0b-1c2d-4e3f-9a5b-6c7d8e9f0a1b`,
+      // The stack creates the notification topic with an e-mail subscription.
+      NotificationEmail: 'ops@hooli.example',
     },
   },
 };
@@ -362,6 +368,7 @@ function checkCustomerRules(providerRoleArn) {
     [{ LogGroupName: 'g', CreateBucket: 'true' }, 'BucketToCreate'],
     [{ LogGroupName: 'g', LogGroupKmsKeyArn: key }, 'LogGroupKeyOnlyWhenCreated'],
     [{ BucketName: 'b-logs', BucketExpirationDays: '30' }, 'BucketSettingsOnlyWhenCreated'],
+    [{ BucketName: 'b-logs', NotificationEmail: 'a@b.example', NotificationTopicArn: `arn:aws:sns:${REGION}:555555555555:t` }, 'OneNotificationTopic'],
   ]) {
     let accepted = true;
     try {

@@ -39,6 +39,8 @@ pub struct Config {
     pub replays: ReplayConfig,
     /// Changes one tenant may make per minute (`crate::write_limit`).
     pub tenant_writes_per_minute: u32,
+    /// Seconds between the notifier's rounds (`crate::notifications::notifier`).
+    pub notify_interval_seconds: u32,
 }
 
 /// What `serve` reads.
@@ -74,6 +76,11 @@ pub struct ServeArgs {
     /// Operators are not limited.
     #[arg(long, env = "LOGSPOKE_TENANT_WRITES_PER_MINUTE", default_value = "60", value_parser = values::positive::<u32>)]
     pub tenant_writes_per_minute: u32,
+    /// Seconds between the notifier's rounds: how soon a target that starts failing or
+    /// recovers is told to its tenant's notification topic (plus the health summary's
+    /// few seconds of caching).
+    #[arg(long, env = "LOGSPOKE_NOTIFY_INTERVAL_SECONDS", default_value = "15", value_parser = values::positive::<u32>)]
+    pub notify_interval_seconds: u32,
 }
 
 impl ServeArgs {
@@ -89,6 +96,7 @@ impl ServeArgs {
             health: self.health,
             replays: self.replays,
             tenant_writes_per_minute: self.tenant_writes_per_minute,
+            notify_interval_seconds: self.notify_interval_seconds,
         })
     }
 }
@@ -646,6 +654,7 @@ mod tests {
                 "LOGSPOKE_STAGING_RETENTION_DAYS",
                 "LOGSPOKE_REPLAYS_PER_TENANT_PER_DAY",
                 "LOGSPOKE_TENANT_WRITES_PER_MINUTE",
+                "LOGSPOKE_NOTIFY_INTERVAL_SECONDS",
             ]
         );
         for secret in ["DATABASE_URL", "LOGSPOKE_JWT_SECRET"] {

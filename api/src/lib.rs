@@ -13,6 +13,7 @@ pub mod error;
 pub mod etag;
 pub mod extract;
 pub mod idempotency;
+pub mod notifications;
 pub mod onboarding;
 pub mod openapi;
 pub mod outbox;

@@ -34,6 +34,7 @@ use crate::error::{FieldError, Problem, PROBLEM_JSON};
         (name = "delivery-health", description = "Whether logs reach each target, and what to do when they do not"),
         (name = "replays", description = "Redelivering a time window of staged logs to a target: backfills and recoveries"),
         (name = "onboarding", description = "ExternalIds and the customer role's quick-create link"),
+        (name = "notifications", description = "Being told when delivery breaks, recovers or a replay ends: an SNS topic in the tenant's account"),
         (name = "audit", description = "Who changed what, when"),
     )
 )]

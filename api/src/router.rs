@@ -22,7 +22,8 @@ use crate::error::{ApiError, Problem, PROBLEM_JSON};
 use crate::extract::BODY_LIMIT_BYTES;
 use crate::openapi::{finish, ApiDoc};
 use crate::routes::{
-    audit_events, clusters, delivery_configs as configs, delivery_health, onboarding, ops, replays, tenants,
+    audit_events, clusters, delivery_configs as configs, delivery_health, notifications, onboarding, ops,
+    replays, tenants,
 };
 use crate::state::AppState;
 use crate::telemetry;
@@ -65,6 +66,13 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(replays::get::get_replay, replays::cancel::cancel_replay))
         .routes(routes!(onboarding::start::start_onboarding))
         .routes(routes!(onboarding::rotate::rotate_external_id))
+        .routes(routes!(
+            notifications::get::get_notification_target,
+            notifications::put::put_notification_target,
+            notifications::delete::delete_notification_target
+        ))
+        .routes(routes!(notifications::test::test_notification_target))
+        .routes(routes!(notifications::list::list_notifications))
         .routes(routes!(audit_events::list::list_audit_events))
 }
 

@@ -15,6 +15,8 @@ use crate::aws::chain::RoleChain;
 use crate::aws::target_access::AwsTargetAccess;
 use crate::config::{Config, ConfigError, HealthConfig};
 use crate::delivery_health::{DynamoHealthStore, HealthReader};
+use crate::notifications::notifier::{self, NotifierSettings};
+use crate::notifications::publisher::SnsPublisher;
 use crate::onboarding::template_check::{self, ConfigChecks};
 use crate::outbox::relay::{self, RelaySettings};
 use crate::outbox::sink::AwsReadModelSink;
@@ -94,8 +96,8 @@ pub async fn serve(
         .context("serving HTTP")
 }
 
-/// Runs the api: migrate, start the outbox relay and the configuration checks, bind,
-/// serve until SIGTERM or Ctrl-C, then stop the relay.
+/// Runs the api: migrate, start the outbox relay, the notifier and the configuration
+/// checks, bind, serve until SIGTERM or Ctrl-C, then stop the background work.
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let state = state(&config).await?;
     migrate(&state.db).await?;
@@ -123,6 +125,15 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         state.db.clone(),
         stop_relay.subscribe(),
     ));
+    let notifier = tokio::spawn(notifier::run(
+        state.clone(),
+        SnsPublisher::new(state.aws.chain()),
+        NotifierSettings {
+            interval: Duration::from_secs(u64::from(config.notify_interval_seconds)),
+            ..NotifierSettings::default()
+        },
+        stop_relay.subscribe(),
+    ));
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("LOGSPOKE_LISTEN: cannot bind {}", config.listen))?;
@@ -131,6 +142,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let _ = stop_relay.send(true);
     let _ = relay.await;
     let _ = purge.await;
+    let _ = notifier.await;
     served
 }
 

@@ -29,6 +29,8 @@ pub enum Step {
     CloudWatch,
     /// Writing into the tenant's bucket: `PutObject` (and `verify` deleting its marker).
     PutObject,
+    /// Publishing a notification to the tenant's SNS topic.
+    Publish,
 }
 
 impl Step {
@@ -39,6 +41,7 @@ impl Step {
             Self::ReadStaged => "s3:GetObject (staging)",
             Self::CloudWatch => "logs:PutLogEvents",
             Self::PutObject => "s3:PutObject",
+            Self::Publish => "sns:Publish",
         }
     }
 }
@@ -66,7 +69,7 @@ fn customer_cause(step: Step, err: &AwsError) -> Option<Cause> {
     let kms = code.starts_with("KMS") || message.contains("kms");
     let denied = matches!(
         code,
-        "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation"
+        "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" | "AuthorizationError"
     );
     let names_external_id = message.contains("externalid") || message.contains("external id");
     let redirected = matches!(
@@ -85,6 +88,7 @@ fn customer_cause(step: Step, err: &AwsError) -> Option<Cause> {
         Step::CloudWatch if code == "ResourceNotFoundException" => Some(Cause::LogGroupMissing),
         Step::PutObject if code == "NoSuchBucket" => Some(Cause::BucketMissing),
         Step::PutObject if redirected => Some(Cause::RegionMismatch),
+        Step::Publish if matches!(code, "NotFound" | "NotFoundException") => Some(Cause::TopicMissing),
         _ => None,
     }
 }
@@ -138,6 +142,11 @@ mod tests {
             (PutObject, error("AccessDenied", 403, "Access Denied"), PermissionDenied),
             (PutObject, error("KMS.DisabledException", 400, "key disabled"), KmsDenied),
             (PutObject, error("PermanentRedirect", 301, "use the eu-central-1 endpoint"), RegionMismatch),
+            // Publishing a notification to the tenant's topic.
+            (Publish, error("NotFound", 404, "Topic does not exist"), TopicMissing),
+            (Publish, error("AuthorizationError", 403, "not authorized to perform: SNS:Publish"), PermissionDenied),
+            (Publish, error("KMSAccessDenied", 400, "KMS key access denied"), KmsDenied),
+            (Publish, error("Throttled", 400, "Rate exceeded"), Throttled),
             (PutObject, error("AuthorizationHeaderMalformed", 400, "region is wrong"), RegionMismatch),
             (PutObject, error("IllegalLocationConstraintException", 400, "region"), RegionMismatch),
             (PutObject, AwsError { code: None, message: None, status: Some(301), kind: AwsErrorKind::Service }, RegionMismatch),

@@ -60,6 +60,7 @@ impl AwsError {
                 self.code(),
                 "Throttling"
                     | "ThrottlingException"
+                    | "Throttled"
                     | "RequestLimitExceeded"
                     | "SlowDown"
                     | "ServiceUnavailable"

@@ -51,11 +51,14 @@ pub enum Cause {
     Throttled,
     /// AWS failed, did not answer or could not be reached.
     AwsUnavailable,
+    /// The tenant's notification topic does not exist; only notifications report this
+    /// (never stored in the delivery ledger).
+    TopicMissing,
 }
 
 impl Cause {
     /// Every cause, in the order the API documents them.
-    pub const ALL: [Self; 13] = [
+    pub const ALL: [Self; 14] = [
         Self::RoleNotAssumable,
         Self::ExternalIdMismatch,
         Self::ExternalIdNotRequired,
@@ -69,6 +72,7 @@ impl Cause {
         Self::Timeout,
         Self::Throttled,
         Self::AwsUnavailable,
+        Self::TopicMissing,
     ];
 
     /// Spellings of the previous release that [`Cause::parse`] still reads, with the
@@ -94,6 +98,7 @@ impl Cause {
             Self::Timeout => "timeout",
             Self::Throttled => "throttled",
             Self::AwsUnavailable => "aws_unavailable",
+            Self::TopicMissing => "topic_missing",
         }
     }
 
@@ -169,6 +174,11 @@ impl Cause {
             Self::AwsUnavailable => {
                 "AWS failed or could not be reached; the worker retries, nothing to do. A verification can \
                  be run again later."
+            }
+            Self::TopicMissing => {
+                "The notification target's SNS topic does not exist. Create it again (the onboarding \
+                 stack's NotificationEmail does) or put the notification target with the topic that \
+                 exists."
             }
         }
     }

@@ -10,10 +10,12 @@ import argparse
 import json
 import os
 import sys
+import time
 
 import botocore.exceptions
 
-from emulator_aws import PROVIDER_ACCOUNT, Account, Failure, create_bucket, error_code, region_or_default, run
+from emulator_aws import (PROVIDER_ACCOUNT, Account, Failure, create_bucket, error_code, region_or_default, run,
+                          subscribe_queue)
 from stacks import describe, outputs, quick_create_parameters, quick_create_values, wait_stack
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -56,7 +58,7 @@ def launch_stack(args):
     region = args.region or values.get("region") or region_or_default()
     params = quick_create_parameters(args.link)
     overrides = (("ExternalId", args.external_id), ("LogGroupName", args.log_group), ("BucketName", args.bucket),
-                 ("BucketPrefix", args.bucket_prefix))
+                 ("BucketPrefix", args.bucket_prefix), ("NotificationEmail", args.notification_email))
     for name, override in overrides:
         if override is not None:
             params[name] = override
@@ -92,6 +94,44 @@ def create_log_group(args):
         if error_code(err) != "ResourceAlreadyExistsException":
             raise
         log(f"log group {args.name} already exists")
+
+
+def delete_log_group(args):
+    logs = Account(args.account, region_or_default(args.region)).client("logs")
+    logs.delete_log_group(logGroupName=args.name)
+    log(f"deleted log group {args.name} in account {args.account}")
+
+
+def stack_output(args):
+    """The output `args.name` of the account's newest complete stack that has one."""
+    cfn = Account(args.account, region_or_default(args.region)).client("cloudformation")
+    stacks = [st for page in cfn.get_paginator("describe_stacks").paginate() for st in page["Stacks"]
+              if st.get("StackStatus") in ("CREATE_COMPLETE", "UPDATE_COMPLETE") and args.name in outputs(st)]
+    if not stacks:
+        raise Failure(f"no complete stack in account {args.account} has the output {args.name}")
+    print(outputs(max(stacks, key=lambda st: st["CreationTime"]))[args.name])
+
+
+INBOX_QUEUE = "logspoke-notifications-inbox"
+
+
+def inbox(args):
+    """Subscribes a queue of the account to the topic (once), then prints what arrived:
+    what the e-mail subscription would show, readable in the emulator."""
+    account = Account(args.account, region_or_default(args.region))
+    sqs = account.client("sqs")
+    url = subscribe_queue(sqs, account.client("sns"), INBOX_QUEUE, args.topic)
+    seen = 0
+    deadline = time.monotonic() + args.wait
+    while time.monotonic() < deadline and (seen == 0 or args.all):
+        wait = max(0, min(20, int(deadline - time.monotonic())))
+        for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
+                                           WaitTimeSeconds=wait).get("Messages", []):
+            body = json.loads(message["Body"])
+            print(f"{body.get('kind')}: {body.get('summary')}  (notification_id {body.get('notification_id')})")
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+            seen += 1
+    log(f"{seen} notification(s)")
 
 
 def create_bucket_cmd(args):
@@ -191,12 +231,35 @@ def parser():
     p.add_argument("--log-group", help="override param_LogGroupName")
     p.add_argument("--bucket", help="override param_BucketName")
     p.add_argument("--bucket-prefix", help="override param_BucketPrefix (e.g. k8s/)")
+    p.add_argument("--notification-email", help="set NotificationEmail: the stack creates a notification topic")
     p.add_argument("--stack-name", help="override the link's stackName")
     p.set_defaults(func=launch_stack)
 
     p = sub.add_parser("create-log-group", parents=[common], help="create a CloudWatch Logs log group")
     p.add_argument("name", metavar="NAME")
     p.set_defaults(func=create_log_group)
+
+    p = sub.add_parser("delete-log-group", parents=[common], help="delete a CloudWatch Logs log group")
+    p.add_argument("name", metavar="NAME")
+    p.set_defaults(func=delete_log_group)
+
+    p = sub.add_parser("stack-output", parents=[common],
+                       help="print an output (e.g. NotificationTopicArn) of the newest stack that has it")
+    p.add_argument("name", metavar="OUTPUT")
+    p.set_defaults(func=stack_output)
+
+    p = sub.add_parser(
+        "inbox",
+        parents=[common],
+        help="print the notifications published to a topic (subscribes a queue to it first)",
+        description="What the stack's e-mail subscription would receive, readable in the emulator: "
+        f"subscribes the queue {INBOX_QUEUE} of the account to the topic (once), then waits up to "
+        "--wait seconds for notifications and prints each one's kind and summary.",
+    )
+    p.add_argument("--topic", required=True, help="the topic ARN (stack output NotificationTopicArn)")
+    p.add_argument("--wait", type=int, default=30, help="seconds to wait for the first (default 30)")
+    p.add_argument("--all", action="store_true", help="keep reading until --wait passes")
+    p.set_defaults(func=inbox)
 
     p = sub.add_parser("create-bucket", parents=[common], help="create an S3 bucket")
     p.add_argument("name", metavar="NAME")

@@ -7,6 +7,7 @@ S3 is addressed path-style (http://127.0.0.1:PORT/bucket/key): the emulator has 
 per-bucket host names.
 """
 
+import json
 import os
 import re
 import sys
@@ -96,6 +97,23 @@ def create_bucket(s3, name, region):
         if error_code(err) == "BucketAlreadyOwnedByYou":
             return False
         raise
+
+
+def subscribe_queue(sqs, sns, queue_name, topic):
+    """A queue `queue_name` subscribed to `topic` with raw delivery (once), and the policy
+    that lets that topic send to it: what a customer's e-mail subscription to a
+    notification topic receives, readable in the emulator. Returns the queue URL."""
+    url = sqs.create_queue(QueueName=queue_name)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    policy = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"}, "Action": "sqs:SendMessage",
+        "Resource": arn, "Condition": {"ArnEquals": {"aws:SourceArn": topic}}}]}
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
+    subscribed = any(sub["Endpoint"] == arn for page in sns.get_paginator("list_subscriptions_by_topic")
+                     .paginate(TopicArn=topic) for sub in page["Subscriptions"])
+    if not subscribed:
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"})
+    return url
 
 
 def run(main):

@@ -1,6 +1,7 @@
 //! A customer's delivery role, launched from the committed template through
 //! CloudFormation, as the customer's click on the quick-create link would.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_config::SdkConfig;
@@ -13,12 +14,26 @@ use crate::{unique, CUSTOMER_TEMPLATE};
 const POLL: Duration = Duration::from_millis(100);
 const POLLS: usize = 100;
 
-/// Creates a stack of [`CUSTOMER_TEMPLATE`] with `parameters` in the account of `sdk`,
-/// waits for `CREATE_COMPLETE` and returns the role ARN it outputs.
+/// Launches a customer stack from the committed template with `parameters` (as the
+/// customer's click on the quick-create link would) and returns the role ARN it outputs.
 pub async fn launch_customer_stack<K, V>(
     sdk: &SdkConfig,
     parameters: impl IntoIterator<Item = (K, V)>,
 ) -> RoleArn
+where
+    K: Into<String>,
+    V: Into<String>,
+{
+    let outputs = launch_customer_stack_outputs(sdk, parameters).await;
+    RoleArn::parse(&outputs["RoleArn"]).unwrap()
+}
+
+/// [`launch_customer_stack`], returning every output by name (`RoleArn`, and
+/// `NotificationTopicArn` when the stack notifies).
+pub async fn launch_customer_stack_outputs<K, V>(
+    sdk: &SdkConfig,
+    parameters: impl IntoIterator<Item = (K, V)>,
+) -> BTreeMap<String, String>
 where
     K: Into<String>,
     V: Into<String>,
@@ -44,7 +59,12 @@ where
         .send()
         .await
         .unwrap();
-    role_arn(&wait_for_stack(&cloudformation, &name).await)
+    wait_for_stack(&cloudformation, &name)
+        .await
+        .outputs()
+        .iter()
+        .filter_map(|o| Some((o.output_key()?.to_owned(), o.output_value()?.to_owned())))
+        .collect()
 }
 
 /// The stack once it is `CREATE_COMPLETE`; panics when it ends otherwise or takes too long.
@@ -64,13 +84,4 @@ async fn wait_for_stack(cloudformation: &aws_sdk_cloudformation::Client, name: &
         }
     }
     panic!("stack {name} did not complete");
-}
-
-fn role_arn(stack: &Stack) -> RoleArn {
-    let output = stack
-        .outputs()
-        .iter()
-        .find(|o| o.output_key() == Some("RoleArn"))
-        .expect("the template outputs RoleArn");
-    RoleArn::parse(output.output_value().unwrap()).unwrap()
 }

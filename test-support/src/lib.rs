@@ -21,7 +21,7 @@ mod resources;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
 
-pub use customer::launch_customer_stack;
+pub use customer::{launch_customer_stack, launch_customer_stack_outputs};
 pub use provider::{ensure_provider_role, provider_role_arn, PROVIDER_ROLE};
 pub use resources::{
     create_bucket, create_ledger_table, create_read_model_table, ensure_bucket, receive_messages, s3,

@@ -34,6 +34,11 @@ impl AwsTargetAccess {
         Self { chain }
     }
 
+    /// The role chain, shared with what else assumes customer roles (notifications).
+    pub fn chain(&self) -> Arc<RoleChain> {
+        self.chain.clone()
+    }
+
     fn logs(&self, session: &CustomerSession, subject: &Subject) -> aws_sdk_cloudwatchlogs::Client {
         logspoke_aws::clients::tenant_logs(self.chain.sdk(), session.0.clone(), &subject.region)
     }

@@ -86,6 +86,15 @@ pub fn customer_role_arn() -> Schema {
         .into()
 }
 
+/// The SNS topic a tenant's notifications are published to.
+pub fn notification_topic_arn() -> Schema {
+    let description = "arn:{aws|aws-cn|aws-us-gov}:sns:{region}:{12 digits}:{name}: a topic of the role's \
+        account; a FIFO topic's name ends in .fifo";
+    string(crate::notifications::topic::PATTERN, description)
+        .examples(["arn:aws:sns:eu-west-1:222222222222:logspoke-notifications"])
+        .into()
+}
+
 /// An allow-list of applications, each optionally confined to a namespace.
 pub fn desired_logs() -> Schema {
     let item = "`application` (a Kubernetes label value) or `namespace/application` (a Kubernetes \

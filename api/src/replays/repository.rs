@@ -5,10 +5,11 @@ use chrono::{DateTime, Utc};
 use logspoke_contract::ledger::Target;
 use logspoke_contract::replay::ReplayMode;
 use logspoke_contract::{DeliveryType, TenantId};
-use sqlx::PgConnection;
+use sqlx::{Acquire, PgConnection};
 use uuid::Uuid;
 
 use super::{NewReplay, RegionalProgress, StoredReplay};
+use crate::notifications::{self, Message};
 use crate::store::StoreError;
 
 /// A row as Postgres returns it.
@@ -149,25 +150,60 @@ pub async fn unfinished(conn: &mut PgConnection, target: &Target) -> Result<Vec<
 
 /// Records how a replay ended (once: a recorded end is never replaced), with each
 /// region's part (`final_progress` holds the combined fields and `regions`; rows recorded
-/// before regions were read have no `regions`, read as none).
+/// before regions were read have no `regions`, read as none); the first to record it
+/// queues the tenant's `replay_ended` notification in the same transaction.
 #[tracing::instrument(skip_all)]
 pub async fn record_final(
     conn: &mut PgConnection,
-    replay_id: Uuid,
+    replay: &StoredReplay,
     progress: &RegionalProgress,
 ) -> Result<(), StoreError> {
     let document = serde_json::to_value(progress).map_err(|source| StoreError::Encode {
         what: "replay progress",
         source,
     })?;
-    sqlx::query!(
+    let mut tx = conn.begin().await?;
+    let recorded = sqlx::query!(
         "update replays set final_progress = $2 where replay_id = $1 and final_progress is null",
-        replay_id,
+        replay.replay_id,
         document,
     )
-    .execute(conn)
+    .execute(&mut *tx)
     .await?;
+    if recorded.rows_affected() == 1 {
+        let message = Message::replay_ended(
+            &replay.target,
+            replay.replay_id,
+            progress.progress.state,
+            Utc::now(),
+        );
+        notifications::repository::queue(&mut tx, &message, None, Some(replay.replay_id)).await?;
+    }
+    tx.commit().await?;
     Ok(())
+}
+
+/// Up to `limit` replays whose end Postgres has not recorded, of tenants with a
+/// notification target (the notifier reads them, so that their end is told even when
+/// nobody asks for the replay).
+#[tracing::instrument(skip_all)]
+pub async fn unfinished_notified(
+    conn: &mut PgConnection,
+    limit: i64,
+) -> Result<Vec<StoredReplay>, StoreError> {
+    let rows = sqlx::query_as!(
+        Row,
+        "select r.replay_id, r.tenant_id, r.delivery_type, r.since_at, r.until_at, r.mode, r.requested_by,
+                r.requested_at, r.cancel_requested_at, r.final_progress
+         from replays r join notification_targets n on n.tenant_id = r.tenant_id
+         where r.final_progress is null
+         order by r.replay_id
+         limit $1",
+        limit,
+    )
+    .fetch_all(conn)
+    .await?;
+    stored(rows)
 }
 
 /// How many replays `tenant_id` started since `since`, and the oldest of them.

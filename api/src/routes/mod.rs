@@ -5,6 +5,7 @@ pub mod clusters;
 pub mod delivery_configs;
 pub mod delivery_health;
 pub mod docs;
+pub mod notifications;
 pub mod onboarding;
 pub mod ops;
 pub mod replays;

@@ -52,6 +52,14 @@ pub async fn create_customer_stack(account: &str, parameters: &BTreeMap<String, 
     logspoke_test_support::launch_customer_stack(&sdk(account).await, parameters.clone()).await
 }
 
+/// [`create_customer_stack`], returning every output of the stack by name.
+pub async fn create_customer_stack_outputs(
+    account: &str,
+    parameters: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    logspoke_test_support::launch_customer_stack_outputs(&sdk(account).await, parameters.clone()).await
+}
+
 /// Creates a role by hand that trusts the provider role *without* an ExternalId
 /// condition (the unsafe shape verification must refuse), allowed to write logs. It is
 /// under `/logspoke/` like the template's roles, so that only the trust is wrong.

@@ -16,13 +16,13 @@ const MINUTE_MS: i64 = 60 * 1000;
 const HOUR_MS: i64 = 60 * MINUTE_MS;
 
 /// A fresh ledger table.
-struct Ledger {
+pub struct Ledger {
     sdk: SdkConfig,
     table: String,
 }
 
 impl Ledger {
-    async fn create() -> Self {
+    pub async fn create() -> Self {
         logspoke_test_support::require_emulator();
         let sdk = aws::sdk(PROVIDER).await;
         let table = aws::unique("delivery-ledger");
@@ -51,7 +51,7 @@ impl Ledger {
     }
 
     /// An app reading this ledger.
-    async fn app(&self) -> TestApp {
+    pub async fn app(&self) -> TestApp {
         TestApp::spawn_with(Options {
             ledger_table: Some(self.table.clone()),
             ..Options::default()
@@ -69,7 +69,7 @@ impl Ledger {
             .unwrap();
     }
 
-    async fn put_health(&self, item: &HealthItem) {
+    pub async fn put_health(&self, item: &HealthItem) {
         self.put(item.to_attributes()).await;
     }
 
@@ -92,7 +92,7 @@ impl Ledger {
     }
 }
 
-fn now_ms() -> i64 {
+pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
@@ -101,7 +101,7 @@ fn target(tenant: &str, delivery_type: DeliveryType) -> Target {
 }
 
 /// A target that refuses objects: its log group is gone, three objects are parked.
-fn failing(tenant: &str, now_ms: i64) -> HealthItem {
+pub fn failing(tenant: &str, now_ms: i64) -> HealthItem {
     HealthItem {
         target: target(tenant, DeliveryType::Cloudwatch),
         last_delivered_at_ms: Some(now_ms - 2 * HOUR_MS),
@@ -119,7 +119,7 @@ fn failing(tenant: &str, now_ms: i64) -> HealthItem {
 }
 
 /// A target that received an object a minute ago.
-fn healthy(tenant: &str, now_ms: i64) -> HealthItem {
+pub fn healthy(tenant: &str, now_ms: i64) -> HealthItem {
     HealthItem {
         last_delivered_at_ms: Some(now_ms - MINUTE_MS),
         last_event_time_ms: Some(now_ms - MINUTE_MS - 2_000),

@@ -137,6 +137,8 @@ pub struct TestApp {
     /// Kept alive for the app; dropped (and the database with it) at the end of the test.
     _db: TestDatabase,
     pub jwt: JwtConfig,
+    /// The app's state, for driving its background work (the notifier) from a test.
+    pub state: AppState,
     shutdown: Option<oneshot::Sender<()>>,
 }
 
@@ -196,7 +198,7 @@ impl TestApp {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
-        tokio::spawn(server::serve(listener, state, async {
+        tokio::spawn(server::serve(listener, state.clone(), async {
             let _ = rx.await;
         }));
         let client = reqwest::Client::builder()
@@ -209,6 +211,7 @@ impl TestApp {
             client,
             _db: db,
             jwt,
+            state,
             shutdown: Some(tx),
         }
     }

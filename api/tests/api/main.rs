@@ -12,6 +12,7 @@ mod delivery_health;
 mod docs;
 mod helpers;
 mod idempotency;
+mod notifications;
 mod onboarding;
 mod openapi;
 mod ops;

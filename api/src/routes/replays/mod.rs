@@ -77,7 +77,7 @@ pub async fn documents(state: &AppState, replays: &[StoredReplay]) -> Result<Vec
 /// time, so it is logged, not returned.
 async fn record_final(state: &AppState, replay: &StoredReplay, progress: &RegionalProgress) {
     let recorded = match state.db.acquire().await {
-        Ok(mut conn) => repository::record_final(&mut conn, replay.replay_id, progress)
+        Ok(mut conn) => repository::record_final(&mut conn, replay, progress)
             .await
             .map_err(anyhow::Error::new),
         Err(err) => Err(anyhow::Error::new(err)),

@@ -1,0 +1,387 @@
+//! Notifications against the emulator: a customer stack that creates the topic (and lets
+//! the role publish to it), the tenant's notification target, and the notifier's rounds
+//! reading a real ledger table and publishing through the tenant's role. The tests read
+//! what reached the topic from an SQS queue the customer subscribes to it (the e-mail
+//! subscription the stack makes cannot be read).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use logspoke_api::notifications::notifier::{round, NotifierSettings};
+use logspoke_api::notifications::publisher::SnsPublisher;
+use serde_json::{json, Value};
+
+use crate::aws::{self, CUSTOMER, OTHER_CUSTOMER, REGION};
+use crate::delivery_health::{failing, healthy, now_ms, Ledger};
+use crate::helpers::{problem, TestApp};
+
+/// The health summary the notifier reads is cached this long per replica.
+const SUMMARY_TTL: Duration = Duration::from_millis(5_200);
+
+/// A tenant onboarded for CloudWatch with a stack that made its notification topic, an
+/// active config, and a queue of the customer's subscribed to the topic.
+struct Notified {
+    ledger: Ledger,
+    app: TestApp,
+    tenant: String,
+    role: String,
+    topic: String,
+    inbox: Inbox,
+}
+
+impl Notified {
+    async fn onboard(account: &str) -> Self {
+        aws::bootstrap_provider().await;
+        let ledger = Ledger::create().await;
+        let app = ledger.app().await;
+        let tenant = aws::unique("t");
+        app.create_tenant(&tenant).await;
+        let op = TestApp::operator_token();
+        let link: Value = app
+            .post(
+                &format!("/v1/tenants/{tenant}/onboarding"),
+                &op,
+                &json!({"region": REGION, "delivery_types": ["cloudwatch"], "create_log_group": {}}),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        let mut parameters = aws::link_parameters(link["quick_create_url"].as_str().unwrap());
+        parameters.insert("NotificationEmail".into(), "ops@example.com".into());
+        let outputs = aws::create_customer_stack_outputs(account, &parameters).await;
+        let (role, topic) = (
+            outputs["RoleArn"].clone(),
+            outputs["NotificationTopicArn"].clone(),
+        );
+        let config = format!("/v1/tenants/{tenant}/delivery-configs/cloudwatch");
+        let body =
+            json!({"target_region": REGION, "role_arn": role, "log_group_name": parameters["LogGroupName"]});
+        assert_eq!(app.put(&config, &op, &body).await.status(), 201);
+        let verified: Value = app
+            .post(&format!("{config}/verify"), &op, &json!({}))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(verified["state"], "active", "{verified:#}");
+        let inbox = Inbox::subscribe(account, &topic).await;
+        Self {
+            ledger,
+            app,
+            tenant,
+            role,
+            topic,
+            inbox,
+        }
+    }
+
+    fn path(&self, rest: &str) -> String {
+        format!("/v1/tenants/{}/{rest}", self.tenant)
+    }
+
+    async fn put_target(&self, topic: &str, role: &str) -> reqwest::Response {
+        let token = TestApp::tenant_token(&self.tenant);
+        let body = json!({"topic_arn": topic, "role_arn": role});
+        self.app
+            .put(&self.path("notification-target"), &token, &body)
+            .await
+    }
+
+    async fn round(&self) {
+        let publisher = SnsPublisher::new(self.app.state.aws.chain());
+        round(&self.app.state, &publisher, &settings(), chrono::Utc::now())
+            .await
+            .unwrap();
+    }
+
+    async fn target(&self) -> Value {
+        let token = TestApp::tenant_token(&self.tenant);
+        self.app
+            .get(&self.path("notification-target"), &token)
+            .await
+            .json()
+            .await
+            .unwrap()
+    }
+
+    async fn listed(&self) -> Vec<Value> {
+        let token = TestApp::tenant_token(&self.tenant);
+        let list: Value = self
+            .app
+            .get(&self.path("notifications"), &token)
+            .await
+            .json()
+            .await
+            .unwrap();
+        list["items"].as_array().unwrap().clone()
+    }
+}
+
+fn settings() -> NotifierSettings {
+    NotifierSettings {
+        backoff: (Duration::ZERO, Duration::ZERO),
+        ..NotifierSettings::default()
+    }
+}
+
+/// An SQS queue of the customer's subscribed to a topic: what was published to it.
+struct Inbox {
+    sqs: aws_sdk_sqs::Client,
+    url: String,
+}
+
+impl Inbox {
+    async fn subscribe(account: &str, topic: &str) -> Self {
+        let sdk = aws::sdk(account).await;
+        let sqs = aws_sdk_sqs::Client::new(&sdk);
+        let name = aws::unique("inbox");
+        let url = sqs.create_queue().queue_name(&name).send().await.unwrap();
+        let url = url.queue_url().unwrap().to_owned();
+        let arn = format!("arn:aws:sqs:{REGION}:{account}:{name}");
+        let policy = json!({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"}, "Action": "sqs:SendMessage",
+            "Resource": arn, "Condition": {"ArnEquals": {"aws:SourceArn": topic}}}]});
+        sqs.set_queue_attributes()
+            .queue_url(&url)
+            .attributes(aws_sdk_sqs::types::QueueAttributeName::Policy, policy.to_string())
+            .send()
+            .await
+            .unwrap();
+        aws_sdk_sns::Client::new(&sdk)
+            .subscribe()
+            .topic_arn(topic)
+            .protocol("sqs")
+            .endpoint(&arn)
+            .attributes("RawMessageDelivery", "true")
+            .send()
+            .await
+            .unwrap();
+        Self { sqs, url }
+    }
+
+    /// The messages that arrived since the last call (waits up to a second for the first).
+    async fn take(&self) -> Vec<Value> {
+        let mut messages = Vec::new();
+        loop {
+            let received = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(if messages.is_empty() { 1 } else { 0 })
+                .send()
+                .await
+                .unwrap();
+            if received.messages().is_empty() {
+                return messages;
+            }
+            for message in received.messages() {
+                messages.push(serde_json::from_str(message.body().unwrap()).unwrap());
+                self.sqs
+                    .delete_message()
+                    .queue_url(&self.url)
+                    .receipt_handle(message.receipt_handle().unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+}
+
+fn kinds(messages: &[Value]) -> Vec<&str> {
+    messages.iter().map(|m| m["kind"].as_str().unwrap()).collect()
+}
+
+#[tokio::test]
+async fn a_target_that_starts_failing_notifies_once_and_once_more_on_recovery() {
+    let t = Notified::onboard(CUSTOMER).await;
+    let registered = t.put_target(&t.topic, &t.role).await;
+    assert_eq!(registered.status(), 201);
+    let registered: Value = registered.json().await.unwrap();
+    assert_eq!(registered["state"], "untested");
+
+    // A test notification first: the subscription works, the target is `ok`.
+    let token = TestApp::tenant_token(&t.tenant);
+    let queued = t
+        .app
+        .post(&t.path("notification-target/test"), &token, &json!({}))
+        .await;
+    assert_eq!(queued.status(), 202);
+    let queued: Value = queued.json().await.unwrap();
+    t.round().await;
+    let test = t.inbox.take().await;
+    assert_eq!(kinds(&test), ["test"]);
+    assert_eq!(test[0]["notification_id"], queued["notification_id"]);
+    assert_eq!(t.target().await["state"], "ok");
+
+    // The workers record the target failing: one notification, however many rounds.
+    t.ledger.put_health(&failing(&t.tenant, now_ms())).await;
+    tokio::time::sleep(SUMMARY_TTL).await;
+    t.round().await;
+    t.round().await;
+    let failed = t.inbox.take().await;
+    assert_eq!(kinds(&failed), ["target_failing"], "{failed:#?}");
+    assert_eq!(failed[0]["cause"], "log_group_missing");
+    assert_eq!(failed[0]["parked_objects"], 3);
+    assert_eq!(failed[0]["delivery_type"], "cloudwatch");
+    assert!(failed[0]["what_to_do"].as_str().unwrap().contains("log group"));
+
+    // It works again: one recovery, with what drained.
+    t.ledger.put_health(&healthy(&t.tenant, now_ms())).await;
+    tokio::time::sleep(SUMMARY_TTL).await;
+    t.round().await;
+    t.round().await;
+    let recovered = t.inbox.take().await;
+    assert_eq!(kinds(&recovered), ["target_recovered"], "{recovered:#?}");
+    assert_eq!(recovered[0]["drained_objects"], 3);
+
+    let listed = t.listed().await;
+    let listed_kinds: Vec<&str> = listed.iter().map(|n| n["kind"].as_str().unwrap()).collect();
+    assert_eq!(listed_kinds, ["target_recovered", "target_failing", "test"]);
+    assert!(listed.iter().all(|n| n["sent_at"].is_string()), "{listed:#?}");
+    assert_eq!(listed[1]["notification_id"], failed[0]["notification_id"]);
+}
+
+/// A target failing for almost the staging bucket's whole retention (90 days here) is
+/// warned about once, a day before its parked objects go.
+#[tokio::test]
+async fn parked_objects_about_to_expire_are_warned_about_once() {
+    let t = Notified::onboard(CUSTOMER).await;
+    assert_eq!(t.put_target(&t.topic, &t.role).await.status(), 201);
+    t.ledger.put_health(&failing(&t.tenant, now_ms())).await;
+    // The config documents of onboarding cached the target's (empty) health summary.
+    tokio::time::sleep(SUMMARY_TTL).await;
+    t.round().await;
+    assert_eq!(kinds(&t.inbox.take().await), ["target_failing"]);
+    let backdated = sqlx::query(
+        "update failing_episodes set opened_at = now() - interval '89 days 1 hour' where tenant_id = $1",
+    )
+    .bind(&t.tenant)
+    .execute(&t.app.pool())
+    .await
+    .unwrap();
+    assert_eq!(backdated.rows_affected(), 1);
+    t.round().await;
+    t.round().await;
+    let warned = t.inbox.take().await;
+    assert_eq!(kinds(&warned), ["parked_objects_expiring"], "{warned:#?}");
+    assert_eq!(warned[0]["parked_objects"], 3);
+    let expires = chrono::DateTime::parse_from_rfc3339(warned[0]["expires_at"].as_str().unwrap()).unwrap();
+    let left = expires.with_timezone(&chrono::Utc) - chrono::Utc::now();
+    assert!(
+        left > chrono::TimeDelta::hours(22) && left < chrono::TimeDelta::hours(24),
+        "{left}"
+    );
+}
+
+#[tokio::test]
+async fn a_notification_target_that_fails_shows_why_and_keeps_its_notifications() {
+    let t = Notified::onboard(CUSTOMER).await;
+    // A topic of the account that the role may not publish to.
+    let other = format!("arn:aws:sns:{REGION}:{CUSTOMER}:{}", aws::unique("not-granted"));
+    assert_eq!(t.put_target(&other, &t.role).await.status(), 201);
+    let token = TestApp::tenant_token(&t.tenant);
+    t.app
+        .post(&t.path("notification-target/test"), &token, &json!({}))
+        .await;
+    t.round().await;
+    let target = t.target().await;
+    assert_eq!(target["state"], "failing", "{target:#}");
+    let cause = target["last_error"]["cause"].as_str().unwrap();
+    assert!(
+        ["permission_denied", "topic_missing"].contains(&cause),
+        "{target:#}"
+    );
+    assert!(target["last_error"]["what_to_do"].is_string());
+    let listed = t.listed().await;
+    assert_eq!(listed[0]["sent_at"], Value::Null);
+    assert_eq!(listed[0]["attempts"], 1);
+    assert_eq!(listed[0]["last_cause"], cause);
+
+    // Pointed at the right topic, the waiting notification is sent on the next round.
+    assert_eq!(t.put_target(&t.topic, &t.role).await.status(), 200);
+    t.round().await;
+    assert_eq!(kinds(&t.inbox.take().await), ["test"]);
+    assert_eq!(t.target().await["state"], "ok");
+}
+
+/// A tenant that names another customer's role and topic reaches nothing: the role
+/// trusts only its own tenant's ExternalId.
+#[tokio::test]
+async fn a_tenant_cannot_notify_another_customers_topic() {
+    let victim = Notified::onboard(CUSTOMER).await;
+    let app = &victim.app;
+    let attacker = aws::unique("t");
+    app.create_tenant(&attacker).await;
+    let op = TestApp::operator_token();
+    app.post(
+        &format!("/v1/tenants/{attacker}/onboarding"),
+        &op,
+        &json!({"region": REGION}),
+    )
+    .await;
+    let token = TestApp::tenant_token(&attacker);
+    let path = format!("/v1/tenants/{attacker}/notification-target");
+    let body = json!({"topic_arn": victim.topic, "role_arn": victim.role});
+    assert_eq!(app.put(&path, &token, &body).await.status(), 201);
+    app.post(&format!("{path}/test"), &token, &json!({})).await;
+    victim.round().await;
+    assert_eq!(victim.inbox.take().await, Vec::<Value>::new());
+    let target: Value = app.get(&path, &token).await.json().await.unwrap();
+    assert_eq!(target["state"], "failing", "{target:#}");
+    assert!(
+        ["external_id_mismatch", "role_not_assumable"]
+            .contains(&target["last_error"]["cause"].as_str().unwrap()),
+        "{target:#}"
+    );
+}
+
+#[tokio::test]
+async fn notification_targets_are_validated_audited_and_scoped_to_their_tenant() {
+    aws::bootstrap_provider().await;
+    let app = TestApp::spawn().await;
+    app.create_tenant("acme").await;
+    app.create_tenant("globex").await;
+    let token = TestApp::tenant_token("acme");
+    let path = "/v1/tenants/acme/notification-target";
+    assert_eq!(problem(app.get(path, &token).await, 404).await["status"], 404);
+
+    let role = format!("arn:aws:iam::{CUSTOMER}:role/logspoke/Delivery");
+    let topic = format!("arn:aws:sns:{REGION}:{CUSTOMER}:alerts");
+    let cases: BTreeMap<&str, (Value, &str)> = [
+        ("other account", (json!({"topic_arn": format!("arn:aws:sns:{REGION}:{OTHER_CUSTOMER}:alerts"), "role_arn": role}), "topic_arn")),
+        ("not a topic", (json!({"topic_arn": "arn:aws:sqs:eu-west-1:222222222222:q", "role_arn": role}), "topic_arn")),
+        ("provider role", (json!({"topic_arn": topic, "role_arn": aws::provider_role_arn().to_string()}), "role_arn")),
+        ("no path", (json!({"topic_arn": topic, "role_arn": format!("arn:aws:iam::{CUSTOMER}:role/Delivery")}), "role_arn")),
+    ]
+    .into_iter()
+    .collect();
+    for (case, (body, field)) in cases {
+        let refused = problem(app.put(path, &token, &body).await, 422).await;
+        assert_eq!(refused["errors"][0]["field"], field, "{case}: {refused:#}");
+    }
+
+    let body = json!({"topic_arn": topic, "role_arn": role});
+    assert_eq!(app.put(path, &token, &body).await.status(), 201);
+    let other = TestApp::tenant_token("globex");
+    assert_eq!(app.get(path, &other).await.status(), 403);
+    assert_eq!(app.put(path, &other, &body).await.status(), 403);
+    assert_eq!(app.delete(path, &token).await.status(), 204);
+    assert_eq!(app.get(path, &token).await.status(), 404);
+    let trail = app.audit_trail("acme", &TestApp::operator_token()).await;
+    let actions: Vec<&str> = trail["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .filter(|a| a.starts_with("notification_target."))
+        .collect();
+    assert_eq!(
+        actions,
+        ["notification_target.removed", "notification_target.registered"]
+    );
+    let bad_limit = app.get("/v1/tenants/acme/notifications?limit=0", &token).await;
+    assert_eq!(problem(bad_limit, 400).await["status"], 400);
+}
