@@ -194,19 +194,24 @@ async fn apply(
 }
 
 /// Reads the unfinished replays of tenants with a notification target from the ledgers,
-/// which records (and queues) the ends (`routes::replays::documents`).
+/// a page at a time, which records (and queues) the ends (`routes::replays::documents`).
 async fn watch_replays(state: &AppState, settings: &NotifierSettings) -> Result<(), StoreError> {
-    let open = {
-        let mut conn = state.db.acquire().await?;
-        replays::repository::unfinished_notified(&mut conn, settings.page).await?
-    };
-    if open.is_empty() {
-        return Ok(());
+    let mut after = None;
+    loop {
+        let open = {
+            let mut conn = state.db.acquire().await?;
+            replays::repository::unfinished_notified(&mut conn, after, settings.page).await?
+        };
+        let Some(last) = open.last() else { return Ok(()) };
+        after = Some(last.replay_id);
+        if let Err(err) = crate::routes::replays::documents(state, &open).await {
+            tracing::warn!(error = %err, "could not read replay progress for notifications");
+            return Ok(());
+        }
+        if i64::try_from(open.len()).unwrap_or(i64::MAX) < settings.page {
+            return Ok(());
+        }
     }
-    if let Err(err) = crate::routes::replays::documents(state, &open).await {
-        tracing::warn!(error = %err, "could not read replay progress for notifications");
-    }
-    Ok(())
 }
 
 /// Publishes what is due; a failure is recorded on the notification and its target and

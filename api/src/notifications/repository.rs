@@ -207,6 +207,19 @@ pub async fn queue(
     Ok(id)
 }
 
+/// The tenant's test notification that waits to be sent, if any (one at most).
+#[tracing::instrument(skip_all)]
+pub async fn waiting_test(conn: &mut PgConnection, tenant_id: &TenantId) -> Result<Option<Uuid>, StoreError> {
+    let id = sqlx::query_scalar!(
+        "select notification_id from notifications
+         where tenant_id = $1 and kind = 'test' and sent_at is null",
+        tenant_id.as_str(),
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(id)
+}
+
 /// A target of an active config whose tenant has a notification target.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Watched {
@@ -512,11 +525,12 @@ pub async fn recent(
         .collect()
 }
 
-/// Deletes sent notifications and closed episodes older than `days`.
+/// Deletes notifications decided more than `days` ago (sent or, for a target that kept
+/// failing that long, given up) and the closed episodes they named.
 #[tracing::instrument(skip_all)]
 pub async fn purge(conn: &mut PgConnection, days: i32) -> Result<u64, StoreError> {
     let sent = sqlx::query!(
-        "delete from notifications where sent_at < now() - make_interval(days => $1)",
+        "delete from notifications where created_at < now() - make_interval(days => $1)",
         days
     )
     .execute(&mut *conn)

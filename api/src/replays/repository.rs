@@ -183,12 +183,13 @@ pub async fn record_final(
     Ok(())
 }
 
-/// Up to `limit` replays whose end Postgres has not recorded, of tenants with a
-/// notification target (the notifier reads them, so that their end is told even when
-/// nobody asks for the replay).
+/// Up to `limit` replays after `after` (by id) whose end Postgres has not recorded, of
+/// tenants with a notification target (the notifier reads them, so that their end is told
+/// even when nobody asks for the replay).
 #[tracing::instrument(skip_all)]
 pub async fn unfinished_notified(
     conn: &mut PgConnection,
+    after: Option<Uuid>,
     limit: i64,
 ) -> Result<Vec<StoredReplay>, StoreError> {
     let rows = sqlx::query_as!(
@@ -196,9 +197,10 @@ pub async fn unfinished_notified(
         "select r.replay_id, r.tenant_id, r.delivery_type, r.since_at, r.until_at, r.mode, r.requested_by,
                 r.requested_at, r.cancel_requested_at, r.final_progress
          from replays r join notification_targets n on n.tenant_id = r.tenant_id
-         where r.final_progress is null
+         where r.final_progress is null and r.replay_id > coalesce($1, '00000000-0000-0000-0000-000000000000'::uuid)
          order by r.replay_id
-         limit $1",
+         limit $2",
+        after,
         limit,
     )
     .fetch_all(conn)

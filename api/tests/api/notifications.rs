@@ -283,10 +283,12 @@ async fn a_notification_target_that_fails_shows_why_and_keeps_its_notifications(
     let other = format!("arn:aws:sns:{REGION}:{CUSTOMER}:{}", aws::unique("not-granted"));
     assert_eq!(t.put_target(&other, &t.role).await.status(), 201);
     let token = TestApp::tenant_token(&t.tenant);
-    t.app
-        .post(&t.path("notification-target/test"), &token, &json!({}))
-        .await;
+    let test = t.path("notification-target/test");
+    let first: Value = t.app.post(&test, &token, &json!({})).await.json().await.unwrap();
     t.round().await;
+    // While it waits, asking again answers with the same test: nothing piles up.
+    let again: Value = t.app.post(&test, &token, &json!({})).await.json().await.unwrap();
+    assert_eq!(again["notification_id"], first["notification_id"]);
     let target = t.target().await;
     assert_eq!(target["state"], "failing", "{target:#}");
     let cause = target["last_error"]["cause"].as_str().unwrap();
@@ -364,6 +366,11 @@ async fn notification_targets_are_validated_audited_and_scoped_to_their_tenant()
     }
 
     let body = json!({"topic_arn": topic, "role_arn": role});
+    let test = "/v1/tenants/acme/notification-target/test";
+    assert_eq!(
+        problem(app.post(test, &token, &json!({})).await, 404).await["status"],
+        404
+    );
     assert_eq!(app.put(path, &token, &body).await.status(), 201);
     let other = TestApp::tenant_token("globex");
     assert_eq!(app.get(path, &other).await.status(), 403);

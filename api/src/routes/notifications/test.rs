@@ -24,7 +24,8 @@ pub struct QueuedNotification {
 /// Send a test notification
 ///
 /// Queues a `test` notification to the tenant's topic (sent within seconds): a way to
-/// check the subscription and the role's permission. Its outcome shows in
+/// check the subscription and the role's permission. One waits at a time: asking again
+/// before it is sent answers with the same `notification_id`. Its outcome shows in
 /// `GET …/notifications` and in the notification target's state.
 #[utoipa::path(
     post,
@@ -44,10 +45,20 @@ pub async fn test_notification_target(
 ) -> Result<(StatusCode, Json<QueuedNotification>), ApiError> {
     principal.require_tenant_access(&tenant_id)?;
     let mut conn = state.db.acquire().await?;
-    let message = Message::test(&tenant_id, chrono::Utc::now());
-    let id = repository::queue(&mut conn, &message, None, None)
+    if repository::fetch_target(&mut conn, &tenant_id, false)
         .await?
-        .ok_or_else(|| not_found(&tenant_id))?;
+        .is_none()
+    {
+        return Err(not_found(&tenant_id));
+    }
+    let message = Message::test(&tenant_id, chrono::Utc::now());
+    let queued = repository::queue(&mut conn, &message, None, None).await?;
+    // One test waits at a time: asking again while it waits answers with it.
+    let id = match queued {
+        Some(id) => Some(id),
+        None => repository::waiting_test(&mut conn, &tenant_id).await?,
+    };
+    let id = id.ok_or_else(|| not_found(&tenant_id))?;
     Ok((
         StatusCode::ACCEPTED,
         Json(QueuedNotification { notification_id: id }),
