@@ -7,7 +7,9 @@
 //!   ExternalId, exactly as delivery assumes it); the onboarding stack can create the
 //!   topic with an e-mail subscription and grants the role `sns:Publish` on it alone. So
 //!   there is no webhook to point at the provider's network, and a customer can only
-//!   ever notify itself.
+//!   ever notify itself: the role must be that of one of the tenant's verified delivery
+//!   configs (`verify` proved it refuses other tenants' ExternalIds), the topic in its
+//!   account.
 //! - **Decided once, sent at least once.** A notification is a Postgres row written in
 //!   the transaction that decides it: a failing *episode* of a target is opened (at most
 //!   one open per target, a unique index) with its `target_failing` row, closed with its
@@ -18,6 +20,11 @@
 //!   the row's update sends it again, with the same `notification_id` for the subscriber
 //!   to deduplicate by (the SNS message attribute and, on a FIFO topic, the deduplication
 //!   id).
+//! - **Fair.** A batch takes at most two rows of a tenant
+//!   ([`repository::PER_TENANT_PER_BATCH`]), one test waits per tenant, a recovered
+//!   target is not told it fails again for [`repository::REOPEN_AFTER_MINUTES`], and
+//!   each send has a deadline: a tenant whose topic is broken or flapping cannot hold
+//!   up anyone else's notifications.
 //! - **Never a blocker.** The notifier runs beside the api's other background work and
 //!   only reads the delivery ledger; workers know nothing of it. A notification target
 //!   that fails records its cause (the shared vocabulary, e.g. `topic_missing`,

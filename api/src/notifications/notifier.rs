@@ -1,16 +1,17 @@
-//! The notifier: every few seconds, on every api replica, it reads the health of the
-//! targets whose tenant has a notification target, decides what changed
-//! ([`super::decide`]) and queues it; reads the replays of those tenants that have not
-//! ended, so that an end is recorded (and queued) without anyone asking; and publishes
-//! what is due. Replicas share the work through Postgres: an episode opens once (a
-//! unique index), a row is claimed by one replica at a time (`SKIP LOCKED` and a lease).
+//! The notifier: every few seconds it reads the health of the targets whose tenant has a
+//! notification target, decides what changed ([`super::decide`]) and queues it; reads the
+//! replays of those tenants that have not ended, so that an end is recorded (and queued)
+//! without anyone asking; and publishes what is due. Replicas share the work through
+//! Postgres: one replica at a time watches and purges (an advisory lock), every replica
+//! sends; an episode opens once (a unique index), a row is claimed by one replica at a
+//! time (`SKIP LOCKED` and a lease longer than a batch's sends can take).
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use logspoke_contract::ledger::{HealthState, Target};
-use logspoke_contract::{ExternalId, RoleArn};
+use logspoke_contract::RoleArn;
 use logspoke_runtime::backoff::Backoff;
 use sqlx::PgConnection;
 use tokio::sync::watch;
@@ -30,9 +31,12 @@ pub struct NotifierSettings {
     pub interval: Duration,
     /// Targets read per health read (one batched read per region).
     pub page: i64,
-    /// Notifications claimed per round.
+    /// Notifications claimed per round (at most two of a tenant).
     pub batch: i64,
-    /// How long a claimed notification is left to its replica.
+    /// Longest one send (AssumeRole and Publish) may take; a send cut off is retried.
+    pub send_timeout: Duration,
+    /// How long a claimed notification is left to its replica: longer than a batch of
+    /// sends can take, so that no other replica sends it meanwhile.
     pub lease: Duration,
     /// Retry delays of a failed send: the first, and the longest.
     pub backoff: (Duration, Duration),
@@ -45,8 +49,9 @@ impl Default for NotifierSettings {
         Self {
             interval: Duration::from_secs(15),
             page: 200,
-            batch: 50,
-            lease: Duration::from_secs(60),
+            batch: 20,
+            send_timeout: Duration::from_secs(10),
+            lease: Duration::from_secs(300),
             backoff: (Duration::from_secs(10), Duration::from_secs(15 * 60)),
             retention_days: 30,
         }
@@ -68,16 +73,37 @@ pub async fn run<P: Publisher>(
     .await;
 }
 
-/// One round: decide, then send.
+/// The advisory lock of the replica that watches and purges this round.
+const WATCH_LOCK: i64 = 0x6c6f_6773_6e6f_7469; // "logsnoti"
+
+/// One round: decide (one replica at a time), then send.
 pub async fn round<P: Publisher>(
     state: &AppState,
     publisher: &P,
     settings: &NotifierSettings,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
+    let mut leader = state.db.acquire().await?;
+    let leads: bool = sqlx::query_scalar("select pg_try_advisory_lock($1)")
+        .bind(WATCH_LOCK)
+        .fetch_one(&mut *leader)
+        .await?;
+    if leads {
+        let watched = watch(state, settings, now).await;
+        sqlx::query("select pg_advisory_unlock($1)")
+            .bind(WATCH_LOCK)
+            .execute(&mut *leader)
+            .await?;
+        watched?;
+    }
+    drop(leader);
+    send_due(state, publisher, settings).await
+}
+
+/// What the replica holding the lock does: targets, replays, purge.
+async fn watch(state: &AppState, settings: &NotifierSettings, now: DateTime<Utc>) -> Result<(), StoreError> {
     watch_targets(state, settings, now).await?;
     watch_replays(state, settings).await?;
-    send_due(state, publisher, settings, now).await?;
     let mut conn = state.db.acquire().await?;
     repository::purge(&mut conn, settings.retention_days).await?;
     Ok(())
@@ -99,16 +125,18 @@ async fn watch_targets(
         let Some(last) = page.last() else { return Ok(()) };
         after = Some(last.target.clone());
         let targets: Vec<Target> = page.iter().map(|w| w.target.clone()).collect();
-        // No region answered: nothing can be told about these targets this round.
-        let Some(health) = state.health.summaries(&targets).await else {
-            return Ok(());
-        };
+        // The episodes before the health: health read after an episode closed can only be
+        // as new as what closed it.
         let mut conn = state.db.acquire().await?;
         let open: HashMap<Target, Episode> = repository::open_episodes(&mut conn, &targets)
             .await?
             .into_iter()
             .map(|e| (e.target.clone(), e))
             .collect();
+        // No region answered: nothing can be told about these targets this round.
+        let Some(health) = state.health.summaries(&targets).await else {
+            return Ok(());
+        };
         for watched in &page {
             let seen = seen(watched, health.get(&watched.target), now);
             let episode = open.get(&watched.target);
@@ -220,14 +248,18 @@ async fn send_due<P: Publisher>(
     state: &AppState,
     publisher: &P,
     settings: &NotifierSettings,
-    now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let due = {
         let mut conn = state.db.acquire().await?;
         repository::claim_due(&mut conn, settings.batch, settings.lease).await?
     };
     for notification in due {
-        let outcome = send(publisher, &notification).await;
+        let outcome = tokio::time::timeout(settings.send_timeout, send(publisher, &notification))
+            .await
+            .unwrap_or_else(|_| {
+                let cause = logspoke_contract::Cause::AwsUnavailable;
+                Err((cause, "AWS did not answer in time".to_owned()))
+            });
         let mut conn = state.db.acquire().await?;
         match outcome {
             Ok(()) => repository::mark_sent(&mut conn, &notification).await?,
@@ -240,7 +272,7 @@ async fn send_due<P: Publisher>(
                 };
                 let attempt = u32::try_from(notification.attempts).unwrap_or(1);
                 let delay = backoff.equal_jitter(attempt);
-                let retry_at = now + TimeDelta::from_std(delay).unwrap_or(TimeDelta::minutes(15));
+                let retry_at = Utc::now() + TimeDelta::from_std(delay).unwrap_or(TimeDelta::minutes(15));
                 tracing::warn!(tenant_id = %notification.message.tenant_id, notification_id = %notification.notification_id, cause = cause.as_str(), "a notification could not be published; it is retried");
                 repository::mark_failed(&mut conn, &notification, cause, &message, retry_at).await?;
             }
@@ -252,14 +284,13 @@ async fn send_due<P: Publisher>(
 /// Publishes one notification: the cause and a scrubbed message when it fails.
 async fn send<P: Publisher>(publisher: &P, due: &Due) -> Result<(), (logspoke_contract::Cause, String)> {
     use logspoke_contract::Cause;
-    let Some(external_id) = due.external_id.as_deref() else {
+    let Some(external_id) = &due.external_id else {
         return Err((
             Cause::OnboardingRequired,
             "the tenant has no ExternalId yet".into(),
         ));
     };
     let stored = |what: &str| (Cause::PermissionDenied, format!("the stored {what} is invalid"));
-    let external_id = ExternalId::parse(external_id).map_err(|_| stored("ExternalId"))?;
     let role = RoleArn::parse(&due.role_arn).map_err(|_| stored("role ARN"))?;
     let topic = NotificationTopic::parse(&due.topic_arn).map_err(|_| stored("topic ARN"))?;
     let mut body = serde_json::to_value(&due.message).map_err(|e| (Cause::AwsUnavailable, e.to_string()))?;
@@ -273,7 +304,7 @@ async fn send<P: Publisher>(publisher: &P, due: &Due) -> Result<(), (logspoke_co
         body: &body,
     };
     publisher
-        .publish(&role, &external_id, &topic, outgoing)
+        .publish(&role, external_id, &topic, outgoing)
         .await
         .map_err(|e| (e.cause(), e.error.describe(Some(external_id.as_str()))))
 }

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use logspoke_contract::ledger::Target;
-use logspoke_contract::{Cause, DeliveryType, TenantId};
+use logspoke_contract::{Cause, DeliveryType, ExternalId, TenantId};
 use serde::Serialize;
 use sqlx::PgConnection;
 use utoipa::ToSchema;
@@ -134,6 +134,27 @@ pub async fn fetch_target(
     Ok(row.map(TargetRow::into_target))
 }
 
+/// Whether `role_arn` is the role of one of the tenant's verified delivery configs: one
+/// that `verify` proved trusts the provider only with this tenant's ExternalId.
+#[tracing::instrument(skip_all)]
+pub async fn is_verified_role(
+    conn: &mut PgConnection,
+    tenant_id: &TenantId,
+    role_arn: &str,
+) -> Result<bool, StoreError> {
+    let verified = sqlx::query_scalar!(
+        "select exists (
+             select 1 from delivery_configs
+             where tenant_id = $1 and role_arn = $2 and verification_status = 'verified'
+         ) as \"verified!\"",
+        tenant_id.as_str(),
+        role_arn,
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok(verified)
+}
+
 /// Stores the tenant's notification target; a new topic or role starts untested.
 #[tracing::instrument(skip_all)]
 pub async fn upsert_target(
@@ -164,6 +185,13 @@ pub async fn upsert_target(
 pub async fn delete_target(conn: &mut PgConnection, tenant_id: &TenantId) -> Result<(), StoreError> {
     sqlx::query!(
         "delete from notifications where tenant_id = $1 and sent_at is null",
+        tenant_id.as_str()
+    )
+    .execute(&mut *conn)
+    .await?;
+    // Nobody is told any more: a target registered later starts without a past failure.
+    sqlx::query!(
+        "update failing_episodes set closed_at = now() where tenant_id = $1 and closed_at is null",
         tenant_id.as_str()
     )
     .execute(&mut *conn)
@@ -303,7 +331,14 @@ pub async fn open_episodes(conn: &mut PgConnection, targets: &[Target]) -> Resul
         .collect()
 }
 
-/// Opens `target`'s episode unless one is open (another replica was first): its id.
+/// A target that recovered this recently is not told it fails again until this has
+/// passed (it still is, then, if it still fails): a replica whose health read is a few
+/// seconds old cannot reopen what another just closed, and a flapping target does not
+/// send a pair of notifications per flap.
+pub const REOPEN_AFTER_MINUTES: i32 = 5;
+
+/// Opens `target`'s episode unless one is open (another replica was first) or one closed
+/// less than [`REOPEN_AFTER_MINUTES`] ago: its id.
 #[tracing::instrument(skip_all)]
 pub async fn open_episode(
     conn: &mut PgConnection,
@@ -313,7 +348,12 @@ pub async fn open_episode(
 ) -> Result<Option<Uuid>, StoreError> {
     let id = sqlx::query_scalar!(
         "insert into failing_episodes (episode_id, tenant_id, delivery_type, cause, parked_max)
-         values ($1, $2, $3, $4, $5)
+         select $1, $2, $3, $4, $5
+         where not exists (
+             select 1 from failing_episodes
+             where tenant_id = $2 and delivery_type = $3
+               and closed_at > now() - make_interval(mins => $6)
+         )
          on conflict (tenant_id, delivery_type) where closed_at is null do nothing
          returning episode_id",
         Uuid::now_v7(),
@@ -321,6 +361,7 @@ pub async fn open_episode(
         target.delivery_type.as_str(),
         cause.map(Cause::as_str),
         i64::try_from(parked).unwrap_or(i64::MAX),
+        REOPEN_AFTER_MINUTES,
     )
     .fetch_optional(conn)
     .await?;
@@ -374,12 +415,18 @@ pub struct Due {
     pub topic_arn: String,
     /// The role that publishes.
     pub role_arn: String,
-    /// The tenant's ExternalId (none: not onboarded).
-    pub external_id: Option<String>,
+    /// The tenant's ExternalId (none: not onboarded); its `Debug` never shows the value.
+    pub external_id: Option<ExternalId>,
 }
 
+/// At most this many notifications of one tenant are claimed in one batch: a tenant whose
+/// topic keeps failing (and whose rows are always due again) never fills a batch that
+/// other tenants' notifications wait for.
+pub const PER_TENANT_PER_BATCH: i64 = 2;
+
 /// Claims up to `limit` notifications due now for `lease` (another replica skips them
-/// until it passes, so a replica that dies mid-send leaves them to the others).
+/// until it passes, so a replica that dies mid-send leaves them to the others), at most
+/// [`PER_TENANT_PER_BATCH`] of a tenant, and only of tenants that still have a target.
 #[tracing::instrument(skip_all)]
 pub async fn claim_due(
     conn: &mut PgConnection,
@@ -388,9 +435,16 @@ pub async fn claim_due(
 ) -> Result<Vec<Due>, StoreError> {
     let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
     let rows = sqlx::query!(
-        "with due as (
+        "with ranked as (
+             select n.notification_id,
+                    row_number() over (partition by n.tenant_id order by n.next_attempt_at) as nth
+             from notifications n
+             where n.sent_at is null and n.next_attempt_at <= now()
+               and exists (select 1 from notification_targets t where t.tenant_id = n.tenant_id)
+         ), due as (
              select notification_id from notifications
-             where sent_at is null and next_attempt_at <= now()
+             where notification_id in (select notification_id from ranked where nth <= $3)
+               and sent_at is null and next_attempt_at <= now()
              order by next_attempt_at
              limit $1
              for update skip locked
@@ -404,6 +458,7 @@ pub async fn claim_due(
                    x.external_id as \"external_id?\"",
         limit,
         lease_ms,
+        PER_TENANT_PER_BATCH,
     )
     .fetch_all(conn)
     .await?;
@@ -411,13 +466,17 @@ pub async fn claim_due(
         .map(|r| {
             let message =
                 serde_json::from_value(r.body).map_err(|e| StoreError::corrupt("notification", e))?;
+            let external_id = r
+                .external_id
+                .map(|x| ExternalId::parse(&x).map_err(|e| StoreError::corrupt("ExternalId", e)))
+                .transpose()?;
             Ok(Due {
                 notification_id: r.notification_id,
                 message,
                 attempts: r.attempts,
                 topic_arn: r.topic_arn,
                 role_arn: r.role_arn,
-                external_id: r.external_id,
+                external_id,
             })
         })
         .collect()
@@ -539,6 +598,22 @@ pub async fn purge(conn: &mut PgConnection, days: i32) -> Result<u64, StoreError
         "delete from failing_episodes where closed_at < now() - make_interval(days => $1)
          and not exists (select 1 from notifications n where n.episode_id = failing_episodes.episode_id)",
         days
+    )
+    .execute(&mut *conn)
+    .await?;
+    // An episode of a config deleted while failing never sees it recover: close it quietly.
+    sqlx::query!(
+        "update failing_episodes e set closed_at = now()
+         where e.closed_at is null and not exists (
+             select 1 from delivery_configs c where c.tenant_id = e.tenant_id and c.delivery_type = e.delivery_type
+         )"
+    )
+    .execute(&mut *conn)
+    .await?;
+    // Rows queued while their target was being removed: nobody to send them to.
+    sqlx::query!(
+        "delete from notifications n where n.sent_at is null
+         and not exists (select 1 from notification_targets t where t.tenant_id = n.tenant_id)"
     )
     .execute(conn)
     .await?;

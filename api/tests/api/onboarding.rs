@@ -923,4 +923,21 @@ async fn an_s3_configs_kms_key_reaches_the_stack_and_verifies() {
         .await
         .unwrap();
     assert_eq!(verified["state"], "active", "{verified:#}");
+
+    // A stack in another region could grant the key only through S3 of its own region:
+    // refused, naming the region to launch it in.
+    let cloudwatch = format!("/v1/tenants/{tenant}/delivery-configs/cloudwatch");
+    let body =
+        json!({"target_region": "us-east-1", "role_arn": role.to_string(), "log_group_name": "/logspoke/x"});
+    assert_eq!(app.put(&cloudwatch, &op, &body).await.status(), 201);
+    let onboarding = format!("/v1/tenants/{tenant}/onboarding");
+    let refused = problem(
+        app.post(&onboarding, &op, &json!({"region": "us-east-1"})).await,
+        409,
+    )
+    .await;
+    assert!(
+        refused["detail"].as_str().unwrap().contains(REGION),
+        "{refused:#}"
+    );
 }

@@ -678,25 +678,6 @@ async fn a_replay_whose_region_cannot_be_read_names_it_and_does_not_end() {
     problem(t.request("acme", &last_hour(), &token).await, 409).await;
 }
 
-/// Records what the notifier would publish (the topic itself is exercised in
-/// `notifications.rs`).
-#[derive(Default, Clone)]
-struct RecordingPublisher(std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>);
-
-impl logspoke_api::notifications::publisher::Publisher for RecordingPublisher {
-    async fn publish(
-        &self,
-        _role: &logspoke_contract::RoleArn,
-        _external_id: &logspoke_contract::ExternalId,
-        _topic: &logspoke_api::notifications::NotificationTopic,
-        message: logspoke_api::notifications::publisher::Outgoing<'_>,
-    ) -> Result<(), logspoke_api::notifications::publisher::PublishError> {
-        let sent = (message.kind.to_owned(), message.body.to_owned());
-        self.0.lock().unwrap().push(sent);
-        Ok(())
-    }
-}
-
 /// A replay's end is told to a tenant with a notification target once, whether or not
 /// anybody reads the replay: the notifier reads the ledger, and recording the end queues
 /// the notification in the same transaction.
@@ -707,7 +688,7 @@ async fn a_replay_that_ends_is_notified_once_without_anyone_reading_it() {
     active_config(&t.app, "acme", "cloudwatch").await;
     let token = TestApp::tenant_token("acme");
     let target = json!({"topic_arn": format!("arn:aws:sns:{}:{}:alerts", aws::REGION, aws::CUSTOMER),
-                        "role_arn": format!("arn:aws:iam::{}:role/logspoke/Delivery", aws::CUSTOMER)});
+                        "role_arn": crate::helpers::ROLE_ARN});
     let response = t
         .app
         .put("/v1/tenants/acme/notification-target", &token, &target)
@@ -716,13 +697,13 @@ async fn a_replay_that_ends_is_notified_once_without_anyone_reading_it() {
     let replay = t.start_replay("acme", &token).await;
     let id = replay["replay_id"].as_str().unwrap().to_owned();
     t.publish().await;
-    let publisher = RecordingPublisher::default();
+    let publisher = crate::notifications::FakePublisher::default();
     let settings = NotifierSettings::default();
     round(&t.app.state, &publisher, &settings, Utc::now())
         .await
         .unwrap();
     assert!(
-        publisher.0.lock().unwrap().is_empty(),
+        publisher.tried.lock().unwrap().is_empty(),
         "a running replay tells nothing"
     );
 
@@ -735,10 +716,10 @@ async fn a_replay_that_ends_is_notified_once_without_anyone_reading_it() {
     round(&t.app.state, &publisher, &settings, Utc::now())
         .await
         .unwrap();
-    let sent = publisher.0.lock().unwrap().clone();
+    let sent = publisher.tried.lock().unwrap().clone();
     assert_eq!(sent.len(), 1, "{sent:?}");
-    assert_eq!(sent[0].0, "replay_ended");
-    let body: Value = serde_json::from_str(&sent[0].1).unwrap();
+    assert_eq!(sent[0].1, "replay_ended");
+    let body: Value = serde_json::from_str(&sent[0].2).unwrap();
     assert_eq!(
         (&body["replay_id"], &body["replay_state"]),
         (&json!(id), &json!("done"))

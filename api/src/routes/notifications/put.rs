@@ -27,8 +27,8 @@ pub struct NotificationTargetInput {
     /// output when it was launched with `NotificationEmail`).
     #[schema(schema_with = crate::openapi::fields::notification_topic_arn)]
     pub topic_arn: String,
-    /// The tenant's delivery role, which may `sns:Publish` to the topic (the onboarding
-    /// stack grants it on its topic alone).
+    /// The role of one of the tenant's verified delivery configs, which may `sns:Publish`
+    /// to the topic (the onboarding stack grants it on its topic alone).
     #[schema(schema_with = crate::openapi::fields::customer_role_arn)]
     pub role_arn: String,
 }
@@ -74,7 +74,7 @@ impl NotificationTargetInput {
             headers(("Location" = String, description = "URL of the notification target"))),
         (status = 200, description = "Replaced", body = NotificationTarget),
         (status = 404, description = "No such tenant", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid topic or role", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid topic, or a role no verified config of the tenant has", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[tracing::instrument(skip_all, fields(tenant_id = %tenant_id))]
@@ -90,6 +90,14 @@ pub async fn put_notification_target(
     let (topic, role) = input.parse(&state.onboarding.provider_role_arn)?;
     let mut write = WriteTx::begin(&state.db, &principal, &request_id).await?;
     tenants::require(write.conn(), &tenant_id, true).await?;
+    // Only a role `verify` proved (it refuses an ExternalId other than this tenant's): a
+    // tenant cannot make the provider publish through a role it merely knows the ARN of.
+    if !repository::is_verified_role(write.conn(), &tenant_id, role.as_str()).await? {
+        return Err(ApiError::field(
+            "role_arn",
+            "must be the role of one of the tenant's verified delivery configs (verify the config first)",
+        ));
+    }
     let before = repository::fetch_target(write.conn(), &tenant_id, true).await?;
     let stored = repository::upsert_target(write.conn(), &tenant_id, topic.as_str(), role.as_str()).await?;
     let (action, status) = match before {

@@ -179,6 +179,7 @@ pub async fn start_onboarding(
         tracing::info!(tenant_id = %tenant_id, "ExternalId issued");
     }
     let wanted = wanted_types(body.delivery_types, &targets, &creates);
+    check_kms_region(&wanted, &targets, region)?;
     let onboarding = &state.onboarding;
     let mut parameters = BTreeMap::from([
         (link::EXTERNAL_ID.to_owned(), external_id.to_string()),
@@ -288,6 +289,25 @@ fn target_parameters(
         .into_iter()
         .map(|(name, value)| (name.to_owned(), value))
         .collect()
+}
+
+/// The stack grants the S3 config's KMS key only through S3 of its own region
+/// (`kms:ViaService`), and the key is in the config's region: a stack launched elsewhere
+/// would give a role that cannot encrypt the copies. A conflict (409), like the region's.
+fn check_kms_region(wanted: &[DeliveryType], targets: &Targets, region: Region) -> Result<(), ApiError> {
+    let configured = targets.bucket_region.as_deref().unwrap_or(region.as_str());
+    if wanted.contains(&DeliveryType::S3)
+        && targets.bucket_kms_key_arn.is_some()
+        && configured != region.as_str()
+    {
+        return Err(ApiError::Conflict(format!(
+            "the S3 config encrypts its copies with a KMS key in {configured}, which the stack can grant only \
+             when it is launched there, not in {}; onboard S3 with its own stack in {configured} \
+             (delivery_types [\"s3\"], region {configured})",
+            region.as_str()
+        )));
+    }
+    Ok(())
 }
 
 /// The targets already configured for the tenant, to pre-fill the link.
