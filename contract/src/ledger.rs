@@ -287,6 +287,12 @@ impl ParkedObject {
         format!("{PARKED_PREFIX}{:013}#{}", self.staged_ms.max(0), self.object_key)
     }
 
+    /// The staged time a [`ParkedObject::sort_key`] starts with: what the first item of a
+    /// target's parked range says of the oldest object waiting, without reading it.
+    pub fn staged_ms_of(sort_key: &str) -> Option<i64> {
+        sort_key.strip_prefix(PARKED_PREFIX)?.get(..13)?.parse().ok()
+    }
+
     /// The item's key.
     pub fn key(&self) -> Attributes {
         key(self.target.partition(), self.sort_key())
@@ -617,6 +623,26 @@ mod tests {
         for bad in ["acme", "acme#kinesis", "Acme#s3", "#s3"] {
             assert!(Target::parse_partition(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_parked_sort_key_gives_back_its_staged_time() {
+        let parked = ParkedObject {
+            target: Target::new(TenantId::parse("acme").unwrap(), DeliveryType::Cloudwatch),
+            bucket: "b".into(),
+            object_key: "acme/c1/a/p/1700000000-a.json.gz".into(),
+            staged_ms: 1_700_000_000_123,
+            event_time_ms: None,
+            cause: Cause::LogGroupMissing,
+            parked_at_ms: 0,
+            expires_at: 0,
+        };
+        assert_eq!(
+            ParkedObject::staged_ms_of(&parked.sort_key()),
+            Some(1_700_000_000_123)
+        );
+        assert_eq!(ParkedObject::staged_ms_of("o#acme/c1/a/p/1-a.json.gz"), None);
+        assert_eq!(ParkedObject::staged_ms_of("p#12#x"), None);
     }
 
     #[test]

@@ -10,7 +10,9 @@ use std::time::Duration;
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use logspoke_aws::read_model::{attributes_from_sdk, item_to_sdk};
-use logspoke_contract::ledger::{counter_sort_key, key, CounterBucket, HealthItem, Target, HEALTH_PARTITION};
+use logspoke_contract::ledger::{
+    counter_sort_key, key, CounterBucket, HealthItem, ParkedObject, Target, HEALTH_PARTITION, PARKED_PREFIX,
+};
 use logspoke_contract::replay::ReplayJob;
 
 use super::{HealthError, HealthPage, HealthStore, PageQuery, Prefilter};
@@ -210,6 +212,26 @@ impl HealthStore for DynamoHealthStore {
                 .and_then(sort_key)
                 .map(str::to_owned),
         })
+    }
+
+    async fn oldest_parked(&self, target: &Target) -> Result<Option<i64>, HealthError> {
+        let answer = self
+            .dynamodb
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :p AND begins_with(sk, :parked)")
+            .expression_attribute_values(":p", s(target.partition()))
+            .expression_attribute_values(":parked", s(PARKED_PREFIX))
+            .projection_expression("sk")
+            .limit(1)
+            .send()
+            .await
+            .map_err(AwsError::from)?;
+        Ok(answer
+            .items()
+            .first()
+            .and_then(sort_key)
+            .and_then(ParkedObject::staged_ms_of))
     }
 
     async fn replay_jobs(&self, ids: &[String]) -> Result<Vec<ReplayJob>, HealthError> {

@@ -130,6 +130,11 @@ pub trait HealthStore: Send + Sync + 'static {
     /// One page of every target's health item, in sort-key order.
     fn health_page(&self, query: &PageQuery) -> impl Future<Output = Result<HealthPage, HealthError>> + Send;
 
+    /// The staged time (ms) of the oldest object parked for `target` (the first of its
+    /// parked range), `None` when nothing is parked.
+    fn oldest_parked(&self, target: &Target)
+        -> impl Future<Output = Result<Option<i64>, HealthError>> + Send;
+
     /// The replay job items with these ids, in one batched read (the workers write their
     /// progress there); ids without an item are absent from the answer.
     fn replay_jobs(&self, ids: &[String])

@@ -237,6 +237,15 @@ impl<S: HealthStore> HealthReader<S> {
         fill(page, regional, &self.regions());
     }
 
+    /// The staged time (ms) of the oldest object parked for `target` in any region that
+    /// answers (`None`: nothing parked where it could be read).
+    pub async fn oldest_parked(&self, target: &Target) -> Option<i64> {
+        let answers = self.each_region(|r| r.store.oldest_parked(target)).await;
+        let (regional, errors) = Regional::sort(answers);
+        log_unreadable(&errors, "the oldest parked object");
+        regional.read.into_iter().filter_map(|(_, oldest)| oldest).min()
+    }
+
     /// The replay job items of `ids` in every region, by id.
     pub async fn replay_jobs(
         &self,

@@ -194,6 +194,16 @@ impl HealthStore for FakeStore {
     async fn health_page(&self, _: &PageQuery) -> Result<HealthPage, HealthError> {
         Ok(HealthPage::default())
     }
+
+    async fn oldest_parked(&self, target: &Target) -> Result<Option<i64>, HealthError> {
+        if let Some(err) = self.fail.lock().unwrap().clone() {
+            return Err(HealthError::Aws(err));
+        }
+        let items = self.items.lock().unwrap();
+        let parked = items.iter().any(|i| &i.target == target && i.parked_objects > 0);
+        // The fake's parked objects were all staged an hour before NOW_MS.
+        Ok(parked.then_some(NOW_MS - HOUR_MS))
+    }
 }
 
 fn parked(tenant: &str, count: u64) -> HealthItem {

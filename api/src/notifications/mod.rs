@@ -36,9 +36,9 @@
 //!   from every region.
 //! - **Expiry warning**: parked objects are deleted with their staged object after the
 //!   staging bucket's retention (`LOGSPOKE_STAGING_RETENTION_DAYS`); the warning is sent
-//!   once per episode when less than 24 h remain for the oldest object parked since the
-//!   episode opened (estimated from the episode's start: objects parked before it, while
-//!   the target was paused, may expire earlier).
+//!   once per episode when less than 24 h remain for the oldest object parked (the first
+//!   of the target's parked range in any region, whose sort key is its staged time; the
+//!   episode's start when no region could be read).
 
 pub mod notifier;
 pub mod publisher;
@@ -263,6 +263,9 @@ pub struct Seen {
     pub cause: Option<Cause>,
     /// Every region's ledger was read.
     pub complete: bool,
+    /// When the oldest object parked for it was staged (read only for a failing target
+    /// of an open episode not yet warned).
+    pub oldest_parked_at: Option<DateTime<Utc>>,
 }
 
 impl Seen {
@@ -270,6 +273,12 @@ impl Seen {
     pub fn failing_for_customer(&self) -> bool {
         self.state == HealthState::Failing
             && (self.parked > 0 || self.cause.is_some_and(|c| !c.is_transient()))
+    }
+
+    /// Whether [`decide`] needs the oldest parked object's time for this target in
+    /// `open`: a failing target with objects parked, not yet warned of their expiry.
+    pub fn wants_oldest_parked(&self, open: Option<&Episode>) -> bool {
+        open.is_some_and(|e| !e.expiry_warned) && self.state == HealthState::Failing && self.parked > 0
     }
 
     /// Working again, as far as every region shows.
@@ -320,6 +329,9 @@ pub enum Decision {
 
 /// What to do about a target in `open` episode (or none) that the notifier `seen` at
 /// `now`, where objects staged `retention` ago are deleted.
+///
+/// A failing target of an open episode not yet warned needs `seen.oldest_parked_at`
+/// ([`Seen::wants_oldest_parked`]).
 pub fn decide(open: Option<&Episode>, seen: &Seen, retention: TimeDelta, now: DateTime<Utc>) -> Decision {
     let Some(episode) = open else {
         return if seen.failing_for_customer() {
@@ -337,7 +349,7 @@ pub fn decide(open: Option<&Episode>, seen: &Seen, retention: TimeDelta, now: Da
         // Paused (disabled or awaiting verification), or a region unread: wait.
         return Decision::Nothing;
     }
-    let expires_at = episode.opened_at + retention;
+    let expires_at = seen.oldest_parked_at.unwrap_or(episode.opened_at) + retention;
     if !episode.expiry_warned && seen.parked > 0 && expires_at - now <= EXPIRY_WARNING {
         return Decision::WarnExpiry { expires_at };
     }

@@ -138,8 +138,12 @@ async fn watch_targets(
             return Ok(());
         };
         for watched in &page {
-            let seen = seen(watched, health.get(&watched.target), now);
             let episode = open.get(&watched.target);
+            let mut seen = seen(watched, health.get(&watched.target), now);
+            if seen.wants_oldest_parked(episode) {
+                let oldest = state.health.oldest_parked(&watched.target).await;
+                seen.oldest_parked_at = oldest.and_then(DateTime::from_timestamp_millis);
+            }
             let decision = decide(episode, &seen, retention, now);
             apply(&mut conn, &watched.target, episode, &seen, decision, now).await?;
         }
@@ -161,6 +165,7 @@ fn seen(watched: &Watched, health: Option<&TargetHealth>, now: DateTime<Utc>) ->
             parked: 0,
             cause: None,
             complete: false,
+            oldest_parked_at: None,
         };
     };
     let config = if watched.active {
@@ -176,6 +181,7 @@ fn seen(watched: &Watched, health: Option<&TargetHealth>, now: DateTime<Utc>) ->
             .parked_cause
             .or_else(|| merged.last_error.as_ref().map(|e| e.cause)),
         complete: health.unreadable.is_empty(),
+        oldest_parked_at: None,
     }
 }
 

@@ -19,6 +19,7 @@ fn seen(state: HealthState, parked: u64, cause: Option<Cause>) -> Seen {
         parked,
         cause,
         complete: true,
+        oldest_parked_at: None,
     }
 }
 
@@ -88,6 +89,26 @@ fn recovery_needs_every_region_and_nothing_parked() {
         decide(Some(&open), &seen(Idle, 0, None), RETENTION, now()),
         Decision::Close { drained: 4 }
     );
+}
+
+#[test]
+fn the_oldest_parked_object_decides_the_warning_not_the_episodes_start() {
+    // Objects parked while the target was paused, long before it failed.
+    let young = episode(TimeDelta::hours(1), 5, false);
+    let old_objects = Seen {
+        oldest_parked_at: Some(now() - TimeDelta::days(6) - TimeDelta::hours(2)),
+        ..seen(Failing, 5, Some(Cause::BucketMissing))
+    };
+    assert!(old_objects.wants_oldest_parked(Some(&young)));
+    assert_eq!(
+        decide(Some(&young), &old_objects, RETENTION, now()),
+        Decision::WarnExpiry {
+            expires_at: now() - TimeDelta::days(6) - TimeDelta::hours(2) + RETENTION
+        }
+    );
+    let warned = episode(TimeDelta::hours(1), 5, true);
+    assert!(!old_objects.wants_oldest_parked(Some(&warned)));
+    assert!(!seen(Healthy, 0, None).wants_oldest_parked(Some(&young)));
 }
 
 #[test]

@@ -59,7 +59,7 @@ impl Ledger {
         .await
     }
 
-    async fn put(&self, item: Attributes) {
+    pub async fn put(&self, item: Attributes) {
         aws_sdk_dynamodb::Client::new(&self.sdk)
             .put_item()
             .table_name(&self.table)

@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use logspoke_api::notifications::notifier::{round, NotifierSettings};
 use logspoke_api::notifications::publisher::SnsPublisher;
+use logspoke_contract::ledger::{ParkedObject, Target};
+use logspoke_contract::{Cause, DeliveryType, TenantId};
 use serde_json::{json, Value};
 
 use crate::aws::{self, CUSTOMER, OTHER_CUSTOMER, REGION};
@@ -244,25 +246,31 @@ async fn a_target_that_starts_failing_notifies_once_and_once_more_on_recovery() 
     assert_eq!(listed[1]["notification_id"], failed[0]["notification_id"]);
 }
 
-/// A target failing for almost the staging bucket's whole retention (90 days here) is
-/// warned about once, a day before its parked objects go.
+/// A target whose oldest parked object was staged almost the staging bucket's whole
+/// retention ago (90 days here; parked while the target was paused, say) is warned about
+/// once, a day before that object goes, however recently the target started failing.
 #[tokio::test]
 async fn parked_objects_about_to_expire_are_warned_about_once() {
     let t = Notified::onboard(CUSTOMER).await;
     assert_eq!(t.put_target(&t.topic, &t.role).await.status(), 201);
+    let staged_ms = now_ms() - (89 * 24 + 1) * 3_600_000;
+    let target = Target::new(TenantId::parse(&t.tenant).unwrap(), DeliveryType::Cloudwatch);
+    let parked = ParkedObject {
+        target,
+        bucket: "staging".into(),
+        object_key: format!("{}/c1/default/app/pod/{}-a.json.gz", t.tenant, staged_ms / 1000),
+        staged_ms,
+        event_time_ms: Some(staged_ms),
+        cause: Cause::LogGroupMissing,
+        parked_at_ms: now_ms(),
+        expires_at: staged_ms / 1000 + 91 * 24 * 3600,
+    };
+    t.ledger.put(parked.to_attributes()).await;
     t.ledger.put_health(&failing(&t.tenant, now_ms())).await;
     // The config documents of onboarding cached the target's (empty) health summary.
     tokio::time::sleep(SUMMARY_TTL).await;
     t.round().await;
     assert_eq!(kinds(&t.inbox.take().await), ["target_failing"]);
-    let backdated = sqlx::query(
-        "update failing_episodes set opened_at = now() - interval '89 days 1 hour' where tenant_id = $1",
-    )
-    .bind(&t.tenant)
-    .execute(&t.app.pool())
-    .await
-    .unwrap();
-    assert_eq!(backdated.rows_affected(), 1);
     t.round().await;
     t.round().await;
     let warned = t.inbox.take().await;

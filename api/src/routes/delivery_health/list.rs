@@ -379,6 +379,11 @@ mod tests {
             Ok(Vec::new())
         }
 
+        async fn oldest_parked(&self, _: &Target) -> Result<Option<i64>, HealthError> {
+            self.failed()?;
+            Ok(None)
+        }
+
         async fn health_page(&self, query: &PageQuery) -> Result<HealthPage, HealthError> {
             self.failed()?;
             let limit = usize::try_from(query.limit).unwrap();
