@@ -161,6 +161,15 @@ impl DecodeBudget {
         state.available
     }
 
+    /// Readers waiting now, and what `tenant` holds: what a test waits for instead of
+    /// sleeping and hoping a thread got there.
+    #[cfg(test)]
+    fn waiting_and_held(&self, tenant: &str) -> (usize, usize) {
+        let state = self.pool.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let waiting = state.waiting.values().sum();
+        (waiting, state.held.get(tenant).copied().unwrap_or(0))
+    }
+
     /// Waits (blocking this thread: call it from a blocking-pool thread) until `bytes`,
     /// clamped to the whole budget so that it can always be granted, are free and this
     /// budget's tenant may take them (within its share, or nobody else waits).
@@ -228,6 +237,11 @@ mod tests {
     fn a_tenant_past_its_share_waits_while_another_tenant_waits_and_takes_all_when_alone() {
         let budget = DecodeBudget::with_share(100, 40);
         let (noisy, quiet) = (budget.for_tenant("noisy"), budget.for_tenant("quiet"));
+        let waiters = |n: usize| {
+            while budget.waiting_and_held("quiet").0 != n {
+                thread::sleep(Duration::from_millis(1));
+            }
+        };
         // Alone, the noisy tenant may take everything.
         let first = noisy.reserve_blocking(40);
         let second = noisy.reserve_blocking(40);
@@ -238,29 +252,29 @@ mod tests {
             let (quiet, done) = (quiet.clone(), done.clone());
             thread::spawn(move || {
                 let held = quiet.reserve_blocking(40);
-                done.send(("quiet", held.bytes())).ok();
+                done.send(("quiet", held.bytes(), 0)).ok();
                 thread::sleep(Duration::from_millis(200));
             })
         };
-        thread::sleep(Duration::from_millis(50));
+        waiters(1);
         let third = {
-            let noisy = noisy.clone();
+            let (noisy, budget) = (noisy.clone(), budget.clone());
             thread::spawn(move || {
                 let held = noisy.reserve_blocking(20);
-                done.send(("noisy", held.bytes())).ok();
+                // What the quiet tenant held when the noisy one got its bytes.
+                let quiet_held = budget.waiting_and_held("quiet").1;
+                done.send(("noisy", held.bytes(), quiet_held)).ok();
             })
         };
-        thread::sleep(Duration::from_millis(50));
+        // 20 bytes are free, yet the noisy tenant (past its share) waits too.
+        waiters(2);
         drop(first);
-        // 60 bytes are free: the noisy tenant (past its share) yields to the quiet one.
-        assert_eq!(
-            granted.recv_timeout(Duration::from_secs(5)).ok(),
-            Some(("quiet", 40))
-        );
-        assert_eq!(
-            granted.recv_timeout(Duration::from_secs(5)).ok(),
-            Some(("noisy", 20))
-        );
+        // 60 bytes are free: the noisy tenant yields to the quiet one, then gets its 20.
+        let mut grants: Vec<_> = (0..2)
+            .filter_map(|_| granted.recv_timeout(Duration::from_secs(5)).ok())
+            .collect();
+        grants.sort();
+        assert_eq!(grants, [("noisy", 20, 40), ("quiet", 40, 0)]);
         waiter.join().ok();
         third.join().ok();
         drop(second);
