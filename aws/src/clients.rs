@@ -7,7 +7,8 @@
 use aws_config::SdkConfig;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_credential_types::Credentials;
-use logspoke_contract::Region;
+use aws_sdk_s3::types::ServerSideEncryption;
+use logspoke_contract::{BucketName, KmsKeyArn, Region, StorageClass};
 
 use crate::use_path_style;
 
@@ -31,6 +32,27 @@ pub fn tenant_s3(sdk: &SdkConfig, credentials: Credentials, region: &Region) -> 
         .region(sdk_region(region))
         .build();
     aws_sdk_s3::Client::from_conf(config)
+}
+
+/// A PutObject into a tenant's bucket as the worker's copies and `verify`'s marker make
+/// it: refused unless the bucket belongs to `owner` (the tenant role's account), in the
+/// config's storage class and, with a KMS key, SSE-KMS under that key. Body, length and
+/// content type are the caller's.
+pub fn tenant_put_object(
+    s3: &aws_sdk_s3::Client,
+    bucket: &BucketName,
+    owner: &str,
+    key: &str,
+    storage_class: Option<StorageClass>,
+    kms_key_arn: Option<&KmsKeyArn>,
+) -> aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder {
+    s3.put_object()
+        .bucket(bucket.as_str())
+        .expected_bucket_owner(owner)
+        .key(key)
+        .set_storage_class(storage_class.map(|c| c.as_str().into()))
+        .set_server_side_encryption(kms_key_arn.map(|_| ServerSideEncryption::AwsKms))
+        .set_ssekms_key_id(kms_key_arn.map(|k| k.as_str().to_owned()))
 }
 
 /// S3 with the SDK's own credentials and region (the provider's staging bucket).

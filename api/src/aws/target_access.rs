@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use aws_credential_types::Credentials;
 use aws_sdk_cloudwatchlogs::types::InputLogEvent;
-use aws_sdk_s3::types::ServerSideEncryption;
 use logspoke_contract::{BucketName, BucketPrefix, ExternalId, LogGroupName};
 
 use super::chain::{session_name, RoleChain};
@@ -118,13 +117,7 @@ impl TargetAccess for AwsTargetAccess {
         // of that name in another account refuses the probe instead of passing it.
         let owner = subject.role_arn.account_id();
         let (class, kms_key) = &subject.storage;
-        s3.put_object()
-            .bucket(bucket.as_str())
-            .expected_bucket_owner(owner)
-            .key(&key)
-            .set_storage_class(class.map(|c| c.as_str().into()))
-            .set_server_side_encryption(kms_key.as_ref().map(|_| ServerSideEncryption::AwsKms))
-            .set_ssekms_key_id(kms_key.as_ref().map(|k| k.as_str().to_owned()))
+        logspoke_aws::clients::tenant_put_object(&s3, bucket, owner, &key, *class, kms_key.as_ref())
             .body(body.into_bytes().into())
             .send()
             .await

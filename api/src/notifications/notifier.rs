@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use logspoke_contract::ledger::{HealthState, Target};
-use logspoke_contract::RoleArn;
+use logspoke_contract::{EffectiveState, RoleArn};
 use logspoke_runtime::backoff::Backoff;
 use sqlx::PgConnection;
 use tokio::sync::watch;
@@ -38,8 +38,9 @@ pub struct NotifierSettings {
     /// How long a claimed notification is left to its replica: longer than a batch of
     /// sends can take, so that no other replica sends it meanwhile.
     pub lease: Duration,
-    /// Retry delays of a failed send: the first, and the longest.
-    pub backoff: (Duration, Duration),
+    /// Retry delays of a failed send (`base` doubling up to `max`, equal jitter; never
+    /// given up: purged with the rest after `retention_days`).
+    pub backoff: Backoff,
     /// Sent notifications and closed episodes are kept this many days.
     pub retention_days: i32,
 }
@@ -52,7 +53,11 @@ impl Default for NotifierSettings {
             batch: 20,
             send_timeout: Duration::from_secs(10),
             lease: Duration::from_secs(300),
-            backoff: (Duration::from_secs(10), Duration::from_secs(15 * 60)),
+            backoff: Backoff {
+                base: Duration::from_secs(10),
+                max: Duration::from_secs(15 * 60),
+                attempts: u32::MAX,
+            },
             retention_days: 30,
         }
     }
@@ -157,7 +162,7 @@ async fn watch_targets(
 fn seen(watched: &Watched, health: Option<&TargetHealth>, now: DateTime<Utc>) -> Seen {
     let Some(health) = health else {
         return Seen {
-            state: if watched.active {
+            state: if watched.state == EffectiveState::Active {
                 HealthState::Idle
             } else {
                 HealthState::Paused
@@ -168,14 +173,9 @@ fn seen(watched: &Watched, health: Option<&TargetHealth>, now: DateTime<Utc>) ->
             oldest_parked_at: None,
         };
     };
-    let config = if watched.active {
-        logspoke_contract::EffectiveState::Active
-    } else {
-        logspoke_contract::EffectiveState::Disabled
-    };
     let merged = health.merged();
     Seen {
-        state: health.state(config, now.timestamp_millis()),
+        state: health.state(watched.state, now.timestamp_millis()),
         parked: merged.parked_objects,
         cause: merged
             .parked_cause
@@ -195,9 +195,12 @@ async fn apply(
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     use sqlx::Acquire;
+    // Most targets, most rounds: no transaction at all.
+    if decision == Decision::Nothing {
+        return Ok(());
+    }
     let mut tx = conn.begin().await?;
     match (decision, episode) {
-        (Decision::Nothing, _) => return Ok(()),
         (Decision::Open, _) => {
             if let Some(id) = repository::open_episode(&mut tx, target, seen.cause, seen.parked).await? {
                 let message = Message::failing(target, seen.cause, seen.parked, now);
@@ -221,7 +224,8 @@ async fn apply(
                 tracing::info!(tenant_id = %target.tenant_id, delivery_type = target.delivery_type.as_str(), "target recovered: notification queued");
             }
         }
-        (_, None) => return Ok(()),
+        // Nothing, or a decision about an episode that is not open (decide makes none).
+        (_, _) => return Ok(()),
     }
     tx.commit().await?;
     Ok(())
@@ -270,14 +274,8 @@ async fn send_due<P: Publisher>(
         match outcome {
             Ok(()) => repository::mark_sent(&mut conn, &notification).await?,
             Err((cause, message)) => {
-                let (base, max) = settings.backoff;
-                let backoff = Backoff {
-                    base,
-                    max,
-                    attempts: u32::MAX,
-                };
                 let attempt = u32::try_from(notification.attempts).unwrap_or(1);
-                let delay = backoff.equal_jitter(attempt);
+                let delay = settings.backoff.equal_jitter(attempt);
                 let retry_at = Utc::now() + TimeDelta::from_std(delay).unwrap_or(TimeDelta::minutes(15));
                 tracing::warn!(tenant_id = %notification.message.tenant_id, notification_id = %notification.notification_id, cause = cause.as_str(), "a notification could not be published; it is retried");
                 repository::mark_failed(&mut conn, &notification, cause, &message, retry_at).await?;

@@ -3,14 +3,16 @@
 
 use chrono::{DateTime, Utc};
 use logspoke_contract::ledger::Target;
-use logspoke_contract::{Cause, DeliveryType, ExternalId, TenantId};
+use logspoke_contract::{Cause, DeliveryType, EffectiveState, ExternalId, TenantId};
 use serde::Serialize;
 use sqlx::PgConnection;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{Episode, Kind, Message};
+use crate::configs::config_state;
 use crate::store::StoreError;
+use crate::verification::VerificationStatus;
 
 /// A tenant's notification target, as stored and shown.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -248,17 +250,18 @@ pub async fn waiting_test(conn: &mut PgConnection, tenant_id: &TenantId) -> Resu
     Ok(id)
 }
 
-/// A target of an active config whose tenant has a notification target.
+/// A target whose tenant has a notification target.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Watched {
     /// The target.
     pub target: Target,
-    /// Its config is `active` (otherwise its health is `paused`).
-    pub active: bool,
+    /// Its config's effective state, the tenant's `enabled` folded in (as the read model
+    /// has it): only an `active` one can be failing, the others are `paused`.
+    pub state: EffectiveState,
 }
 
 /// Up to `limit` targets of tenants with a notification target, after `after`
-/// (`{tenant_id}#{type}` order), and whether each config is active.
+/// (`{tenant_id}#{type}` order), each with its config's effective state.
 #[tracing::instrument(skip_all)]
 pub async fn watched(
     conn: &mut PgConnection,
@@ -267,8 +270,7 @@ pub async fn watched(
 ) -> Result<Vec<Watched>, StoreError> {
     let (tenant, kind) = after.map_or(("", ""), |t| (t.tenant_id.as_str(), t.delivery_type.as_str()));
     let rows = sqlx::query!(
-        "select c.tenant_id, c.delivery_type,
-                (c.enabled and t.enabled and c.verification_status = 'verified') as \"active!\"
+        "select c.tenant_id, c.delivery_type, c.enabled, t.enabled as tenant_enabled, c.verification_status
          from delivery_configs c
          join notification_targets n on n.tenant_id = c.tenant_id
          join tenants t on t.tenant_id = c.tenant_id
@@ -283,9 +285,11 @@ pub async fn watched(
     .await?;
     rows.into_iter()
         .map(|r| {
+            let verification = VerificationStatus::parse(&r.verification_status)
+                .map_err(|e| StoreError::corrupt("verification status", e))?;
             Ok(Watched {
                 target: target(&r.tenant_id, &r.delivery_type)?,
-                active: r.active,
+                state: config_state(r.enabled && r.tenant_enabled, verification),
             })
         })
         .collect()

@@ -122,7 +122,11 @@ impl Notified {
 
 fn settings() -> NotifierSettings {
     NotifierSettings {
-        backoff: (Duration::ZERO, Duration::ZERO),
+        backoff: logspoke_runtime::backoff::Backoff {
+            base: Duration::ZERO,
+            max: Duration::ZERO,
+            attempts: u32::MAX,
+        },
         ..NotifierSettings::default()
     }
 }

@@ -693,6 +693,21 @@ async fn s3_config_before_the_role(app: &TestApp, tenant: &str, bucket: &str, fi
     path
 }
 
+/// Points the config at `path` to the role its stack made and verifies it: it must become
+/// active.
+async fn adopt_role_and_verify(app: &TestApp, path: &str, role: &logspoke_contract::RoleArn) {
+    let op = TestApp::operator_token();
+    let response = app.patch(path, &op, &json!({"role_arn": role.to_string()})).await;
+    assert!(response.status().is_success(), "{:?}", response.text().await);
+    let verified: Value = app
+        .post(&format!("{path}/verify"), &op, &json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(verified["state"], "active", "{verified:#}");
+}
+
 async fn link_for(app: &TestApp, tenant: &str, body: Value) -> Value {
     let response = app
         .post(
@@ -760,7 +775,6 @@ async fn a_stack_creates_the_bucket_the_s3_config_names() {
     app.create_tenant(&tenant).await;
     let bucket = aws::unique("acme-logs");
     let path = s3_config_before_the_role(&app, &tenant, &bucket, json!({"bucket_prefix": "k8s"})).await;
-    let op = TestApp::operator_token();
     let link = link_for(&app, &tenant, json!({"create_bucket": {"expiration_days": 90}})).await;
     let parameters = aws::link_parameters(link["quick_create_url"].as_str().unwrap());
     let expected: BTreeMap<String, String> = [
@@ -781,17 +795,7 @@ async fn a_stack_creates_the_bucket_the_s3_config_names() {
 
     // The bucket does not exist before the stack; the stack's role verifies against it.
     let role = aws::create_customer_stack(CUSTOMER, &parameters).await;
-    let response = app
-        .patch(&path, &op, &json!({"role_arn": role.to_string()}))
-        .await;
-    assert!(response.status().is_success(), "{:?}", response.text().await);
-    let verified: Value = app
-        .post(&format!("{path}/verify"), &op, &json!({}))
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(verified["state"], "active", "{verified:#}");
+    adopt_role_and_verify(&app, &path, &role).await;
 
     // Asking for a log group too adds CloudWatch to the configured type.
     let both = link_for(
@@ -912,17 +916,7 @@ async fn an_s3_configs_kms_key_reaches_the_stack_and_verifies() {
     assert!(!parameters.contains_key("CreateBucket"), "{parameters:?}");
 
     let role = aws::create_customer_stack(CUSTOMER, &parameters).await;
-    let response = app
-        .patch(&path, &op, &json!({"role_arn": role.to_string()}))
-        .await;
-    assert!(response.status().is_success(), "{:?}", response.text().await);
-    let verified: Value = app
-        .post(&format!("{path}/verify"), &op, &json!({}))
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(verified["state"], "active", "{verified:#}");
+    adopt_role_and_verify(&app, &path, &role).await;
 
     // A stack in another region could grant the key only through S3 of its own region:
     // refused, naming the region to launch it in.

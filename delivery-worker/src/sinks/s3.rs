@@ -45,7 +45,6 @@
 use std::io::{self, Read, Write};
 
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::ServerSideEncryption;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use logspoke_aws::AwsError;
@@ -292,22 +291,22 @@ async fn put(
     length: Option<i64>,
     content_type: &str,
 ) -> Result<(), AwsError> {
-    let result = to
-        .client
-        .put_object()
-        .bucket(to.bucket.as_str())
-        .expected_bucket_owner(to.owner)
-        .key(to.key)
-        .set_storage_class(to.storage_class.map(|c| c.as_str().into()))
-        .set_server_side_encryption(to.kms_key_arn.map(|_| ServerSideEncryption::AwsKms))
-        .set_ssekms_key_id(to.kms_key_arn.map(|k| k.as_str().to_owned()))
-        .body(body)
-        .set_content_length(length)
-        .content_type(content_type)
-        .send()
-        .await
-        .map(|_| ())
-        .map_err(AwsError::from);
+    let put = logspoke_aws::clients::tenant_put_object;
+    let result = put(
+        to.client,
+        to.bucket,
+        to.owner,
+        to.key,
+        to.storage_class,
+        to.kms_key_arn,
+    )
+    .body(body)
+    .set_content_length(length)
+    .content_type(content_type)
+    .send()
+    .await
+    .map(|_| ())
+    .map_err(AwsError::from);
     crate::telemetry::aws_call("PutObject", &result);
     result
 }
